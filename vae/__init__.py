@@ -1,0 +1,32 @@
+"""vae: a small PyTorch library for variational autoencoders with a 2-D latent space.
+
+Plain torch/numpy: nothing here imports Streamlit, so the CLI, the app and tests share it.
+"""
+
+from .config import ConfigError, ModelConfig, TrainConfig
+from .device import describe_device, pick_device
+from .losses import gaussian_kl, iwae_log_likelihood, reconstruction_nll, vae_loss
+from .model import VAE
+from .train import EpochReport, LatentSnapshot, TrainingDiverged, TrainResult, evaluate, train
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "VAE",
+    "ConfigError",
+    "EpochReport",
+    "LatentSnapshot",
+    "ModelConfig",
+    "TrainConfig",
+    "TrainResult",
+    "TrainingDiverged",
+    "__version__",
+    "describe_device",
+    "evaluate",
+    "gaussian_kl",
+    "iwae_log_likelihood",
+    "pick_device",
+    "reconstruction_nll",
+    "train",
+    "vae_loss",
+]

@@ -1,0 +1,157 @@
+"""Typed, frozen configs for the model and for training, with validation and plain-dict I/O."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+Architecture = Literal["mlp", "conv"]
+Likelihood = Literal["bernoulli", "gaussian"]
+
+# Bounds that keep a config (possibly read from an untrusted checkpoint or a URL) from
+# asking for absurd allocations: checked *before* any tensor is created.
+MAX_INPUT_DIM = 4096 * 4096
+MAX_LATENT_DIM = 512
+MAX_WIDTH = 8192
+MAX_DEPTH = 8
+MAX_PARAMETERS = 200_000_000
+
+
+class ConfigError(ValueError):
+    """A config value is missing, of the wrong type or out of range."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild a VAE: the checkpoint stores exactly this."""
+
+    input_dim: int  # D: examples are flattened to (B, D) at the model's boundary
+    image_shape: tuple[int, int] | None = None  # (H, W) when the data are images; conv needs it
+    latent_dim: int = 2  # 2 so that the latent space can be drawn as it is
+    architecture: Architecture = "mlp"  # "conv" is a small CNN for 28x28 images
+    hidden: tuple[int, ...] = (512, 256)  # encoder widths; the decoder mirrors them
+    likelihood: Likelihood = "bernoulli"  # Bernoulli for pixels in [0, 1], Gaussian otherwise
+    # Gaussian p(x|z) only: a fixed observation sigma, or None to learn one sigma per dimension.
+    gaussian_sigma: float | None = None
+
+    def __post_init__(self) -> None:
+        _check_int("input_dim", self.input_dim, 1, MAX_INPUT_DIM)
+        _check_int("latent_dim", self.latent_dim, 1, MAX_LATENT_DIM)
+        _check_choice("architecture", self.architecture, Architecture)
+        _check_choice("likelihood", self.likelihood, Likelihood)
+        if not isinstance(self.hidden, tuple) or not 1 <= len(self.hidden) <= MAX_DEPTH:
+            raise ConfigError(f"hidden must be 1 to {MAX_DEPTH} layer widths, got {self.hidden!r}")
+        for width in self.hidden:
+            _check_int("hidden width", width, 1, MAX_WIDTH)
+        if self.image_shape is not None:
+            if (
+                not isinstance(self.image_shape, tuple)
+                or len(self.image_shape) != 2
+                or any(not isinstance(s, int) or s < 1 for s in self.image_shape)
+            ):
+                raise ConfigError(f"image_shape must be (H, W), got {self.image_shape!r}")
+            if self.image_shape[0] * self.image_shape[1] != self.input_dim:
+                raise ConfigError(
+                    f"image_shape {self.image_shape} does not match input_dim {self.input_dim}"
+                )
+        if self.architecture == "conv" and self.image_shape != (28, 28):
+            raise ConfigError("the conv architecture is for 28x28 images; use mlp for other data")
+        if self.gaussian_sigma is not None and not (
+            isinstance(self.gaussian_sigma, (int, float)) and 0 < self.gaussian_sigma < 1e3
+        ):
+            raise ConfigError(f"gaussian_sigma must be positive, got {self.gaussian_sigma!r}")
+        if self.parameter_count() > MAX_PARAMETERS:
+            raise ConfigError(
+                f"this config has {self.parameter_count():,} parameters, "
+                f"more than the limit of {MAX_PARAMETERS:,}"
+            )
+
+    def parameter_count(self) -> int:
+        """Parameters of the MLP layout (an upper bound for conv): checked before allocating."""
+        widths = (self.input_dim, *self.hidden)
+        encoder = sum(a * b + b for a, b in zip(widths, widths[1:], strict=False))
+        encoder += self.hidden[-1] * 2 * self.latent_dim + 2 * self.latent_dim
+        return 2 * encoder + self.input_dim  # decoder mirrors the encoder (+ sigma)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_plain(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        return _from_plain(cls, data)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train; defaults reach good 2-D Fashion-MNIST/MNIST ELBOs in 30 epochs."""
+
+    epochs: int = 30
+    batch_size: int = 128  # small batches = many updates per epoch; what 2-D VAEs need
+    lr: float = 1e-3  # Adam
+    beta: float = 1.0  # weight of KL: 1 is the true ELBO, other values give a beta-VAE
+    warmup_epochs: int = 0  # KL weight ramps linearly from 0 to beta over these epochs
+    dynamic_binarization: bool = False  # resample x ~ Bernoulli(pixels) each batch (MNIST protocol)
+    seed: int = 0
+    device: str = "auto"  # "auto" picks CUDA, then MPS, then CPU
+    test_every: int = 1  # evaluate the test set every this many epochs
+    snapshot_latents: bool = True  # keep (mu, sigma) of test examples each epoch for replay
+    snapshot_size: int = 2000  # how many test examples a snapshot holds
+
+    def __post_init__(self) -> None:
+        _check_int("epochs", self.epochs, 1, 10_000)
+        _check_int("batch_size", self.batch_size, 1, 1_000_000)
+        _check_float("lr", self.lr, 1e-7, 10.0)
+        _check_float("beta", self.beta, 0.0, 1000.0)
+        _check_int("warmup_epochs", self.warmup_epochs, 0, 10_000)
+        _check_int("seed", self.seed, 0, 2**63 - 1)
+        _check_int("test_every", self.test_every, 1, 10_000)
+        _check_int("snapshot_size", self.snapshot_size, 1, 1_000_000)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_plain(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        return _from_plain(cls, data)
+
+
+def _check_int(name: str, value: object, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"{name} must be an integer from {low} to {high}, got {value!r}")
+
+
+def _check_float(name: str, value: object, low: float, high: float) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not low <= float(value) <= high:  # NaN fails both comparisons
+        raise ConfigError(f"{name} must be a number from {low:g} to {high:g}, got {value!r}")
+
+
+def _check_choice(name: str, value: object, choices: Any) -> None:
+    if value not in get_args(choices):
+        raise ConfigError(f"{name} must be one of {get_args(choices)}, got {value!r}")
+
+
+def _to_plain(config: Any) -> dict[str, Any]:
+    return {
+        f.name: list(v) if isinstance(v := getattr(config, f.name), tuple) else v
+        for f in dataclasses.fields(config)
+    }
+
+
+def _from_plain(cls: Any, data: dict[str, Any]) -> Any:
+    """Rebuild a config from JSON-like data; unknown keys and wrong types raise ConfigError."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"a {cls.__name__} must be a mapping, got {type(data).__name__}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ConfigError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    try:
+        return cls(**values)
+    except TypeError as error:  # a required field is missing
+        raise ConfigError(str(error)) from None
+
+
+__all__ = ["ConfigError", "ModelConfig", "TrainConfig"]

@@ -1,0 +1,204 @@
+"""Training: the whole dataset lives on the device; batches are slices of a random permutation.
+
+No DataLoader and no per-step host sync: metrics are summed on the device and read once per
+epoch. The trainer reports through a callback and prints nothing, so the CLI and the app can
+each show progress their own way.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .config import TrainConfig
+from .device import pick_device
+from .losses import vae_loss
+from .model import VAE
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the model holds the last good weights."""
+
+
+@dataclass
+class LatentSnapshot:
+    """Posterior means and standard deviations of the first n test examples at one epoch."""
+
+    epoch: int
+    mu: np.ndarray  # (n, k)
+    sigma: np.ndarray  # (n, k)
+
+
+@dataclass
+class EpochReport:
+    """What the callback receives after each epoch. Metrics are per-example means in nats."""
+
+    epoch: int  # 1-based
+    epochs: int
+    train: dict[str, float]  # loss, recon, kl, elbo
+    test: dict[str, float] | None  # recon, kl, elbo (beta = 1: the true ELBO)
+    kl_weight: float
+    seconds: float  # since training started
+    eta_seconds: float
+    snapshot: LatentSnapshot | None
+
+
+@dataclass
+class TrainResult:
+    history: list[dict[str, float]] = field(default_factory=list)  # one plain dict per epoch
+    snapshots: list[LatentSnapshot] = field(default_factory=list)
+    stopped_early: bool = False
+    seconds: float = 0.0
+    device: str = "cpu"
+
+
+def kl_weight(config: TrainConfig, epoch: int, step_fraction: float = 1.0) -> float:
+    """Linear KL warm-up (Bowman et al. 2016): 0 -> beta over `warmup_epochs` epochs."""
+    if config.warmup_epochs == 0:
+        return config.beta
+    progress = (epoch - 1 + step_fraction) / config.warmup_epochs
+    return config.beta * min(1.0, progress)
+
+
+def prepare(model: VAE, config: TrainConfig) -> torch.device:
+    """Seed, pick the device, move the model; flush denormals on the CPU (they are slow)."""
+    torch.manual_seed(config.seed)
+    device = pick_device(config.device)
+    if device.type == "cpu":
+        torch.set_flush_denormal(True)
+    model.to(device)
+    return device
+
+
+def _as_tensor(x: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(x, dtype=np.float32) if not torch.is_tensor(x) else x).to(
+        device=device, dtype=torch.float32
+    )
+
+
+@torch.no_grad()
+def evaluate(model: VAE, x: torch.Tensor, batch_size: int = 2048) -> dict[str, float]:
+    """Mean recon NLL, KL and ELBO (beta = 1) over x (N, D), one z sample per example."""
+    was_training = model.training
+    model.eval()
+    totals = torch.zeros(2, device=x.device)
+    for batch in x.split(batch_size):
+        terms = vae_loss(model, batch)
+        totals += torch.stack([terms.recon.sum(), terms.kl.sum()])
+    model.train(was_training)
+    recon, kl = (totals / len(x)).tolist()
+    return {"recon": recon, "kl": kl, "elbo": -(recon + kl)}
+
+
+def train(
+    model: VAE,
+    x_train: np.ndarray | torch.Tensor,
+    x_test: np.ndarray | torch.Tensor | None,
+    config: TrainConfig,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> TrainResult:
+    """Train `model` in place. `should_stop` is polled between batches (cooperative stop).
+
+    Raises TrainingDiverged, with the weights of the last finite epoch restored, when the
+    loss stops being finite.
+    """
+    device = prepare(model, config)
+    x_train_t = _as_tensor(x_train, device)  # (N, D), resident on the device
+    x_test_t = _as_tensor(x_test, device) if x_test is not None and len(x_test) else None
+    if config.dynamic_binarization and x_test_t is not None:
+        # The standard protocol: test data binarised once, with a fixed seed.
+        gen = torch.Generator(device="cpu").manual_seed(config.seed + 1)
+        x_test_t = torch.bernoulli(x_test_t.cpu(), generator=gen).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, **_fast_adam_options(device))
+    n = len(x_train_t)
+    steps_per_epoch = math.ceil(n / config.batch_size)
+    result = TrainResult(device=str(device))
+    start = time.perf_counter()
+    model.train()
+    for epoch in range(1, config.epochs + 1):
+        last_good = copy.deepcopy(model.state_dict())
+        last_good_optimizer = copy.deepcopy(optimizer.state_dict())
+        totals = torch.zeros(3, device=device)  # loss, recon, kl summed over the epoch
+        order = torch.randperm(n, device=device)
+        seen = 0
+        for step, batch_index in enumerate(order.split(config.batch_size)):
+            if should_stop is not None and should_stop():
+                result.stopped_early = True
+                break
+            batch = x_train_t[batch_index]  # (B, D)
+            if config.dynamic_binarization:
+                batch = torch.bernoulli(batch)
+            weight = kl_weight(config, epoch, (step + 1) / steps_per_epoch)
+            terms = vae_loss(model, batch, weight)
+            optimizer.zero_grad(set_to_none=True)
+            terms.loss.mean().backward()
+            optimizer.step()
+            totals += torch.stack([terms.loss.sum(), terms.recon.sum(), terms.kl.sum()]).detach()
+            seen += len(batch_index)
+        if seen == 0:  # stopped before the first batch of this epoch
+            break
+        loss, recon, kl = (totals / seen).tolist()  # the one host sync of the epoch
+        if not all(math.isfinite(v) for v in (loss, recon, kl)):
+            model.load_state_dict(last_good)
+            optimizer.load_state_dict(last_good_optimizer)
+            raise TrainingDiverged(
+                f"the loss became non-finite in epoch {epoch} (learning rate {config.lr:g} may "
+                "be too high); the weights from before that epoch were kept"
+            )
+        train_metrics = {"loss": loss, "recon": recon, "kl": kl, "elbo": -(recon + kl)}
+        test_metrics = None
+        if x_test_t is not None and (epoch % config.test_every == 0 or epoch == config.epochs):
+            test_metrics = evaluate(model, x_test_t)
+        snapshot = _snapshot(model, x_test_t, config, epoch) if x_test_t is not None else None
+        if snapshot is not None:
+            result.snapshots.append(snapshot)
+        seconds = time.perf_counter() - start
+        record = {"epoch": epoch, "seconds": seconds, "kl_weight": weight}
+        record.update({f"train_{k}": v for k, v in train_metrics.items()})
+        if test_metrics is not None:
+            record.update({f"test_{k}": v for k, v in test_metrics.items()})
+        result.history.append(record)
+        if on_epoch is not None:
+            on_epoch(
+                EpochReport(
+                    epoch=epoch,
+                    epochs=config.epochs,
+                    train=train_metrics,
+                    test=test_metrics,
+                    kl_weight=weight,
+                    seconds=seconds,
+                    eta_seconds=seconds / epoch * (config.epochs - epoch),
+                    snapshot=snapshot,
+                )
+            )
+        if result.stopped_early:
+            break
+    model.eval()
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+@torch.no_grad()
+def _snapshot(
+    model: VAE, x_test: torch.Tensor, config: TrainConfig, epoch: int
+) -> LatentSnapshot | None:
+    if not config.snapshot_latents:
+        return None
+    mu, logvar = model.encode(x_test[: config.snapshot_size])
+    return LatentSnapshot(
+        epoch=epoch,
+        mu=mu.float().cpu().numpy(),
+        sigma=torch.exp(0.5 * logvar).float().cpu().numpy(),
+    )
+
+
+def _fast_adam_options(device: torch.device) -> dict[str, bool]:
+    """The fused Adam kernel (one launch for all parameters) where torch has it."""
+    return {"fused": True} if device.type in ("cuda", "cpu") else {"foreach": True}
