@@ -1,0 +1,35 @@
+"""vae-explorer: `streamlit run app.py`. This file only builds the navigation and runs it."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from ui.state import init_state, show_model_badge
+
+ROOT = Path(__file__).parent
+
+# (file, title, icon, section). Pages owned by other parts of the project appear as soon as
+# their file exists, so a half-built tree still runs.
+PAGES = [
+    ("pages/home.py", "Home", ":material/home:", "Start"),
+    ("pages/train.py", "Train", ":material/model_training:", "Start"),
+    ("pages/models.py", "Models", ":material/folder_open:", "Start"),
+    ("pages/latent_map.py", "Latent map", ":material/scatter_plot:", "Look inside"),
+    ("pages/interpolate.py", "Interpolate", ":material/timeline:", "Look inside"),
+    ("pages/manifold.py", "Manifold & samples", ":material/grid_on:", "Look inside"),
+    ("pages/surface_3d.py", "3-D picture", ":material/view_in_ar:", "Look inside"),
+    ("pages/compare.py", "Compare embeddings", ":material/compare:", "Look inside"),
+    ("pages/aggregate.py", "Aggregate posterior", ":material/blur_on:", "Look inside"),
+    ("pages/beta.py", "β and the bubbles", ":material/bubble_chart:", "Look inside"),
+]
+
+st.set_page_config(page_title="VAE explorer", page_icon=":material/bubble_chart:", layout="wide")
+init_state()
+show_model_badge()
+
+sections: dict[str, list[st.Page]] = {}
+for path, title, icon, section in PAGES:
+    if (ROOT / path).exists():
+        page = st.Page(path, title=title, icon=icon, default=path == "pages/home.py")
+        sections.setdefault(section, []).append(page)
+st.navigation(sections).run()

@@ -1,0 +1,5 @@
+"""Train a VAE with live progress."""
+
+import streamlit as st
+
+st.title("Train")

@@ -1,0 +1,1 @@
+"""ui: the shared Streamlit glue of the app (state, cached loaders, widgets used by several pages)."""

@@ -1,0 +1,192 @@
+"""Session state, cached loaders and the current-model badge: the one home of shared Streamlit glue.
+
+Every session-state key starts with "vx_". A model trained in this browser session lives in
+this session's state (source "session") until it is saved; a model loaded from the library is
+shared by every session through st.cache_resource, in eval() mode and never mutated.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import streamlit as st
+
+from vae import VAE, describe_device, pick_device
+from vae.latent import encode_dataset, kl_per_example, reconstruction_error
+
+if TYPE_CHECKING:  # vae.data / vae.library are imported lazily: pages load faster without them
+    from vae.data import Dataset
+    from vae.library import ModelLibrary
+
+ACTIVE_KEY = "vx_active_model"
+LATENT_VIEW_KEY = "vx_latent_view"
+CLICKED_Z_KEY = "vx_clicked_z"
+CLICKED_INDEX_KEY = "vx_clicked_index"
+PATH_KEY = "vx_path"
+
+MAX_VIEW_POINTS = 60_000  # the latent map draws at most this many test points
+
+# Pages that a "no model yet" message links to.
+HOME_PAGE = "pages/home.py"
+TRAIN_PAGE = "pages/train.py"
+MODELS_PAGE = "pages/models.py"
+
+
+@dataclass
+class ActiveModel:
+    """The model every page looks at, with the dataset it was trained on."""
+
+    key: str  # unique and stable: the cache key of everything derived from this model
+    name: str
+    model: VAE  # eval() mode, never mutated after training
+    metadata: dict  # the checkpoint metadata (see vae/checkpoint.py)
+    dataset: Dataset
+    source: Literal["session", "library"]
+
+
+@dataclass
+class LatentView:
+    """The test set as the latent map sees it: one row per point, at most MAX_VIEW_POINTS."""
+
+    x: np.ndarray  # (N, D) inputs
+    y: np.ndarray | None  # (N,) class ids or continuous values
+    mu: np.ndarray  # (N, 2) posterior means
+    sigma: np.ndarray  # (N, 2) posterior standard deviations
+    kl: np.ndarray  # (N,) KL(q(z|x) || p(z)) in nats
+    recon_error: np.ndarray  # (N,) squared error of the decoded posterior mean
+    label_kind: Literal["class", "continuous"] | None
+    class_names: tuple[str, ...] | None
+
+
+def init_state() -> None:
+    """Create every shared key once per session (the `if KEY not in st.session_state` idiom)."""
+    defaults = {
+        ACTIVE_KEY: None,
+        LATENT_VIEW_KEY: None,
+        CLICKED_Z_KEY: None,
+        CLICKED_INDEX_KEY: None,
+        PATH_KEY: [],
+    }
+    for key, value in defaults.items():
+        if key not in st.session_state:
+            st.session_state[key] = value
+
+
+def new_model_key(prefix: str = "session") -> str:
+    """A fresh unique key for a model trained in this session."""
+    return f"{prefix}:{uuid.uuid4().hex}"
+
+
+def get_active_model() -> ActiveModel | None:
+    return st.session_state.get(ACTIVE_KEY)
+
+
+def set_active_model(active: ActiveModel) -> None:
+    """Make `active` the current model; selections made on the old model no longer apply."""
+    st.session_state[ACTIVE_KEY] = active
+    st.session_state[LATENT_VIEW_KEY] = None
+    st.session_state[CLICKED_Z_KEY] = None
+    st.session_state[CLICKED_INDEX_KEY] = None
+    st.session_state[PATH_KEY] = []
+
+
+def require_active_model() -> ActiveModel:
+    """The active model, or a friendly pointer to where one comes from and st.stop()."""
+    active = get_active_model()
+    if active is not None:
+        return active
+    st.info(
+        "No model yet. Use the quick start on Home (a few seconds on the built-in digits), "
+        "train one, or load a saved model."
+    )
+    cols = st.columns(3)
+    cols[0].page_link(HOME_PAGE, label="Quick start", icon=":material/bolt:")
+    cols[1].page_link(TRAIN_PAGE, label="Train a model", icon=":material/model_training:")
+    cols[2].page_link(MODELS_PAGE, label="Load a saved model", icon=":material/folder_open:")
+    st.stop()
+    raise AssertionError("unreachable")  # st.stop() raises; this keeps type checkers honest
+
+
+def latent_view(active: ActiveModel) -> LatentView:
+    """Encode the test set once per model and session; later reruns reuse it."""
+    cached = st.session_state.get(LATENT_VIEW_KEY)
+    if cached is not None and cached[0] == active.key:
+        return cached[1]
+    view = compute_latent_view(active.model, active.dataset)
+    st.session_state[LATENT_VIEW_KEY] = (active.key, view)
+    return view
+
+
+def compute_latent_view(model: VAE, dataset: Dataset) -> LatentView:
+    """Everything the map colours by, for the first MAX_VIEW_POINTS test points."""
+    x = dataset.x_test[:MAX_VIEW_POINTS]
+    y = dataset.y_test[:MAX_VIEW_POINTS] if dataset.y_test is not None else None
+    mu, sigma = encode_dataset(model, x)  # (N, 2) each
+    return LatentView(
+        x=x,
+        y=y,
+        mu=mu,
+        sigma=sigma,
+        kl=kl_per_example(mu, sigma),
+        recon_error=reconstruction_error(model, x),
+        label_kind=dataset.label_kind,
+        class_names=dataset.class_names,
+    )
+
+
+def library_root() -> Path:
+    """VAE_EXPLORER_MODELS, else ./models (the same rule as vae.library)."""
+    return Path(os.environ.get("VAE_EXPLORER_MODELS", "models"))
+
+
+@st.cache_resource(show_spinner=False)
+def _library(root: str) -> ModelLibrary:
+    from vae.library import ModelLibrary
+
+    return ModelLibrary(Path(root))
+
+
+def model_library() -> ModelLibrary:
+    """The shared model library (one object per root directory, for every session)."""
+    return _library(str(library_root().resolve()))
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=16)
+def load_library_model(name: str, mtime: float) -> tuple[VAE, dict]:
+    """A saved model shared read-only by every session; `mtime` makes a re-saved file reload."""
+    del mtime  # part of the cache key only
+    model, metadata = model_library().load(name)
+    model.eval()
+    for parameter in model.parameters():  # shared by all sessions: nobody may train it
+        parameter.requires_grad_(False)
+    return model, metadata
+
+
+@st.cache_resource(show_spinner="Loading the dataset…", max_entries=8)
+def cached_dataset(name: str) -> Dataset:
+    """A built-in dataset (vae.data.DATASET_NAMES), loaded once per server."""
+    from vae.data import load_dataset
+
+    return load_dataset(name)
+
+
+def current_device_label() -> str:
+    """Where new training would run: 'CUDA (...)', 'MPS (Apple GPU)' or 'CPU (n threads)'."""
+    return describe_device(pick_device("auto"))
+
+
+def show_model_badge() -> None:
+    """The current model (name, dataset, device) in the sidebar, on every page."""
+    active = get_active_model()
+    with st.sidebar:
+        if active is None:
+            st.caption(f"**No model loaded** · device: {current_device_label()}")
+            return
+        source = "trained in this session" if active.source == "session" else "saved"
+        st.markdown(f"**Model:** {active.name}  \n**Data:** {active.metadata.get('dataset', '?')}")
+        st.caption(f"{source} · runs on {describe_device(active.model.device)}")
