@@ -1,0 +1,343 @@
+"""Checkpoints: exact round trips, and every kind of bad file refused with CheckpointError."""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import struct
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save as st_save
+
+from vae import checkpoint
+from vae.checkpoint import (
+    FORMAT_KEY,
+    CheckpointError,
+    load_checkpoint,
+    make_metadata,
+    read_metadata,
+    save_checkpoint,
+)
+from vae.config import ModelConfig
+from vae.model import VAE
+
+
+def small_model(**overrides) -> VAE:
+    fields = {"input_dim": 64, "image_shape": (8, 8), "hidden": (32, 16)}
+    fields.update(overrides)
+    torch.manual_seed(0)
+    return VAE(ModelConfig(**fields))
+
+
+def write_raw(path: Path, tensors: dict[str, torch.Tensor], document: object) -> Path:
+    """A safetensors file with an arbitrary document in our metadata slot."""
+    text = document if isinstance(document, str) else json.dumps(document)
+    path.write_bytes(st_save(tensors, metadata={FORMAT_KEY: text}))
+    return path
+
+
+def document_for(model: VAE, **changes) -> dict:
+    doc = {
+        "format": "vae-explorer",
+        "format_version": 1,
+        "model_config": model.config.to_dict(),
+        "metadata": {"name": "m"},
+    }
+    doc.update(changes)
+    return doc
+
+
+def tensors_of(model: VAE) -> dict[str, torch.Tensor]:
+    return {k: v.clone().contiguous() for k, v in model.state_dict().items()}
+
+
+# --- round trips -------------------------------------------------------------------------
+
+CONFIGS = [
+    pytest.param(arch, lik, sigma, latent, id=f"{arch}-{lik}-{sigma}-z{latent}")
+    for arch in ("mlp", "conv")
+    for lik, sigma in (("bernoulli", None), ("gaussian", None), ("gaussian", 0.3))
+    for latent in (2, 3)
+]
+
+
+@pytest.mark.parametrize(("arch", "likelihood", "sigma", "latent"), CONFIGS)
+def test_round_trip_is_exact(tmp_path, arch, likelihood, sigma, latent):
+    config = ModelConfig(
+        input_dim=784,
+        image_shape=(28, 28),
+        architecture=arch,
+        hidden=(24,) if arch == "conv" else (48, 24),
+        latent_dim=latent,
+        likelihood=likelihood,
+        gaussian_sigma=sigma,
+    )
+    torch.manual_seed(1)
+    model = VAE(config).eval()
+    if likelihood == "gaussian" and sigma is None:  # make the learned sigma non-trivial
+        with torch.no_grad():
+            model.log_sigma_x.uniform_(-1, 1)
+    meta = make_metadata(name="rt", dataset="mnist", history=[{"epoch": 1, "test_elbo": -99.5}])
+    path = tmp_path / "rt.safetensors"
+    save_checkpoint(path, model, meta)
+
+    loaded, loaded_meta = load_checkpoint(path)
+    assert loaded.config == config
+    assert not loaded.training
+    original, restored = model.state_dict(), loaded.state_dict()
+    assert original.keys() == restored.keys()
+    for name in original:
+        assert original[name].dtype == restored[name].dtype, name
+        assert torch.equal(original[name], restored[name]), name
+    x = torch.rand(5, 784)
+    with torch.no_grad():
+        for a, b in zip(model.encode(x), loaded.encode(x), strict=True):
+            assert torch.equal(a, b)
+        z = torch.randn(7, latent)
+        assert torch.equal(model.decode_mean(z), loaded.decode_mean(z))
+    assert loaded_meta["history"] == meta["history"]
+    assert loaded_meta["model_config"] == config.to_dict()
+    assert read_metadata(path) == loaded_meta
+    assert [p.name for p in tmp_path.iterdir()] == ["rt.safetensors"]  # no temp file left
+
+
+def test_metadata_is_made_plain_json(tmp_path):
+    model = small_model()
+    meta = {
+        "name": "m",
+        "test_metrics": {"elbo": np.float32(-3.5), "nan": float("nan")},
+        "t": (1, 2),
+    }
+    save_checkpoint(tmp_path / "m.safetensors", model, meta)
+    got = read_metadata(tmp_path / "m.safetensors")
+    assert got["test_metrics"] == {"elbo": -3.5, "nan": None}
+    assert got["t"] == [1, 2]
+    assert got["vae_version"] and got["created"]  # filled in when absent
+
+
+def test_metadata_that_is_not_plain_data_is_refused(tmp_path):
+    with pytest.raises(CheckpointError, match="plain JSON"):
+        save_checkpoint(tmp_path / "m.safetensors", small_model(), {"bad": object()})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_overwrite_replaces_the_whole_file(tmp_path):
+    path = tmp_path / "m.safetensors"
+    save_checkpoint(path, small_model(hidden=(64, 32)), {"name": "big"})
+    save_checkpoint(path, small_model(), {"name": "small"})
+    model, meta = load_checkpoint(path)
+    assert meta["name"] == "small" and model.config.hidden == (32, 16)
+
+
+# --- refusals ----------------------------------------------------------------------------
+
+
+class Exploit:
+    """Unpickling this calls open(marker, "w"): a stand-in for os.system in a real attack."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_the_exploit_is_real(tmp_path):
+    """Reference check: unpickling the payload does create the marker, so the tests below mean
+    something when the marker does not appear."""
+    marker = tmp_path / "pwned"
+    pickle.loads(pickle.dumps(Exploit(marker))).close()
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("writer", ["pickle", "torch.save"])
+def test_malicious_pickle_is_refused_and_never_run(tmp_path, writer):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "model.safetensors"
+    payload = {"state_dict": Exploit(marker)}
+    if writer == "pickle":
+        path.write_bytes(pickle.dumps(payload))
+    else:
+        torch.save(payload, path)
+    with pytest.raises(CheckpointError, match="not a vae-explorer checkpoint"):
+        load_checkpoint(path)
+    with pytest.raises(CheckpointError):
+        read_metadata(path)
+    assert not marker.exists()
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(b"")
+    with pytest.raises(CheckpointError, match="empty"):
+        load_checkpoint(path)
+
+
+def test_missing_file_and_folder(tmp_path):
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        load_checkpoint(tmp_path / "absent.safetensors")
+    with pytest.raises(CheckpointError, match="folder"):
+        load_checkpoint(tmp_path)
+
+
+def test_truncated_anywhere(tmp_path):
+    good = tmp_path / "good.safetensors"
+    save_checkpoint(good, small_model(), {"name": "m"})
+    data = good.read_bytes()
+    (header_length,) = struct.unpack("<Q", data[:8])
+    cut_points = [3, 8, 20, 8 + header_length - 1, 8 + header_length + 5, len(data) - 1]
+    for cut in cut_points:
+        path = tmp_path / "cut.safetensors"
+        path.write_bytes(data[:cut])
+        with pytest.raises(CheckpointError):
+            load_checkpoint(path)
+
+
+def test_random_bytes(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "m.safetensors"
+    for size in (1, 7, 8, 100, 10_000):
+        path.write_bytes(rng.integers(0, 256, size, dtype=np.uint8).tobytes())
+        with pytest.raises(CheckpointError):
+            load_checkpoint(path)
+
+
+def test_absurd_header_length(tmp_path):
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(b"\xff" * 8 + b"{}")
+    with pytest.raises(CheckpointError, match="not a vae-explorer checkpoint"):
+        load_checkpoint(path)
+
+
+def test_json_garbage_and_non_object_header(tmp_path):
+    path = tmp_path / "m.safetensors"
+    for body in (b'{"a": ', b"[1, 2, 3]", b"\x80\x81{{", b'"just a string"'):
+        path.write_bytes(struct.pack("<Q", len(body)) + body)
+        with pytest.raises(CheckpointError):
+            load_checkpoint(path)
+
+
+def test_plain_safetensors_without_our_metadata(tmp_path):
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(st_save(tensors_of(small_model())))
+    with pytest.raises(CheckpointError, match="no 'vae_explorer' metadata"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"format": "something-else"}, "wrong format name"),
+        ({"format_version": 99}, "format version 99"),
+        ({"metadata": [1, 2]}, "no metadata"),
+        ({"model_config": {"input_dim": 64, "colour": "red"}}, "invalid model config"),
+        ({"model_config": None}, "invalid model config"),
+    ],
+)
+def test_bad_documents(tmp_path, change, message):
+    model = small_model()
+    path = write_raw(tmp_path / "m.safetensors", tensors_of(model), document_for(model, **change))
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(path)
+
+
+def test_document_that_is_not_json(tmp_path):
+    model = small_model()
+    path = write_raw(tmp_path / "m.safetensors", tensors_of(model), "{not json")
+    with pytest.raises(CheckpointError, match="corrupt metadata"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"input_dim": 64, "hidden": [10**9]},
+        {"input_dim": 4096 * 4096, "hidden": [8192]},  # within each bound, too many parameters
+        {"input_dim": 10**12},
+        {"input_dim": 64, "latent_dim": -1},
+    ],
+)
+def test_absurd_config_is_refused_before_allocating(tmp_path, config):
+    doc = document_for(small_model(), model_config=config)
+    path = write_raw(tmp_path / "m.safetensors", {"w": torch.zeros(1)}, doc)
+    with pytest.raises(CheckpointError, match="invalid model config"):
+        load_checkpoint(path)
+    with pytest.raises(CheckpointError, match="invalid model config"):
+        read_metadata(path)
+
+
+def test_wrong_shapes(tmp_path):
+    declared, actual = small_model(hidden=(32,)), small_model(hidden=(16,))
+    path = write_raw(tmp_path / "m.safetensors", tensors_of(actual), document_for(declared))
+    with pytest.raises(CheckpointError, match="has shape"):
+        load_checkpoint(path)
+
+
+def test_missing_and_unexpected_tensors(tmp_path):
+    model = small_model()
+    tensors = tensors_of(model)
+    tensors.pop("encoder_head.bias")
+    path = write_raw(tmp_path / "a.safetensors", tensors, document_for(model))
+    with pytest.raises(CheckpointError, match="missing weights: encoder_head.bias"):
+        load_checkpoint(path)
+    tensors = {**tensors_of(model), "extra.weight": torch.zeros(2)}
+    path = write_raw(tmp_path / "b.safetensors", tensors, document_for(model))
+    with pytest.raises(CheckpointError, match="unexpected weights: extra.weight"):
+        load_checkpoint(path)
+
+
+def test_wrong_dtype(tmp_path):
+    model = small_model()
+    tensors = tensors_of(model)
+    tensors["encoder_head.weight"] = tensors["encoder_head.weight"].double()
+    path = write_raw(tmp_path / "m.safetensors", tensors, document_for(model))
+    with pytest.raises(CheckpointError, match="dtype F64"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_weights(tmp_path, bad):
+    model = small_model()
+    tensors = tensors_of(model)
+    tensors["encoder_head.weight"][0, 0] = bad
+    path = write_raw(tmp_path / "m.safetensors", tensors, document_for(model))
+    with pytest.raises(CheckpointError, match="NaN or infinite"):
+        load_checkpoint(path)
+
+
+def test_other_formats(tmp_path):
+    npz = tmp_path / "m.npz"
+    np.savez(npz, w=np.zeros(3))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("model.safetensors", b"hello")
+    zipped = tmp_path / "m.zip"
+    zipped.write_bytes(buffer.getvalue())
+    text = tmp_path / "m.json"
+    text.write_text(json.dumps({"format": "vae-explorer"}))
+    for path in (npz, zipped, text):
+        with pytest.raises(CheckpointError):
+            load_checkpoint(path)
+
+
+def test_file_too_big_is_refused_before_reading(tmp_path, monkeypatch):
+    path = tmp_path / "m.safetensors"
+    save_checkpoint(path, small_model(), {"name": "m"})
+    monkeypatch.setattr(checkpoint, "MAX_CHECKPOINT_BYTES", 1000)
+    with pytest.raises(CheckpointError, match="more than"):
+        load_checkpoint(path)
+
+
+def test_unavailable_device_is_a_clear_error(tmp_path):
+    path = tmp_path / "m.safetensors"
+    save_checkpoint(path, small_model(), {"name": "m"})
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA"):
+            load_checkpoint(path, device="cuda")
+    model, _ = load_checkpoint(path, device="cpu")
+    assert model.device.type == "cpu"

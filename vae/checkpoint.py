@@ -1,0 +1,346 @@
+"""Checkpoints: safetensors weights plus one JSON document of plain data. Never pickle.
+
+File layout (https://huggingface.co/docs/safetensors): an 8-byte little-endian header length n,
+n bytes of JSON header, then raw tensor bytes. The header's `__metadata__` string map carries
+one key, FORMAT_KEY, whose value is a JSON document:
+
+    {"format": "vae-explorer", "format_version": 1, "model_config": {...}, "metadata": {...}}
+
+Loading never executes anything from the file: the header is parsed by hand under a size cap,
+the config is validated (absurd sizes refused) before any tensor is allocated, and every tensor
+is checked against the rebuilt model's state_dict by name, shape, dtype and finiteness.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import math
+import os
+import struct
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as _st_load
+from safetensors.torch import save as _st_save
+
+from .config import ConfigError, ModelConfig
+from .device import pick_device
+from .model import VAE
+
+FORMAT_NAME = "vae-explorer"
+FORMAT_VERSION = 1
+FORMAT_KEY = "vae_explorer"
+SUFFIX = ".safetensors"
+MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024  # far above our largest model (~5 MB), far below RAM
+MAX_HEADER_BYTES = 16 * 1024 * 1024  # JSON header incl. a long history; safetensors caps at 100 MB
+
+# safetensors dtype codes of the dtypes a VAE state_dict can hold.
+_DTYPE_CODES = {
+    torch.float32: "F32",
+    torch.float16: "F16",
+    torch.bfloat16: "BF16",
+    torch.float64: "F64",
+    torch.int64: "I64",
+    torch.int32: "I32",
+    torch.bool: "BOOL",
+}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be written, or a file is not a valid vae-explorer checkpoint."""
+
+
+def _vae_version() -> str:
+    from . import __version__  # late: vae/__init__ imports this module
+
+    return __version__
+
+
+def _plain(value: Any, where: str = "metadata") -> Any:
+    """Convert to strict JSON data: tuples -> lists, numpy scalars -> floats, NaN/inf -> None."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise CheckpointError(f"{where} keys must be strings, got {key!r}")
+            out[key] = _plain(item, f"{where}.{key}")
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_plain(item, where) for item in value]
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:  # numpy / torch scalar
+        return _plain(value.item(), where)
+    raise CheckpointError(f"{where} must hold plain JSON data, got a {type(value).__name__}")
+
+
+def make_metadata(
+    *,
+    name: str,
+    dataset: str,
+    preprocessing: dict | None = None,
+    train_config: dict | None = None,
+    history: list[dict] | None = None,
+    test_metrics: dict | None = None,
+    device: str = "cpu",
+    **extra: Any,
+) -> dict[str, Any]:
+    """The metadata dict every checkpoint carries (model_config is added by save_checkpoint)."""
+    return {
+        "name": name,
+        "dataset": dataset,
+        "preprocessing": preprocessing or {},
+        "train_config": train_config or {},
+        "history": history or [],
+        "test_metrics": test_metrics or {},
+        "vae_version": _vae_version(),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "device": device,
+        **extra,
+    }
+
+
+def save_checkpoint(path: str | os.PathLike, model: VAE, metadata: dict[str, Any]) -> None:
+    """Write `model` and `metadata` to `path` atomically: readers see the old file or the new one.
+
+    The bytes go to a hidden temp file in the same folder, are fsynced, then os.replace()d over
+    the destination (atomic on POSIX and Windows), and the folder itself is fsynced.
+    """
+    path = Path(path)
+    write_atomic(path, checkpoint_bytes(model, metadata))
+
+
+def checkpoint_bytes(model: VAE, metadata: dict[str, Any]) -> bytes:
+    """The complete file contents for `model` and `metadata`."""
+    if not isinstance(metadata, dict):
+        raise CheckpointError(f"metadata must be a dict, got {type(metadata).__name__}")
+    meta = _plain({k: v for k, v in metadata.items() if k != "model_config"})
+    meta.setdefault("vae_version", _vae_version())
+    meta.setdefault("created", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+    document = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "model_config": model.config.to_dict(),
+        "metadata": meta,
+    }
+    # Own contiguous CPU copies: safetensors refuses shared or strided storage.
+    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+    return _st_save(tensors, metadata={FORMAT_KEY: json.dumps(document, allow_nan=False)})
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write bytes via temp file + fsync + os.replace; a crash never leaves a partial `path`."""
+    temp = write_temp(path.parent, data)
+    try:
+        os.replace(temp, path)
+    except OSError as error:
+        _remove_quietly(temp)
+        raise CheckpointError(f"cannot write {path}: {error.strerror or error}") from None
+    fsync_dir(path.parent)
+
+
+def write_temp(folder: Path, data: bytes) -> Path:
+    """A fully written, fsynced hidden temp file in `folder` (same filesystem as the target).
+
+    The name starts with '.' and ends with '.tmp', so folder listings that look for
+    '*.safetensors' never see a half-written file.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".incoming-", suffix=".tmp", dir=folder)
+    except OSError as error:
+        raise CheckpointError(f"cannot write into {folder}: {error.strerror or error}") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as error:
+        _remove_quietly(Path(name))
+        raise CheckpointError(f"cannot write into {folder}: {error.strerror or error}") from None
+    return Path(name)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename durable; not possible (nor needed) on every platform."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_quietly(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+def _open_checked(path: Path) -> tuple[Any, int]:
+    """Open `path` for reading and return (handle, size) after the size checks."""
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed by the callers' `with`
+    except FileNotFoundError:
+        raise CheckpointError(f"no checkpoint at {path}") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"{path} is a folder, not a checkpoint file") from None
+    except OSError as error:
+        raise CheckpointError(f"cannot read {path}: {error.strerror or error}") from None
+    size = os.fstat(handle.fileno()).st_size
+    if size == 0:
+        handle.close()
+        raise CheckpointError(f"{path.name} is empty")
+    if size > MAX_CHECKPOINT_BYTES:
+        handle.close()
+        raise CheckpointError(
+            f"{path.name} is {size / 2**20:.0f} MB, more than the "
+            f"{MAX_CHECKPOINT_BYTES // 2**20} MB a checkpoint may be"
+        )
+    return handle, size
+
+
+def _read_header(handle: Any, size: int, label: str) -> tuple[dict[str, Any], int]:
+    """Parse the safetensors header by hand, under a size cap: (header dict, header length)."""
+    not_ours = f"{label} is not a vae-explorer checkpoint (expected a .safetensors file)"
+    prefix = handle.read(8)
+    if len(prefix) < 8:
+        raise CheckpointError(f"{label} is truncated or not a checkpoint ({size} bytes)")
+    (length,) = struct.unpack("<Q", prefix)
+    if length > MAX_HEADER_BYTES or 8 + length > size:
+        # A pickle, a zip or random bytes read as a length gives an absurd number.
+        raise CheckpointError(not_ours if length > size else f"{label} is truncated")
+    raw = handle.read(length)
+    if len(raw) < length:
+        raise CheckpointError(f"{label} is truncated")
+    if not raw.lstrip().startswith(b"{"):
+        raise CheckpointError(not_ours)
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise CheckpointError(f"{label} has a corrupt header (not valid JSON)") from None
+    if not isinstance(header, dict):
+        raise CheckpointError(not_ours)
+    return header, length
+
+
+def _parse_document(header: dict[str, Any], label: str) -> tuple[ModelConfig, dict[str, Any]]:
+    """Validate our JSON document inside the header: (config, metadata incl. model_config)."""
+    strings = header.get("__metadata__")
+    if not isinstance(strings, dict) or not isinstance(strings.get(FORMAT_KEY), str):
+        raise CheckpointError(
+            f"{label} is a safetensors file but not a vae-explorer checkpoint "
+            f"(no '{FORMAT_KEY}' metadata)"
+        )
+    try:
+        document = json.loads(strings[FORMAT_KEY])
+    except ValueError:
+        raise CheckpointError(f"{label} has corrupt metadata (not valid JSON)") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
+        raise CheckpointError(f"{label} is not a vae-explorer checkpoint (wrong format name)")
+    version = document.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{label} has checkpoint format version {version!r}; this vae-explorer reads "
+            f"version {FORMAT_VERSION} (update vae-explorer or re-train the model)"
+        )
+    metadata = document.get("metadata")
+    if not isinstance(metadata, dict):
+        raise CheckpointError(f"{label} has no metadata mapping")
+    try:
+        config = ModelConfig.from_dict(document.get("model_config"))
+    except ConfigError as error:
+        raise CheckpointError(f"{label} has an invalid model config: {error}") from None
+    return config, {**metadata, "model_config": config.to_dict()}
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The metadata (with model_config) from the header only; no weights are read."""
+    path = Path(path)
+    handle, size = _open_checked(path)
+    with handle:
+        header, _ = _read_header(handle, size, path.name)
+    return _parse_document(header, path.name)[1]
+
+
+def _check_tensor_entries(header: dict[str, Any], model: VAE, label: str) -> None:
+    """Names, shapes and dtypes declared in the header must match the model exactly."""
+    expected = model.state_dict()
+    declared = {k: v for k, v in header.items() if k != "__metadata__"}
+    missing = sorted(set(expected) - set(declared))
+    unexpected = sorted(set(declared) - set(expected))
+    if missing:
+        raise CheckpointError(f"{label} is missing weights: {', '.join(missing[:5])}")
+    if unexpected:
+        raise CheckpointError(f"{label} has unexpected weights: {', '.join(unexpected[:5])}")
+    for name, tensor in expected.items():
+        entry = declared[name]
+        if not isinstance(entry, dict):
+            raise CheckpointError(f"{label}: the entry for {name} is malformed")
+        shape = entry.get("shape")
+        if shape != list(tensor.shape):
+            raise CheckpointError(
+                f"{label}: {name} has shape {shape}, the model needs {list(tensor.shape)}"
+            )
+        dtype = entry.get("dtype")
+        if dtype != _DTYPE_CODES.get(tensor.dtype):
+            raise CheckpointError(
+                f"{label}: {name} has dtype {dtype}, the model needs "
+                f"{_DTYPE_CODES.get(tensor.dtype, tensor.dtype)}"
+            )
+
+
+def load_checkpoint(
+    path: str | os.PathLike, device: str | torch.device = "cpu"
+) -> tuple[VAE, dict]:
+    """Rebuild the VAE from a checkpoint: the one place in the project that does so.
+
+    Returns (model in eval mode on `device`, metadata). Anything wrong with the file raises
+    CheckpointError with a sentence saying what.
+    """
+    path = Path(path)
+    label = path.name
+    target = pick_device(device) if isinstance(device, str) else device  # ValueError if absent
+    handle, size = _open_checked(path)
+    with handle:
+        header, _ = _read_header(handle, size, label)
+        config, metadata = _parse_document(header, label)
+        model = VAE(config)  # sizes were bounded by ModelConfig before this allocation
+        _check_tensor_entries(header, model, label)
+        handle.seek(0)
+        data = handle.read(size)  # the size checked above, even if the file grew meanwhile
+    try:
+        tensors = _st_load(data)
+    except (SafetensorError, ValueError, RuntimeError) as error:
+        raise CheckpointError(f"{label} is corrupt or truncated: {error}") from None
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise CheckpointError(f"{label}: {name} holds NaN or infinite values")
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as error:
+        raise CheckpointError(f"{label} does not fit the model: {error}") from None
+    model.to(target).eval()
+    return model, metadata
+
+
+__all__ = [
+    "MAX_CHECKPOINT_BYTES",
+    "CheckpointError",
+    "checkpoint_bytes",
+    "load_checkpoint",
+    "make_metadata",
+    "read_metadata",
+    "save_checkpoint",
+]
