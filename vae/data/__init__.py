@@ -5,12 +5,18 @@ Every problem with the data raises `DataError` with one sentence a user can act 
 
 from .builtin import DATASET_NAMES, FASHION_CLASSES, load_dataset
 from .core import DataError, Dataset, to_original_units
+from .userdata import MAX_CELLS, MAX_FEATURES, MAX_ROWS, MAX_UPLOAD_BYTES, load_user_data
 
 __all__ = [
     "DATASET_NAMES",
     "FASHION_CLASSES",
+    "MAX_CELLS",
+    "MAX_FEATURES",
+    "MAX_ROWS",
+    "MAX_UPLOAD_BYTES",
     "DataError",
     "Dataset",
     "load_dataset",
+    "load_user_data",
     "to_original_units",
 ]

@@ -40,7 +40,9 @@ TOY_NOISE = 0.05
 SEED = 0
 
 
-def load_dataset(name: str, data_dir: str | Path | None = None, progress: dl.Progress | None = None) -> Dataset:
+def load_dataset(
+    name: str, data_dir: str | Path | None = None, progress: dl.Progress | None = None
+) -> Dataset:
     """Load one of DATASET_NAMES as a Dataset (pixels scaled to [0, 1], toy data standardised).
 
     MNIST and Fashion-MNIST are read from the first folder that has the IDX files (.gz or not):

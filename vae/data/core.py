@@ -53,13 +53,18 @@ class Dataset:
             )
         if (self.y_train is None) != (self.y_test is None):
             raise DataError("labels must be given for both train and test, or for neither")
-        for y, x, split in ((self.y_train, self.x_train, "train"), (self.y_test, self.x_test, "test")):
+        for y, x, split in (
+            (self.y_train, self.x_train, "train"),
+            (self.y_test, self.x_test, "test"),
+        ):
             if y is not None and (y.ndim != 1 or len(y) != len(x)):
                 raise DataError(f"{split} has {len(x)} rows but {len(y)} labels")
         if self.image_shape is not None and (
             self.image_shape[0] * self.image_shape[1] != self.x_train.shape[1]
         ):
-            raise DataError(f"image shape {self.image_shape} does not match {self.input_dim} columns")
+            raise DataError(
+                f"image shape {self.image_shape} does not match {self.input_dim} columns"
+            )
 
     @property
     def input_dim(self) -> int:
@@ -75,8 +80,11 @@ class Dataset:
 
 
 def split_indices(
-    n: int, labels: np.ndarray | None = None, test_fraction: float = TEST_FRACTION,
-    seed: int = SPLIT_SEED, test_size: int | None = None,
+    n: int,
+    labels: np.ndarray | None = None,
+    test_fraction: float = TEST_FRACTION,
+    seed: int = SPLIT_SEED,
+    test_size: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Deterministic (train_idx, test_idx); stratified by class when every class can be split.
 
@@ -99,9 +107,7 @@ def split_indices(
     return np.sort(order[n_test:]), np.sort(order[:n_test])
 
 
-def standardize(
-    x_train: np.ndarray, x_test: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, dict]:
+def standardize(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
     """Per-column z-scores with statistics from the training rows only (no test leakage)."""
     mean = x_train.mean(axis=0, dtype=np.float64)
     std = x_train.std(axis=0, dtype=np.float64)
@@ -128,9 +134,7 @@ def to_original_units(x: np.ndarray, preprocessing: dict) -> np.ndarray:
     raise DataError(f"unknown preprocessing kind {kind!r}")
 
 
-def encode_labels(
-    y: np.ndarray, what: str
-) -> tuple[np.ndarray, LabelKind, tuple[str, ...] | None]:
+def encode_labels(y: np.ndarray, what: str) -> tuple[np.ndarray, LabelKind, tuple[str, ...] | None]:
     """Raw labels -> (ids or floats, kind, class names).
 
     Text, booleans and integers with at most MAX_CLASSES distinct values become class ids
@@ -140,7 +144,9 @@ def encode_labels(
     if y.ndim != 1:
         raise DataError(f"{what} must be one label per row (1-D), got shape {y.shape}")
     if y.dtype.kind in "OUS":
-        if y.dtype.kind == "O" and any(v is None or (isinstance(v, float) and np.isnan(v)) for v in y):
+        if y.dtype.kind == "O" and any(
+            v is None or (isinstance(v, float) and np.isnan(v)) for v in y
+        ):
             raise DataError(f"{what} has missing values")
         text = y.astype(str)
         names = sorted(set(text.tolist()), key=_natural_key)

@@ -50,7 +50,9 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8).reshape(shape)
 
 
-def read_idx_pair(images_path: Path, labels_path: Path, n_classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
+def read_idx_pair(
+    images_path: Path, labels_path: Path, n_classes: int = 10
+) -> tuple[np.ndarray, np.ndarray]:
     """(N, H, W) uint8 images and (N,) int64 labels, checked against each other."""
     images = read_idx(images_path, IMAGES_MAGIC)
     labels = read_idx(labels_path, LABELS_MAGIC)
