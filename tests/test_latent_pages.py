@@ -1,0 +1,107 @@
+"""AppTest of the Latent map and Interpolate pages, with and without a model.
+
+The decode panels read the chosen z from session state (vx_clicked_z / vx_clicked_index,
+vx_path), so these tests set it directly, as a click on the map would, and look for the
+decoded images.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+from streamlit.testing.v1 import AppTest
+
+from ui.state import ActiveModel
+from vae import VAE, ModelConfig
+
+TIMEOUT = 60
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def active() -> ActiveModel:
+    """A small untrained MLP VAE on sklearn digits: the pages only need shapes to be right."""
+    from vae.data import Dataset
+
+    digits = load_digits()
+    x = (digits.data / 16.0).astype(np.float32)
+    y = digits.target.astype(np.int64)
+    dataset = Dataset(
+        name="digits",
+        x_train=x[:1500],
+        x_test=x[1500:],
+        y_train=y[:1500],
+        y_test=y[1500:],
+        image_shape=(8, 8),
+        likelihood="bernoulli",
+        label_kind="class",
+        class_names=tuple(str(i) for i in range(10)),
+        preprocessing={"scale": "divide by 16"},
+        description="test digits",
+    )
+    torch.manual_seed(0)
+    model = VAE(ModelConfig(input_dim=64, image_shape=(8, 8), hidden=(32,))).eval()
+    return ActiveModel(
+        key="test:digits",
+        name="test-model",
+        model=model,
+        metadata={"dataset": "digits"},
+        dataset=dataset,
+        source="session",
+    )
+
+
+def _page(path: str, active: ActiveModel | None, **state) -> AppTest:
+    """Run `path` through app.py's navigation (page links need it) with this session state."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.session_state["vx_active_model"] = active
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.switch_page(path)
+    return at.run()
+
+
+@pytest.mark.parametrize("path", ["pages/latent_map.py", "pages/interpolate.py"])
+def test_pages_without_model_point_to_a_model(path: str) -> None:
+    at = _page(path, None)
+    assert not at.exception
+    assert "No model yet" in at.info[0].value
+
+
+def test_latent_map_draws_the_map_and_asks_for_a_click(active: ActiveModel) -> None:
+    at = _page("pages/latent_map.py", active)
+    assert not at.exception
+    assert any("Click anywhere" in info.value for info in at.info)
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_latent_map_decodes_a_clicked_empty_z(active: ActiveModel) -> None:
+    at = _page("pages/latent_map.py", active, vx_clicked_z=(0.5, -1.25), vx_clicked_index=None)
+    assert not at.exception
+    assert any("z = (0.500, -1.250)" in md.value for md in at.markdown)
+    images = at.get("image")
+    assert len(images) == 1  # one decoded image for empty space
+
+
+def test_latent_map_shows_original_reconstruction_and_samples(active: ActiveModel) -> None:
+    at = _page("pages/latent_map.py", active, vx_clicked_z=(0.0, 0.0), vx_clicked_index=7)
+    assert not at.exception
+    assert any("test point #7" in md.value for md in at.markdown)
+    # original + reconstruction + N_SAMPLES decodes of mu + sigma * eps
+    assert len(at.get("image")) == 2 + 6
+
+
+@pytest.mark.parametrize("color_by", ["σ (posterior std)", "KL to prior", "reconstruction error"])
+@pytest.mark.parametrize("bubbles", ["off", "2σ"])
+def test_latent_map_options(active: ActiveModel, color_by: str, bubbles: str) -> None:
+    at = _page("pages/latent_map.py", active)
+    at.selectbox(key="map_color_by").set_value(color_by)
+    at.radio(key="map_bubbles").set_value(bubbles)
+    at.checkbox(key="map_prior").check()
+    at.run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) == 1

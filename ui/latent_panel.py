@@ -1,0 +1,139 @@
+"""Latent-map glue: the cached map figure, reading a click, and the decode panel beside the map.
+
+The map figure must stay *identical* across clicks: Streamlit derives the chart's identity from
+its spec, so a changed figure remounts the chart (zoom lost, every second selection swallowed).
+So the figure is built once per (model, options) and the clicked marker and the decoded images
+live in the panel beside it, never in the figure.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from ui.latent_images import show_vector
+from ui.state import CLICKED_INDEX_KEY, CLICKED_Z_KEY, ActiveModel, LatentView
+from vae.latent import decode_latents
+from vae.latent_figure import GRID_ID, latent_map_figure
+
+COLOR_CHOICES = ("label", "σ (posterior std)", "KL to prior", "reconstruction error")
+FIGURES_KEY = "vx_map_figures"  # {(model key, options...): go.Figure}, a few recent ones
+LAST_PICK_KEY = "vx_map_last_pick"  # the selection already turned into vx_clicked_*
+SAMPLE_SEED_KEY = "vx_map_sample_seed"
+N_SAMPLES = 6  # decodes of z = mu + sigma * eps shown for a clicked data point
+
+
+def color_values(view: LatentView, color_by: str):
+    """(values (N,) or None, color_kind, legend title) for a "Colour by" choice."""
+    if color_by == "label" and view.y is not None:
+        kind = "class" if view.label_kind == "class" else "continuous"
+        return view.y, kind, "label"
+    if color_by == "σ (posterior std)":
+        return view.sigma.mean(1), "continuous", "mean σ"
+    if color_by == "KL to prior":
+        return view.kl, "continuous", "KL (nats)"
+    if color_by == "reconstruction error":
+        return view.recon_error, "continuous", "recon. error"
+    return None, None, "points"
+
+
+def cached_map_figure(
+    model_key: str, view: LatentView, color_by: str, bubbles: str, prior: bool
+) -> go.Figure:
+    """The map figure for these options, built once per session and model (same object after)."""
+    figures = st.session_state.setdefault(FIGURES_KEY, {})
+    key = (model_key, color_by, bubbles, prior)
+    if key not in figures:
+        values, kind, label = color_values(view, color_by)
+        figures[key] = latent_map_figure(
+            view.mu,
+            view.sigma,
+            values,
+            color_kind=kind,
+            class_names=view.class_names,
+            color_label=label,
+            bubbles=bubbles,
+            prior_contours=prior,
+            click_grid=True,
+        )
+        while len(figures) > 6:  # keep memory bounded: drop the oldest
+            figures.pop(next(iter(figures)))
+    return figures[key]
+
+
+def _pick_from_point(point: dict) -> tuple[tuple[float, float], int | None]:
+    """A Plotly selection point -> (z, test-set index or None for the click grid)."""
+    data = point.get("customdata")
+    if isinstance(data, list):
+        data = data[0] if data else GRID_ID
+    index = int(data) if data is not None and int(data) != GRID_ID else None
+    return (float(point["x"]), float(point["y"])), index
+
+
+def read_map_click(event, view: LatentView) -> None:
+    """Turn a *new* selection on the map into vx_clicked_z / vx_clicked_index.
+
+    The selection persists across reruns, so only a selection different from the last one
+    processed counts; clicking the selected point again deselects it, which keeps the last z.
+    """
+    points = (event or {}).get("selection", {}).get("points", []) if event else []
+    if not points:
+        return
+    z, index = _pick_from_point(points[-1])
+    signature = (z, index)
+    if st.session_state.get(LAST_PICK_KEY) == signature:
+        return
+    st.session_state[LAST_PICK_KEY] = signature
+    if index is not None and 0 <= index < len(view.mu):
+        z = (float(view.mu[index, 0]), float(view.mu[index, 1]))
+    else:
+        index = None
+    st.session_state[CLICKED_Z_KEY] = z
+    st.session_state[CLICKED_INDEX_KEY] = index
+
+
+def decode_panel(active: ActiveModel, view: LatentView) -> None:
+    """The decoded image of the clicked z; for a data point also x, its reconstruction and samples."""
+    z = st.session_state.get(CLICKED_Z_KEY)
+    index = st.session_state.get(CLICKED_INDEX_KEY)
+    shape = active.dataset.image_shape
+    if z is None:
+        st.info("Click anywhere on the map: the decoded image for that z appears here.")
+        return
+    z = np.asarray(z, dtype=np.float32).reshape(2)
+    if index is None or not 0 <= int(index) < len(view.mu):
+        decoded = decode_latents(active.model, z[None])[0]
+        st.markdown(f"**z = ({z[0]:.3f}, {z[1]:.3f})** · empty space or a chosen point")
+        show_vector(decoded, shape, "decoded E[x | z]")
+        return
+
+    index = int(index)
+    mu, sigma = view.mu[index], view.sigma[index]
+    seed = st.session_state.get(SAMPLE_SEED_KEY, 0)
+    eps = np.random.default_rng(seed * 100_003 + index).standard_normal((N_SAMPLES, 2))
+    samples = mu + sigma * eps  # (S, 2): the reparameterisation z = mu + sigma * eps
+    decoded = decode_latents(active.model, np.vstack([z[None], samples]))  # (1 + S, D)
+    label = ""
+    if view.y is not None:
+        value = view.y[index]
+        label = f" · label {value}"
+        if view.class_names is not None and view.label_kind == "class":
+            label = f" · {view.class_names[int(value)]}"
+    st.markdown(
+        f"**test point #{index}**{label}  \nμ = ({mu[0]:.3f}, {mu[1]:.3f}) · "
+        f"σ = ({sigma[0]:.3f}, {sigma[1]:.3f}) · KL {view.kl[index]:.2f} nats"
+    )
+    cols = st.columns(2)
+    with cols[0]:
+        show_vector(view.x[index], shape, "original x")
+    with cols[1]:
+        show_vector(decoded[0], shape, "decoded from μ")
+    st.caption("z = μ + σ ⊙ ε, ε ~ N(0, I): the reparameterisation, decoded")
+    sample_cols = st.columns(N_SAMPLES)
+    for col, x, s in zip(sample_cols, decoded[1:], samples, strict=True):
+        with col:
+            show_vector(x, shape, f"({s[0]:.2f}, {s[1]:.2f})", width="stretch")
+    if st.button("New ε", key="map_resample", icon=":material/casino:"):
+        st.session_state[SAMPLE_SEED_KEY] = seed + 1
+        st.rerun(scope="fragment")
