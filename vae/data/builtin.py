@@ -34,7 +34,6 @@ TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
 INSTALL_HINT = {"mnist": "", "fashion-mnist": ", or `apt-get install dataset-fashion-mnist`"}
 
 DIGITS_TEST_SIZE = 300  # of 1,797: 1,497 train / 300 test
-TEST_ONLY_TEST_SIZE = 1500  # when only the 10,000 test images exist: 8,500 / 1,500
 TOY_SAMPLES = 5000
 TOY_NOISE = 0.05
 SEED = 0
@@ -177,9 +176,8 @@ def _idx_dataset(name: str, folder: Path, files: dict[str, tuple[Path, Path]]) -
         note = f"{len(train_images):,} train / {len(test_images):,} test"
     else:
         # Only the official test set is here (e.g. a small offline copy): split it.
-        train, test = split_indices(
-            len(test_images), test_labels, test_size=TEST_ONLY_TEST_SIZE, seed=SEED
-        )
+        # 15 % held out, stratified: 8,500 / 1,500 for the 10,000 MNIST test images.
+        train, test = split_indices(len(test_images), test_labels, seed=SEED)
         train_images, train_labels = test_images[train], test_labels[train]
         test_images, test_labels = test_images[test], test_labels[test]
         note = (
