@@ -346,7 +346,8 @@ def _as_matrix(array: np.ndarray, what: str) -> tuple[np.ndarray, tuple[int, int
         raise DataError(
             f"{what} has {width:,} features per row; at most {MAX_FEATURES:,} are allowed"
         )
-    matrix = array.reshape(rows, width).astype(np.float32)
+    with np.errstate(over="ignore"):  # values beyond float32 become inf, reported just below
+        matrix = array.reshape(rows, width).astype(np.float32)
     finite = np.isfinite(matrix)
     if not finite.all():
         bad = np.argwhere(~finite)[0]
