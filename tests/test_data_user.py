@@ -233,7 +233,11 @@ def test_too_many_rows_and_too_many_bytes(monkeypatch):
     [
         (
             "a,colour\n" + "1,red\n" * 20,
-            "column 'colour' is text \\(e.g. 'red'\\).*name it 'label'",
+            "column 'colour' is text \\(e.g. 'red' in data row 1\\).*name it 'label'",
+        ),
+        (
+            "a,b\n" + "1,2\n" * 12 + "1,n/a?\n",
+            "column 'b' is text \\(e.g. 'n/a\\?' in data row 13\\)",
         ),
         (
             "a,b\n" + "1,2\n" * 10 + "3,\n" + "1,2\n" * 5,
@@ -249,6 +253,27 @@ def test_csv_rejections(text, message):
     filename = "e.csv" if not text else "t.csv"
     with pytest.raises(DataError, match=message):
         load_user_data(text.encode() or b" ", filename)
+
+
+def test_csv_with_semicolons_or_tabs():
+    for sep in (";", "\t"):
+        rows = "\n".join(sep.join([str(i), str(i * 0.5), "ab"[i % 2]]) for i in range(20))
+        data = load_user_data(f"x{sep}y{sep}class\n{rows}\n".encode(), "s.csv")
+        assert data.input_dim == 2 and data.class_names == ("a", "b")  # y is a feature here
+
+
+def test_csv_column_named_y_is_the_label_when_nothing_better_is_there():
+    rows = "\n".join(f"{i},{i % 2}" for i in range(20))
+    data = load_user_data(f"x,y\n{rows}\n".encode(), "xy.csv")
+    assert data.input_dim == 1 and data.class_names == ("0", "1")
+
+
+def test_total_values_limit(monkeypatch):
+    monkeypatch.setattr(userdata, "MAX_CELLS", 100)
+    with pytest.raises(DataError, match="has 120 values; at most 100"):
+        load_user_data(("a,b,c\n" + "1,2,3\n" * 40).encode(), "cells.csv")
+    with pytest.raises(DataError, match="16 images of 5x6 are more than 100 pixel values"):
+        load_user_data(zipped(image_members()), "cells.zip")
 
 
 def test_csv_row_limit(monkeypatch):

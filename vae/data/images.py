@@ -93,7 +93,9 @@ def folder_members(root: Path) -> list[Member]:
     return members
 
 
-def decode_images(members: list[Member], max_pixels: int, where: str) -> ImageSet:
+def decode_images(
+    members: list[Member], max_pixels: int, where: str, max_cells: int | None = None
+) -> ImageSet:
     """Decode members to grayscale; labels come from sub-folder names.
 
     Layouts: flat (no labels); <class>/<image> (labels); and either one under train/ and test/,
@@ -125,6 +127,11 @@ def decode_images(members: list[Member], max_pixels: int, where: str) -> ImageSe
                     )
                 if size is None:
                     size, first = (width, height), str(path)
+                    if max_cells is not None and len(members) * width * height > max_cells:
+                        raise DataError(
+                            f"{len(members):,} images of {width}x{height} are more than "
+                            f"{max_cells:,} pixel values in all: use fewer or smaller images"
+                        )
                 elif (width, height) != size:
                     raise DataError(
                         f"images must all be the same size: '{first}' is {size[0]}x{size[1]} "

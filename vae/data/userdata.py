@@ -13,6 +13,7 @@ folders of images), otherwise 85 % / 15 %, seeded and stratified by class where 
 
 from __future__ import annotations
 
+import csv
 import io
 import zipfile
 from pathlib import Path
@@ -36,7 +37,7 @@ MAX_CELLS = 50_000_000  # rows x features: 200 MB as float32, about what one bro
 SUFFIXES = (".npz", ".npy", ".csv", ".zip")
 X_KEYS = ("x", "X", "data", "images", "features")
 Y_KEYS = ("y", "labels", "label", "targets", "target")
-LABEL_COLUMNS = ("label", "labels", "y", "target", "class")
+LABEL_COLUMNS = ("label", "labels", "target", "class", "y")  # in order of preference
 
 
 def load_user_data(source: str | Path | bytes, filename: str | None = None) -> Dataset:
@@ -61,7 +62,9 @@ def load_user_data(source: str | Path | bytes, filename: str | None = None) -> D
     try:
         if folder is not None:
             return _from_images(
-                decode_images(folder_members(folder), MAX_FEATURES, filename), name, filename
+                decode_images(folder_members(folder), MAX_FEATURES, filename, MAX_CELLS),
+                name,
+                filename,
             )
         assert data is not None
         if len(data) > MAX_UPLOAD_BYTES:
@@ -77,7 +80,9 @@ def load_user_data(source: str | Path | bytes, filename: str | None = None) -> D
             return _from_csv(data, name, filename)
         if suffix == ".zip":
             members = zip_members(data)
-            return _from_images(decode_images(members, MAX_FEATURES, filename), name, filename)
+            return _from_images(
+                decode_images(members, MAX_FEATURES, filename, MAX_CELLS), name, filename
+            )
         raise DataError(
             f"{filename}: unsupported file type {suffix or '(none)'!r}; use .npz, .npy, .csv, "
             f"or a .zip / folder of PNG or JPEG images"
@@ -169,17 +174,20 @@ def _npz_image_shape(value: np.ndarray | None, filename: str) -> tuple[int, int]
 def _from_csv(data: bytes, name: str, filename: str) -> Dataset:
     import pandas as pd
 
-    frame = pd.read_csv(io.BytesIO(data), nrows=MAX_ROWS + 1)
+    sep = _delimiter(data)
+    frame = pd.read_csv(io.BytesIO(data), sep=sep, nrows=MAX_ROWS + 1)
     if all(_is_number(c) for c in frame.columns):
         # No header row: the first row was data.
-        frame = pd.read_csv(io.BytesIO(data), header=None, nrows=MAX_ROWS + 1)
+        frame = pd.read_csv(io.BytesIO(data), sep=sep, header=None, nrows=MAX_ROWS + 1)
         frame.columns = [f"column {i + 1}" for i in range(frame.shape[1])]
     if len(frame) > MAX_ROWS:
         raise DataError(f"{filename} has more than {MAX_ROWS:,} rows")
     if len(frame.columns) and str(frame.columns[0]).startswith("Unnamed: 0"):
         # pandas' to_csv writes the index as a nameless first column: it is not a feature.
         frame = frame.iloc[:, 1:]
-    label_column = next((c for c in frame.columns if str(c).strip().lower() in LABEL_COLUMNS), None)
+    # By preference, not by position: in "x,y,class" the classes are "class" and y is a feature.
+    by_name = {str(c).strip().lower(): c for c in reversed(frame.columns)}
+    label_column = next((by_name[n] for n in LABEL_COLUMNS if n in by_name), None)
     labels = None
     if label_column is not None:
         labels_series = frame.pop(label_column)
@@ -194,15 +202,26 @@ def _from_csv(data: bytes, name: str, filename: str) -> Dataset:
     for column in frame.columns:
         series = frame[column]
         if series.dtype.kind not in "biuf":
-            example = series.dropna().iloc[0] if series.notna().any() else ""
+            numbers = pd.to_numeric(series, errors="coerce")
+            row = int(np.flatnonzero((numbers.isna() & series.notna()).to_numpy())[0])
             raise DataError(
-                f"{filename}: column '{column}' is text (e.g. {str(example)!r}); only numeric "
-                f"columns can be features - remove it, or name it 'label' if it holds the classes"
+                f"{filename}: column '{column}' is text (e.g. {str(series.iloc[row])!r} in data "
+                f"row {row + 1}); only numeric columns can be features - remove it, or name it "
+                f"'label' if it holds the classes"
             )
         if series.isna().any():
             row = int(np.flatnonzero(series.isna().to_numpy())[0]) + 1
             raise DataError(f"{filename}: column '{column}' has a missing value in data row {row}")
     return _from_arrays(name, filename, frame.to_numpy(dtype=np.float64), labels)
+
+
+def _delimiter(data: bytes) -> str:
+    """Comma unless the start of the file is clearly separated by ';' or tabs."""
+    head = data[:65536].decode("utf-8", errors="ignore")
+    try:
+        return csv.Sniffer().sniff(head, delimiters=",;\t").delimiter
+    except csv.Error:
+        return ","
 
 
 def _is_number(text: object) -> bool:
@@ -346,6 +365,8 @@ def _as_matrix(array: np.ndarray, what: str) -> tuple[np.ndarray, tuple[int, int
         raise DataError(
             f"{what} has {width:,} features per row; at most {MAX_FEATURES:,} are allowed"
         )
+    if rows * width > MAX_CELLS:
+        raise DataError(f"{what} has {rows * width:,} values; at most {MAX_CELLS:,} are allowed")
     with np.errstate(over="ignore"):  # values beyond float32 become inf, reported just below
         matrix = array.reshape(rows, width).astype(np.float32)
     finite = np.isfinite(matrix)
