@@ -5,7 +5,14 @@ Every problem with the data raises `DataError` with one sentence a user can act 
 
 from .builtin import DATASET_NAMES, FASHION_CLASSES, load_dataset
 from .core import DataError, Dataset, to_original_units
-from .userdata import MAX_CELLS, MAX_FEATURES, MAX_ROWS, MAX_UPLOAD_BYTES, load_user_data
+from .userdata import (
+    MAX_CELLS,
+    MAX_FEATURES,
+    MAX_ROWS,
+    MAX_UPLOAD_BYTES,
+    USER_DATA_SUFFIXES,
+    load_user_data,
+)
 
 __all__ = [
     "DATASET_NAMES",
@@ -14,6 +21,7 @@ __all__ = [
     "MAX_FEATURES",
     "MAX_ROWS",
     "MAX_UPLOAD_BYTES",
+    "USER_DATA_SUFFIXES",
     "DataError",
     "Dataset",
     "load_dataset",

@@ -4,9 +4,11 @@ Everything is validated before it is used (size, shape, dtype, NaN/inf, row and 
 and every problem is a DataError naming the array, column or file at fault.
 
 Scaling, decided on all rows and recorded in Dataset.preprocessing:
-  values already in [0, 1]                     -> kept as they are, Bernoulli likelihood;
-  images (3-D arrays, image files) or uint8 data in [0, 255] -> divided by 255, Bernoulli;
-  anything else                                -> standardised per column (train statistics), Gaussian.
+  values already in [0, 1]                         -> kept as they are, Bernoulli likelihood;
+  images (3-D arrays, image files) or uint8 in [0, 255] -> divided by 255, Bernoulli;
+  anything else                -> standardised per column (train statistics), Gaussian.
+Labels: text, or integers with at most 100 distinct values, are classes; other numbers are
+continuous. In a CSV the label column is the first of label, labels, target, class, y.
 Split: the file's own train/test split if it has one (x_train/x_test in an .npz, train/ and test/
 folders of images), otherwise 85 % / 15 %, seeded and stratified by class where possible.
 """
@@ -34,14 +36,21 @@ MAX_UPLOAD_BYTES = 200 * 2**20
 MAX_ROWS = 200_000
 MAX_FEATURES = 4096  # e.g. 64x64 images
 MAX_CELLS = 50_000_000  # rows x features: 200 MB as float32, about what one browser tab can hold
-SUFFIXES = (".npz", ".npy", ".csv", ".zip")
+USER_DATA_SUFFIXES = ("npz", "npy", "csv", "zip")  # for a file picker; folders work too
 X_KEYS = ("x", "X", "data", "images", "features")
 Y_KEYS = ("y", "labels", "label", "targets", "target")
 LABEL_COLUMNS = ("label", "labels", "target", "class", "y")  # in order of preference
 
 
 def load_user_data(source: str | Path | bytes, filename: str | None = None) -> Dataset:
-    """Read user data from bytes (an upload; `filename` gives the type) or a file / folder path."""
+    """Read user data from bytes (an upload; `filename` gives the type) or a file / folder path.
+
+    Limits: MAX_UPLOAD_BYTES per file, MAX_ROWS rows, MAX_FEATURES columns (pixels per image),
+    MAX_CELLS values in all, at least MIN_ROWS rows; zips also images.MAX_ZIP_MEMBERS entries
+    and images.MAX_IMAGES_TOTAL_BYTES uncompressed. .npz keys: x_train/x_test (+ y_train/y_test),
+    or x / X / data / images / features (or a single array) with y / labels / label / target(s),
+    and an optional image_shape = (H, W).
+    """
     if isinstance(source, (bytes, bytearray, memoryview)):
         if filename is None:
             raise DataError("a filename is needed to tell the type of uploaded bytes")
@@ -57,7 +66,10 @@ def load_user_data(source: str | Path | bytes, filename: str | None = None) -> D
         else:
             if path.stat().st_size > MAX_UPLOAD_BYTES:
                 raise DataError(f"{filename} is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
-            data, folder = path.read_bytes(), None
+            try:
+                data, folder = path.read_bytes(), None
+            except OSError as err:
+                raise DataError(f"cannot read {path} ({err})") from err
     name = Path(filename).stem or "data"
     try:
         if folder is not None:
