@@ -213,3 +213,31 @@ def test_incomplete_cache_fetches_only_what_is_missing(server, cache, monkeypatc
     data = load_dataset("mnist", progress=lambda d, t: calls.append(t))
     assert (data.n_train, data.n_test) == (60, 20)
     assert set(calls) == {resources[0].size + resources[1].size}
+
+
+class HalfHandler(http.server.BaseHTTPRequestHandler):
+    """Promises 1000 bytes, sends 500, hangs up: a connection dropped mid-download."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "1000")
+        self.end_headers()
+        self.wfile.write(bytes(500))
+        self.wfile.flush()
+        self.close_connection = True
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_connection_dropped_mid_file_leaves_nothing(cache, monkeypatch):
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HalfHandler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("VAE_EXPLORER_MIRROR", f"http://127.0.0.1:{httpd.server_address[1]}/")
+        with pytest.raises(DataError, match="connection closed after 500 of 1000 bytes"):
+            load_dataset("mnist")
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert leftovers(cache) == []

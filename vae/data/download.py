@@ -143,6 +143,11 @@ def _fetch(
                 handle.write(chunk)
                 if progress is not None:
                     progress(done + received, total)
+            expected = response.headers.get("Content-Length")
+        if expected is not None and expected.isdigit() and received < int(expected):
+            raise DataError(
+                f"download failed (connection closed after {received} of {expected} bytes)"
+            )
         if digest.hexdigest() != resource.md5:
             raise DataError(
                 f"checksum mismatch (md5 {digest.hexdigest()}, expected {resource.md5}; "
