@@ -1,0 +1,188 @@
+"""TrainingJob: runs off-thread, stops on request or when the heartbeats stop, reports failures."""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+
+import vae
+from vae import VAE, ModelConfig, TrainConfig
+from vae.job import (
+    TrainingJob,
+    cpu_threads_per_job,
+    history_record,
+    training_metadata,
+)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16.0).astype(np.float32)
+    return SimpleNamespace(
+        name="digits",
+        x_train=x[:600],
+        x_test=x[1500:1700],
+        y_test=y[1500:1700],
+        preprocessing={"scale": "divide by 16"},
+    )
+
+
+def small_model() -> VAE:
+    torch.manual_seed(0)
+    return VAE(ModelConfig(input_dim=64, image_shape=(8, 8), hidden=(32,)))
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def wait_until(predicate, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.01)
+
+
+def own_slots() -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(1)  # tests never compete with other tests' jobs
+
+
+def test_job_trains_to_the_end_and_reports_every_epoch(digits):
+    job = TrainingJob(small_model(), digits, TrainConfig(epochs=3), slots=own_slots()).start()
+    assert job.join(60)
+    progress = job.progress()
+    assert progress.state == "done" and progress.finished
+    assert progress.epoch == 3 and progress.fraction == 1.0
+    assert [r.epoch for r in progress.reports] == [1, 2, 3]
+    assert job.error is None and job.result is not None
+    assert len(job.result.history) == 3 and not job.result.stopped_early
+    # The history the job can rebuild from reports is the trainer's own.
+    assert [history_record(r) for r in progress.reports] == job.result.history
+    assert not job.model.training
+
+
+def test_stop_ends_the_run_early_and_keeps_what_was_done(digits):
+    job = TrainingJob(small_model(), digits, TrainConfig(epochs=10_000), slots=own_slots())
+    job.start()
+    wait_until(lambda: job.progress().epoch >= 1)
+    job.stop()
+    assert job.join(30)
+    progress = job.progress()
+    assert progress.state == "stopped"
+    assert "stopped by the user" in progress.message
+    assert job.result is not None and job.result.stopped_early
+    assert 1 <= len(job.result.history) < 10_000
+
+
+def test_missing_heartbeat_stops_the_job(digits):
+    clock = FakeClock()
+    job = TrainingJob(
+        small_model(),
+        digits,
+        TrainConfig(epochs=10_000),
+        heartbeat_timeout=15.0,
+        slots=own_slots(),
+        clock=clock,
+    ).start()
+    wait_until(lambda: job.progress().epoch >= 1)
+    clock.now = 10.0
+    job.heartbeat()  # a poll at t = 10 s keeps it alive ...
+    clock.now = 24.0
+    time.sleep(0.2)
+    assert job.alive and not job.should_stop()
+    clock.now = 26.0  # ... but 16 s of silence after it ends the run
+    assert job.join(30)
+    assert job.progress().state == "stopped"
+    assert "no heartbeat" in job.stop_reason
+
+
+def test_divergence_is_reported_and_the_last_good_weights_are_kept(digits):
+    model = small_model()
+    calls = {"n": 0}
+    batches_per_epoch = -(-len(digits.x_train) // 128)
+
+    def poison(module, inputs, output):
+        # Every decoder output from the second epoch on is NaN: the loss goes non-finite.
+        calls["n"] += 1
+        return output * float("nan") if calls["n"] > batches_per_epoch + 1 else output
+
+    model.decoder.register_forward_hook(poison)
+    job = TrainingJob(model, digits, TrainConfig(epochs=5), slots=own_slots()).start()
+    assert job.join(60)
+    assert job.progress().state == "failed" and job.diverged
+    assert "non-finite" in job.error and "epoch 2" in job.error
+    assert len(job.result.history) == 1  # the one good epoch
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_an_unexpected_error_is_captured_not_raised(digits):
+    bad = SimpleNamespace(
+        x_train=np.zeros((10, 5), np.float32), x_test=np.zeros((4, 5), np.float32)
+    )
+    job = TrainingJob(small_model(), bad, TrainConfig(epochs=2), slots=own_slots()).start()
+    assert job.join(30)
+    assert job.progress().state == "failed" and not job.diverged
+    assert job.error and "RuntimeError" in job.error
+
+
+def test_a_job_waits_for_a_free_slot_and_says_so(digits):
+    slots = own_slots()
+    slots.acquire()  # another job holds the only slot
+    job = TrainingJob(small_model(), digits, TrainConfig(epochs=2), slots=slots).start()
+    time.sleep(0.3)
+    assert job.progress().state == "waiting"
+    assert "waiting for a free training slot" in job.progress().message
+    slots.release()
+    assert job.join(60)
+    assert job.progress().state == "done"
+
+
+def test_a_waiting_job_can_be_stopped(digits):
+    slots = own_slots()
+    slots.acquire()
+    job = TrainingJob(small_model(), digits, TrainConfig(epochs=2), slots=slots).start()
+    job.stop()
+    assert job.join(10)
+    assert job.progress().state == "stopped" and job.result is None
+    slots.release()
+
+
+def test_cpu_threads_leave_a_core_for_the_server():
+    assert cpu_threads_per_job(1, jobs=2) == 1
+    assert cpu_threads_per_job(2, jobs=2) == 1
+    assert cpu_threads_per_job(16, jobs=2) == 7
+    assert cpu_threads_per_job(16, jobs=1) == 15
+
+
+def test_training_metadata_has_the_checkpoint_keys(digits):
+    job = TrainingJob(small_model(), digits, TrainConfig(epochs=2), slots=own_slots()).start()
+    assert job.join(60)
+    meta = training_metadata("m", digits, job.model, job.config, job.result, vae.__version__)
+    assert set(meta) == {
+        "name",
+        "dataset",
+        "preprocessing",
+        "model_config",
+        "train_config",
+        "history",
+        "test_metrics",
+        "vae_version",
+        "created",
+        "device",
+    }
+    assert meta["test_metrics"]["elbo"] == job.result.history[-1]["test_elbo"]
+    assert ModelConfig.from_dict(meta["model_config"]) == job.model.config
+    assert TrainConfig.from_dict(meta["train_config"]) == job.config
+    assert meta["device"].startswith(("CPU", "CUDA", "MPS"))

@@ -1,0 +1,263 @@
+"""A training run on a background thread: stop, heartbeat, bounded concurrency, thread-safe progress.
+
+Plain threading, no Streamlit: the app's page polls `progress()` from a fragment and calls
+`heartbeat()` each time; when the heartbeats stop (the tab was closed) the job stops itself, so
+no thread trains forever for nobody. A module-level semaphore bounds how many jobs train at
+once per process, so one server is not swamped by many sessions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import torch
+
+from .config import TrainConfig
+from .device import describe_device
+from .model import VAE
+from .train import EpochReport, TrainingDiverged, TrainResult, train
+
+JobState = Literal["waiting", "running", "done", "stopped", "failed"]
+
+# At most this many jobs train at the same time in one process; the rest wait for a slot.
+MAX_CONCURRENT_JOBS = max(1, int(os.environ.get("VAE_EXPLORER_MAX_JOBS", "2")))
+_SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT_JOBS)
+
+# A page polls about twice a second; 15 s without a poll means nobody is watching any more.
+HEARTBEAT_TIMEOUT_SECONDS = 15.0
+
+
+class TrainingData(Protocol):
+    """What a job needs from a dataset (vae.data.Dataset has these)."""
+
+    x_train: np.ndarray  # (N, D)
+    x_test: np.ndarray  # (M, D)
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """A consistent snapshot of a job, safe to read from another thread."""
+
+    state: JobState
+    epoch: int  # epochs finished
+    epochs: int
+    seconds: float  # since training started (0 while waiting)
+    eta_seconds: float | None
+    reports: tuple[EpochReport, ...]  # every epoch so far, oldest first
+    message: str  # one human sentence about the state
+
+    @property
+    def fraction(self) -> float:
+        return self.epoch / self.epochs if self.epochs else 0.0
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("done", "stopped", "failed")
+
+
+def cpu_threads_per_job(cpu_count: int | None = None, jobs: int = MAX_CONCURRENT_JOBS) -> int:
+    """Torch threads for one CPU job: share the cores, but leave one for the web server.
+
+    torch's intra-op thread count is per thread (OpenMP), so setting it inside the job's
+    thread does not slow down the decoding that interactive pages do on other threads.
+    """
+    cores = cpu_count or os.cpu_count() or 1
+    return max(1, (cores - 1) // jobs) if cores > 2 else 1
+
+
+class TrainingJob:
+    """Train `model` on `data` with `config` on a daemon thread.
+
+    job = TrainingJob(model, dataset, config).start(); poll job.progress() and job.heartbeat();
+    job.stop() asks it to stop after the current batch. When finished, `result` holds the
+    TrainResult (also after a stop: the epochs done so far) or `error` a human message;
+    after divergence the model keeps the weights of the last good epoch and `diverged` is set.
+    """
+
+    def __init__(
+        self,
+        model: VAE,
+        data: TrainingData,
+        config: TrainConfig,
+        *,
+        heartbeat_timeout: float | None = HEARTBEAT_TIMEOUT_SECONDS,
+        slots: threading.Semaphore | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.model = model
+        self.data = data
+        self.config = config
+        self.heartbeat_timeout = heartbeat_timeout
+        self._slots = slots if slots is not None else _SLOTS
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="vae-training", daemon=True)
+        self._last_heartbeat = clock()
+        self._state: JobState = "waiting"
+        self._reports: list[EpochReport] = []
+        self._message = "waiting for a free training slot"
+        self.result: TrainResult | None = None
+        self.error: str | None = None
+        self.diverged = False
+        self.stop_reason: str | None = None
+
+    # --- control (any thread) ---------------------------------------------------------------
+    def start(self) -> TrainingJob:
+        self._thread.start()
+        return self
+
+    def stop(self, reason: str = "stopped by the user") -> None:
+        with self._lock:
+            if self.stop_reason is None:
+                self.stop_reason = reason
+        self._stop.set()
+
+    def heartbeat(self) -> None:
+        """Someone is still watching: call this on every poll."""
+        with self._lock:
+            self._last_heartbeat = self._clock()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread; True when it has finished."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def should_stop(self) -> bool:
+        """Polled by the trainer between batches: asked to stop, or nobody is watching."""
+        if self._stop.is_set():
+            return True
+        if self.heartbeat_timeout is not None:
+            with self._lock:
+                silent = self._clock() - self._last_heartbeat
+            if silent > self.heartbeat_timeout:
+                self.stop(f"no heartbeat for {silent:.0f} s (the page was closed)")
+                return True
+        return False
+
+    def progress(self) -> JobProgress:
+        with self._lock:
+            reports = tuple(self._reports)
+            state, message = self._state, self._message
+        last = reports[-1] if reports else None
+        return JobProgress(
+            state=state,
+            epoch=last.epoch if last else 0,
+            epochs=self.config.epochs,
+            seconds=last.seconds if last else 0.0,
+            eta_seconds=last.eta_seconds if last else None,
+            reports=reports,
+            message=message,
+        )
+
+    # --- the worker thread ------------------------------------------------------------------
+    def _set(self, state: JobState, message: str) -> None:
+        with self._lock:
+            self._state, self._message = state, message
+
+    def _on_epoch(self, report: EpochReport) -> None:
+        with self._lock:
+            self._reports.append(report)
+            self._message = f"epoch {report.epoch} of {report.epochs}"
+
+    def _run(self) -> None:
+        # Wait for a slot, but keep listening for stop and for the heartbeat while waiting.
+        while not self._slots.acquire(timeout=0.1):
+            if self.should_stop():
+                self._set("stopped", f"stopped before it started ({self.stop_reason})")
+                return
+        try:
+            self._set("running", "starting")
+            torch.set_num_threads(cpu_threads_per_job())  # this thread only (see above)
+            self.result = train(
+                self.model,
+                self.data.x_train,
+                self.data.x_test,
+                self.config,
+                on_epoch=self._on_epoch,
+                should_stop=self.should_stop,
+            )
+            if self.result.stopped_early:
+                self._set(
+                    "stopped",
+                    f"stopped after {len(self.result.history)} epochs ({self.stop_reason})",
+                )
+            else:
+                self._set(
+                    "done", f"finished {self.config.epochs} epochs in {self.result.seconds:.1f} s"
+                )
+        except TrainingDiverged as error:
+            self.diverged = True
+            self.error = str(error)
+            self.result = self._partial_result()  # the good epochs, matching the kept weights
+            self._set("failed", f"training diverged: {error}")
+        except Exception as error:  # noqa: BLE001 - a worker must report, not vanish
+            self.error = f"{type(error).__name__}: {error}"
+            self._set("failed", f"training failed: {self.error}")
+        finally:
+            self.model.eval()
+            self._slots.release()
+
+    def _partial_result(self) -> TrainResult:
+        with self._lock:
+            reports = list(self._reports)
+        return TrainResult(
+            history=[history_record(r) for r in reports],
+            snapshots=[r.snapshot for r in reports if r.snapshot is not None],
+            stopped_early=True,
+            seconds=reports[-1].seconds if reports else 0.0,
+            device=str(self.model.device),
+        )
+
+
+def history_record(report: EpochReport) -> dict[str, float]:
+    """The plain dict that vae.train keeps per epoch, rebuilt from an EpochReport."""
+    record: dict[str, float] = {
+        "epoch": report.epoch,
+        "seconds": report.seconds,
+        "kl_weight": report.kl_weight,
+    }
+    record.update({f"train_{k}": v for k, v in report.train.items()})
+    if report.test is not None:
+        record.update({f"test_{k}": v for k, v in report.test.items()})
+    return record
+
+
+def training_metadata(
+    name: str,
+    dataset: Any,
+    model: VAE,
+    config: TrainConfig,
+    result: TrainResult,
+    version: str,
+) -> dict[str, Any]:
+    """Checkpoint metadata (keys per vae/checkpoint.py) for a model trained by a job."""
+    last_test = next((h for h in reversed(result.history) if "test_elbo" in h), None)
+    test_metrics = (
+        {k.removeprefix("test_"): v for k, v in last_test.items() if k.startswith("test_")}
+        if last_test
+        else {}
+    )
+    return {
+        "name": name,
+        "dataset": dataset.name,
+        "preprocessing": dict(dataset.preprocessing),
+        "model_config": model.config.to_dict(),
+        "train_config": config.to_dict(),
+        "history": [dict(h) for h in result.history],
+        "test_metrics": test_metrics,
+        "vae_version": version,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "device": describe_device(torch.device(result.device)),
+    }
