@@ -6,6 +6,7 @@ import io
 import os
 import struct
 import zipfile
+import zlib
 
 import numpy as np
 import pytest
@@ -320,6 +321,20 @@ def test_zip_with_escaping_paths_is_refused_and_nothing_written(tmp_path, monkey
     with pytest.raises(DataError, match=f"unsafe path '{evil}' in the zip"):
         load_user_data(zipped(members), "evil.zip")
     assert list(tmp_path.rglob("*")) == [work]
+
+
+def test_png_header_claiming_a_huge_image_is_refused_without_decoding():
+    blob = bytearray(png(np.zeros((2, 2))))
+    # IHDR: width and height at bytes 16..24, its CRC over type + data at 29..33.
+    blob[16:24] = struct.pack(">II", 30000, 30000)
+    blob[29:33] = struct.pack(">I", zlib.crc32(bytes(blob[12:29])))
+    members = image_members(per_class=5) | {"pets/cat/huge.png": bytes(blob)}
+    with pytest.raises(DataError, match="'pets/cat/huge.png' in h.zip claims far too many pixels"):
+        load_user_data(zipped(members), "h.zip")
+    blob[16:24] = struct.pack(">II", 3000, 3000)  # under Pillow's bomb limit, over ours
+    blob[29:33] = struct.pack(">I", zlib.crc32(bytes(blob[12:29])))
+    with pytest.raises(DataError, match="'huge.png' is 3000x3000 = 9,000,000 pixels"):
+        load_user_data(zipped({"huge.png": bytes(blob)}), "h.zip")
 
 
 def test_zip_bomb_is_refused_from_its_headers(tmp_path, monkeypatch):

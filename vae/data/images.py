@@ -140,6 +140,8 @@ def decode_images(
                 pixels.append(np.asarray(image.convert("L"), dtype=np.uint8))  # (H, W)
         except DataError:
             raise
+        except Image.DecompressionBombError as err:  # a header claiming > 179M pixels
+            raise DataError(f"'{path}' in {where} claims far too many pixels ({err})") from err
         except (OSError, SyntaxError, ValueError) as err:  # UnidentifiedImageError is an OSError
             raise DataError(f"'{path}' in {where} is not a PNG or JPEG image ({err})") from err
     labels, splits = _labels_and_splits(relative, where)
