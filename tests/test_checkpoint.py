@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import pickle
 import struct
 import zipfile
@@ -341,3 +342,91 @@ def test_unavailable_device_is_a_clear_error(tmp_path):
             load_checkpoint(path, device="cuda")
     model, _ = load_checkpoint(path, device="cpu")
     assert model.device.type == "cpu"
+
+
+# --- crash safety ------------------------------------------------------------------------
+
+# A helper process that imports torch once and then, for each delay it reads, forks a child
+# that saves two different models alternately into the target until it is SIGKILLed after that
+# delay. Forking from a process that has run no torch op yet is safe, and costs milliseconds.
+SAVE_AND_KILL = r"""
+import os, signal, sys, time
+from pathlib import Path
+import torch
+from vae.checkpoint import save_checkpoint
+from vae.config import ModelConfig
+from vae.model import VAE
+
+def crash_model(seed):
+    torch.manual_seed(seed)
+    return VAE(ModelConfig(input_dim=784, image_shape=(28, 28), hidden=(512, 256)))
+
+target = Path(sys.argv[1])
+for line in sys.stdin:
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        models = [crash_model(0), crash_model(1)]
+        os.write(write_end, b"1")
+        i = 0
+        while True:
+            save_checkpoint(target, models[i % 2], {"name": "target", "seed": i % 2, "i": i})
+            i += 1
+    os.close(write_end)
+    os.read(read_end, 1)  # the child's models are built: the saving starts now
+    os.close(read_end)
+    time.sleep(float(line))
+    os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    print(os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, flush=True)
+"""
+
+
+def _crash_model(seed: int) -> VAE:
+    """The helper's models: ~1.2 M parameters (4.5 MB), so kills often land mid-write."""
+    torch.manual_seed(seed)
+    return VAE(ModelConfig(input_dim=784, image_shape=(28, 28), hidden=(512, 256)))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_sigkill_during_saves_never_leaves_a_partial_checkpoint(tmp_path):
+    import random
+    import subprocess
+    import sys
+
+    from vae.library import ModelLibrary
+
+    root = Path(__file__).resolve().parents[1]
+    target = tmp_path / "target.safetensors"
+    helper = subprocess.Popen(
+        [sys.executable, "-c", SAVE_AND_KILL, str(target)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    expected = {seed: _crash_model(seed).state_dict() for seed in (0, 1)}
+    library = ModelLibrary(tmp_path)
+    rng = random.Random(0)
+    loaded_count = 0
+    try:
+        for _ in range(30):
+            helper.stdin.write(f"{rng.uniform(0.0, 0.4)}\n")  # one save takes ~0.1 s here
+            helper.stdin.flush()
+            assert helper.stdout.readline().strip() == "True"  # the child died by SIGKILL
+            if target.exists():
+                model, meta = load_checkpoint(target)  # raises if partial or corrupt
+                weights = model.state_dict()
+                # Header and tensors come from the same save: never old metadata + new data.
+                for name, tensor in expected[meta["seed"]].items():
+                    assert torch.equal(weights[name], tensor), name
+                loaded_count += 1
+            entries = library.list()
+            assert [e.name for e in entries] == (["target"] if target.exists() else [])
+            assert all(e.ok for e in entries), [e.error for e in entries]
+    finally:
+        helper.stdin.close()
+        helper.wait(timeout=60)
+    assert loaded_count > 0  # some saves completed, so the checks above did run

@@ -325,7 +325,12 @@ def load_checkpoint(
     except (SafetensorError, ValueError, RuntimeError) as error:
         raise CheckpointError(f"{label} is corrupt or truncated: {error}") from None
     for name, tensor in tensors.items():
-        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+        # A NaN or inf anywhere makes the sum non-finite: a cheap first test, exact second.
+        if (
+            tensor.is_floating_point()
+            and not torch.isfinite(tensor.sum())
+            and not torch.isfinite(tensor).all()
+        ):
             raise CheckpointError(f"{label}: {name} holds NaN or infinite values")
     try:
         model.load_state_dict(tensors, strict=True)

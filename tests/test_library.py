@@ -1,0 +1,276 @@
+"""The model library: safe names, listing with broken files, atomic save/import, many threads."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from vae.checkpoint import CheckpointError, checkpoint_bytes, load_checkpoint
+from vae.config import ModelConfig
+from vae.library import (
+    ModelEntry,
+    ModelExistsError,
+    ModelLibrary,
+    default_library_root,
+    safe_model_name,
+)
+from vae.model import VAE
+
+
+def small_model(seed: int = 0, hidden: tuple[int, ...] = (16,)) -> VAE:
+    torch.manual_seed(seed)
+    return VAE(ModelConfig(input_dim=64, image_shape=(8, 8), hidden=hidden))
+
+
+def same_weights(a: VAE, b: VAE) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+# --- names -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("mnist", "mnist"),
+        ("  my model v1.2 ", "my model v1.2"),
+        ("Fashion-MNIST_beta_4", "Fashion-MNIST_beta_4"),
+        ("x" * 80, "x" * 80),
+    ],
+)
+def test_safe_names_are_kept(name, expected):
+    assert safe_model_name(name) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        (".", "start with '.'"),
+        ("..", "'..'"),
+        ("../x", "'/'"),
+        ("..\\x", "'\\\\'"),
+        ("a/b", "'/'"),
+        ("/etc/passwd", "'/'"),
+        ("a..b", "'..'"),
+        (".hidden", "start with '.'"),
+        ("trailing.", "end with '.'"),
+        ("\x00", "control"),
+        ("a\x00b", "control"),
+        ("a\nb", "control"),
+        ("x" * 81, "at most 80"),
+        ("x" * 5000, "at most 80"),
+        ("naïve", "letters, digits"),
+        ("a:b", "letters, digits"),
+        ("a*b?", "letters, digits"),
+        ("CON", "reserved"),
+        ("nul.v2", "reserved"),
+    ],
+)
+def test_unsafe_names_are_refused(name, reason):
+    with pytest.raises(ValueError, match=reason):
+        safe_model_name(name)
+
+
+def test_non_text_name():
+    with pytest.raises(ValueError, match="text"):
+        safe_model_name(None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "\x00", "x" * 5000, "..", ".hidden"])
+def test_library_never_touches_paths_for_unsafe_names(tmp_path, name):
+    library = ModelLibrary(tmp_path / "lib")
+    model = small_model()
+    for action in (
+        lambda: library.save(name, model, {}),
+        lambda: library.load(name),
+        lambda: library.delete(name),
+        lambda: library.import_bytes(name, checkpoint_bytes(model, {})),
+    ):
+        with pytest.raises(ValueError):
+            action()
+    assert sorted(p.name for p in tmp_path.rglob("*")) in ([], ["lib"])  # nothing written
+    assert library.list() == []
+
+
+def test_paths_stay_inside_the_root(tmp_path):
+    library = ModelLibrary(tmp_path)
+    path = library.path_for(" a b ")
+    assert path == (tmp_path / "a b.safetensors").resolve()
+    assert path.parent == tmp_path.resolve()
+
+
+def test_default_root(monkeypatch, tmp_path):
+    monkeypatch.delenv("VAE_EXPLORER_MODELS", raising=False)
+    assert default_library_root() == Path("models")
+    monkeypatch.setenv("VAE_EXPLORER_MODELS", str(tmp_path / "elsewhere"))
+    assert default_library_root() == tmp_path / "elsewhere"
+    assert ModelLibrary().root == tmp_path / "elsewhere"
+
+
+# --- save / load / list / delete -----------------------------------------------------------
+
+
+def test_save_load_list_delete(tmp_path):
+    library = ModelLibrary(tmp_path / "models")  # created on the first save
+    assert library.list() == []
+    model = small_model()
+    path = library.save("first", model, {"dataset": "digits", "created": "2026-01-01T00:00:00"})
+    assert path == (tmp_path / "models" / "first.safetensors").resolve()
+    library.save("second", small_model(1), {"dataset": "digits", "created": "2026-02-01T00:00:00"})
+
+    entries = library.list()
+    assert [e.name for e in entries] == ["second", "first"]  # newest first
+    assert all(isinstance(e, ModelEntry) and e.ok and e.size > 0 for e in entries)
+    assert entries[1].metadata["name"] == "first"
+    assert entries[1].metadata["model_config"]["input_dim"] == 64
+    assert library.names() == ["second", "first"]
+
+    loaded, metadata = library.load("first")
+    assert same_weights(loaded, model)
+    assert metadata["dataset"] == "digits"
+
+    library.delete("first")
+    assert library.names() == ["second"]
+    with pytest.raises(CheckpointError, match="no model called 'first'"):
+        library.load("first")
+    with pytest.raises(CheckpointError, match="no model called 'first'"):
+        library.delete("first")
+
+
+def test_save_refuses_to_overwrite_unless_asked(tmp_path):
+    library = ModelLibrary(tmp_path)
+    library.save("m", small_model(0), {})
+    with pytest.raises(ModelExistsError, match="already exists"):
+        library.save("m", small_model(1), {})
+    assert same_weights(library.load("m")[0], small_model(0))  # untouched
+    library.save("m", small_model(1), {}, overwrite=True)
+    assert same_weights(library.load("m")[0], small_model(1))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors"]  # no temp files
+
+
+def test_broken_files_are_listed_with_their_error(tmp_path):
+    library = ModelLibrary(tmp_path)
+    library.save("good", small_model(), {})
+    (tmp_path / "empty.safetensors").write_bytes(b"")
+    (tmp_path / "garbage.safetensors").write_bytes(os.urandom(300))
+    (tmp_path / "notes.txt").write_text("not a model")  # other files are ignored
+    (tmp_path / ".incoming-abc.tmp").write_bytes(b"half a save")  # temp files are hidden
+    (tmp_path / "folder.safetensors").mkdir()  # not a file
+
+    entries = {e.name: e for e in library.list()}
+    assert set(entries) == {"good", "empty", "garbage"}
+    assert entries["good"].ok
+    assert "empty" in entries["empty"].error
+    assert not entries["garbage"].ok and entries["garbage"].error
+    assert library.names() == ["good"]
+    with pytest.raises(CheckpointError):
+        library.load("garbage")
+    library.delete("garbage")  # a broken file can be removed
+    assert "garbage" not in {e.name for e in library.list()}
+
+
+# --- import --------------------------------------------------------------------------------
+
+
+def test_import_bytes_validates_before_replacing(tmp_path):
+    library = ModelLibrary(tmp_path)
+    good = small_model(0)
+    library.save("m", good, {})
+    data = checkpoint_bytes(small_model(1), {"name": "uploaded"})
+
+    for broken in (b"", data[: len(data) // 2], b"\x80\x04pickle", os.urandom(1000)):
+        with pytest.raises(CheckpointError):
+            library.import_bytes("m", broken, overwrite=True)
+    assert same_weights(library.load("m")[0], good)  # the good model survived every bad upload
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors"]  # no temp left
+
+    with pytest.raises(ModelExistsError):
+        library.import_bytes("m", data)
+    entry = library.import_bytes("new one", data)
+    assert entry.name == "new one" and entry.ok and entry.metadata["name"] == "uploaded"
+    assert same_weights(library.load("new one")[0], small_model(1))
+    library.import_bytes("m", data, overwrite=True)
+    assert same_weights(library.load("m")[0], small_model(1))
+
+
+def test_import_refuses_huge_uploads_before_writing(tmp_path, monkeypatch):
+    from vae import library as library_module
+
+    monkeypatch.setattr(library_module, "MAX_CHECKPOINT_BYTES", 100)
+    with pytest.raises(CheckpointError, match="more than"):
+        ModelLibrary(tmp_path).import_bytes("m", b"x" * 101)
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- concurrency ---------------------------------------------------------------------------
+
+
+def test_many_threads_saving_listing_and_loading(tmp_path):
+    """Streamlit runs sessions as threads: every operation must be whole, whatever interleaves."""
+    library = ModelLibrary(tmp_path)
+    models = [small_model(i, hidden=(64, 32)) for i in range(3)]
+    library.save("shared", models[0], {})
+    errors: list[BaseException] = []
+    stop = time.monotonic() + 3.0
+
+    def writer(i: int) -> None:
+        while time.monotonic() < stop:
+            library.save("shared", models[i], {"writer": i}, overwrite=True)
+            library.save(f"own-{i}", models[i], {}, overwrite=True)
+            library.delete(f"own-{i}")
+
+    def reader() -> None:
+        while time.monotonic() < stop:
+            for entry in library.list():
+                assert entry.ok, entry.error
+            model, metadata = library.load("shared")
+            assert same_weights(model, models[metadata.get("writer", 0)])
+
+    def guarded(fn, *args):
+        try:
+            fn(*args)
+        except BaseException as error:  # collected and re-raised in the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=guarded, args=(writer, i)) for i in range(3)]
+    threads += [threading.Thread(target=guarded, args=(reader,)) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors[0]
+    assert library.names() == ["shared"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shared.safetensors"]
+
+
+def test_concurrent_creates_of_one_name_have_one_winner(tmp_path):
+    library = ModelLibrary(tmp_path)
+    outcomes: list[str] = []
+    barrier = threading.Barrier(6)
+
+    models = [small_model(i) for i in range(6)]  # here: torch's global RNG is not per thread
+
+    def create(i: int) -> None:
+        barrier.wait()
+        try:
+            library.save("race", models[i], {"seed": i})
+            outcomes.append("saved")
+        except ModelExistsError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["refused"] * 5 + ["saved"]
+    model, metadata = load_checkpoint(tmp_path / "race.safetensors")
+    assert same_weights(model, small_model(metadata["seed"]))

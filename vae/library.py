@@ -1,0 +1,235 @@
+"""The model library: a folder of `<name>.safetensors` checkpoints, safe for concurrent sessions.
+
+Every write goes through a hidden temp file in the same folder and an atomic rename, so many
+threads or processes (Streamlit sessions, the CLI) may save, list, load and delete at once:
+a reader sees a whole old file, a whole new one, or none - never a partial one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .checkpoint import (
+    MAX_CHECKPOINT_BYTES,
+    SUFFIX,
+    CheckpointError,
+    checkpoint_bytes,
+    fsync_dir,
+    load_checkpoint,
+    read_metadata,
+    write_temp,
+)
+from .model import VAE
+
+MAX_NAME_LENGTH = 80
+_ALLOWED = re.compile(r"[A-Za-z0-9 _.\-]+")
+# Names Windows reserves whatever the extension; refused so that a library folder can be copied.
+_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{i}" for p in ("COM", "LPT") for i in range(1, 10)}
+
+
+class ModelExistsError(CheckpointError):
+    """A model of that name is already in the library and overwrite was not asked for."""
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One file of the library. A broken file has `error` set and whatever metadata was readable."""
+
+    name: str  # the file stem: what load(), delete() take
+    path: Path
+    metadata: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None  # why the file cannot be used, None when it is a valid checkpoint
+    mtime: float = 0.0  # seconds since the epoch; changes when the file is replaced
+    size: int = 0  # bytes
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def safe_model_name(name: str) -> str:
+    """The name, stripped, if it is safe as a file stem; ValueError with the reason otherwise.
+
+    Allowed: ASCII letters, digits, space, '-', '_' and '.'; no leading dot, no '..', at most
+    MAX_NAME_LENGTH characters. This rules out path separators, traversal and control characters.
+    """
+    if not isinstance(name, str):
+        raise ValueError(f"a model name must be text, got {type(name).__name__}")
+    stripped = name.strip()
+    if not stripped:
+        raise ValueError("a model name cannot be empty")
+    if len(stripped) > MAX_NAME_LENGTH:
+        raise ValueError(f"a model name can have at most {MAX_NAME_LENGTH} characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in stripped):
+        raise ValueError("a model name cannot contain control characters")
+    if "/" in stripped or "\\" in stripped:
+        raise ValueError("a model name cannot contain '/' or '\\'")
+    if ".." in stripped:
+        raise ValueError("a model name cannot contain '..'")
+    if stripped.startswith("."):
+        raise ValueError("a model name cannot start with '.'")
+    if stripped.endswith("."):
+        raise ValueError("a model name cannot end with '.'")
+    if not _ALLOWED.fullmatch(stripped):
+        bad = sorted({c for c in stripped if not _ALLOWED.fullmatch(c)})
+        raise ValueError(
+            f"a model name may use letters, digits, spaces, '-', '_' and '.' only, not {''.join(bad)!r}"
+        )
+    if stripped.split(".")[0].strip().upper() in _RESERVED:
+        raise ValueError(f"{stripped!r} is a reserved file name on Windows; choose another name")
+    return stripped
+
+
+def default_library_root() -> Path:
+    """$VAE_EXPLORER_MODELS, else ./models. The folder is created when a model is first saved."""
+    return Path(os.environ.get("VAE_EXPLORER_MODELS") or "models")
+
+
+class ModelLibrary:
+    """Save, list, load, import and delete checkpoints in one folder."""
+
+    def __init__(self, root: str | os.PathLike | None = None) -> None:
+        self.root = Path(root) if root is not None else default_library_root()
+
+    def path_for(self, name: str) -> Path:
+        """Where the model `name` lives; ValueError for unsafe names. Always inside the root."""
+        safe = safe_model_name(name)
+        root = self.root.resolve()
+        path = (root / f"{safe}{SUFFIX}").resolve()
+        if path.parent != root:  # belt and braces: safe_model_name already forbids this
+            raise ValueError(f"the model name {name!r} points outside the library")
+        return path
+
+    def list(self) -> list[ModelEntry]:
+        """Every `*.safetensors` in the folder, newest first; broken files come with `error` set."""
+        if not self.root.is_dir():
+            return []
+        entries = []
+        for path in self.root.iterdir():
+            if path.name.startswith(".") or not path.name.endswith(SUFFIX):
+                continue  # temp files of saves in progress are hidden
+            try:
+                stat = path.stat()
+            except OSError:
+                continue  # deleted since iterdir()
+            if not path.is_file():
+                continue
+            name = path.name[: -len(SUFFIX)]
+            try:
+                metadata, error = read_metadata(path), None
+            except CheckpointError as failure:
+                if not path.exists():
+                    continue  # deleted while we read it: not a broken file
+                metadata, error = {}, str(failure)
+            entries.append(ModelEntry(name, path, metadata, error, stat.st_mtime, stat.st_size))
+
+        def newest_first(entry: ModelEntry) -> tuple[str, float]:
+            created = entry.metadata.get("created")
+            return (created if isinstance(created, str) else "", entry.mtime)
+
+        return sorted(entries, key=newest_first, reverse=True)
+
+    def names(self) -> list[str]:
+        """Names of the valid models, newest first."""
+        return [entry.name for entry in self.list() if entry.ok]
+
+    def exists(self, name: str) -> bool:
+        return self.path_for(name).is_file()
+
+    def save(
+        self, name: str, model: VAE, metadata: dict[str, Any], overwrite: bool = False
+    ) -> Path:
+        """Store `model` as `name`; ModelExistsError if taken and overwrite is False."""
+        path = self.path_for(name)
+        data = checkpoint_bytes(model, {**metadata, "name": path.name[: -len(SUFFIX)]})
+        self._install(path, write_temp(path.parent, data), overwrite)
+        return path
+
+    def load(self, name: str, device: str = "cpu") -> tuple[VAE, dict[str, Any]]:
+        path = self.path_for(name)
+        if not path.is_file():
+            raise CheckpointError(f"there is no model called {name!r} in {self.root}")
+        return load_checkpoint(path, device=device)
+
+    def entry(self, name: str) -> ModelEntry:
+        """The library entry of one model (validated header), CheckpointError if absent."""
+        path = self.path_for(name)
+        try:
+            stat = path.stat()
+        except OSError:
+            raise CheckpointError(f"there is no model called {name!r} in {self.root}") from None
+        return ModelEntry(path.name[: -len(SUFFIX)], path, read_metadata(path), None,
+                          stat.st_mtime, stat.st_size)  # fmt: skip
+
+    def delete(self, name: str) -> None:
+        path = self.path_for(name)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            raise CheckpointError(f"there is no model called {name!r} in {self.root}") from None
+        except OSError as error:
+            raise CheckpointError(f"cannot delete {name!r}: {error.strerror or error}") from None
+        fsync_dir(path.parent)
+
+    def import_bytes(self, name: str, data: bytes, overwrite: bool = False) -> ModelEntry:
+        """Add an uploaded checkpoint: it is fully validated before it can replace anything."""
+        path = self.path_for(name)
+        if len(data) > MAX_CHECKPOINT_BYTES:
+            raise CheckpointError(
+                f"the upload is {len(data) / 2**20:.0f} MB, more than the "
+                f"{MAX_CHECKPOINT_BYTES // 2**20} MB a checkpoint may be"
+            )
+        temp = write_temp(path.parent, bytes(data))
+        try:
+            load_checkpoint(temp)  # raises CheckpointError for anything wrong
+        except BaseException:
+            _remove_quietly(temp)
+            raise
+        self._install(path, temp, overwrite)
+        return self.entry(name)
+
+    def _install(self, path: Path, temp: Path, overwrite: bool) -> None:
+        """Move a complete temp file to `path` atomically (without replacing unless asked)."""
+        try:
+            if overwrite:
+                os.replace(temp, path)
+            else:
+                # link() fails if `path` exists: an atomic "create only if absent", so two
+                # sessions saving the same new name cannot both win.
+                try:
+                    os.link(temp, path)
+                except FileExistsError:
+                    raise
+                except OSError:  # a filesystem without hard links: check, then rename
+                    if path.exists():
+                        raise FileExistsError(path) from None
+                    os.replace(temp, path)
+                _remove_quietly(temp)
+        except FileExistsError:
+            _remove_quietly(temp)
+            raise ModelExistsError(
+                f"a model called {path.stem!r} already exists; choose another name or overwrite it"
+            ) from None
+        except OSError as error:
+            _remove_quietly(temp)
+            raise CheckpointError(f"cannot save {path.stem!r}: {error.strerror or error}") from None
+        fsync_dir(path.parent)
+
+
+def _remove_quietly(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+__all__ = [
+    "ModelEntry",
+    "ModelExistsError",
+    "ModelLibrary",
+    "default_library_root",
+    "safe_model_name",
+]
