@@ -41,7 +41,7 @@ def server(tmp_path):
     root.mkdir()
     handler = functools.partial(QuietHandler, directory=str(root))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield root, f"http://127.0.0.1:{httpd.server_address[1]}/"
     httpd.shutdown()
@@ -232,7 +232,7 @@ class HalfHandler(http.server.BaseHTTPRequestHandler):
 
 def test_connection_dropped_mid_file_leaves_nothing(cache, monkeypatch):
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HalfHandler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
     try:
         monkeypatch.setenv("VAE_EXPLORER_MIRROR", f"http://127.0.0.1:{httpd.server_address[1]}/")
         with pytest.raises(DataError, match="connection closed after 500 of 1000 bytes"):
