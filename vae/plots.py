@@ -1,0 +1,135 @@
+"""Pure plot and image builders: numpy / plain data in, plotly Figures or PNG bytes out.
+
+No models and no Streamlit here, so every builder is trivial to test. Images are (H, W) floats
+in [0, 1] (0 = black); tiny ones (8x8 digits) are upscaled with nearest-neighbour so each
+pixel stays a crisp square instead of being blurred by the browser.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from PIL import Image
+from plotly.subplots import make_subplots
+
+TRAIN_COLOR = "#1f77b4"
+TEST_COLOR = "#d62728"
+# (history key suffix, panel title): one panel per term of the ELBO.
+LOSS_PANELS = (
+    ("elbo", "ELBO (nats, higher is better)"),
+    ("recon", "reconstruction −E_q[log p(x|z)]"),
+    ("kl", "KL(q(z|x) ‖ p(z))"),
+)
+
+
+def loss_curves(history: Sequence[dict], height: int = 300) -> go.Figure:
+    """Train (solid) and test (dashed) ELBO, reconstruction and KL per epoch, side by side.
+
+    `history` is vae.train's list of per-epoch dicts (keys epoch, train_elbo, test_elbo, ...);
+    test values may be missing in some epochs (test_every > 1) and are skipped there.
+    """
+    fig = make_subplots(rows=1, cols=len(LOSS_PANELS), subplot_titles=[t for _, t in LOSS_PANELS])
+    for col, (term, _) in enumerate(LOSS_PANELS, start=1):
+        for split, color, dash in (("train", TRAIN_COLOR, "solid"), ("test", TEST_COLOR, "dash")):
+            key = f"{split}_{term}"
+            points = [(h["epoch"], h[key]) for h in history if key in h]
+            if not points:
+                continue
+            epochs, values = zip(*points, strict=True)
+            fig.add_trace(
+                go.Scatter(
+                    x=list(epochs),
+                    y=list(values),
+                    mode="lines+markers" if len(points) < 40 else "lines",
+                    marker=dict(size=4),
+                    line=dict(color=color, dash=dash, width=2),
+                    name=split,
+                    legendgroup=split,
+                    showlegend=col == 1,
+                    hovertemplate=f"{split} {term}<br>epoch %{{x}}: %{{y:.2f}}<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
+        fig.update_xaxes(title_text="epoch", row=1, col=col)
+    fig.update_layout(
+        height=height,
+        margin=dict(l=40, r=10, t=40, b=40),
+        legend=dict(orientation="h", yanchor="bottom", y=1.12, x=0),
+        hovermode="x unified",
+    )
+    fig.update_annotations(font_size=13)
+    return fig
+
+
+def as_image(x: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
+    """A flat example (D,) -> (H, W) clipped to [0, 1]."""
+    return np.clip(np.asarray(x, dtype=np.float32).reshape(image_shape), 0.0, 1.0)
+
+
+def upscale(image: np.ndarray, factor: int) -> np.ndarray:
+    """Nearest-neighbour upscaling (H, W) -> (H*factor, W*factor): crisp pixels."""
+    if factor < 1:
+        raise ValueError(f"factor must be a positive integer, got {factor}")
+    return np.repeat(np.repeat(np.asarray(image), factor, axis=0), factor, axis=1)
+
+
+def display_factor(image_shape: tuple[int, int], target: int = 112) -> int:
+    """The integer factor that brings the image's larger side to about `target` pixels."""
+    return max(1, round(target / max(image_shape)))
+
+
+def image_strip(images: np.ndarray, gap: int = 1, gap_value: float = 1.0) -> np.ndarray:
+    """(N, H, W) -> one row (H, N*W + (N-1)*gap), images separated by `gap` light pixels."""
+    return image_grid(np.asarray(images)[None], gap=gap, gap_value=gap_value)
+
+
+def image_grid(images: np.ndarray, gap: int = 1, gap_value: float = 1.0) -> np.ndarray:
+    """(R, C, H, W) -> one tiled image (R*H + (R-1)*gap, C*W + (C-1)*gap); row 0 on top."""
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim != 4:
+        raise ValueError(f"expected images of shape (R, C, H, W), got {images.shape}")
+    rows, cols, h, w = images.shape
+    out = np.full((rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap), gap_value, np.float32)
+    for r in range(rows):
+        for c in range(cols):
+            top, left = r * (h + gap), c * (w + gap)
+            out[top : top + h, left : left + w] = images[r, c]
+    return out
+
+
+def to_png_bytes(image: np.ndarray, scale: int = 1) -> bytes:
+    """(H, W) floats in [0, 1] -> greyscale PNG bytes, upscaled by `scale` (nearest-neighbour).
+
+    PNG, not JPEG: JPEG smears the hard edges of tiny decoded digits.
+    """
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim != 2:
+        raise ValueError(f"expected a (H, W) image, got shape {image.shape}")
+    pixels = np.round(np.clip(np.nan_to_num(image), 0.0, 1.0) * 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    # (H, W) uint8 is saved as 8-bit greyscale (mode "L").
+    Image.fromarray(upscale(pixels, scale)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def image_figure(image: np.ndarray, title: str | None = None, height: int = 260) -> go.Figure:
+    """(H, W) in [0, 1] as a square greyscale heatmap with hover values and no axes."""
+    image = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
+    fig = go.Figure(
+        go.Heatmap(
+            z=image[::-1],  # heatmap row 0 is at the bottom; images have row 0 on top
+            colorscale="gray",
+            zmin=0.0,
+            zmax=1.0,
+            showscale=False,
+            hovertemplate="value %{z:.2f}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(visible=False, constrain="domain")
+    fig.update_yaxes(visible=False, scaleanchor="x", constrain="domain")
+    fig.update_layout(height=height, margin=dict(l=0, r=0, t=30 if title else 0, b=0), title=title)
+    return fig
