@@ -1,5 +1,105 @@
-"""Home: what a 2-D VAE is, and a quick start."""
+"""Home: what a VAE with a 2-D latent space is, in one screen, and a one-click quick start."""
+
+from __future__ import annotations
 
 import streamlit as st
 
+from ui.models import activate_library_model
+from ui.state import cached_dataset, get_active_model, model_library
+from ui.training import QUICK_START_MODEL, QUICK_START_TRAIN, model_config_for, train_blocking
+from vae.checkpoint import CheckpointError
+from vae.data import DataError
+
+LATENT_MAP_PAGE = "pages/latent_map.py"
+
 st.title("VAE explorer")
+st.markdown(
+    "A **variational autoencoder** squeezes each example into just **two numbers**, so that "
+    "the whole latent space fits on your screen. Train one in seconds, then look inside it."
+)
+
+theory, start = st.columns([3, 2], gap="large")
+
+with theory:
+    st.subheader("The model in five lines")
+    st.markdown(
+        "The encoder maps an example $x$ to a Gaussian $q(z\\mid x)$ in the 2-D latent space; "
+        "the decoder maps a point $z$ back to a distribution $p(x\\mid z)$ over examples. "
+        "The prior is a standard Gaussian:"
+    )
+    st.latex(
+        r"q(z\mid x)=\mathcal N\!\big(\mu(x),\,\operatorname{diag}\sigma^2(x)\big),"
+        r"\qquad p(z)=\mathcal N(0, I)"
+    )
+    st.markdown("Training maximises the evidence lower bound (ELBO):")
+    st.latex(
+        r"\mathrm{ELBO}(x)=\mathbb E_{q(z\mid x)}\big[\log p(x\mid z)\big]"
+        r"-\mathrm{KL}\big(q(z\mid x)\,\|\,p(z)\big)\ \le\ \log p(x)"
+    )
+    st.latex(
+        r"\text{loss}=-\mathbb E_{q}\big[\log p(x\mid z)\big]+\beta\,\mathrm{KL}"
+        r"\qquad(\beta=1:\ \text{loss}=-\mathrm{ELBO};\ \beta\ne1:\ \beta\text{-VAE})"
+    )
+    st.markdown(
+        "The KL term has a closed form (Kingma & Welling 2013, App. B), and sampling is "
+        "made differentiable by the **reparameterisation** $z=\\mu+\\sigma\\odot\\varepsilon$, "
+        "$\\varepsilon\\sim\\mathcal N(0,I)$:"
+    )
+    st.latex(
+        r"\mathrm{KL}=\tfrac12\sum_{j=1}^{2}\Big(\underbrace{\mu_j^2}_{\text{pull to }0}"
+        r"+\underbrace{\sigma_j^2-\log\sigma_j^2-1}_{\text{keep }\sigma\approx 1}\Big)"
+    )
+    st.markdown(
+        "**A bubble** is one example's posterior $q(z\\mid x)$ drawn as an ellipse of radii "
+        "$\\sigma_1,\\sigma_2$ around $\\mu$: every $z$ inside decodes to something like $x$. "
+        "Three forces shape the map:\n"
+        "- **reconstruction** pushes bubbles apart and shrinks them, so that different "
+        "examples stay tell-apart-able;\n"
+        "- **$\\mu^2$** pulls every bubble towards the origin;\n"
+        "- **$\\sigma^2-\\log\\sigma^2-1$** (smallest at $\\sigma=1$) keeps bubbles near unit size.\n\n"
+        "The importance-weighted bound (Burda et al. 2016) tightens the ELBO with $K$ samples: "
+        "$\\log p(x)\\ \\ge\\ \\mathrm{IWAE}_K\\ \\ge\\ \\mathrm{ELBO}$."
+    )
+
+with start:
+    st.subheader("Quick start")
+    st.markdown(
+        "Train on the built-in 8×8 **digits** (1,497 images) in a few seconds, then open the "
+        "latent map."
+    )
+    if st.button("Quick start: train on digits", type="primary", key="home_quick_start",
+                 icon=":material/bolt:", width="stretch"):  # fmt: skip
+        bar = st.progress(0.0, text="Loading digits…")
+        try:
+            dataset = cached_dataset("digits")
+            config = model_config_for(dataset, **QUICK_START_MODEL)
+            train_blocking(dataset, config, QUICK_START_TRAIN, progress_bar=bar)
+        except (DataError, RuntimeError) as error:
+            st.error(f"Quick start failed: {error}")
+        else:
+            st.switch_page(LATENT_MAP_PAGE)
+
+    library = model_library()
+    entries = [e for e in library.list() if e.ok]
+    st.subheader("…or open a saved model")
+    if not entries:
+        st.caption("No saved models yet. Models you train can be saved from the Train page.")
+    else:
+        names = [e.name for e in entries]
+        chosen = st.selectbox("Saved model", names, key="home_saved_model")
+        if st.button("Open", key="home_open_saved", icon=":material/folder_open:"):
+            entry = next(e for e in entries if e.name == chosen)
+            try:
+                activate_library_model(entry)
+            except (CheckpointError, DataError, OSError) as error:
+                st.error(f"Cannot open {chosen!r}: {error}")
+            else:
+                st.switch_page(LATENT_MAP_PAGE)
+    st.page_link("pages/train.py", label="Train with your own settings or data",
+                 icon=":material/model_training:")  # fmt: skip
+
+    active = get_active_model()
+    if active is not None:
+        st.divider()
+        st.markdown(f"Current model: **{active.name}**")
+        st.page_link(LATENT_MAP_PAGE, label="Go to the latent map", icon=":material/scatter_plot:")

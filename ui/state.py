@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import streamlit as st
+import torch
 
 from vae import VAE, describe_device, pick_device
 from vae.latent import encode_dataset, kl_per_example, reconstruction_error
@@ -63,8 +64,21 @@ class LatentView:
     class_names: tuple[str, ...] | None
 
 
+def interactive_threads(cpu_count: int | None = None) -> int:
+    """Torch threads for a page's own work (encoding, decoding): leave a core for training.
+
+    On a small CPU, OpenMP threads that compete for the cores with a training job slow both
+    down many times over (measured: 2 threads each on 2 busy cores, ~20x slower than 1).
+    """
+    cores = cpu_count or os.cpu_count() or 1
+    return 1 if cores <= 2 else cores - 1
+
+
 def init_state() -> None:
     """Create every shared key once per session (the `if KEY not in st.session_state` idiom)."""
+    threads = interactive_threads()
+    if torch.get_num_threads() != threads:  # per thread (OpenMP); script threads are reused
+        torch.set_num_threads(threads)
     defaults = {
         ACTIVE_KEY: None,
         LATENT_VIEW_KEY: None,
@@ -175,9 +189,17 @@ def cached_dataset(name: str) -> Dataset:
     return load_dataset(name)
 
 
+def device_label(device: torch.device) -> str:
+    """'CUDA (NVIDIA H200)', 'MPS (Apple GPU)' or 'CPU (2 threads)' (the machine's, not the page's)."""
+    if device.type == "cpu":
+        count = os.cpu_count() or 1
+        return f"CPU ({count} thread{'s' if count != 1 else ''})"
+    return describe_device(device)
+
+
 def current_device_label() -> str:
-    """Where new training would run: 'CUDA (...)', 'MPS (Apple GPU)' or 'CPU (n threads)'."""
-    return describe_device(pick_device("auto"))
+    """Where new training would run."""
+    return device_label(pick_device("auto"))
 
 
 def show_model_badge() -> None:
@@ -189,4 +211,4 @@ def show_model_badge() -> None:
             return
         source = "trained in this session" if active.source == "session" else "saved"
         st.markdown(f"**Model:** {active.name}  \n**Data:** {active.metadata.get('dataset', '?')}")
-        st.caption(f"{source} · runs on {describe_device(active.model.device)}")
+        st.caption(f"{source} · runs on {device_label(active.model.device)}")

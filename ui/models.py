@@ -1,0 +1,80 @@
+"""Library glue shared by Home, Train and Models: load a saved model, save the session's model."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from vae.checkpoint import CheckpointError
+from vae.data import DATASET_NAMES, DataError, Dataset
+from vae.library import ModelEntry, ModelExistsError
+
+from .state import ActiveModel, cached_dataset, load_library_model, model_library, set_active_model
+
+
+def builtin_dataset(metadata: dict) -> str | None:
+    """The built-in dataset a model was trained on, or None for the user's own data."""
+    name = metadata.get("dataset")
+    return name if name in DATASET_NAMES else None
+
+
+def library_key(entry: ModelEntry) -> str:
+    """Cache key of a saved model: changes when the file is replaced."""
+    return f"library:{entry.name}:{entry.mtime}"
+
+
+def activate_library_model(entry: ModelEntry, dataset: Dataset | None = None) -> ActiveModel:
+    """Make a saved model the active one (shared, read-only, loaded once per server).
+
+    Built-in datasets are found from metadata["dataset"]; a model trained on uploaded data
+    needs that data again (`dataset`), since checkpoints hold weights, not training data.
+    Raises CheckpointError / DataError with a message for the user.
+    """
+    model, metadata = load_library_model(entry.name, entry.mtime)
+    if dataset is None:
+        name = builtin_dataset(metadata)
+        if name is None:
+            raise DataError(
+                f"{entry.name!r} was trained on uploaded data ({metadata.get('dataset', '?')}): "
+                "upload that file again to look at it"
+            )
+        dataset = cached_dataset(name)
+    if dataset.x_test.shape[1] != model.config.input_dim:
+        raise DataError(
+            f"{entry.name!r} expects {model.config.input_dim} values per example, but this data "
+            f"has {dataset.x_test.shape[1]}"
+        )
+    active = ActiveModel(
+        key=library_key(entry),
+        name=entry.name,
+        model=model,
+        metadata=metadata,
+        dataset=dataset,
+        source="library",
+    )
+    set_active_model(active)
+    return active
+
+
+def save_active_model_form(active: ActiveModel, prefix: str) -> None:
+    """Name + Save for a model trained in this session; bad names and clashes -> st.error."""
+    name = st.text_input(
+        "Save as",
+        value=active.name,
+        max_chars=80,
+        key=f"{prefix}_save_name",
+        help="Letters, digits, spaces, '-', '_' and '.'. Saved models are shared with every "
+        "session of this server.",
+    )
+    overwrite = st.checkbox("Replace a saved model of that name", key=f"{prefix}_save_overwrite")
+    if st.button("Save to the library", key=f"{prefix}_save", icon=":material/save:"):
+        try:
+            path = model_library().save(name, active.model, active.metadata, overwrite=overwrite)
+        except ModelExistsError as error:
+            st.error(f"{error}.")
+        except (ValueError, CheckpointError, OSError) as error:  # bad name, unwritable folder
+            st.error(f"Cannot save: {error}.")
+        else:
+            saved = path.name.removesuffix(path.suffix)
+            active.metadata = {**active.metadata, "name": saved}
+            active.name = saved
+            st.success(f"Saved as **{saved}**. It is listed on the Models page.")

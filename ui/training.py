@@ -1,0 +1,138 @@
+"""Training glue: start a background TrainingJob, follow it, and turn its result into the active model.
+
+The job itself (vae/job.py) knows nothing of Streamlit; this module keeps the session's run
+in st.session_state["vx_train_run"] and hands a finished model to ui.state.set_active_model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+
+import streamlit as st
+
+import vae
+from vae import VAE, ModelConfig, TrainConfig
+from vae.data import Dataset
+from vae.job import JobProgress, TrainingJob, training_metadata
+
+from .state import ActiveModel, new_model_key, set_active_model
+
+RUN_KEY = "vx_train_run"
+
+# Home's quick start: measured on a loaded 2-core CPU at ~1.5-3 s for digits, with a map whose
+# ten classes already separate; see the README's numbers.
+QUICK_START_MODEL = {"hidden": (256, 128)}
+QUICK_START_TRAIN = TrainConfig(epochs=30, batch_size=64, lr=1e-3, seed=0)
+
+
+@dataclass
+class TrainRun:
+    """One training run of this session: the job and what it was asked to do."""
+
+    job: TrainingJob
+    dataset: Dataset
+    name: str  # the default name for the model
+    started: float = field(default_factory=time.time)
+    active_key: str | None = None  # set once the result became the active model
+    outcome: str | None = None  # the message shown once it ended
+
+
+def default_model_name(dataset_name: str) -> str:
+    """e.g. 'digits-2026-11-21-0130': safe for vae.library and sortable."""
+    stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in dataset_name)[:40] or "model"
+    return f"{stem}-{dt.datetime.now().strftime('%Y-%m-%d-%H%M%S')}"
+
+
+def model_config_for(dataset: Dataset, **overrides) -> ModelConfig:
+    """A ModelConfig whose input matches the dataset; raises vae.ConfigError on bad choices."""
+    values = {
+        "input_dim": int(dataset.x_train.shape[1]),
+        "image_shape": dataset.image_shape,
+        "likelihood": dataset.likelihood,
+        **overrides,
+    }
+    return ModelConfig(**values)
+
+
+def start_run(dataset: Dataset, model_config: ModelConfig, train_config: TrainConfig) -> TrainRun:
+    """Stop this session's previous run, then start a new job for this session."""
+    stop_run()
+    model = VAE(model_config)
+    job = TrainingJob(model, dataset, train_config).start()
+    run = TrainRun(job=job, dataset=dataset, name=default_model_name(dataset.name))
+    st.session_state[RUN_KEY] = run
+    return run
+
+
+def get_run() -> TrainRun | None:
+    return st.session_state.get(RUN_KEY)
+
+
+def stop_run() -> None:
+    run = get_run()
+    if run is not None and run.job.alive:
+        run.job.stop()
+
+
+def poll(run: TrainRun) -> JobProgress:
+    """The job's progress; also the heartbeat that keeps it alive while the page is open."""
+    run.job.heartbeat()
+    return run.job.progress()
+
+
+def adopt_result(run: TrainRun) -> ActiveModel | None:
+    """Once the job has ended: make its model the active one (if any epoch finished).
+
+    Returns the new ActiveModel the first time, None when there is nothing (new) to adopt.
+    A diverged run keeps the weights of its last good epoch, so those are adopted too.
+    """
+    job = run.job
+    if job.alive or run.active_key is not None:
+        return None
+    progress = job.progress()
+    run.outcome = progress.message
+    if job.result is None or not job.result.history:
+        return None
+    metadata = training_metadata(
+        run.name, run.dataset, job.model, job.config, job.result, vae.__version__
+    )
+    active = ActiveModel(
+        key=new_model_key(),
+        name=run.name,
+        model=job.model,
+        metadata=metadata,
+        dataset=run.dataset,
+        source="session",
+    )
+    set_active_model(active)
+    run.active_key = active.key
+    return active
+
+
+def train_blocking(
+    dataset: Dataset,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    progress_bar=None,
+) -> ActiveModel:
+    """Train to the end on the job thread while this script waits (Home's quick start).
+
+    Using the job keeps the server-wide limit on concurrent training and the CPU thread policy.
+    Raises RuntimeError with the job's message if no model came out of it.
+    """
+    run = start_run(dataset, model_config, train_config)
+    while not run.job.join(timeout=0.1):
+        progress = poll(run)
+        if progress_bar is not None:
+            text = (
+                progress.message
+                if progress.state == "waiting"
+                else (f"Training on {dataset.name}: epoch {progress.epoch} of {progress.epochs}")
+            )
+            progress_bar.progress(progress.fraction, text=text)
+    active = adopt_result(run)
+    if active is None:
+        raise RuntimeError(run.outcome or "training produced no model")
+    return active
