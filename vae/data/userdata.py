@@ -15,7 +15,6 @@ folders of images), otherwise 85 % / 15 %, seeded and stratified by class where 
 
 from __future__ import annotations
 
-import csv
 import io
 import zipfile
 from pathlib import Path
@@ -31,6 +30,7 @@ from .core import (
     standardize,
 )
 from .images import MAX_IMAGES_TOTAL_BYTES, decode_images, folder_members, zip_members
+from .tabular import read_csv
 
 MAX_UPLOAD_BYTES = 200 * 2**20
 MAX_ROWS = 200_000
@@ -39,7 +39,6 @@ MAX_CELLS = 50_000_000  # rows x features: 200 MB as float32, about what one bro
 USER_DATA_SUFFIXES = ("npz", "npy", "csv", "zip")  # for a file picker; folders work too
 X_KEYS = ("x", "X", "data", "images", "features")
 Y_KEYS = ("y", "labels", "label", "targets", "target")
-LABEL_COLUMNS = ("label", "labels", "target", "class", "y")  # in order of preference
 
 
 def load_user_data(source: str | Path | bytes, filename: str | None = None) -> Dataset:
@@ -89,7 +88,8 @@ def load_user_data(source: str | Path | bytes, filename: str | None = None) -> D
         if suffix == ".npy":
             return _from_arrays(name, filename, _read_npy(data, filename), None)
         if suffix == ".csv":
-            return _from_csv(data, name, filename)
+            x, labels = read_csv(data, filename, MAX_ROWS)
+            return _from_arrays(name, filename, x, labels)
         if suffix == ".zip":
             members = zip_members(data)
             return _from_images(
@@ -178,70 +178,6 @@ def _npz_image_shape(value: np.ndarray | None, filename: str) -> tuple[int, int]
     if value.shape != (2,) or value.dtype.kind not in "iu" or value.min() < 1:
         raise DataError(f"{filename}: image_shape must be two positive integers (H, W)")
     return int(value[0]), int(value[1])
-
-
-# --- .csv --------------------------------------------------------------------------------------
-
-
-def _from_csv(data: bytes, name: str, filename: str) -> Dataset:
-    import pandas as pd
-
-    sep = _delimiter(data)
-    frame = pd.read_csv(io.BytesIO(data), sep=sep, nrows=MAX_ROWS + 1)
-    if all(_is_number(c) for c in frame.columns):
-        # No header row: the first row was data.
-        frame = pd.read_csv(io.BytesIO(data), sep=sep, header=None, nrows=MAX_ROWS + 1)
-        frame.columns = [f"column {i + 1}" for i in range(frame.shape[1])]
-    if len(frame) > MAX_ROWS:
-        raise DataError(f"{filename} has more than {MAX_ROWS:,} rows")
-    if len(frame.columns) and str(frame.columns[0]).startswith("Unnamed: 0"):
-        # pandas' to_csv writes the index as a nameless first column: it is not a feature.
-        frame = frame.iloc[:, 1:]
-    # By preference, not by position: in "x,y,class" the classes are "class" and y is a feature.
-    by_name = {str(c).strip().lower(): c for c in reversed(frame.columns)}
-    label_column = next((by_name[n] for n in LABEL_COLUMNS if n in by_name), None)
-    labels = None
-    if label_column is not None:
-        labels_series = frame.pop(label_column)
-        if labels_series.isna().any():
-            row = int(np.flatnonzero(labels_series.isna().to_numpy())[0]) + 1
-            raise DataError(
-                f"{filename}: column '{label_column}' has a missing value in data row {row}"
-            )
-        labels = labels_series.to_numpy()
-    if frame.shape[1] == 0:
-        raise DataError(f"{filename} has no feature columns, only '{label_column}'")
-    for column in frame.columns:
-        series = frame[column]
-        if series.dtype.kind not in "biuf":
-            numbers = pd.to_numeric(series, errors="coerce")
-            row = int(np.flatnonzero((numbers.isna() & series.notna()).to_numpy())[0])
-            raise DataError(
-                f"{filename}: column '{column}' is text (e.g. {str(series.iloc[row])!r} in data "
-                f"row {row + 1}); only numeric columns can be features - remove it, or name it "
-                f"'label' if it holds the classes"
-            )
-        if series.isna().any():
-            row = int(np.flatnonzero(series.isna().to_numpy())[0]) + 1
-            raise DataError(f"{filename}: column '{column}' has a missing value in data row {row}")
-    return _from_arrays(name, filename, frame.to_numpy(dtype=np.float64), labels)
-
-
-def _delimiter(data: bytes) -> str:
-    """Comma unless the start of the file is clearly separated by ';' or tabs."""
-    head = data[:65536].decode("utf-8", errors="ignore")
-    try:
-        return csv.Sniffer().sniff(head, delimiters=",;\t").delimiter
-    except csv.Error:
-        return ","
-
-
-def _is_number(text: object) -> bool:
-    try:
-        float(str(text))
-    except ValueError:
-        return False
-    return True
 
 
 # --- images ------------------------------------------------------------------------------------
