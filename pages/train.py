@@ -1,5 +1,284 @@
-"""Train a VAE with live progress."""
+"""Train: pick data and settings, watch the losses and the bubbles move every epoch, save."""
+
+from __future__ import annotations
 
 import streamlit as st
 
+from ui.models import save_active_model_form
+from ui.state import cached_dataset, current_device_label, get_active_model
+from ui.training import adopt_result, get_run, model_config_for, poll, start_run, stop_run
+from vae import ConfigError, TrainConfig
+from vae.data import USER_DATA_SUFFIXES, DataError, Dataset, load_user_data
+from vae.job import history_record
+from vae.latent_figure import latent_map_figure
+from vae.plots import loss_curves
+
+POLL_SECONDS = 0.5  # how often the live panel asks the job for news
+UPLOAD = "upload"
+DATASET_LABELS = {
+    "digits": "digits — 8×8, built in",
+    "mnist": "MNIST — 28×28 handwritten digits",
+    "fashion-mnist": "Fashion-MNIST — 28×28 clothes",
+    "swiss-roll": "Swiss roll — 3-D toy manifold",
+    "s-curve": "S-curve — 3-D toy manifold",
+    UPLOAD: "Upload your own (.npz, .npy, .csv, .zip of images)",
+}
+# Per-dataset starting points: small data wants small nets and more epochs.
+DEFAULTS = {
+    "digits": {"hidden": "256, 128", "epochs": 30, "batch": 64},
+    "mnist": {"hidden": "512, 256", "epochs": 20, "batch": 128},
+    "fashion-mnist": {"hidden": "512, 256", "epochs": 20, "batch": 128},
+    "swiss-roll": {"hidden": "128, 128", "epochs": 60, "batch": 128},
+    "s-curve": {"hidden": "128, 128", "epochs": 60, "batch": 128},
+    UPLOAD: {"hidden": "256, 128", "epochs": 30, "batch": 128},
+}
+UPLOAD_STATE = "vx_train_upload"  # (file_id, Dataset) of the last parsed upload
+
+
+def apply_defaults() -> None:
+    """When the dataset changes, reset the settings that depend on it."""
+    choice = DEFAULTS[st.session_state["train_dataset"]]
+    st.session_state["train_hidden"] = choice["hidden"]
+    st.session_state["train_epochs"] = choice["epochs"]
+    st.session_state["train_batch"] = choice["batch"]
+    st.session_state.pop("train_likelihood", None)  # follow the new dataset's suggestion
+
+
+for key, value in {
+    "train_dataset": "digits",
+    "train_architecture": "mlp",
+    "train_hidden": DEFAULTS["digits"]["hidden"],
+    "train_epochs": DEFAULTS["digits"]["epochs"],
+    "train_batch": DEFAULTS["digits"]["batch"],
+    "train_lr": 1e-3,
+    "train_beta": 1.0,
+    "train_warmup": 0,
+    "train_seed": 0,
+}.items():
+    if key not in st.session_state:
+        st.session_state[key] = value
+
+
+def load_data(choice: str) -> Dataset | None:
+    """The chosen dataset, or None (with the reason shown) when it cannot be had."""
+    if choice != UPLOAD:
+        try:
+            return cached_dataset(choice)
+        except DataError as error:
+            st.error(f"Cannot load {choice}: {error}")
+            return None
+    upload = st.file_uploader(
+        "Your data", type=list(USER_DATA_SUFFIXES), key="train_upload",
+        help="Rows are examples. .npz with x (and y), .npy, .csv with an optional label column, "
+        "or a .zip of images in one folder per class.",
+    )  # fmt: skip
+    if upload is None:
+        st.session_state.pop(UPLOAD_STATE, None)
+        return None
+    cached = st.session_state.get(UPLOAD_STATE)
+    if cached is not None and cached[0] == upload.file_id:
+        return cached[1]
+    try:
+        dataset = load_user_data(upload.getvalue(), upload.name)
+    except DataError as error:
+        st.error(f"Cannot use {upload.name}: {error}")
+        return None
+    st.session_state[UPLOAD_STATE] = (upload.file_id, dataset)
+    st.session_state.pop("train_likelihood", None)
+    return dataset
+
+
+def parse_widths(text: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(part) for part in text.replace(";", ",").split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(
+            f"layer widths must be whole numbers separated by commas: {text!r}"
+        ) from None
+    if not widths:
+        raise ConfigError("give at least one layer width, e.g. 256, 128")
+    return widths
+
+
+def format_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "…"
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+def snapshot_figure(snapshot, dataset: Dataset, title: str):
+    """The latent map of one epoch's snapshot, coloured by the test labels."""
+    n = len(snapshot.mu)
+    labels = dataset.y_test[:n] if dataset.y_test is not None else None
+    return latent_map_figure(
+        snapshot.mu,
+        snapshot.sigma,
+        labels,
+        color_kind=dataset.label_kind if labels is not None else None,
+        class_names=dataset.class_names,
+        bubbles="1σ",
+        prior_contours=True,
+        height=460,
+        title=title,
+    )
+
+
 st.title("Train")
+run = get_run()
+running = run is not None and run.job.alive
+
+data_col, model_col, train_col = st.columns(3, gap="medium")
+with data_col:
+    st.subheader("Data")
+    choice = st.selectbox(
+        "Dataset", list(DATASET_LABELS), format_func=DATASET_LABELS.get, key="train_dataset",
+        on_change=apply_defaults, disabled=running,
+    )  # fmt: skip
+    dataset = load_data(choice)
+    if dataset is not None:
+        shape = "×".join(map(str, dataset.image_shape)) if dataset.image_shape else "vectors"
+        st.caption(
+            f"{dataset.description}  \n{len(dataset.x_train):,} train / {len(dataset.x_test):,} "
+            f"test examples, {dataset.x_train.shape[1]} values each ({shape})."
+        )
+with model_col:
+    st.subheader("Model")
+    conv_ok = dataset is not None and dataset.image_shape == (28, 28)
+    architecture = st.radio(
+        "Architecture", ["mlp", "conv"], horizontal=True, key="train_architecture",
+        format_func={"mlp": "MLP", "conv": "Conv (28×28 images)"}.get, disabled=running,
+    )  # fmt: skip
+    if architecture == "conv" and not conv_ok:
+        st.caption("The conv net is for 28×28 images: the MLP will be used.")
+        architecture = "mlp"
+    hidden_text = st.text_input(
+        "Hidden layer widths", key="train_hidden", disabled=running,
+        help="Encoder widths, e.g. 512, 256; the decoder mirrors them. Conv uses the last one.",
+    )  # fmt: skip
+    likelihoods = ["bernoulli", "gaussian"]
+    suggested = dataset.likelihood if dataset is not None else "bernoulli"
+    likelihood = st.selectbox(
+        "Likelihood p(x|z)", likelihoods, index=likelihoods.index(suggested),
+        key="train_likelihood", disabled=running,
+        help="Bernoulli for pixel intensities in [0, 1]; Gaussian (learned σ) for other data.",
+    )  # fmt: skip
+    beta = st.number_input(
+        "β (weight of the KL term)", min_value=0.0, max_value=100.0, step=0.5, key="train_beta",
+        disabled=running, help="1 is the true ELBO; β > 1 pulls bubbles towards the prior.",
+    )  # fmt: skip
+    warmup = st.number_input(
+        "KL warm-up epochs", min_value=0, max_value=1000, step=1, key="train_warmup",
+        disabled=running, help="The KL weight grows linearly from 0 to β over these epochs.",
+    )  # fmt: skip
+with train_col:
+    st.subheader("Training")
+    epochs = st.number_input("Epochs", 1, 1000, step=5, key="train_epochs", disabled=running)
+    batch = st.select_slider(
+        "Batch size", [16, 32, 64, 128, 256, 512, 1024], key="train_batch", disabled=running
+    )
+    lr = st.select_slider(
+        "Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], key="train_lr",
+        format_func=lambda v: f"{v:g}", disabled=running,
+    )  # fmt: skip
+    seed = st.number_input("Seed", 0, 2**31 - 1, step=1, key="train_seed", disabled=running)
+    st.caption(f"Runs on **{current_device_label()}**.")
+
+start_col, stop_col, _ = st.columns([1, 1, 4])
+start = start_col.button(
+    "Start", type="primary", key="train_start", icon=":material/play_arrow:",
+    disabled=running or dataset is None, width="stretch",
+)  # fmt: skip
+stop = stop_col.button(
+    "Stop", key="train_stop", icon=":material/stop:", disabled=not running, width="stretch"
+)
+if stop:
+    stop_run()
+if start and dataset is not None:
+    try:
+        model_config = model_config_for(
+            dataset,
+            architecture=architecture,
+            hidden=parse_widths(hidden_text),
+            likelihood=likelihood,
+        )
+        train_config = TrainConfig(
+            epochs=int(epochs), batch_size=int(batch), lr=float(lr), beta=float(beta),
+            warmup_epochs=int(warmup), seed=int(seed), device="auto",
+        )  # fmt: skip
+    except ConfigError as error:
+        st.error(f"Cannot train with these settings: {error}")
+    else:
+        start_run(dataset, model_config, train_config)
+        st.rerun()  # redraw with the settings locked and the live panel polling
+
+
+def live_panel() -> None:
+    """Progress, loss curves and the latest latent map; polls the job while it runs."""
+    run = get_run()
+    if run is None:
+        st.info("Choose data and settings, then press **Start**. Training runs in the background.")
+        return
+    progress = poll(run)
+    if progress.state == "waiting":
+        st.progress(0.0, text=f"⏳ {progress.message} (other sessions are training)")
+    else:
+        text = (
+            f"epoch {progress.epoch} of {progress.epochs} · {format_seconds(progress.seconds)} "
+            f"elapsed · about {format_seconds(progress.eta_seconds)} left"
+            if not progress.finished
+            else progress.message
+        )
+        st.progress(progress.fraction, text=text)
+    history = [history_record(r) for r in progress.reports]  # == the trainer's own history
+    curves, latent = st.columns([3, 2], gap="medium")
+    with curves:
+        st.plotly_chart(loss_curves(history, height=460), key="train_curves")
+    with latent:
+        last = next((r.snapshot for r in reversed(progress.reports) if r.snapshot), None)
+        if last is not None:
+            st.plotly_chart(
+                snapshot_figure(last, run.dataset, f"latent map after epoch {last.epoch}"),
+                key="train_live_map",
+            )
+    if progress.finished and run.active_key is None and not run.job.alive:
+        adopt_result(run)
+        st.rerun()  # the whole page: stop polling, unlock the settings, offer Save
+
+
+st.fragment(live_panel, run_every=POLL_SECONDS if running else None)()
+
+if run is not None and not run.job.alive:
+    job = run.job
+    if job.diverged:
+        st.error(
+            f"Training diverged: {job.error}. The model keeps the weights of its last good "
+            "epoch; try a lower learning rate."
+        )
+    elif job.error:
+        st.error(f"Training failed: {job.error}")
+    elif job.progress().state == "stopped":
+        st.warning(f"Training {job.progress().message}.")
+    else:
+        st.success(f"Training {job.progress().message}.")
+
+    snapshots = job.result.snapshots if job.result else []
+    if len(snapshots) > 1:
+        st.subheader("Replay: watch the bubbles form")
+        replay = st.slider(
+            "Epoch", 1, len(snapshots), len(snapshots), key=f"train_replay_{run.active_key}"
+        )
+        snap = snapshots[replay - 1]
+        st.plotly_chart(
+            snapshot_figure(snap, run.dataset, f"epoch {snap.epoch}"), key="train_replay_map"
+        )
+
+    active = get_active_model()
+    if active is not None and active.key == run.active_key:
+        st.subheader("Keep this model")
+        st.caption(
+            "It is the current model of this browser session; every page now shows it. "
+            "Save it to share it with other sessions and keep it after a restart."
+        )
+        save_active_model_form(active, "train")
+        st.page_link("pages/latent_map.py", label="Explore the latent map",
+                     icon=":material/scatter_plot:")  # fmt: skip
