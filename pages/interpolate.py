@@ -1,9 +1,78 @@
 """Interpolate: walk a path through latent space and watch the decoded image change."""
 
+from __future__ import annotations
+
+import numpy as np
 import streamlit as st
 
-from ui.state import require_active_model
+from ui.interp_panel import path_map, scrubber, seed_default_path, waypoint_builder, waypoints
+from ui.latent_images import gif_bytes, png_bytes, show_vector, strip_image
+from ui.state import latent_view, require_active_model
+from vae.latent import decode_latents, interpolation_path
 
 st.title("Interpolate")
 active = require_active_model()
-st.info("The interpolation tools are being built; the latent map already decodes any clicked z.")
+view = latent_view(active)
+seed_default_path(active, view)
+
+cols = st.columns([2, 3])
+mode = cols[0].radio(
+    "Path",
+    ["linear", "spherical"],
+    horizontal=True,
+    key="interp_mode",
+    help="Spherical (slerp) follows a great circle, keeping to the prior's typical shell.",
+)
+n_frames = cols[1].slider("Frames in the strip", 3, 16, 8, key="interp_frames")
+st.caption(
+    "Waypoints: add the z you clicked on the Latent map, a test point, click the map below, "
+    "or edit the table."
+)
+waypoint_builder(view)
+
+points = np.asarray(waypoints(), dtype=np.float64).reshape(-1, 2)
+if len(points) < 2:
+    st.info("Add at least two waypoints to draw a path.")
+    st.stop()
+
+shape = active.dataset.image_shape
+left, right = st.columns([1, 1], gap="medium")
+with left:
+    st.subheader("The path on the latent map")
+    path_map(active, view, interpolation_path(points, 200, mode), points, mode)
+with right:
+    st.subheader("Scrub along the path")
+    st.caption("Drag the slider under the picture: the decoded image follows as you drag.")
+    st.plotly_chart(
+        scrubber(active, view, points, mode), key="interp_scrub", config={"displaylogo": False}
+    )
+
+st.subheader(f"{n_frames} frames along the path")
+frames_z = interpolation_path(points, n_frames, mode)  # (K, 2)
+frames_x = decode_latents(active.model, frames_z)  # (K, D)
+if shape is not None:
+    strip = strip_image(frames_x, shape)
+    st.image(strip, output_format="PNG")
+    st.caption(" → ".join(f"({a:.2f}, {b:.2f})" for a, b in frames_z))
+    dl = st.columns(2)
+    dl[0].download_button(
+        "Download the strip (PNG)",
+        png_bytes(strip),
+        file_name="interpolation.png",
+        mime="image/png",
+        key="interp_download_png",
+        icon=":material/download:",
+    )
+    animation_x = decode_latents(active.model, interpolation_path(points, 40, mode))
+    dl[1].download_button(
+        "Download the animation (GIF)",
+        gif_bytes(animation_x, shape),
+        file_name="interpolation.gif",
+        mime="image/gif",
+        key="interp_download_gif",
+        icon=":material/animation:",
+    )
+else:
+    for col, x, z in zip(st.columns(n_frames), frames_x, frames_z, strict=True):
+        with col:
+            show_vector(x, None, f"({z[0]:.2f}, {z[1]:.2f})")

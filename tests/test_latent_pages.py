@@ -105,3 +105,38 @@ def test_latent_map_options(active: ActiveModel, color_by: str, bubbles: str) ->
     at.run()
     assert not at.exception
     assert len(at.get("plotly_chart")) == 1
+
+
+def test_interpolate_offers_a_default_path(active: ActiveModel) -> None:
+    at = _page("pages/interpolate.py", active)
+    assert not at.exception
+    assert len(at.session_state["vx_path"]) == 2  # two test points of different classes
+    assert len(at.get("plotly_chart")) == 2  # the map with the path, and the scrubber
+    assert len(at.get("image")) == 1  # the strip
+    assert len(at.get("download_button")) == 2  # PNG strip and GIF
+
+
+def test_interpolate_with_waypoints_in_state(active: ActiveModel) -> None:
+    path = [(-1.0, -1.0), (0.5, 1.5), (2.0, -0.5)]
+    at = _page("pages/interpolate.py", active, vx_path=path, vx_interp_seeded="test:digits")
+    at.radio(key="interp_mode").set_value("spherical")
+    at.slider(key="interp_frames").set_value(5)
+    at.run()
+    assert not at.exception
+    assert at.session_state["vx_path"] == path
+    assert any("(-1.00, -1.00)" in c.value and "(2.00, -0.50)" in c.value for c in at.caption)
+
+
+def test_interpolate_adds_the_clicked_z(active: ActiveModel) -> None:
+    at = _page(
+        "pages/interpolate.py",
+        active,
+        vx_path=[(0.0, 0.0)],
+        vx_interp_seeded="test:digits",
+        vx_clicked_z=(1.0, 2.0),
+    )
+    assert any("at least two waypoints" in i.value for i in at.info)
+    at.button(key="interp_add_clicked").click().run()
+    assert not at.exception
+    assert at.session_state["vx_path"] == [(0.0, 0.0), (1.0, 2.0)]
+    assert len(at.get("plotly_chart")) == 2

@@ -59,3 +59,16 @@ def show_vector(x: np.ndarray, image_shape: tuple[int, int] | None, caption: str
     else:
         values = ", ".join(f"{v:.3g}" for v in np.asarray(x).ravel()[:12])
         st.markdown(f"**{caption}**  \n`({values})`")
+
+
+def gif_bytes(
+    xs: np.ndarray, image_shape: tuple[int, int], pixels: int = 168, frame_ms: int = 60
+) -> bytes:
+    """An animated GIF (Pillow) of K examples (K, D), played forwards then back, looping."""
+    frames = [to_image(x, image_shape, pixels).convert("P") for x in xs]
+    frames = frames + frames[-2:0:-1]  # ping-pong: the loop has no jump back to the start
+    buffer = io.BytesIO()
+    frames[0].save(
+        buffer, format="GIF", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0
+    )
+    return buffer.getvalue()

@@ -71,26 +71,29 @@ def _pick_from_point(point: dict) -> tuple[tuple[float, float], int | None]:
     return (float(point["x"]), float(point["y"])), index
 
 
-def read_map_click(event, view: LatentView) -> None:
+def read_map_click(event, view: LatentView, source: str = "map") -> bool:
     """Turn a *new* selection on the map into vx_clicked_z / vx_clicked_index.
 
     The selection persists across reruns, so only a selection different from the last one
     processed counts; clicking the selected point again deselects it, which keeps the last z.
+    Returns whether this call recorded a new click.
     """
     points = (event or {}).get("selection", {}).get("points", []) if event else []
     if not points:
-        return
+        return False
     z, index = _pick_from_point(points[-1])
     signature = (z, index)
-    if st.session_state.get(LAST_PICK_KEY) == signature:
-        return
-    st.session_state[LAST_PICK_KEY] = signature
+    last_key = f"{LAST_PICK_KEY}_{source}"  # one per chart: each has its own selection
+    if st.session_state.get(last_key) == signature:
+        return False
+    st.session_state[last_key] = signature
     if index is not None and 0 <= index < len(view.mu):
         z = (float(view.mu[index, 0]), float(view.mu[index, 1]))
     else:
         index = None
     st.session_state[CLICKED_Z_KEY] = z
     st.session_state[CLICKED_INDEX_KEY] = index
+    return True
 
 
 def decode_panel(active: ActiveModel, view: LatentView) -> None:

@@ -261,6 +261,7 @@ def latent_map_figure(
                 class_names is not None
                 and name.lstrip("-").isdigit()
                 and 0 <= int(name) < len(class_names)
+                and class_names[int(name)] != name
             ):
                 label = f"{name}: {class_names[int(name)]}"
             fig.add_trace(
@@ -344,3 +345,161 @@ def path_overlay_traces(
             )
         )
     return traces
+
+
+def _image_frame(x: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
+    """(D,) -> (H, W) float32 rounded to 1/1000: the JSON of every frame stays small."""
+    return np.round(np.asarray(x, dtype=np.float32).reshape(image_shape), 3)
+
+
+def scrub_figure(
+    path: np.ndarray,
+    decoded: np.ndarray,
+    image_shape: tuple[int, int] | None,
+    waypoints: np.ndarray,
+    *,
+    background: np.ndarray | None = None,
+    height: int = 400,
+) -> go.Figure:
+    """A client-side scrubber: Plotly's own slider walks the path, the decoded picture follows.
+
+    path (P, 2), decoded (P, D): one frame per path point. Plotly animates frames in the
+    browser, so dragging the slider redraws the picture on every step with no server round
+    trip (st.slider only reports on release). Left: the path with a moving marker over an
+    optional background sample of means (B, 2); right: the decoded image (a heatmap), or the
+    decoded values as bars when the data are not images.
+    """
+    from plotly.subplots import make_subplots
+
+    path = np.asarray(path, dtype=np.float64).reshape(-1, 2)
+    decoded = np.asarray(decoded, dtype=np.float32).reshape(len(path), -1)
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        column_widths=[0.5, 0.5],
+        horizontal_spacing=0.08,
+        subplot_titles=("position on the path", "decoded E[x | z]"),
+    )
+    if background is not None and len(background):
+        fig.add_trace(
+            go.Scatter(
+                x=background[:, 0],
+                y=background[:, 1],
+                mode="markers",
+                marker=dict(size=3, color="rgba(120,120,120,0.35)"),
+                hoverinfo="skip",
+                showlegend=False,
+            ),
+            row=1,
+            col=1,
+        )
+    for trace in path_overlay_traces(path, waypoints):
+        trace.showlegend = False
+        fig.add_trace(trace, row=1, col=1)
+    marker_index = len(fig.data)
+    fig.add_trace(
+        go.Scatter(
+            x=path[:1, 0],
+            y=path[:1, 1],
+            mode="markers",
+            marker=dict(size=15, color="red", symbol="x"),
+            hoverinfo="skip",
+            showlegend=False,
+        ),
+        row=1,
+        col=1,
+    )
+    picture_index = len(fig.data)
+
+    # One grey scale for every frame: [0, 1] for pixel means, else the range of all frames.
+    in_unit = decoded.min() >= -0.05 and decoded.max() <= 1.05
+    lo, hi = (0.0, 1.0) if in_unit else (float(decoded.min()), float(decoded.max()))
+
+    def picture(x: np.ndarray) -> go.BaseTraceType:
+        if image_shape is not None:
+            return go.Heatmap(
+                z=_image_frame(x, image_shape),
+                zmin=lo,
+                zmax=hi,
+                colorscale="gray",
+                showscale=False,
+                hoverinfo="skip",
+            )
+        return go.Bar(y=np.round(x, 4), marker_color="#1f77b4", hoverinfo="skip", showlegend=False)
+
+    fig.add_trace(picture(decoded[0]), row=1, col=2)
+    frames, steps = [], []
+    for i, (z, x) in enumerate(zip(path, decoded, strict=True)):
+        name = str(i)
+        frames.append(
+            go.Frame(
+                name=name,
+                traces=[marker_index, picture_index],
+                data=[go.Scatter(x=[z[0]], y=[z[1]]), picture(x)],
+            )
+        )
+        steps.append(
+            dict(
+                method="animate",
+                label=f"({z[0]:.2f}, {z[1]:.2f})",
+                args=[
+                    [name],
+                    dict(
+                        mode="immediate",
+                        frame=dict(duration=0, redraw=True),
+                        transition=dict(duration=0),
+                    ),
+                ],
+            )
+        )
+    fig.frames = frames
+    fig.update_layout(
+        height=height,
+        margin=dict(l=10, r=10, t=40, b=10),
+        plot_bgcolor="white",
+        sliders=[
+            dict(
+                active=0,
+                steps=steps,
+                currentvalue=dict(prefix="z = ", font=dict(size=14)),
+                pad=dict(t=30, b=0),
+                len=0.86,
+                x=0.14,
+            )
+        ],
+        updatemenus=[
+            dict(
+                type="buttons",
+                direction="left",
+                x=0.0,
+                y=0.0,
+                xanchor="left",
+                yanchor="top",
+                pad=dict(t=62),
+                showactive=False,
+                buttons=[
+                    dict(
+                        label="▶ play",
+                        method="animate",
+                        args=[
+                            None,
+                            dict(
+                                frame=dict(duration=60, redraw=True),
+                                transition=dict(duration=0),
+                                fromcurrent=True,
+                                mode="immediate",
+                            ),
+                        ],
+                    )
+                ],
+            )
+        ],
+    )
+    fig.update_xaxes(title_text="z₁", row=1, col=1, showgrid=True, gridcolor="#eee")
+    fig.update_yaxes(
+        title_text="z₂", row=1, col=1, scaleanchor="x", showgrid=True, gridcolor="#eee"
+    )
+    if image_shape is not None:
+        fig.update_xaxes(visible=False, row=1, col=2, constrain="domain")
+        fig.update_yaxes(visible=False, row=1, col=2, autorange="reversed", scaleanchor="x2")
+    return fig
