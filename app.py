@@ -5,6 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from ui.state import init_state, show_model_badge
+from ui.training import show_training_status
 
 ROOT = Path(__file__).parent
 
@@ -32,4 +33,6 @@ for path, title, icon, section in PAGES:
     if (ROOT / path).exists():
         page = st.Page(path, title=title, icon=icon, default=path == "pages/home.py")
         sections.setdefault(section, []).append(page)
-st.navigation(sections).run()
+page = st.navigation(sections)
+show_training_status(page.title)  # keeps a run's heartbeat going on every page
+page.run()

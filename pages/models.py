@@ -1,5 +1,174 @@
-"""Saved models: load, upload, download, delete."""
+"""Models: the saved checkpoints (shared by every session): load, upload, download, delete."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
 
 import streamlit as st
 
+from ui.models import activate_library_model, builtin_dataset, save_active_model_form
+from ui.state import get_active_model, model_library
+from vae.checkpoint import SUFFIX, CheckpointError, checkpoint_bytes
+from vae.data import USER_DATA_SUFFIXES, DataError, load_user_data
+from vae.library import ModelEntry, ModelExistsError
+
+CONFIRM_KEY = "vx_models_confirm_delete"  # the name awaiting "yes, delete", or None
+NOTICE_KEY = "vx_models_notice"  # a success message that survives the rerun after an action
+
+if CONFIRM_KEY not in st.session_state:
+    st.session_state[CONFIRM_KEY] = None
+if NOTICE_KEY not in st.session_state:
+    st.session_state[NOTICE_KEY] = None
+
+
+def describe(entry: ModelEntry) -> dict:
+    """One table row: what a person picks a model by."""
+    meta = entry.metadata
+    elbo = (meta.get("test_metrics") or {}).get("elbo")
+    created = meta.get("created")
+    try:
+        when = dt.datetime.fromisoformat(created).strftime("%Y-%m-%d %H:%M") if created else ""
+    except (TypeError, ValueError):
+        when = str(created)
+    config = meta.get("model_config") or {}
+    return {
+        "name": entry.name,
+        "dataset": meta.get("dataset", "?") if entry.ok else "—",
+        "epochs": len(meta.get("history") or []) if entry.ok else None,
+        "test ELBO": round(elbo, 2) if isinstance(elbo, (int, float)) else None,
+        "model": f"{config.get('architecture', '?')} {tuple(config.get('hidden', ()))}"
+        if entry.ok
+        else "—",
+        "created": when,
+        "size": f"{entry.size / 2**20:.1f} MB",
+        "status": "ok" if entry.ok else f"broken: {entry.error}",
+    }
+
+
+def flash(message: str) -> None:
+    st.session_state[NOTICE_KEY] = message
+
+
 st.title("Models")
+library = model_library()
+notice = st.session_state[NOTICE_KEY]
+if notice:
+    st.success(notice)
+    st.session_state[NOTICE_KEY] = None
+
+active = get_active_model()
+if active is not None:
+    with st.container(border=True):
+        st.markdown(
+            f"**Current model: {active.name}** · {active.metadata.get('dataset', '?')} · "
+            + ("trained in this session, not saved yet" if active.source == "session" else "saved")
+        )
+        if active.source == "session":
+            save_active_model_form(active, "models")
+        st.download_button(
+            "Download the current model",
+            data=lambda: checkpoint_bytes(active.model, active.metadata),
+            file_name=f"{active.name}{SUFFIX}",
+            mime="application/octet-stream",
+            key="models_download_current",
+            on_click="ignore",
+            icon=":material/download:",
+        )
+
+st.subheader("Saved models")
+st.caption(f"Folder: `{library.root}` · shared by every session of this server.")
+entries = library.list()
+if not entries:
+    st.info(
+        "No saved models yet. Train one (Train page) and save it, or upload a checkpoint below."
+    )
+else:
+    st.dataframe([describe(e) for e in entries], hide_index=True, key="models_table")
+    names = [e.name for e in entries]
+    chosen = st.selectbox("Model", names, key="models_chosen")
+    entry = next(e for e in entries if e.name == chosen)
+    if not entry.ok:
+        st.error(f"{entry.name!r} cannot be used: {entry.error}")
+    load_col, download_col, delete_col = st.columns(3)
+    user_data = entry.ok and builtin_dataset(entry.metadata) is None
+    if load_col.button("Load", key="models_load", icon=":material/open_in_browser:",
+                       disabled=not entry.ok or user_data, type="primary"):  # fmt: skip
+        try:
+            activate_library_model(entry)
+        except (CheckpointError, DataError, OSError) as error:
+            st.error(f"Cannot load {entry.name!r}: {error}")
+        else:
+            flash(f"Loaded {entry.name!r}: it is now the current model on every page.")
+            st.rerun()
+    download_col.download_button(
+        "Download",
+        data=lambda path=entry.path: Path(path).read_bytes(),
+        file_name=f"{entry.name}{SUFFIX}",
+        mime="application/octet-stream",
+        key="models_download",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+    if delete_col.button("Delete…", key="models_delete", icon=":material/delete:"):
+        st.session_state[CONFIRM_KEY] = entry.name
+    if user_data:
+        # Checkpoints hold weights and plain metadata, never training data: to look at a model
+        # trained on uploaded data, the same file is uploaded again and checked for shape.
+        st.info(
+            f"{entry.name!r} was trained on uploaded data "
+            f"(**{entry.metadata.get('dataset', '?')}**). Upload that file again to load it."
+        )
+        data_file = st.file_uploader(
+            "The model's data", type=list(USER_DATA_SUFFIXES), key="models_dataset_upload"
+        )
+        if data_file is not None and st.button("Load with this data", key="models_load_data"):
+            try:
+                dataset = load_user_data(data_file.getvalue(), data_file.name)
+                activate_library_model(entry, dataset)
+            except (CheckpointError, DataError, OSError) as error:
+                st.error(f"Cannot load {entry.name!r}: {error}")
+            else:
+                flash(f"Loaded {entry.name!r} with {data_file.name}.")
+                st.rerun()
+
+    pending = st.session_state[CONFIRM_KEY]
+    if pending is not None:
+        st.warning(
+            f"Delete **{pending}** from the library for every session? This cannot be undone."
+        )
+        yes, no, _ = st.columns([1, 1, 4])
+        if yes.button("Yes, delete", key="models_delete_yes", type="primary"):
+            st.session_state[CONFIRM_KEY] = None
+            try:
+                library.delete(pending)
+            except (CheckpointError, ValueError) as error:
+                st.error(f"Cannot delete {pending!r}: {error}")
+            else:
+                flash(f"Deleted {pending!r}.")
+                st.rerun()
+        if no.button("Cancel", key="models_delete_no"):
+            st.session_state[CONFIRM_KEY] = None
+            st.rerun()
+
+st.subheader("Upload a checkpoint")
+uploaded = st.file_uploader(
+    f"A {SUFFIX} file saved by this app or by `python -m vae`",
+    type=[SUFFIX.lstrip(".")],
+    key="models_upload",
+)
+if uploaded is not None:
+    stem = Path(uploaded.name).stem
+    name = st.text_input("Name in the library", value=stem, max_chars=80, key="models_upload_name")
+    overwrite = st.checkbox("Replace a saved model of that name", key="models_upload_overwrite")
+    if st.button("Add to the library", key="models_upload_add", icon=":material/upload:"):
+        try:
+            added = library.import_bytes(name, uploaded.getvalue(), overwrite=overwrite)
+        except ModelExistsError as error:
+            st.error(f"{error}.")
+        except (CheckpointError, ValueError) as error:
+            # Validated in a temp file first: a broken upload never replaces a good model.
+            st.error(f"This file cannot be used: {error}")
+        else:
+            flash(f"Added {added.name!r} to the library.")
+            st.rerun()

@@ -136,3 +136,33 @@ def train_blocking(
     if active is None:
         raise RuntimeError(run.outcome or "training produced no model")
     return active
+
+
+def show_training_status(current_page_title: str) -> None:
+    """A small live progress bar in the sidebar of every page but Train while a job runs.
+
+    Its polling is also the job's heartbeat, so a run goes on while the user reads another
+    page, and stops by itself only when the tab is closed.
+    """
+    run = get_run()
+    if current_page_title == "Train" or run is None or run.active_key is not None:
+        return
+    alive = run.job.alive
+
+    def panel() -> None:
+        progress = poll(run)
+        if progress.finished:
+            st.caption(f"Training {progress.message}.")
+            st.page_link("pages/train.py", label="See the result", icon=":material/done:")
+            if alive:  # this fragment was polling: one full rerun turns the polling off
+                st.rerun()
+        elif progress.state == "waiting":
+            st.progress(0.0, text=progress.message)
+        else:
+            st.progress(
+                progress.fraction,
+                text=f"Training {run.dataset.name}: epoch {progress.epoch}/{progress.epochs}",
+            )
+
+    with st.sidebar:
+        st.fragment(panel, run_every=1.0 if alive else None)()
