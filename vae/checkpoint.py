@@ -316,8 +316,11 @@ def load_checkpoint(
     with handle:
         header, _ = _read_header(handle, size, label)
         config, metadata = _parse_document(header, label)
-        model = VAE(config)  # sizes were bounded by ModelConfig before this allocation
-        _check_tensor_entries(header, model, label)
+        # Shapes only, on the meta device: a tiny file whose config asks for a huge (but
+        # in-bounds) model must not make the server allocate it before the file is checked.
+        with torch.device("meta"):
+            skeleton = VAE(config)
+        _check_tensor_entries(header, skeleton, label)
         handle.seek(0)
         data = handle.read(size)  # the size checked above, even if the file grew meanwhile
     try:
@@ -332,6 +335,7 @@ def load_checkpoint(
             and not torch.isfinite(tensor).all()
         ):
             raise CheckpointError(f"{label}: {name} holds NaN or infinite values")
+    model = VAE(config)  # the file holds every weight, so its size bounds this allocation
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as error:
