@@ -120,6 +120,11 @@ class ModelLibrary:
             if not path.is_file():
                 continue
             name = path.name[: -len(SUFFIX)]
+            if _unsafe_name(name):
+                # Copied in by hand (e.g. "mnist(1).safetensors"): load() would refuse the name.
+                error = f"the file name is not a valid model name ({_unsafe_name(name)}); rename it"
+                entries.append(ModelEntry(name, path, {}, error, stat.st_mtime, stat.st_size))
+                continue
             try:
                 metadata, error = read_metadata(path), None
             except CheckpointError as failure:
@@ -219,6 +224,15 @@ class ModelLibrary:
             _remove_quietly(temp)
             raise CheckpointError(f"cannot save {path.stem!r}: {error.strerror or error}") from None
         fsync_dir(path.parent)
+
+
+def _unsafe_name(name: str) -> str | None:
+    """Why `name` (a file stem) cannot be used as a model name, or None when it can."""
+    try:
+        safe = safe_model_name(name)
+    except ValueError as reason:
+        return str(reason)
+    return None if safe == name else "it has spaces at the start or end"
 
 
 def _remove_quietly(path: Path) -> None:
