@@ -1,0 +1,279 @@
+"""The command line: train -> evaluate -> info on the tiny digits set, and one-line errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from vae.checkpoint import load_checkpoint, read_metadata
+from vae.cli import ProgressLine, main
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ["--hidden", "64,32", "--batch-size", "64", "--quiet"]
+
+
+def run_module(*args: str, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
+    """`python -m vae ...` in a fresh interpreter, as a user would run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "vae", *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kwargs,
+    )
+
+
+def assert_one_error_line(stderr: str) -> None:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("error: "), stderr
+    assert "Traceback" not in stderr
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """A checkpoint trained for two epochs on digits through the CLI."""
+    out = tmp_path_factory.mktemp("cli") / "digits-test.safetensors"
+    code = main(["train", "--dataset", "digits", "--epochs", "2", "--out", str(out), *SMALL])
+    assert code == 0
+    return out
+
+
+def test_help_runs_as_a_module():
+    result = run_module("--help")
+    assert result.returncode == 0
+    for command in ("train", "evaluate", "info", "list"):
+        assert command in result.stdout
+
+
+def test_train_writes_a_loadable_checkpoint(trained, capsys):
+    model, metadata = load_checkpoint(trained)
+    assert model.config.input_dim == 64 and model.config.hidden == (64, 32)
+    assert metadata["name"] == "digits-test"
+    assert metadata["dataset"] == "digits"
+    assert metadata["train_config"]["epochs"] == 2
+    assert metadata["interrupted"] is False
+    assert [h["epoch"] for h in metadata["history"]] == [1, 2]
+    assert metadata["test_metrics"]["elbo"] == metadata["history"][-1]["test_elbo"]
+    assert all(math.isfinite(v) for v in metadata["test_metrics"].values())
+    assert metadata["preprocessing"] and metadata["created"] and metadata["device"]
+
+
+def test_evaluate_json(trained, capsys):
+    code = main(["evaluate", "--checkpoint", str(trained), "--iw", "50", "--json", "--quiet"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["dataset"] == "digits" and report["split"] == "test"  # from the checkpoint
+    for key in ("elbo", "recon", "kl", "iwae", "knn_accuracy"):
+        assert isinstance(report[key], float) and math.isfinite(report[key]), key
+    assert report["elbo"] == pytest.approx(-(report["recon"] + report["kl"]))
+    assert report["kl"] >= 0
+    # The IWAE bound (k=50) is at least the ELBO, up to Monte Carlo noise on 300 examples.
+    assert report["iwae"] >= report["elbo"] - 0.5
+    assert 0.0 <= report["knn_accuracy"] <= 1.0
+    assert report["iwae_k"] == 50
+
+
+def test_evaluate_text_and_options(trained, capsys):
+    code = main(["evaluate", "--checkpoint", str(trained), "--dataset", "digits",
+                 "--split", "train", "--iw", "0", "--quiet"])  # fmt: skip
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert "digits train set" in out and "ELBO" in out and "IWAE" not in out
+
+
+def test_info(trained, capsys):
+    assert main(["info", "--checkpoint", str(trained)]) == 0
+    out, _ = capsys.readouterr()
+    assert "digits-test" in out and "2 epoch(s) trained" in out
+    assert main(["info", "--checkpoint", str(trained), "--json"]) == 0
+    out, _ = capsys.readouterr()
+    assert json.loads(out) == read_metadata(trained)
+
+
+def test_list_shows_library_models(trained, capsys):
+    assert main(["list", "--root", str(trained.parent)]) == 0
+    out, _ = capsys.readouterr()
+    assert "digits-test" in out and "test ELBO" in out
+
+
+def test_default_out_is_the_library(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("VAE_EXPLORER_MODELS", str(tmp_path / "library"))
+    code = main(["train", "--dataset", "digits", "--epochs", "1", "--dynamic-binarization",
+                 *SMALL])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    path = tmp_path / "library" / "digits-mlp-z2.safetensors"
+    assert str(path) in out
+    assert load_checkpoint(path)[1]["train_config"]["dynamic_binarization"] is True
+    # The same name again is refused before any training, unless forced.
+    code = main(["train", "--dataset", "digits", "--epochs", "1", *SMALL])
+    _, err = capsys.readouterr()
+    assert code == 1 and "--force" in err
+    assert_one_error_line(err)
+    # evaluate uses the dynamic-binarisation test protocol recorded in the checkpoint.
+    assert main(["evaluate", "--checkpoint", str(path), "--iw", "5", "--json", "--quiet"]) == 0
+    out, _ = capsys.readouterr()
+    assert json.loads(out)["dynamic_binarization"] is True
+
+
+def test_progress_bar_on_a_terminal():
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    progress = ProgressLine(stream, total_steps=20)
+    progress.step(5, 1, 2, force=True)
+    progress.epoch_done(1, 2, 10, {"loss": 12.5}, {"elbo": -11.25})
+    progress.close()
+    text = stream.getvalue()
+    assert text.count("\r") == 2 and text.endswith("\n")
+    assert "epoch 1/2" in text and "50%" in text and "test ELBO -11.25" in text and "ETA" in text
+
+
+# --- errors: one line, never a traceback ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["frobnicate"],
+        ["train"],
+        ["train", "--dataset", "nope"],
+        ["train", "--dataset", "digits", "--data", "x.npz"],
+        ["train", "--dataset", "digits", "--hidden", "a,b"],
+        ["train", "--dataset", "digits", "--epochs", "0"],
+        ["train", "--dataset", "digits", "--lr", "nan"],
+        ["evaluate"],
+        ["evaluate", "--checkpoint", "m.safetensors", "--split", "validation"],
+        ["info"],
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert_one_error_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["evaluate", "--checkpoint", "{missing}"], "no checkpoint"),
+        (["info", "--checkpoint", "{missing}"], "no checkpoint"),
+        (["train", "--dataset", "swiss-roll", "--likelihood", "bernoulli"], "needs data in [0, 1]"),
+        (["train", "--dataset", "swiss-roll", "--dynamic-binarization"], "bernoulli likelihood"),
+        (["train", "--dataset", "digits", "--arch", "conv"], "conv architecture"),
+        (["train", "--dataset", "digits", "--hidden", "100000"], "hidden width"),
+        (["train", "--dataset", "digits", "--out", "model.pt"], "must end with .safetensors"),
+        (["train", "--dataset", "digits", "--out", "{tmp}/.x.safetensors"], "valid model name"),
+        (["train", "--data", "{missing}"], "does not exist"),
+        (["evaluate", "--checkpoint", "{trained}", "--dataset", "swiss-roll"], "expects 64"),
+    ],
+)
+def test_failures_exit_1_with_one_line(argv, message, trained, tmp_path, capsys):
+    names = {"missing": tmp_path / "absent.safetensors", "tmp": tmp_path, "trained": trained}
+    argv = [a.format(**names) for a in argv]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert_one_error_line(err)
+    assert message in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_unavailable_device(capsys):
+    assert main(["train", "--dataset", "digits", "--device", "cuda", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert_one_error_line(err)
+    assert "CUDA" in err
+
+
+class Exploit:
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.mark.parametrize("command", ["evaluate", "info"])
+def test_malicious_checkpoint_is_refused_without_running_it(tmp_path, command):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "model.safetensors"
+    torch.save({"state_dict": Exploit(str(marker))}, path)
+    result = run_module(command, "--checkpoint", str(path))
+    assert result.returncode == 1
+    assert_one_error_line(result.stderr)
+    assert "not a vae-explorer checkpoint" in result.stderr
+    assert not marker.exists()
+
+
+def test_pickle_payload_with_pickle_dump(tmp_path, capsys):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(pickle.dumps(Exploit(str(marker))))
+    assert main(["evaluate", "--checkpoint", str(path)]) == 1
+    assert_one_error_line(capsys.readouterr().err)
+    assert not marker.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child is POSIX")
+def test_ctrl_c_stops_after_the_batch_and_saves(tmp_path):
+    out = tmp_path / "stopped.safetensors"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "vae",
+            "train",
+            "--dataset",
+            "digits",
+            "--epochs",
+            "500",
+            "--hidden",
+            "64,32",
+            "--out",
+            str(out),
+        ],  # fmt: skip
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # stderr is a pipe: one line per epoch
+            line = process.stderr.readline()
+            if line.startswith("epoch 1/500") or not line:
+                break
+        assert line.startswith("epoch 1/500"), line
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert "interrupted after" in stdout and str(out) in stdout
+    model, metadata = load_checkpoint(out)
+    assert metadata["interrupted"] is True
+    assert 1 <= len(metadata["history"]) < 500
+    assert math.isfinite(metadata["test_metrics"]["elbo"])
