@@ -30,3 +30,17 @@ __all__ = [
     "train",
     "vae_loss",
 ]
+
+# Checkpoints and the model library (safetensors + JSON; never pickle).
+from .checkpoint import CheckpointError, load_checkpoint, read_metadata, save_checkpoint  # noqa: E402
+from .library import ModelEntry, ModelLibrary, safe_model_name  # noqa: E402
+
+__all__ += [
+    "CheckpointError",
+    "ModelEntry",
+    "ModelLibrary",
+    "load_checkpoint",
+    "read_metadata",
+    "safe_model_name",
+    "save_checkpoint",
+]
