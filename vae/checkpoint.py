@@ -262,7 +262,41 @@ def _parse_document(header: dict[str, Any], label: str) -> tuple[ModelConfig, di
         config = ModelConfig.from_dict(document.get("model_config"))
     except ConfigError as error:
         raise CheckpointError(f"{label} has an invalid model config: {error}") from None
+    _check_metadata_types(metadata, label)
     return config, {**metadata, "model_config": config.to_dict()}
+
+
+# Types of the standard metadata keys (None allowed): pages and the CLI rely on them, and one
+# uploaded file with e.g. a list for test_metrics must not break the Models page for everyone.
+_METADATA_TYPES: dict[str, type | tuple[type, ...]] = {
+    "name": str,
+    "dataset": str,
+    "vae_version": str,
+    "created": str,
+    "device": str,
+    "preprocessing": dict,
+    "train_config": dict,
+    "test_metrics": dict,
+    "history": list,
+}
+
+
+def _check_metadata_types(metadata: dict[str, Any], label: str) -> None:
+    for key, kind in _METADATA_TYPES.items():
+        value = metadata.get(key)
+        if value is not None and not isinstance(value, kind):
+            raise CheckpointError(
+                f"{label} has invalid metadata: '{key}' must be a "
+                f"{getattr(kind, '__name__', 'value')}, not {type(value).__name__}"
+            )
+    for record in metadata.get("history") or []:
+        if not isinstance(record, dict) or not all(
+            v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+            for v in record.values()
+        ):
+            raise CheckpointError(
+                f"{label} has invalid metadata: each 'history' entry must map names to numbers"
+            )
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
