@@ -39,6 +39,18 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
 
 
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Shows meaningful defaults only: not None, not False, not where the help already says."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if default is None or default is False or default == argparse.SUPPRESS or "default" in text:
+            return text
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else "%(default)s"
+        return f"{text} (default: {shown})"
+
+
 # --- argument types ------------------------------------------------------------------------
 
 
@@ -90,9 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train, evaluate and inspect variational autoencoders with a 2-D latent space.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    defaults = {"formatter_class": _DefaultsFormatter}
     commands.required = True
 
-    train = commands.add_parser("train", help="train a VAE and save a checkpoint")
+    train = commands.add_parser("train", help="train a VAE and save a checkpoint", **defaults)
     source = train.add_mutually_exclusive_group(required=True)
     source.add_argument("--dataset", choices=DATASET_CHOICES, help="a built-in dataset")
     source.add_argument("--data", type=Path, metavar="FILE",
@@ -100,20 +113,26 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data-dir", type=Path, metavar="DIR",
                        help="folder with the MNIST / Fashion-MNIST IDX files")  # fmt: skip
     d = _TRAIN_DEFAULTS
-    train.add_argument("--epochs", type=_positive_int, default=d["epochs"])
-    train.add_argument("--batch-size", type=_positive_int, default=d["batch_size"])
+    train.add_argument(
+        "--epochs", type=_positive_int, default=d["epochs"], help="passes over the data"
+    )
+    train.add_argument("--batch-size", type=_positive_int, default=d["batch_size"],
+                       help="examples per gradient step")  # fmt: skip
     train.add_argument("--lr", type=_number, default=d["lr"], help="Adam learning rate")
     train.add_argument("--beta", type=_number, default=d["beta"],
                        help="KL weight: 1 is the true ELBO, other values a beta-VAE")  # fmt: skip
     train.add_argument("--warmup-epochs", type=_non_negative_int, default=d["warmup_epochs"],
                        help="ramp the KL weight from 0 to beta over this many epochs")  # fmt: skip
-    train.add_argument("--seed", type=_non_negative_int, default=d["seed"])
-    train.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    train.add_argument("--seed", type=_non_negative_int, default=d["seed"],
+                       help="seeds the initial weights, batches and sampling")  # fmt: skip
+    train.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
+                       help="auto picks CUDA, then MPS, then the CPU")  # fmt: skip
     train.add_argument("--arch", choices=("mlp", "conv"), default="mlp",
                        help="conv is for 28x28 images (MNIST, Fashion-MNIST)")  # fmt: skip
     train.add_argument("--hidden", type=_hidden_widths, default=(512, 256), metavar="W1,W2,...",
-                       help="encoder layer widths; the decoder mirrors them (default 512,256)")  # fmt: skip
-    train.add_argument("--latent-dim", type=_positive_int, default=2)
+                       help="encoder layer widths; the decoder mirrors them")  # fmt: skip
+    train.add_argument("--latent-dim", type=_positive_int, default=2,
+                       help="2 lets the app draw the latent space as it is")  # fmt: skip
     train.add_argument("--likelihood", choices=("auto", "bernoulli", "gaussian"), default="auto",
                        help="p(x|z); auto takes the dataset's suggestion")  # fmt: skip
     train.add_argument("--gaussian-sigma", type=_number, default=None, metavar="SIGMA",
@@ -126,30 +145,39 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=cmd_train)
 
-    evaluate = commands.add_parser("evaluate", help="ELBO, IWAE log-likelihood and k-NN accuracy")
-    evaluate.add_argument("--checkpoint", type=Path, required=True, metavar="PATH")
+    evaluate = commands.add_parser(
+        "evaluate", help="ELBO, IWAE log-likelihood and k-NN accuracy", **defaults
+    )
+    evaluate.add_argument("--checkpoint", type=Path, required=True, metavar="PATH",
+                          help="a .safetensors file written by vae-explorer")  # fmt: skip
     source = evaluate.add_mutually_exclusive_group()
     source.add_argument("--dataset", choices=DATASET_CHOICES,
                         help="default: the dataset the checkpoint was trained on")  # fmt: skip
     source.add_argument("--data", type=Path, metavar="FILE", help="your own data file")
-    evaluate.add_argument("--data-dir", type=Path, metavar="DIR")
-    evaluate.add_argument("--split", choices=("test", "train"), default="test")
+    evaluate.add_argument("--data-dir", type=Path, metavar="DIR",
+                          help="folder with the MNIST / Fashion-MNIST IDX files")  # fmt: skip
     evaluate.add_argument("--iw", type=_non_negative_int, default=1000, metavar="K",
                           help="importance samples for the IWAE bound on log p(x); 0 skips it")  # fmt: skip
     evaluate.add_argument("--knn", type=_positive_int, default=5, metavar="K",
                           help="neighbours for the k-NN accuracy of latent means")  # fmt: skip
-    evaluate.add_argument("--seed", type=_non_negative_int, default=0)
-    evaluate.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    evaluate.add_argument("--split", choices=("test", "train"), default="test",
+                          help="which part of the data to score")  # fmt: skip
+    evaluate.add_argument("--seed", type=_non_negative_int, default=0,
+                          help="seeds the Monte Carlo samples of z")  # fmt: skip
+    evaluate.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
+                          help="auto picks CUDA, then MPS, then the CPU")  # fmt: skip
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--quiet", action="store_true", help="no progress on stderr")
     evaluate.set_defaults(handler=cmd_evaluate)
 
-    info = commands.add_parser("info", help="what a checkpoint holds (reads the header only)")
+    info = commands.add_parser(
+        "info", help="what a checkpoint holds (reads the header only)", **defaults
+    )
     info.add_argument("--checkpoint", type=Path, required=True, metavar="PATH")
     info.add_argument("--json", action="store_true", help="print the metadata as JSON")
     info.set_defaults(handler=cmd_info)
 
-    listing = commands.add_parser("list", help="the models in the library")
+    listing = commands.add_parser("list", help="the models in the library", **defaults)
     listing.add_argument("--root", type=Path, default=None,
                          help="library folder (default: $VAE_EXPLORER_MODELS or ./models)")  # fmt: skip
     listing.set_defaults(handler=cmd_list)
