@@ -192,6 +192,10 @@ class ModelLibrary:
         temp = write_temp(path.parent, bytes(data))
         try:
             load_checkpoint(temp)  # raises CheckpointError for anything wrong
+        except CheckpointError as error:
+            _remove_quietly(temp)
+            # The messages name the file; the user knows it as their upload, not our temp file.
+            raise CheckpointError(str(error).replace(temp.name, "the uploaded file")) from None
         except BaseException:
             _remove_quietly(temp)
             raise
