@@ -430,3 +430,37 @@ def test_sigkill_during_saves_never_leaves_a_partial_checkpoint(tmp_path):
         helper.stdin.close()
         helper.wait(timeout=60)
     assert loaded_count > 0  # some saves completed, so the checks above did run
+
+
+def test_huge_in_bounds_config_is_checked_before_allocating(tmp_path):
+    """A tiny file whose config is legal but huge (~166 M parameters) is refused for its
+    missing weights: shapes are compared on the meta device, the model is never allocated."""
+    import resource
+
+    config = {"input_dim": 4096, "hidden": [8192, 6000]}
+    path = write_raw(tmp_path / "m.safetensors", {"w": torch.zeros(1)},
+                     document_for(small_model(), model_config=config))  # fmt: skip
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    with pytest.raises(CheckpointError, match="missing weights"):
+        load_checkpoint(path)
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mib < 300  # building it would take ~650 MB of float32 weights
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        ({"test_metrics": [1, 2]}, "'test_metrics' must be a dict"),
+        ({"history": 5}, "'history' must be a list"),
+        ({"history": [{"epoch": "one"}]}, "must map names to numbers"),
+        ({"name": 7}, "'name' must be a str"),
+    ],
+)
+def test_standard_metadata_keys_must_have_their_types(tmp_path, metadata, message):
+    model = small_model()
+    doc = document_for(model, metadata=metadata)
+    path = write_raw(tmp_path / "m.safetensors", tensors_of(model), doc)
+    with pytest.raises(CheckpointError, match=message):
+        read_metadata(path)
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(path)

@@ -274,3 +274,12 @@ def test_concurrent_creates_of_one_name_have_one_winner(tmp_path):
     assert sorted(outcomes) == ["refused"] * 5 + ["saved"]
     model, metadata = load_checkpoint(tmp_path / "race.safetensors")
     assert same_weights(model, small_model(metadata["seed"]))
+
+
+def test_files_copied_in_under_unusable_names_are_listed_as_broken(tmp_path):
+    library = ModelLibrary(tmp_path)
+    library.save("mnist", small_model(), {})
+    (tmp_path / "mnist.safetensors").rename(tmp_path / "mnist(1).safetensors")
+    (entry,) = library.list()
+    assert entry.name == "mnist(1)" and not entry.ok and "rename" in entry.error
+    assert library.names() == []

@@ -590,8 +590,8 @@ def cmd_list(args: argparse.Namespace) -> int:
             meta = entry.metadata
             elbo = (meta.get("test_metrics") or {}).get("elbo")
             score = f"test ELBO {elbo:.2f}" if isinstance(elbo, (int, float)) else ""
-            print(f"{entry.name:30s} {meta.get('dataset', '?'):14s} "
-                  f"{meta.get('created', '?'):26s} {score}")  # fmt: skip
+            dataset, created = (str(meta.get(k) or "?") for k in ("dataset", "created"))
+            print(f"{entry.name:30s} {dataset:14s} {created:26s} {score}".rstrip())
         else:
             print(f"{entry.name:30s} BROKEN: {entry.error}")
     return 0
