@@ -26,7 +26,6 @@ PAGES = [
 
 st.set_page_config(page_title="VAE explorer", page_icon=":material/bubble_chart:", layout="wide")
 init_state()
-show_model_badge()
 
 sections: dict[str, list[st.Page]] = {}
 for path, title, icon, section in PAGES:
@@ -34,5 +33,6 @@ for path, title, icon, section in PAGES:
         page = st.Page(path, title=title, icon=icon, default=path == "pages/home.py")
         sections.setdefault(section, []).append(page)
 page = st.navigation(sections)
+show_model_badge()  # after st.navigation: its elements belong to the page being shown
 show_training_status(page.title)  # keeps a run's heartbeat going on every page
 page.run()

@@ -1,0 +1,354 @@
+"""AppTest of the whole app: every page with and without a model, quick start, Train, Models.
+
+Each test gets its own empty model library (VAE_EXPLORER_MODELS -> a tmp dir). A small digits
+model trained for a few epochs (well under a second) stands in for a real one.
+"""
+
+from __future__ import annotations
+
+import ast
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import vae
+from ui.state import ActiveModel
+from vae import VAE, ModelConfig, TrainConfig
+from vae.checkpoint import SUFFIX, checkpoint_bytes
+from vae.data import load_dataset
+from vae.job import TrainingJob, training_metadata
+
+TIMEOUT = 60
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _app_pages() -> list[str]:
+    """app.py's static page list (read as data: running app.py needs a Streamlit session)."""
+    tree = ast.parse((ROOT / "app.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "PAGES":
+            return [path for path, *_ in ast.literal_eval(node.value) if (ROOT / path).exists()]
+    raise AssertionError("app.py has no PAGES list")
+
+
+PAGES = _app_pages()
+
+
+@pytest.fixture(autouse=True)
+def library_dir(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "models"
+    monkeypatch.setenv("VAE_EXPLORER_MODELS", str(folder))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+@pytest.fixture(scope="module")
+def trained(digits) -> tuple[VAE, dict]:
+    """A digits VAE trained for 3 epochs, and its checkpoint metadata."""
+    model = VAE(ModelConfig(input_dim=64, image_shape=(8, 8), hidden=(64,)))
+    job = TrainingJob(model, digits, TrainConfig(epochs=3, batch_size=64)).start()
+    assert job.join(60) and job.error is None
+    meta = training_metadata("tiny digits", digits, model, job.config, job.result, vae.__version__)
+    return model, meta
+
+
+@pytest.fixture
+def active(trained, digits) -> ActiveModel:
+    model, meta = trained
+    return ActiveModel(
+        key="test:tiny", name="tiny digits", model=model, metadata=dict(meta),
+        dataset=digits, source="session",
+    )  # fmt: skip
+
+
+def open_page(path: str, active: ActiveModel | None = None, **state) -> AppTest:
+    """Run app.py once, switch to `path` (through the navigation, as a user would), run it."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    if active is not None:
+        at.session_state["vx_active_model"] = active
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    if path != "pages/home.py":
+        at.switch_page(path).run()
+    return at
+
+
+def sidebar_text(at: AppTest) -> str:
+    return " ".join(m.value for m in at.sidebar.markdown) + " ".join(
+        c.value for c in at.sidebar.caption
+    )
+
+
+# --- every page -----------------------------------------------------------------------------
+
+
+def test_navigation_lists_the_core_pages():
+    assert {"pages/home.py", "pages/train.py", "pages/models.py"} <= set(PAGES)
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_runs_without_a_model(path):
+    at = open_page(path)
+    assert not at.exception
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_runs_with_a_model(path, active):
+    at = open_page(path, active)
+    assert not at.exception
+
+
+def test_the_sidebar_shows_the_current_model_and_device(active):
+    # Checked on the first run: AppTest (1.67) drops the entry script's sidebar elements
+    # after switch_page, although a browser shows them on every page (see the screenshots).
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    assert "No model loaded" in sidebar_text(at)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.session_state["vx_active_model"] = active
+    badge = sidebar_text(at.run())
+    assert "tiny digits" in badge and "digits" in badge
+    assert any(device in badge for device in ("CPU", "CUDA", "MPS"))
+
+
+# --- Home -----------------------------------------------------------------------------------
+
+
+def test_home_explains_the_model_with_formulas():
+    at = open_page("pages/home.py")
+    latex = " ".join(block.value for block in at.latex)
+    assert r"\mathrm{KL}" in latex and r"\log\sigma_j^2" in latex and "ELBO" in latex
+    assert "IWAE" in " ".join(m.value for m in at.markdown)
+
+
+@pytest.mark.slow
+def test_quick_start_trains_digits_and_opens_the_latent_map():
+    at = open_page("pages/home.py")
+    at.button(key="home_quick_start").click().run()
+    assert not at.exception and not at.error
+    model = at.session_state["vx_active_model"]
+    assert model.source == "session" and model.metadata["dataset"] == "digits"
+    assert len(model.metadata["history"]) == 30
+    assert model.metadata["test_metrics"]["elbo"] < 0
+    assert [t.value for t in at.title] == ["Latent map"]
+
+
+def test_home_opens_a_saved_model(trained, library_dir):
+    from vae.library import ModelLibrary
+
+    model, meta = trained
+    ModelLibrary(library_dir).save("saved digits", model, meta)
+    at = open_page("pages/home.py")
+    at.selectbox(key="home_saved_model").set_value("saved digits")
+    at.button(key="home_open_saved").click().run()
+    assert not at.exception and not at.error
+    assert at.session_state["vx_active_model"].source == "library"
+    assert [t.value for t in at.title] == ["Latent map"]
+
+
+# --- Train ----------------------------------------------------------------------------------
+
+
+def wait_for_training(at: AppTest, timeout: float = 90.0) -> AppTest:
+    """Rerun (as the polling fragment would) until the run's model became the active one."""
+    deadline = time.monotonic() + timeout
+    while at.session_state["vx_train_run"].active_key is None:
+        assert time.monotonic() < deadline, "training did not finish"
+        time.sleep(0.2)
+        at.run()
+        assert not at.exception, at.exception
+    return at.run()
+
+
+def test_train_page_trains_shows_progress_and_saves(library_dir):
+    at = open_page("pages/train.py")
+    assert any("press **Start**" in i.value for i in at.info)
+    at.number_input(key="train_epochs").set_value(4)
+    at.text_input(key="train_hidden").set_value("32")
+    at.button(key="train_start").click().run()
+    assert not at.exception and not at.error
+    assert at.button(key="train_stop").disabled is False  # running (or just finished)
+    wait_for_training(at)
+
+    run = at.session_state["vx_train_run"]
+    active = at.session_state["vx_active_model"]
+    assert active.key == run.active_key and active.source == "session"
+    assert len(active.metadata["history"]) == 4
+    assert active.model.config.hidden == (32,)
+    assert any("finished 4 epochs" in s.value for s in at.success)
+    assert at.slider(key=f"train_replay_{run.active_key}").value == 4
+    assert len(at.get("plotly_chart")) >= 3  # curves, last map, replay map
+
+    at.slider(key=f"train_replay_{run.active_key}").set_value(1).run()
+    assert not at.exception
+
+    at.text_input(key="train_save_name").set_value("bad/name")
+    at.button(key="train_save").click().run()
+    assert any("cannot contain" in e.value for e in at.error)
+    assert not library_dir.exists() or not list(library_dir.glob(f"*{SUFFIX}"))
+
+    at.text_input(key="train_save_name").set_value("trained here")
+    at.button(key="train_save").click().run()
+    assert (library_dir / f"trained here{SUFFIX}").is_file()
+    assert any("Saved as" in s.value for s in at.success)
+
+
+def test_train_stop_ends_a_long_run(library_dir):
+    at = open_page("pages/train.py")
+    at.number_input(key="train_epochs").set_value(1000)
+    at.button(key="train_start").click().run()
+    run = at.session_state["vx_train_run"]
+    deadline = time.monotonic() + 60
+    while run.job.progress().epoch < 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    at.button(key="train_stop").click().run()
+    assert run.job.join(30)
+    wait_for_training(at)
+    assert run.job.progress().state == "stopped"
+    assert any("stopped" in w.value for w in at.warning)
+    assert at.session_state["vx_active_model"].key == run.active_key  # the epochs done are kept
+
+
+def test_train_rejects_bad_settings_with_a_message():
+    at = open_page("pages/train.py")
+    at.text_input(key="train_hidden").set_value("wide, deep")
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    assert any("whole numbers" in e.value for e in at.error)
+    assert "vx_train_run" not in at.session_state
+
+
+def test_train_upload_of_a_broken_file_is_an_error_not_a_crash():
+    at = open_page("pages/train.py")
+    at.selectbox(key="train_dataset").set_value("upload").run()
+    at.file_uploader(key="train_upload").set_value(("data.csv", b"a,b\n1,x\n", "text/csv")).run()
+    assert not at.exception
+    assert any("data.csv" in e.value for e in at.error)
+    assert at.button(key="train_start").disabled
+
+
+def test_train_upload_of_good_data_can_be_trained():
+    rows = "\n".join(f"{i % 7},{(i * 3) % 5},{i % 2}" for i in range(60))
+    at = open_page("pages/train.py")
+    at.selectbox(key="train_dataset").set_value("upload").run()
+    at.file_uploader(key="train_upload").set_value(
+        ("points.csv", f"a,b,label\n{rows}\n".encode(), "text/csv")
+    ).run()
+    assert not at.exception and not at.error
+    assert not at.button(key="train_start").disabled
+    at.number_input(key="train_epochs").set_value(2)
+    at.button(key="train_start").click().run()
+    wait_for_training(at)
+    assert at.session_state["vx_active_model"].dataset.x_train.shape[1] == 2
+
+
+# --- Models ---------------------------------------------------------------------------------
+
+
+def library_files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.glob(f"*{SUFFIX}")} if folder.exists() else {}
+
+
+def test_models_page_saves_lists_loads_and_deletes(active, library_dir):
+    at = open_page("pages/models.py", active)
+    assert any("No saved models" in i.value for i in at.info)
+    at.text_input(key="models_save_name").set_value("kept")
+    at.button(key="models_save").click().run()
+    assert (library_dir / f"kept{SUFFIX}").is_file()
+
+    at.run()
+    table = at.dataframe[0].value
+    assert list(table["name"]) == ["kept"] and list(table["epochs"]) == [3]
+    assert table["test ELBO"][0] == pytest.approx(active.metadata["test_metrics"]["elbo"], abs=0.01)
+
+    at.button(key="models_load").click().run()
+    assert not at.exception
+    loaded = at.session_state["vx_active_model"]
+    assert loaded.source == "library" and loaded.name == "kept"
+    assert any("Loaded 'kept'" in s.value for s in at.success)
+
+    at.button(key="models_delete").click().run()
+    assert any("cannot be undone" in w.value for w in at.warning)
+    at.button(key="models_delete_no").click().run()
+    assert (library_dir / f"kept{SUFFIX}").is_file()
+    at.button(key="models_delete").click().run()
+    at.button(key="models_delete_yes").click().run()
+    assert not (library_dir / f"kept{SUFFIX}").exists()
+    assert any("Deleted 'kept'" in s.value for s in at.success)
+
+
+def test_models_upload_of_a_good_checkpoint(trained, library_dir):
+    model, meta = trained
+    data = checkpoint_bytes(model, meta)
+    at = open_page("pages/models.py")
+    at.file_uploader(key="models_upload").set_value(
+        ("uploaded digits.safetensors", data, "application/octet-stream")
+    ).run()
+    assert at.text_input(key="models_upload_name").value == "uploaded digits"
+    at.button(key="models_upload_add").click().run()
+    assert not at.exception and not at.error
+    assert (library_dir / f"uploaded digits{SUFFIX}").is_file()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"not a checkpoint at all", b'\x08\x00\x00\x00\x00\x00\x00\x00{"a": 1}', b""],
+    ids=["garbage", "bad-header", "empty"],
+)
+def test_models_broken_upload_never_replaces_a_good_model(trained, library_dir, content):
+    from vae.library import ModelLibrary
+
+    model, meta = trained
+    ModelLibrary(library_dir).save("good", model, meta)
+    before = library_files(library_dir)
+    at = open_page("pages/models.py")
+    at.file_uploader(key="models_upload").set_value(
+        ("good.safetensors", content, "application/octet-stream")
+    ).run()
+    at.checkbox(key="models_upload_overwrite").check()
+    at.button(key="models_upload_add").click().run()
+    assert not at.exception
+    assert any("cannot be used" in e.value for e in at.error)
+    assert library_files(library_dir) == before
+    assert not [p for p in library_dir.iterdir() if p.name.startswith(".")]  # no temp left
+
+
+def test_models_upload_with_a_bad_name_is_refused(trained, library_dir):
+    model, meta = trained
+    at = open_page("pages/models.py")
+    at.file_uploader(key="models_upload").set_value(
+        ("x.safetensors", checkpoint_bytes(model, meta), "application/octet-stream")
+    ).run()
+    at.text_input(key="models_upload_name").set_value("../../etc/passwd")
+    at.button(key="models_upload_add").click().run()
+    assert not at.exception
+    assert at.error and library_files(library_dir) == {}
+
+
+def test_models_name_clash_needs_overwrite(active, library_dir):
+    at = open_page("pages/models.py", active)
+    for _ in range(2):
+        at.text_input(key="models_save_name").set_value("same")
+        at.button(key="models_save").click().run()
+    assert any("already exists" in e.value for e in at.error)
+    at.checkbox(key="models_save_overwrite").check()
+    at.button(key="models_save").click().run()
+    assert any("Saved as" in s.value for s in at.success)
+
+
+def test_models_trained_on_uploaded_data_ask_for_the_data_again(trained, library_dir):
+    from vae.library import ModelLibrary
+
+    model, meta = trained
+    ModelLibrary(library_dir).save("mine", model, {**meta, "dataset": "my-digits.npz"})
+    at = open_page("pages/models.py")
+    assert at.button(key="models_load").disabled
+    assert any("upload that file again" in i.value.lower() for i in at.info)
