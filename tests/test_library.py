@@ -283,3 +283,9 @@ def test_files_copied_in_under_unusable_names_are_listed_as_broken(tmp_path):
     (entry,) = library.list()
     assert entry.name == "mnist(1)" and not entry.ok and "rename" in entry.error
     assert library.names() == []
+
+
+def test_import_errors_name_the_upload_not_the_temp_file(tmp_path):
+    with pytest.raises(CheckpointError) as error:
+        ModelLibrary(tmp_path).import_bytes("m", b"not a checkpoint at all")
+    assert "the uploaded file" in str(error.value) and ".incoming" not in str(error.value)

@@ -425,6 +425,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         interrupted=interrupted,
         epochs_trained=len(result.history),
         train_seconds=round(result.seconds, 3),
+        **({"data_file": args.data.name} if args.data is not None else {}),
     )
     from .checkpoint import save_checkpoint
 
@@ -450,7 +451,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     dataset_name = args.dataset
     if dataset_name is None and args.data is None:
         dataset_name = metadata.get("dataset")
-        if dataset_name not in DATASET_CHOICES:
+        if dataset_name not in DATASET_CHOICES or metadata.get("data_file"):
             raise CommandError(
                 f"the checkpoint was trained on {dataset_name!r}, which is not built in; "
                 "pass --data FILE or --dataset NAME"
