@@ -261,7 +261,9 @@ def _parse_document(header: dict[str, Any], label: str) -> tuple[ModelConfig, di
     try:
         config = ModelConfig.from_dict(document.get("model_config"))
     except ConfigError as error:
-        raise CheckpointError(f"{label} has an invalid model config: {error}") from None
+        # The error quotes the value, which a hostile file can make megabytes long.
+        reason = str(error) if len(str(error)) <= 200 else f"{str(error)[:200]}…"
+        raise CheckpointError(f"{label} has an invalid model config: {reason}") from None
     _check_metadata_types(metadata, label)
     return config, {**metadata, "model_config": config.to_dict()}
 
