@@ -409,3 +409,62 @@ def test_cli_subprocess_refuses(case_id: str, tmp_path: Path) -> None:
     code, _, err = run_cli_process(["info", "--checkpoint", str(path)])
     assert_cli_refused(code, err, case.message)
     assert not marker.exists()
+
+
+# --- the Models page, through Streamlit's own test driver --------------------------------------
+
+
+def _active_model():
+    """A session model (as after training): the page must leave it as the current model."""
+    from ui.state import ActiveModel
+    from vae.data import load_dataset
+
+    return ActiveModel(
+        key="session:hostile-test",
+        name="current",
+        model=small_model(seed=1),
+        metadata={"name": "current", "dataset": "digits"},
+        dataset=load_dataset("digits"),
+        source="session",
+    )
+
+
+@pytest.mark.slow
+def test_models_page_upload_shows_an_error_for_every_case(
+    library: ModelLibrary, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every case uploaded on the Models page and added: an st.error naming the problem, no
+    exception, the current model unchanged, the library folder byte-identical."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.hostile import ROOT
+
+    monkeypatch.setenv("VAE_EXPLORER_MODELS", str(library.root))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    active = _active_model()
+    at.session_state["vx_active_model"] = active
+    at.switch_page("pages/models.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    before = folder_state(library.root)
+    marker = tmp_path / MARKER_NAME
+    handled = []
+    for case in CASES:
+        at.file_uploader(key="models_upload").set_value(
+            (f"{case.id}.safetensors", case.make(marker), "application/octet-stream")
+        )
+        at.run()
+        at.checkbox(key="models_upload_overwrite").check()  # even when replacing is allowed
+        at.text_input(key="models_upload_name").set_value("good")
+        at.button(key="models_upload_add").click()
+        at.run()
+        assert not at.exception, (case.id, [e.value for e in at.exception])
+        errors = [e.value for e in at.error]
+        assert len(errors) == 1, (case.id, errors)
+        assert errors[0].startswith("This file cannot be used: "), (case.id, errors)
+        assert_clear_message(errors[0], case.message)
+        assert at.session_state["vx_active_model"].key == active.key
+        assert folder_state(library.root) == before, case.id
+        assert not marker.exists(), case.id
+        handled.append(case.id)
+    assert handled == IDS
