@@ -36,10 +36,8 @@ with theory:
         r"\mathrm{ELBO}(x)=\mathbb E_{q(z\mid x)}\big[\log p(x\mid z)\big]"
         r"-\mathrm{KL}\big(q(z\mid x)\,\|\,p(z)\big)\ \le\ \log p(x)"
     )
-    st.latex(
-        r"\text{loss}=-\mathbb E_{q}\big[\log p(x\mid z)\big]+\beta\,\mathrm{KL}"
-        r"\qquad(\beta=1:\ \text{loss}=-\mathrm{ELBO};\ \beta\ne1:\ \beta\text{-VAE})"
-    )
+    st.latex(r"\text{loss}=-\mathbb E_{q}\big[\log p(x\mid z)\big]+\beta\,\mathrm{KL}")
+    st.caption("β = 1: the loss is −ELBO. β ≠ 1 gives a β-VAE (Higgins et al. 2017).")
     st.markdown(
         "The KL term has a closed form (Kingma & Welling 2013, App. B), and sampling is "
         "made differentiable by the **reparameterisation** $z=\\mu+\\sigma\\odot\\varepsilon$, "

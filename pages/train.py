@@ -25,12 +25,12 @@ DATASET_LABELS = {
 }
 # Per-dataset starting points: small data wants small nets and more epochs.
 DEFAULTS = {
-    "digits": {"hidden": "256, 128", "epochs": 30, "batch": 64},
-    "mnist": {"hidden": "512, 256", "epochs": 20, "batch": 128},
-    "fashion-mnist": {"hidden": "512, 256", "epochs": 20, "batch": 128},
-    "swiss-roll": {"hidden": "128, 128", "epochs": 60, "batch": 128},
-    "s-curve": {"hidden": "128, 128", "epochs": 60, "batch": 128},
-    UPLOAD: {"hidden": "256, 128", "epochs": 30, "batch": 128},
+    "digits": {"hidden": "256, 128", "epochs": 30, "batch": 128, "lr": 3e-3},  # = quick start
+    "mnist": {"hidden": "512, 256", "epochs": 20, "batch": 128, "lr": 1e-3},
+    "fashion-mnist": {"hidden": "512, 256", "epochs": 20, "batch": 128, "lr": 1e-3},
+    "swiss-roll": {"hidden": "128, 128", "epochs": 60, "batch": 128, "lr": 1e-3},
+    "s-curve": {"hidden": "128, 128", "epochs": 60, "batch": 128, "lr": 1e-3},
+    UPLOAD: {"hidden": "256, 128", "epochs": 30, "batch": 128, "lr": 1e-3},
 }
 UPLOAD_STATE = "vx_train_upload"  # (file_id, Dataset) of the last parsed upload
 
@@ -41,6 +41,7 @@ def apply_defaults() -> None:
     st.session_state["train_hidden"] = choice["hidden"]
     st.session_state["train_epochs"] = choice["epochs"]
     st.session_state["train_batch"] = choice["batch"]
+    st.session_state["train_lr"] = choice["lr"]
     st.session_state.pop("train_likelihood", None)  # follow the new dataset's suggestion
 
 
@@ -50,7 +51,7 @@ for key, value in {
     "train_hidden": DEFAULTS["digits"]["hidden"],
     "train_epochs": DEFAULTS["digits"]["epochs"],
     "train_batch": DEFAULTS["digits"]["batch"],
-    "train_lr": 1e-3,
+    "train_lr": DEFAULTS["digits"]["lr"],
     "train_beta": 1.0,
     "train_warmup": 0,
     "train_seed": 0,
@@ -138,8 +139,7 @@ with data_col:
     if dataset is not None:
         shape = "×".join(map(str, dataset.image_shape)) if dataset.image_shape else "vectors"
         st.caption(
-            f"{dataset.description}  \n{len(dataset.x_train):,} train / {len(dataset.x_test):,} "
-            f"test examples, {dataset.x_train.shape[1]} values each ({shape})."
+            f"{dataset.description}  \n{dataset.x_train.shape[1]} values per example ({shape})."
         )
 with model_col:
     st.subheader("Model")
