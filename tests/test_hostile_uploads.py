@@ -1,0 +1,294 @@
+"""Hostile data uploads, through the Train page (AppTest), the CLI (`train --data`) and
+vae.data.load_user_data (what both call).
+
+The rules per file are tested in test_data_user.py; here every hostile file goes through the
+real ways in and must end in one clear sentence with nothing else changed: no exception on
+the page, Start stays disabled, the current model and the library folder are untouched, the
+CLI exits non-zero with one `error:` line and writes no checkpoint, and nothing is extracted.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import zipfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.hostile import ROOT, assert_clear_message, assert_cli_refused, folder_state, run_cli
+from vae.data import MAX_ROWS, DataError, load_user_data
+
+RNG = np.random.default_rng(0)
+MARKER_NAME = "PAYLOAD_RAN"
+REDACTED = (
+    "This app has encountered an error. The original error message is redacted to prevent data "
+    "leaks. Full error details have been recorded in the logs (if you're on Streamlit Cloud, "
+    "click on 'Manage app' in the lower right of your app)."
+)
+
+
+class Payload:
+    """Unpickling this writes the marker file (see test_hostile_checkpoints.py)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.code = f"open({str(marker)!r}, 'w').write('pwned')"
+
+    def __reduce__(self):
+        return (exec, (self.code,))
+
+
+def npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=array.dtype.hasobject)
+    return buffer.getvalue()
+
+
+def npz(**arrays: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def png(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels.astype(np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def zipped(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def images(n: int = 6, size: tuple[int, int] = (6, 5)) -> dict[str, bytes]:
+    return {
+        f"pets/{c}/{i:02d}.png": png(RNG.integers(0, 256, size)) for c in ("cat", "dog")
+        for i in range(n)
+    }  # fmt: skip
+
+
+def npy_header_only(shape: tuple[int, ...]) -> bytes:
+    header = f"{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}".ljust(118) + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode()
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    blob = bytearray(png(np.zeros((2, 2))))
+    blob[16:24] = struct.pack(">II", width, height)  # IHDR size, then fix its CRC
+    blob[29:33] = struct.pack(">I", zlib.crc32(bytes(blob[12:29])))
+    return bytes(blob)
+
+
+def pickled_npy(marker: Path) -> bytes:
+    return npy(np.array([Payload(marker)] * 20, dtype=object))
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    filename: str
+    make: Callable[[Path], bytes]  # marker path -> file contents
+    message: str
+
+
+CASES = [
+    # Wrong or missing type.
+    Case("ext-xlsx", "data.xlsx", lambda m: b"1,2,3\n" * 20, "unsupported file type '.xlsx'"),
+    Case("ext-none", "data", lambda m: b"1,2,3\n" * 20, "unsupported file type"),
+    Case("ext-py", "evil.py", lambda m: b"import os; os.system('id')", "unsupported file type"),
+    Case("csv-that-is-a-png", "x.csv", lambda m: png(np.zeros((4, 4))), "could not read|text"),
+    Case("npz-that-is-random", "x.npz", lambda m: RNG.bytes(2048), "not a valid zip"),
+    Case("npy-that-is-text", "x.npy", lambda m: b"hello world", "not a valid .npy"),
+    Case("empty-csv", "e.csv", lambda m: b"", "is empty"),
+    # Code execution attempts.
+    Case("pickled-npy", "p.npy", pickled_npy, "Python objects"),
+    Case("pickled-npz", "p.npz", lambda m: npz(x=np.array([Payload(m)] * 20)), "Python objects"),
+    # Images.
+    Case(
+        "images-mixed-sizes",
+        "mixed.zip",
+        lambda m: zipped(images() | {"pets/dog/zz.png": png(RNG.integers(0, 256, (9, 9)))}),
+        "must all be the same size",
+    ),
+    Case(
+        "non-image-in-zip",
+        "t.zip",
+        lambda m: zipped(images() | {"pets/cat/notes.txt": b"my cats"}),
+        "not a PNG or JPEG",
+    ),
+    Case(
+        "script-in-zip",
+        "s.zip",
+        lambda m: zipped(images() | {"pets/cat/run.sh": b"#!/bin/sh\nrm -rf /\n"}),
+        "not a PNG or JPEG",
+    ),
+    Case(
+        "zip-bomb",
+        "bomb.zip",
+        lambda m: zipped(images() | {"pets/cat/bomb.png": bytes(17 * 2**20)}),
+        "larger than 16 MB",
+    ),
+    Case(
+        "zip-path-dotdot",
+        "evil.zip",
+        lambda m: zipped(images() | {"../../evil.png": png(np.zeros((6, 5)))}),
+        "unsafe path",
+    ),
+    Case(
+        "zip-path-absolute",
+        "evil.zip",
+        lambda m: zipped(images() | {"/tmp/evil.png": png(np.zeros((6, 5)))}),
+        "unsafe path",
+    ),
+    Case(
+        "png-decompression-bomb",
+        "h.zip",
+        lambda m: zipped(images() | {"pets/cat/huge.png": png_claiming(30000, 30000)}),
+        "too many pixels",
+    ),
+    # Numbers.
+    Case("nan-npy", "nan.npy", lambda m: npy(np.array([[1.0, np.nan]] * 20)), "NaN or infinite"),
+    Case("inf-csv", "inf.csv", lambda m: b"a,b\n" + b"1,2\n" * 20 + b"inf,3\n", "NaN or infinite"),
+    Case("single-row-csv", "one.csv", lambda m: b"a,b,c\n1,2,3\n", "1 rows; at least 10"),
+    Case("single-row-npy", "one.npy", lambda m: npy(np.ones((1, 5))), "1 rows; at least 10"),
+    Case(
+        "rows-beyond-limit-csv",
+        "tall.csv",
+        lambda m: b"a\n" + b"1\n" * (MAX_ROWS + 1),
+        "more than 200,000 rows",
+    ),
+    Case(
+        "ten-million-rows-claimed",
+        "tall.npy",
+        lambda m: npy_header_only((10_000_000, 784)),
+        "more than 50,000,000 values",
+    ),
+    Case("csv-text-column", "t.csv", lambda m: b"a,colour\n" + b"1,red\n" * 20, "is text"),
+    Case(
+        "csv-formula-injection",
+        "f.csv",
+        lambda m: b"a,b\n" + b"1,2\n" * 12 + b"1,\"=cmd|' /C calc'!A0\"\n",
+        "is text",
+    ),
+    Case("too-wide", "wide.npy", lambda m: npy(RNG.random((20, 4097))), "at most 4,096"),
+    Case("colour-images", "rgb.npy", lambda m: npy(RNG.random((20, 4, 4, 3))), "colour"),
+    Case(
+        "labels-wrong-length",
+        "y.npz",
+        lambda m: npz(x=RNG.random((20, 3)), y=np.zeros(19)),
+        "labels has shape",
+    ),
+]
+IDS = [case.id for case in CASES]
+
+
+def test_the_payload_is_real(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    np.load(io.BytesIO(pickled_npy(marker)), allow_pickle=True)
+    assert marker.read_text() == "pwned"
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_load_user_data_refuses_with_one_sentence(case: Case, tmp_path: Path) -> None:
+    marker = tmp_path / MARKER_NAME
+    work = tmp_path / "work"
+    work.mkdir()
+    cwd = os.getcwd()
+    os.chdir(work)  # anything extracted would land here
+    try:
+        with pytest.raises(DataError) as caught:
+            load_user_data(case.make(marker), case.filename)
+    finally:
+        os.chdir(cwd)
+    assert_clear_message(str(caught.value), case.message)
+    assert list(tmp_path.rglob("*")) == [work]  # nothing written, payload never ran
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_cli_train_refuses_with_one_error_line(case: Case, tmp_path: Path) -> None:
+    marker = tmp_path / MARKER_NAME
+    path = tmp_path / case.filename
+    path.write_bytes(case.make(marker))
+    out = tmp_path / "out" / "model.safetensors"
+    argv = ["train", "--data", str(path), "--epochs", "1", "--quiet", "--out", str(out)]
+    code, _, err = run_cli(argv)
+    assert_cli_refused(code, err, case.message)
+    assert not out.parent.exists()
+    assert not marker.exists()
+
+
+@pytest.mark.slow
+def test_train_page_upload_shows_an_error_for_every_case(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every case uploaded on the Train page (browser-side type filter aside): one st.error,
+    no exception, Start disabled, the current model and the library unchanged."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_hostile_checkpoints import _active_model
+    from vae.library import ModelLibrary
+
+    library = ModelLibrary(tmp_path / "models")
+    library.save("kept", _active_model().model, {"name": "kept", "dataset": "digits"})
+    monkeypatch.setenv("VAE_EXPLORER_MODELS", str(library.root))
+    before = folder_state(library.root)
+    active = _active_model()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["vx_active_model"] = active
+    at.switch_page("pages/train.py")
+    at.run()
+    at.selectbox(key="train_dataset").set_value("upload")
+    at.run()
+    marker = tmp_path / MARKER_NAME
+    handled = []
+    for case in CASES:
+        if case.filename.rsplit(".", 1)[-1] not in ("npz", "npy", "csv", "zip"):
+            continue  # the browser's picker refuses these; see test_wrong_extension_on_the_page
+        at.file_uploader(key="train_upload").set_value(
+            (case.filename, case.make(marker), "application/octet-stream")
+        )
+        at.run()
+        assert not at.exception, (case.id, [e.value for e in at.exception])
+        errors = [e.value for e in at.error]
+        assert len(errors) == 1, (case.id, errors)
+        assert errors[0].startswith(f"Cannot use {case.filename}: "), (case.id, errors)
+        assert_clear_message(errors[0], case.message)
+        assert at.button(key="train_start").disabled, case.id
+        assert at.session_state["vx_active_model"].key == active.key
+        assert folder_state(library.root) == before
+        assert not marker.exists()
+        handled.append(case.id)
+    assert len(handled) == len([c for c in CASES if not c.id.startswith("ext-")])
+
+
+@pytest.mark.slow
+def test_wrong_extension_on_the_page_is_refused_by_streamlit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request that bypasses the browser's type filter: Streamlit refuses the file inside
+    st.file_uploader (server-side extension check), so our parser never sees it."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("VAE_EXPLORER_MODELS", str(tmp_path / "models"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.switch_page("pages/train.py")
+    at.run()
+    at.selectbox(key="train_dataset").set_value("upload")
+    at.run()
+    at.file_uploader(key="train_upload").set_value(("evil.py", b"print(1)", "text/x-python"))
+    at.run()
+    # Streamlit's own refusal; the details are redacted for users (client.showErrorDetails)
+    # and the script stops there, before the parser and before any Start button.
+    assert [e.value for e in at.exception] == [REDACTED]
+    assert not [b for b in at.button if b.key == "train_start"]
+    assert not (tmp_path / "models").exists()
