@@ -90,6 +90,8 @@ def load_data(choice: str) -> Dataset | None:
 
 
 def parse_widths(text: str) -> tuple[int, ...]:
+    if len(text) > 100:  # a few widths; a pasted essay would be echoed back in the error
+        raise ConfigError("layer widths are a few numbers separated by commas, e.g. 256, 128")
     try:
         widths = tuple(int(part) for part in text.replace(";", ",").split(",") if part.strip())
     except ValueError:
