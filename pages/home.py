@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from ui.models import activate_library_model
@@ -9,6 +10,7 @@ from ui.state import cached_dataset, get_active_model, model_library
 from ui.training import QUICK_START_MODEL, QUICK_START_TRAIN, model_config_for, train_blocking
 from vae.checkpoint import CheckpointError
 from vae.data import DataError
+from vae.plots import bubble_sketch
 
 LATENT_MAP_PAGE = "pages/latent_map.py"
 
@@ -95,6 +97,22 @@ with start:
                 st.switch_page(LATENT_MAP_PAGE)
     st.page_link("pages/train.py", label="Train with your own settings or data",
                  icon=":material/model_training:")  # fmt: skip
+
+    st.subheader("What a bubble means")
+    # A hand-placed sketch (not a trained model): two confident examples far apart, one vague.
+    st.plotly_chart(
+        bubble_sketch(
+            np.array([[-1.4, -1.0], [1.5, 0.7], [0.1, 0.3]]),
+            np.array([[0.15, 0.2], [0.2, 0.15], [0.6, 0.5]]),
+            ["a clear 0", "a clear 7", "a smudge: 4 or 9?"],
+        ),
+        key="home_bubble_sketch",
+        config={"displayModeBar": False},
+    )
+    st.caption(
+        "A sketch: each ellipse is one example's q(z|x) at 1σ. A sharp example gets a small "
+        "bubble; an ambiguous one a big bubble near the middle, where the prior (dotted) is."
+    )
 
     active = get_active_model()
     if active is not None:

@@ -11,6 +11,7 @@ from PIL import Image
 
 from vae.plots import (
     as_image,
+    bubble_sketch,
     display_factor,
     image_figure,
     image_grid,
@@ -110,3 +111,19 @@ def test_image_figure_puts_row_zero_on_top():
     z = np.asarray(fig.data[0].z)
     np.testing.assert_array_equal(z[-1], 1.0)  # heatmap's last row is drawn at the top
     assert fig.layout.yaxis.scaleanchor == "x"
+
+
+def test_bubble_sketch_draws_each_bubble_at_one_sigma():
+    mu = np.array([[1.0, 0.5], [-1.0, -0.5]])
+    sigma = np.array([[0.2, 0.4], [0.8, 0.3]])
+    fig = bubble_sketch(mu, sigma, ["a", "b"])
+    bubbles = [t for t in fig.data if t.fill == "toself"]
+    assert len(bubbles) == 2
+    xs, ys = np.asarray(bubbles[0].x), np.asarray(bubbles[0].y)
+    # Every vertex lies on the ellipse ((x - mu_x) / s_x)^2 + ((y - mu_y) / s_y)^2 = 1.
+    np.testing.assert_allclose(((xs - 1.0) / 0.2) ** 2 + ((ys - 0.5) / 0.4) ** 2, 1.0, atol=1e-9)
+    centres = fig.data[-1]
+    assert list(centres.text) == ["a", "b"]
+    np.testing.assert_array_equal(centres.x, [1.0, -1.0])
+    prior = fig.data[0]
+    np.testing.assert_allclose(np.hypot(prior.x, prior.y), 1.0, atol=1e-9)

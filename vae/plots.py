@@ -133,3 +133,65 @@ def image_figure(image: np.ndarray, title: str | None = None, height: int = 260)
     fig.update_yaxes(visible=False, scaleanchor="x", constrain="domain")
     fig.update_layout(height=height, margin=dict(l=0, r=0, t=30 if title else 0, b=0), title=title)
     return fig
+
+
+def ellipse_xy(center: np.ndarray, radii: np.ndarray, vertices: int = 48) -> tuple:
+    """Closed outline (x, y) of an axis-aligned ellipse: a diagonal Gaussian's 1-sigma contour."""
+    t = np.linspace(0.0, 2 * np.pi, vertices)
+    return center[0] + radii[0] * np.cos(t), center[1] + radii[1] * np.sin(t)
+
+
+def bubble_sketch(
+    mu: np.ndarray, sigma: np.ndarray, labels: Sequence[str], height: int = 330
+) -> go.Figure:
+    """Posterior bubbles N(mu_i, diag sigma_i^2), (n, 2) each, over the prior's 1σ and 2σ circles.
+
+    A didactic picture for Home: each bubble is one example's q(z|x), drawn at 1σ in latent
+    units. The centres are a Scattergl trace, so the browser's WebGL path is warmed up too.
+    """
+    mu, sigma = np.asarray(mu, dtype=float), np.asarray(sigma, dtype=float)
+    fig = go.Figure()
+    for radius, name in ((1.0, "prior N(0, I): 1σ"), (2.0, "2σ")):
+        xs, ys = ellipse_xy(np.zeros(2), np.array([radius, radius]), 96)
+        fig.add_trace(
+            go.Scatter(
+                x=xs, y=ys, mode="lines", name=name, hoverinfo="skip", showlegend=radius == 1.0,
+                line=dict(color="rgba(90,90,90,0.6)", dash="dot", width=1.5),
+            )
+        )  # fmt: skip
+    palette = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
+    if not len(mu) == len(sigma) == len(labels):
+        raise ValueError("mu, sigma and labels need one row each per bubble")
+    for i, (center, radii, label) in enumerate(zip(mu, sigma, labels, strict=True)):
+        color = palette[i % len(palette)]
+        xs, ys = ellipse_xy(center, radii)
+        fig.add_trace(
+            go.Scatter(
+                x=xs, y=ys, mode="lines", fill="toself", fillcolor=color, opacity=0.25,
+                line=dict(color=color, width=1), hoverinfo="skip", showlegend=False, name=label,
+            )
+        )  # fmt: skip
+    fig.add_trace(
+        go.Scattergl(
+            x=mu[:, 0],
+            y=mu[:, 1],
+            mode="markers+text",
+            text=list(labels),
+            textposition="top center",
+            marker=dict(size=7, color=[palette[i % len(palette)] for i in range(len(mu))]),
+            customdata=sigma,
+            hovertemplate="μ = (%{x:.2f}, %{y:.2f})<br>σ = (%{customdata[0]:.2f}, "
+            "%{customdata[1]:.2f})<extra></extra>",
+            showlegend=False,
+        )
+    )
+    fig.update_xaxes(range=[-2.6, 2.6], zeroline=False, title_text="z₁")
+    fig.update_yaxes(range=[-2.3, 2.3], scaleanchor="x", zeroline=False, title_text="z₂")
+    fig.update_layout(
+        height=height,
+        margin=dict(l=10, r=10, t=10, b=10),
+        legend=dict(
+            orientation="h", yanchor="bottom", y=0.0, x=0.0, bgcolor="rgba(255,255,255,0.6)"
+        ),
+    )
+    return fig
