@@ -287,3 +287,12 @@ def test_share_round_trip():
 def test_share_rejects_malformed(params):
     with pytest.raises(ShareError):
         decode_view(params)
+
+
+@pytest.mark.parametrize(
+    "params", [{"sel": "²"}, {"z": "1" * 100_000}, {"model": ["a", "b"]}, {"sel": "1" * 30}]
+)
+def test_share_errors_are_short_sentences(params):
+    with pytest.raises(ShareError) as caught:
+        decode_view(params)
+    assert len(str(caught.value)) < 200 and "\n" not in str(caught.value)

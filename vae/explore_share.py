@@ -8,6 +8,7 @@ raises ShareError with one human sentence; unknown parameters are reported, not 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -21,6 +22,8 @@ MAX_COORD = 1000.0  # a latent coordinate further out than this is not a real vi
 MAX_SELECTED = 500  # indices in the link; keeps a URL under ~4 kB
 MAX_WAYPOINTS = 32
 MAX_INDEX = 10_000_000
+MAX_VALUE_CHARS = 20_000  # longer values are refused before any parsing
+_INDEX = re.compile(r"[0-9]{1,8}")  # ASCII digits only: str.isdigit() also accepts '²'
 
 
 class ShareError(ValueError):
@@ -58,14 +61,21 @@ def encode_view(view: SharedView) -> dict[str, str]:
     return params
 
 
+def _quote(text: str, limit: int = 40) -> str:
+    """A short, one-line repr of untrusted text for an error message."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
 def _point(text: str, what: str) -> tuple[float, float]:
     parts = text.split(",")
-    if len(parts) != 2:
-        raise ShareError(f"{what} must be two numbers separated by a comma, got {text!r}")
     try:
+        if len(parts) != 2 or max(len(p) for p in parts) > 32:
+            raise ValueError
         x, y = float(parts[0]), float(parts[1])
     except ValueError:
-        raise ShareError(f"{what} must be two numbers separated by a comma, got {text!r}") from None
+        raise ShareError(
+            f"{what} must be two numbers separated by a comma, got {_quote(text)}"
+        ) from None
     if not (math.isfinite(x) and math.isfinite(y)) or max(abs(x), abs(y)) > MAX_COORD:
         raise ShareError(f"{what} must be finite latent coordinates within ±{MAX_COORD:g}")
     return x, y
@@ -76,7 +86,13 @@ def decode_view(params: Mapping[str, str]) -> tuple[SharedView, list[str]]:
 
     Raises ShareError for a known parameter whose value is malformed.
     """
-    unknown = sorted(k for k in params if k not in KNOWN_PARAMS)
+    unknown = sorted(str(k)[:30] for k in params if k not in KNOWN_PARAMS)
+    for name in KNOWN_PARAMS:
+        value = params.get(name)
+        if value is not None and not isinstance(value, str):
+            raise ShareError(f"the link parameter {name!r} must appear once, as text")
+        if value is not None and len(value) > MAX_VALUE_CHARS:
+            raise ShareError(f"the link parameter {name!r} is too long ({len(value):,} characters)")
     model = params.get(MODEL)
     if model is not None:
         try:
@@ -89,7 +105,7 @@ def decode_view(params: Mapping[str, str]) -> tuple[SharedView, list[str]]:
         raw = params[SELECTED].split(",")
         if len(raw) > MAX_SELECTED:
             raise ShareError(f"a link can select at most {MAX_SELECTED} points, got {len(raw)}")
-        if not all(r.isdigit() and int(r) <= MAX_INDEX for r in raw):
+        if not all(_INDEX.fullmatch(r) and int(r) <= MAX_INDEX for r in raw):
             raise ShareError(
                 "sel must be point numbers (non-negative integers) separated by commas"
             )
@@ -104,7 +120,7 @@ def decode_view(params: Mapping[str, str]) -> tuple[SharedView, list[str]]:
             raise ShareError("a path needs at least two waypoints")
     present = params.get(PRESENT, "0")
     if present not in ("0", "1"):
-        raise ShareError(f"present must be 0 or 1, got {present!r}")
+        raise ShareError(f"present must be 0 or 1, got {_quote(present)}")
     return SharedView(
         model=model, z=z, selected=selected, path=path, present=present == "1"
     ), unknown
