@@ -301,3 +301,20 @@ def test_train_and_evaluate_on_user_data(tmp_path, capsys):
     assert code == 0, err
     report = json.loads(out_text)
     assert report["examples"] > 0 and math.isfinite(report["iwae"])
+
+
+def test_download_progress_is_one_line_that_ends(monkeypatch, capsys):
+    import vae.data
+    from vae.cli import _load_data
+
+    def fake_load(name, data_dir=None, progress=None):
+        for done in (0, 2**20, 2**21):
+            progress(done, 2**21)
+        return "the dataset"
+
+    monkeypatch.setattr(vae.data, "load_dataset", fake_load)
+    assert _load_data("mnist", None, None, quiet=False) == "the dataset"
+    err = capsys.readouterr().err
+    assert err.count("\r") == 3 and err.endswith("2.0/2.0 MB\n")
+    assert _load_data("mnist", None, None, quiet=True) == "the dataset"
+    assert capsys.readouterr().err == ""

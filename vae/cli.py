@@ -283,14 +283,20 @@ def _load_data(dataset: str | None, data: Path | None, data_dir: Path | None, qu
     if data is not None:
         return load_user_data(data)
 
+    shown = []
+
     def download_progress(done: int, total: int) -> None:
         if not quiet:
             of = f"/{total / 2**20:.1f}" if total else ""
             sys.stderr.write(f"\rdownloading {dataset}: {done / 2**20:.1f}{of} MB")
             sys.stderr.flush()
+            shown.append(True)
 
-    result = load_dataset(dataset, data_dir=data_dir, progress=download_progress)
-    return result
+    try:
+        return load_dataset(dataset, data_dir=data_dir, progress=download_progress)
+    finally:
+        if shown:
+            sys.stderr.write("\n")
 
 
 def _binarize_once(x, seed: int):
@@ -339,8 +345,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.out is not None and args.out.suffix != SUFFIX:
         raise CommandError(f"--out must end with {SUFFIX}, got {args.out}")
     dataset = _load_data(args.dataset, args.data, args.data_dir, args.quiet)
-    if not args.quiet and args.dataset in ("mnist", "fashion-mnist"):
-        sys.stderr.write("\r")
     likelihood = dataset.likelihood if args.likelihood == "auto" else args.likelihood
     _check_data_fits(dataset, likelihood, args.dynamic_binarization)
     out = args.out or _default_out(dataset.name, args.arch, args.latent_dim)
