@@ -4,6 +4,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from ui.presenter import apply_presenter_mode
+from ui.share import restore_shared_view, sync_share_params
 from ui.state import init_state, show_model_badge
 from ui.training import show_training_status
 
@@ -33,6 +35,9 @@ for path, title, icon, section in PAGES:
         page = st.Page(path, title=title, icon=icon, default=path == "pages/home.py")
         sections.setdefault(section, []).append(page)
 page = st.navigation(sections)
+restore_shared_view()  # a shared link (?model=&z=...) sets the view before anything draws
 show_model_badge()  # after st.navigation: its elements belong to the page being shown
 show_training_status(page.title)  # keeps a run's heartbeat going on every page
+apply_presenter_mode()  # sidebar toggle; when on: big text, no controls
 page.run()
+sync_share_params()  # the address bar always links to the current view

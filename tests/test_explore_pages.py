@@ -1,0 +1,114 @@
+"""AppTest of the explore pages (issue 4) with and without a model, through app.py's navigation.
+
+A digits VAE trained for a few epochs stands in for a real model; the 3-D and β pages train
+their own tiny models, shortened here by monkeypatching the quick-training schedules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import vae.explore_train as explore_train
+from ui.state import ActiveModel
+from vae import TrainConfig
+from vae.data import load_dataset
+from vae.explore_train import quick_train
+
+TIMEOUT = 120
+ROOT = Path(__file__).resolve().parent.parent
+EXPLORE_PAGES = [
+    "pages/manifold.py",
+    "pages/surface_3d.py",
+    "pages/compare.py",
+    "pages/aggregate.py",
+    "pages/beta.py",
+]
+
+
+@pytest.fixture(autouse=True)
+def library_dir(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "models"
+    monkeypatch.setenv("VAE_EXPLORER_MODELS", str(folder))
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def short_training(monkeypatch):
+    """Pages train toy models in-line: a couple of epochs is enough to exercise them."""
+    monkeypatch.setattr(explore_train, "TOY_TRAIN", replace(explore_train.TOY_TRAIN, epochs=2))
+    monkeypatch.setattr(explore_train, "PAIR_TRAIN", replace(explore_train.PAIR_TRAIN, epochs=2))
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+@pytest.fixture(scope="module")
+def digits_model(digits):
+    return quick_train(
+        digits, "tiny digits", config=TrainConfig(epochs=3, batch_size=64), hidden=(64,)
+    )
+
+
+@pytest.fixture
+def active(digits_model, digits) -> ActiveModel:
+    return ActiveModel(
+        key="test:tiny", name="tiny digits", model=digits_model.model,
+        metadata=dict(digits_model.metadata), dataset=digits, source="session",
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def roll_active() -> ActiveModel:
+    roll = load_dataset("swiss-roll")
+    q = quick_train(roll, "tiny roll", config=TrainConfig(epochs=2, batch_size=256), hidden=(32,))
+    return ActiveModel(
+        key="test:roll", name="tiny roll", model=q.model, metadata=q.metadata,
+        dataset=roll, source="session",
+    )  # fmt: skip
+
+
+def open_page(path: str, active: ActiveModel | None = None, **state) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    if active is not None:
+        at.session_state["vx_active_model"] = active
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    at.switch_page(path).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += (
+        [i.value for i in at.info] + [w.value for w in at.warning] + [e.value for e in at.error]
+    )
+    return "\n".join(str(p) for p in parts)
+
+
+@pytest.mark.parametrize(
+    "page", [p for p in EXPLORE_PAGES if p != "pages/surface_3d.py" and p != "pages/beta.py"]
+)
+def test_page_without_a_model_points_to_where_one_comes_from(page):
+    at = open_page(page)
+    assert "No model yet" in texts(at)
+
+
+def test_manifold_grid_spacings_layouts_and_resample(active):
+    at = open_page("pages/manifold.py", active)
+    assert len(at.get("plotly_chart")) >= 2
+    at.radio(key="manifold_spacing").set_value("Gaussian quantiles").run()
+    at.radio(key="manifold_layout").set_value("under the map").run()
+    assert not at.exception
+    seed = at.session_state["vx_manifold_seed"]
+    at.button(key="manifold_resample").click().run()
+    assert at.session_state["vx_manifold_seed"] == seed + 1
+    assert not at.exception

@@ -1,0 +1,127 @@
+"""Shareable views: the app's view lives in the URL (st.query_params), so a link reopens it.
+
+app.py calls restore_shared_view() before the page runs (a link that was just opened sets the
+model, clicked z, selected points, path and presenter mode) and sync_share_params() after it
+(the address bar then always holds a link to what is on screen). A model trained in this
+session is not in the library, so a link cannot name it: the sidebar says so.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from vae.explore_share import SharedView, ShareError, decode_view, encode_view
+
+from .presenter import is_on as presenter_on
+from .presenter import set_presenter
+from .state import CLICKED_INDEX_KEY, CLICKED_Z_KEY, PATH_KEY, get_active_model
+
+SELECTED_KEY = "vx_selected"  # list[int]: points selected on the Compare page (indices of the view)
+APPLIED_KEY = "vx_share_applied"  # the query params last restored from or written to the URL
+
+
+def _url_params() -> dict[str, str]:
+    """The current query params; a repeated parameter keeps its last value."""
+    return {str(k): str(v) for k, v in st.query_params.to_dict().items()}
+
+
+def current_view() -> SharedView:
+    """What a link to this moment should restore."""
+    active = get_active_model()
+    z = st.session_state.get(CLICKED_Z_KEY)
+    path = st.session_state.get(PATH_KEY) or []
+    return SharedView(
+        model=active.name if active is not None and active.source == "library" else None,
+        z=(float(z[0]), float(z[1])) if z is not None else None,
+        selected=tuple(int(i) for i in st.session_state.get(SELECTED_KEY) or ()),
+        path=tuple((float(x), float(y)) for x, y in path) if len(path) >= 2 else (),
+        present=presenter_on(),
+    )
+
+
+def _activate(name: str) -> bool:
+    """Make the saved model `name` active unless it already is; False (with a warning) if absent."""
+    active = get_active_model()
+    if active is not None and active.source == "library" and active.name == name:
+        return True
+    from vae.checkpoint import CheckpointError
+    from vae.data import DataError
+
+    from .models import activate_library_model
+    from .state import model_library
+
+    entry = next((e for e in model_library().list() if e.name == name and e.ok), None)
+    if entry is None:
+        st.warning(f"The link names the model “{name}”, which is not in this model library.")
+        return False
+    try:
+        activate_library_model(entry)
+    except (CheckpointError, DataError, OSError) as error:
+        st.warning(f"The model “{name}” from the link could not be opened: {error}")
+        return False
+    return True
+
+
+def apply_view(view: SharedView) -> None:
+    """Put a decoded view into session state (the model first: activating it clears clicks)."""
+    if view.model is not None and not _activate(view.model):
+        return  # the selections of an unknown model would point at the wrong points
+    if view.z is not None:
+        st.session_state[CLICKED_Z_KEY] = view.z
+        st.session_state[CLICKED_INDEX_KEY] = None
+    if view.selected:
+        st.session_state[SELECTED_KEY] = list(view.selected)
+    if view.path:
+        st.session_state[PATH_KEY] = [tuple(p) for p in view.path]
+    if view.present:
+        set_presenter(True)
+
+
+def restore_shared_view() -> None:
+    """Apply the URL's view once, when the query params differ from what this session last
+    applied or wrote; malformed params -> one st.warning, the session's view is kept."""
+    params = _url_params()
+    if params == st.session_state.get(APPLIED_KEY):
+        return
+    st.session_state[APPLIED_KEY] = params
+    if not params:
+        return
+    try:
+        view, unknown = decode_view(params)
+    except ShareError as error:
+        st.warning(f"This link could not be opened: {error}. Showing your current view instead.")
+        return
+    if unknown:
+        st.warning(f"Ignored unknown link parameters: {', '.join(unknown[:5])}.")
+    apply_view(view)
+
+
+def sync_share_params() -> None:
+    """Write the current view into the URL (only when it changed), and explain sharing."""
+    params = encode_view(current_view())
+    if params != _url_params():
+        st.query_params.from_dict(params)
+    st.session_state[APPLIED_KEY] = params
+    active = get_active_model()
+    with st.sidebar:
+        if active is None:
+            return
+        if active.source == "session":
+            st.caption(
+                ":material/link_off: This model was trained in this session: save it "
+                "(Models page) to share a link to this view."
+            )
+        else:
+            st.caption(
+                ":material/link: The address bar links to this view: the model, the clicked z, "
+                "selected points and the interpolation path."
+            )
+
+
+__all__ = [
+    "SELECTED_KEY",
+    "apply_view",
+    "current_view",
+    "restore_shared_view",
+    "sync_share_params",
+]
