@@ -14,6 +14,7 @@ from vae.data import USER_DATA_SUFFIXES, DataError, load_user_data
 from vae.library import ModelEntry, ModelExistsError
 
 CONFIRM_KEY = "vx_models_confirm_delete"  # the name awaiting "yes, delete", or None
+CHECKPOINT_UPLOAD_MB = 100  # our largest configs save to ~10 MB; the server allows 200 MB
 NOTICE_KEY = "vx_models_notice"  # a success message that survives the rerun after an action
 
 if CONFIRM_KEY not in st.session_state:
@@ -156,6 +157,7 @@ uploaded = st.file_uploader(
     f"A {SUFFIX} file saved by this app or by `python -m vae`",
     type=[SUFFIX.lstrip(".")],
     key="models_upload",
+    max_upload_size=CHECKPOINT_UPLOAD_MB,
 )
 if uploaded is not None:
     stem = Path(uploaded.name).stem

@@ -14,6 +14,7 @@ from vae.latent_figure import latent_map_figure
 from vae.plots import loss_curves
 
 POLL_SECONDS = 0.5  # how often the live panel asks the job for news
+MAP_HEIGHT = 480
 UPLOAD = "upload"
 DATASET_LABELS = {
     "digits": "digits — 8×8, built in",
@@ -121,7 +122,7 @@ def snapshot_figure(snapshot, dataset: Dataset, title: str):
         class_names=dataset.class_names,
         bubbles="1σ",
         prior_contours=True,
-        height=460,
+        height=MAP_HEIGHT,
         title=title,
     )
 
@@ -215,7 +216,11 @@ if start and dataset is not None:
 
 
 def live_panel() -> None:
-    """Progress, loss curves and the latest latent map; polls the job while it runs."""
+    """Progress, the latent map and the loss curves; polls the job while it runs.
+
+    While training, the map shows the latest epoch; afterwards a slider replays the map epoch
+    by epoch (inside this fragment, so dragging it redraws only this panel).
+    """
     run = get_run()
     if run is None:
         st.info("Choose data and settings, then press **Start**. Training runs in the background.")
@@ -232,16 +237,24 @@ def live_panel() -> None:
         )
         st.progress(progress.fraction, text=text)
     history = [history_record(r) for r in progress.reports]  # == the trainer's own history
-    curves, latent = st.columns([3, 2], gap="medium")
-    with curves:
-        st.plotly_chart(loss_curves(history, height=460), key="train_curves")
+    snapshots = [r.snapshot for r in progress.reports if r.snapshot is not None]
+    latent, curves = st.columns(2, gap="medium")
+    snap = snapshots[-1] if snapshots else None
     with latent:
-        last = next((r.snapshot for r in reversed(progress.reports) if r.snapshot), None)
-        if last is not None:
-            st.plotly_chart(
-                snapshot_figure(last, run.dataset, f"latent map after epoch {last.epoch}"),
-                key="train_live_map",
-            )
+        if run.active_key is not None and len(snapshots) > 1:
+            epoch = st.slider(
+                "Replay: watch the bubbles form", 1, len(snapshots), len(snapshots),
+                key=f"train_replay_{run.active_key}",
+            )  # fmt: skip
+            snap = snapshots[epoch - 1]
+        if snap is not None:
+            title = f"latent map after epoch {snap.epoch}"
+            st.plotly_chart(snapshot_figure(snap, run.dataset, title), key="train_map")
+    with curves:
+        figure = loss_curves(history, height=MAP_HEIGHT + 60, stacked=True)
+        if snap is not None and run.active_key is not None:
+            figure.add_vline(x=snap.epoch, line=dict(color="grey", dash="dot", width=1))
+        st.plotly_chart(figure, key="train_curves")
     if progress.finished and run.active_key is None and not run.job.alive:
         adopt_result(run)
         st.rerun()  # the whole page: stop polling, unlock the settings, offer Save
@@ -259,27 +272,14 @@ if run is not None and not run.job.alive:
     elif job.error:
         st.error(f"Training failed: {job.error}")
     elif job.progress().state == "stopped":
-        st.warning(f"Training {job.progress().message}.")
-    else:
-        st.success(f"Training {job.progress().message}.")
-
-    snapshots = job.result.snapshots if job.result else []
-    if len(snapshots) > 1:
-        st.subheader("Replay: watch the bubbles form")
-        replay = st.slider(
-            "Epoch", 1, len(snapshots), len(snapshots), key=f"train_replay_{run.active_key}"
-        )
-        snap = snapshots[replay - 1]
-        st.plotly_chart(
-            snapshot_figure(snap, run.dataset, f"epoch {snap.epoch}"), key="train_replay_map"
-        )
+        st.warning(f"Training {job.progress().message}; the epochs done so far are kept.")
 
     active = get_active_model()
     if active is not None and active.key == run.active_key:
         st.subheader("Keep this model")
         st.caption(
-            "It is the current model of this browser session; every page now shows it. "
-            "Save it to share it with other sessions and keep it after a restart."
+            "It is now the current model of this browser session: every page shows it. "
+            "Save it to share it with other sessions and to keep it after a restart."
         )
         save_active_model_form(active, "train")
         st.page_link("pages/latent_map.py", label="Explore the latent map",

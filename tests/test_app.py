@@ -182,9 +182,9 @@ def test_train_page_trains_shows_progress_and_saves(library_dir):
     assert active.key == run.active_key and active.source == "session"
     assert len(active.metadata["history"]) == 4
     assert active.model.config.hidden == (32,)
-    assert any("finished 4 epochs" in s.value for s in at.success)
+    assert any("finished 4 epochs" in p.proto.text for p in at.get("progress"))
     assert at.slider(key=f"train_replay_{run.active_key}").value == 4
-    assert len(at.get("plotly_chart")) >= 3  # curves, last map, replay map
+    assert len(at.get("plotly_chart")) == 2  # the map (replayed) and the curves
 
     at.slider(key=f"train_replay_{run.active_key}").set_value(1).run()
     assert not at.exception

@@ -127,3 +127,11 @@ def test_bubble_sketch_draws_each_bubble_at_one_sigma():
     np.testing.assert_array_equal(centres.x, [1.0, -1.0])
     prior = fig.data[0]
     np.testing.assert_allclose(np.hypot(prior.x, prior.y), 1.0, atol=1e-9)
+
+
+def test_loss_curves_stacked_share_the_epoch_axis():
+    fig = loss_curves(history(3), stacked=True)
+    assert len(fig.data) == 6
+    assert {t.xaxis for t in fig.data} == {"x", "x2", "x3"}
+    assert fig.layout.xaxis.matches == fig.layout.xaxis2.matches == "x3"  # zoom one, zoom all
+    assert fig.layout.xaxis3.title.text == "epoch" and not fig.layout.xaxis.title.text

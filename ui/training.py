@@ -124,7 +124,7 @@ def train_blocking(
     Raises RuntimeError with the job's message if no model came out of it.
     """
     run = start_run(dataset, model_config, train_config)
-    while not run.job.join(timeout=0.1):
+    while not run.job.join(timeout=0.25):  # a few redraws a second are plenty
         progress = poll(run)
         if progress_bar is not None:
             text = (

@@ -25,14 +25,24 @@ LOSS_PANELS = (
 )
 
 
-def loss_curves(history: Sequence[dict], height: int = 300) -> go.Figure:
-    """Train (solid) and test (dashed) ELBO, reconstruction and KL per epoch, side by side.
+def loss_curves(history: Sequence[dict], height: int = 300, stacked: bool = False) -> go.Figure:
+    """Train (solid) and test (dashed) ELBO, reconstruction and KL per epoch.
+
+    Side by side, or `stacked` in one column with a shared epoch axis (for a narrow column).
 
     `history` is vae.train's list of per-epoch dicts (keys epoch, train_elbo, test_elbo, ...);
     test values may be missing in some epochs (test_every > 1) and are skipped there.
     """
-    fig = make_subplots(rows=1, cols=len(LOSS_PANELS), subplot_titles=[t for _, t in LOSS_PANELS])
-    for col, (term, _) in enumerate(LOSS_PANELS, start=1):
+    n = len(LOSS_PANELS)
+    fig = make_subplots(
+        rows=n if stacked else 1,
+        cols=1 if stacked else n,
+        subplot_titles=[t for _, t in LOSS_PANELS],
+        shared_xaxes=stacked,
+        vertical_spacing=0.09,
+    )
+    for i, (term, _) in enumerate(LOSS_PANELS, start=1):
+        row, col = (i, 1) if stacked else (1, i)
         for split, color, dash in (("train", TRAIN_COLOR, "solid"), ("test", TEST_COLOR, "dash")):
             key = f"{split}_{term}"
             points = [(h["epoch"], h[key]) for h in history if key in h]
@@ -48,13 +58,14 @@ def loss_curves(history: Sequence[dict], height: int = 300) -> go.Figure:
                     line=dict(color=color, dash=dash, width=2),
                     name=split,
                     legendgroup=split,
-                    showlegend=col == 1,
+                    showlegend=i == 1,
                     hovertemplate=f"{split} {term}<br>epoch %{{x}}: %{{y:.2f}}<extra></extra>",
                 ),
-                row=1,
+                row=row,
                 col=col,
             )
-        fig.update_xaxes(title_text="epoch", row=1, col=col)
+        if not stacked or i == n:
+            fig.update_xaxes(title_text="epoch", row=row, col=col)
     fig.update_layout(
         height=height,
         margin=dict(l=40, r=10, t=40, b=40),
