@@ -112,3 +112,13 @@ def test_manifold_grid_spacings_layouts_and_resample(active):
     at.button(key="manifold_resample").click().run()
     assert at.session_state["vx_manifold_seed"] == seed + 1
     assert not at.exception
+
+
+def test_aggregate_density_holes_forces_and_csv(active):
+    at = open_page("pages/aggregate.py", active)
+    labels = [m.label for m in at.metric]
+    assert "holes" in labels and "KL(q(z) ‖ p(z))" in labels
+    assert len(at.get("plotly_chart")) == 2
+    at.select_slider(key="agg_resolution").set_value(100).run()
+    assert not at.exception
+    assert any(k[1] == "aggregate" and k[2] == 100 for k in at.session_state["vx_explore_cache"])

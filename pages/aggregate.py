@@ -1,0 +1,149 @@
+"""Aggregate posterior vs prior: where q(z) = mean of the bubbles leaves holes in N(0, I)."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from ui import presenter
+from ui.explore_cache import cached, is_cached
+from ui.state import latent_view, require_active_model
+from vae.explore_density import MAX_COMPONENTS, aggregate_density, find_holes, hole_mask, kl_forces
+from vae.explore_export import latent_csv
+from vae.explore_figures import density_figure, kl_forces_figure
+from vae.latent import decode_latents
+from vae.plots import display_factor, image_strip, to_png_bytes
+
+st.title("Aggregate posterior vs prior")
+active = require_active_model()
+view = latent_view(active)
+if view.mu.shape[1] != 2:
+    st.info("The density is drawn on the latent plane: this page needs a 2-D latent space.")
+    st.stop()
+
+st.caption(
+    "q(z) = (1/N) Σᵢ N(z; μᵢ, diag σᵢ²) is the density of codes the decoder was trained on. "
+    "Where the prior N(0, I) puts mass but q(z) does not — the **holes** — samples z ~ p(z) "
+    "decode to things the decoder never learned to draw."
+)
+c = st.columns([1.2, 1.2, 1.2, 2])
+resolution = c[0].select_slider("Grid", [100, 150, 200, 300], value=200, key="agg_resolution")
+extent = c[1].slider("Range ±", 2.0, 8.0, 4.0, 0.5, key="agg_range")
+ratio = c[2].select_slider(
+    "Hole: q/p below",
+    [0.02, 0.05, 0.1, 0.2, 0.5],
+    value=0.1,
+    key="agg_ratio",
+    help="A grid cell inside the prior's 2σ disc is part of a hole when q(z) < this × p(z).",
+)
+key = (active.key, "aggregate", resolution, extent)
+if not is_cached(key):  # computed once per model and grid; progress while it runs
+    with st.status(
+        f"Mixture of {min(len(view.mu), MAX_COMPONENTS):,} Gaussians on a "
+        f"{resolution}×{resolution} grid…"
+    ) as status:
+        bar = st.progress(0.0)
+        cached(
+            key,
+            lambda: aggregate_density(
+                view.mu,
+                view.sigma,
+                (-extent, extent),
+                (-extent, extent),
+                resolution,
+                progress=bar.progress,
+            ),
+        )
+        status.update(label="Density computed", state="complete", expanded=False)
+grid = cached(key, lambda: None)  # present: computed above or on an earlier run
+mask = hole_mask(grid, ratio)
+holes = find_holes(grid, ratio)
+note = (
+    f" (a random subsample of {grid.n_components:,} of the {grid.n_total:,} test points)"
+    if grid.subsampled
+    else f" ({grid.n_total:,} test points)"
+)
+st.plotly_chart(
+    density_figure(
+        grid, holes, mask, height=presenter.height(520), font_size=presenter.font_size()
+    ),
+    key="agg_density",
+    config={"displaylogo": False},
+)
+prior_in_holes = sum(h.prior_mass for h in holes)
+forces = kl_forces(view.mu, view.sigma)
+mean_kl = float(view.kl.mean())
+marginal_kl = grid.kl_q_to_p()
+m = st.columns(4)
+m[0].metric("holes", len(holes), help="Connected regions, largest prior mass first.")
+m[1].metric(
+    "prior samples landing in holes",
+    f"{100 * prior_in_holes:.1f} %",
+    help="P(z ∈ holes) for z ~ N(0, I): the share of generated samples decoded from a hole.",
+)
+m[2].metric(
+    "KL(q(z) ‖ p(z))",
+    f"{marginal_kl:.3f} nats",
+    help="The 'marginal KL' by quadrature on the grid (Hoffman & Johnson 2016).",
+)
+m[3].metric(
+    "mutual information I(x; z) ≈",
+    f"{max(0.0, mean_kl - marginal_kl):.2f} nats",
+    help="mean KL(q(z|x) ‖ p(z)) = I(x; z) + KL(q(z) ‖ p(z)): the part of the KL that "
+    "carries information about x.",
+)
+st.caption(f"Mass of q on the grid: {grid.mass(grid.log_q):.3f}{note}.")
+
+shape = active.dataset.image_shape
+if holes and shape is not None:
+    st.subheader("What the holes decode to")
+    dense = np.unravel_index(np.argsort(grid.log_q, axis=None)[::-1][:1], grid.log_q.shape)
+    best = np.array([[grid.xs[dense[1][0]], grid.ys[dense[0][0]]]])
+    centers = np.array([h.center for h in holes[:8]], dtype=np.float32)
+    decoded = decode_latents(active.model, np.vstack([best, centers]))
+    images = decoded.reshape(-1, *shape)
+    factor = display_factor(shape, 84)
+    left, right = st.columns([1, len(centers)])
+    left.image(
+        to_png_bytes(images[0], factor),
+        caption=f"densest z ({best[0, 0]:.1f}, {best[0, 1]:.1f})",
+        output_format="PNG",
+    )
+    right.image(
+        to_png_bytes(image_strip(images[1:], gap=2), factor),
+        caption="  ·  ".join(
+            f"hole {i + 1} ({h.center[0]:.1f}, {h.center[1]:.1f}), {100 * h.prior_mass:.1f} %"
+            for i, h in enumerate(holes[: len(centers)])
+        ),
+        output_format="PNG",
+    )
+
+st.subheader("The three bubble forces, per latent dimension")
+recon = active.metadata.get("test_metrics", {}).get("recon")
+st.plotly_chart(
+    kl_forces_figure(
+        forces,
+        recon=recon if isinstance(recon, (int, float)) else None,
+        height=presenter.height(360),
+        font_size=presenter.font_size(),
+    ),
+    key="agg_forces",
+    config={"displaylogo": False},
+)
+active_dims = [f"z{d + 1}" for d in np.flatnonzero(forces.active)]
+st.caption(
+    f"Active units (Var over x of μ_d > 0.01, Burda et al. 2016): "
+    f"{', '.join(active_dims) or 'none'} of {len(forces.active)} · Var(μ) = "
+    + ", ".join(f"{v:.3f}" for v in forces.mu_variance)
+    + ". ½μ² pulls every bubble to the origin; ½(σ²−1−log σ²) holds its size near 1; the "
+    "reconstruction term pushes bubbles apart and shrinks them so that codes stay distinguishable."
+)
+
+st.download_button(
+    "Latent coordinates (CSV)",
+    latent_csv(view.mu, view.sigma, view.kl, view.recon_error, view.y, view.class_names),
+    file_name=f"{active.name}-latents.csv",
+    mime="text/csv",
+    key="agg_csv",
+    help="index, label, μ, σ, KL and reconstruction error of every test point shown.",
+)
