@@ -318,3 +318,14 @@ def test_download_progress_is_one_line_that_ends(monkeypatch, capsys):
     assert err.count("\r") == 3 and err.endswith("2.0/2.0 MB\n")
     assert _load_data("mnist", None, None, quiet=True) == "the dataset"
     assert capsys.readouterr().err == ""
+
+
+def test_diverged_training_is_one_error_line_and_saves_nothing(tmp_path, capsys):
+    out = tmp_path / "diverged.safetensors"
+    code = main(["train", "--dataset", "swiss-roll", "--epochs", "2", "--lr", "10",
+                 "--hidden", "16", "--quiet", "--out", str(out)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1
+    assert_one_error_line(err)
+    assert "non-finite" in err
+    assert not out.exists()
