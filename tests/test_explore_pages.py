@@ -122,3 +122,15 @@ def test_aggregate_density_holes_forces_and_csv(active):
     at.select_slider(key="agg_resolution").set_value(100).run()
     assert not at.exception
     assert any(k[1] == "aggregate" and k[2] == 100 for k in at.session_state["vx_explore_cache"])
+
+
+def test_compare_embeddings_knn_and_highlights(active):
+    at = open_page("pages/compare.py", active, vx_selected=[0, 5])
+    caption = texts(at)
+    assert "k-NN" in caption and "PCA keeps" in caption
+    fig = at.get("plotly_chart")[0].proto.spec
+    assert '"highlighted"' in fig  # the selected points are drawn in every panel
+    at.selectbox(key="compare_class").set_value(3).run()
+    assert not at.exception
+    at.button(key="compare_clear").click().run()
+    assert at.session_state["vx_selected"] == []
