@@ -289,3 +289,16 @@ def test_import_errors_name_the_upload_not_the_temp_file(tmp_path):
     with pytest.raises(CheckpointError) as error:
         ModelLibrary(tmp_path).import_bytes("m", b"not a checkpoint at all")
     assert "the uploaded file" in str(error.value) and ".incoming" not in str(error.value)
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symlinks")
+def test_a_link_in_the_folder_is_loaded_through_and_deleted_as_a_link(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    ModelLibrary(elsewhere).save("real", small_model(), {})
+    library = ModelLibrary(tmp_path / "lib")
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "linked.safetensors").symlink_to(elsewhere / "real.safetensors")
+    assert library.names() == ["linked"]
+    assert same_weights(library.load("linked")[0], small_model())
+    library.delete("linked")
+    assert library.names() == [] and (elsewhere / "real.safetensors").exists()

@@ -100,8 +100,10 @@ class ModelLibrary:
         """Where the model `name` lives; ValueError for unsafe names. Always inside the root."""
         safe = safe_model_name(name)
         root = self.root.resolve()
-        path = (root / f"{safe}{SUFFIX}").resolve()
-        if path.parent != root:  # belt and braces: safe_model_name already forbids this
+        # The last component is not resolved: a link that an admin put in the folder is loaded
+        # through, and delete() removes the link, not its target. Uploads cannot make links.
+        path = root / f"{safe}{SUFFIX}"
+        if path.parent != root or os.path.normpath(path) != str(path):  # belt and braces
             raise ValueError(f"the model name {name!r} points outside the library")
         return path
 
