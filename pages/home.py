@@ -23,7 +23,7 @@ st.markdown(
 theory, start = st.columns([3, 2], gap="large")
 
 with theory:
-    st.subheader("The model in five lines")
+    st.subheader("The model on one screen")
     st.markdown(
         "The encoder maps an example $x$ to a Gaussian $q(z\\mid x)$ in the 2-D latent space; "
         "the decoder maps a point $z$ back to a distribution $p(x\\mid z)$ over examples. "

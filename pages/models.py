@@ -91,7 +91,7 @@ else:
     entry = next(e for e in entries if e.name == chosen)
     if not entry.ok:
         st.error(f"{entry.name!r} cannot be used: {entry.error}")
-    load_col, download_col, delete_col = st.columns(3)
+    load_col, download_col, delete_col, _ = st.columns([1, 1, 1, 3])
     user_data = entry.ok and builtin_dataset(entry.metadata) is None
     if load_col.button("Load", key="models_load", icon=":material/open_in_browser:",
                        disabled=not entry.ok or user_data, type="primary"):  # fmt: skip

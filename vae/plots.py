@@ -162,7 +162,7 @@ def bubble_sketch(
     """
     mu, sigma = np.asarray(mu, dtype=float), np.asarray(sigma, dtype=float)
     fig = go.Figure()
-    for radius, name in ((1.0, "prior N(0, I): 1σ"), (2.0, "2σ")):
+    for radius, name in ((1.0, "prior N(0, I): 1σ and 2σ"), (2.0, "2σ")):
         xs, ys = ellipse_xy(np.zeros(2), np.array([radius, radius]), 96)
         fig.add_trace(
             go.Scatter(
