@@ -464,3 +464,10 @@ def test_standard_metadata_keys_must_have_their_types(tmp_path, metadata, messag
         read_metadata(path)
     with pytest.raises(CheckpointError, match=message):
         load_checkpoint(path)
+
+
+@pytest.mark.skipif(not hasattr(os, "fchmod"), reason="POSIX permissions")
+def test_saved_files_are_readable_by_other_users(tmp_path):
+    path = tmp_path / "m.safetensors"
+    save_checkpoint(path, small_model(), {})
+    assert path.stat().st_mode & 0o777 == 0o644

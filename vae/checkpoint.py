@@ -161,6 +161,8 @@ def write_temp(folder: Path, data: bytes) -> Path:
         raise CheckpointError(f"cannot write into {folder}: {error.strerror or error}") from None
     try:
         with os.fdopen(fd, "wb") as handle:
+            if hasattr(os, "fchmod"):  # mkstemp makes 0600; a model folder is shared (app, CLI)
+                os.fchmod(handle.fileno(), 0o644)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
