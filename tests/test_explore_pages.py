@@ -134,3 +134,32 @@ def test_compare_embeddings_knn_and_highlights(active):
     assert not at.exception
     at.button(key="compare_clear").click().run()
     assert at.session_state["vx_selected"] == []
+
+
+def test_surface_3d_trains_a_toy_model_and_marks_a_clicked_z():
+    at = open_page("pages/surface_3d.py")
+    assert "Train a model on the swiss roll" in texts(at)
+    at.button(key="s3d_train").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    trained = at.session_state["vx_s3d_models"]["swiss-roll"]
+    figures = at.get("plotly_chart")
+    assert len(figures) == 2
+    at.session_state["vx_s3d_z"] = (0.5, -0.5)
+    at.run()
+    assert "decoded clicked z" in at.get("plotly_chart")[0].proto.spec
+    at.button(key="s3d_activate").click().run()
+    assert at.session_state["vx_active_model"].key == trained[0]
+    assert not at.exception
+
+
+def test_surface_3d_uses_an_active_3d_model(roll_active):
+    at = open_page("pages/surface_3d.py", roll_active, vx_clicked_z=(0.1, 0.2))
+    assert at.selectbox(key="s3d_source").value == "the active model"
+    assert "decoded clicked z" in at.get("plotly_chart")[0].proto.spec
+    at.selectbox(key="s3d_source").set_value("s-curve").run()
+    assert not at.exception
+
+
+def test_surface_3d_with_an_image_model_offers_toy_training(active):
+    at = open_page("pages/surface_3d.py", active)
+    assert at.selectbox(key="s3d_source").value == "swiss-roll"
