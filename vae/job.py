@@ -8,10 +8,12 @@ once per process, so one server is not swamped by many sessions.
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -29,6 +31,7 @@ JobState = Literal["waiting", "running", "done", "stopped", "failed"]
 # At most this many jobs train at the same time in one process; the rest wait for a slot.
 MAX_CONCURRENT_JOBS = max(1, int(os.environ.get("VAE_EXPLORER_MAX_JOBS", "2")))
 _SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT_JOBS)
+_LIVE_JOBS: weakref.WeakSet[TrainingJob] = weakref.WeakSet()
 
 # A page polls about twice a second; 15 s without a poll means nobody is watching any more.
 HEARTBEAT_TIMEOUT_SECONDS = 15.0
@@ -111,6 +114,7 @@ class TrainingJob:
 
     # --- control (any thread) ---------------------------------------------------------------
     def start(self) -> TrainingJob:
+        _LIVE_JOBS.add(self)
         self._thread.start()
         return self
 
@@ -219,6 +223,21 @@ class TrainingJob:
             seconds=reports[-1].seconds if reports else 0.0,
             device=str(self.model.device),
         )
+
+
+@atexit.register
+def _stop_jobs_at_exit(timeout: float = 5.0) -> None:
+    """Stop running jobs before the interpreter exits (e.g. the server got SIGTERM).
+
+    A daemon thread still inside a torch op while the process tears down makes libtorch call
+    std::terminate ("terminate called without an active exception", exit by SIGABRT).
+    """
+    jobs = [job for job in list(_LIVE_JOBS) if job.alive]
+    for job in jobs:
+        job.stop("the server is shutting down")
+    deadline = time.monotonic() + timeout
+    for job in jobs:
+        job.join(max(0.0, deadline - time.monotonic()))
 
 
 def history_record(report: EpochReport) -> dict[str, float]:
