@@ -339,7 +339,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from .device import describe_device, pick_device
     from .model import VAE
-    from .train import TrainingDiverged, evaluate, train  # noqa: F401 - TrainingDiverged raised
+    from .train import evaluate, train
 
     device = pick_device(args.device)  # fails now, not after loading the data
     if args.out is not None and args.out.suffix != SUFFIX:
