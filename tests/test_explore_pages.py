@@ -6,6 +6,7 @@ their own tiny models, shortened here by monkeypatching the quick-training sched
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from ui.state import ActiveModel
 from vae import TrainConfig
 from vae.data import load_dataset
 from vae.explore_train import quick_train
+from vae.library import ModelLibrary
 
 TIMEOUT = 120
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,6 +86,10 @@ def open_page(path: str, active: ActiveModel | None = None, **state) -> AppTest:
     at.switch_page(path).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def title(chart) -> str:
+    return json.loads(chart.proto.spec)["layout"]["title"]["text"]
 
 
 def texts(at: AppTest) -> str:
@@ -163,3 +169,33 @@ def test_surface_3d_uses_an_active_3d_model(roll_active):
 def test_surface_3d_with_an_image_model_offers_toy_training(active):
     at = open_page("pages/surface_3d.py", active)
     assert at.selectbox(key="s3d_source").value == "swiss-roll"
+
+
+def test_beta_pair_trained_side_by_side_with_elbo_terms():
+    at = open_page("pages/beta.py")
+    assert "Train both" in texts(at)
+    at.button(key="beta_train").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    charts = at.get("plotly_chart")
+    assert len(charts) == 3  # two maps and the ELBO terms
+    assert title(charts[0]).startswith("β = 0.5") and title(charts[1]).startswith("β = 2")
+    models = at.session_state["vx_beta_pair"]["models"]
+    assert models[0][1].config == models[1][1].config  # only beta differs
+
+
+def test_beta_saved_models(active, library_dir):
+    library = ModelLibrary(library_dir)
+    for beta in (1.0, 3.0):
+        meta = dict(active.metadata, train_config=dict(active.metadata["train_config"], beta=beta))
+        library.save(f"digits b{beta:g}", active.model, meta)
+    at = open_page("pages/beta.py")
+    at.radio(key="beta_source").set_value("two saved models").run()
+    assert not at.exception, [e.value for e in at.exception]
+    titles = " | ".join(title(c) for c in at.get("plotly_chart")[:2])
+    assert "(β = 1.0)" in titles and "(β = 3.0)" in titles
+
+
+def test_beta_saved_models_needs_two(active):
+    at = open_page("pages/beta.py")
+    at.radio(key="beta_source").set_value("two saved models").run()
+    assert "Save at least two models" in texts(at)

@@ -1,0 +1,155 @@
+"""β and the bubbles: two models that differ only in β, their latent maps side by side."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import streamlit as st
+
+import vae.explore_train as explore_train
+from ui import presenter
+from ui.explore_cache import cached
+from ui.models import builtin_dataset
+from ui.state import cached_dataset, get_active_model, load_library_model, model_library
+from vae.explore_figures import elbo_terms_figure
+from vae.explore_train import test_terms, train_beta_pair
+from vae.latent import encode_dataset
+from vae.latent_figure import data_bounds, latent_map_figure
+
+PAIR_KEY = "vx_beta_pair"  # {"id": (...), "models": [(label, model, dataset, terms, key)]}
+SMALL_DATASETS = ("digits", "swiss-roll", "s-curve")
+if PAIR_KEY not in st.session_state:
+    st.session_state[PAIR_KEY] = None
+
+st.title("β and the bubbles")
+st.caption(
+    "The objective is reconstruction + β·KL. A larger β pulls every bubble harder towards "
+    "N(0, I): the bubbles grow and overlap, the map is rounder and reconstructions blur; a "
+    "smaller β lets them shrink and spread apart. Same data, architecture, seed and schedule: "
+    "only β differs."
+)
+
+source = st.radio(
+    "Models", ["train a pair now", "two saved models"], horizontal=True, key="beta_source"
+)
+pair = st.session_state[PAIR_KEY]
+
+if source == "train a pair now":
+    active = get_active_model()
+    c = st.columns([1.4, 1, 1, 1.2, 1.2])
+    options = list(SMALL_DATASETS)
+    if active is not None and active.dataset.name not in options:
+        options.insert(0, active.dataset.name)
+    dataset_name = c[0].selectbox("Data", options, key="beta_dataset")
+    beta_a = c[1].number_input("β₁", 0.0, 50.0, 0.5, 0.25, key="beta_a")
+    beta_b = c[2].number_input("β₂", 0.0, 50.0, 2.0, 0.25, key="beta_b")
+    default_epochs = min(100, max(5, explore_train.PAIR_TRAIN.epochs))
+    epochs = c[3].slider("Epochs", 5, 100, default_epochs, 5, key="beta_epochs")
+    if c[4].button("Train both", key="beta_train", type="primary"):
+        if active is not None and active.dataset.name == dataset_name:
+            dataset = active.dataset
+        else:
+            dataset = cached_dataset(dataset_name)
+        config = replace(explore_train.PAIR_TRAIN, epochs=int(epochs))
+        with st.status(f"Training two models on {dataset_name}…") as status:
+            bar = st.progress(0.0)
+            a, b = train_beta_pair(
+                dataset,
+                (beta_a, beta_b),
+                config=config,
+                on_progress=lambda f, m: bar.progress(f, m),
+            )
+            status.update(
+                label=f"Trained in {a.result.seconds + b.result.seconds:.1f} s "
+                f"(at most {explore_train.MAX_QUICK_TRAIN:,} training examples each)",
+                state="complete",
+                expanded=False,
+            )
+        run_id = np.random.default_rng().integers(1 << 62)
+        pair = {
+            "models": [
+                (
+                    f"β = {q.metadata['train_config']['beta']:g}",
+                    q.model,
+                    dataset,
+                    q.test_terms,
+                    f"beta:{run_id}:{i}",
+                )
+                for i, q in enumerate((a, b))
+            ]
+        }
+        st.session_state[PAIR_KEY] = pair
+else:
+    entries = [e for e in model_library().list() if e.ok]
+    if len(entries) < 2:
+        st.info("Save at least two models (Models page) to compare them here, or train a pair now.")
+        st.stop()
+    names = [e.name for e in entries]
+    c = st.columns(2)
+    picks = [
+        c[0].selectbox("Model 1", names, index=0, key="beta_saved_a"),
+        c[1].selectbox("Model 2", names, index=1, key="beta_saved_b"),
+    ]
+    models = []
+    for name in picks:
+        entry = next(e for e in entries if e.name == name)
+        model, metadata = load_library_model(entry.name, entry.mtime)
+        data_name = builtin_dataset(metadata)
+        if data_name is None:
+            st.warning(f"“{name}” was trained on uploaded data: pick models of a built-in dataset.")
+            st.stop()
+        dataset = cached_dataset(data_name)
+        beta = metadata.get("train_config", {}).get("beta", "?")
+        key = f"library:{entry.name}:{entry.mtime}"
+        terms = cached((key, "beta-terms"), lambda m=model, d=dataset: test_terms(m, d.x_test))
+        models.append((f"{name} (β = {beta})", model, dataset, terms, key))
+    if models[0][2].name != models[1][2].name:
+        st.warning("These models were trained on different data: their maps do not compare.")
+    pair = {"models": models}
+
+if not pair:
+    st.info("Choose two β values and press **Train both** (a few seconds on digits).")
+    st.stop()
+
+encoded = []
+for label, model, dataset, terms, key in pair["models"]:
+    mu, sigma = cached((key, "beta-encode"), lambda m=model, d=dataset: encode_dataset(m, d.x_test))
+    encoded.append((label, dataset, terms, mu, sigma))
+# One range for both maps, so that bubble sizes and spreads compare at a glance.
+bounds = [data_bounds(mu, sigma) for *_, mu, sigma in encoded]
+x_range = (min(b[0][0] for b in bounds), max(b[0][1] for b in bounds))
+y_range = (min(b[1][0] for b in bounds), max(b[1][1] for b in bounds))
+bubbles = st.radio("Bubbles", ["off", "1σ", "2σ"], index=1, horizontal=True, key="beta_bubbles")
+cols = st.columns(2, gap="small")
+for i, (col, (label, dataset, terms, mu, sigma)) in enumerate(zip(cols, encoded, strict=True)):
+    kind = dataset.label_kind if dataset.y_test is not None else None
+    fig = latent_map_figure(
+        mu,
+        sigma,
+        dataset.y_test,
+        color_kind="class" if kind == "class" else "continuous",
+        class_names=dataset.class_names,
+        bubbles=bubbles,
+        prior_contours=True,
+        height=presenter.height(480),
+        title=f"{label} · KL {terms['kl']:.2f} · recon {terms['recon']:.2f} nats",
+    )
+    fig.update_layout(
+        xaxis_range=list(x_range), yaxis_range=list(y_range), font=dict(size=presenter.font_size())
+    )
+    col.plotly_chart(fig, key=f"beta_map_{i}", config={"displaylogo": False})
+    col.caption(f"mean σ = {sigma.mean():.3f} · spread of μ (std) = {mu.std(0).mean():.2f}")
+st.plotly_chart(
+    elbo_terms_figure(
+        {label: terms for label, _, terms, *_ in encoded},
+        height=presenter.height(340),
+        font_size=presenter.font_size(),
+    ),
+    key="beta_terms",
+    config={"displaylogo": False},
+)
+st.caption(
+    "Test-set terms at β = 1 (the true ELBO), one z sample per example. The model trained with "
+    "the larger β pays less KL and more reconstruction."
+)
