@@ -352,3 +352,24 @@ def test_models_trained_on_uploaded_data_ask_for_the_data_again(trained, library
     at = open_page("pages/models.py")
     assert at.button(key="models_load").disabled
     assert any("upload that file again" in i.value.lower() for i in at.info)
+
+
+def test_a_running_job_shows_progress_in_the_sidebar_of_other_pages(digits):
+    from ui.training import TrainRun
+
+    model = VAE(ModelConfig(input_dim=64, image_shape=(8, 8), hidden=(32,)))
+    job = TrainingJob(model, digits, TrainConfig(epochs=10_000)).start()
+    try:
+        deadline = time.monotonic() + 60
+        while job.progress().epoch < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+        at.session_state["vx_train_run"] = TrainRun(job=job, dataset=digits, name="bg")
+        at.run()  # Home: not the Train page, so the sidebar follows the job
+        assert not at.exception
+        bars = at.sidebar.get("progress")
+        assert len(bars) == 1 and "Training digits: epoch" in bars[0].proto.text
+    finally:
+        job.stop()
+        assert job.join(30)
