@@ -468,3 +468,54 @@ def test_models_page_upload_shows_an_error_for_every_case(
         assert not marker.exists(), case.id
         handled.append(case.id)
     assert handled == IDS
+
+
+# --- no pickle anywhere on the load path -------------------------------------------------------
+
+UNSAFE_MODULES = {"pickle", "cPickle", "dill", "cloudpickle", "joblib", "marshal", "shelve"}
+UNSAFE_CALLS = {"eval", "exec", "torch.load", "np.load", "numpy.load", "__import__"}
+
+
+def _dotted(node) -> str:
+    import ast
+
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{_dotted(node.value)}.{node.attr}"
+    return ""
+
+
+def test_no_pickle_or_code_execution_in_the_app_and_library_source() -> None:
+    """vae/, ui/, pages/ and app.py import no pickle-like module and call no eval/exec/
+    torch.load; np.load is only ever called with allow_pickle=False."""
+    import ast
+
+    from tests.hostile import ROOT
+
+    files = [ROOT / "app.py", *sorted((ROOT / "vae").rglob("*.py")),
+             *sorted((ROOT / "ui").rglob("*.py")), *sorted((ROOT / "pages").rglob("*.py"))]  # fmt: skip
+    problems = []
+    for path in files:
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            where = f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}"
+            if isinstance(node, ast.Import):
+                problems += [f"{where} imports {a.name}" for a in node.names
+                             if a.name.split(".")[0] in UNSAFE_MODULES]  # fmt: skip
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                if node.module.split(".")[0] in UNSAFE_MODULES:
+                    problems.append(f"{where} imports from {node.module}")
+            elif isinstance(node, ast.Call) and _dotted(node.func) in UNSAFE_CALLS:
+                name = _dotted(node.func)
+                safe_np_load = name.endswith("np.load") or name == "numpy.load"
+                if safe_np_load and any(
+                    k.arg == "allow_pickle"
+                    and isinstance(k.value, ast.Constant)
+                    and k.value.value is False
+                    for k in node.keywords
+                ):
+                    continue
+                problems.append(f"{where} calls {name}")
+    assert len(files) > 20
+    assert not problems, problems
