@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.latent_panel import COLOR_CHOICES, cached_map_figure, decode_panel, read_map_click
-from ui.state import latent_view, require_active_model
+from ui.click_map import map_click
+from ui.latent_panel import COLOR_CHOICES, cached_map_figure, decode_panel, record_click
+from ui.state import CLICKED_Z_KEY, latent_view, require_active_model
 
 st.title("Latent map")
 active = require_active_model()
@@ -30,21 +31,19 @@ controls[3].caption(
 figure = cached_map_figure(active.key, view, color_by, bubbles, prior)
 
 
+left, right = st.columns([3, 2], gap="medium")
+with left:
+    # Outside the fragment and identical on every run: a click never re-sends the figure,
+    # and Plotly keeps the zoom.
+    st.plotly_chart(figure, key="map_chart", config={"scrollZoom": True, "displaylogo": False})
+
+
 @st.fragment
-def map_and_decode() -> None:
-    """Chart + decode panel rerun together on a click; the controls above do not."""
-    left, right = st.columns([3, 2], gap="medium")
-    with left:
-        event = st.plotly_chart(
-            figure,
-            key="map_chart",
-            on_select="rerun",
-            selection_mode="points",
-            config={"scrollZoom": True, "displaylogo": False},
-        )
-        read_map_click(event, view)
-    with right:
-        decode_panel(active, view)
+def decode_beside_the_map() -> None:
+    """A click on the map reruns only this: read the click, decode, show."""
+    record_click(map_click("map_chart", st.session_state.get(CLICKED_Z_KEY), key="map_click"), view)
+    decode_panel(active, view)
 
 
-map_and_decode()
+with right:
+    decode_beside_the_map()

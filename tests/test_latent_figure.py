@@ -51,8 +51,9 @@ def test_every_point_is_clickable_once_with_its_index(cloud) -> None:
     grid = [t for t in fig.data if t.name == "click grid"]
     assert len(grid) == 1 and len(grid[0].x) == 900
     assert set(np.asarray(grid[0].customdata).tolist()) == {GRID_ID}
-    points = [t for t in fig.data if t.type == "scattergl" and t.name != "click grid"]
+    points = [t for t in fig.data if t.customdata is not None and t.name != "click grid"]
     assert len(points) == 10  # one trace per class, for the legend
+    assert {t.type for t in points} == {"scatter"}  # few points: SVG, no WebGL canvas
     ids = np.concatenate([np.asarray(t.customdata) for t in points])
     assert sorted(ids.tolist()) == list(range(300))
     for trace in points:  # customdata really is the index of the point drawn there
@@ -112,8 +113,8 @@ def test_the_map_is_identical_when_rebuilt(cloud) -> None:
 def test_other_colourings(cloud, kind) -> None:
     mu, sigma, _ = cloud
     color = sigma.mean(1) if kind else None
-    fig = latent_map_figure(mu, sigma, color, color_kind=kind, bubbles="1σ")
-    points = [t for t in fig.data if t.type == "scattergl"]
+    fig = latent_map_figure(mu, sigma, color, color_kind=kind, bubbles="1σ", webgl_above=100)
+    points = [t for t in fig.data if t.type == "scattergl"]  # many points: WebGL
     assert len(points) == 1
     assert sorted(np.asarray(points[0].customdata).tolist()) == list(range(300))
 

@@ -79,6 +79,31 @@ def test_latent_map_draws_the_map_and_asks_for_a_click(active: ActiveModel) -> N
     assert len(at.get("plotly_chart")) == 1
 
 
+def test_a_click_from_the_component_sets_the_shared_selection(active: ActiveModel) -> None:
+    """What ui.click_map returns for a click is what the decode panel and other pages read."""
+    from ui.click_map import MapClick
+    from ui.latent_panel import record_click
+    from ui.state import compute_latent_view
+
+    view = compute_latent_view(active.model, active.dataset)
+    state: dict = {}
+    import streamlit as st
+
+    original = st.session_state
+    try:
+        st.session_state = state  # record_click only reads and writes keys
+        assert not record_click(None, view)
+        assert record_click(MapClick(z=(0.25, -0.5), index=None), view)
+        assert state == {"vx_clicked_z": (0.25, -0.5), "vx_clicked_index": None}
+        assert record_click(MapClick(z=(9.0, 9.0), index=3), view)
+        assert state["vx_clicked_index"] == 3
+        assert state["vx_clicked_z"] == (float(view.mu[3, 0]), float(view.mu[3, 1]))
+        record_click(MapClick(z=(1.0, 1.0), index=10_000), view)  # no such point: empty space
+        assert state == {"vx_clicked_z": (1.0, 1.0), "vx_clicked_index": None}
+    finally:
+        st.session_state = original
+
+
 def test_latent_map_decodes_a_clicked_empty_z(active: ActiveModel) -> None:
     at = _page("pages/latent_map.py", active, vx_clicked_z=(0.5, -1.25), vx_clicked_index=None)
     assert not at.exception

@@ -7,7 +7,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from ui.latent_panel import read_map_click
+from ui.click_map import map_click
+from ui.latent_panel import record_click
 from ui.state import CLICKED_INDEX_KEY, CLICKED_Z_KEY, PATH_KEY, ActiveModel, LatentView
 from vae.latent import decode_latents, interpolation_path
 from vae.latent_figure import latent_map_figure, path_overlay_traces, scrub_figure
@@ -108,21 +109,14 @@ def path_map(
             color_kind=kind,
             class_names=view.class_names,
             bubbles="off",
-            click_grid=True,
             height=520,
         )
         fig.add_traces(path_overlay_traces(path, points))
         return fig
 
     fig = _remember((active.key, "map", mode, tuple(map(tuple, points.tolist()))), build)
-    event = st.plotly_chart(
-        fig,
-        key="interp_map",
-        on_select="rerun",
-        selection_mode="points",
-        config={"displaylogo": False},
-    )
-    if read_map_click(event, view, source="interp"):
+    st.plotly_chart(fig, key="interp_map", config={"displaylogo": False, "scrollZoom": True})
+    if record_click(map_click("interp_map", None, key="interp_map_click"), view):
         set_waypoints([*waypoints(), st.session_state[CLICKED_Z_KEY]])
         st.rerun()
 

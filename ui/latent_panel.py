@@ -12,14 +12,14 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from ui.click_map import MapClick
 from ui.latent_images import show_vector
 from ui.state import CLICKED_INDEX_KEY, CLICKED_Z_KEY, ActiveModel, LatentView
 from vae.latent import decode_latents
-from vae.latent_figure import GRID_ID, latent_map_figure
+from vae.latent_figure import latent_map_figure
 
 COLOR_CHOICES = ("label", "σ (posterior std)", "KL to prior", "reconstruction error")
 FIGURES_KEY = "vx_map_figures"  # {(model key, options...): go.Figure}, a few recent ones
-LAST_PICK_KEY = "vx_map_last_pick"  # the selection already turned into vx_clicked_*
 SAMPLE_SEED_KEY = "vx_map_sample_seed"
 N_SAMPLES = 6  # decodes of z = mu + sigma * eps shown for a clicked data point
 
@@ -55,38 +55,21 @@ def cached_map_figure(
             color_label=label,
             bubbles=bubbles,
             prior_contours=prior,
-            click_grid=True,
         )
         while len(figures) > 6:  # keep memory bounded: drop the oldest
             figures.pop(next(iter(figures)))
     return figures[key]
 
 
-def _pick_from_point(point: dict) -> tuple[tuple[float, float], int | None]:
-    """A Plotly selection point -> (z, test-set index or None for the click grid)."""
-    data = point.get("customdata")
-    if isinstance(data, list):
-        data = data[0] if data else GRID_ID
-    index = int(data) if data is not None and int(data) != GRID_ID else None
-    return (float(point["x"]), float(point["y"])), index
+def record_click(click: MapClick | None, view: LatentView) -> bool:
+    """Store a click as vx_clicked_z / vx_clicked_index; returns whether there was one.
 
-
-def read_map_click(event, view: LatentView, source: str = "map") -> bool:
-    """Turn a *new* selection on the map into vx_clicked_z / vx_clicked_index.
-
-    The selection persists across reruns, so only a selection different from the last one
-    processed counts; clicking the selected point again deselects it, which keeps the last z.
-    Returns whether this call recorded a new click.
+    A click on a data point decodes exactly that point's mean mu (the browser only knows the
+    float32 position it drew); anything else is empty space at the exact clicked z.
     """
-    points = (event or {}).get("selection", {}).get("points", []) if event else []
-    if not points:
+    if click is None:
         return False
-    z, index = _pick_from_point(points[-1])
-    signature = (z, index)
-    last_key = f"{LAST_PICK_KEY}_{source}"  # one per chart: each has its own selection
-    if st.session_state.get(last_key) == signature:
-        return False
-    st.session_state[last_key] = signature
+    z, index = click.z, click.index
     if index is not None and 0 <= index < len(view.mu):
         z = (float(view.mu[index, 0]), float(view.mu[index, 1]))
     else:

@@ -1,0 +1,149 @@
+"""Shared by the latent-map browser benchmarks: servers, Chromium, real data, timing in the page.
+
+Every timing is taken inside the browser with performance.now(), from the pointer event to
+the moment the new picture is in the DOM and decoded, so both sides of a ratio are measured
+by the same clock in the same run.
+"""
+
+from __future__ import annotations
+
+import datetime
+import gzip
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, free_port, start_streamlit, stop  # noqa: E402
+
+MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+RESULTS = ROOT / "bench" / "RESULTS.md"
+
+# Records performance.now() of every pointerdown (capture phase: before Plotly or React see it).
+CLICK_CLOCK_JS = """
+() => {
+  if (window.__vxClock) return;
+  window.__vxClock = true;
+  window.addEventListener('pointerdown', () => { window.__vxT0 = performance.now(); }, true);
+}
+"""
+
+# Resolves with ms from the last pointerdown until the first st.image shows a new, decoded src.
+WAIT_NEW_IMAGE_JS = """
+async ([before, nth]) => {
+  for (;;) {
+    const imgs = document.querySelectorAll('[data-testid="stImage"] img');
+    const img = imgs[nth];
+    if (img && img.src !== before && img.complete && img.naturalWidth > 0) {
+      return [performance.now() - window.__vxT0, img.src];
+    }
+    await new Promise(r => setTimeout(r, 2));
+  }
+}
+"""
+
+
+def read_idx(path: Path) -> np.ndarray:
+    with gzip.open(path, "rb") as handle:
+        raw = handle.read()
+    rank = raw[3]
+    dims = np.frombuffer(raw, dtype=">u4", count=rank, offset=4)
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * rank).reshape(tuple(map(int, dims)))
+
+
+def mnist_test() -> tuple[np.ndarray, np.ndarray]:
+    """The real MNIST test set: x (10000, 784) in [0, 1], y (10000,)."""
+    x = read_idx(MNIST_DIR / "t10k-images-idx3-ubyte.gz").reshape(-1, 784) / np.float32(255)
+    return x.astype(np.float32), read_idx(MNIST_DIR / "t10k-labels-idx1-ubyte.gz").astype(np.int64)
+
+
+def fashion_train() -> tuple[np.ndarray, np.ndarray]:
+    """Fashion-MNIST's 60,000 training images: x (60000, 784) in [0, 1], y (60000,)."""
+    x = read_idx(FASHION_DIR / "train-images-idx3-ubyte.gz").reshape(-1, 784) / np.float32(255)
+    return x.astype(np.float32), read_idx(FASHION_DIR / "train-labels-idx1-ubyte.gz").astype(
+        np.int64
+    )
+
+
+def quick_model(x: np.ndarray, epochs: int, seed: int = 0):
+    """A 784-256-128-2 MLP VAE trained briefly on x: the encoder the maps are drawn from."""
+    from vae import VAE, ModelConfig, TrainConfig, train
+
+    config = ModelConfig(input_dim=x.shape[1], image_shape=(28, 28), hidden=(256, 128))
+    model = VAE(config)
+    train(model, x, None, TrainConfig(epochs=epochs, batch_size=128, seed=seed, device="cpu",
+                                      snapshot_latents=False))  # fmt: skip
+    return model.eval()
+
+
+def save_harness_inputs(folder: Path, model, x: np.ndarray, y: np.ndarray, name: str) -> Path:
+    """What bench/apps/latent_harness.py loads: weights (tensors only), config, data."""
+    import torch
+
+    torch.save(model.state_dict(), folder / "weights.pt")
+    (folder / "config.json").write_text(json.dumps(model.config.to_dict()))
+    np.savez(folder / "data.npz", x=x, y=y, name=name)
+    return folder
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"{cpu}, {os.cpu_count()} cores; Chromium headless (SwiftShader); {today}"
+
+
+@contextmanager
+def server(script: Path, env_extra: dict[str, str] | None = None):
+    """A Streamlit server on a free port for `script`; yields its URL."""
+    env = dict(os.environ)
+    env.setdefault("VAE_EXPLORER_MODELS", tempfile.mkdtemp(prefix="vx-bench-models-"))
+    env["VAE_EXPLORER_MIRROR"] = "http://127.0.0.1:9/"
+    env.update(env_extra or {})
+    (ROOT / "artifacts" / "e2e").mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    process = start_streamlit(script, port, env)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
+
+
+@contextmanager
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def median(values: list[float]) -> float:
+    return float(statistics.median(values))
+
+
+def append_results(section: str) -> None:
+    """Append one section to bench/RESULTS.md (another benchmark writes there too)."""
+    with open(RESULTS, "a", encoding="utf-8") as handle:
+        handle.write("\n" + section.rstrip() + "\n")
+
+
+def wait(seconds: float) -> None:
+    time.sleep(seconds)

@@ -1,0 +1,155 @@
+"""The app in Chromium: quick start, click-to-decode, zoom kept, live scrubbing, every page.
+
+One browser page walks through the app in order (a newcomer's path); the steps are separate
+tests so that a failure names the broken step. Screenshots go to artifacts/e2e/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import time
+
+import pytest
+
+from tests.e2e.driver import (
+    axis_ranges,
+    empty_spots,
+    exceptions,
+    graph,
+    image_sources,
+    lonely_points,
+    to_page,
+    wait_for_new_image,
+    wait_idle,
+)
+
+QUICK_START = "Quick start: train on digits"
+NAV = '[data-testid="stSidebarNav"] a'
+
+
+@pytest.fixture(scope="module")
+def page(browser, app_url, artifacts_dir):
+    """The app after a quick start: the digits model trained, the Latent map drawn."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.sent_frames = []  # websocket frames the browser sent (server round trips)
+    page.on(
+        "websocket",
+        lambda ws: ws.on("framesent", lambda f: page.sent_frames.append(time.monotonic())),
+    )
+    page.goto(app_url)
+    page.get_by_role("button", name=QUICK_START).click()
+    # Home has a figure of its own: wait for the Latent map page before waiting for a graph.
+    page.get_by_role("heading", name="Latent map").wait_for(timeout=120_000)
+    graph(page)  # the quick start switches to the Latent map once trained
+    wait_idle(page)
+    page.screenshot(path=str(artifacts_dir / "01-latent-map.png"))
+    yield page
+    context.close()
+
+
+def _shot(page, artifacts_dir, name: str) -> None:
+    page.screenshot(path=str(artifacts_dir / name))
+
+
+def test_quick_start_lands_on_a_drawn_map(page) -> None:
+    assert "Latent map" in page.locator("h1").first.inner_text()
+    gd = graph(page)
+    n_points = gd.evaluate(
+        "gd => gd._fullData.filter(t => t.customdata && t.mode === 'markers')"
+        ".reduce((n, t) => n + t.x.length, 0)"
+    )
+    assert n_points > 100  # the digits test set, drawn
+    assert not exceptions(page)
+
+
+def test_click_on_empty_space_then_on_a_point_decodes_each(page, artifacts_dir) -> None:
+    gd = graph(page)
+    spot = empty_spots(gd, 1)[0]
+    before = image_sources(page)
+    page.mouse.click(*to_page(gd, *spot))
+    after_empty = wait_for_new_image(page, before)
+    wait_idle(page)
+    assert "empty space" in page.locator("body").inner_text()
+    _shot(page, artifacts_dir, "02-click-empty.png")
+    z_text = page.get_by_text("z = (").first.inner_text()
+    # the decoded z is the exact clicked spot (to the 3 decimals shown)
+    assert f"{spot[0]:.3f}" in z_text and f"{spot[1]:.3f}" in z_text
+
+    x, y, index = lonely_points(gd, 1)[0]
+    page.mouse.click(*to_page(gd, x, y))
+    after_point = wait_for_new_image(page, after_empty)
+    wait_idle(page)
+    _shot(page, artifacts_dir, "03-click-point.png")
+    assert after_point[0] != after_empty[0]  # the picture changed
+    assert page.get_by_text(f"test point #{index}").count() == 1
+    # original, reconstruction from mu and the decodes of mu + sigma * eps
+    assert len(image_sources(page)) >= 3
+    assert not exceptions(page)
+
+
+def test_zoom_survives_a_click(page, artifacts_dir) -> None:
+    gd = graph(page)
+    full = axis_ranges(gd)
+    box = gd.locator(".nsewdrag").first.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx - 120, cy - 100)  # drag a zoom box over the middle of the map
+    page.mouse.down()
+    page.mouse.move(cx, cy, steps=8)
+    page.mouse.move(cx + 120, cy + 100, steps=8)
+    page.mouse.up()
+    page.wait_for_timeout(300)
+    zoomed = axis_ranges(gd)
+    assert zoomed != full and zoomed[0][1] - zoomed[0][0] < full[0][1] - full[0][0]
+
+    before = image_sources(page)
+    spot = empty_spots(gd, 1)[0]
+    page.mouse.click(*to_page(gd, *spot))
+    wait_for_new_image(page, before)
+    wait_idle(page)
+    _shot(page, artifacts_dir, "04-zoomed-click.png")
+    assert axis_ranges(graph(page)) == zoomed
+    assert not exceptions(page)
+
+
+def _picture_digest(page, gd) -> str:
+    """A hash of the scrubber's picture as drawn (pixels, not data)."""
+    box = gd.locator(".heatmaplayer").first.bounding_box()
+    return hashlib.sha1(page.screenshot(clip=box)).hexdigest()
+
+
+def test_interpolation_scrubs_live_without_the_server(page, artifacts_dir) -> None:
+    page.locator(NAV, has_text="Interpolate").click()
+    scrub = graph(page, 1)  # the second chart: the scrubber (the first is the path map)
+    scrub.locator(".heatmaplayer").first.wait_for()
+    wait_idle(page)
+    _shot(page, artifacts_dir, "05-interpolate.png")
+    grip = scrub.locator(".slider-grip-rect").first.bounding_box()
+    rail = scrub.locator(".slider-rail-rect").first.bounding_box()
+    seen = {_picture_digest(page, scrub)}
+    sent_before = len(page.sent_frames)
+    page.mouse.move(grip["x"] + grip["width"] / 2, grip["y"] + grip["height"] / 2)
+    page.mouse.down()
+    y = grip["y"] + grip["height"] / 2
+    for k in range(1, 7):  # still pressed: every digest here is taken during the drag
+        page.mouse.move(rail["x"] + rail["width"] * k / 7, y, steps=3)
+        page.wait_for_timeout(60)
+        seen.add(_picture_digest(page, scrub))
+    _shot(page, artifacts_dir, "06-scrubbing.png")
+    page.mouse.up()
+    assert len(seen) >= 4  # the picture followed the drag
+    assert len(page.sent_frames) == sent_before  # no server round trip while scrubbing
+    assert not exceptions(page)
+
+
+def test_every_page_runs_without_an_exception(page, artifacts_dir) -> None:
+    titles = page.locator(NAV).all_inner_texts()
+    assert {"Home", "Latent map", "Interpolate"} <= {t.strip() for t in titles}
+    for i, title in enumerate(titles):
+        page.locator(NAV).nth(i).click()
+        page.wait_for_timeout(300)
+        with contextlib.suppress(TimeoutError):  # a page that polls never idles: look anyway
+            wait_idle(page, timeout=60)
+        _shot(page, artifacts_dir, f"10-page-{i:02d}.png")
+        assert not exceptions(page), f"{title.strip()}: {exceptions(page)}"

@@ -1,0 +1,117 @@
+// Click anywhere on a Plotly chart -> its exact data coordinates (and the data point under
+// the pointer, if any) as a Streamlit trigger. Mounted by ui/click_map.py.
+//
+// The chart itself is an ordinary st.plotly_chart that never changes across clicks; this
+// component finds it by its key (Streamlit gives the element the class `st-key-<key>`),
+// listens to pointer events on its plot area in the capture phase, and converts pixels to
+// data units with the chart's own axes. A press and release within 4 px is a click; a longer
+// move is Plotly's zoom or pan and is left alone. The clicked spot is drawn as an overlay
+// that follows zoom and pan, so the figure is never touched.
+export default function ({ data, setTriggerValue }) {
+  const selector = `.st-key-${data.target} .js-plotly-plot`;
+  let down = null;
+  let marker = data.marker; // [x, y] in data units, or null
+  let overlay = null;
+  let graphDiv = null;
+
+  const axes = (gd) => [gd._fullLayout.xaxis, gd._fullLayout.yaxis];
+
+  function place() {
+    const gd = document.querySelector(selector);
+    if (!gd || !gd._fullLayout) return;
+    if (gd !== graphDiv) {
+      graphDiv = gd;
+      if (gd.on) gd.on("plotly_afterplot", place);
+      if (gd.on) gd.on("plotly_relayout", place);
+    }
+    if (!overlay || !gd.contains(overlay)) {
+      overlay = document.createElement("div");
+      overlay.className = "vx-click-marker";
+      overlay.style.cssText =
+        "position:absolute;width:14px;height:14px;margin:-9px 0 0 -9px;border:2px solid #111;" +
+        "border-radius:50%;pointer-events:none;z-index:5;box-shadow:0 0 0 2px #fff;display:none";
+      gd.appendChild(overlay);
+      if (getComputedStyle(gd).position === "static") gd.style.position = "relative";
+    }
+    if (!marker) {
+      overlay.style.display = "none";
+      return;
+    }
+    const [xa, ya] = axes(gd);
+    const px = xa._offset + xa.l2p(marker[0]);
+    const py = ya._offset + ya.l2p(marker[1]);
+    const inside =
+      px >= xa._offset && px <= xa._offset + xa._length && py >= ya._offset && py <= ya._offset + ya._length;
+    overlay.style.display = inside ? "block" : "none";
+    overlay.style.left = `${px}px`;
+    overlay.style.top = `${py}px`;
+  }
+
+  function nearestPoint(gd, px, py) {
+    // The data point whose marker covers (px, py): traces whose customdata are example ids.
+    const [xa, ya] = axes(gd);
+    let best = null;
+    let bestD = Infinity;
+    for (const t of gd._fullData) {
+      if (!t.customdata || !t.mode || t.mode.indexOf("markers") < 0 || t.visible !== true) continue;
+      if (t.name === "click grid") continue;
+      const reach = (typeof t.marker.size === "number" ? t.marker.size : 6) / 2 + 3;
+      for (let i = 0; i < t.x.length; i++) {
+        const dx = xa.l2p(t.x[i]) - px;
+        const dy = ya.l2p(t.y[i]) - py;
+        const d = dx * dx + dy * dy;
+        if (d <= reach * reach && d < bestD) {
+          bestD = d;
+          best = [t.x[i], t.y[i], Number(t.customdata[i])];
+        }
+      }
+    }
+    return best;
+  }
+
+  const onDown = (e) => {
+    const gd = document.querySelector(selector);
+    const drag = e.target && e.target.closest ? e.target.closest(".nsewdrag") : null;
+    down = gd && drag && gd.contains(drag) && e.button === 0 ? [e.clientX, e.clientY] : null;
+  };
+  const onUp = (e) => {
+    if (!down) return;
+    const start = down;
+    down = null;
+    if (Math.hypot(e.clientX - start[0], e.clientY - start[1]) > 4) return; // zoom or pan
+    const gd = document.querySelector(selector);
+    if (!gd || !gd._fullLayout) return;
+    const [xa, ya] = axes(gd);
+    const rect = gd.getBoundingClientRect();
+    const px = e.clientX - rect.left - xa._offset;
+    const py = e.clientY - rect.top - ya._offset;
+    const hit = nearestPoint(gd, px, py);
+    const z = hit ? [hit[0], hit[1]] : [xa.p2l(px), ya.p2l(py)];
+    marker = z;
+    place();
+    setTriggerValue("click", { x: z[0], y: z[1], index: hit ? hit[2] : null, at: Date.now() });
+  };
+
+  document.addEventListener("pointerdown", onDown, true);
+  document.addEventListener("pointerup", onUp, true);
+  window.addEventListener("resize", place);
+  // The chart may be drawn after this component: place the marker once it is there.
+  let tries = 0;
+  const timer = setInterval(() => {
+    place();
+    if (graphDiv || ++tries > 100) clearInterval(timer);
+  }, 100);
+  place();
+
+  return () => {
+    clearInterval(timer);
+    document.removeEventListener("pointerdown", onDown, true);
+    document.removeEventListener("pointerup", onUp, true);
+    window.removeEventListener("resize", place);
+    if (graphDiv && graphDiv.removeListener) {
+      graphDiv.removeListener("plotly_afterplot", place);
+      graphDiv.removeListener("plotly_relayout", place);
+    }
+    if (overlay) overlay.remove();
+  };
+}

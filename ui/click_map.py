@@ -1,0 +1,44 @@
+"""A tiny st.components.v2 component: click anywhere on a Plotly chart, get the exact z.
+
+Why not st.plotly_chart(on_select=...)? Selections report only existing points (a click on
+empty space sends nothing), and every selection restyles the chart in the browser and makes
+Streamlit re-send the whole figure with the rerun. Here the chart is a plain st.plotly_chart
+outside the fragment and never changes; this component (inside the fragment, next to the
+decode panel) listens to clicks on the chart's plot area and converts the pixel to data units
+with the chart's own axes, so a click reruns only the fragment and the decode panel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+_JS = (Path(__file__).with_name("click_map.js")).read_text(encoding="utf-8")
+_mount = st.components.v2.component("vae_explorer_map_click", js=_JS)
+
+
+@dataclass(frozen=True)
+class MapClick:
+    """One click: z in latent units, and the example under the pointer (None: empty space)."""
+
+    z: tuple[float, float]
+    index: int | None
+
+
+def map_click(chart_key: str, marker: tuple[float, float] | None, key: str) -> MapClick | None:
+    """Listen to clicks on the st.plotly_chart with key `chart_key`; draw `marker` on it.
+
+    Returns the click that triggered this run, else None. Must be called on every run in
+    which the chart is shown (a trigger is delivered to exactly one run).
+    """
+    data = {"target": chart_key, "marker": list(marker) if marker is not None else None}
+    result = _mount(key=key, data=data, on_click_change=lambda: None)
+    click = getattr(result, "click", None)
+    if not click:
+        return None
+    index = click.get("index")
+    return MapClick(
+        z=(float(click["x"]), float(click["y"])), index=int(index) if index is not None else None
+    )
