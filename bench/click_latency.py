@@ -54,6 +54,10 @@ class Target:
         self.page.mouse.click(*self.spots[i % len(self.spots)])
         ms, _ = self.page.evaluate(WAIT_NEW_IMAGE_JS, [before, self.image_nth])
         wait_idle(self.page, quiet=0.15)
+        if ms is None:
+            raise RuntimeError(
+                f"click {i} at {self.spots[i % len(self.spots)]} showed no new image"
+            )
         return ms
 
 
@@ -89,6 +93,7 @@ def run(clicks: int, record: bool) -> None:
         x, y = mnist_test()
         print("training a quick model on the MNIST test set (10,000 points)...", flush=True)
         save_harness_inputs(Path(tmp), quick_model(x, epochs=2), x, y, "mnist-test")
+        print("starting the servers and Chromium; quick start on digits...", flush=True)
         harness = ROOT / "bench" / "apps" / "latent_harness.py"
         with (
             server(ROOT / "bench" / "apps" / "ref_button.py") as ref_url,
@@ -103,6 +108,7 @@ def run(clicks: int, record: bool) -> None:
             mnist_page.goto(harness_url)
             for name, target in map_targets(mnist_page).items():
                 targets[f"MNIST 10k map, {name}"] = target
+            print("measuring...", flush=True)
             for target in targets.values():  # warm-up: first decode, first image fetch
                 for i in range(3):
                     target.click(i)

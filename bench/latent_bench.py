@@ -39,10 +39,12 @@ CLICK_CLOCK_JS = """
 }
 """
 
-# Resolves with ms from the last pointerdown until the first st.image shows a new, decoded src.
+# Resolves with ms from the last pointerdown until the nth st.image shows a new, decoded src
+# (or with null after 30 s: the click did not produce a new picture).
 WAIT_NEW_IMAGE_JS = """
 async ([before, nth]) => {
-  for (;;) {
+  const deadline = performance.now() + 30000;
+  while (performance.now() < deadline) {
     const imgs = document.querySelectorAll('[data-testid="stImage"] img');
     const img = imgs[nth];
     if (img && img.src !== before && img.complete && img.naturalWidth > 0) {
@@ -50,6 +52,7 @@ async ([before, nth]) => {
     }
     await new Promise(r => setTimeout(r, 2));
   }
+  return [null, before];
 }
 """
 

@@ -7,7 +7,11 @@
 // data units with the chart's own axes. A press and release within 4 px is a click; a longer
 // move is Plotly's zoom or pan and is left alone. The clicked spot is drawn as an overlay
 // that follows zoom and pan, so the figure is never touched.
-export default function ({ data, setTriggerValue }) {
+export default function ({ data, key, setTriggerValue }) {
+  // Streamlit may call this again (new data) without tearing the last call down first:
+  // keep exactly one live instance per component key.
+  const registry = (window.__vxMapClick = window.__vxMapClick || {});
+  if (registry[key]) registry[key]();
   const selector = `.st-key-${data.target} .js-plotly-plot`;
   let down = null;
   let marker = data.marker; // [x, y] in data units, or null
@@ -25,6 +29,7 @@ export default function ({ data, setTriggerValue }) {
       if (gd.on) gd.on("plotly_relayout", place);
     }
     if (!overlay || !gd.contains(overlay)) {
+      for (const old of gd.querySelectorAll(".vx-click-marker")) old.remove();
       overlay = document.createElement("div");
       overlay.className = "vx-click-marker";
       overlay.style.cssText =
@@ -103,7 +108,8 @@ export default function ({ data, setTriggerValue }) {
   }, 100);
   place();
 
-  return () => {
+  const teardown = () => {
+    if (registry[key] === teardown) delete registry[key];
     clearInterval(timer);
     document.removeEventListener("pointerdown", onDown, true);
     document.removeEventListener("pointerup", onUp, true);
@@ -114,4 +120,6 @@ export default function ({ data, setTriggerValue }) {
     }
     if (overlay) overlay.remove();
   };
+  registry[key] = teardown;
+  return teardown;
 }

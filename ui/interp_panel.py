@@ -37,17 +37,30 @@ def set_waypoints(points) -> None:
 
 
 def seed_default_path(active: ActiveModel, view: LatentView) -> None:
-    """First visit with this model and no path: start between two test points of different classes."""
+    """First visit with this model and no path: offer one across the map.
+
+    With class labels: from the most typical example of one class (nearest its class mean) to
+    that of the class whose mean is farthest away, so that the morph crosses the map.
+    """
     if st.session_state.get(SEEDED_KEY) == active.key or waypoints():
         return
     st.session_state[SEEDED_KEY] = active.key
-    first, second = 0, min(1, len(view.mu) - 1)
-    if view.y is not None and view.label_kind == "class":
-        other = np.flatnonzero(view.y != view.y[0])
-        if len(other):
-            second = int(other[0])
-    if second != first:
-        set_waypoints([view.mu[first], view.mu[second]])
+    if len(view.mu) < 2:
+        return
+    if view.y is not None and view.label_kind == "class" and len(np.unique(view.y)) > 1:
+        classes = np.unique(view.y)
+        centres = np.stack([view.mu[view.y == c].mean(0) for c in classes])  # (C, 2)
+        gaps = np.linalg.norm(centres[:, None] - centres[None], axis=-1)  # (C, C)
+        a, b = np.unravel_index(np.argmax(gaps), gaps.shape)
+        ends = []
+        for c, centre in ((classes[a], centres[a]), (classes[b], centres[b])):
+            members = np.flatnonzero(view.y == c)
+            ends.append(
+                view.mu[members[np.argmin(np.linalg.norm(view.mu[members] - centre, axis=1))]]
+            )
+        set_waypoints(ends)
+    else:  # the two points farthest apart along the first latent axis
+        set_waypoints(view.mu[[np.argmin(view.mu[:, 0]), np.argmax(view.mu[:, 0])]])
 
 
 def waypoint_builder(view: LatentView) -> None:
@@ -112,6 +125,7 @@ def path_map(
             height=520,
         )
         fig.add_traces(path_overlay_traces(path, points))
+        fig.update_layout(showlegend=False)  # the Latent map page has the legend
         return fig
 
     fig = _remember((active.key, "map", mode, tuple(map(tuple, points.tolist()))), build)

@@ -297,7 +297,7 @@ def latent_map_figure(
         clickmode="event",
         dragmode="zoom",
         plot_bgcolor="white",
-        legend=dict(itemsizing="constant", title=dict(text=color_label)),
+        legend=dict(itemsizing="constant"),
         # constrain="domain": equal scales shrink the plot area rather than widen a range, so
         # what is visible is exactly what the click grid covers.
         xaxis=dict(
