@@ -236,7 +236,7 @@ def live_panel() -> None:
             else progress.message
         )
         st.progress(progress.fraction, text=text)
-    history = [history_record(r) for r in progress.reports]  # == the trainer's own history
+    history = [history_record(r) for r in progress.reports]  # the curves need the core keys
     snapshots = [r.snapshot for r in progress.reports if r.snapshot is not None]
     latent, curves = st.columns(2, gap="medium")
     snap = snapshots[-1] if snapshots else None

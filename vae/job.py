@@ -93,6 +93,7 @@ class TrainingJob:
         heartbeat_timeout: float | None = HEARTBEAT_TIMEOUT_SECONDS,
         slots: threading.Semaphore | None = None,
         clock: Callable[[], float] = time.monotonic,
+        connected: Callable[[], bool] | None = None,
     ) -> None:
         self.model = model
         self.data = data
@@ -100,6 +101,10 @@ class TrainingJob:
         self.heartbeat_timeout = heartbeat_timeout
         self._slots = slots if slots is not None else _SLOTS
         self._clock = clock
+        # Optional, cheap and thread-safe: is the page's connection still open? Under heavy
+        # load a page's polls can queue for longer than the heartbeat timeout; an open
+        # connection counts as a heartbeat, so only a page that is really gone stops the job.
+        self._connected = connected
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="vae-training", daemon=True)
@@ -143,6 +148,8 @@ class TrainingJob:
         if self._stop.is_set():
             return True
         if self.heartbeat_timeout is not None:
+            if self._connected is not None and self._connected():
+                self.heartbeat()
             with self._lock:
                 silent = self._clock() - self._last_heartbeat
             if silent > self.heartbeat_timeout:
@@ -241,7 +248,11 @@ def _stop_jobs_at_exit(timeout: float = 5.0) -> None:
 
 
 def history_record(report: EpochReport) -> dict[str, float]:
-    """The plain dict that vae.train keeps per epoch, rebuilt from an EpochReport."""
+    """The per-epoch dict of vae.train's history, rebuilt from an EpochReport (its core keys).
+
+    Used for the live curves and for the partial history of a diverged run; a finished run's
+    metadata uses the trainer's own history, which may carry more keys.
+    """
     record: dict[str, float] = {
         "epoch": report.epoch,
         "seconds": report.seconds,
