@@ -61,10 +61,22 @@ def start_run(dataset: Dataset, model_config: ModelConfig, train_config: TrainCo
     """Stop this session's previous run, then start a new job for this session."""
     stop_run()
     model = VAE(model_config)
-    job = TrainingJob(model, dataset, train_config).start()
+    job = TrainingJob(model, dataset, train_config, connected=_session_connected()).start()
     run = TrainRun(job=job, dataset=dataset, name=default_model_name(dataset.name))
     st.session_state[RUN_KEY] = run
     return run
+
+
+def _session_connected():
+    """A thread-safe probe: is this browser session still connected? None outside a server."""
+    from streamlit.runtime import exists, get_instance
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None or not exists():
+        return None
+    runtime, session_id = get_instance(), ctx.session_id
+    return lambda: runtime.is_active_session(session_id)
 
 
 def get_run() -> TrainRun | None:
