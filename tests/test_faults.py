@@ -117,6 +117,42 @@ def test_train_page_reports_divergence_and_keeps_the_last_good_weights(
     assert not (tmp_path / "models").exists()  # nothing saved on its own
 
 
+# --- heartbeat under load -------------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_connected_page_keeps_its_job_even_when_polls_are_late(digits) -> None:
+    """Under load a page's polls can queue for longer than the heartbeat timeout (measured in
+    bench/load_test.py: 24 s at p95 with 30 sessions on 2 busy cores). While the session's
+    connection is open the job goes on; once it closes, the usual timeout applies."""
+    clock, connected = FakeClock(), {"open": True}
+    job = TrainingJob(digits_model(), digits, TrainConfig(epochs=1000, batch_size=16),
+                      slots=own_slots(), clock=clock,
+                      connected=lambda: connected["open"]).start()  # fmt: skip
+    try:
+        while job.progress().epoch < 1:
+            time.sleep(0.02)
+        clock.now = 100.0  # no poll for 100 s, but the connection is open
+        time.sleep(0.3)
+        assert job.alive and job.progress().state == "running"
+        connected["open"] = False  # the tab is closed
+        time.sleep(0.3)
+        assert job.alive  # not yet: the last sign of life was just now
+        clock.now = 116.0
+        assert job.join(30), "the job did not stop after the connection closed"
+        assert "no heartbeat" in job.stop_reason
+    finally:
+        job.stop()
+        job.join(30)
+
+
 # --- Stop mid-epoch --------------------------------------------------------------------------
 
 
