@@ -100,12 +100,11 @@ export default function ({ data, key, setTriggerValue }) {
   document.addEventListener("pointerdown", onDown, true);
   document.addEventListener("pointerup", onUp, true);
   window.addEventListener("resize", place);
-  // The chart may be drawn after this component: place the marker once it is there.
-  let tries = 0;
+  // The chart may be drawn after this component, or redrawn as a new element when the map's
+  // options change: follow it (one querySelector every 200 ms).
   const timer = setInterval(() => {
-    place();
-    if (graphDiv || ++tries > 100) clearInterval(timer);
-  }, 100);
+    if (document.querySelector(selector) !== graphDiv) place();
+  }, 200);
   place();
 
   const teardown = () => {
