@@ -11,7 +11,7 @@ from ui.explore_cache import cached
 from ui.latent_panel import color_values
 from ui.state import latent_view, require_active_model
 from vae.explore_export import gallery_png, grid_png
-from vae.explore_figures import add_mosaic_image, latent_mosaic, manifold_figure
+from vae.explore_figures import add_mosaic_image, latent_mosaic, manifold_beside_map
 from vae.latent import decode_grid, decode_latents, latent_grid
 from vae.latent_figure import latent_map_figure
 
@@ -96,21 +96,14 @@ with grid_tab:
         line=dict(color="black", width=1, dash="dash"),
     )
     if layout == "beside the map":
-        left, right = st.columns(2, gap="small")
         fig_map = base_map()
-        fig_map.add_shape(**frame)
-        x_range = tuple(fig_map.layout.xaxis.range)
-        y_range = tuple(fig_map.layout.yaxis.range)
-        left.plotly_chart(fig_map, key="manifold_map", config={"displaylogo": False})
-        right.plotly_chart(
-            manifold_figure(mosaic, x_extent, y_extent, xs, ys, x_range, y_range, height, font),
-            key="manifold_grid",
-            config={"displaylogo": False},
-        )
+        fig = manifold_beside_map(fig_map, mosaic, x_extent, y_extent, xs, ys, height, font)
+        fig.add_shape(**frame, row=1, col=1)
+        st.plotly_chart(fig, key="manifold_beside", config={"displaylogo": False})
         st.caption(
-            "Same axes, same scale: each region of the map (left) sits level with what the "
-            "decoder makes of it (right). The dashed frame is the decoded area; hover a tile "
-            "for its z."
+            "One pair of axes for both: each region of the map (left) sits level with what the "
+            "decoder makes of it (right), and zooming either side zooms both. The dashed frame "
+            "is the decoded area; hover a tile for its z."
         )
     else:
         opacity = st.slider("Grid opacity", 0.1, 1.0, 0.6, 0.05, key="manifold_opacity")

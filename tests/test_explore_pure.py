@@ -30,7 +30,7 @@ from vae.explore_figures import (
     embedding_figure,
     kl_forces_figure,
     latent_mosaic,
-    manifold_figure,
+    manifold_beside_map,
     surface_3d_figure,
 )
 from vae.explore_share import SharedView, ShareError, decode_view, encode_view
@@ -215,8 +215,12 @@ def test_figures_build():
     values = np.random.default_rng(0).random((4, 4, 3, 3))
     xs = ys = np.linspace(-2, 2, 4)
     mosaic, xe, ye = latent_mosaic(values, xs, ys)
-    fig = manifold_figure(mosaic, xe, ye, xs, ys, (-3, 3), (-3, 3))
-    assert len(fig.layout.images) == 1 and fig.layout.xaxis.range == (-3, 3)
+    from vae.latent_figure import latent_map_figure
+
+    base = latent_map_figure(np.zeros((5, 2)), np.ones((5, 2)), np.arange(5))
+    fig = manifold_beside_map(base, mosaic, xe, ye, xs, ys)
+    assert len(fig.layout.images) == 1 and fig.layout.images[0].xref == "x2"
+    assert fig.layout.xaxis2.matches == "x" and fig.layout.xaxis.range == base.layout.xaxis.range
     surface = np.random.default_rng(1).normal(size=(6, 7, 3))
     fig3 = surface_3d_figure(np.zeros((10, 3)), np.arange(10.0), surface, marker=np.ones(3))
     kinds = [type(t).__name__ for t in fig3.data]

@@ -39,21 +39,27 @@ def cell_edges(values: np.ndarray) -> np.ndarray:
 
 
 def latent_mosaic(
-    images: np.ndarray, xs: np.ndarray, ys: np.ndarray, pixels: int | None = None
+    images: np.ndarray,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    pixels: int | None = None,
+    gap: float = 0.06,
 ) -> tuple[np.ndarray, tuple[float, float], tuple[float, float]]:
     """Decoded grid (ny, nx, H, W) at axis values xs, ys -> an RGBA picture in latent units.
 
     Returns (image (P_h, P_w, 4) uint8 with row 0 at the top, x extent, y extent): every output
     pixel shows the tile whose cell contains it, resampled nearest-neighbour, so the picture can
     be laid on the latent plane with a layout image whatever the spacing (linear or quantile).
+    A thin white line (`gap`, a fraction of each cell) separates the tiles, as in a printed grid:
+    without it neighbouring tiles, which look alike, merge into one texture.
     """
     images = np.asarray(images, dtype=np.float32)
     ny, nx, h, w = images.shape
     x_edges, y_edges = cell_edges(xs), cell_edges(ys)
     x_extent = (float(x_edges[0]), float(x_edges[-1]))
     y_extent = (float(y_edges[0]), float(y_edges[-1]))
-    if pixels is None:  # about 1.5 screen pixels per decoded pixel of the narrowest tile
-        pixels = int(np.clip(1.5 * max(nx * w, ny * h), 256, 1400))
+    if pixels is None:  # about 5 output pixels per decoded pixel of an average tile
+        pixels = int(np.clip(5 * max(nx * w, ny * h), 512, 1600))
     width = pixels
     height = max(1, int(round(pixels * (y_extent[1] - y_extent[0]) / (x_extent[1] - x_extent[0]))))
     # Centre of each output column/row in latent units; row 0 is the top (largest z2).
@@ -63,11 +69,18 @@ def latent_mosaic(
     row_tile = np.clip(np.searchsorted(y_edges, py, side="right") - 1, 0, ny - 1)  # (P_h,)
     col_frac = (px - x_edges[col_tile]) / (x_edges[col_tile + 1] - x_edges[col_tile])
     row_frac = (y_edges[row_tile + 1] - py) / (y_edges[row_tile + 1] - y_edges[row_tile])
-    col_pix = np.clip((col_frac * w).astype(int), 0, w - 1)
-    row_pix = np.clip((row_frac * h).astype(int), 0, h - 1)
+    # Shrink each tile by the gap so the picture stays centred in its cell.
+    col_inner = (col_frac - gap / 2) / (1 - gap)
+    row_inner = (row_frac - gap / 2) / (1 - gap)
+    col_pix = np.clip((col_inner * w).astype(int), 0, w - 1)
+    row_pix = np.clip((row_inner * h).astype(int), 0, h - 1)
     gray = to_uint8(
         images[row_tile[:, None], col_tile[None, :], row_pix[:, None], col_pix[None, :]]
     )
+    in_gap = ((col_inner < 0) | (col_inner >= 1))[None, :] | ((row_inner < 0) | (row_inner >= 1))[
+        :, None
+    ]
+    gray[in_gap] = 255
     rgba = np.empty((height, width, 4), np.uint8)
     rgba[..., :3] = gray[..., None]
     rgba[..., 3] = 255
@@ -113,23 +126,25 @@ def add_mosaic_image(
     return fig
 
 
-def manifold_figure(
+def manifold_beside_map(
+    map_figure: go.Figure,
     mosaic: np.ndarray,
     x_extent: tuple[float, float],
     y_extent: tuple[float, float],
     xs: np.ndarray,
     ys: np.ndarray,
-    x_range: tuple[float, float],
-    y_range: tuple[float, float],
-    height: int = 620,
+    height: int = 560,
     font_size: int = 12,
 ) -> go.Figure:
-    """The decoded grid drawn in latent coordinates, with the same axes as the latent map.
+    """The latent map (left) and the decoded grid in latent coordinates (right), one figure.
 
-    x_range/y_range should be the map's, so the two pictures line up region for region; an
-    invisible marker at every grid z gives the hover read-out "decoded from z = (..)".
+    The two panels share both axes (same ranges, same scale, linked zoom and pan), so a region
+    of the scatter sits level with what the decoder makes of it, and zooming into a cluster on
+    one side zooms the other. `map_figure` is a latent_map_figure; its traces are reused as is.
     """
-    fig = go.Figure()
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.03, shared_yaxes=True)
+    for trace in map_figure.data:
+        fig.add_trace(trace, row=1, col=1)
     gx, gy = np.meshgrid(xs, ys)
     fig.add_trace(
         go.Scatter(
@@ -139,23 +154,39 @@ def manifold_figure(
             marker=dict(size=6, color="rgba(0,0,0,0)"),
             hovertemplate="decoded from z = (%{x:.2f}, %{y:.2f})<extra></extra>",
             showlegend=False,
-        )
+        ),
+        row=1,
+        col=2,
     )
-    add_mosaic_image(fig, mosaic, x_extent, y_extent)
+    add_mosaic_image(fig, mosaic, x_extent, y_extent, row=1, col=2)
+    x_range = list(map_figure.layout.xaxis.range)
+    y_range = list(map_figure.layout.yaxis.range)
+    fig.update_xaxes(range=x_range, title="z₁", zeroline=False, showgrid=True, gridcolor="#eee")
+    fig.update_xaxes(matches="x", row=1, col=2)
+    fig.update_yaxes(
+        range=y_range,
+        zeroline=False,
+        showgrid=True,
+        gridcolor="#eee",
+        scaleanchor="x",
+        scaleratio=1,
+    )
+    fig.update_yaxes(title="z₂", row=1, col=1)
     fig.update_layout(
         height=height,
-        margin=dict(l=10, r=10, t=10, b=10),
+        margin=dict(l=10, r=10, t=30, b=10),
         plot_bgcolor="white",
         font=dict(size=font_size),
-        xaxis=dict(title="z₁", range=list(x_range), zeroline=False, showgrid=False),
-        yaxis=dict(
-            title="z₂",
-            range=list(y_range),
-            zeroline=False,
-            showgrid=False,
-            scaleanchor="x",
-            scaleratio=1,
-        ),
+        showlegend=False,
+        hovermode="closest",
+        dragmode="zoom",
+        annotations=[
+            dict(text=t, x=x, y=1.0, xref="paper", yref="paper", yanchor="bottom", showarrow=False)
+            for t, x in (
+                ("latent map: test-set means μ", 0.24),
+                ("decoded E[x | z] on the grid", 0.76),
+            )
+        ],
     )
     return fig
 
@@ -454,7 +485,9 @@ def embedding_figure(
         colors = class_colors(labels)
         groups = [
             (
-                f"{c}: {class_names[c]}" if class_names and 0 <= c < len(class_names) else str(c),
+                f"{c}: {class_names[c]}"
+                if class_names and 0 <= c < len(class_names) and class_names[c] != str(c)
+                else str(c),
                 colors[c],
                 np.flatnonzero(labels.astype(int) == c),
             )
@@ -570,7 +603,7 @@ __all__ = [
     "embedding_figure",
     "kl_forces_figure",
     "latent_mosaic",
-    "manifold_figure",
+    "manifold_beside_map",
     "png_bytes",
     "surface_3d_figure",
     "to_uint8",
