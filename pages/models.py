@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from ui.models import activate_library_model, builtin_dataset, save_active_model_form
-from ui.state import get_active_model, model_library
+from ui.state import dataset_label, get_active_model, model_library
 from vae.checkpoint import SUFFIX, CheckpointError, checkpoint_bytes
 from vae.data import USER_DATA_SUFFIXES, DataError, load_user_data
 from vae.library import ModelEntry, ModelExistsError
@@ -35,7 +35,7 @@ def describe(entry: ModelEntry) -> dict:
     config = meta.get("model_config") or {}
     return {
         "name": entry.name,
-        "dataset": meta.get("dataset", "?") if entry.ok else "—",
+        "dataset": dataset_label(meta) if entry.ok else "—",
         "epochs": len(meta.get("history") or []) if entry.ok else None,
         "test ELBO": round(elbo, 2) if isinstance(elbo, (int, float)) else None,
         "model": f"{config.get('architecture', '?')} {tuple(config.get('hidden', ()))}"
@@ -62,7 +62,7 @@ active = get_active_model()
 if active is not None:
     with st.container(border=True):
         st.markdown(
-            f"**Current model: {active.name}** · {active.metadata.get('dataset', '?')} · "
+            f"**Current model: {active.name}** · {dataset_label(active.metadata)} · "
             + ("trained in this session, not saved yet" if active.source == "session" else "saved")
         )
         if active.source == "session":
@@ -118,7 +118,7 @@ else:
         # trained on uploaded data, the same file is uploaded again and checked for shape.
         st.info(
             f"{entry.name!r} was trained on uploaded data "
-            f"(**{entry.metadata.get('dataset', '?')}**). Upload that file again to load it."
+            f"(**{dataset_label(entry.metadata)}**). Upload that file again to load it."
         )
         data_file = st.file_uploader(
             "The model's data", type=list(USER_DATA_SUFFIXES), key="models_dataset_upload"

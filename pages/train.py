@@ -33,7 +33,7 @@ DEFAULTS = {
     "s-curve": {"hidden": "128, 128", "epochs": 60, "batch": 128, "lr": 1e-3},
     UPLOAD: {"hidden": "256, 128", "epochs": 30, "batch": 128, "lr": 1e-3},
 }
-UPLOAD_STATE = "vx_train_upload"  # (file_id, Dataset) of the last parsed upload
+UPLOAD_STATE = "vx_train_upload"  # (file_id, Dataset, file name) of the last parsed upload
 
 
 def apply_defaults() -> None:
@@ -85,7 +85,7 @@ def load_data(choice: str) -> Dataset | None:
     except DataError as error:
         st.error(f"Cannot use {upload.name}: {error}")
         return None
-    st.session_state[UPLOAD_STATE] = (upload.file_id, dataset)
+    st.session_state[UPLOAD_STATE] = (upload.file_id, dataset, upload.name)
     st.session_state.pop("train_likelihood", None)
     return dataset
 
@@ -211,7 +211,8 @@ if start and dataset is not None:
     except ConfigError as error:
         st.error(f"Cannot train with these settings: {error}")
     else:
-        start_run(dataset, model_config, train_config)
+        upload = st.session_state.get(UPLOAD_STATE) if choice == UPLOAD else None
+        start_run(dataset, model_config, train_config, dataset_file=upload[2] if upload else None)
         st.rerun()  # redraw with the settings locked and the live panel polling
 
 

@@ -344,14 +344,50 @@ def test_models_name_clash_needs_overwrite(active, library_dir):
     assert any("Saved as" in s.value for s in at.success)
 
 
+CSV_ROWS = "\n".join(f"{i % 7},{(i * 3) % 5},{i % 2}" for i in range(60))
+CSV = f"a,b,label\n{CSV_ROWS}\n".encode()
+
+
 def test_models_trained_on_uploaded_data_ask_for_the_data_again(trained, library_dir):
     from vae.library import ModelLibrary
 
     model, meta = trained
-    ModelLibrary(library_dir).save("mine", model, {**meta, "dataset": "my-digits.npz"})
+    # A user file called digits.npz must not pass for the built-in digits.
+    user_meta = {**meta, "dataset_source": "upload", "dataset_file": "digits.npz"}
+    ModelLibrary(library_dir).save("mine", model, user_meta)
     at = open_page("pages/models.py")
     assert at.button(key="models_load").disabled
     assert any("upload that file again" in i.value.lower() for i in at.info)
+    assert any("digits.npz" in i.value for i in at.info)
+
+
+def test_a_model_trained_on_an_upload_is_saved_and_reloaded_with_that_file(library_dir):
+    at = open_page("pages/train.py")
+    at.selectbox(key="train_dataset").set_value("upload").run()
+    at.file_uploader(key="train_upload").set_value(("points.csv", CSV, "text/csv")).run()
+    at.number_input(key="train_epochs").set_value(2)
+    at.button(key="train_start").click().run()
+    wait_for_training(at)
+    meta = at.session_state["vx_active_model"].metadata
+    assert meta["dataset_source"] == "upload" and meta["dataset_file"] == "points.csv"
+    at.text_input(key="train_save_name").set_value("from csv")
+    at.button(key="train_save").click().run()
+    assert (library_dir / f"from csv{SUFFIX}").is_file()
+
+    at = open_page("pages/models.py")
+    assert at.button(key="models_load").disabled
+    wrong = b"a,b,c,label\n" + b"\n".join(b"1,2,3,0" for _ in range(40)) + b"\n"
+    at.file_uploader(key="models_dataset_upload").set_value(("wrong.csv", wrong, "text/csv"))
+    at.run()
+    at.button(key="models_load_data").click().run()
+    assert any("expects 2 values" in e.value for e in at.error)
+    assert at.session_state["vx_active_model"] is None
+    at.file_uploader(key="models_dataset_upload").set_value(("points.csv", CSV, "text/csv"))
+    at.run()
+    at.button(key="models_load_data").click().run()
+    assert not at.exception and not at.error
+    loaded = at.session_state["vx_active_model"]
+    assert loaded.source == "library" and loaded.dataset.x_train.shape[1] == 2
 
 
 def test_a_running_job_shows_progress_in_the_sidebar_of_other_pages(digits):

@@ -8,13 +8,22 @@ from vae.checkpoint import CheckpointError
 from vae.data import DATASET_NAMES, DataError, Dataset
 from vae.library import ModelEntry, ModelExistsError
 
-from .state import ActiveModel, cached_dataset, load_library_model, model_library, set_active_model
+from .state import (
+    ActiveModel,
+    cached_dataset,
+    dataset_label,
+    load_library_model,
+    model_library,
+    set_active_model,
+)
 
 
 def builtin_dataset(metadata: dict) -> str | None:
     """The built-in dataset a model was trained on, or None for the user's own data."""
     name = metadata.get("dataset")
-    return name if name in DATASET_NAMES else None
+    if metadata.get("dataset_source", "builtin") != "builtin" or name not in DATASET_NAMES:
+        return None
+    return name
 
 
 def library_key(entry: ModelEntry) -> str:
@@ -34,7 +43,7 @@ def activate_library_model(entry: ModelEntry, dataset: Dataset | None = None) ->
         name = builtin_dataset(metadata)
         if name is None:
             raise DataError(
-                f"{entry.name!r} was trained on uploaded data ({metadata.get('dataset', '?')}): "
+                f"{entry.name!r} was trained on uploaded data ({dataset_label(metadata)}): "
                 "upload that file again to look at it"
             )
         dataset = cached_dataset(name)

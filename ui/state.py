@@ -202,6 +202,11 @@ def current_device_label() -> str:
     return device_label(pick_device("auto"))
 
 
+def dataset_label(metadata: dict) -> str:
+    """What to call a model's data: the built-in name, or the uploaded file's name."""
+    return str(metadata.get("dataset_file") or metadata.get("dataset") or "?")
+
+
 def show_model_badge() -> None:
     """The current model (name, dataset, device) in the sidebar, on every page."""
     active = get_active_model()
@@ -210,5 +215,5 @@ def show_model_badge() -> None:
             st.caption(f"**No model loaded** · device: {current_device_label()}")
             return
         source = "trained in this session" if active.source == "session" else "saved"
-        st.markdown(f"**Model:** {active.name}  \n**Data:** {active.metadata.get('dataset', '?')}")
+        st.markdown(f"**Model:** {active.name}  \n**Data:** {dataset_label(active.metadata)}")
         st.caption(f"{source} · runs on {device_label(active.model.device)}")

@@ -35,6 +35,7 @@ class TrainRun:
     job: TrainingJob
     dataset: Dataset
     name: str  # the default name for the model
+    dataset_file: str | None = None  # the uploaded file's name, None for built-in data
     started: float = field(default_factory=time.time)
     active_key: str | None = None  # set once the result became the active model
     outcome: str | None = None  # the message shown once it ended
@@ -57,12 +58,22 @@ def model_config_for(dataset: Dataset, **overrides) -> ModelConfig:
     return ModelConfig(**values)
 
 
-def start_run(dataset: Dataset, model_config: ModelConfig, train_config: TrainConfig) -> TrainRun:
+def start_run(
+    dataset: Dataset,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    dataset_file: str | None = None,
+) -> TrainRun:
     """Stop this session's previous run, then start a new job for this session."""
     stop_run()
     model = VAE(model_config)
     job = TrainingJob(model, dataset, train_config, connected=_session_connected()).start()
-    run = TrainRun(job=job, dataset=dataset, name=default_model_name(dataset.name))
+    run = TrainRun(
+        job=job,
+        dataset=dataset,
+        name=default_model_name(dataset.name),
+        dataset_file=dataset_file,
+    )
     st.session_state[RUN_KEY] = run
     return run
 
@@ -109,8 +120,9 @@ def adopt_result(run: TrainRun) -> ActiveModel | None:
     if job.result is None or not job.result.history:
         return None
     metadata = training_metadata(
-        run.name, run.dataset, job.model, job.config, job.result, vae.__version__
-    )
+        run.name, run.dataset, job.model, job.config, job.result, vae.__version__,
+        dataset_file=run.dataset_file,
+    )  # fmt: skip
     active = ActiveModel(
         key=new_model_key(),
         name=run.name,

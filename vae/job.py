@@ -271,8 +271,14 @@ def training_metadata(
     config: TrainConfig,
     result: TrainResult,
     version: str,
+    dataset_file: str | None = None,
 ) -> dict[str, Any]:
-    """Checkpoint metadata (keys per vae/checkpoint.py) for a model trained by a job."""
+    """Checkpoint metadata (keys per vae/checkpoint.py) for a model trained by a job.
+
+    `dataset_file` names the user's file when the data were uploaded: a checkpoint holds no
+    training data, so whoever loads the model must supply that file again (a user file called
+    "mnist.csv" must not be mistaken for the built-in MNIST, hence dataset_source).
+    """
     last_test = next((h for h in reversed(result.history) if "test_elbo" in h), None)
     test_metrics = (
         {k.removeprefix("test_"): v for k, v in last_test.items() if k.startswith("test_")}
@@ -290,4 +296,6 @@ def training_metadata(
         "vae_version": version,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "device": describe_device(torch.device(result.device)),
+        "dataset_source": "upload" if dataset_file else "builtin",
+        "dataset_file": dataset_file,
     }
