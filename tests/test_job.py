@@ -185,7 +185,14 @@ def test_training_metadata_has_the_checkpoint_keys(digits):
         "vae_version",
         "created",
         "device",
+        "dataset_source",
+        "dataset_file",
     }
+    assert meta["dataset_source"] == "builtin" and meta["dataset_file"] is None
+    uploaded = training_metadata(
+        "m", digits, job.model, job.config, job.result, "0", dataset_file="mine.csv"
+    )
+    assert uploaded["dataset_source"] == "upload" and uploaded["dataset_file"] == "mine.csv"
     assert meta["test_metrics"]["elbo"] == job.result.history[-1]["test_elbo"]
     assert ModelConfig.from_dict(meta["model_config"]) == job.model.config
     assert TrainConfig.from_dict(meta["train_config"]) == job.config
