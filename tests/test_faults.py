@@ -468,3 +468,12 @@ def test_server_stopped_mid_training_exits_promptly_and_leaves_nothing(
     assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]  # none left behind
     assert folder_state(models) == before  # nothing half-saved, no temp files
     print(f"\n{signal.Signals(signum).name}: exit code {code} after {took:.1f} s")
+
+
+def test_streamlit_does_not_run_a_full_gc_after_every_rerun() -> None:
+    """Streamlit's default gc.collect(2) after each script run holds the GIL for ~0.4 s with
+    torch loaded, after every click, for every session (see .streamlit/config.toml)."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["runner"]["postScriptGC"] is False
