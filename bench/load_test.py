@@ -1,0 +1,509 @@
+"""A classroom against one server: N sessions click in the latent map and open interpolations
+while one more session trains a model. Loopback only, bounded, stops by itself.
+
+Each session speaks Streamlit's own websocket protocol (BackMsg / ForwardMsg protobufs from
+streamlit.proto): the rerun requests a Chromium tab sends, as captured from Chromium's frames
+for the same clicks (Playwright's websocket events). 30 sessions cost the client almost nothing,
+so the numbers are the server's. A click is exactly what the map's click component
+sends: a fragment rerun carrying the click event, answered by the decoded image (a PNG fetched
+over HTTP like the browser does). Interpolation scrubbing itself runs in the browser (Plotly
+frames, no server traffic), so the server-side work measured is opening the Interpolate page.
+
+Phases, in one run: (1) one session alone: the baseline; (2) N sessions at once plus one
+training session that polls its progress like the Train page does.
+
+Usage: .venv/bin/python bench/load_test.py [--sessions 30] [--clicks 12] [--dataset digits]
+       [--record]     (append the result to bench/RESULTS.md)
+Targets: every interaction completed, 0 errors, p95(click -> image) under load <= 3x alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import json
+import os
+import platform
+import random
+import re
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import websockets  # noqa: E402  (installed with streamlit's server)
+from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
+
+from tests.e2e.conftest import free_port, start_streamlit, stop  # noqa: E402
+
+RESULTS = ROOT / "bench" / "RESULTS.md"
+TIMEOUT = 90.0  # seconds one interaction may take before it counts as an error
+MODEL_NAME = "classroom"
+ID_RE = re.compile(r"\$\$ID-[0-9a-f]+-[A-Za-z0-9_]+")
+
+
+class InteractionError(RuntimeError):
+    """An interaction that failed: timeout, exception on the page, or a broken connection."""
+
+
+@dataclass
+class Run:
+    """What one script run (full page or fragment) sent back."""
+
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    status: int | None = None
+    images: list[str] = field(default_factory=list)
+    exceptions: list[str] = field(default_factory=list)
+
+
+class Session:
+    """One browser tab, spoken in protobufs."""
+
+    def __init__(self, url: str, name: str) -> None:
+        self.url = url
+        self.name = name
+        self.ws = None
+        self.pages: dict[str, str] = {}  # url path -> page_script_hash
+        self.page_hash = ""
+        self.widget_ids: dict[str, str] = {}  # user key -> widget id
+        self.fragments: dict[str, str] = {}  # user key -> fragment id holding it
+        self.auto_rerun: tuple[float, str] | None = None  # (interval, fragment id)
+        self.run: Run | None = None
+        self.reader: asyncio.Task | None = None
+        self.closed = False
+        self.progress_text = ""  # the last progress bar's text (the training session's epoch)
+
+    async def connect(self) -> None:
+        ws_url = self.url.replace("http://", "ws://") + "/_stcore/stream"
+        self.ws = await websockets.connect(
+            ws_url, subprotocols=["streamlit"], origin=self.url, max_size=2**28,
+            open_timeout=TIMEOUT,
+        )  # fmt: skip
+        self.reader = asyncio.create_task(self._read())
+
+    async def close(self) -> None:
+        self.closed = True
+        if self.ws is not None:
+            await self.ws.close()
+        if self.reader is not None:
+            self.reader.cancel()
+
+    async def _read(self) -> None:
+        try:
+            async for data in self.ws:
+                message = ForwardMsg()
+                message.ParseFromString(data)
+                self._handle(message)
+        except (websockets.ConnectionClosed, asyncio.CancelledError):
+            pass
+        finally:
+            if self.run is not None and not self.closed:
+                self.run.exceptions.append("connection closed")
+                self.run.done.set()
+
+    def _handle(self, message: ForwardMsg) -> None:
+        kind = message.WhichOneof("type")
+        if kind == "navigation":
+            for page in message.navigation.app_pages:
+                self.pages[page.url_pathname] = page.page_script_hash
+        elif kind == "new_session":
+            for page in message.new_session.app_pages:
+                self.pages[page.url_pathname] = page.page_script_hash
+        elif kind == "delta" and self.run is not None:
+            delta = message.delta
+            element = delta.new_element
+            which = (
+                element.WhichOneof("type") if delta.WhichOneof("type") == "new_element" else None
+            )
+            if which == "progress":
+                self.progress_text = element.progress.text
+            if which == "exception":
+                self.run.exceptions.append(element.exception.message[:200])
+            elif which == "imgs":
+                self.run.images.extend(img.url for img in element.imgs.imgs)
+            if which is not None:
+                for widget_id in ID_RE.findall(str(element)):
+                    key = widget_id.rsplit("-", 1)[1]
+                    self.widget_ids[key] = widget_id
+                    if delta.fragment_id:
+                        self.fragments[key] = delta.fragment_id
+        elif kind == "auto_rerun":
+            self.auto_rerun = (message.auto_rerun.interval, message.auto_rerun.fragment_id)
+        elif kind == "stop_auto_rerun":
+            self.auto_rerun = None
+        elif kind == "script_finished" and self.run is not None:
+            self.run.status = message.script_finished
+            # 0 FINISHED_SUCCESSFULLY, 1 with compile error, 2 early for rerun, 3 fragment ok
+            if message.script_finished != 2:
+                self.run.done.set()
+
+    async def rerun(self, page: str | None = None, widgets=(), fragment: str = "") -> Run:
+        """Send one rerun request and wait until the script (or fragment) has finished."""
+        back = BackMsg()
+        request = back.rerun_script
+        if page is not None:
+            if page not in self.pages:
+                request.page_name = page  # the first request names the page by its path
+            else:
+                self.page_hash = self.pages[page]
+        if self.page_hash:
+            request.page_script_hash = self.page_hash
+        request.query_string = ""
+        for widget_id, setter in widgets:
+            state = request.widget_states.widgets.add()
+            state.id = widget_id
+            setter(state)
+        if fragment:
+            request.fragment_id = fragment
+        request.context_info.timezone = "UTC"
+        request.context_info.locale = "en-US"
+        request.context_info.url = f"{self.url}/{page or ''}"
+        self.run = run = Run()
+        await self.ws.send(back.SerializeToString())
+        try:
+            await asyncio.wait_for(run.done.wait(), TIMEOUT)
+        except TimeoutError:
+            raise InteractionError(f"{self.name}: no answer in {TIMEOUT:.0f} s") from None
+        if run.exceptions:
+            raise InteractionError(f"{self.name}: {run.exceptions[0]}")
+        if self.page_hash == "" and page in self.pages:
+            self.page_hash = self.pages[page]
+        return run
+
+    def widget(self, key: str) -> str:
+        if key not in self.widget_ids:
+            raise InteractionError(f"{self.name}: no widget {key!r} on the page")
+        return self.widget_ids[key]
+
+
+async def fetch(url: str) -> int:
+    """GET a media file the way the browser does after the delta; returns its size."""
+
+    def get() -> int:
+        with urllib.request.urlopen(url, timeout=TIMEOUT) as reply:
+            return len(reply.read())
+
+    return await asyncio.get_running_loop().run_in_executor(None, get)
+
+
+def set_string(value: str):
+    return lambda state: setattr(state, "string_value", value)
+
+
+def set_trigger(state) -> None:
+    state.trigger_value = True
+
+
+def set_int(value: int):
+    return lambda state: setattr(state, "int_value", value)
+
+
+def set_json_trigger(value: object):
+    return lambda state: setattr(state, "json_trigger_value", json.dumps(value))
+
+
+async def open_shared_model(session: Session) -> None:
+    """Models page -> Load the shared model -> Latent map page."""
+    await session.connect()
+    await session.rerun(page="models")
+    await session.rerun(
+        page="models",
+        widgets=[
+            (session.widget("models_chosen"), set_string(MODEL_NAME)),
+            (session.widget("models_load"), set_trigger),
+        ],  # fmt: skip
+    )
+    await session.rerun(page="latent_map")
+
+
+async def click(session: Session, rng: random.Random) -> float:
+    """One click on empty latent space -> the decoded PNG fetched; returns milliseconds."""
+    widget = "$$STREAMLIT_INTERNAL_KEY_" + session.widget("map_click") + "__events"
+    event = [{"event": "click", "value": {"x": rng.uniform(-2.5, 2.5),
+              "y": rng.uniform(-2.5, 2.5), "index": None, "at": int(time.time() * 1000)}}]  # fmt: skip
+    start = time.perf_counter()
+    run = await session.rerun(
+        page="latent_map", widgets=[(widget, set_json_trigger(event))],
+        fragment=session.fragments.get("map_click", ""),
+    )  # fmt: skip
+    if not run.images:
+        raise InteractionError(f"{session.name}: the click brought back no image")
+    await fetch(session.url + run.images[0] if run.images[0].startswith("/") else run.images[0])
+    return (time.perf_counter() - start) * 1000
+
+
+async def open_interpolation(session: Session) -> float:
+    """Open the Interpolate page (it builds the path and the scrubber's frames) and come back."""
+    start = time.perf_counter()
+    run = await session.rerun(page="interpolate")
+    for url in run.images[:1]:
+        await fetch(session.url + url if url.startswith("/") else url)
+    took = (time.perf_counter() - start) * 1000
+    await session.rerun(page="latent_map")
+    return took
+
+
+@dataclass
+class Tally:
+    opens: list[float] = field(default_factory=list)  # Models page -> Load -> Latent map
+    clicks: list[float] = field(default_factory=list)
+    interps: list[float] = field(default_factory=list)
+    attempted: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class Gate:
+    """Every session has opened the model (or failed to): the clicking starts together."""
+
+    def __init__(self, sessions: int) -> None:
+        self.left = sessions
+        self.event = asyncio.Event()
+
+    def arrive(self) -> None:
+        self.left -= 1
+        if self.left <= 0:
+            self.event.set()
+
+    async def wait(self) -> None:
+        await asyncio.wait_for(self.event.wait(), TIMEOUT * 3)
+
+
+async def student(url: str, name: str, clicks: int, tally: Tally, seed: int, think: float,
+                  gate: Gate | None = None) -> None:  # fmt: skip
+    rng = random.Random(seed)
+    session = Session(url, name)
+    try:
+        try:
+            tally.attempted += 1
+            start = time.perf_counter()
+            await open_shared_model(session)
+            tally.opens.append((time.perf_counter() - start) * 1000)
+        finally:
+            if gate is not None:
+                gate.arrive()
+        if gate is not None:
+            await gate.wait()
+        for i in range(clicks):
+            await asyncio.sleep(rng.uniform(0, think))
+            tally.attempted += 1
+            tally.clicks.append(await click(session, rng))
+            if i == clicks // 2:
+                tally.attempted += 1
+                tally.interps.append(await open_interpolation(session))
+    except (InteractionError, OSError, websockets.WebSocketException, TimeoutError) as error:
+        tally.errors.append(f"{name}: {error}"[:200])
+    finally:
+        await session.close()
+
+
+async def trainer(url: str, stop: asyncio.Event, report: dict) -> None:
+    """Start training on the Train page and poll it like the page does until `stop`."""
+    session = Session(url, "trainer")
+    try:
+        await session.connect()
+        await session.rerun(page="train")
+        await session.rerun(
+            page="train",
+            widgets=[
+                (session.widget("train_epochs"), set_int(1000)),
+                (session.widget("train_start"), set_trigger),
+            ],  # fmt: skip
+        )
+        polls = 0
+        while not stop.is_set():
+            if session.auto_rerun is None:
+                raise InteractionError("the Train page did not start polling")
+            interval, fragment = session.auto_rerun
+            await asyncio.sleep(interval)
+            run = await session.rerun(page="train", fragment=fragment)
+            polls += 1
+            del run
+        report["polls"] = polls
+        report["progress"] = session.progress_text
+        await session.rerun(page="train", widgets=[(session.widget("train_stop"), set_trigger)])
+    except (InteractionError, OSError, websockets.WebSocketException) as error:
+        report["error"] = str(error)[:200]
+    finally:
+        await session.close()
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    """(current, peak) resident memory of the server, MB."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        fields[key] = value
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def train_shared_model(root: Path, dataset_name: str) -> str:
+    """The model every student opens: a short real training run, saved to the library."""
+    import torch
+
+    from vae import VAE, ModelConfig, TrainConfig, train
+    from vae.data import load_dataset
+    from vae.library import ModelLibrary
+
+    data = load_dataset(dataset_name)
+    torch.manual_seed(0)
+    model = VAE(ModelConfig(input_dim=data.input_dim, image_shape=data.image_shape,
+                            hidden=(256, 128), likelihood=data.likelihood))  # fmt: skip
+    train(model, data.x_train, data.x_test, TrainConfig(epochs=3, batch_size=128,
+                                                        snapshot_latents=False))  # fmt: skip
+    ModelLibrary(root).save(MODEL_NAME, model, {"name": MODEL_NAME, "dataset": dataset_name})
+    return f"{dataset_name} ({data.n_test:,} test points on the map)"
+
+
+async def measure(url: str, pid: int, sessions: int, clicks: int, think: float) -> dict:
+    memory = {"start": rss_mb(pid)[0]}
+    # Phase 1: one session alone.
+    alone = Tally()
+    await student(url, "alone", clicks * 2, alone, seed=0, think=think)
+    memory["after_alone"] = rss_mb(pid)[0]
+    # Phase 2: the class, plus one session training.
+    crowd = Tally()
+    stop_training = asyncio.Event()
+    train_report: dict = {}
+    training = asyncio.create_task(trainer(url, stop_training, train_report))
+    await asyncio.sleep(3.0)  # training is under way before the class starts clicking
+    peak = [0.0]
+
+    async def sample() -> None:
+        last_print = time.perf_counter()
+        while True:
+            peak[0] = max(peak[0], rss_mb(pid)[0])
+            await asyncio.sleep(0.5)
+            if time.perf_counter() - last_print > 15:
+                last_print = time.perf_counter()
+                print(f"  {len(crowd.clicks)} clicks, {len(crowd.errors)} errors, "
+                      f"{rss_mb(pid)[0]:.0f} MB", flush=True)  # fmt: skip
+
+    sampler = asyncio.create_task(sample())
+    started = time.perf_counter()
+    gate = Gate(sessions)
+    await asyncio.gather(*[
+        student(url, f"s{i:02d}", clicks, crowd, seed=i + 1, think=think, gate=gate)
+        for i in range(sessions)
+    ])  # fmt: skip
+    crowd_seconds = time.perf_counter() - started
+    stop_training.set()
+    await training
+    sampler.cancel()
+    memory["peak_under_load"] = max(peak[0], rss_mb(pid)[0])
+    memory["hwm"] = rss_mb(pid)[1]
+    return {"alone": alone, "crowd": crowd, "train": train_report, "memory": memory,
+            "crowd_seconds": crowd_seconds}  # fmt: skip
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"{cpu}, {os.cpu_count()} cores, load average {load:.1f} at start; {today}"
+
+
+def summary(result: dict, sessions: int, clicks: int, data: str, where: str) -> str:
+    alone, crowd = result["alone"], result["crowd"]
+    p50a, p95a = percentile(alone.clicks, 50), percentile(alone.clicks, 95)
+    p50c, p95c = percentile(crowd.clicks, 50), percentile(crowd.clicks, 95)
+    planned = sessions * (clicks + 2)  # open + clicks + one interpolation each
+    done = len(crowd.clicks) + len(crowd.interps) + sessions - len(crowd.errors)
+    mem = result["memory"]
+    train = result["train"]
+    lines = [
+        f"## Load test: a classroom of {sessions} sessions + 1 training ({where})",
+        "",
+        f"`bench/load_test.py --sessions {sessions} --clicks {clicks}`; shared model trained on "
+        f"{data}; Streamlit's websocket protocol driven directly (one asyncio client), loopback. "
+        f"All sessions open the model at once; then each clicks {clicks} times (up to the think "
+        f"time apart) and opens Interpolate once, while the training session polls its progress.",
+        "",
+        f"| | alone | class of {sessions} + training |",
+        "|---|---|---|",
+        f"| click -> image p50 | {p50a:.0f} ms | {p50c:.0f} ms |",
+        f"| click -> image p95 | {p95a:.0f} ms | {p95c:.0f} ms (**{p95c / p95a:.1f}x**, target <= 3x) |",
+        f"| open Interpolate p50 / p95 | {percentile(alone.interps, 50):.0f} / "
+        f"{percentile(alone.interps, 95):.0f} ms | {percentile(crowd.interps, 50):.0f} / "
+        f"{percentile(crowd.interps, 95):.0f} ms |",
+        f"| open the shared model (Models -> Load -> Latent map) p50 / p95 | "
+        f"{percentile(alone.opens, 50):.0f} ms | {percentile(crowd.opens, 50):.0f} / "
+        f"{percentile(crowd.opens, 95):.0f} ms (all {sessions} at once) |",
+        f"| clicks completed | {len(alone.clicks)} | {len(crowd.clicks)} of {sessions * clicks} |",
+        f"| interactions completed | | {done} of {planned} ({done / planned:.0%}) |",
+        f"| errors | {len(alone.errors)} | {len(crowd.errors)} |",
+        "",
+        f"Training session: {train.get('polls', 0)} progress polls answered while the class "
+        f'clicked (last: "{train.get("progress", "?")}")'
+        f"{'; error: ' + train['error'] if 'error' in train else ''}. "
+        f"The class phase took {result['crowd_seconds']:.0f} s.",
+        f"Server memory (RSS): {mem['start']:.0f} MB at start, {mem['after_alone']:.0f} MB after "
+        f"one session, {mem['peak_under_load']:.0f} MB peak under load (high-water mark "
+        f"{mem['hwm']:.0f} MB).",
+    ]
+    if crowd.errors or alone.errors:
+        lines.append("")
+        lines.append("Errors: " + "; ".join((alone.errors + crowd.errors)[:5]))
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=30)
+    parser.add_argument("--clicks", type=int, default=12, help="clicks per session")
+    parser.add_argument("--think", type=float, default=1.0,
+                        help="up to this many seconds between a session's clicks")  # fmt: skip
+    parser.add_argument("--dataset", default="digits", help="what the shared model learned")
+    parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
+    args = parser.parse_args()
+    if not 1 <= args.sessions <= 100 or not 1 <= args.clicks <= 100:
+        parser.error("--sessions and --clicks must be between 1 and 100")
+
+    where = machine()
+    with tempfile.TemporaryDirectory(prefix="vx-load-") as folder:
+        models = Path(folder) / "models"
+        print(f"training the shared model on {args.dataset} ...", flush=True)
+        data = train_shared_model(models, args.dataset)
+        env = {**os.environ, "VAE_EXPLORER_MODELS": str(models),
+               "VAE_EXPLORER_MIRROR": "http://127.0.0.1:9/"}  # fmt: skip
+        (ROOT / "artifacts" / "e2e").mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        process = start_streamlit(ROOT / "app.py", port, env)  # binds 127.0.0.1 only
+        try:
+            print(f"server pid {process.pid} on 127.0.0.1:{port}; measuring ...", flush=True)
+            result = asyncio.run(asyncio.wait_for(
+                measure(f"http://127.0.0.1:{port}", process.pid, args.sessions, args.clicks,
+                        args.think),
+                timeout=900,
+            ))  # fmt: skip
+        finally:
+            stop(process)
+    text = summary(result, args.sessions, args.clicks, data, where)
+    print(text)
+    if args.record:
+        with open(RESULTS, "a", encoding="utf-8") as handle:
+            handle.write("\n" + text)
+    crowd = result["crowd"]
+    return 0 if not crowd.errors and not result["alone"].errors else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
