@@ -6,13 +6,15 @@ import numpy as np
 import streamlit as st
 
 from ui.models import activate_library_model
-from ui.state import cached_dataset, get_active_model, model_library
+from ui.state import cached_dataset, ensure_app_entry, get_active_model, model_library
 from ui.training import QUICK_START_MODEL, QUICK_START_TRAIN, model_config_for, train_blocking
 from vae.checkpoint import CheckpointError
 from vae.data import DataError
 from vae.plots import bubble_sketch
 
 LATENT_MAP_PAGE = "pages/latent_map.py"
+
+ensure_app_entry()  # a deep link on a cold server must still go through app.py
 
 st.title("VAE explorer")
 st.markdown(

@@ -8,12 +8,14 @@ from pathlib import Path
 import streamlit as st
 
 from ui.models import activate_library_model, builtin_dataset, save_active_model_form
-from ui.state import dataset_label, get_active_model, model_library
+from ui.state import dataset_label, ensure_app_entry, get_active_model, model_library
 from vae.checkpoint import SUFFIX, CheckpointError, checkpoint_bytes
 from vae.data import USER_DATA_SUFFIXES, DataError, load_user_data
 from vae.library import ModelEntry, ModelExistsError
 
 CONFIRM_KEY = "vx_models_confirm_delete"  # the name awaiting "yes, delete", or None
+
+ensure_app_entry()  # a deep link on a cold server must still go through app.py
 CHECKPOINT_UPLOAD_MB = 100  # our largest configs save to ~10 MB; the server allows 200 MB
 NOTICE_KEY = "vx_models_notice"  # a success message that survives the rerun after an action
 

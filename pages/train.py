@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui.models import save_active_model_form
-from ui.state import cached_dataset, current_device_label, get_active_model
+from ui.state import cached_dataset, current_device_label, ensure_app_entry, get_active_model
 from ui.training import adopt_result, get_run, model_config_for, poll, start_run, stop_run
 from vae import ConfigError, TrainConfig
 from vae.data import USER_DATA_SUFFIXES, DataError, Dataset, load_user_data
@@ -34,6 +34,8 @@ DEFAULTS = {
     UPLOAD: {"hidden": "256, 128", "epochs": 30, "batch": 128, "lr": 1e-3},
 }
 UPLOAD_STATE = "vx_train_upload"  # (file_id, Dataset, file name) of the last parsed upload
+
+ensure_app_entry()  # a deep link on a cold server must still go through app.py
 
 
 def apply_defaults() -> None:

@@ -409,3 +409,12 @@ def test_a_running_job_shows_progress_in_the_sidebar_of_other_pages(digits):
     finally:
         job.stop()
         assert job.join(30)
+
+
+@pytest.mark.parametrize("path", ["pages/home.py", "pages/train.py", "pages/models.py"])
+def test_a_page_run_without_app_py_is_sent_through_it(path):
+    # A cold server serves pages/ as plain pages until app.py has run once; the pages then
+    # redirect to app.py. Here app.py is not a registered page, so they stop with a pointer.
+    at = AppTest.from_file(str(ROOT / path), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert any("start page" in i.value for i in at.info)

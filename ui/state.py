@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import streamlit as st
 import torch
+from streamlit.errors import StreamlitAPIException
 
 from vae import VAE, describe_device, pick_device
 from vae.latent import encode_dataset, kl_per_example, reconstruction_error
@@ -96,7 +97,25 @@ def new_model_key(prefix: str = "session") -> str:
     return f"{prefix}:{uuid.uuid4().hex}"
 
 
+def ensure_app_entry() -> None:
+    """Send a page that runs without app.py through app.py.
+
+    On a freshly started server Streamlit treats pages/ as a plain folder of pages until
+    app.py has called st.navigation once, so a deep link such as /train opens that file
+    alone: no navigation, no badge, no init_state (seen in Chromium on a cold server).
+    init_state() always creates ACTIVE_KEY, so its absence means app.py did not run.
+    """
+    if ACTIVE_KEY in st.session_state:
+        return
+    try:
+        st.switch_page("app.py")
+    except StreamlitAPIException:  # app.py is not a page here (a page run on its own in a test)
+        st.info("Open this page from the app's start page (`streamlit run app.py`).")
+        st.stop()
+
+
 def get_active_model() -> ActiveModel | None:
+    ensure_app_entry()
     return st.session_state.get(ACTIVE_KEY)
 
 
