@@ -8,6 +8,7 @@ from typing import Any, Literal, get_args
 
 Architecture = Literal["mlp", "conv"]
 Likelihood = Literal["bernoulli", "gaussian"]
+LrSchedule = Literal["constant", "cosine"]
 
 # Bounds that keep a config (possibly read from an untrusted checkpoint or a URL) from
 # asking for absurd allocations: checked *before* any tensor is created.
@@ -88,7 +89,11 @@ class TrainConfig:
 
     epochs: int = 30
     batch_size: int = 128  # small batches = many updates per epoch; what 2-D VAEs need
-    lr: float = 1e-3  # Adam
+    lr: float = 2e-3  # Adam's peak learning rate; the cosine decay makes a high peak safe
+    # Cosine decay (Loshchilov & Hutter 2017) to lr * final_lr_fraction by the last step: the
+    # small steps at the end average out minibatch noise, worth nats of ELBO in a fixed budget.
+    lr_schedule: LrSchedule = "cosine"
+    final_lr_fraction: float = 0.05
     beta: float = 1.0  # weight of KL: 1 is the true ELBO, other values give a beta-VAE
     warmup_epochs: int = 0  # KL weight ramps linearly from 0 to beta over these epochs
     dynamic_binarization: bool = False  # resample x ~ Bernoulli(pixels) each batch (MNIST protocol)
@@ -102,6 +107,8 @@ class TrainConfig:
         _check_int("epochs", self.epochs, 1, 10_000)
         _check_int("batch_size", self.batch_size, 1, 1_000_000)
         _check_float("lr", self.lr, 1e-7, 10.0)
+        _check_choice("lr_schedule", self.lr_schedule, LrSchedule)
+        _check_float("final_lr_fraction", self.final_lr_fraction, 0.0, 1.0)
         _check_float("beta", self.beta, 0.0, 1000.0)
         _check_int("warmup_epochs", self.warmup_epochs, 0, 10_000)
         _check_int("seed", self.seed, 0, 2**63 - 1)

@@ -59,32 +59,47 @@ def vae_loss(model: VAE, x: torch.Tensor, beta: float | torch.Tensor = 1.0) -> L
 
 @torch.no_grad()
 def iwae_log_likelihood(
-    model: VAE, x: torch.Tensor, k: int = 1000, max_elements: int = 2**25
+    model: VAE,
+    x: torch.Tensor,
+    k: int = 1000,
+    max_elements: int = 2**25,
+    seed: int | None = None,
 ) -> torch.Tensor:
     """Importance-weighted estimate of log p(x) per example, (B,) (Burda et al. 2016).
 
     log p(x) >= log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x), z_i ~ q(z|x). With k = 1 this is the
     ELBO; it is non-decreasing in k in expectation and tends to log p(x). Examples and samples
     are processed in chunks so that at most `max_elements` decoder outputs live at once.
+    Each example draws its noise from its own generator (seeded `seed + index`; `seed` comes
+    from the global torch RNG when None), so the result does not depend on the chunking.
     """
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    d = model.config.input_dim
+    d, latent = model.config.input_dim, model.config.latent_dim
+    if seed is None:
+        seed = int(torch.randint(0, 2**62, (1,)).item())
     # Chunk over examples, then over samples, so memory is bounded whatever B and k are.
     samples_per_chunk = max(1, min(k, max_elements // d))
     examples_per_chunk = max(1, max_elements // (d * samples_per_chunk))
+    generator = torch.Generator(device=x.device)
     estimates = []
-    for x_chunk in x.split(examples_per_chunk):
-        mu, logvar = model.encode(x_chunk)  # (b, k_lat)
+    for first, x_chunk in zip(
+        range(0, len(x), examples_per_chunk), x.split(examples_per_chunk), strict=True
+    ):
+        mu, logvar = model.encode(x_chunk)  # (b, latent)
         std = torch.exp(0.5 * logvar)
+        noise = []  # per example (k, latent), from that example's own stream
+        for i in range(len(x_chunk)):
+            generator.manual_seed(seed + first + i)
+            noise.append(
+                torch.randn((k, latent), generator=generator, device=x.device, dtype=mu.dtype)
+            )
+        noise_all = torch.stack(noise, dim=1)  # (k, b, latent)
         log_weights = []
-        remaining = k
-        while remaining > 0:
-            s = min(samples_per_chunk, remaining)
-            remaining -= s
-            eps = torch.randn((s, *mu.shape), device=mu.device, dtype=mu.dtype)  # (s, b, k_lat)
+        for eps in noise_all.split(samples_per_chunk):  # (s, b, latent)
+            s = len(eps)
             z = mu + std * eps
-            decoded = model.decode(z.reshape(-1, mu.shape[-1]))  # (s*b, D)
+            decoded = model.decode(z.reshape(-1, latent))  # (s*b, D)
             x_rep = x_chunk.expand(s, *x_chunk.shape).reshape(-1, d)
             log_px_z = -reconstruction_nll(model, x_rep, decoded).view(s, -1)  # (s, b)
             log_pz = -0.5 * (z.pow(2) + LOG_2PI).sum(-1)  # (s, b)

