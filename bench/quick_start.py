@@ -23,12 +23,12 @@ from vae.latent import encode_dataset, kl_per_example, knn_accuracy, reconstruct
 from vae.latent_figure import latent_map_figure  # noqa: E402
 
 CANDIDATES = {
-    "256-128 b64 lr1e-3": ((256, 128), TrainConfig(epochs=30, batch_size=64, lr=1e-3)),
-    "256-128 b128 lr3e-3 20ep": ((256, 128), TrainConfig(epochs=20, batch_size=128, lr=3e-3)),
-    "256-128 b128 lr1e-3": ((256, 128), TrainConfig(epochs=30, batch_size=128, lr=1e-3)),
-    "256-128 b128 lr3e-3": ((256, 128), TrainConfig(epochs=30, batch_size=128, lr=3e-3)),
-    "256-128 b256 lr3e-3": ((256, 128), TrainConfig(epochs=30, batch_size=256, lr=3e-3)),
-}
+    "b128 lr3e-3 constant": ((256, 128), TrainConfig(epochs=30, batch_size=128, lr=3e-3, lr_schedule="constant")),
+    "b128 lr3e-3 cosine": ((256, 128), TrainConfig(epochs=30, batch_size=128, lr=3e-3)),
+    "b128 lr5e-3 cosine": ((256, 128), TrainConfig(epochs=30, batch_size=128, lr=5e-3)),
+    "b64 lr2e-3 cosine": ((256, 128), TrainConfig(epochs=30, batch_size=64, lr=2e-3)),
+    "b256 lr5e-3 cosine": ((256, 128), TrainConfig(epochs=30, batch_size=256, lr=5e-3)),
+}  # fmt: skip
 
 
 def main() -> None:
