@@ -114,12 +114,14 @@ def test_list_shows_library_models(trained, capsys):
 def test_default_out_is_the_library(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("VAE_EXPLORER_MODELS", str(tmp_path / "library"))
     code = main(["train", "--dataset", "digits", "--epochs", "1", "--dynamic-binarization",
-                 *SMALL])  # fmt: skip
+                 "--lr-schedule", "constant", *SMALL])  # fmt: skip
     out, err = capsys.readouterr()
     assert code == 0, err
     path = tmp_path / "library" / "digits-mlp-z2.safetensors"
     assert str(path) in out
-    assert load_checkpoint(path)[1]["train_config"]["dynamic_binarization"] is True
+    train_config = load_checkpoint(path)[1]["train_config"]
+    assert train_config["dynamic_binarization"] is True
+    assert train_config["lr_schedule"] == "constant"
     # The same name again is refused before any training, unless forced.
     code = main(["train", "--dataset", "digits", "--epochs", "1", *SMALL])
     _, err = capsys.readouterr()
@@ -181,6 +183,7 @@ def test_bad_arguments_exit_2_with_one_line(argv, capsys):
         (["train", "--dataset", "swiss-roll", "--dynamic-binarization"], "bernoulli likelihood"),
         (["train", "--dataset", "digits", "--arch", "conv"], "conv architecture"),
         (["train", "--dataset", "digits", "--hidden", "100000"], "hidden width"),
+        (["train", "--dataset", "digits", "--final-lr-fraction", "2"], "final_lr_fraction"),
         (["train", "--dataset", "digits", "--out", "model.pt"], "must end with .safetensors"),
         (["train", "--dataset", "digits", "--out", "{tmp}/.x.safetensors"], "valid model name"),
         (["train", "--data", "{missing}"], "does not exist"),

@@ -18,10 +18,10 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, get_args
 
 from .checkpoint import SUFFIX, CheckpointError, load_checkpoint, make_metadata, read_metadata
-from .config import ConfigError, ModelConfig, TrainConfig
+from .config import ConfigError, LrSchedule, ModelConfig, TrainConfig
 from .library import ModelLibrary, default_library_root, safe_model_name
 
 DATASET_CHOICES = ("digits", "mnist", "fashion-mnist", "swiss-roll", "s-curve")  # = vae.data's
@@ -118,7 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--batch-size", type=_positive_int, default=d["batch_size"],
                        help="examples per gradient step")  # fmt: skip
-    train.add_argument("--lr", type=_number, default=d["lr"], help="Adam learning rate")
+    train.add_argument("--lr", type=_number, default=d["lr"], help="Adam's (peak) learning rate")
+    train.add_argument("--lr-schedule", choices=get_args(LrSchedule), default=d["lr_schedule"],
+                       help="cosine decays the learning rate to lr * final fraction by the end")  # fmt: skip
+    train.add_argument("--final-lr-fraction", type=_number, default=d["final_lr_fraction"],
+                       metavar="F", help="where the cosine schedule ends, as a fraction of lr")  # fmt: skip
     train.add_argument("--beta", type=_number, default=d["beta"],
                        help="KL weight: 1 is the true ELBO, other values a beta-VAE")  # fmt: skip
     train.add_argument("--warmup-epochs", type=_non_negative_int, default=d["warmup_epochs"],
@@ -371,6 +375,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
+        lr_schedule=args.lr_schedule,
+        final_lr_fraction=args.final_lr_fraction,
         beta=args.beta,
         warmup_epochs=args.warmup_epochs,
         dynamic_binarization=args.dynamic_binarization,
@@ -559,6 +565,7 @@ def _summary(metadata: dict[str, Any]) -> list[str]:
             "epochs",
             "batch_size",
             "lr",
+            "lr_schedule",
             "beta",
             "warmup_epochs",
             "dynamic_binarization",
