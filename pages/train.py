@@ -33,6 +33,7 @@ DEFAULTS = {
     "s-curve": {"hidden": "128, 128", "epochs": 60, "batch": 128, "lr": 1e-3},
     UPLOAD: {"hidden": "256, 128", "epochs": 30, "batch": 128, "lr": 1e-3},
 }
+LOAD_FAILURES = "vx_train_load_failures"  # {dataset name: error message} for this session
 UPLOAD_STATE = "vx_train_upload"  # (file_id, Dataset, file name) of the last parsed upload
 
 ensure_app_entry()  # a deep link on a cold server must still go through app.py
@@ -66,11 +67,19 @@ for key, value in {
 def load_data(choice: str) -> Dataset | None:
     """The chosen dataset, or None (with the reason shown) when it cannot be had."""
     if choice != UPLOAD:
-        try:
-            return cached_dataset(choice)
-        except DataError as error:
-            st.error(f"Cannot load {choice}: {error}")
-            return None
+        # A failed load (e.g. MNIST offline) is remembered for this session: otherwise every
+        # rerun of this page would retry the download and wait for its timeout again.
+        failures = st.session_state.setdefault(LOAD_FAILURES, {})
+        if choice not in failures:
+            try:
+                return cached_dataset(choice)
+            except DataError as error:
+                failures[choice] = str(error)
+        st.error(f"Cannot load {choice}: {failures[choice]}")
+        if st.button("Try again", key="train_data_retry", icon=":material/refresh:"):
+            failures.pop(choice, None)
+            st.rerun()
+        return None
     upload = st.file_uploader(
         "Your data", type=list(USER_DATA_SUFFIXES), key="train_upload",
         help="Rows are examples. .npz with x (and y), .npy, .csv with an optional label column, "

@@ -418,3 +418,23 @@ def test_a_page_run_without_app_py_is_sent_through_it(path):
     at = AppTest.from_file(str(ROOT / path), default_timeout=TIMEOUT).run()
     assert not at.exception
     assert any("start page" in i.value for i in at.info)
+
+
+def test_a_dataset_that_cannot_be_loaded_is_an_error_with_a_retry(monkeypatch):
+    calls = []
+
+    def unavailable(name, *args, **kwargs):
+        from vae.data import DataError
+
+        calls.append(name)
+        raise DataError(f"{name} is not here (test)")
+
+    monkeypatch.setattr("vae.data.load_dataset", unavailable)
+    at = open_page("pages/train.py")
+    at.selectbox(key="train_dataset").set_value("mnist").run()
+    assert any("mnist is not here" in e.value for e in at.error)
+    assert at.button(key="train_start").disabled
+    at.run()  # a rerun does not try again by itself ...
+    assert calls.count("mnist") == 1
+    at.button(key="train_data_retry").click().run()  # ... the button does
+    assert calls.count("mnist") == 2 and not at.exception
