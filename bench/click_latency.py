@@ -31,7 +31,7 @@ from bench.latent_bench import (  # noqa: E402
     save_harness_inputs,
     server,
 )
-from tests.e2e.driver import empty_spots, graph, lonely_points, to_page, wait_idle  # noqa: E402
+from tests.e2e.driver import empty_spots, keyed_graph, lonely_points, to_page, wait_idle  # noqa: E402
 
 QUICK_START = "Quick start: train on digits"
 
@@ -39,8 +39,9 @@ QUICK_START = "Quick start: train on digits"
 class Target:
     """One page with something to click; `click(i)` performs the i-th click and returns ms."""
 
-    def __init__(self, page, spots: list[tuple[float, float]], image_nth: int = 0) -> None:
-        self.page, self.spots, self.image_nth = page, spots, image_nth
+    def __init__(self, page, where) -> None:
+        """where(i) -> the page pixel of the i-th click."""
+        self.page, self.where, self.image_nth = page, where, 0
         page.evaluate(CLICK_CLOCK_JS)
 
     def _src(self) -> str:
@@ -51,10 +52,12 @@ class Target:
 
     def click(self, i: int) -> float:
         before = self._src()
-        self.page.mouse.click(*self.spots[i % len(self.spots)])
+        xy = self.where(i)
+        self.page.mouse.click(*xy)
         ms, _ = self.page.evaluate(WAIT_NEW_IMAGE_JS, [before, self.image_nth])
         wait_idle(self.page, quiet=0.15)
         if ms is None:
+            self.page.screenshot(path=str(ROOT / "artifacts" / "e2e" / "bench-click-failed.png"))
             raise RuntimeError(
                 f"click {i} at {self.spots[i % len(self.spots)]} showed no new image"
             )
@@ -68,23 +71,35 @@ def button_target(browser, url: str) -> Target:
     button.wait_for()
     wait_idle(page)
     box = button.bounding_box()
-    return Target(page, [(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)])
+    return Target(page, lambda i: (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2))
 
 
 def map_targets(page) -> dict[str, Target]:
-    """Empty-space clicks and data-point clicks on the map of an already open Latent map page."""
-    gd = graph(page)
+    """Empty-space clicks and data-point clicks on the map of an already open Latent map page.
+
+    Spots are found on the chart as it is at each click (4 well-separated ones, used in turn).
+    """
+    keyed_graph(page, "map_chart")
     wait_idle(page)
-    empty = [to_page(gd, x, y) for x, y in empty_spots(gd, 4)]
-    points = [to_page(gd, x, y) for x, y, _ in lonely_points(gd, 4)]
-    return {"empty space": Target(page, empty), "data point": Target(page, points)}
+    page.wait_for_timeout(500)  # let the layout settle (legend, sidebar)
+
+    def empty(i: int) -> tuple[float, float]:
+        gd = keyed_graph(page, "map_chart")
+        return to_page(gd, *empty_spots(gd, 4)[i % 4])
+
+    def point(i: int) -> tuple[float, float]:
+        gd = keyed_graph(page, "map_chart")
+        x, y, _ = lonely_points(gd, 4)[i % 4]
+        return to_page(gd, x, y)
+
+    return {"empty space": Target(page, empty), "data point": Target(page, point)}
 
 
 def quick_start_page(browser, url: str):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(url)
     page.get_by_role("button", name=QUICK_START).click()
-    graph(page)
+    keyed_graph(page, "map_chart")
     return page
 
 

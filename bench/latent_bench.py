@@ -79,14 +79,30 @@ def fashion_train() -> tuple[np.ndarray, np.ndarray]:
     )
 
 
+CACHE = ROOT / "artifacts" / "bench-cache"  # quick models, reused across runs (gitignored)
+
+
 def quick_model(x: np.ndarray, epochs: int, seed: int = 0):
-    """A 784-256-128-2 MLP VAE trained briefly on x: the encoder the maps are drawn from."""
+    """A 784-256-128-2 MLP VAE trained briefly on x: the encoder the maps are drawn from.
+
+    Cached under artifacts/bench-cache by (data shape, checksum, epochs, seed): the benches
+    time the app, not this training.
+    """
+    import torch
+
     from vae import VAE, ModelConfig, TrainConfig, train
 
     config = ModelConfig(input_dim=x.shape[1], image_shape=(28, 28), hidden=(256, 128))
     model = VAE(config)
+    tag = f"{len(x)}-{float(x[:: max(1, len(x) // 1000)].sum()):.3f}-{epochs}-{seed}"
+    cached = CACHE / f"quick-{tag}.pt"
+    if cached.exists():
+        model.load_state_dict(torch.load(cached, weights_only=True))
+        return model.eval()
     train(model, x, None, TrainConfig(epochs=epochs, batch_size=128, seed=seed, device="cpu",
                                       snapshot_latents=False))  # fmt: skip
+    CACHE.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), cached)
     return model.eval()
 
 

@@ -30,7 +30,7 @@ from bench.latent_bench import (  # noqa: E402
     save_harness_inputs,
     server,
 )
-from tests.e2e.driver import graph, wait_idle  # noqa: E402
+from tests.e2e.driver import keyed_graph, wait_idle  # noqa: E402
 
 MOVE_CLOCK_JS = """
 () => { window.addEventListener('pointermove', () => { window.__vxMove = performance.now(); }, true); }
@@ -73,7 +73,7 @@ def run(moves: int, record: bool) -> None:
 
             page.on("websocket", count)
             page.goto(url + "/interpolate")
-            scrub = graph(page, 1)
+            scrub = keyed_graph(page, "interp_scrub")
             scrub.locator(".heatmaplayer image").first.wait_for()
             wait_idle(page)
             page.evaluate(MOVE_CLOCK_JS)

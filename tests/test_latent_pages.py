@@ -116,8 +116,9 @@ def test_latent_map_shows_original_reconstruction_and_samples(active: ActiveMode
     at = _page("pages/latent_map.py", active, vx_clicked_z=(0.0, 0.0), vx_clicked_index=7)
     assert not at.exception
     assert any("test point #7" in md.value for md in at.markdown)
-    # original + reconstruction + N_SAMPLES decodes of mu + sigma * eps
-    assert len(at.get("image")) == 2 + 6
+    # reconstruction + original + one strip of the N_SAMPLES decodes of mu + sigma * eps
+    assert len(at.get("image")) == 3
+    assert "(" in at.get("image")[2].proto.imgs[0].caption
 
 
 @pytest.mark.parametrize("color_by", ["σ (posterior std)", "KL to prior", "reconstruction error"])

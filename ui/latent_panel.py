@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ui.click_map import MapClick
-from ui.latent_images import show_vector
+from ui.latent_images import show_vector, strip_image
 from ui.state import CLICKED_INDEX_KEY, CLICKED_Z_KEY, ActiveModel, LatentView
 from vae.latent import decode_latents
 from vae.latent_figure import latent_map_figure
@@ -80,7 +80,12 @@ def record_click(click: MapClick | None, view: LatentView) -> bool:
 
 
 def decode_panel(active: ActiveModel, view: LatentView) -> None:
-    """The decoded image of the clicked z; for a data point also x, its reconstruction and samples."""
+    """The decoded image of the clicked z; for a data point also x and decodes of mu + sigma*eps.
+
+    Both kinds of click lay out the same first elements (a header, then the decoded picture
+    beside a second slot), so the page does not reflow between them; the samples of a data
+    point are one strip image, not six, to keep a click to a few small requests.
+    """
     z = st.session_state.get(CLICKED_Z_KEY)
     index = st.session_state.get(CLICKED_INDEX_KEY)
     shape = active.dataset.image_shape
@@ -88,10 +93,13 @@ def decode_panel(active: ActiveModel, view: LatentView) -> None:
         st.info("Click anywhere on the map: the decoded image for that z appears here.")
         return
     z = np.asarray(z, dtype=np.float32).reshape(2)
-    if index is None or not 0 <= int(index) < len(view.mu):
-        decoded = decode_latents(active.model, z[None])[0]
+    point = index is not None and 0 <= int(index) < len(view.mu)
+    if not point:
         st.markdown(f"**z = ({z[0]:.3f}, {z[1]:.3f})** · empty space or a chosen point")
-        show_vector(decoded, shape, "decoded E[x | z]")
+        left, right = st.columns(2)
+        with left:
+            show_vector(decode_latents(active.model, z[None])[0], shape, "decoded E[x | z]")
+        right.caption("No example was encoded here: this is what the decoder imagines at z.")
         return
 
     index = int(index)
@@ -99,7 +107,7 @@ def decode_panel(active: ActiveModel, view: LatentView) -> None:
     seed = st.session_state.get(SAMPLE_SEED_KEY, 0)
     eps = np.random.default_rng(seed * 100_003 + index).standard_normal((N_SAMPLES, 2))
     samples = mu + sigma * eps  # (S, 2): the reparameterisation z = mu + sigma * eps
-    decoded = decode_latents(active.model, np.vstack([z[None], samples]))  # (1 + S, D)
+    decoded = decode_latents(active.model, np.vstack([mu[None], samples]))  # (1 + S, D)
     label = ""
     if view.y is not None:
         value = view.y[index]
@@ -110,16 +118,18 @@ def decode_panel(active: ActiveModel, view: LatentView) -> None:
         f"**test point #{index}**{label}  \nμ = ({mu[0]:.3f}, {mu[1]:.3f}) · "
         f"σ = ({sigma[0]:.3f}, {sigma[1]:.3f}) · KL {view.kl[index]:.2f} nats"
     )
-    cols = st.columns(2)
-    with cols[0]:
-        show_vector(view.x[index], shape, "original x")
-    with cols[1]:
+    left, right = st.columns(2)
+    with left:
         show_vector(decoded[0], shape, "decoded from μ")
+    with right:
+        show_vector(view.x[index], shape, "original x")
     st.caption("z = μ + σ ⊙ ε, ε ~ N(0, I): the reparameterisation, decoded")
-    sample_cols = st.columns(N_SAMPLES)
-    for col, x, s in zip(sample_cols, decoded[1:], samples, strict=True):
-        with col:
-            show_vector(x, shape, f"({s[0]:.2f}, {s[1]:.2f})", width="stretch")
+    where = " · ".join(f"({a:.2f}, {b:.2f})" for a, b in samples)
+    if shape is not None:
+        st.image(strip_image(decoded[1:], shape, pixels=64), caption=where, output_format="PNG")
+    else:
+        for x, s in zip(decoded[1:], samples, strict=True):
+            show_vector(x, None, f"({s[0]:.2f}, {s[1]:.2f})")
     if st.button("New ε", key="map_resample", icon=":material/casino:"):
         st.session_state[SAMPLE_SEED_KEY] = seed + 1
         st.rerun(scope="fragment")

@@ -95,6 +95,13 @@ def graph(page, nth: int = 0):
     return locator
 
 
+def keyed_graph(page, key: str):
+    """The Plotly graph div of the st.plotly_chart with this key, once drawn."""
+    locator = page.locator(f".st-key-{key} .js-plotly-plot").first
+    locator.locator(".scatterlayer").first.wait_for(timeout=300_000)
+    return locator
+
+
 def to_page(graph_locator, x: float, y: float) -> tuple[float, float]:
     return tuple(graph_locator.evaluate(_TO_PAGE_JS, [x, y]))
 

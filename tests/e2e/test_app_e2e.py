@@ -16,8 +16,8 @@ from tests.e2e.driver import (
     axis_ranges,
     empty_spots,
     exceptions,
-    graph,
     image_sources,
+    keyed_graph,
     lonely_points,
     to_page,
     wait_for_new_image,
@@ -42,7 +42,7 @@ def page(browser, app_url, artifacts_dir):
     page.get_by_role("button", name=QUICK_START).click()
     # Home has a figure of its own: wait for the Latent map page before waiting for a graph.
     page.get_by_role("heading", name="Latent map").wait_for(timeout=120_000)
-    graph(page)  # the quick start switches to the Latent map once trained
+    keyed_graph(page, "map_chart")  # the quick start switches to the Latent map once trained
     wait_idle(page)
     page.screenshot(path=str(artifacts_dir / "01-latent-map.png"))
     yield page
@@ -55,7 +55,7 @@ def _shot(page, artifacts_dir, name: str) -> None:
 
 def test_quick_start_lands_on_a_drawn_map(page) -> None:
     assert "Latent map" in page.locator("h1").first.inner_text()
-    gd = graph(page)
+    gd = keyed_graph(page, "map_chart")
     n_points = gd.evaluate(
         "gd => gd._fullData.filter(t => t.customdata && t.mode === 'markers')"
         ".reduce((n, t) => n + t.x.length, 0)"
@@ -65,7 +65,7 @@ def test_quick_start_lands_on_a_drawn_map(page) -> None:
 
 
 def test_click_on_empty_space_then_on_a_point_decodes_each(page, artifacts_dir) -> None:
-    gd = graph(page)
+    gd = keyed_graph(page, "map_chart")
     spot = empty_spots(gd, 1)[0]
     before = image_sources(page)
     page.mouse.click(*to_page(gd, *spot))
@@ -73,7 +73,9 @@ def test_click_on_empty_space_then_on_a_point_decodes_each(page, artifacts_dir) 
     wait_idle(page)
     assert "empty space" in page.locator("body").inner_text()
     _shot(page, artifacts_dir, "02-click-empty.png")
-    z_text = page.locator('[data-testid="stMarkdownContainer"]', has_text="z = (").first.inner_text()
+    z_text = page.locator(
+        '[data-testid="stMarkdownContainer"]', has_text="z = ("
+    ).first.inner_text()
     # the decoded z is the exact clicked spot (to the 3 decimals shown)
     assert f"{spot[0]:.3f}" in z_text and f"{spot[1]:.3f}" in z_text
 
@@ -90,7 +92,7 @@ def test_click_on_empty_space_then_on_a_point_decodes_each(page, artifacts_dir) 
 
 
 def test_zoom_survives_a_click(page, artifacts_dir) -> None:
-    gd = graph(page)
+    gd = keyed_graph(page, "map_chart")
     full = axis_ranges(gd)
     box = gd.locator(".nsewdrag").first.bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
@@ -109,7 +111,7 @@ def test_zoom_survives_a_click(page, artifacts_dir) -> None:
     wait_for_new_image(page, before)
     wait_idle(page)
     _shot(page, artifacts_dir, "04-zoomed-click.png")
-    assert axis_ranges(graph(page)) == zoomed
+    assert axis_ranges(keyed_graph(page, "map_chart")) == zoomed
     assert not exceptions(page)
 
 
@@ -121,7 +123,7 @@ def _picture_digest(page, gd) -> str:
 
 def test_interpolation_scrubs_live_without_the_server(page, artifacts_dir) -> None:
     page.locator(NAV, has_text="Interpolate").click()
-    scrub = graph(page, 1)  # the second chart: the scrubber (the first is the path map)
+    scrub = keyed_graph(page, "interp_scrub")
     scrub.locator(".heatmaplayer").first.wait_for()
     wait_idle(page)
     _shot(page, artifacts_dir, "05-interpolate.png")
