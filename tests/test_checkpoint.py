@@ -90,6 +90,10 @@ def test_round_trip_is_exact(tmp_path, arch, likelihood, sigma, latent):
     loaded, loaded_meta = load_checkpoint(path)
     assert loaded.config == config
     assert not loaded.training
+    # Trainable as a freshly built model: real Parameters on the CPU, none left on "meta".
+    assert all(p.requires_grad and p.device.type == "cpu" for p in loaded.parameters())
+    assert {n for n, _ in loaded.named_parameters()} == {n for n, _ in model.named_parameters()}
+    assert all(b.device.type == "cpu" for b in loaded.buffers())
     original, restored = model.state_dict(), loaded.state_dict()
     assert original.keys() == restored.keys()
     for name in original:

@@ -373,12 +373,13 @@ def load_checkpoint(
             and not torch.isfinite(tensor).all()
         ):
             raise CheckpointError(f"{label}: {name} holds NaN or infinite values")
-    model = VAE(config)  # the file holds every weight, so its size bounds this allocation
+    # The skeleton takes the file's tensors as they are (assign=True): no second copy and no
+    # random initialisation that would be overwritten; the file's size bounds the memory.
     try:
-        model.load_state_dict(tensors, strict=True)
+        skeleton.load_state_dict(tensors, strict=True, assign=True)
     except RuntimeError as error:
         raise CheckpointError(f"{label} does not fit the model: {error}") from None
-    model.to(target).eval()
+    model = skeleton.to(target).eval()
     return model, metadata
 
 
