@@ -1,0 +1,219 @@
+"""Quality of the default model and trainer vs the pytorch/examples baseline, 2-D latent.
+
+Protocol (the issue's): Bernoulli p(x|z), dynamic binarisation of the training images each
+batch, the test images binarised once with a fixed seed, full Fashion-MNIST 60k/10k, 30 epochs.
+Baseline: 784-512-256-2 ReLU MLP, Adam(1e-3), batch 128, trained by the pytorch/examples loop.
+Ours: VAE(ModelConfig(784)) and TrainConfig() with their defaults, trained by vae.train.train.
+
+The two are trained interleaved, one baseline epoch inside each of our epoch callbacks, so that
+whatever else loads the machine slows both alike; the callback's time is taken out of ours.
+Both are scored by the same code: test ELBO (vae.train.evaluate, one z per example) and
+the importance-weighted log-likelihood (vae.losses.iwae_log_likelihood).
+Then "time to quality": our training wall time until our test ELBO first reaches the baseline's
+30-epoch test ELBO, vs the baseline's 30 epochs.
+The MNIST protocol (Davidson et al. 2018, 2-D Gaussian VAE: ELBO -137.1, LL -135.7) runs when
+the MNIST training images are on disk; otherwise it says so and is skipped.
+
+    .venv/bin/python bench/quality.py                      # the full protocol
+    .venv/bin/python bench/quality.py --iw-k 100 --iw-n 2000 --no-baseline --set lr=2e-3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.train_common import (  # noqa: E402
+    ExamplesVAE,
+    binarize_once,
+    examples_loader,
+    examples_test,
+    examples_train_epoch,
+    load_fashion_mnist,
+    machine_info,
+)
+from vae import VAE, ModelConfig, TrainConfig, evaluate, iwae_log_likelihood, train  # noqa: E402
+from vae.device import pick_device  # noqa: E402
+
+FASHION_REFERENCE = {"test_elbo": -255.8, "iw_ll": -253.5}  # the issue's baseline, 30 epochs
+MNIST_REFERENCE = {"test_elbo": -137.1, "iw_ll": -135.7}  # Davidson et al. 2018, N-VAE, d=2
+MNIST_DIRS = (
+    Path(__file__).resolve().parents[2] / "shared/data/mnist",
+    Path("/usr/share/datasets/mnist"),
+)
+
+
+def parse_overrides(pairs: list[str]) -> tuple[dict, dict]:
+    """`key=value` pairs into (ModelConfig, TrainConfig) keyword overrides, by field name."""
+    model_fields = set(ModelConfig.__dataclass_fields__)
+    model_kw, train_kw = {}, {}
+    for pair in pairs:
+        key, _, raw = pair.partition("=")
+        value = json.loads(raw) if raw[:1] in '[{"0123456789-tfn' else raw
+        if key == "hidden":
+            value = tuple(value)
+        (model_kw if key in model_fields else train_kw)[key] = value
+    return model_kw, train_kw
+
+
+def iw_ll(model, x: np.ndarray, k: int, n: int, device: torch.device) -> tuple[float, float]:
+    """Mean IWAE log-likelihood (k samples) over the first n test examples, and its seconds."""
+    model.eval()
+    start = time.perf_counter()
+    torch.manual_seed(123)
+    values = iwae_log_likelihood(model, torch.as_tensor(x[:n]).to(device), k=k)
+    return float(values.mean()), time.perf_counter() - start
+
+
+def run_protocol(
+    label: str,
+    x_train: np.ndarray,
+    x_test: np.ndarray,
+    reference: dict[str, float],
+    args: argparse.Namespace,
+    device: torch.device,
+) -> dict:
+    """Train ours (and the interleaved baseline unless --no-baseline); score both the same way."""
+    x_test_bin = binarize_once(x_test)
+    model_kw, train_kw = parse_overrides(args.set)
+    if args.epochs is not None:
+        train_kw["epochs"] = args.epochs
+    train_kw.setdefault("dynamic_binarization", True)
+    train_kw.setdefault("device", str(device))
+    model_config = ModelConfig(input_dim=784, image_shape=(28, 28), **model_kw)
+    train_config = TrainConfig(**train_kw)
+    epochs = train_config.epochs
+    print(f"## {label}: ours {model_config.to_dict()}\n#   {train_config.to_dict()}")
+
+    baseline = None
+    base_log: list[dict] = []
+    if not args.no_baseline:
+        torch.manual_seed(0)
+        baseline = ExamplesVAE().to(device)
+        base_opt = torch.optim.Adam(baseline.parameters(), lr=1e-3)
+        train_loader = examples_loader(x_train, np.zeros(len(x_train), dtype=np.int64))
+        test_loader = examples_loader(x_test_bin, np.zeros(len(x_test), dtype=np.int64))
+    callback_seconds = [0.0]
+    ours_log: list[dict] = []
+
+    def baseline_epoch(epoch: int) -> str:
+        start = time.perf_counter()
+        examples_train_epoch(baseline, train_loader, base_opt, device)
+        test_elbo = -examples_test(baseline, test_loader, device)
+        spent = time.perf_counter() - start
+        callback_seconds[0] += spent
+        total = (base_log[-1]["seconds"] if base_log else 0.0) + spent
+        base_log.append({"epoch": epoch, "seconds": total, "elbo": test_elbo})
+        return f"   baseline {total:7.1f}s test ELBO {test_elbo:8.2f}"
+
+    def on_epoch(report) -> None:
+        ours_seconds = report.seconds - callback_seconds[0]
+        ours_log.append({"epoch": report.epoch, "seconds": ours_seconds, **report.test})
+        line = f"epoch {report.epoch:3d}  ours {ours_seconds:7.1f}s test ELBO {report.test['elbo']:8.2f}"
+        if baseline is not None:
+            line += baseline_epoch(report.epoch)
+        print(line, flush=True)
+
+    model = None
+    if args.no_ours:
+        for epoch in range(1, epochs + 1):
+            print(f"epoch {epoch:3d}" + baseline_epoch(epoch), flush=True)
+    else:
+        torch.manual_seed(0)
+        model = VAE(model_config)
+        train(model, x_train, x_test_bin, train_config, on_epoch=on_epoch)
+
+    results: dict = {"model_config": model_config.to_dict(), "train_config": train_config.to_dict()}
+    contenders = [("ours", model), ("baseline", baseline)]
+    for name, net in [(name, net) for name, net in contenders if net is not None]:
+        if args.save:
+            args.save.mkdir(parents=True, exist_ok=True)
+            torch.save(net.state_dict(), args.save / f"{label}-{name}.pt")
+        torch.manual_seed(7)
+        elbo = evaluate(net, torch.as_tensor(x_test_bin).to(device))["elbo"]
+        ll, seconds = iw_ll(net, x_test_bin, args.iw_k, args.iw_n, device)
+        results[name] = {"test_elbo": elbo, "iw_ll": ll, "iw_k": args.iw_k, "iw_n": args.iw_n}
+        print(
+            f"{name:8s} {epochs} epochs: test ELBO {elbo:8.2f}  IW log-likelihood "
+            f"(k={args.iw_k}, first {args.iw_n} test images) {ll:8.2f}  [{seconds:.0f}s to estimate]"
+        )
+    print(f"reference: test ELBO {reference['test_elbo']}  IW LL {reference['iw_ll']}")
+    results["ours_history"], results["baseline_history"] = ours_log, base_log
+
+    if base_log and ours_log:
+        target = base_log[-1]["elbo"]
+        reached = next((r for r in ours_log if r["elbo"] >= target), None)
+        base_seconds = base_log[-1]["seconds"]
+        if reached is None:
+            print(
+                f"time to quality: ours never reached the baseline's {target:.2f} in {epochs} epochs"
+            )
+        else:
+            ratio = reached["seconds"] / base_seconds
+            results["time_to_quality"] = {
+                "target": target,
+                "ours": reached,
+                "baseline_s": base_seconds,
+            }
+            print(
+                f"time to quality (test ELBO >= {target:.2f}): ours {reached['seconds']:.1f}s "
+                f"(epoch {reached['epoch']}) vs baseline {base_seconds:.1f}s: {ratio:.3f}x the time"
+            )
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=None, help="override both (default 30)")
+    parser.add_argument("--iw-k", type=int, default=1000)
+    parser.add_argument("--iw-n", type=int, default=10_000, help="test examples for the IW bound")
+    parser.add_argument("--no-baseline", action="store_true", help="train ours only (tuning)")
+    parser.add_argument("--no-ours", action="store_true", help="train the baseline only")
+    parser.add_argument("--save", type=Path, help="keep both state_dicts in this folder")
+    parser.add_argument("--no-mnist", action="store_true", help="skip the MNIST protocol")
+    parser.add_argument("--set", nargs="*", default=[], help="config overrides key=value")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = pick_device(args.device)
+    print(f"# bench/quality.py  {machine_info(device)}")
+    print(f"# command: {' '.join(sys.argv)}")
+    results: dict = {"machine": machine_info(device), "command": " ".join(sys.argv)}
+    x_train, _, x_test, _, source = load_fashion_mnist()
+    print(f"# Fashion-MNIST from {source}")
+    results["fashion-mnist"] = run_protocol(
+        "Fashion-MNIST", x_train, x_test, FASHION_REFERENCE, args, device
+    )
+    mnist = next((d for d in MNIST_DIRS if any(d.glob("train-images-idx3-ubyte*"))), None)
+    if args.no_mnist:
+        pass
+    elif mnist is None:
+        print(
+            "MNIST protocol (Davidson et al. 2018): SKIPPED, no MNIST training images in "
+            + " or ".join(str(d) for d in MNIST_DIRS)
+        )
+    else:
+        from vae.data import load_dataset
+
+        data = load_dataset("mnist", data_dir=mnist)
+        results["mnist"] = run_protocol(
+            "MNIST", data.x_train, data.x_test, MNIST_REFERENCE, args, device
+        )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
