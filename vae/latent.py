@@ -6,8 +6,6 @@ from typing import Literal
 
 import numpy as np
 import torch
-from scipy.stats import norm
-from sklearn.neighbors import KNeighborsClassifier
 
 from .losses import gaussian_kl
 from .model import VAE
@@ -66,6 +64,8 @@ def knn_accuracy(
     train_mu: np.ndarray, train_y: np.ndarray, test_mu: np.ndarray, test_y: np.ndarray, k: int = 5
 ) -> float:
     """Accuracy of a k-NN classifier fit on train means and scored on test means."""
+    from sklearn.neighbors import KNeighborsClassifier  # imported here: ~1/3 of the app's start
+
     classifier = KNeighborsClassifier(n_neighbors=k).fit(train_mu, train_y)
     return float(classifier.score(test_mu, test_y))
 
@@ -127,6 +127,8 @@ def latent_grid(
     """
     if spacing == "quantile":
         p = np.linspace(0.0, 1.0, n + 2)[1:-1]  # open interval: Phi^-1(0) is -inf
+        from scipy.stats import norm  # imported here: scipy.stats takes seconds to import
+
         values = norm.ppf(p)
         return values, values
     return np.linspace(*x_range, n), np.linspace(*y_range, n)
