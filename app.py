@@ -39,5 +39,5 @@ restore_shared_view()  # a shared link (?model=&z=...) sets the view before anyt
 show_model_badge()  # after st.navigation: its elements belong to the page being shown
 show_training_status(page.title)  # keeps a run's heartbeat going on every page
 apply_presenter_mode()  # sidebar toggle; when on: big text, no controls
+sync_share_params()  # before page.run(): code after it does not run on reruns (measured)
 page.run()
-sync_share_params()  # the address bar always links to the current view

@@ -42,8 +42,8 @@ if source == "train a pair now":
     if active is not None and active.dataset.name not in options:
         options.insert(0, active.dataset.name)
     dataset_name = c[0].selectbox("Data", options, key="beta_dataset")
-    beta_a = c[1].number_input("β₁", 0.0, 50.0, 0.5, 0.25, key="beta_a")
-    beta_b = c[2].number_input("β₂", 0.0, 50.0, 2.0, 0.25, key="beta_b")
+    beta_a = c[1].number_input("β₁", 0.0, 50.0, 0.2, 0.1, key="beta_a")
+    beta_b = c[2].number_input("β₂", 0.0, 50.0, 1.0, 0.1, key="beta_b")
     default_epochs = min(100, max(5, explore_train.PAIR_TRAIN.epochs))
     epochs = c[3].slider("Epochs", 5, 100, default_epochs, 5, key="beta_epochs")
     if c[4].button("Train both", key="beta_train", type="primary"):
@@ -66,7 +66,7 @@ if source == "train a pair now":
                 state="complete",
                 expanded=False,
             )
-        run_id = np.random.default_rng().integers(1 << 62)
+        run_id = np.random.default_rng().integers(1 << 62)  # cache keys of this pair
         pair = {
             "models": [
                 (
@@ -109,7 +109,7 @@ else:
     pair = {"models": models}
 
 if not pair:
-    st.info("Choose two β values and press **Train both** (a few seconds on digits).")
+    st.info("Choose two β values and press **Train both** (about 15 s on digits on a 2-core CPU).")
     st.stop()
 
 encoded = []

@@ -22,6 +22,7 @@ from ui.state import (
     new_model_key,
     set_active_model,
 )
+from vae.explore_embeddings import knn_field
 from vae.explore_figures import surface_3d_figure
 from vae.explore_train import quick_train
 from vae.latent import decode_grid, decode_latents, encode_dataset
@@ -127,7 +128,14 @@ opts[4].caption(
 xs = np.linspace(*x_range, n_grid)
 ys = np.linspace(*y_range, n_grid)
 surface = cached((shown.key, "s3d-surface", n_grid), lambda: decode_grid(shown.model, xs, ys))
-gx, _ = np.meshgrid(xs, ys)
+gx, gy = np.meshgrid(xs, ys)
+# Colour the surface by the position t of the nearest encoded test points: where the model
+# has unrolled the sheet, the decoded surface takes the colours of the data it passes through.
+surface_color = (
+    knn_field(mu, y, np.stack([gx.ravel(), gy.ravel()], 1)).reshape(gx.shape)
+    if y is not None
+    else gx
+)
 
 z_key = CLICKED_Z_KEY if shown.is_active else Z_KEY
 clicked = st.session_state.get(z_key)
@@ -159,7 +167,7 @@ if clicked is not None:
 with left:
     st.plotly_chart(
         surface_3d_figure(
-            x, y, surface, surface_color=gx, marker=marker, height=presenter.height(560),
+            x, y, surface, surface_color=surface_color, marker=marker, height=presenter.height(560),
             show_points=show_points, show_surface=show_surface, font_size=presenter.font_size(),
         ),
         key="s3d_figure",
@@ -170,5 +178,5 @@ if clicked is not None and marker is not None:
         f"z = ({clicked[0]:.2f}, {clicked[1]:.2f}) → g(z) = "
         f"({marker[0]:.2f}, {marker[1]:.2f}, {marker[2]:.2f}) (standardised units). "
         "The surface is the decoder's image of the latent grid over the map's range, coloured "
-        "by z₁; the dark lines are grid lines of the latent plane."
+        "by the position t of the nearest encoded points; dark lines are latent grid lines."
     )

@@ -1,8 +1,10 @@
 """Shareable views: the app's view lives in the URL (st.query_params), so a link reopens it.
 
-app.py calls restore_shared_view() before the page runs (a link that was just opened sets the
-model, clicked z, selected points, path and presenter mode) and sync_share_params() after it
-(the address bar then always holds a link to what is on screen). A model trained in this
+app.py calls restore_shared_view() (a link that was just opened sets the model, clicked z,
+selected points, path and presenter mode) and then sync_share_params() (the address bar holds
+a link to the view), both before the page runs: in Streamlit 1.67 code after page.run() runs on
+the first run of a session only, not on reruns (measured with AppTest and in Chromium). So a
+change made while a page runs reaches the URL on the next full rerun. A model trained in this
 session is not in the library, so a link cannot name it: the sidebar says so.
 """
 
@@ -116,6 +118,9 @@ def sync_share_params() -> None:
                 ":material/link: The address bar links to this view: the model, the clicked z, "
                 "selected points and the interpolation path."
             )
+            # A click handled inside a fragment does not rerun app.py, so the URL lags behind
+            # it; any full rerun (this button) writes the latest view.
+            st.button("Refresh link", key="share_refresh", icon=":material/refresh:")
 
 
 __all__ = [

@@ -125,6 +125,14 @@ def knn_holdout_score(
     return float(model.score(embedding[test_idx], labels[test_idx]))
 
 
+def knn_field(points: np.ndarray, values: np.ndarray, query: np.ndarray, k: int = 10) -> np.ndarray:
+    """A label carried from embedded points (n, 2) to any query points (m, 2): the
+    distance-weighted mean of the k nearest neighbours' values, (m,)."""
+    k = max(1, min(k, len(points)))
+    model = KNeighborsRegressor(k, weights="distance").fit(points, np.asarray(values, np.float64))
+    return model.predict(query)
+
+
 def knn_scores(
     embeddings: Embeddings, labels: np.ndarray, kind: str = "class", k: int = 5
 ) -> dict[str, float]:
@@ -140,6 +148,7 @@ __all__ = [
     "MAX_TSNE_POINTS",
     "Embeddings",
     "compute_embeddings",
+    "knn_field",
     "knn_holdout_score",
     "knn_scores",
     "pca_2d",

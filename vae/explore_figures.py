@@ -209,6 +209,9 @@ def surface_3d_figure(
 ) -> go.Figure:
     """Data in input space (N, 3) coloured by position on the manifold, with the decoder's image
     of a latent grid (ny, nx, 3) as a surface mesh, and optionally one marked decoded point (3,).
+
+    surface_color (ny, nx), on the same scale as `color`, e.g. the position the nearest encoded
+    points have: where the model has unrolled the manifold, surface and points agree in colour.
     """
     points = np.asarray(points, dtype=np.float32)
     surface = np.asarray(surface, dtype=np.float32)
@@ -223,6 +226,13 @@ def surface_3d_figure(
                 z=surface[..., 2],
                 surfacecolor=surface_color,
                 colorscale="Greys" if surface_color is None else "Viridis",
+                # The data's colour range, so the surface and the points share one scale.
+                cmin=float(np.min(color))
+                if surface_color is not None and color is not None
+                else None,
+                cmax=float(np.max(color))
+                if surface_color is not None and color is not None
+                else None,
                 showscale=False,
                 opacity=0.55,
                 name="decoded surface g(z)",
