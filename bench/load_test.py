@@ -276,7 +276,7 @@ class Gate:
 
 
 async def student(url: str, name: str, clicks: int, tally: Tally, seed: int, think: float,
-                  gate: Gate | None = None) -> None:  # fmt: skip
+                  gate: Gate | None = None, interpolate: bool = True) -> None:  # fmt: skip
     rng = random.Random(seed)
     session = Session(url, name)
     try:
@@ -294,7 +294,7 @@ async def student(url: str, name: str, clicks: int, tally: Tally, seed: int, thi
             await asyncio.sleep(rng.uniform(0, think))
             tally.attempted += 1
             tally.clicks.append(await click(session, rng))
-            if i == clicks // 2:
+            if interpolate and i == clicks // 2:
                 tally.attempted += 1
                 tally.interps.append(await open_interpolation(session))
     except (InteractionError, OSError, websockets.WebSocketException, TimeoutError) as error:
@@ -369,18 +369,20 @@ def train_shared_model(root: Path, dataset_name: str) -> str:
     return f"{dataset_name} ({data.n_test:,} test points on the map)"
 
 
-async def measure(url: str, pid: int, sessions: int, clicks: int, think: float) -> dict:
+async def measure(url: str, pid: int, sessions: int, clicks: int, think: float,
+                  interpolate: bool = True, training: bool = True) -> dict:  # fmt: skip
     memory = {"start": rss_mb(pid)[0]}
     # Phase 1: one session alone.
     alone = Tally()
-    await student(url, "alone", clicks * 2, alone, seed=0, think=think)
+    await student(url, "alone", clicks * 2, alone, seed=0, think=think, interpolate=interpolate)
     memory["after_alone"] = rss_mb(pid)[0]
     # Phase 2: the class, plus one session training.
     crowd = Tally()
     stop_training = asyncio.Event()
     train_report: dict = {}
-    training = asyncio.create_task(trainer(url, stop_training, train_report))
-    await asyncio.sleep(3.0)  # training is under way before the class starts clicking
+    if training:
+        trainer_task = asyncio.create_task(trainer(url, stop_training, train_report))
+        await asyncio.sleep(3.0)  # training is under way before the class starts clicking
     peak = [0.0]
 
     async def sample() -> None:
@@ -397,17 +399,19 @@ async def measure(url: str, pid: int, sessions: int, clicks: int, think: float) 
     started = time.perf_counter()
     gate = Gate(sessions)
     await asyncio.gather(*[
-        student(url, f"s{i:02d}", clicks, crowd, seed=i + 1, think=think, gate=gate)
+        student(url, f"s{i:02d}", clicks, crowd, seed=i + 1, think=think, gate=gate,
+                interpolate=interpolate)
         for i in range(sessions)
     ])  # fmt: skip
     crowd_seconds = time.perf_counter() - started
     stop_training.set()
-    await training
+    if training:
+        await trainer_task
     sampler.cancel()
     memory["peak_under_load"] = max(peak[0], rss_mb(pid)[0])
     memory["hwm"] = rss_mb(pid)[1]
     return {"alone": alone, "crowd": crowd, "train": train_report, "memory": memory,
-            "crowd_seconds": crowd_seconds}  # fmt: skip
+            "crowd_seconds": crowd_seconds, "training": training}  # fmt: skip
 
 
 def machine() -> str:
@@ -421,23 +425,26 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, load average {load:.1f} at start; {today}"
 
 
-def summary(result: dict, sessions: int, clicks: int, data: str, where: str) -> str:
+def summary(result: dict, sessions: int, clicks: int, data: str, where: str, command: str) -> str:
     alone, crowd = result["alone"], result["crowd"]
     p50a, p95a = percentile(alone.clicks, 50), percentile(alone.clicks, 95)
     p50c, p95c = percentile(crowd.clicks, 50), percentile(crowd.clicks, 95)
-    planned = sessions * (clicks + 2)  # open + clicks + one interpolation each
-    done = len(crowd.clicks) + len(crowd.interps) + sessions - len(crowd.errors)
+    planned = sessions * (clicks + 1 + (1 if crowd.interps or alone.interps else 0))
+    done = len(crowd.opens) + len(crowd.clicks) + len(crowd.interps)
     mem = result["memory"]
     train = result["train"]
     lines = [
-        f"## Load test: a classroom of {sessions} sessions + 1 training ({where})",
+        f"## Load test: a classroom of {sessions} sessions"
+        f"{'' if result['training'] else ' (no training)'} ({where})",
         "",
-        f"`bench/load_test.py --sessions {sessions} --clicks {clicks}`; shared model trained on "
+        f"`{command}`; shared model trained on "
         f"{data}; Streamlit's websocket protocol driven directly (one asyncio client), loopback. "
         f"All sessions open the model at once; then each clicks {clicks} times (up to the think "
-        f"time apart) and opens Interpolate once, while the training session polls its progress.",
+        f"time apart)"
+        + (" and opens Interpolate once" if crowd.interps else "")
+        + (", while the training session polls its progress." if result["training"] else "."),
         "",
-        f"| | alone | class of {sessions} + training |",
+        f"| | alone | class of {sessions}{' + training' if result['training'] else ''} |",
         "|---|---|---|",
         f"| click -> image p50 | {p50a:.0f} ms | {p50c:.0f} ms |",
         f"| click -> image p95 | {p95a:.0f} ms | {p95c:.0f} ms (**{p95c / p95a:.1f}x**, target <= 3x) |",
@@ -451,10 +458,14 @@ def summary(result: dict, sessions: int, clicks: int, data: str, where: str) -> 
         f"| interactions completed | | {done} of {planned} ({done / planned:.0%}) |",
         f"| errors | {len(alone.errors)} | {len(crowd.errors)} |",
         "",
-        f"Training session: {train.get('polls', 0)} progress polls answered while the class "
-        f'clicked (last: "{train.get("progress", "?")}")'
-        f"{'; error: ' + train['error'] if 'error' in train else ''}. "
-        f"The class phase took {result['crowd_seconds']:.0f} s.",
+        (
+            f"Training session: {train.get('polls', 0)} progress polls answered while the class "
+            f'clicked (last: "{train.get("progress", "?")}")'
+            f"{'; error: ' + train['error'] if 'error' in train else ''}. "
+            if result["training"]
+            else "No training session. "
+        )
+        + f"The class phase took {result['crowd_seconds']:.0f} s.",
         f"Server memory (RSS): {mem['start']:.0f} MB at start, {mem['after_alone']:.0f} MB after "
         f"one session, {mem['peak_under_load']:.0f} MB peak under load (high-water mark "
         f"{mem['hwm']:.0f} MB).",
@@ -472,6 +483,9 @@ def main() -> int:
     parser.add_argument("--think", type=float, default=1.0,
                         help="up to this many seconds between a session's clicks")  # fmt: skip
     parser.add_argument("--dataset", default="digits", help="what the shared model learned")
+    parser.add_argument("--no-interpolate", action="store_true",
+                        help="sessions only click (no Interpolate page)")  # fmt: skip
+    parser.add_argument("--no-train", action="store_true", help="no training session")
     parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
     args = parser.parse_args()
     if not 1 <= args.sessions <= 100 or not 1 <= args.clicks <= 100:
@@ -491,12 +505,13 @@ def main() -> int:
             print(f"server pid {process.pid} on 127.0.0.1:{port}; measuring ...", flush=True)
             result = asyncio.run(asyncio.wait_for(
                 measure(f"http://127.0.0.1:{port}", process.pid, args.sessions, args.clicks,
-                        args.think),
+                        args.think, not args.no_interpolate, not args.no_train),
                 timeout=900,
             ))  # fmt: skip
         finally:
             stop(process)
-    text = summary(result, args.sessions, args.clicks, data, where)
+    command = "bench/load_test.py " + " ".join(sys.argv[1:])
+    text = summary(result, args.sessions, args.clicks, data, where, command)
     print(text)
     if args.record:
         with open(RESULTS, "a", encoding="utf-8") as handle:
