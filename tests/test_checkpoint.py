@@ -475,3 +475,25 @@ def test_saved_files_are_readable_by_other_users(tmp_path):
     path = tmp_path / "m.safetensors"
     save_checkpoint(path, small_model(), {})
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_read_metadata_checks_what_the_header_can_tell(tmp_path):
+    """A header-only read already refuses truncated files, extra bytes and wrong shapes, so a
+    library listing marks them broken without reading any weights."""
+    good = tmp_path / "good.safetensors"
+    save_checkpoint(good, small_model(), {"name": "m"})
+    data = good.read_bytes()
+    cases = {
+        "cut": data[:-10],
+        "long": data + b"\0" * 16,
+        "shapes": st_save(tensors_of(small_model(hidden=(32, 8))),
+                          metadata={FORMAT_KEY: json.dumps(document_for(small_model()))}),
+    }  # fmt: skip
+    messages = {"cut": "truncated", "long": "extra bytes", "shapes": "has shape"}
+    for name, content in cases.items():
+        path = tmp_path / f"{name}.safetensors"
+        path.write_bytes(content)
+        with pytest.raises(CheckpointError, match=messages[name]):
+            read_metadata(path)
+        with pytest.raises(CheckpointError):
+            load_checkpoint(path)

@@ -304,12 +304,38 @@ def _check_metadata_types(metadata: dict[str, Any], label: str) -> None:
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
-    """The metadata (with model_config) from the header only; no weights are read."""
+    """The metadata (with model_config) from the header only; no weights are read.
+
+    The header is checked as far as it can be without the weights: the config is valid, the
+    tensors it declares are exactly the model's (names, shapes, dtypes), and the file is as
+    long as they say - so a model listed as fine is one that loads, short of corrupt values.
+    """
     path = Path(path)
     handle, size = _open_checked(path)
     with handle:
-        header, _ = _read_header(handle, size, path.name)
-    return _parse_document(header, path.name)[1]
+        header, length = _read_header(handle, size, path.name)
+    config, metadata = _parse_document(header, path.name)
+    with torch.device("meta"):  # shapes only, no memory
+        skeleton = VAE(config)
+    _check_tensor_entries(header, skeleton, path.name)
+    _check_declared_size(header, 8 + length, size, path.name)
+    return metadata
+
+
+def _check_declared_size(header: dict[str, Any], data_start: int, size: int, label: str) -> None:
+    """The tensors' byte ranges must end exactly at the end of the file (safetensors' rule)."""
+    ends = []
+    for name, entry in header.items():
+        offsets = entry.get("data_offsets") if name != "__metadata__" else [0, 0]
+        if (
+            not isinstance(offsets, list)
+            or len(offsets) != 2
+            or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
+        ):
+            raise CheckpointError(f"{label}: the entry for {name} is malformed")
+        ends.append(offsets[1])
+    if data_start + max(ends, default=0) != size:
+        raise CheckpointError(f"{label} is truncated or has extra bytes at the end")
 
 
 def _check_tensor_entries(header: dict[str, Any], model: VAE, label: str) -> None:
@@ -352,13 +378,14 @@ def load_checkpoint(
     target = pick_device(device) if isinstance(device, str) else device  # ValueError if absent
     handle, size = _open_checked(path)
     with handle:
-        header, _ = _read_header(handle, size, label)
+        header, length = _read_header(handle, size, label)
         config, metadata = _parse_document(header, label)
         # Shapes only, on the meta device: a tiny file whose config asks for a huge (but
         # in-bounds) model must not make the server allocate it before the file is checked.
         with torch.device("meta"):
             skeleton = VAE(config)
         _check_tensor_entries(header, skeleton, label)
+        _check_declared_size(header, 8 + length, size, label)
         handle.seek(0)
         data = handle.read(size)  # the size checked above, even if the file grew meanwhile
     try:
