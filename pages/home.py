@@ -7,7 +7,13 @@ import streamlit as st
 
 from ui.models import activate_library_model
 from ui.state import cached_dataset, ensure_app_entry, get_active_model, model_library
-from ui.training import QUICK_START_MODEL, QUICK_START_TRAIN, model_config_for, train_blocking
+from ui.training import (
+    QUICK_START_MODEL,
+    QUICK_START_TRAIN,
+    model_config_for,
+    start_warm_up,
+    train_blocking,
+)
 from vae.checkpoint import CheckpointError
 from vae.data import DataError
 from vae.plots import bubble_sketch
@@ -15,6 +21,7 @@ from vae.plots import bubble_sketch
 LATENT_MAP_PAGE = "pages/latent_map.py"
 
 ensure_app_entry()  # a deep link on a cold server must still go through app.py
+start_warm_up()  # once per server: the quick start should not pay torch's first-step costs
 
 st.title("VAE explorer")
 st.markdown(

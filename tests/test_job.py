@@ -197,3 +197,15 @@ def test_training_metadata_has_the_checkpoint_keys(digits):
     assert ModelConfig.from_dict(meta["model_config"]) == job.model.config
     assert TrainConfig.from_dict(meta["train_config"]) == job.config
     assert meta["device"].startswith(("CPU", "CUDA", "MPS"))
+
+
+def test_warm_up_runs_on_its_own_thread_without_touching_the_callers_threads():
+    from vae.job import warm_up
+
+    before = torch.get_num_threads()
+    seconds: list[float] = []
+    thread = threading.Thread(target=lambda: seconds.append(warm_up()))
+    thread.start()
+    thread.join(60)
+    assert len(seconds) == 1 and seconds[0] > 0.0  # it finished, and trained for real
+    assert torch.get_num_threads() == before  # torch's thread count is per thread

@@ -7,6 +7,8 @@ in st.session_state["vx_train_run"] and hands a finished model to ui.state.set_a
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -15,11 +17,12 @@ import streamlit as st
 import vae
 from vae import VAE, ModelConfig, TrainConfig
 from vae.data import Dataset
-from vae.job import JobProgress, TrainingJob, training_metadata
+from vae.job import JobProgress, TrainingJob, training_metadata, warm_up
 
 from .state import ActiveModel, new_model_key, set_active_model
 
 RUN_KEY = "vx_train_run"
+_LOG = logging.getLogger(__name__)
 
 # Home's quick start. Measured with bench/quick_start.py (30 epochs of 1,497 digits): ~1.7 s of
 # CPU time on one thread, test ELBO -25.3, 5-NN accuracy of the 2-D means 0.65 - the best of the
@@ -39,6 +42,30 @@ class TrainRun:
     started: float = field(default_factory=time.time)
     active_key: str | None = None  # set once the result became the active model
     outcome: str | None = None  # the message shown once it ended
+
+
+@st.cache_resource(show_spinner=False)
+def start_warm_up() -> threading.Thread:
+    """Once per server, off the script thread: torch's first-step costs and the digits import.
+
+    Measured cold (2 busy cores): the first training in a process costs ~1.7 s more CPU than
+    later ones, and loading digits imports sklearn.datasets (~2 s CPU). Home starts this, so
+    that a user reading Home does not wait for them after clicking the quick start.
+    """
+
+    def work() -> None:
+        try:
+            from vae.data import load_dataset
+
+            seconds = warm_up()
+            load_dataset("digits")
+            _LOG.info("warm-up done (torch %.1f s)", seconds)
+        except Exception:  # a failed warm-up only costs time later  # noqa: BLE001
+            _LOG.exception("warm-up failed")
+
+    thread = threading.Thread(target=work, name="vae-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def default_model_name(dataset_name: str) -> str:
