@@ -7,7 +7,7 @@ import streamlit as st
 
 from ui import presenter
 from ui.explore_cache import cached, is_cached
-from ui.share import SELECTED_KEY
+from ui.share import SELECTED_KEY, write_url
 from ui.state import latent_view, require_active_model
 from vae.explore_embeddings import MAX_TSNE_POINTS, compute_embeddings, knn_scores
 from vae.explore_figures import embedding_figure
@@ -52,6 +52,7 @@ if kind == "class" and labels is not None:
     )
 if c[1].button("Clear selection", key="compare_clear", icon=":material/deselect:"):
     st.session_state[SELECTED_KEY] = []
+    write_url()
 c[2].caption(
     "Click a point or lasso some: they are highlighted in all three pictures. The same colours "
     "mean the same labels everywhere."
@@ -97,6 +98,7 @@ signature = tuple(sorted(_ids(points)))
 if signature and signature != st.session_state.get(LAST_EVENT_KEY):
     st.session_state[LAST_EVENT_KEY] = signature
     st.session_state[SELECTED_KEY] = list(signature)
+    write_url()  # the link now carries the selection
     st.rerun()  # draw the highlight in every panel
 
 notes = []

@@ -13,6 +13,7 @@ import streamlit as st
 from ui import presenter
 from ui.click_map import map_click
 from ui.explore_cache import cached
+from ui.share import write_url
 from ui.state import (
     CLICKED_INDEX_KEY,
     CLICKED_Z_KEY,
@@ -160,6 +161,7 @@ with right:
         st.session_state[z_key] = z
         if shown.is_active:
             st.session_state[CLICKED_INDEX_KEY] = click.index
+            write_url()  # the link now carries the clicked z
         clicked = z
 marker = None
 if clicked is not None:

@@ -98,12 +98,18 @@ def restore_shared_view() -> None:
     apply_view(view)
 
 
-def sync_share_params() -> None:
-    """Write the current view into the URL (only when it changed), and explain sharing."""
+def write_url() -> None:
+    """Write the current view into the URL, only when it changed. Pages call this after they
+    change the view (a selection), since their reruns may not run app.py (see above)."""
     params = encode_view(current_view())
     if params != _url_params():
         st.query_params.from_dict(params)
     st.session_state[APPLIED_KEY] = params
+
+
+def sync_share_params() -> None:
+    """Write the current view into the URL, and explain sharing in the sidebar."""
+    write_url()
     active = get_active_model()
     with st.sidebar:
         if active is None:
@@ -120,7 +126,7 @@ def sync_share_params() -> None:
             )
             # A click handled inside a fragment does not rerun app.py, so the URL lags behind
             # it; any full rerun (this button) writes the latest view.
-            st.button("Refresh link", key="share_refresh", icon=":material/refresh:")
+            st.button("Update link to this view", key="share_refresh", icon=":material/refresh:")
 
 
 __all__ = [
@@ -129,4 +135,5 @@ __all__ = [
     "current_view",
     "restore_shared_view",
     "sync_share_params",
+    "write_url",
 ]
