@@ -17,6 +17,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
 MAX_TSNE_POINTS = 3000  # a few seconds of Barnes-Hut t-SNE on 2 CPU cores
+TSNE_ITERATIONS = 500
 PCA_BEFORE_TSNE = 50  # the usual preprocessing (van der Maaten & Hinton 2008): denoise, speed up
 
 
@@ -59,7 +60,17 @@ def tsne_2d(x: np.ndarray, perplexity: float = 30.0, seed: int = 0) -> np.ndarra
         x = PCA(n_components=PCA_BEFORE_TSNE, random_state=seed).fit_transform(x)
     # perplexity must be below n; tiny sets (tests) get a proportionate one.
     perplexity = min(perplexity, max(2.0, (len(x) - 1) / 3))
-    tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed)
+    # 500 iterations (250 of them early exaggeration) and angle 0.6 instead of sklearn's 1000
+    # and 0.5: 37 s instead of ~170 s for 3000 Fashion-MNIST points on 2 busy cores (load 12,
+    # measured); with PCA initialisation the picture is already settled by then.
+    tsne = TSNE(
+        n_components=2,
+        perplexity=perplexity,
+        init="pca",
+        random_state=seed,
+        max_iter=TSNE_ITERATIONS,
+        angle=0.6,
+    )
     return tsne.fit_transform(x).astype(np.float32)
 
 

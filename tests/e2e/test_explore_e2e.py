@@ -1,0 +1,89 @@
+"""The explore pages (issue 4) in Chromium: a shared link, the 3-D click, presenter mode.
+
+Its own server with a library holding one small saved digits model, so that links can name
+it. Screenshots go to artifacts/e2e/explore_*.png.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import ROOT, free_port, start_streamlit, stop
+from tests.e2e.driver import exceptions, keyed_graph, wait_idle
+
+MODEL = "linked digits"
+
+
+@pytest.fixture(scope="module")
+def explore_url(tmp_path_factory, artifacts_dir: Path):
+    from vae import TrainConfig
+    from vae.data import load_dataset
+    from vae.explore_train import quick_train
+    from vae.library import ModelLibrary
+
+    library = tmp_path_factory.mktemp("explore_models")
+    quick = quick_train(load_dataset("digits"), MODEL, config=TrainConfig(epochs=3), hidden=(64,))
+    ModelLibrary(library).save(MODEL, quick.model, quick.metadata)
+    env = dict(os.environ, VAE_EXPLORER_MODELS=str(library))
+    env["VAE_EXPLORER_MIRROR"] = "http://127.0.0.1:9/"
+    process = start_streamlit(ROOT / "app.py", free_port(), env)
+    try:
+        yield process.args[process.args.index("--server.port") + 1]
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="module")
+def page(browser, explore_url):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.base = f"http://127.0.0.1:{explore_url}"
+    # The first run of app.py registers st.navigation's pages with the server; until then a
+    # deep link is served as a plain pages/ script (see the report). Open Home once.
+    page.goto(page.base + "/")
+    page.get_by_text("Presenter mode").wait_for(timeout=120_000)
+    yield page
+    context.close()
+
+
+def open_and_settle(page, path: str, text: str) -> None:
+    page.goto(page.base + path)
+    page.get_by_text(text).first.wait_for(timeout=120_000)
+    wait_idle(page, timeout=120)
+
+
+def test_a_link_restores_the_model_and_the_selection(page, artifacts_dir):
+    open_and_settle(page, f"/compare?model={MODEL}&sel=1,2", "Selected points: 1, 2")
+    assert page.get_by_text(f"Model: {MODEL}").count() or page.get_by_text(MODEL).count()
+    page.screenshot(path=str(artifacts_dir / "explore_compare.png"), full_page=True)
+    assert not exceptions(page)
+
+
+def test_a_bad_link_warns_and_the_page_still_works(page):
+    open_and_settle(page, "/manifold?z=nan,1", "This link could not be opened")
+    assert not exceptions(page)
+
+
+def test_clicking_the_latent_map_marks_the_decoded_point_in_3d(page, artifacts_dir):
+    open_and_settle(page, "/surface_3d", "Train a model on the swiss roll")
+    page.get_by_role("button", name="Train (swiss-roll)").click()
+    chart = keyed_graph(page, "s3d_map")
+    box = chart.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.45)
+    page.get_by_text("g(z) =").first.wait_for(timeout=60_000)
+    wait_idle(page, timeout=60)
+    page.screenshot(path=str(artifacts_dir / "explore_surface_3d.png"), full_page=True)
+    assert not exceptions(page)
+
+
+def test_presenter_mode_hides_controls_and_exits(page, artifacts_dir):
+    open_and_settle(page, f"/aggregate?model={MODEL}&present=1", "Exit presenter mode")
+    assert not page.locator('[data-testid="stSlider"]').first.is_visible()
+    assert not page.locator('[data-testid="stSidebar"]').is_visible()
+    page.screenshot(path=str(artifacts_dir / "explore_presenter.png"), full_page=True)
+    page.get_by_role("button", name="Exit presenter mode").click()
+    page.locator('[data-testid="stSlider"]').first.wait_for(state="visible", timeout=60_000)
+    assert not exceptions(page)
