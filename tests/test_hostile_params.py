@@ -197,23 +197,7 @@ def test_malformed_query_parameters_never_break_a_page(
     assert folder_state(tmp_path) == before
 
 
-# Known bugs in vae/explore_share.py (not yet committed by its owner when this was written):
-# int() of a Unicode digit that str.isdigit() accepts, and the whole value echoed in the error.
-SHARE_KNOWN_BUGS = {
-    "sel-superscript": "'²'.isdigit() is True but int('²') raises ValueError, not ShareError",
-    "z-long": "the ShareError message quotes the whole 100 kB value",
-}
-
-
-@pytest.mark.parametrize(
-    "params",
-    [
-        pytest.param(p, id=i, marks=pytest.mark.xfail(reason=SHARE_KNOWN_BUGS[i], strict=False))
-        if i in SHARE_KNOWN_BUGS
-        else pytest.param(p, id=i)
-        for i, p in QUERIES
-    ],
-)
+@pytest.mark.parametrize("params", [p for _, p in QUERIES], ids=[i for i, _ in QUERIES])
 def test_share_links_are_decoded_with_one_clear_sentence(params: dict) -> None:
     """The decoder the app uses for links (vae.explore_share): every malformed value is a
     ShareError with a short message, never another exception."""
