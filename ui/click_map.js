@@ -33,10 +33,14 @@ export default function ({ data, key, setTriggerValue }) {
       overlay = document.createElement("div");
       overlay.className = "vx-click-marker";
       overlay.style.cssText =
-        "position:absolute;width:14px;height:14px;margin:-9px 0 0 -9px;border:2px solid #111;" +
-        "border-radius:50%;pointer-events:none;z-index:5;box-shadow:0 0 0 2px #fff;display:none";
+        "position:absolute;left:0;top:0;width:14px;height:14px;margin:-9px 0 0 -9px;" +
+        "border:2px solid #111;border-radius:50%;pointer-events:none;z-index:5;" +
+        "box-shadow:0 0 0 2px #fff;display:none;will-change:transform";
       gd.appendChild(overlay);
       if (getComputedStyle(gd).position === "static") gd.style.position = "relative";
+      // The chart on its own compositing layer: the decode panel changing beside it (or the
+      // marker moving over it) then never re-rasterises thousands of SVG ellipses.
+      gd.style.willChange = "transform";
     }
     if (!marker) {
       overlay.style.display = "none";
@@ -48,8 +52,7 @@ export default function ({ data, key, setTriggerValue }) {
     const inside =
       px >= xa._offset && px <= xa._offset + xa._length && py >= ya._offset && py <= ya._offset + ya._length;
     overlay.style.display = inside ? "block" : "none";
-    overlay.style.left = `${px}px`;
-    overlay.style.top = `${py}px`;
+    overlay.style.transform = `translate(${px}px, ${py}px)`;
   }
 
   function nearestPoint(gd, px, py) {

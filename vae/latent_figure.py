@@ -291,9 +291,6 @@ def latent_map_figure(
         title=title,
         uirevision=MAP_UIREVISION,
         hovermode="closest",
-        # Any distance: a click far from every point (deep zoom) still picks the nearest
-        # grid point instead of doing nothing.
-        hoverdistance=-1,
         clickmode="event",
         dragmode="zoom",
         plot_bgcolor="white",
