@@ -108,6 +108,7 @@ if holes and shape is not None:
         to_png_bytes(images[0], factor),
         caption=f"densest z ({best[0, 0]:.1f}, {best[0, 1]:.1f})",
         output_format="PNG",
+        width=presenter.image_width(),
     )
     right.image(
         to_png_bytes(image_strip(images[1:], gap=2), factor),
@@ -116,6 +117,7 @@ if holes and shape is not None:
             for i, h in enumerate(holes[: len(centers)])
         ),
         output_format="PNG",
+        width=presenter.image_width(),
     )
 
 st.subheader("The three bubble forces, per latent dimension")

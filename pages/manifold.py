@@ -133,7 +133,12 @@ with samples_tab:
     cols = 8
     png = gallery_png(samples, shape, cols=cols)
     left, right = st.columns([3, 2])
-    left.image(png, caption=f"{n_samples} samples z ~ N(0, I) (draw #{seed})", output_format="PNG")
+    left.image(
+        png,
+        caption=f"{n_samples} samples z ~ N(0, I) (draw #{seed})",
+        output_format="PNG",
+        width=presenter.image_width(),
+    )
     fig = base_map("where these samples come from")
     fig.add_trace(
         go.Scatter(

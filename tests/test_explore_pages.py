@@ -126,6 +126,7 @@ def test_aggregate_density_holes_forces_and_csv(active):
     assert "holes" in labels and "KL(q(z) ‖ p(z))" in labels
     assert len(at.get("plotly_chart")) == 2
     at.select_slider(key="agg_resolution").set_value(100).run()
+    at.select_slider(key="agg_ratio").set_value(0.5).run()  # more holes: their decodes are drawn
     assert not at.exception
     assert any(k[1] == "aggregate" and k[2] == 100 for k in at.session_state["vx_explore_cache"])
 

@@ -68,6 +68,11 @@ def height(base: int) -> int:
     return round(base * SCALE) if is_on() else base
 
 
+def image_width() -> str:
+    """st.image width: the column's full width in presenter mode, the picture's own otherwise."""
+    return "stretch" if is_on() else "content"
+
+
 def _sync_toggle() -> None:
     set_presenter(st.session_state["presenter_toggle"])
 
@@ -101,6 +106,7 @@ __all__ = [
     "apply_presenter_mode",
     "font_size",
     "height",
+    "image_width",
     "init_presenter",
     "is_on",
     "set_presenter",

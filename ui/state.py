@@ -108,7 +108,7 @@ def ensure_app_entry() -> None:
     if ACTIVE_KEY in st.session_state:
         return
     try:
-        st.switch_page("app.py")
+        st.switch_page("app.py", query_params=st.query_params.to_dict())  # keep a shared link
     except StreamlitAPIException:  # app.py is not a page here (a page run on its own in a test)
         st.info("Open this page from the app's start page (`streamlit run app.py`).")
         st.stop()

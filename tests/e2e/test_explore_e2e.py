@@ -6,6 +6,7 @@ it. Screenshots go to artifacts/e2e/explore_*.png.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -18,35 +19,59 @@ MODEL = "linked digits"
 
 
 @pytest.fixture(scope="module")
-def explore_url(tmp_path_factory, artifacts_dir: Path):
+def library(tmp_path_factory) -> Path:
     from vae import TrainConfig
     from vae.data import load_dataset
     from vae.explore_train import quick_train
     from vae.library import ModelLibrary
 
-    library = tmp_path_factory.mktemp("explore_models")
+    folder = tmp_path_factory.mktemp("explore_models")
     quick = quick_train(load_dataset("digits"), MODEL, config=TrainConfig(epochs=3), hidden=(64,))
-    ModelLibrary(library).save(MODEL, quick.model, quick.metadata)
+    ModelLibrary(folder).save(MODEL, quick.model, quick.metadata)
+    return folder
+
+
+@contextlib.contextmanager
+def server(library: Path):
     env = dict(os.environ, VAE_EXPLORER_MODELS=str(library))
     env["VAE_EXPLORER_MIRROR"] = "http://127.0.0.1:9/"
-    process = start_streamlit(ROOT / "app.py", free_port(), env)
+    port = free_port()
+    process = start_streamlit(ROOT / "app.py", port, env)
     try:
-        yield process.args[process.args.index("--server.port") + 1]
+        yield f"http://127.0.0.1:{port}"
     finally:
         stop(process)
+
+
+@pytest.fixture(scope="module")
+def explore_url(library: Path, artifacts_dir: Path):
+    with server(library) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def page(browser, explore_url):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
-    page.base = f"http://127.0.0.1:{explore_url}"
+    page.base = explore_url
     # The first run of app.py registers st.navigation's pages with the server; until then a
     # deep link is served as a plain pages/ script (see the report). Open Home once.
     page.goto(page.base + "/")
     page.get_by_text("Presenter mode").wait_for(timeout=120_000)
     yield page
     context.close()
+
+
+def test_a_link_opened_on_a_cold_server_still_restores_the_model(browser, library):
+    """The very first request of a fresh server is a shared link: the page is first served
+    without app.py; ensure_app_entry sends it through app.py, keeping the link's parameters."""
+    with server(library) as url:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.goto(url + f"/compare?model={MODEL}&z=0.5,0.5")
+        page.get_by_text(f"Model: {MODEL}").first.wait_for(timeout=120_000)
+        assert not exceptions(page)
+        context.close()
 
 
 def open_and_settle(page, path: str, text: str) -> None:
