@@ -260,3 +260,15 @@ def test_presenter_mode_toggle(active):
     fresh.session_state["vx_presenter"] = True
     fresh.run()
     assert not fresh.exception and fresh.query_params["present"] == "1"
+
+
+@pytest.mark.parametrize("page", ["pages/manifold.py", "pages/compare.py", "pages/aggregate.py"])
+def test_pages_with_a_3d_toy_model(roll_active, page):
+    """Continuous labels (position t), no images: every page still says something useful."""
+    at = open_page(page, roll_active)
+    if page == "pages/manifold.py":
+        assert "3-D picture" in texts(at)
+    elif page == "pages/compare.py":
+        assert "R²" in texts(at)
+    else:
+        assert at.metric
