@@ -165,3 +165,28 @@ def test_binarize_is_bernoulli() -> None:
     torch.testing.assert_close(
         sample.mean(0), torch.tensor([0.0, 0.1, 0.5, 0.9, 1.0]), atol=0.004, rtol=0
     )
+
+
+def test_small_models_train_on_one_thread_and_the_count_is_restored(digits) -> None:
+    x_train, _ = digits
+    before = torch.get_num_threads()
+    during = []
+    train(
+        small_model(),
+        x_train[:300],
+        None,
+        quick(),
+        on_epoch=lambda r: during.append(torch.get_num_threads()),
+    )
+    assert during == [1, 1]
+    assert torch.get_num_threads() == before
+    torch.manual_seed(0)
+    wide = VAE(ModelConfig(input_dim=64, hidden=(256, 256)))  # ~170k parameters x 100 per batch
+    train(
+        wide,
+        x_train[:200],
+        None,
+        quick(epochs=1),
+        on_epoch=lambda r: during.append(torch.get_num_threads()),
+    )
+    assert during[-1] == before

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .device import cpu_threads, threads_for_work
 from .model import VAE
 
 LOG_2PI = math.log(2 * math.pi)
@@ -77,6 +78,16 @@ def iwae_log_likelihood(
     """
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
+    if x.device.type != "cpu":
+        return _iwae(model, x, k, max_elements, seed)
+    # Rows per decoder call x parameters: small models are faster on one CPU thread.
+    rows = min(len(x) * k, max(1, max_elements // model.config.input_dim))
+    parameters = sum(p.numel() for p in model.parameters())
+    with cpu_threads(threads_for_work(rows * parameters)):
+        return _iwae(model, x, k, max_elements, seed)
+
+
+def _iwae(model: VAE, x: torch.Tensor, k: int, max_elements: int, seed: int | None) -> torch.Tensor:
     d, latent = model.config.input_dim, model.config.latent_dim
     if seed is None:
         seed = int(torch.randint(0, 2**62, (1,)).item())

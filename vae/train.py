@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .config import TrainConfig
-from .device import pick_device
+from .device import cpu_threads, pick_device, threads_for_work
 from .losses import vae_loss
 from .model import VAE
 
@@ -128,6 +128,19 @@ def train(
     loss stops being finite.
     """
     device = prepare(model, config)
+    with cpu_threads(_threads_for(model, config, device)):
+        return _run(model, x_train, x_test, config, device, on_epoch, should_stop)
+
+
+def _run(
+    model: VAE,
+    x_train: np.ndarray | torch.Tensor,
+    x_test: np.ndarray | torch.Tensor | None,
+    config: TrainConfig,
+    device: torch.device,
+    on_epoch: Callable[[EpochReport], None] | None,
+    should_stop: Callable[[], bool] | None,
+) -> TrainResult:
     x_train_t = _as_tensor(x_train, device)  # (N, D), resident on the device
     x_test_t = _as_tensor(x_test, device) if x_test is not None and len(x_test) else None
     if config.dynamic_binarization and x_test_t is not None:
@@ -220,6 +233,13 @@ def _snapshot(
         mu=mu.float().cpu().numpy(),
         sigma=torch.exp(0.5 * logvar).float().cpu().numpy(),
     )
+
+
+def _threads_for(model: VAE, config: TrainConfig, device: torch.device) -> int | None:
+    """One CPU thread for small steps (see vae.device.threads_for_work), else torch's default."""
+    if device.type != "cpu":
+        return None
+    return threads_for_work(sum(p.numel() for p in model.parameters()) * config.batch_size)
 
 
 def _fast_adam_options(device: torch.device) -> dict[str, bool]:
