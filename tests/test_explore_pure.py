@@ -131,6 +131,7 @@ def test_kl_forces_sum_to_the_library_kl_per_dimension(mixture):
     assert (forces.pull_to_origin >= 0).all() and (forces.unit_size >= 0).all()
 
 
+@pytest.mark.slow
 def test_embeddings_shapes_subsample_and_knn_range():
     rng = np.random.default_rng(0)
     y = np.repeat(np.arange(3), 40)
