@@ -102,6 +102,7 @@ def test_train_page_reports_divergence_and_keeps_the_last_good_weights(
     monkeypatch.setenv("VAE_EXPLORER_MODELS", str(tmp_path / "models"))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.session_state["vx_train_run"] = TrainRun(job=job, dataset=digits, name="diverged-run")
+    at.run()  # app.py first, as a browser's first visit
     at.switch_page("pages/train.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
@@ -164,6 +165,7 @@ def test_stop_pressed_mid_training_ends_the_thread_and_saves_nothing(
 
     monkeypatch.setenv("VAE_EXPLORER_MODELS", str(tmp_path / "models"))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()  # app.py first, as a browser's first visit
     at.switch_page("pages/train.py")
     at.run()
     before = len(training_threads())
@@ -260,7 +262,11 @@ def test_sigkill_during_library_saves_and_imports_never_shows_a_partial_model(
                 for name, tensor in expected[meta["seed"]].items():
                     assert torch.equal(model.state_dict()[name], tensor), (entry.name, name)
                 checked += 1
-            visible = [p.name for p in root.iterdir() if not p.name.startswith(".")]
+            visible = (
+                [p.name for p in root.iterdir() if not p.name.startswith(".")]
+                if (root.exists())
+                else []
+            )  # killed before its first save created the folder
             assert all(name.endswith(SUFFIX) for name in visible), visible
     finally:
         helper.stdin.close()
@@ -365,7 +371,10 @@ def _cpu_share(pid: int, seconds: float) -> float:
 
 
 def _start_training_in_browser(page, url: str, epochs: int = 1000) -> None:
-    page.goto(f"{url}/train", wait_until="domcontentloaded")
+    page.goto(url, wait_until="domcontentloaded")
+    page.get_by_text("VAE explorer").first.wait_for(timeout=180_000)  # the first run is done
+    # Through the sidebar: a deep link (/train) landed on Home in this build.
+    page.get_by_role("link", name="Train", exact=True).first.click(timeout=120_000)
     epochs_box = page.locator(".st-key-train_epochs input")
     epochs_box.wait_for(timeout=90_000)
     epochs_box.fill(str(epochs))

@@ -443,6 +443,7 @@ def test_models_page_upload_shows_an_error_for_every_case(
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     active = _active_model()
     at.session_state["vx_active_model"] = active
+    at.run()  # app.py first, as a browser's first visit
     at.switch_page("pages/models.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]

@@ -111,6 +111,7 @@ def _app(page: str, library_root: Path, monkeypatch: pytest.MonkeyPatch, active=
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     if active is not None:
         at.session_state["vx_active_model"] = active
+    at.run()  # app.py first, as a browser's first visit
     at.switch_page(page)
     at.run()
     assert not at.exception, [e.value for e in at.exception]

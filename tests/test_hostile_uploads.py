@@ -245,6 +245,7 @@ def test_train_page_upload_shows_an_error_for_every_case(
     active = _active_model()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.session_state["vx_active_model"] = active
+    at.run()  # app.py first, as a browser's first visit
     at.switch_page("pages/train.py")
     at.run()
     at.selectbox(key="train_dataset").set_value("upload")
@@ -281,6 +282,7 @@ def test_wrong_extension_on_the_page_is_refused_by_streamlit(
 
     monkeypatch.setenv("VAE_EXPLORER_MODELS", str(tmp_path / "models"))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()  # app.py first, as a browser's first visit
     at.switch_page("pages/train.py")
     at.run()
     at.selectbox(key="train_dataset").set_value("upload")
