@@ -373,7 +373,7 @@ def _cpu_share(pid: int, seconds: float) -> float:
 def _start_training_in_browser(page, url: str, epochs: int = 1000) -> None:
     page.goto(url, wait_until="domcontentloaded")
     page.get_by_text("VAE explorer").first.wait_for(timeout=180_000)  # the first run is done
-    # Through the sidebar: a deep link (/train) landed on Home in this build.
+    # Through the sidebar, as a student would (a deep link on a cold server first goes to app.py).
     page.get_by_role("link", name="Train", exact=True).first.click(timeout=120_000)
     epochs_box = page.locator(".st-key-train_epochs input")
     epochs_box.wait_for(timeout=90_000)

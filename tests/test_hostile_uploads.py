@@ -334,7 +334,7 @@ def test_hostile_files_uploaded_from_chromium(tmp_path: Path) -> None:
                 return page.locator('[data-testid="stException"]').count()
 
             def open_page(title: str) -> None:
-                # Through the sidebar: a deep link (/models) landed on Home in this build.
+                # Through the sidebar, as a student would (a deep link on a cold server first goes to app.py).
                 page.get_by_role("link", name=title, exact=True).first.click(timeout=120_000)
                 page.wait_for_timeout(500)
                 wait_idle(page)
