@@ -6,7 +6,7 @@ import streamlit as st
 
 from ui.presenter import apply_presenter_mode
 from ui.share import restore_shared_view, sync_share_params
-from ui.state import init_state, show_model_badge
+from ui.state import follow_page_request, init_state, show_model_badge
 from ui.training import show_training_status
 
 ROOT = Path(__file__).parent
@@ -35,6 +35,7 @@ for path, title, icon, section in PAGES:
         page = st.Page(path, title=title, icon=icon, default=path == "pages/home.py")
         sections.setdefault(section, []).append(page)
 page = st.navigation(sections)
+follow_page_request(page.url_path)  # a page first opened without app.py (cold deep link)
 restore_shared_view()  # a shared link (?model=&z=...) sets the view before anything draws
 show_model_badge()  # after st.navigation: its elements belong to the page being shown
 show_training_status(page.title)  # keeps a run's heartbeat going on every page

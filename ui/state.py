@@ -7,6 +7,7 @@ shared by every session through st.cache_resource, in eval() mode and never muta
 
 from __future__ import annotations
 
+import inspect
 import os
 import uuid
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ LATENT_VIEW_KEY = "vx_latent_view"
 CLICKED_Z_KEY = "vx_clicked_z"
 CLICKED_INDEX_KEY = "vx_clicked_index"
 PATH_KEY = "vx_path"
+WANTED_PAGE_KEY = "vx_wanted_page"  # the page a run without app.py asked for (see below)
 
 MAX_VIEW_POINTS = 60_000  # the latent map draws at most this many test points
 
@@ -98,20 +100,39 @@ def new_model_key(prefix: str = "session") -> str:
 
 
 def ensure_app_entry() -> None:
-    """Send a page that runs without app.py through app.py.
+    """Send a page that runs without app.py through app.py, and on to the same page.
 
     On a freshly started server Streamlit treats pages/ as a plain folder of pages until
     app.py has called st.navigation once, so a deep link such as /train opens that file
-    alone: no navigation, no badge, no init_state (seen in Chromium on a cold server).
-    init_state() always creates ACTIVE_KEY, so its absence means app.py did not run.
+    alone: no navigation, no badge, no init_state (seen in Chromium on a cold server; AppTest
+    does the same when it switches page before its first run). init_state() always creates
+    ACTIVE_KEY, so its absence means app.py did not run; follow_page_request() in app.py
+    then opens the page that was asked for.
     """
     if ACTIVE_KEY in st.session_state:
         return
+    st.session_state[WANTED_PAGE_KEY] = _calling_page()
     try:
-        st.switch_page("app.py", query_params=st.query_params.to_dict())  # keep a shared link
+        st.switch_page("app.py")
     except StreamlitAPIException:  # app.py is not a page here (a page run on its own in a test)
         st.info("Open this page from the app's start page (`streamlit run app.py`).")
         st.stop()
+
+
+def _calling_page() -> str | None:
+    """'pages/<name>.py' of the page script on the call stack, if any."""
+    for frame in inspect.stack(context=0):
+        path = Path(frame.filename)
+        if path.parent.name == "pages" and path.suffix == ".py":
+            return f"pages/{path.name}"
+    return None
+
+
+def follow_page_request(current_url_path: str) -> None:
+    """In app.py after st.navigation: open the page that ensure_app_entry() was sent from."""
+    wanted = st.session_state.pop(WANTED_PAGE_KEY, None)
+    if wanted and Path(wanted).stem != current_url_path:
+        st.switch_page(wanted)
 
 
 def get_active_model() -> ActiveModel | None:
