@@ -113,7 +113,7 @@ def ensure_app_entry() -> None:
         return
     st.session_state[WANTED_PAGE_KEY] = _calling_page()
     try:
-        st.switch_page("app.py")
+        st.switch_page("app.py", query_params=st.query_params.to_dict())  # keep a shared link
     except StreamlitAPIException:  # app.py is not a page here (a page run on its own in a test)
         st.info("Open this page from the app's start page (`streamlit run app.py`).")
         st.stop()
@@ -132,7 +132,7 @@ def follow_page_request(current_url_path: str) -> None:
     """In app.py after st.navigation: open the page that ensure_app_entry() was sent from."""
     wanted = st.session_state.pop(WANTED_PAGE_KEY, None)
     if wanted and Path(wanted).stem != current_url_path:
-        st.switch_page(wanted)
+        st.switch_page(wanted, query_params=st.query_params.to_dict())  # keep a shared link
 
 
 def get_active_model() -> ActiveModel | None:

@@ -64,12 +64,15 @@ def page(browser, explore_url):
 
 def test_a_link_opened_on_a_cold_server_still_restores_the_model(browser, library):
     """The very first request of a fresh server is a shared link: the page is first served
-    without app.py; ensure_app_entry sends it through app.py, keeping the link's parameters."""
+    without app.py; ensure_app_entry sends it through app.py and on to the page, and both
+    switches must keep the link's parameters."""
     with server(library) as url:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
-        page.goto(url + f"/compare?model={MODEL}&z=0.5,0.5")
+        page.goto(url + f"/compare?model={MODEL}&sel=4,5")
         page.get_by_text(f"Model: {MODEL}").first.wait_for(timeout=120_000)
+        # and on to the page of the link, with its selection
+        page.get_by_text("Selected points: 4, 5").first.wait_for(timeout=120_000)
         assert not exceptions(page)
         context.close()
 
