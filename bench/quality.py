@@ -100,6 +100,24 @@ def combine(ours_path: Path, base_path: Path) -> None:
     time_to_quality(ours["ours_history"], base["baseline_history"])
 
 
+def evaluate_saved(folder: Path, args: argparse.Namespace, device: torch.device) -> None:
+    """Score the Fashion-MNIST models kept by --save again, e.g. with a larger --iw-n."""
+    _, _, x_test, _, _ = load_fashion_mnist()
+    x_test_bin = binarize_once(x_test)
+    ours = VAE(ModelConfig(input_dim=784, image_shape=(28, 28), **parse_overrides(args.set)[0]))
+    for name, net in (("ours", ours), ("baseline", ExamplesVAE())):
+        net.load_state_dict(torch.load(folder / f"Fashion-MNIST-{name}.pt", weights_only=True))
+        net.to(device).eval()
+        torch.manual_seed(7)
+        elbo = evaluate(net, torch.as_tensor(x_test_bin).to(device))["elbo"]
+        ll, seconds = iw_ll(net, x_test_bin, args.iw_k, args.iw_n, device)
+        print(
+            f"{name:8s} test ELBO {elbo:8.2f}  IW log-likelihood (k={args.iw_k}, first "
+            f"{args.iw_n} test images) {ll:8.2f}  [{seconds:.0f}s to estimate]",
+            flush=True,
+        )
+
+
 def run_protocol(
     label: str,
     x_train: np.ndarray,
@@ -193,6 +211,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--evaluate-saved", type=Path, metavar="DIR", help="score --save models")
     parser.add_argument("--combine", nargs=2, type=Path, metavar=("OURS.json", "BASE.json"))
     args = parser.parse_args()
     if args.combine:
@@ -201,6 +220,10 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
+    if args.evaluate_saved:
+        print(f"# bench/quality.py  {machine_info(device)}\n# command: {' '.join(sys.argv)}")
+        evaluate_saved(args.evaluate_saved, args, device)
+        return
     print(f"# bench/quality.py  {machine_info(device)}")
     print(f"# command: {' '.join(sys.argv)}")
     results: dict = {"machine": machine_info(device), "command": " ".join(sys.argv)}
