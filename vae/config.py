@@ -85,7 +85,11 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How to train; defaults reach good 2-D Fashion-MNIST/MNIST ELBOs in 30 epochs."""
+    """How to train; defaults reach good 2-D Fashion-MNIST/MNIST ELBOs in 30 epochs.
+
+    Measured (bench/RESULTS.md): Fashion-MNIST, 30 epochs, test ELBO -254.2 and IW
+    log-likelihood -252.8, vs -256.6 / -253.8 for the pytorch/examples baseline.
+    """
 
     epochs: int = 30
     batch_size: int = 128  # small batches = many updates per epoch; what 2-D VAEs need
