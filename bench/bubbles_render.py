@@ -42,19 +42,27 @@ from vae.latent_figure import SVG_BUBBLE_LIMIT, latent_map_figure  # noqa: E402
 DRAWN_JS = """
 async (bubbles) => {
   const frame = () => new Promise(r => requestAnimationFrame(r));
-  for (;;) {
+  const deadline = performance.now() + 120000;
+  while (performance.now() < deadline) {
     const gd = document.querySelector('.st-key-map_chart .js-plotly-plot');
-    const ready = gd && gd._fullLayout && gd.querySelector('.scatterlayer .trace');
+    // SVG markers are <path>s in the scatter layer; WebGL ones are drawn synchronously into
+    // the gl canvases during Plotly's plot call, so the canvas being there means drawn.
+    const ready = gd && gd._fullLayout &&
+      (gd.querySelector('.scatterlayer .trace .points path') || gd.querySelector('.gl-canvas-focus, .gl-container canvas'));
     let bubblesReady = !bubbles;
     if (ready && bubbles) {
-      const path = gd.querySelector('.scatterlayer .trace .js-fill');
+      const path = gd.querySelector('.scatterlayer .js-fill');
       const img = gd.querySelector('.layer-below image, .imagelayer image');
       if (path && path.getAttribute('d')) bubblesReady = true;
-      if (img) { const i = new Image(); i.src = img.getAttribute('href'); await i.decode(); bubblesReady = true; }
+      if (img) {
+        const href = img.getAttribute('href') || img.getAttribute('xlink:href');
+        const i = new Image(); i.src = href; await i.decode(); bubblesReady = true;
+      }
     }
     if (ready && bubblesReady) { await frame(); await frame(); return performance.now(); }
     await new Promise(r => setTimeout(r, 5));
   }
+  return null;
 }
 """
 
@@ -69,7 +77,11 @@ def load_ms(browser, url: str, bubbles: bool) -> float:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         page.goto(url)
-        return page.evaluate(DRAWN_JS, bubbles)
+        ms = page.evaluate(DRAWN_JS, bubbles)
+        if ms is None:
+            page.screenshot(path=str(ROOT / "artifacts" / "e2e" / "bench-bubbles-failed.png"))
+            raise RuntimeError(f"the map at {url} was not drawn within 120 s")
+        return ms
     finally:
         page.close()
 

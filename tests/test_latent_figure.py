@@ -156,3 +156,14 @@ def test_path_overlay_marks_waypoints_in_order() -> None:
     traces = path_overlay_traces(np.zeros((5, 2)), np.array([[0, 0], [1, 1], [2, 0]]), [1, 1])
     assert [t.name for t in traces] == ["path", "waypoints", "position"]
     assert list(traces[1].text) == ["1", "2", "3"]
+
+
+def test_picture_only_scrubber_has_the_same_frames() -> None:
+    path = np.stack([np.linspace(-1, 1, 5), np.zeros(5)], 1)
+    decoded = np.linspace(0, 1, 5)[:, None] * np.ones((5, 16))
+    fig = scrub_figure(path, decoded, (4, 4), path[[0, -1]], show_path=False)
+    assert len(fig.data) == 1 and len(fig.frames) == 5
+    for frame, x in zip(fig.frames, decoded, strict=True):
+        assert frame.traces == (0,)
+        np.testing.assert_allclose(np.asarray(frame.data[0].z), x.reshape(4, 4), atol=1e-3)
+    assert [s.args[0][0] for s in fig.layout.sliders[0].steps] == [f.name for f in fig.frames]

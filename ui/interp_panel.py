@@ -16,7 +16,8 @@ from vae.latent_figure import latent_map_figure, path_overlay_traces, scrub_figu
 FIGURES_KEY = "vx_interp_figures"  # {(model key, path, ...): figure}, a few recent ones
 SEEDED_KEY = "vx_interp_seeded"  # model key whose default path was already offered
 SCRUB_STEPS = 60  # frames of the client-side scrubber
-BACKGROUND_POINTS = 1500  # means drawn behind the scrubber's path (a sample: it redraws per frame)
+BACKGROUND_POINTS = 150  # a faint sample of means behind the path: every frame redraws them
+# (1,500 made a frame ~250 ms in a software-rendered Chromium; bench/scrub.py)
 
 
 def _remember(key: tuple, build) -> go.Figure:
@@ -146,7 +147,13 @@ def scrubber(active: ActiveModel, view: LatentView, points: np.ndarray, mode: st
             rng.choice(len(view.mu), min(BACKGROUND_POINTS, len(view.mu)), replace=False)
         ]
         return scrub_figure(
-            path, decoded, active.dataset.image_shape, points, background=sample, height=420
+            path,
+            decoded,
+            active.dataset.image_shape,
+            points,
+            background=sample,
+            show_path=False,
+            height=420,
         )
 
     return _remember((active.key, "scrub", mode, tuple(map(tuple, points.tolist()))), build)

@@ -365,6 +365,57 @@ def _image_frame(x: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
     return np.round(np.asarray(x, dtype=np.float32).reshape(image_shape), 3)
 
 
+def _grey_range(decoded: np.ndarray) -> tuple[float, float]:
+    """One grey scale for every frame: [0, 1] for pixel means, else the range of all frames."""
+    if decoded.min() >= -0.05 and decoded.max() <= 1.05:
+        return 0.0, 1.0
+    return float(decoded.min()), float(decoded.max())
+
+
+def _scrub_steps(path: np.ndarray) -> list[dict]:
+    """One slider step per frame, animating to it at once (no easing, redraw for heatmaps)."""
+    options = dict(
+        mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0)
+    )
+    return [
+        dict(method="animate", label=f"({z[0]:.2f}, {z[1]:.2f})", args=[[str(i)], options])
+        for i, z in enumerate(path)
+    ]
+
+
+def _picture_scrubber(
+    path: np.ndarray, decoded: np.ndarray, image_shape: tuple[int, int] | None, height: int
+) -> go.Figure:
+    """Only the decoded picture and the slider: the lightest figure to redraw per frame."""
+    lo, hi = _grey_range(decoded)
+
+    def picture(x: np.ndarray) -> go.BaseTraceType:
+        if image_shape is not None:
+            return go.Heatmap(
+                z=_image_frame(x, image_shape), zmin=lo, zmax=hi, colorscale="gray",
+                showscale=False, hoverinfo="skip",
+            )  # fmt: skip
+        return go.Bar(y=np.round(x, 4), marker_color="#1f77b4", hoverinfo="skip")
+
+    fig = go.Figure(picture(decoded[0]))
+    fig.frames = [
+        go.Frame(name=str(i), data=[picture(x)], traces=[0]) for i, x in enumerate(decoded)
+    ]
+    fig.update_layout(
+        height=height,
+        margin=dict(l=10, r=10, t=10, b=10),
+        plot_bgcolor="white",
+        sliders=[
+            dict(active=0, steps=_scrub_steps(path), currentvalue=dict(prefix="z = "),
+                 pad=dict(t=20, b=0), len=1.0, x=0.0)
+        ],
+    )  # fmt: skip
+    if image_shape is not None:
+        fig.update_xaxes(visible=False, constrain="domain")
+        fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
+    return fig
+
+
 def scrub_figure(
     path: np.ndarray,
     decoded: np.ndarray,
@@ -372,6 +423,7 @@ def scrub_figure(
     waypoints: np.ndarray,
     *,
     background: np.ndarray | None = None,
+    show_path: bool = True,
     height: int = 400,
 ) -> go.Figure:
     """A client-side scrubber: Plotly's own slider walks the path, the decoded picture follows.
@@ -380,12 +432,15 @@ def scrub_figure(
     browser, so dragging the slider redraws the picture on every step with no server round
     trip (st.slider only reports on release). Left: the path with a moving marker over an
     optional background sample of means (B, 2); right: the decoded image (a heatmap), or the
-    decoded values as bars when the data are not images.
+    decoded values as bars when the data are not images. show_path=False keeps only the picture
+    (every frame redraws the whole figure: the lighter, the faster the scrub).
     """
     from plotly.subplots import make_subplots
 
     path = np.asarray(path, dtype=np.float64).reshape(-1, 2)
     decoded = np.asarray(decoded, dtype=np.float32).reshape(len(path), -1)
+    if not show_path:
+        return _picture_scrubber(path, decoded, image_shape, height)
     fig = make_subplots(
         rows=1,
         cols=2,

@@ -98,7 +98,7 @@ def graph(page, nth: int = 0):
 def keyed_graph(page, key: str):
     """The Plotly graph div of the st.plotly_chart with this key, once drawn."""
     locator = page.locator(f".st-key-{key} .js-plotly-plot").first
-    locator.locator(".scatterlayer").first.wait_for(timeout=300_000)
+    locator.locator(".scatterlayer, .heatmaplayer").first.wait_for(timeout=300_000)
     return locator
 
 
