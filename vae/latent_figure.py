@@ -26,8 +26,9 @@ PALETTE = (
     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 )  # fmt: skip
 # Beyond this many points the bubbles are drawn as one raster image pinned to data
-# coordinates: an SVG path of 60k ellipses makes the browser crawl (measured, APP.md).
-SVG_BUBBLE_LIMIT = 10_000
+# coordinates. Measured (bench/bubbles_render.py, RESULTS.md): at 10k points the SVG path
+# took 2.31x the load-to-drawn of the map without bubbles, the raster 1.10x (60k: 1.01x).
+SVG_BUBBLE_LIMIT = 2_000
 ELLIPSE_VERTICES = 16  # enough to look round at the sizes bubbles have on screen
 WEBGL_ABOVE = 5_000  # points drawn as SVG markers up to here, WebGL (Scattergl) beyond
 CLICK_GRID_SIZE = 120  # 120 x 120 invisible points: any click on empty space lands on one
