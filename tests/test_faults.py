@@ -29,9 +29,6 @@ from vae.checkpoint import SUFFIX, load_checkpoint
 from vae.job import TrainingJob
 from vae.library import ModelLibrary
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
 
 @pytest.fixture(scope="module")
 def digits():
@@ -384,13 +381,6 @@ def _start_training_in_browser(page, url: str, epochs: int = 1000) -> None:
     page.get_by_text("elapsed").first.wait_for(timeout=90_000)  # the live progress bar
 
 
-def _browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM}")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    return sync_api.sync_playwright()
-
-
 def _children(pid: int) -> list[int]:
     """Processes whose parent is `pid` (from /proc; empty where there is no /proc)."""
     found = []
@@ -410,7 +400,7 @@ def _leftovers(models: Path) -> list[str]:
 @pytest.mark.slow
 @pytest.mark.e2e
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads CPU time from /proc")
-def test_closing_the_tab_mid_training_frees_the_cpu(tmp_path: Path) -> None:
+def test_closing_the_tab_mid_training_frees_the_cpu(tmp_path: Path, browser) -> None:
     """Training in a tab, then the tab closes: with no heartbeat the job stops itself (15 s),
     and the server's CPU use falls back near idle."""
     from vae.job import HEARTBEAT_TIMEOUT_SECONDS
@@ -418,21 +408,18 @@ def test_closing_the_tab_mid_training_frees_the_cpu(tmp_path: Path) -> None:
     models = tmp_path / "models"
     process, url = _start_server(models, tmp_path / "server.log")
     try:
-        with _browser() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page()
-            _start_training_in_browser(page, url)
-            busy = _cpu_share(process.pid, 2.0)
-            page.close()  # the tab goes away mid-training
-            closed_at = time.monotonic()
-            # Idle: a third of the training load at most (other programs share this machine,
-            # so "training" is measured, not assumed to be a full core).
-            idle, quiet = busy, max(0.08, busy / 3)
-            while time.monotonic() - closed_at < HEARTBEAT_TIMEOUT_SECONDS + 30:
-                idle = _cpu_share(process.pid, 2.0)
-                if idle < quiet:
-                    break
-            browser.close()
+        page = browser.new_page()
+        _start_training_in_browser(page, url)
+        busy = _cpu_share(process.pid, 2.0)
+        page.close()  # the tab goes away mid-training
+        closed_at = time.monotonic()
+        # Idle: a third of the training load at most (other programs share this machine,
+        # so "training" is measured, not assumed to be a full core).
+        idle, quiet = busy, max(0.08, busy / 3)
+        while time.monotonic() - closed_at < HEARTBEAT_TIMEOUT_SECONDS + 30:
+            idle = _cpu_share(process.pid, 2.0)
+            if idle < quiet:
+                break
         stopped_after = time.monotonic() - closed_at
         assert busy > 0.2, f"training was not using the CPU ({busy:.2f} cores)"
         assert idle < quiet, f"server still busy ({idle:.2f} cores) {stopped_after:.0f} s later"
@@ -448,7 +435,7 @@ def test_closing_the_tab_mid_training_frees_the_cpu(tmp_path: Path) -> None:
 @pytest.mark.e2e
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_server_stopped_mid_training_exits_promptly_and_leaves_nothing(
-    tmp_path: Path, signum: int
+    tmp_path: Path, signum: int, browser
 ) -> None:
     models = tmp_path / "models"
     library = ModelLibrary(models)
@@ -456,16 +443,13 @@ def test_server_stopped_mid_training_exits_promptly_and_leaves_nothing(
     before = folder_state(models)
     process, url = _start_server(models, tmp_path / "server.log")
     try:
-        with _browser() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page()
-            _start_training_in_browser(page, url)
-            children = _children(process.pid)
-            sent = time.monotonic()
-            process.send_signal(signum)
-            code = process.wait(timeout=15)
-            took = time.monotonic() - sent
-            browser.close()
+        page = browser.new_page()
+        _start_training_in_browser(page, url)
+        children = _children(process.pid)
+        sent = time.monotonic()
+        process.send_signal(signum)
+        code = process.wait(timeout=15)
+        took = time.monotonic() - sent
     finally:
         if process.poll() is None:
             process.kill()

@@ -301,12 +301,12 @@ def test_wrong_extension_on_the_page_is_refused_by_streamlit(
 
 @pytest.mark.slow
 @pytest.mark.e2e
-def test_hostile_files_uploaded_from_chromium(tmp_path: Path) -> None:
+def test_hostile_files_uploaded_from_chromium(tmp_path: Path, browser) -> None:
     """The real upload path (browser -> Streamlit's upload endpoint -> page) for representative
     files: a pickle posing as a checkpoint (Models page), a zip escaping its folder and a
     pickled .npy (Train page), and an .exe the browser's file filter must refuse."""
     from tests.e2e.driver import wait_idle
-    from tests.test_faults import CHROMIUM, CHROMIUM_ARGS, _browser, _start_server
+    from tests.test_faults import _start_server
     from tests.test_hostile_checkpoints import pickle_raw
 
     models = tmp_path / "models"
@@ -314,59 +314,56 @@ def test_hostile_files_uploaded_from_chromium(tmp_path: Path) -> None:
     process, url = _start_server(models, tmp_path / "server.log")
     shown: dict[str, list[str]] = {}
     try:
-        with _browser() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
 
-            def upload(widget: str, name: str, data: bytes) -> None:
-                box = page.locator(f".st-key-{widget} input[type=file]")
-                box.wait_for(state="attached", timeout=90_000)
-                box.set_input_files(
-                    files=[{"name": name, "mimeType": "application/octet-stream", "buffer": data}]
-                )
-                page.wait_for_timeout(500)
-                wait_idle(page)
-
-            def errors() -> list[str]:
-                return page.locator('[data-testid="stAlertContentError"]').all_inner_texts()
-
-            def exceptions() -> int:
-                return page.locator('[data-testid="stException"]').count()
-
-            def open_page(title: str) -> None:
-                # Through the sidebar, as a student would (a deep link on a cold server first goes to app.py).
-                page.get_by_role("link", name=title, exact=True).first.click(timeout=120_000)
-                page.wait_for_timeout(500)
-                wait_idle(page)
-
-            page.goto(url, wait_until="domcontentloaded")
-            page.get_by_text("VAE explorer").first.wait_for(timeout=180_000)  # first run done
-            open_page("Models")
-            upload("models_upload", "model.safetensors", pickle_raw(marker))
-            page.locator(".st-key-models_upload_add button").click()
-            page.get_by_text("This file cannot be used").wait_for(timeout=60_000)
-            shown["pickle checkpoint"] = errors()
-            assert exceptions() == 0
-
-            open_page("Train")
-            page.locator(".st-key-train_dataset").wait_for(timeout=90_000)
-            page.locator(".st-key-train_dataset").click()
-            page.get_by_role("option", name="Upload your own").click()
+        def upload(widget: str, name: str, data: bytes) -> None:
+            box = page.locator(f".st-key-{widget} input[type=file]")
+            box.wait_for(state="attached", timeout=90_000)
+            box.set_input_files(
+                files=[{"name": name, "mimeType": "application/octet-stream", "buffer": data}]
+            )
+            page.wait_for_timeout(500)
             wait_idle(page)
-            evil_zip = CASES[IDS.index("zip-path-dotdot")].make(marker)
-            upload("train_upload", "evil.zip", evil_zip)
-            page.get_by_text("Cannot use evil.zip").wait_for(timeout=60_000)
-            shown["zip escaping its folder"] = errors()
-            upload("train_upload", "p.npy", pickled_npy(marker))
-            page.get_by_text("Cannot use p.npy").wait_for(timeout=60_000)
-            shown["pickled npy"] = errors()
-            assert exceptions() == 0
 
-            upload("train_upload", "evil.exe", b"MZ\x90\x00" + bytes(100))
-            page.wait_for_timeout(1500)
-            shown["exe"] = [page.locator(".st-key-train_upload").inner_text()]
-            assert exceptions() == 0
-            browser.close()
+        def errors() -> list[str]:
+            return page.locator('[data-testid="stAlertContentError"]').all_inner_texts()
+
+        def exceptions() -> int:
+            return page.locator('[data-testid="stException"]').count()
+
+        def open_page(title: str) -> None:
+            # Through the sidebar, as a student would (a deep link on a cold server first goes to app.py).
+            page.get_by_role("link", name=title, exact=True).first.click(timeout=120_000)
+            page.wait_for_timeout(500)
+            wait_idle(page)
+
+        page.goto(url, wait_until="domcontentloaded")
+        page.get_by_text("VAE explorer").first.wait_for(timeout=180_000)  # first run done
+        open_page("Models")
+        upload("models_upload", "model.safetensors", pickle_raw(marker))
+        page.locator(".st-key-models_upload_add button").click()
+        page.get_by_text("This file cannot be used").wait_for(timeout=60_000)
+        shown["pickle checkpoint"] = errors()
+        assert exceptions() == 0
+
+        open_page("Train")
+        page.locator(".st-key-train_dataset").wait_for(timeout=90_000)
+        page.locator(".st-key-train_dataset").click()
+        page.get_by_role("option", name="Upload your own").click()
+        wait_idle(page)
+        evil_zip = CASES[IDS.index("zip-path-dotdot")].make(marker)
+        upload("train_upload", "evil.zip", evil_zip)
+        page.get_by_text("Cannot use evil.zip").wait_for(timeout=60_000)
+        shown["zip escaping its folder"] = errors()
+        upload("train_upload", "p.npy", pickled_npy(marker))
+        page.get_by_text("Cannot use p.npy").wait_for(timeout=60_000)
+        shown["pickled npy"] = errors()
+        assert exceptions() == 0
+
+        upload("train_upload", "evil.exe", b"MZ\x90\x00" + bytes(100))
+        page.wait_for_timeout(1500)
+        shown["exe"] = [page.locator(".st-key-train_upload").inner_text()]
+        assert exceptions() == 0
     finally:
         process.kill()
         process.wait(10)
