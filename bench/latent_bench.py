@@ -8,7 +8,6 @@ by the same clock in the same run.
 from __future__ import annotations
 
 import datetime
-import gzip
 import json
 import os
 import platform
@@ -25,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, free_port, start_streamlit, stop  # noqa: E402
+from vae.data.idx import read_idx_pair  # noqa: E402
 
 MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -57,26 +57,20 @@ async ([before, nth]) => {
 """
 
 
-def read_idx(path: Path) -> np.ndarray:
-    with gzip.open(path, "rb") as handle:
-        raw = handle.read()
-    rank = raw[3]
-    dims = np.frombuffer(raw, dtype=">u4", count=rank, offset=4)
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * rank).reshape(tuple(map(int, dims)))
-
-
 def mnist_test() -> tuple[np.ndarray, np.ndarray]:
     """The real MNIST test set: x (10000, 784) in [0, 1], y (10000,)."""
-    x = read_idx(MNIST_DIR / "t10k-images-idx3-ubyte.gz").reshape(-1, 784) / np.float32(255)
-    return x.astype(np.float32), read_idx(MNIST_DIR / "t10k-labels-idx1-ubyte.gz").astype(np.int64)
+    images, labels = read_idx_pair(
+        MNIST_DIR / "t10k-images-idx3-ubyte.gz", MNIST_DIR / "t10k-labels-idx1-ubyte.gz"
+    )
+    return (images.reshape(-1, 784) / np.float32(255)).astype(np.float32), labels
 
 
 def fashion_train() -> tuple[np.ndarray, np.ndarray]:
     """Fashion-MNIST's 60,000 training images: x (60000, 784) in [0, 1], y (60000,)."""
-    x = read_idx(FASHION_DIR / "train-images-idx3-ubyte.gz").reshape(-1, 784) / np.float32(255)
-    return x.astype(np.float32), read_idx(FASHION_DIR / "train-labels-idx1-ubyte.gz").astype(
-        np.int64
+    images, labels = read_idx_pair(
+        FASHION_DIR / "train-images-idx3-ubyte.gz", FASHION_DIR / "train-labels-idx1-ubyte.gz"
     )
+    return (images.reshape(-1, 784) / np.float32(255)).astype(np.float32), labels
 
 
 CACHE = ROOT / "artifacts" / "bench-cache"  # quick models, reused across runs (gitignored)
