@@ -5,10 +5,20 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from ui.interp_panel import path_map, scrubber, seed_default_path, waypoint_builder, waypoints
-from ui.latent_images import gif_bytes, png_bytes, show_vector, strip_image
+from ui.interp_panel import (
+    animation_gif,
+    model_cache_key,
+    path_key,
+    path_map,
+    scrub_data,
+    seed_default_path,
+    strip_frames,
+    waypoint_builder,
+    waypoints,
+)
+from ui.latent_images import show_vector
+from ui.scrubber import scrubber
 from ui.state import latent_view, require_active_model
-from vae.latent import decode_latents, interpolation_path
 
 st.title("Interpolate")
 active = require_active_model()
@@ -35,38 +45,37 @@ if len(points) < 2:
     st.info("Add at least two waypoints to draw a path.")
     st.stop()
 
+model_key, path = model_cache_key(active), path_key(points)
 shape = active.dataset.image_shape
 left, right = st.columns([1, 1], gap="medium")
 with left:
     st.subheader("The path on the latent map")
-    path_map(active, view, interpolation_path(points, 200, mode), points, mode)
+    path_map(active, view, points, mode)
 with right:
     st.subheader("Scrub along the path")
-    st.caption("Drag the slider under the picture: the decoded image follows as you drag.")
-    st.plotly_chart(
-        scrubber(active, view, points, mode), key="interp_scrub", config={"displaylogo": False}
+    st.caption(
+        "Drag the slider (or focus it and use the arrow keys): the decoded image follows "
+        "as you drag, in your browser. The red ring marks z on both maps."
     )
+    scrubber(scrub_data(model_key, path, mode, active, view), key="interp_scrub")
 
 st.subheader(f"{n_frames} frames along the path")
-frames_z = interpolation_path(points, n_frames, mode)  # (K, 2)
-frames_x = decode_latents(active.model, frames_z)  # (K, D)
-if shape is not None:
-    strip = strip_image(frames_x, shape)
+frames_z, frames_x, strip = strip_frames(model_key, path, mode, n_frames, active)
+if strip is not None:
     st.image(strip, output_format="PNG")
     st.caption(" → ".join(f"({a:.2f}, {b:.2f})" for a, b in frames_z))
     dl = st.columns(2)
     dl[0].download_button(
         "Download the strip (PNG)",
-        png_bytes(strip),
+        strip,
         file_name="interpolation.png",
         mime="image/png",
         key="interp_download_png",
         icon=":material/download:",
     )
-    animation_x = decode_latents(active.model, interpolation_path(points, 40, mode))
     dl[1].download_button(
         "Download the animation (GIF)",
-        gif_bytes(animation_x, shape),
+        lambda: animation_gif(model_key, path, mode, active),  # built on click, then cached
         file_name="interpolation.gif",
         mime="image/gif",
         key="interp_download_gif",

@@ -7,6 +7,7 @@ decoded images.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -137,9 +138,17 @@ def test_interpolate_offers_a_default_path(active: ActiveModel) -> None:
     at = _page("pages/interpolate.py", active)
     assert not at.exception
     assert len(at.session_state["vx_path"]) == 2  # two test points of different classes
-    assert len(at.get("plotly_chart")) == 2  # the map with the path, and the scrubber
+    assert len(at.get("plotly_chart")) == 1  # the map with the path
+    scrub = _scrubber_data(at)  # the decoded path, sent once to the browser's scrubber
+    assert scrub["steps"] == len(scrub["path"]) > 50 and scrub["sprite"]["w"] == 8
+    assert np.allclose(scrub["waypoints"], at.session_state["vx_path"], atol=1e-4)
     assert len(at.get("image")) == 1  # the strip
     assert len(at.get("download_button")) == 2  # PNG strip and GIF
+
+
+def _scrubber_data(at: AppTest) -> dict:
+    (scrub,) = [c for c in at.get("bidi_component") if c.key == "interp_scrub"]
+    return json.loads(scrub.proto.json)
 
 
 def test_interpolate_with_waypoints_in_state(active: ActiveModel) -> None:
@@ -151,6 +160,9 @@ def test_interpolate_with_waypoints_in_state(active: ActiveModel) -> None:
     assert not at.exception
     assert at.session_state["vx_path"] == path
     assert any("(-1.00, -1.00)" in c.value and "(2.00, -0.50)" in c.value for c in at.caption)
+    scrub = _scrubber_data(at)
+    assert np.allclose(scrub["path"][0], path[0]) and np.allclose(scrub["path"][-1], path[-1])
+    assert np.allclose(scrub["waypoints"], path)
 
 
 def test_interpolate_adds_the_clicked_z(active: ActiveModel) -> None:
@@ -165,4 +177,5 @@ def test_interpolate_adds_the_clicked_z(active: ActiveModel) -> None:
     at.button(key="interp_add_clicked").click().run()
     assert not at.exception
     assert at.session_state["vx_path"] == [(0.0, 0.0), (1.0, 2.0)]
-    assert len(at.get("plotly_chart")) == 2
+    assert len(at.get("plotly_chart")) == 1
+    assert np.allclose(_scrubber_data(at)["path"][-1], (1.0, 2.0))

@@ -1,4 +1,10 @@
-"""Interpolate-page glue: building the waypoint list (vx_path) and the cached path figures."""
+"""Interpolate-page glue: the waypoint list (vx_path) and the path's decoded frames, cached.
+
+What a path costs (decoding, encoding pictures, building the map figure) is computed once per
+(model, waypoints, mode) for the whole server, not per session or per rerun: thirty sessions
+opening the same model's default path share one result. Keys start with the model's key plus
+the id of its (never mutated) model object, so two models that share a name never share frames.
+"""
 
 from __future__ import annotations
 
@@ -8,25 +14,20 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ui.click_map import map_click
+from ui.latent_images import gif_bytes, png_bytes, strip_image
 from ui.latent_panel import record_click
+from ui.scrubber import ScrubFrames, build_frames, scrub_payload
 from ui.state import CLICKED_INDEX_KEY, CLICKED_Z_KEY, PATH_KEY, ActiveModel, LatentView
 from vae.latent import decode_latents, interpolation_path
-from vae.latent_figure import latent_map_figure, path_overlay_traces, scrub_figure
+from vae.latent_figure import latent_map_figure, path_overlay_traces
 
-FIGURES_KEY = "vx_interp_figures"  # {(model key, path, ...): figure}, a few recent ones
 SEEDED_KEY = "vx_interp_seeded"  # model key whose default path was already offered
-SCRUB_STEPS = 60  # frames of the client-side scrubber
-BACKGROUND_POINTS = 150  # a faint sample of means behind the path: every frame redraws them
-# (1,500 made a frame ~250 ms in a software-rendered Chromium; bench/scrub.py)
+SCRUB_STEPS = 101  # frames of the scrubber: t = 0, 0.01, ..., 1
+GIF_EVERY = 2  # the GIF takes every 2nd scrubber frame (51 frames, ~2.5 s each way)
+PATH_DRAW_POINTS = 200  # the path as drawn on the map
+CACHE_ENTRIES = 64  # per cache; an entry is a few hundred kB at most (MNIST: 101 x 784 floats)
 
-
-def _remember(key: tuple, build) -> go.Figure:
-    figures = st.session_state.setdefault(FIGURES_KEY, {})
-    if key not in figures:
-        figures[key] = build()
-        while len(figures) > 6:
-            figures.pop(next(iter(figures)))
-    return figures[key]
+Waypoints = tuple[tuple[float, float], ...]  # hashable: part of the cache keys
 
 
 def waypoints() -> list[tuple[float, float]]:
@@ -107,53 +108,83 @@ def waypoint_builder(view: LatentView) -> None:
         st.rerun()
 
 
-def path_map(
-    active: ActiveModel, view: LatentView, path: np.ndarray, points: np.ndarray, mode: str
-) -> None:
+def model_cache_key(active: ActiveModel) -> str:
+    """The active model's key plus its object's id: unique among models alive in this server."""
+    return f"{active.key}#{id(active.model)}"
+
+
+def path_key(points: np.ndarray) -> Waypoints:
+    return tuple(
+        (float(a), float(b)) for a, b in np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    )
+
+
+@st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
+def scrub_frames(
+    model_key: str, points: Waypoints, mode: str, _active: ActiveModel, steps: int = SCRUB_STEPS
+) -> ScrubFrames:
+    """The decoded path, encoded for the browser: once per (model, waypoints, mode, steps)."""
+    z = interpolation_path(np.asarray(points), steps, mode)  # (S, 2)
+    return build_frames(z, decode_latents(_active.model, z), _active.dataset.image_shape)
+
+
+@st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
+def scrub_data(
+    model_key: str, points: Waypoints, mode: str, _active: ActiveModel, _view: LatentView
+) -> dict:
+    """The scrubber component's payload (frames + mini map), shared read-only by sessions."""
+    frames = scrub_frames(model_key, points, mode, _active)
+    return scrub_payload(
+        frames, np.asarray(points), _view.mu, _view.y, _view.label_kind, map_key="interp_map"
+    )
+
+
+@st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
+def strip_frames(
+    model_key: str, points: Waypoints, mode: str, k: int, _active: ActiveModel
+) -> tuple[np.ndarray, np.ndarray, bytes | None]:
+    """K frames along the path: (z (K, 2), decoded (K, D), the strip as PNG bytes or None)."""
+    z = interpolation_path(np.asarray(points), k, mode)
+    decoded = decode_latents(_active.model, z)
+    shape = _active.dataset.image_shape
+    strip = png_bytes(strip_image(decoded, shape)) if shape is not None else None
+    return z, decoded, strip
+
+
+@st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
+def animation_gif(model_key: str, points: Waypoints, mode: str, _active: ActiveModel) -> bytes:
+    """The scrubber's frames as a looping GIF; only built when someone downloads it."""
+    frames = scrub_frames(model_key, points, mode, _active)
+    return gif_bytes(frames.decoded[::GIF_EVERY], _active.dataset.image_shape, frame_ms=50)
+
+
+@st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
+def path_map_figure(model_key: str, points: Waypoints, mode: str, _view: LatentView) -> go.Figure:
+    """The latent map with the path drawn on it (shared read-only: Streamlit never mutates it)."""
+    y, kind = _view.y, ("class" if _view.label_kind == "class" else "continuous")
+    if _view.y is None:
+        y, kind = None, None
+    fig = latent_map_figure(
+        _view.mu,
+        _view.sigma,
+        y,
+        color_kind=kind,
+        class_names=_view.class_names,
+        bubbles="off",
+        height=520,
+    )
+    waypoints = np.asarray(points)
+    fig.add_traces(
+        path_overlay_traces(interpolation_path(waypoints, PATH_DRAW_POINTS, mode), waypoints)
+    )
+    fig.update_layout(showlegend=False)  # the Latent map page has the legend
+    return fig
+
+
+def path_map(active: ActiveModel, view: LatentView, points: np.ndarray, mode: str) -> None:
     """The latent map with the path drawn on it; a click anywhere appends a waypoint."""
-
-    def build() -> go.Figure:
-        y, kind = (view.y, "class" if view.label_kind == "class" else "continuous")
-        if view.y is None:
-            y, kind = None, None
-        fig = latent_map_figure(
-            view.mu,
-            view.sigma,
-            y,
-            color_kind=kind,
-            class_names=view.class_names,
-            bubbles="off",
-            height=520,
-        )
-        fig.add_traces(path_overlay_traces(path, points))
-        fig.update_layout(showlegend=False)  # the Latent map page has the legend
-        return fig
-
-    fig = _remember((active.key, "map", mode, tuple(map(tuple, points.tolist()))), build)
+    fig = path_map_figure(model_cache_key(active), path_key(points), mode, view)
     st.plotly_chart(fig, key="interp_map", config={"displaylogo": False, "scrollZoom": True})
     if record_click(map_click("interp_map", None, key="interp_map_click"), view):
         set_waypoints([*waypoints(), st.session_state[CLICKED_Z_KEY]])
         st.rerun()
-
-
-def scrubber(active: ActiveModel, view: LatentView, points: np.ndarray, mode: str) -> go.Figure:
-    """The client-side scrubbing figure for this path (cached: building 60 frames takes a moment)."""
-
-    def build() -> go.Figure:
-        path = interpolation_path(points, SCRUB_STEPS, mode)
-        decoded = decode_latents(active.model, path)
-        rng = np.random.default_rng(0)
-        sample = view.mu[
-            rng.choice(len(view.mu), min(BACKGROUND_POINTS, len(view.mu)), replace=False)
-        ]
-        return scrub_figure(
-            path,
-            decoded,
-            active.dataset.image_shape,
-            points,
-            background=sample,
-            show_path=False,
-            height=420,
-        )
-
-    return _remember((active.key, "scrub", mode, tuple(map(tuple, points.tolist()))), build)

@@ -141,3 +141,13 @@ def wait_for_new_image(page, before: list[str], timeout: float = 30.0) -> list[s
 
 def exceptions(page) -> list[str]:
     return page.locator(EXCEPTION).all_inner_texts()
+
+
+# The interpolation scrubber (ui/scrubber.js): its slider, and the canvas it draws frames on.
+SCRUB_RANGE = ".st-key-interp_scrub input.vx-scrub-range"
+SCRUB_PICTURE = ".st-key-interp_scrub canvas.vx-scrub-picture"
+
+
+def scrub_frame(page) -> str | None:
+    """The index of the frame the scrubber last drew (its canvas's data-frame)."""
+    return page.locator(SCRUB_PICTURE).get_attribute("data-frame")

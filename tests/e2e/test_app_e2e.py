@@ -13,12 +13,15 @@ import time
 import pytest
 
 from tests.e2e.driver import (
+    SCRUB_PICTURE,
+    SCRUB_RANGE,
     axis_ranges,
     empty_spots,
     exceptions,
     image_sources,
     keyed_graph,
     lonely_points,
+    scrub_frame,
     to_page,
     wait_for_new_image,
     wait_idle,
@@ -115,32 +118,42 @@ def test_zoom_survives_a_click(page, artifacts_dir) -> None:
     assert not exceptions(page)
 
 
-def _picture_digest(page, gd) -> str:
+def _picture_digest(page) -> str:
     """A hash of the scrubber's picture as drawn (pixels, not data)."""
-    box = gd.locator(".heatmaplayer").first.bounding_box()
+    box = page.locator(SCRUB_PICTURE).bounding_box()
     return hashlib.sha1(page.screenshot(clip=box)).hexdigest()
 
 
 def test_interpolation_scrubs_live_without_the_server(page, artifacts_dir) -> None:
     page.locator(NAV, has_text="Interpolate").click()
-    scrub = keyed_graph(page, "interp_scrub")
-    scrub.locator(".heatmaplayer").first.wait_for()
+    page.locator(f"{SCRUB_PICTURE}[data-frame]").wait_for(timeout=120_000)
+    keyed_graph(page, "interp_map")  # the path map, where the scrubber marks z too
     wait_idle(page)
     _shot(page, artifacts_dir, "05-interpolate.png")
-    grip = scrub.locator(".slider-grip-rect").first.bounding_box()
-    rail = scrub.locator(".slider-rail-rect").first.bounding_box()
-    seen = {_picture_digest(page, scrub)}
+    slider = page.locator(SCRUB_RANGE).bounding_box()
+    readout = page.locator(".st-key-interp_scrub .vx-scrub-readout")
+    seen, texts = {_picture_digest(page)}, {readout.inner_text()}
     sent_before = len(page.sent_frames)
-    page.mouse.move(grip["x"] + grip["width"] / 2, grip["y"] + grip["height"] / 2)
+    y = slider["y"] + slider["height"] / 2
+    page.mouse.move(slider["x"] + 8, y)
     page.mouse.down()
-    y = grip["y"] + grip["height"] / 2
     for k in range(1, 7):  # still pressed: every digest here is taken during the drag
-        page.mouse.move(rail["x"] + rail["width"] * k / 7, y, steps=3)
+        page.mouse.move(slider["x"] + 8 + (slider["width"] - 16) * k / 6, y, steps=3)
         page.wait_for_timeout(60)
-        seen.add(_picture_digest(page, scrub))
+        seen.add(_picture_digest(page))
+        texts.add(readout.inner_text())
     _shot(page, artifacts_dir, "06-scrubbing.png")
     page.mouse.up()
     assert len(seen) >= 4  # the picture followed the drag
+    assert len(texts) >= 4 and "t = 1.00" in readout.inner_text()  # t and z follow too
+    # keyboard: the slider is focusable, and an arrow key steps back one frame
+    page.locator(SCRUB_RANGE).focus()
+    last = int(scrub_frame(page))
+    page.keyboard.press("ArrowLeft")
+    assert int(scrub_frame(page)) == last - 1
+    # the current z is marked on the path map as well
+    marker = page.locator(".st-key-interp_map .vx-scrub-marker")
+    assert marker.count() == 1 and marker.is_visible()
     assert len(page.sent_frames) == sent_before  # no server round trip while scrubbing
     assert not exceptions(page)
 
