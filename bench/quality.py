@@ -31,6 +31,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.machine import bench_parser, header, machine_info, use_machine  # noqa: E402
 from bench.train_common import (  # noqa: E402
     ExamplesVAE,
     binarize_once,
@@ -38,10 +39,8 @@ from bench.train_common import (  # noqa: E402
     examples_test,
     examples_train_epoch,
     load_fashion_mnist,
-    machine_info,
 )
 from vae import VAE, ModelConfig, TrainConfig, evaluate, iwae_log_likelihood, train  # noqa: E402
-from vae.device import pick_device  # noqa: E402
 
 FASHION_REFERENCE = {"test_elbo": -255.8, "iw_ll": -253.5}  # the issue's baseline, 30 epochs
 MNIST_REFERENCE = {"test_elbo": -137.1, "iw_ll": -135.7}  # Davidson et al. 2018, N-VAE, d=2
@@ -71,6 +70,22 @@ def iw_ll(model, x: np.ndarray, k: int, n: int, device: torch.device) -> tuple[f
     torch.manual_seed(123)
     values = iwae_log_likelihood(model, torch.as_tensor(x[:n]).to(device), k=k)
     return float(values.mean()), time.perf_counter() - start
+
+
+def score(
+    label: str, net, x_test_bin: np.ndarray, args: argparse.Namespace, device: torch.device
+) -> dict:
+    """Test ELBO (one z per example) and IW log-likelihood (--iw-k, --iw-n) of one contender,
+    computed the same way for both and printed as one line that starts with `label`."""
+    torch.manual_seed(7)
+    elbo = evaluate(net, torch.as_tensor(x_test_bin).to(device))["elbo"]
+    ll, seconds = iw_ll(net, x_test_bin, args.iw_k, args.iw_n, device)
+    print(
+        f"{label}test ELBO {elbo:8.2f}  IW log-likelihood (k={args.iw_k}, first {args.iw_n} test "
+        f"images) {ll:8.2f}  [{seconds:.0f}s to estimate]",
+        flush=True,
+    )
+    return {"test_elbo": elbo, "iw_ll": ll, "iw_k": args.iw_k, "iw_n": args.iw_n}
 
 
 def time_to_quality(ours_log: list[dict], base_log: list[dict]) -> dict | None:
@@ -108,14 +123,7 @@ def evaluate_saved(folder: Path, args: argparse.Namespace, device: torch.device)
     for name, net in (("ours", ours), ("baseline", ExamplesVAE())):
         net.load_state_dict(torch.load(folder / f"Fashion-MNIST-{name}.pt", weights_only=True))
         net.to(device).eval()
-        torch.manual_seed(7)
-        elbo = evaluate(net, torch.as_tensor(x_test_bin).to(device))["elbo"]
-        ll, seconds = iw_ll(net, x_test_bin, args.iw_k, args.iw_n, device)
-        print(
-            f"{name:8s} test ELBO {elbo:8.2f}  IW log-likelihood (k={args.iw_k}, first "
-            f"{args.iw_n} test images) {ll:8.2f}  [{seconds:.0f}s to estimate]",
-            flush=True,
-        )
+        score(f"{name:8s} ", net, x_test_bin, args, device)
 
 
 def run_protocol(
@@ -182,14 +190,7 @@ def run_protocol(
         if args.save:
             args.save.mkdir(parents=True, exist_ok=True)
             torch.save(net.state_dict(), args.save / f"{label}-{name}.pt")
-        torch.manual_seed(7)
-        elbo = evaluate(net, torch.as_tensor(x_test_bin).to(device))["elbo"]
-        ll, seconds = iw_ll(net, x_test_bin, args.iw_k, args.iw_n, device)
-        results[name] = {"test_elbo": elbo, "iw_ll": ll, "iw_k": args.iw_k, "iw_n": args.iw_n}
-        print(
-            f"{name:8s} {epochs} epochs: test ELBO {elbo:8.2f}  IW log-likelihood "
-            f"(k={args.iw_k}, first {args.iw_n} test images) {ll:8.2f}  [{seconds:.0f}s to estimate]"
-        )
+        results[name] = score(f"{name:8s} {epochs} epochs: ", net, x_test_bin, args, device)
     print(f"reference: test ELBO {reference['test_elbo']}  IW LL {reference['iw_ll']}")
     results["ours_history"], results["baseline_history"] = ours_log, base_log
 
@@ -199,7 +200,7 @@ def run_protocol(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("--epochs", type=int, default=None, help="override both (default 30)")
     parser.add_argument("--iw-k", type=int, default=1000)
     parser.add_argument("--iw-n", type=int, default=10_000, help="test examples for the IW bound")
@@ -208,8 +209,6 @@ def main() -> None:
     parser.add_argument("--save", type=Path, help="keep both state_dicts in this folder")
     parser.add_argument("--no-mnist", action="store_true", help="skip the MNIST protocol")
     parser.add_argument("--set", nargs="*", default=[], help="config overrides key=value")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--evaluate-saved", type=Path, metavar="DIR", help="score --save models")
     parser.add_argument("--combine", nargs=2, type=Path, metavar=("OURS.json", "BASE.json"))
@@ -217,15 +216,11 @@ def main() -> None:
     if args.combine:
         combine(*args.combine)
         return
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = pick_device(args.device)
+    device = use_machine(args)
+    print(header("quality.py", device))
     if args.evaluate_saved:
-        print(f"# bench/quality.py  {machine_info(device)}\n# command: {' '.join(sys.argv)}")
         evaluate_saved(args.evaluate_saved, args, device)
         return
-    print(f"# bench/quality.py  {machine_info(device)}")
-    print(f"# command: {' '.join(sys.argv)}")
     results: dict = {"machine": machine_info(device), "command": " ".join(sys.argv)}
     x_train, _, x_test, _, source = load_fashion_mnist()
     print(f"# Fashion-MNIST from {source}")

@@ -1,4 +1,4 @@
-"""Shared by the benchmarks: the data, a description of the machine, and the faithful baseline.
+"""Shared by the training benchmarks: the data and the faithful baseline.
 
 The baseline is the training loop of pytorch/examples `vae/main.py` (TensorDataset +
 DataLoader(batch_size=128, shuffle=True), `loss.item()` every step, summed loss, default Adam),
@@ -7,13 +7,7 @@ so that our numbers are measured against what most people would write, not a str
 
 from __future__ import annotations
 
-import datetime
-import gzip
-import os
-import platform
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -22,65 +16,23 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from vae.config import ModelConfig
-
-FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
-
-
-def _read_idx(path: Path) -> np.ndarray:
-    """An IDX file (gzip): big-endian dims after a 4-byte magic whose last byte is the rank."""
-    with gzip.open(path, "rb") as handle:
-        raw = handle.read()
-    rank = raw[3]
-    dims = np.frombuffer(raw, dtype=">u4", count=rank, offset=4)
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * rank).reshape(
-        tuple(int(d) for d in dims)
-    )
+from vae.data import load_dataset
 
 
 def load_fashion_mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
-    """x_train (60000, 784), y_train, x_test (10000, 784), y_test; pixels in [0, 1] float32.
+    """x_train (60000, 784), y_train, x_test (10000, 784), y_test, and where they came from.
 
-    Uses vae.data when it is there (the app's own loader), else reads the IDX files directly.
+    Pixels in [0, 1] float32, read by the app's own loader (vae.data), so the benchmarks train on
+    exactly what the app trains on.
     """
-    try:
-        from vae.data import load_dataset
-
-        data = load_dataset("fashion-mnist")
-        return data.x_train, data.y_train, data.x_test, data.y_test, "vae.data.load_dataset"
-    except ImportError:
-        pass
-    images = {}
-    for split, prefix in (("train", "train"), ("test", "t10k")):
-        x = _read_idx(FASHION_DIR / f"{prefix}-images-idx3-ubyte.gz")
-        y = _read_idx(FASHION_DIR / f"{prefix}-labels-idx1-ubyte.gz")
-        images[split] = (x.reshape(len(x), -1).astype(np.float32) / 255.0, y.astype(np.int64))
-    return (*images["train"], *images["test"], f"IDX files in {FASHION_DIR}")
+    data = load_dataset("fashion-mnist")
+    return data.x_train, data.y_train, data.x_test, data.y_test, "vae.data.load_dataset"
 
 
 def binarize_once(x: np.ndarray, seed: int = 1) -> np.ndarray:
     """The fixed binarisation of the test set that both contenders are scored on."""
     generator = torch.Generator().manual_seed(seed)
     return torch.bernoulli(torch.as_tensor(x), generator=generator).numpy()
-
-
-def machine_info(device: torch.device) -> str:
-    """One line: CPU model and cores (or GPU name), torch version, date."""
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    where = f"{cpu}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}"
-    if device.type == "cuda":
-        where = f"{torch.cuda.get_device_name(device)} (host: {where})"
-    today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return (
-        f"{where}; torch {torch.__version__}; python {sys.version.split()[0]}; "
-        f"device {device}; {today}"
-    )
 
 
 class ExamplesVAE(nn.Module):

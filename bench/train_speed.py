@@ -15,7 +15,6 @@ any loop could gain on this machine.
 
 from __future__ import annotations
 
-import argparse
 import math
 import statistics
 import sys
@@ -25,15 +24,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.machine import bench_parser, header, use_machine  # noqa: E402
 from bench.train_common import (  # noqa: E402
     examples_loader,
     examples_train_epoch,
     load_fashion_mnist,
-    machine_info,
     timed,
 )
 from vae import VAE, ModelConfig, TrainConfig, train  # noqa: E402
-from vae.device import pick_device  # noqa: E402
 
 
 def gemm_floor(config: ModelConfig, batch: int, n: int, device: torch.device) -> float:
@@ -65,18 +63,14 @@ def gemm_floor(config: ModelConfig, batch: int, n: int, device: torch.device) ->
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("--rounds", type=int, default=5, help="timed epochs of each (median)")
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = pick_device(args.device)
+    device = use_machine(args)
     x_train, y_train, _, _, source = load_fashion_mnist()
-    print(f"# bench/train_speed.py  {machine_info(device)}")
-    print(f"# command: {' '.join(sys.argv)}; data: Fashion-MNIST {x_train.shape} from {source}")
+    print(header("train_speed.py", device))
+    print(f"# data: Fashion-MNIST {x_train.shape} from {source}")
 
     model_config = ModelConfig(input_dim=784, image_shape=(28, 28))
     torch.manual_seed(0)
