@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import time
+from pathlib import Path
 
 import pytest
 
@@ -155,6 +156,17 @@ def test_interpolation_scrubs_live_without_the_server(page, artifacts_dir) -> No
     marker = page.locator(".st-key-interp_map .vx-scrub-marker")
     assert marker.count() == 1 and marker.is_visible()
     assert len(page.sent_frames) == sent_before  # no server round trip while scrubbing
+    assert not exceptions(page)
+
+
+def test_interpolation_downloads_the_strip_and_the_animation(page, artifacts_dir) -> None:
+    """The PNG is sent with the page; the GIF is only built when its button is pressed."""
+    expected = {"Download the strip (PNG)": b"\x89PNG", "Download the animation (GIF)": b"GIF8"}
+    for label, magic in expected.items():
+        with page.expect_download(timeout=60_000) as download:
+            page.get_by_role("button", name=label).click()
+        assert Path(download.value.path()).read_bytes().startswith(magic), label
+    wait_idle(page)
     assert not exceptions(page)
 
 
