@@ -1,4 +1,4 @@
-"""`python -m vae ...`: the command line (see vae/cli.py)."""
+"""`python -m vae ...`: the command line (see vae/cli/)."""
 
 import sys
 

@@ -1,0 +1,78 @@
+"""`python -m vae info` (what one checkpoint holds) and `list` (the models in the library)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from ..checkpoint import read_metadata
+from ..library import ModelLibrary, default_library_root
+from .shared import format_metrics
+
+# The training settings `info` shows, in this order (the rest is in `info --json`).
+_TRAIN_KEYS = (
+    "epochs",
+    "batch_size",
+    "lr",
+    "lr_schedule",
+    "beta",
+    "warmup_epochs",
+    "dynamic_binarization",
+    "seed",
+)
+_MODEL_KEYS = ("architecture", "hidden", "latent_dim", "likelihood", "input_dim")
+
+
+def run_info(args: argparse.Namespace) -> int:
+    metadata = read_metadata(args.checkpoint)
+    if args.json:
+        print(json.dumps(metadata, indent=2))
+    else:
+        print(f"checkpoint:  {args.checkpoint}")
+        print("\n".join(checkpoint_summary(metadata)))
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    library = ModelLibrary(args.root if args.root is not None else default_library_root())
+    entries = library.list()
+    if not entries:
+        print(f"no models in {library.root}")
+    for entry in entries:
+        if entry.ok:
+            meta = entry.metadata
+            elbo = (meta.get("test_metrics") or {}).get("elbo")
+            score = f"test ELBO {elbo:.2f}" if isinstance(elbo, (int, float)) else ""
+            dataset, created = (str(meta.get(k) or "?") for k in ("dataset", "created"))
+            print(f"{entry.name:30s} {dataset:14s} {created:26s} {score}".rstrip())
+        else:
+            print(f"{entry.name:30s} BROKEN: {entry.error}")
+    return 0
+
+
+def checkpoint_summary(metadata: dict[str, Any]) -> list[str]:
+    """The lines of `info`: name, data, model, training and test results; '?' where absent."""
+    config = metadata.get("model_config", {})
+    train = metadata.get("train_config") or {}
+    history = metadata.get("history") or []
+    model = {k: config.get(k, "?") for k in _MODEL_KEYS}
+    lines = [
+        f"name:        {metadata.get('name', '?')}",
+        f"dataset:     {metadata.get('dataset', '?')}",
+        f"created:     {metadata.get('created', '?')} (vae {metadata.get('vae_version', '?')})",
+        f"device:      {metadata.get('device', '?')}",
+        f"model:       {model['architecture']} hidden {model['hidden']}, latent "
+        f"{model['latent_dim']}, {model['likelihood']} likelihood, input {model['input_dim']}",
+    ]
+    if train:
+        shown = ", ".join(f"{k} {train[k]}" for k in _TRAIN_KEYS if k in train)
+        lines.append(f"training:    {shown}")
+    epochs = f"{len(history)} epoch(s) trained"
+    if metadata.get("interrupted"):
+        epochs += " (interrupted)"
+    lines.append(f"history:     {epochs}")
+    metrics = metadata.get("test_metrics") or {}
+    if metrics:
+        lines.append(f"test:        {format_metrics(metrics)}")
+    return lines

@@ -1,0 +1,49 @@
+"""What more than one command needs: the error type, loading data, the test protocol, metric text."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+
+class CommandError(Exception):
+    """A problem with what the user asked for, reported as one `error:` line."""
+
+
+def load_data(dataset: str | None, data: Path | None, data_dir: Path | None, quiet: bool):
+    """A built-in dataset (download progress on one stderr line) or the user's --data file."""
+    from ..data import load_dataset, load_user_data  # late: keeps `--help` fast
+
+    if data is not None:
+        return load_user_data(data)
+
+    shown = []
+
+    def download_progress(done: int, total: int) -> None:
+        if not quiet:
+            of = f"/{total / 2**20:.1f}" if total else ""
+            sys.stderr.write(f"\rdownloading {dataset}: {done / 2**20:.1f}{of} MB")
+            sys.stderr.flush()
+            shown.append(True)
+
+    try:
+        return load_dataset(dataset, data_dir=data_dir, progress=download_progress)
+    finally:
+        if shown:
+            sys.stderr.write("\n")
+
+
+def binarize_once(x, seed: int):
+    """The test-set protocol of vae.train for dynamically binarised models: one fixed draw."""
+    import torch
+
+    generator = torch.Generator(device="cpu").manual_seed(seed + 1)
+    return torch.bernoulli(x.cpu(), generator=generator)
+
+
+def format_metrics(metrics: dict[str, Any]) -> str:
+    """{"elbo": -90.1234, ...} -> "elbo -90.123, ..." (floats to 3 decimals)."""
+    return ", ".join(
+        f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()
+    )

@@ -1,0 +1,167 @@
+"""`python -m vae train`: check the request, train with a progress bar, save a checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import sys
+from pathlib import Path
+
+from ..checkpoint import SUFFIX, make_metadata
+from ..config import ModelConfig, TrainConfig
+from ..library import default_library_root, safe_model_name
+from .progress import ProgressLine, StopOnInterrupt
+from .shared import CommandError, binarize_once, format_metrics, load_data
+
+
+def run_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..checkpoint import save_checkpoint
+    from ..device import describe_device, pick_device
+    from ..model import VAE
+
+    device = pick_device(args.device)  # fails now, not after loading the data
+    if args.out is not None and args.out.suffix != SUFFIX:
+        raise CommandError(f"--out must end with {SUFFIX}, got {args.out}")
+    dataset = load_data(args.dataset, args.data, args.data_dir, args.quiet)
+    likelihood = dataset.likelihood if args.likelihood == "auto" else args.likelihood
+    _check_data_fits(dataset, likelihood, args.dynamic_binarization)
+    out = args.out or _default_out(dataset.name, args.arch, args.latent_dim)
+    name = _model_name(out)
+    if out.exists() and not args.force:
+        raise CommandError(f"{out} already exists; pass --force to replace it")
+
+    model_config, train_config = _configs(args, dataset, likelihood, str(device))
+    torch.manual_seed(args.seed)  # the initial weights too, not only the batches
+    model = VAE(model_config)
+    if not args.quiet:
+        sys.stderr.write(
+            f"training on {dataset.name} ({dataset.n_train:,} train / {dataset.n_test:,} test, "
+            f"D={dataset.input_dim}) with {describe_device(device)}: "
+            f"{sum(p.numel() for p in model.parameters()):,} parameters\n"
+        )
+    result = _train_with_progress(model, dataset, train_config, quiet=args.quiet)
+
+    interrupted = result.stopped_early
+    test_metrics = _final_test_metrics(model, dataset, train_config, result.history)
+    metadata = make_metadata(
+        name=name,
+        dataset=dataset.name,
+        preprocessing=dict(dataset.preprocessing),
+        train_config=train_config.to_dict(),
+        history=[dict(h) for h in result.history],
+        test_metrics=test_metrics,
+        device=describe_device(torch.device(result.device)),
+        interrupted=interrupted,
+        epochs_trained=len(result.history),
+        train_seconds=round(result.seconds, 3),
+        **({"data_file": args.data.name} if args.data is not None else {}),
+    )
+    save_checkpoint(out, model.cpu(), metadata)
+    status = f"interrupted after {len(result.history)} epoch(s); saved" if interrupted else "saved"
+    print(f"{status} {out}")
+    print(f"test: {format_metrics(test_metrics)}  ({result.seconds:.1f} s on {result.device})")
+    return 0
+
+
+def _check_data_fits(dataset, likelihood: str, dynamic: bool) -> None:
+    low = min(float(dataset.x_train.min()), float(dataset.x_test.min()))
+    high = max(float(dataset.x_train.max()), float(dataset.x_test.max()))
+    in_unit_range = low >= 0.0 and high <= 1.0
+    if likelihood == "bernoulli" and not in_unit_range:
+        raise CommandError(
+            f"the bernoulli likelihood needs data in [0, 1], but {dataset.name} spans "
+            f"[{low:.3g}, {high:.3g}]; use --likelihood gaussian"
+        )
+    if dynamic and likelihood != "bernoulli":
+        raise CommandError("--dynamic-binarization needs the bernoulli likelihood")
+
+
+def _default_out(dataset_name: str, arch: str, latent: int) -> Path:
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", dataset_name).strip("-") or "model"
+    return default_library_root() / f"{stem[:60]}-{arch}-z{latent}{SUFFIX}"
+
+
+def _model_name(out: Path) -> str:
+    """The model name the file of --out gives (the app lists it under that name)."""
+    name = out.name[: -len(SUFFIX)]
+    try:
+        safe = safe_model_name(name)
+    except ValueError as error:
+        raise CommandError(f"the file name of --out is not a valid model name: {error}") from None
+    if safe != name:
+        raise CommandError(f"the file name of --out is not a valid model name: {name!r}")
+    return name
+
+
+def _configs(
+    args: argparse.Namespace, dataset, likelihood: str, device: str
+) -> tuple[ModelConfig, TrainConfig]:
+    model_config = ModelConfig(
+        input_dim=dataset.input_dim,
+        image_shape=dataset.image_shape,
+        latent_dim=args.latent_dim,
+        architecture=args.arch,
+        hidden=args.hidden,
+        likelihood=likelihood,
+        gaussian_sigma=args.gaussian_sigma if likelihood == "gaussian" else None,
+    )
+    train_config = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        lr_schedule=args.lr_schedule,
+        final_lr_fraction=args.final_lr_fraction,
+        beta=args.beta,
+        warmup_epochs=args.warmup_epochs,
+        dynamic_binarization=args.dynamic_binarization,
+        seed=args.seed,
+        device=device,
+        snapshot_latents=False,  # replay snapshots are for the app; the CLI saves weights only
+    )
+    return model_config, train_config
+
+
+def _train_with_progress(model, dataset, train_config: TrainConfig, quiet: bool):
+    """vae.train.train with a progress bar on stderr; the first Ctrl-C stops after the batch."""
+    from ..train import train
+
+    steps_per_epoch = math.ceil(dataset.n_train / train_config.batch_size)
+    total_steps = steps_per_epoch * train_config.epochs
+    progress = ProgressLine(sys.stderr, total_steps, enabled=not quiet)
+    state = {"polls": 0, "epoch": 1}
+
+    with StopOnInterrupt() as interrupt:
+
+        def should_stop() -> bool:  # vae.train polls this once before every batch
+            state["polls"] += 1
+            progress.step(state["polls"] - 1, state["epoch"], train_config.epochs)
+            return interrupt.requested
+
+        def on_epoch(report) -> None:
+            state["epoch"] = report.epoch + 1
+            done = min(total_steps, report.epoch * steps_per_epoch)
+            progress.epoch_done(report.epoch, report.epochs, done, report.train, report.test)
+
+        try:
+            return train(model, dataset.x_train, dataset.x_test, train_config,
+                         on_epoch=on_epoch, should_stop=should_stop)  # fmt: skip
+        finally:
+            progress.close()
+
+
+def _final_test_metrics(model, dataset, train_config: TrainConfig, history: list[dict]) -> dict:
+    """The last epoch's test metrics, or measured now when stopped inside the first epoch."""
+    last_test = next((h for h in reversed(history) if "test_elbo" in h), None)
+    if last_test is not None:
+        return {k[5:]: v for k, v in last_test.items() if k.startswith("test_")}
+    import torch
+
+    from ..train import evaluate
+
+    x_test = torch.as_tensor(dataset.x_test).to(model.device)
+    if train_config.dynamic_binarization:
+        x_test = binarize_once(x_test, train_config.seed).to(model.device)
+    return evaluate(model, x_test)
