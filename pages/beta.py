@@ -12,7 +12,7 @@ from ui import presenter
 from ui.explore_cache import cached
 from ui.models import builtin_dataset
 from ui.state import cached_dataset, get_active_model, load_library_model, model_library
-from vae.explore_figures import elbo_terms_figure
+from vae.explore_figures.beta import elbo_terms_figure
 from vae.explore_train import test_terms, train_beta_pair
 from vae.latent import encode_dataset
 from vae.latent_figure import data_bounds, latent_map_figure

@@ -24,7 +24,7 @@ from ui.state import (
     set_active_model,
 )
 from vae.explore_embeddings import knn_field
-from vae.explore_figures import surface_3d_figure
+from vae.explore_figures.surface_3d import surface_3d_figure
 from vae.explore_train import quick_train
 from vae.latent import decode_grid, decode_latents, encode_dataset
 from vae.latent_figure import data_bounds, latent_map_figure

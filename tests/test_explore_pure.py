@@ -23,16 +23,11 @@ from vae.explore_density import (
 )
 from vae.explore_embeddings import compute_embeddings, knn_holdout_score, knn_scores
 from vae.explore_export import gallery_png, grid_png, latent_csv
-from vae.explore_figures import (
-    cell_edges,
-    density_figure,
-    elbo_terms_figure,
-    embedding_figure,
-    kl_forces_figure,
-    latent_mosaic,
-    manifold_beside_map,
-    surface_3d_figure,
-)
+from vae.explore_figures.aggregate import density_figure, kl_forces_figure
+from vae.explore_figures.beta import elbo_terms_figure
+from vae.explore_figures.compare import embedding_figure
+from vae.explore_figures.manifold import cell_edges, latent_mosaic, manifold_beside_map
+from vae.explore_figures.surface_3d import surface_3d_figure
 from vae.explore_share import SharedView, ShareError, decode_view, encode_view
 from vae.latent import kl_per_dimension, latent_grid
 

@@ -1,0 +1,171 @@
+"""Aggregate posterior: log q(z) against the prior with its holes, and the KL's two forces per dimension."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ..explore_density import DensityGrid, Hole, KLForces
+
+
+def density_figure(
+    grid: DensityGrid,
+    holes: Sequence[Hole] = (),
+    hole_mask: np.ndarray | None = None,
+    height: int = 520,
+    font_size: int = 12,
+) -> go.Figure:
+    """Two panels on the same axes: log q(z) with the prior's 1-2-3σ circles, and log q/p with
+    the holes (q < ratio * p inside the prior's bulk) outlined and numbered."""
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        shared_yaxes=True,
+        horizontal_spacing=0.08,
+        subplot_titles=(
+            "aggregate posterior log q(z)",
+            "log q(z) / p(z)  (blue: q below the prior)",
+        ),
+    )
+    floor = np.maximum(grid.log_q, grid.log_p.min() - 5)  # keep empty regions on the scale
+    fig.add_trace(
+        go.Heatmap(
+            x=grid.xs,
+            y=grid.ys,
+            z=floor,
+            colorscale="Viridis",
+            zmin=float(np.percentile(floor, 2)),
+            colorbar=dict(x=0.45, thickness=10, title=dict(text="log q")),
+            hovertemplate="z = (%{x:.2f}, %{y:.2f})<br>log q = %{z:.2f}<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    ratio = np.clip(grid.log_q - grid.log_p, -6, 6)
+    fig.add_trace(
+        go.Heatmap(
+            x=grid.xs,
+            y=grid.ys,
+            z=ratio,
+            colorscale="RdBu",
+            reversescale=True,
+            zmid=0,
+            zmin=-6,
+            zmax=6,
+            colorbar=dict(thickness=10, title=dict(text="log q/p")),
+            hovertemplate="z = (%{x:.2f}, %{y:.2f})<br>log q/p = %{z:.2f}<extra></extra>",
+        ),
+        row=1,
+        col=2,
+    )
+    theta = np.linspace(0, 2 * np.pi, 129)
+    for col in (1, 2):
+        for r in (1.0, 2.0, 3.0):
+            fig.add_trace(
+                go.Scatter(
+                    x=r * np.cos(theta),
+                    y=r * np.sin(theta),
+                    mode="lines",
+                    line=dict(color="white" if col == 1 else "black", width=1, dash="dot"),
+                    hoverinfo="skip",
+                    showlegend=col == 1 and r == 1.0,
+                    name="prior N(0, I): 1, 2, 3σ",
+                ),
+                row=1,
+                col=col,
+            )
+    if hole_mask is not None and hole_mask.any():
+        fig.add_trace(
+            go.Contour(
+                x=grid.xs,
+                y=grid.ys,
+                z=hole_mask.astype(float),
+                contours=dict(start=0.5, end=0.5, coloring="none"),
+                line=dict(color="black", width=2),
+                showscale=False,
+                hoverinfo="skip",
+                name="holes",
+                showlegend=True,
+            ),
+            row=1,
+            col=2,
+        )
+    if holes:
+        fig.add_trace(
+            go.Scatter(
+                x=[h.center[0] for h in holes],
+                y=[h.center[1] for h in holes],
+                mode="markers+text",
+                text=[f"hole {i + 1}" for i in range(len(holes))],
+                textposition="top center",
+                textfont=dict(color="black"),
+                marker=dict(symbol="x", size=10, color="black"),
+                name="hole centres",
+                hovertemplate="%{text}: z = (%{x:.2f}, %{y:.2f})<extra></extra>",
+            ),
+            row=1,
+            col=2,
+        )
+    x_range = [float(grid.xs[0]), float(grid.xs[-1])]
+    y_range = [float(grid.ys[0]), float(grid.ys[-1])]
+    fig.update_xaxes(range=x_range, title="z₁", constrain="domain")
+    fig.update_yaxes(range=y_range, constrain="domain")
+    fig.update_yaxes(title="z₂", scaleanchor="x", scaleratio=1, row=1, col=1)
+    fig.update_yaxes(scaleanchor="x2", scaleratio=1, row=1, col=2)
+    fig.update_layout(
+        height=height,
+        margin=dict(l=10, r=10, t=40, b=10),
+        font=dict(size=font_size),
+        legend=dict(orientation="h", y=-0.15),
+        plot_bgcolor="white",
+    )
+    return fig
+
+
+def kl_forces_figure(
+    forces: KLForces, recon: float | None = None, height: int = 360, font_size: int = 12
+) -> go.Figure:
+    """Per latent dimension: the pull to the origin (1/2 mu^2) and the size term, stacked to
+    the dimension's mean KL; inactive units are labelled."""
+    dims = [
+        f"z{d + 1}" + ("" if forces.active[d] else " (inactive)") for d in range(len(forces.total))
+    ]
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=dims,
+                y=forces.pull_to_origin,
+                name="pull to origin  ½·μ²",
+                marker_color="#1f77b4",
+                hovertemplate="%{x}: %{y:.3f} nats<extra>pull to origin</extra>",
+            ),
+            go.Bar(
+                x=dims,
+                y=forces.unit_size,
+                name="keep size 1  ½·(σ²−1−log σ²)",
+                marker_color="#ff7f0e",
+                hovertemplate="%{x}: %{y:.3f} nats<extra>size term</extra>",
+            ),
+        ]
+    )
+    for d, total in enumerate(forces.total):
+        fig.add_annotation(x=dims[d], y=total, text=f"KL {total:.2f}", showarrow=False, yshift=10)
+    title = "mean KL per latent dimension (nats)"
+    if recon is not None:
+        title += f" · reconstruction term (the push apart): {recon:.1f} nats"
+    fig.update_layout(
+        barmode="stack",
+        height=height,
+        title=dict(text=title, font=dict(size=font_size + 1)),
+        margin=dict(l=10, r=10, t=50, b=10),
+        font=dict(size=font_size),
+        yaxis_title="nats",
+        legend=dict(orientation="h", y=-0.2),
+    )
+    return fig
+
+
+__all__ = ["density_figure", "kl_forces_figure"]
