@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -13,6 +15,8 @@ import torch
 from vae.checkpoint import CheckpointError, checkpoint_bytes, load_checkpoint
 from vae.config import ModelConfig
 from vae.library import (
+    ABANDONED_TEMP_SECONDS,
+    STALE_TEMP_SECONDS,
     ModelEntry,
     ModelExistsError,
     ModelLibrary,
@@ -20,6 +24,8 @@ from vae.library import (
     safe_model_name,
 )
 from vae.model import VAE
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def small_model(seed: int = 0, hidden: tuple[int, ...] = (16,)) -> VAE:
@@ -302,3 +308,148 @@ def test_a_link_in_the_folder_is_loaded_through_and_deleted_as_a_link(tmp_path):
     assert same_weights(library.load("linked")[0], small_model())
     library.delete("linked")
     assert library.names() == [] and (elsewhere / "real.safetensors").exists()
+
+
+# --- leftovers of killed saves ----------------------------------------------------------------
+
+
+def aged(path: Path, seconds: float) -> Path:
+    """Give `path` a modification time `seconds` in the past (as if last written then)."""
+    when = time.time() - seconds
+    os.utime(path, (when, when))
+    return path
+
+
+def old_file(path: Path, seconds: float) -> Path:
+    path.write_bytes(b"half a checkpoint")
+    return aged(path, seconds)
+
+
+def finished_pid() -> int:
+    """The pid of a process that has run and been reaped: no process has it now."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_stale_temp_files_go_and_live_writers_keep_theirs(tmp_path):
+    library = ModelLibrary(tmp_path)
+    dead = finished_pid()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    stale, young = STALE_TEMP_SECONDS + 60, STALE_TEMP_SECONDS - 60
+    ancient = ABANDONED_TEMP_SECONDS + 60
+    try:
+        gone = {
+            old_file(tmp_path / f".incoming-{dead}-dead0000.tmp", stale),  # writer killed
+            old_file(tmp_path / ".incoming-old00000.tmp", stale),  # from before names had a pid
+            old_file(tmp_path / f".incoming-{sleeper.pid}-abnd0000.tmp", ancient),
+        }
+        kept = {
+            old_file(tmp_path / f".incoming-{dead}-yng00000.tmp", young),  # too young to judge
+            old_file(tmp_path / ".incoming-yng00001.tmp", young),
+            old_file(tmp_path / f".incoming-{sleeper.pid}-live0000.tmp", stale),  # still running
+            old_file(tmp_path / f".incoming-{os.getpid()}-thrd0000.tmp", stale),  # this process
+            old_file(tmp_path / ".hidden-notes.tmp", ancient),  # not a temp file of ours
+            old_file(tmp_path / "incoming-1-x.tmp", ancient),
+        }
+        folder = tmp_path / f".incoming-{dead}-folder00.tmp"  # only files are removed
+        folder.mkdir()
+        kept.add(aged(folder, ancient))
+
+        library.save("model", small_model(), {})  # a save cleans up first
+        assert {p for p in tmp_path.iterdir() if p.name != "model.safetensors"} == kept
+        assert not gone & set(tmp_path.iterdir())
+        assert library.remove_stale_temp_files() == []  # nothing more to remove
+        assert library.names() == ["model"]
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+SAVE_LOOP = r"""
+import sys
+import torch
+from vae.config import ModelConfig
+from vae.library import ModelLibrary
+from vae.model import VAE
+
+library = ModelLibrary(sys.argv[1])
+model = VAE(ModelConfig(input_dim=64, image_shape=(8, 8), hidden=(16,)))
+for i in range(20):
+    library.save("other", model, {"round": i}, overwrite=True)
+print("saved", i + 1)
+"""
+
+
+@pytest.mark.slow
+def test_cleaning_during_saves_never_touches_a_temp_file_being_written(tmp_path, monkeypatch):
+    """With the age limit at 0, only the writer's pid protects its temp file: saves in threads
+    of this process and in another process all succeed while this one cleans without pause."""
+    monkeypatch.setattr("vae.library.STALE_TEMP_SECONDS", 0)
+    library = ModelLibrary(tmp_path)
+    library.save("seed", small_model(), {})  # the folder exists before the cleaning starts
+    other_process = subprocess.Popen(
+        [sys.executable, "-c", SAVE_LOOP, str(tmp_path)],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    errors: list[BaseException] = []
+
+    def save_in_a_thread(i: int) -> None:
+        try:
+            for round_ in range(10):
+                library.save(f"thread-{i}", small_model(i), {"round": round_}, overwrite=True)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=save_in_a_thread, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    removed = []
+    while any(t.is_alive() for t in threads) or other_process.poll() is None:
+        removed += library.remove_stale_temp_files()
+        time.sleep(0.001)
+    for thread in threads:
+        thread.join()
+    out, err = other_process.communicate(timeout=60)
+    assert not errors, errors[0]
+    assert other_process.returncode == 0 and out.strip() == "saved 20", err
+    assert removed == []
+    assert sorted(library.names()) == ["other", "seed", "thread-0", "thread-1"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_sigkill_leftovers_are_cleaned_by_the_next_save_once_stale(tmp_path):
+    """tests/test_faults.py's SIGKILL helper kills saves and imports mid-write; the temp files
+    it leaves are kept while young, then removed by the next save, and no model is harmed."""
+    from tests.test_faults import SAVE_AND_KILL
+
+    root = tmp_path / "models"
+    helper = subprocess.Popen(
+        [sys.executable, "-c", SAVE_AND_KILL, str(root)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    leftovers: list[Path] = []
+    try:
+        for delay in [0.05, 0.15, 0.3, 0.45] * 6:  # until a kill lands inside a write
+            helper.stdin.write(f"{delay}\n")
+            helper.stdin.flush()
+            assert helper.stdout.readline().strip() == "killed"
+            leftovers = sorted(root.glob(".incoming-*.tmp")) if root.exists() else []
+            if len(leftovers) >= 2:
+                break
+    finally:
+        helper.stdin.close()
+        helper.wait(timeout=60)
+    assert leftovers, "no kill landed inside a save: nothing to clean"
+    library = ModelLibrary(root)
+    library.save("after", small_model(), {})  # young leftovers: a writer might still be busy
+    assert sorted(root.glob(".incoming-*.tmp")) == leftovers
+    for path in leftovers:
+        aged(path, STALE_TEMP_SECONDS + 1)
+    library.save("after", small_model(1), {}, overwrite=True)
+    assert list(root.glob(".*")) == []
+    assert all(entry.ok for entry in library.list())
+    assert same_weights(library.load("after")[0], small_model(1))

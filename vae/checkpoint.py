@@ -156,7 +156,8 @@ def write_temp(folder: Path, data: bytes) -> Path:
     """
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=".incoming-", suffix=".tmp", dir=folder)
+        # The writer's pid in the name lets ModelLibrary tell a killed save's leftover.
+        fd, name = tempfile.mkstemp(prefix=f".incoming-{os.getpid()}-", suffix=".tmp", dir=folder)
     except OSError as error:
         raise CheckpointError(f"cannot write into {folder}: {error.strerror or error}") from None
     try:

@@ -2,7 +2,9 @@
 
 Every write goes through a hidden temp file in the same folder and an atomic rename, so many
 threads or processes (Streamlit sessions, the CLI) may save, list, load and delete at once:
-a reader sees a whole old file, a whole new one, or none - never a partial one.
+a reader sees a whole old file, a whole new one, or none - never a partial one. A save that was
+killed (SIGKILL, power loss) can leave its hidden temp file behind; the next save or import
+removes such leftovers once they are clearly abandoned (see remove_stale_temp_files).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +34,17 @@ MAX_NAME_LENGTH = 80
 _ALLOWED = re.compile(r"[A-Za-z0-9 _.\-]+")
 # Names Windows reserves whatever the extension; refused so that a library folder can be copied.
 _RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{i}" for p in ("COM", "LPT") for i in range(1, 10)}
+
+
+# A temp file of vae.checkpoint.write_temp: ".incoming-<writer pid>-<random>.tmp" (older versions
+# wrote ".incoming-<random>.tmp", without the pid).
+_TEMP_NAME = re.compile(r"\.incoming-(?:(?P<pid>\d+)-)?.*\.tmp", re.DOTALL)
+# A save writes, fsyncs, validates and renames its temp file within seconds. A temp file left
+# unmodified this long is a leftover unless its writer is known to be still running here (a pid
+# is checked on this machine only: a folder shared with another machine relies on the age).
+STALE_TEMP_SECONDS = 10 * 60
+# Removed whatever the name says (the pid reused by a long-lived process, say).
+ABANDONED_TEMP_SECONDS = 24 * 3600
 
 
 class ModelExistsError(CheckpointError):
@@ -154,6 +169,7 @@ class ModelLibrary:
         """Store `model` as `name`; ModelExistsError if taken and overwrite is False."""
         path = self.path_for(name)
         data = checkpoint_bytes(model, {**metadata, "name": path.name[: -len(SUFFIX)]})
+        self.remove_stale_temp_files()
         self._install(path, write_temp(path.parent, data), overwrite)
         return path
 
@@ -191,6 +207,7 @@ class ModelLibrary:
                 f"the upload is {len(data) / 2**20:.0f} MB, more than the "
                 f"{MAX_CHECKPOINT_BYTES // 2**20} MB a checkpoint may be"
             )
+        self.remove_stale_temp_files()
         temp = write_temp(path.parent, bytes(data))
         try:
             load_checkpoint(temp)  # raises CheckpointError for anything wrong
@@ -203,6 +220,34 @@ class ModelLibrary:
             raise
         self._install(path, temp, overwrite)
         return self.entry(name)
+
+    def remove_stale_temp_files(self) -> list[Path]:
+        """Delete the temp files that killed saves left in the folder; returns what was deleted.
+
+        Never one that a save in this or another process may still be writing: a file goes when
+        it is ABANDONED_TEMP_SECONDS old, or STALE_TEMP_SECONDS old and its writer (the pid in
+        its name) is not running on this machine. Errors are ignored: this is housekeeping.
+        """
+        now = time.time()
+        removed = []
+        try:
+            names = [(p, _TEMP_NAME.fullmatch(p.name)) for p in self.root.iterdir()]
+        except OSError:  # no folder yet, or not readable: nothing to clean
+            return removed
+        for path, pid in ((p, m.group("pid")) for p, m in names if m):
+            try:
+                info = path.lstat()
+            except OSError:
+                continue  # renamed into place or removed since iterdir()
+            if not stat.S_ISREG(info.st_mode):
+                continue  # not something write_temp makes
+            age = now - info.st_mtime
+            writer_gone = pid is None or not _process_running(int(pid))
+            if age >= ABANDONED_TEMP_SECONDS or (age >= STALE_TEMP_SECONDS and writer_gone):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    removed.append(path)
+        return removed
 
     def _install(self, path: Path, temp: Path, overwrite: bool) -> None:
         """Move a complete temp file to `path` atomically (without replacing unless asked)."""
@@ -239,6 +284,21 @@ def _unsafe_name(name: str) -> str | None:
     except ValueError as reason:
         return str(reason)
     return None if safe == name else "it has spaces at the start or end"
+
+
+def _process_running(pid: int) -> bool:
+    """Whether a process `pid` exists on this machine; True when that cannot be told."""
+    if pid == os.getpid():
+        return True
+    if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: only checks that the process exists
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):  # PermissionError: it exists but belongs to another user
+        return True
+    return True
 
 
 def _remove_quietly(path: Path) -> None:
