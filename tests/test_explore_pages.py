@@ -75,13 +75,19 @@ def roll_active() -> ActiveModel:
     )  # fmt: skip
 
 
-def open_page(path: str, active: ActiveModel | None = None, **state) -> AppTest:
+def app(active: ActiveModel | None = None, **state) -> AppTest:
+    """app.py, not run yet, with `active` as the active model and `state` in session state."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     if active is not None:
         at.session_state["vx_active_model"] = active
     for key, value in state.items():
         at.session_state[key] = value
-    at.run()
+    return at
+
+
+def open_page(path: str, active: ActiveModel | None = None, **state) -> AppTest:
+    """Run app.py once, then switch to `path` through the navigation and run it."""
+    at = app(active, **state).run()
     assert not at.exception, at.exception
     at.switch_page(path).run()
     assert not at.exception, [e.value for e in at.exception]
@@ -204,7 +210,7 @@ def test_beta_saved_models_needs_two(active):
 
 def test_a_shared_link_restores_model_z_selection_path_and_presenter(active, library_dir):
     ModelLibrary(library_dir).save("shared", active.model, dict(active.metadata, name="shared"))
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at = app()
     at.query_params.update(
         {"model": "shared", "z": "0.5,-1", "sel": "1,2", "path": "0,0;1,1", "present": "1"}
     )
@@ -227,8 +233,7 @@ def test_a_shared_link_restores_model_z_selection_path_and_presenter(active, lib
     [{"z": "nan,1"}, {"model": "../../etc/passwd"}, {"model": "nobody"}, {"sel": "²"}, {"x": "1"}],
 )
 def test_bad_links_warn_and_keep_the_current_view(active, params):
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    at.session_state["vx_active_model"] = active
+    at = app(active)
     at.query_params.update(params)
     at.run()
     assert not at.exception
@@ -237,10 +242,7 @@ def test_bad_links_warn_and_keep_the_current_view(active, params):
 
 
 def test_a_session_model_cannot_be_linked(active):
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    at.session_state["vx_active_model"] = active
-    at.session_state["vx_clicked_z"] = (1.0, 2.0)
-    at.run()
+    at = app(active, vx_clicked_z=(1.0, 2.0)).run()
     assert "save it" in texts(at)
     assert "model" not in at.query_params and at.query_params["z"] == "1,2"
 
@@ -250,15 +252,10 @@ def test_presenter_mode_toggle(active):
 
     AppTest re-executes only the page script on reruns, not app.py around it, so the link is
     checked on a first run; the "Exit presenter mode" button was checked in Chromium."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    at.session_state["vx_active_model"] = active
-    at.run()
+    at = app(active).run()
     at.toggle(key="presenter_toggle").set_value(True).run()
     assert at.session_state["vx_presenter"] is True and not at.exception
-    fresh = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    fresh.session_state["vx_active_model"] = active
-    fresh.session_state["vx_presenter"] = True
-    fresh.run()
+    fresh = app(active, vx_presenter=True).run()
     assert not fresh.exception and fresh.query_params["present"] == "1"
 
 
