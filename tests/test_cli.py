@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from vae.checkpoint import load_checkpoint, read_metadata
+from vae.checkpoint import load_checkpoint, read_metadata, save_checkpoint
 from vae.cli import ProgressLine, main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,6 +109,25 @@ def test_list_shows_library_models(trained, capsys):
     assert main(["list", "--root", str(trained.parent)]) == 0
     out, _ = capsys.readouterr()
     assert "digits-test" in out and "test ELBO" in out
+
+
+def test_list_an_empty_library_and_a_broken_file(tmp_path, capsys):
+    assert main(["list", "--root", str(tmp_path / "absent")]) == 0
+    assert capsys.readouterr().out == f"no models in {tmp_path / 'absent'}\n"
+    (tmp_path / "torn.safetensors").write_bytes(b"not a checkpoint")
+    assert main(["list", "--root", str(tmp_path)]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.startswith("torn") and "BROKEN: " in line
+
+
+def test_info_says_when_training_was_interrupted(trained, tmp_path, capsys):
+    model, metadata = load_checkpoint(trained)
+    stopped = tmp_path / "stopped.safetensors"
+    save_checkpoint(stopped, model, {**metadata, "interrupted": True})
+    assert main(["info", "--checkpoint", str(stopped)]) == 0
+    out = capsys.readouterr().out
+    assert "2 epoch(s) trained (interrupted)" in out
+    assert "model:       mlp hidden [64, 32], latent 2, bernoulli likelihood, input 64" in out
 
 
 def test_default_out_is_the_library(tmp_path, monkeypatch, capsys):
