@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,11 +26,13 @@ from ui.interp_panel import (
     strip_frames,
 )
 from ui.latent_images import to_image
-from ui.scrubber import MAP_POINTS, build_frames, point_colors, scrub_payload, sprite_sheet
+from ui.scrubber import MAP_POINTS, RAMP, build_frames, point_colors, scrub_payload, sprite_sheet
 from ui.state import ActiveModel
 from vae import VAE, ModelConfig
 from vae.latent import decode_latents, interpolation_path
 from vae.latent_figure import PALETTE
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _decode_url(url: str) -> Image.Image:
@@ -147,3 +150,32 @@ def test_strip_and_gif_come_from_the_same_path(active: ActiveModel) -> None:
     gif = Image.open(io.BytesIO(animation_gif(key, path, "linear", active)))
     forward = len(range(0, SCRUB_STEPS, 2))
     assert gif.format == "GIF" and gif.n_frames == 2 * forward - 2  # ping-pong loop
+
+
+def test_page_scrubs_points_that_are_not_images() -> None:
+    """A swiss roll's 3-D points: the scrubber gets the decoded values, the strip shows numbers."""
+    from streamlit.testing.v1 import AppTest
+
+    from vae.data import Dataset
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(200, 3)).astype(np.float32)
+    t = rng.random(200).astype(np.float32)
+    dataset = Dataset(
+        name="roll", x_train=x, x_test=x, y_train=t, y_test=t, image_shape=None,
+        likelihood="gaussian", label_kind="continuous", class_names=None, preprocessing={},
+        description="3-D points",
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = VAE(ModelConfig(input_dim=3, hidden=(8,), likelihood="gaussian")).eval()
+    active = ActiveModel("test:roll-interp", "roll", model, {"dataset": "roll"}, dataset, "session")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state["vx_active_model"] = active
+    at.switch_page("pages/interpolate.py").run()
+    assert not at.exception, at.exception
+    (scrub,) = [c for c in at.get("bidi_component") if c.key == "interp_scrub"]
+    data = json.loads(scrub.proto.json)
+    assert "sprite" not in data and np.asarray(data["vectors"]).shape == (SCRUB_STEPS, 3)
+    assert data["palette"] == list(RAMP)  # coloured by the continuous label
+    assert not at.get("image") and not at.get("download_button")  # no pictures to download
+    assert sum("**(" in md.value for md in at.markdown) == 8  # the strip, as numbers

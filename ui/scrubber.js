@@ -7,15 +7,15 @@
 //        palette, mapKey, displayPx, sprite: {url, columns, w, h} | vectors: [[...]] (S, D)}
 export default function ({ data, key, parentElement }) {
   // Streamlit may call this again (a rerun) without tearing the last call down first: keep
-  // one live instance per key, and the position along an unchanged path.
+  // one live instance per key. The position t is kept across reruns, even when the path
+  // changes: switching linear <-> spherical then compares the two paths at the same t.
   const registry = (window.__vxScrub = window.__vxScrub || {});
   if (registry[key]) registry[key]();
   const positions = (window.__vxScrubAt = window.__vxScrubAt || {});
   const images = (window.__vxScrubSprites = window.__vxScrubSprites || {});
-  const signature = JSON.stringify([data.path[0], data.path[data.steps - 1], data.steps, data.waypoints]);
   const S = data.steps;
   const px = data.displayPx;
-  let index = positions[key] && positions[key][0] === signature ? positions[key][1] : 0;
+  let index = Math.min(positions[key] || 0, S - 1);
 
   const root = document.createElement("div");
   root.className = "vx-scrub";
@@ -76,17 +76,19 @@ export default function ({ data, key, parentElement }) {
       const W = picture.width;
       const H = picture.height;
       const pad = 8 * ratio;
+      const plotH = H - pad - 18 * ratio; // the bottom strip holds the values as text
       const bar = (W - 2 * pad) / v.length;
-      const y0 = pad + ((H - 2 * pad) * hi) / span; // the zero line
+      const y0 = pad + (plotH * hi) / span; // the zero line
       ctx.clearRect(0, 0, W, H);
       ctx.fillStyle = "#1f77b4";
       v.forEach((x, d) => {
-        const y = pad + ((H - 2 * pad) * (hi - x)) / span;
-        ctx.fillRect(pad + d * bar + bar * 0.15, Math.min(y, y0), bar * 0.7, Math.abs(y0 - y));
+        const y = pad + (plotH * (hi - x)) / span;
+        ctx.fillRect(pad + d * bar + bar * 0.15, Math.min(y, y0), bar * 0.7, Math.max(1, Math.abs(y0 - y)));
       });
       ctx.fillStyle = "#31333f";
       ctx.font = `${11 * ratio}px monospace`;
-      v.slice(0, 8).forEach((x, d) => ctx.fillText(x.toFixed(2), pad + d * bar + 2, H - 2));
+      ctx.textAlign = "center";
+      if (v.length <= 8) v.forEach((x, d) => ctx.fillText(x.toFixed(2), pad + (d + 0.5) * bar, H - 4 * ratio));
       return true;
     };
   }
@@ -176,7 +178,7 @@ export default function ({ data, key, parentElement }) {
   const fmt = (x) => (x < 0 ? "−" : " ") + Math.abs(x).toFixed(3);
   function show(i) {
     index = Math.max(0, Math.min(S - 1, i));
-    positions[key] = [signature, index];
+    positions[key] = index;
     if (drawPicture(index)) picture.dataset.frame = String(index);
     const z = data.path[index];
     const [u, v] = toMap(z);

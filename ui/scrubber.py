@@ -119,7 +119,7 @@ def scrub_payload(
         keep = np.sort(np.random.default_rng(seed).choice(len(mu), MAP_POINTS, replace=False))
     palette, color = point_colors(y, label_kind)
     waypoints = np.asarray(waypoints, dtype=np.float64).reshape(-1, 2)
-    (x0, x1), (y0, y1) = data_bounds(np.concatenate([mu, frames.z, waypoints]), pad=0.04)
+    (x0, x1), (y0, y1) = data_bounds(np.concatenate([mu, frames.z, waypoints]), pad=0.08)
     payload = {
         "steps": len(frames.z),
         "path": np.round(frames.z, 4).tolist(),
