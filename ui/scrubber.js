@@ -96,7 +96,11 @@ export default function ({ data, key, parentElement }) {
   // ---- the mini map: drawn once; the dot moves with a transform ----
   const [x0, x1, y0, y1] = data.bounds;
   const mapPx = px;
-  const toMap = (z) => [((z[0] - x0) / (x1 - x0)) * mapPx, ((y1 - z[1]) / (y1 - y0)) * mapPx];
+  // Equal units on both axes (a circle stays a circle: slerp arcs look like arcs), centred.
+  const unit = Math.min(mapPx / (x1 - x0), mapPx / (y1 - y0));
+  const du = (mapPx - unit * (x1 - x0)) / 2;
+  const dv = (mapPx - unit * (y1 - y0)) / 2;
+  const toMap = (z) => [du + (z[0] - x0) * unit, dv + (y1 - z[1]) * unit];
   (function drawMap() {
     const ratio = window.devicePixelRatio || 1;
     mapCanvas.width = mapPx * ratio;

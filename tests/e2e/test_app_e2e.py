@@ -152,6 +152,12 @@ def test_interpolation_scrubs_live_without_the_server(page, artifacts_dir) -> No
     last = int(scrub_frame(page))
     page.keyboard.press("ArrowLeft")
     assert int(scrub_frame(page)) == last - 1
+    # Play walks the path by itself until pressed again
+    play = page.locator(".st-key-interp_scrub .vx-scrub-play")
+    play.click()
+    page.wait_for_timeout(300)
+    play.click()
+    assert scrub_frame(page) != str(last - 1)
     # the current z is marked on the path map as well
     marker = page.locator(".st-key-interp_map .vx-scrub-marker")
     assert marker.count() == 1 and marker.is_visible()
