@@ -21,7 +21,6 @@ from vae.plots import bubble_sketch
 LATENT_MAP_PAGE = "pages/latent_map.py"
 
 ensure_app_entry()  # a deep link on a cold server must still go through app.py
-start_warm_up()  # once per server: the quick start should not pay torch's first-step costs
 
 st.title("VAE explorer")
 st.markdown(
@@ -128,3 +127,7 @@ with start:
         st.divider()
         st.markdown(f"Current model: **{active.name}**")
         st.page_link(LATENT_MAP_PAGE, label="Go to the latent map", icon=":material/scatter_plot:")
+
+# Once per server, after the page's content: the quick start's one-off costs (sklearn, torch's
+# first optimiser step) are paid on a background thread while the browser draws this page.
+start_warm_up()

@@ -46,26 +46,39 @@ class TrainRun:
 
 @st.cache_resource(show_spinner=False)
 def start_warm_up() -> threading.Thread:
-    """Once per server, off the script thread: torch's first-step costs and the digits import.
+    """Once per server, off the script thread: what the quick start pays the first time.
 
-    Measured cold (2 busy cores): the first training in a process costs ~1.7 s more CPU than
-    later ones, and loading digits imports sklearn.datasets (~2 s CPU). Home starts this, so
-    that a user reading Home does not wait for them after clicking the quick start.
+    Measured cold (CPU seconds, 2-core EPYC): importing sklearn for digits ~1.3-1.8, torch's
+    first optimiser (it imports torch._dynamo) ~1.2-1.7, the Latent map's first figure ~0.1.
+    Home starts this after its content is on its way to the browser: the imports hold the
+    GIL, so started earlier they would slow down the page the user is waiting for.
     """
 
     def work() -> None:
         try:
-            from vae.data import load_dataset
+            from vae.data import load_dataset  # (st.cache_resource needs a script thread)
 
+            start = time.perf_counter()
+            dataset = load_dataset("digits")  # imports sklearn; the page's reload is quick
             seconds = warm_up()
-            load_dataset("digits")
-            _LOG.info("warm-up done (torch %.1f s)", seconds)
+            _warm_latent_map(dataset)
+            _LOG.info("warm-up done in %.1f s (torch %.1f s)", time.perf_counter() - start, seconds)
         except Exception:  # a failed warm-up only costs time later  # noqa: BLE001
             _LOG.exception("warm-up failed")
 
     thread = threading.Thread(target=work, name="vae-warm-up", daemon=True)
     thread.start()
     return thread
+
+
+def _warm_latent_map(dataset: Dataset) -> None:
+    """The Latent map's first figure costs plotly's lazy imports: pay them on a few points."""
+    from vae.latent_figure import latent_map_figure
+
+    x = dataset.x_test[:50]  # (50, D): any points will do
+    latent_map_figure(
+        x[:, :2], x[:, 2:4] + 0.1, dataset.y_test[:50], class_names=dataset.class_names
+    )
 
 
 def default_model_name(dataset_name: str) -> str:
