@@ -7,6 +7,8 @@
 // data units with the chart's own axes. A press and release within 4 px is a click; a longer
 // move is Plotly's zoom or pan and is left alone. The clicked spot is drawn as an overlay
 // that follows zoom and pan, so the figure is never touched.
+const DOUBLE_CLICK_SLOP = 8; // px: presses farther apart than this are never a double-click
+
 export default function ({ data, key, setTriggerValue }) {
   // Streamlit may call this again (new data) without tearing the last call down first:
   // keep exactly one live instance per component key.
@@ -81,6 +83,17 @@ export default function ({ data, key, setTriggerValue }) {
     const gd = document.querySelector(selector);
     const drag = e.target && e.target.closest ? e.target.closest(".nsewdrag") : null;
     down = gd && drag && gd.contains(drag) && e.button === 0 ? [e.clientX, e.clientY] : null;
+    if (!down) return;
+    // Plotly counts any two presses within doubleClickDelay (300 ms) as a double-click,
+    // wherever they land, and a double-click resets the axes: the zoom is lost and the whole
+    // map is redrawn (0.4-2 s measured). Two clicks on different spots are two clicks: start
+    // a new click train (this listener runs before Plotly's mousedown handler). A real
+    // double-click, on one spot, still resets the zoom. (The last press is kept on the chart:
+    // this function runs anew on every click, as the marker changes.)
+    const last = gd.__vxLastPress;
+    if (last && Math.hypot(down[0] - last[0], down[1] - last[1]) > DOUBLE_CLICK_SLOP)
+      gd._mouseDownTime = 0;
+    gd.__vxLastPress = down;
   };
   const onUp = (e) => {
     if (!down) return;

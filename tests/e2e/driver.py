@@ -96,9 +96,13 @@ def graph(page, nth: int = 0):
 
 
 def keyed_graph(page, key: str):
-    """The Plotly graph div of the st.plotly_chart with this key, once drawn."""
+    """The Plotly graph div of the st.plotly_chart with this key, once drawn.
+
+    Waits for the plot area's drag layer, which every cartesian chart has: a map of WebGL
+    points with raster bubbles has an empty (invisible) SVG scatter layer.
+    """
     locator = page.locator(f".st-key-{key} .js-plotly-plot").first
-    locator.locator(".scatterlayer, .heatmaplayer").first.wait_for(timeout=300_000)
+    locator.locator(".nsewdrag").first.wait_for(timeout=120_000)
     return locator
 
 

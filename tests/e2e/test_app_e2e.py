@@ -119,6 +119,26 @@ def test_zoom_survives_a_click(page, artifacts_dir) -> None:
     assert not exceptions(page)
 
 
+def test_quick_clicks_on_two_spots_keep_the_zoom_and_a_double_click_resets_it(page) -> None:
+    # Plotly takes any two presses within 300 ms for a double-click (which resets the axes
+    # and redraws the whole map); two spots apart are two clicks. Runs on the zoomed map left
+    # by the test before.
+    gd = keyed_graph(page, "map_chart")
+    zoomed = axis_ranges(gd)
+    first, second = (to_page(gd, *spot) for spot in empty_spots(gd, 2))
+    before = image_sources(page)
+    page.mouse.click(*first)
+    page.mouse.click(*second)  # well within 300 ms of the first
+    wait_for_new_image(page, before)
+    wait_idle(page)
+    assert axis_ranges(keyed_graph(page, "map_chart")) == zoomed
+    page.mouse.dblclick(*second)  # one spot, twice: Plotly's reset, as the caption says
+    page.wait_for_timeout(500)
+    assert axis_ranges(keyed_graph(page, "map_chart")) != zoomed
+    wait_idle(page)
+    assert not exceptions(page)
+
+
 def _picture_digest(page) -> str:
     """A hash of the scrubber's picture as drawn (pixels, not data)."""
     box = page.locator(SCRUB_PICTURE).bounding_box()
