@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import streamlit as st
 
 from ui.models import save_active_model_form
@@ -12,8 +14,12 @@ from vae.data import USER_DATA_SUFFIXES, DataError, Dataset, load_user_data
 from vae.job import history_record
 from vae.latent_figure import latent_map_figure
 from vae.plots import loss_curves
+from vae.training_process import prestart_worker
 
 POLL_SECONDS = 0.5  # how often the live panel asks the job for news
+# "process" (default): train in a child process at a lower priority, so that the GIL stays free
+# for every other session (bench/load_test.py --runner compares); "thread": in this process.
+RUNNER = "thread" if os.environ.get("VAE_EXPLORER_TRAIN_RUNNER") == "thread" else "process"
 MAP_HEIGHT = 480
 UPLOAD = "upload"
 DATASET_LABELS = {
@@ -33,6 +39,7 @@ DEFAULTS = {
     "s-curve": {"hidden": "128, 128", "epochs": 60, "batch": 128, "lr": 1e-3},
     UPLOAD: {"hidden": "256, 128", "epochs": 30, "batch": 128, "lr": 1e-3},
 }
+MAP_FIGURE_KEY = "vx_train_map_figure"  # (job id, epoch, title, figure): the last map drawn
 LOAD_FAILURES = "vx_train_load_failures"  # {dataset name: error message} for this session
 UPLOAD_STATE = "vx_train_upload"  # (file_id, Dataset, file name) of the last parsed upload
 
@@ -121,11 +128,18 @@ def format_seconds(seconds: float | None) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
-def snapshot_figure(snapshot, dataset: Dataset, title: str):
-    """The latent map of one epoch's snapshot, coloured by the test labels."""
+def snapshot_figure(snapshot, dataset: Dataset, title: str, job_id: int):
+    """The latent map of one epoch's snapshot, coloured by the test labels.
+
+    Kept for the next poll: the page polls twice a second and an epoch can take longer, and
+    a map with bubbles costs ~0.1 s of the server's (GIL-bound) time that other sessions wait for.
+    """
+    cached = st.session_state.get(MAP_FIGURE_KEY)
+    if cached is not None and cached[:3] == (job_id, snapshot.epoch, title):
+        return cached[3]
     n = len(snapshot.mu)
     labels = dataset.y_test[:n] if dataset.y_test is not None else None
-    return latent_map_figure(
+    figure = latent_map_figure(
         snapshot.mu,
         snapshot.sigma,
         labels,
@@ -136,11 +150,18 @@ def snapshot_figure(snapshot, dataset: Dataset, title: str):
         height=MAP_HEIGHT,
         title=title,
     )
+    st.session_state[MAP_FIGURE_KEY] = (job_id, snapshot.epoch, title, figure)
+    return figure
 
 
 st.title("Train")
 run = get_run()
 running = run is not None and run.job.alive
+if not running and RUNNER == "process":
+    # Training runs in a child process (it would hold the GIL that every session's clicks
+    # need); one is started now, while the user picks settings, so Start does not wait for
+    # torch's import in it.
+    prestart_worker()
 
 data_col, model_col, train_col = st.columns(3, gap="medium")
 with data_col:
@@ -223,7 +244,8 @@ if start and dataset is not None:
         st.error(f"Cannot train with these settings: {error}")
     else:
         upload = st.session_state.get(UPLOAD_STATE) if choice == UPLOAD else None
-        start_run(dataset, model_config, train_config, dataset_file=upload[2] if upload else None)
+        start_run(dataset, model_config, train_config, dataset_file=upload[2] if upload else None,
+                  runner=RUNNER)  # fmt: skip
         st.rerun()  # redraw with the settings locked and the live panel polling
 
 
@@ -261,7 +283,8 @@ def live_panel() -> None:
             snap = snapshots[epoch - 1]
         if snap is not None:
             title = f"latent map after epoch {snap.epoch}"
-            st.plotly_chart(snapshot_figure(snap, run.dataset, title), key="train_map")
+            figure = snapshot_figure(snap, run.dataset, title, id(run.job))
+            st.plotly_chart(figure, key="train_map")
     with curves:
         figure = loss_curves(history, height=MAP_HEIGHT + 60, stacked=True)
         if snap is not None and run.active_key is not None:

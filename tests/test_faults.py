@@ -360,11 +360,23 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _tree_cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU seconds of a process and of its children (the Train page trains in a child)."""
+    seconds = {}
+    for each in (pid, *_children(pid)):
+        try:
+            seconds[each] = _cpu_seconds(each)
+        except OSError:  # it ended meanwhile
+            continue
+    return seconds
+
+
 def _cpu_share(pid: int, seconds: float) -> float:
-    """Fraction of one core the process used over the next `seconds`."""
-    start = _cpu_seconds(pid)
+    """Fraction of one core the process and its children used over the next `seconds`."""
+    start = _tree_cpu_seconds(pid)
     time.sleep(seconds)
-    return (_cpu_seconds(pid) - start) / seconds
+    end = _tree_cpu_seconds(pid)
+    return sum(end[p] - start.get(p, 0.0) for p in end) / seconds
 
 
 def _start_training_in_browser(page, url: str, epochs: int = 1000) -> None:

@@ -19,7 +19,6 @@ from vae.latent import decode_latents
 from vae.latent_figure import latent_map_figure
 
 COLOR_CHOICES = ("label", "σ (posterior std)", "KL to prior", "reconstruction error")
-FIGURES_KEY = "vx_map_figures"  # {(model key, options...): go.Figure}, a few recent ones
 SAMPLE_SEED_KEY = "vx_map_sample_seed"
 N_SAMPLES = 6  # decodes of z = mu + sigma * eps shown for a clicked data point
 
@@ -41,12 +40,15 @@ def color_values(view: LatentView, color_by: str):
 def cached_map_figure(
     model_key: str, view: LatentView, color_by: str, bubbles: str, prior: bool
 ) -> go.Figure:
-    """The map figure for these options, built once per session and model (same object after)."""
-    figures = st.session_state.setdefault(FIGURES_KEY, {})
-    key = (model_key, color_by, bubbles, prior)
-    if key not in figures:
+    """The map figure for these options, built once per view (same object after).
+
+    Kept with the view: a saved model's view is shared by every session (ui.state.latent_view),
+    so its figures are built once per server, not once per session.
+    """
+
+    def build() -> go.Figure:
         values, kind, label = color_values(view, color_by)
-        figures[key] = latent_map_figure(
+        return latent_map_figure(
             view.mu,
             view.sigma,
             values,
@@ -56,9 +58,8 @@ def cached_map_figure(
             bubbles=bubbles,
             prior_contours=prior,
         )
-        while len(figures) > 6:  # keep memory bounded: drop the oldest
-            figures.pop(next(iter(figures)))
-    return figures[key]
+
+    return view.derived(("map", model_key, color_by, bubbles, prior), build)
 
 
 def record_click(click: MapClick | None, view: LatentView) -> bool:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import inspect
 import os
+import threading
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import numpy as np
 import streamlit as st
@@ -34,6 +36,9 @@ PATH_KEY = "vx_path"
 WANTED_PAGE_KEY = "vx_wanted_page"  # the page a run without app.py asked for (see below)
 
 MAX_VIEW_POINTS = 60_000  # the latent map draws at most this many test points
+DERIVED_ENTRIES = 6  # figures etc. kept with one latent view (a few options' worth)
+
+T = TypeVar("T")
 
 # Pages that a "no model yet" message links to.
 HOME_PAGE = "pages/home.py"
@@ -53,9 +58,13 @@ class ActiveModel:
     source: Literal["session", "library"]
 
 
-@dataclass
+@dataclass(eq=False)
 class LatentView:
-    """The test set as the latent map sees it: one row per point, at most MAX_VIEW_POINTS."""
+    """The test set as the latent map sees it: one row per point, at most MAX_VIEW_POINTS.
+
+    A saved model's view is shared by every session (see latent_view): its arrays are
+    read-only, and what pages derive from it (map figures) is kept with it via `derived`.
+    """
 
     x: np.ndarray  # (N, D) inputs
     y: np.ndarray | None  # (N,) class ids or continuous values
@@ -65,6 +74,21 @@ class LatentView:
     recon_error: np.ndarray  # (N,) squared error of the decoded posterior mean
     label_kind: Literal["class", "continuous"] | None
     class_names: tuple[str, ...] | None
+    _derived: dict = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def derived(self, key: tuple, build: Callable[[], T]) -> T:
+        """`build()` once per key for this view (the last DERIVED_ENTRIES keys are kept).
+
+        Built under the view's lock: when thirty sessions open a shared model at once, one of
+        them builds the figure and the others wait for it instead of building it thirty times.
+        """
+        with self._lock:
+            if key not in self._derived:
+                self._derived[key] = build()
+                while len(self._derived) > DERIVED_ENTRIES:  # the oldest goes first
+                    self._derived.pop(next(iter(self._derived)))
+            return self._derived[key]
 
 
 def interactive_threads(cpu_count: int | None = None) -> int:
@@ -167,12 +191,41 @@ def require_active_model() -> ActiveModel:
 
 
 def latent_view(active: ActiveModel) -> LatentView:
-    """Encode the test set once per model and session; later reruns reuse it."""
+    """Encode the test set once per model: per server for a saved model on built-in data
+    (every session shares one read-only view), else once per session."""
     cached = st.session_state.get(LATENT_VIEW_KEY)
     if cached is not None and cached[0] == active.key:
         return cached[1]
-    view = compute_latent_view(active.model, active.dataset)
+    if shares_view(active):
+        view = _shared_latent_view(active.key, active.dataset.name, active.model, active.dataset)
+    else:
+        view = compute_latent_view(active.model, active.dataset)
     st.session_state[LATENT_VIEW_KEY] = (active.key, view)
+    return view
+
+
+def shares_view(active: ActiveModel) -> bool:
+    """A saved model shown with its built-in dataset: the same for every session.
+
+    A saved model trained on uploaded data is shown with the file each session uploads again,
+    so its view stays per session even though the model itself is shared.
+    """
+    meta = active.metadata
+    return (
+        active.source == "library"
+        and meta.get("dataset_source", "builtin") == "builtin"
+        and meta.get("dataset") == active.dataset.name
+    )
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _shared_latent_view(model_key: str, dataset_name: str, _model: VAE, _data: Dataset):
+    """One read-only LatentView per (saved model version, dataset) for the whole server."""
+    del dataset_name  # part of the cache key only
+    view = compute_latent_view(_model, _data)
+    for array in (view.x, view.y, view.mu, view.sigma, view.kl, view.recon_error):
+        if array is not None:
+            array.flags.writeable = False  # shared by every session: nobody may change it
     return view
 
 

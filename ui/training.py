@@ -17,7 +17,7 @@ import streamlit as st
 import vae
 from vae import VAE, ModelConfig, TrainConfig
 from vae.data import Dataset
-from vae.job import JobProgress, TrainingJob, training_metadata, warm_up
+from vae.job import JobProgress, Runner, TrainingJob, training_metadata, warm_up
 
 from .state import ActiveModel, new_model_key, set_active_model
 
@@ -103,11 +103,18 @@ def start_run(
     model_config: ModelConfig,
     train_config: TrainConfig,
     dataset_file: str | None = None,
+    runner: Runner = "thread",
 ) -> TrainRun:
-    """Stop this session's previous run, then start a new job for this session."""
+    """Stop this session's previous run, then start a new job for this session.
+
+    runner="process" trains in a child process (the Train page: long runs must not hold the
+    GIL that every other session needs); "thread" keeps it in this process.
+    """
     stop_run()
     model = VAE(model_config)
-    job = TrainingJob(model, dataset, train_config, connected=_session_connected()).start()
+    job = TrainingJob(
+        model, dataset, train_config, connected=_session_connected(), runner=runner
+    ).start()
     run = TrainRun(
         job=job,
         dataset=dataset,

@@ -1,9 +1,14 @@
-"""A training run on a background thread: stop, heartbeat, bounded concurrency, thread-safe progress.
+"""A training run off the script thread: stop, heartbeat, bounded concurrency, thread-safe progress.
 
-Plain threading, no Streamlit: the app's page polls `progress()` from a fragment and calls
-`heartbeat()` each time; when the heartbeats stop (the tab was closed) the job stops itself, so
-no thread trains forever for nobody. A module-level semaphore bounds how many jobs train at
-once per process, so one server is not swamped by many sessions.
+No Streamlit: the app's page polls `progress()` from a fragment and calls `heartbeat()` each
+time; when the heartbeats stop (the tab was closed) the job stops itself, so nothing trains
+forever for nobody. A module-level semaphore bounds how many jobs train at once per process.
+
+The training itself runs either on this job's thread (runner="thread", the default: simple,
+in-process) or in a child process at a lower CPU priority (runner="process", what the app's
+Train page uses: a thread's per-step Python holds the GIL and slows every other session; see
+vae/training_process.py). Both give the same progress, snapshots, Stop, heartbeat and
+last-good-weights behaviour; the job's own thread then only relays the child's messages.
 """
 
 from __future__ import annotations
@@ -24,9 +29,14 @@ import torch
 from .config import ModelConfig, TrainConfig
 from .device import describe_device
 from .model import VAE
-from .train import EpochReport, TrainingDiverged, TrainResult, train
+from .train import EpochReport, LatentSnapshot, TrainingDiverged, TrainResult, train
+
+# Imported here, not lazily: atexit runs handlers last-registered first, so this module's
+# _stop_jobs_at_exit (registered below) runs before training_process closes its workers.
+from .training_process import Worker, close_all_workers, take_worker
 
 JobState = Literal["waiting", "running", "done", "stopped", "failed"]
+Runner = Literal["thread", "process"]
 
 # At most this many jobs train at the same time in one process; the rest wait for a slot.
 MAX_CONCURRENT_JOBS = max(1, int(os.environ.get("VAE_EXPLORER_MAX_JOBS", "2")))
@@ -35,6 +45,9 @@ _LIVE_JOBS: weakref.WeakSet[TrainingJob] = weakref.WeakSet()
 
 # A page polls about twice a second; 15 s without a poll means nobody is watching any more.
 HEARTBEAT_TIMEOUT_SECONDS = 15.0
+# A training process asked to stop finishes its batch at once; one that has not exited after
+# this long (stuck in a long evaluation, or hung) is killed.
+STOP_GRACE_SECONDS = 20.0
 
 
 class TrainingData(Protocol):
@@ -76,12 +89,14 @@ def cpu_threads_per_job(cpu_count: int | None = None, jobs: int = MAX_CONCURRENT
 
 
 class TrainingJob:
-    """Train `model` on `data` with `config` on a daemon thread.
+    """Train `model` on `data` with `config` on a daemon thread (or in a child process).
 
     job = TrainingJob(model, dataset, config).start(); poll job.progress() and job.heartbeat();
     job.stop() asks it to stop after the current batch. When finished, `result` holds the
     TrainResult (also after a stop: the epochs done so far) or `error` a human message;
     after divergence the model keeps the weights of the last good epoch and `diverged` is set.
+    With runner="process" the model's weights are replaced once, when the child reports its
+    result; until then `model` keeps its initial weights.
     """
 
     def __init__(
@@ -94,8 +109,12 @@ class TrainingJob:
         slots: threading.Semaphore | None = None,
         clock: Callable[[], float] = time.monotonic,
         connected: Callable[[], bool] | None = None,
+        runner: Runner = "thread",
     ) -> None:
+        if runner not in ("thread", "process"):
+            raise ValueError(f"runner must be 'thread' or 'process', not {runner!r}")
         self.model = model
+        self.runner = runner
         self.data = data
         self.config = config
         self.heartbeat_timeout = heartbeat_timeout
@@ -116,6 +135,7 @@ class TrainingJob:
         self.error: str | None = None
         self.diverged = False
         self.stop_reason: str | None = None
+        self.worker_pid: int | None = None  # the child's process id (runner="process")
 
     # --- control (any thread) ---------------------------------------------------------------
     def start(self) -> TrainingJob:
@@ -190,15 +210,18 @@ class TrainingJob:
                 return
         try:
             self._set("running", "starting")
-            torch.set_num_threads(cpu_threads_per_job())  # this thread only (see above)
-            self.result = train(
-                self.model,
-                self.data.x_train,
-                self.data.x_test,
-                self.config,
-                on_epoch=self._on_epoch,
-                should_stop=self.should_stop,
-            )
+            if self.runner == "process":
+                self.result = self._train_in_child()
+            else:
+                torch.set_num_threads(cpu_threads_per_job())  # this thread only (see above)
+                self.result = train(
+                    self.model,
+                    self.data.x_train,
+                    self.data.x_test,
+                    self.config,
+                    on_epoch=self._on_epoch,
+                    should_stop=self.should_stop,
+                )
             if self.result.stopped_early:
                 self._set(
                     "stopped",
@@ -208,6 +231,11 @@ class TrainingJob:
                 self._set(
                     "done", f"finished {self.config.epochs} epochs in {self.result.seconds:.1f} s"
                 )
+        except _Stopped:  # nothing came back: the model keeps its initial weights
+            self._set("stopped", f"stopped before the first result ({self.stop_reason})")
+        except _ChildFailed as error:
+            self.error = str(error)
+            self._set("failed", f"training failed: {self.error}")
         except TrainingDiverged as error:
             self.diverged = True
             self.error = str(error)
@@ -220,6 +248,112 @@ class TrainingJob:
             self.model.eval()
             self._slots.release()
 
+    # --- runner="process": this thread relays the child's messages -------------------------
+    def _train_in_child(self) -> TrainResult:
+        """Train in a warm child process; returns its TrainResult or raises like train()."""
+        worker = take_worker()
+        self.worker_pid = worker.pid
+        try:
+            if not self._wait_until_ready(worker):
+                worker.kill()
+                return TrainResult(stopped_early=True, device="cpu")
+            worker.send(self._job_message(), self._job_arrays())
+            return self._relay(worker)
+        finally:
+            worker.close(timeout=STOP_GRACE_SECONDS)  # normally it has exited already
+
+    def _wait_until_ready(self, worker: Worker) -> bool:
+        """Wait for the child's warm-up; False when stopped (or the child died) meanwhile."""
+        if not worker.ready.is_set():
+            self._set("running", "starting the training process")
+        while not worker.ready.wait(0.1):
+            if self.should_stop():
+                return False
+            if not worker.alive:
+                raise RuntimeError(
+                    f"the training process exited while starting (exit code {worker.process.poll()})"
+                )
+        return True
+
+    def _job_message(self) -> dict:
+        return {
+            "type": "job",
+            "model_config": self.model.config.to_dict(),
+            "train_config": self.config.to_dict(),
+            "threads": cpu_threads_per_job(),
+        }
+
+    def _job_arrays(self) -> dict[str, np.ndarray]:
+        def plain(x) -> np.ndarray:  # (N, D) float32, as train() would make it
+            x = x.detach().cpu().numpy() if torch.is_tensor(x) else x
+            return np.asarray(x, dtype=np.float32)
+
+        arrays = {"x_train": plain(self.data.x_train)}
+        if self.data.x_test is not None:
+            arrays["x_test"] = plain(self.data.x_test)
+        for name, tensor in self.model.state_dict().items():
+            arrays[f"state/{name}"] = tensor.detach().cpu().numpy()
+        return arrays
+
+    def _relay(self, worker: Worker) -> TrainResult:
+        """Pass the child's epochs on; forward Stop / a missing heartbeat; take its result."""
+        import queue
+
+        stop_sent_at: float | None = None
+        while True:
+            try:
+                message = worker.receive(timeout=0.1)
+            except queue.Empty:
+                if stop_sent_at is None and self.should_stop():
+                    worker.send({"type": "stop"})
+                    stop_sent_at = time.monotonic()
+                elif (
+                    stop_sent_at is not None
+                    and time.monotonic() - stop_sent_at > STOP_GRACE_SECONDS
+                ):
+                    worker.kill()
+                continue
+            if message is None or message[0].get("type") == "broken":
+                detail = message[0].get("message") if message else None
+                code = worker.close(timeout=5.0)
+                if stop_sent_at is not None or self._stop.is_set():
+                    raise _Stopped()
+                raise RuntimeError(
+                    "the training process ended unexpectedly"
+                    + (f" (exit code {code})" if code is not None else "")
+                    + (f": {detail}" if detail else "")
+                )
+            header, arrays = message
+            kind = header.get("type")
+            if kind == "epoch":
+                self._on_epoch(_epoch_report(header, arrays))
+            elif kind == "done":
+                self._load_weights(arrays, header.get("device", "cpu"))
+                with self._lock:
+                    snapshots = [r.snapshot for r in self._reports if r.snapshot is not None]
+                return TrainResult(
+                    history=[dict(h) for h in header["history"]],
+                    snapshots=snapshots,
+                    stopped_early=bool(header["stopped_early"]),
+                    seconds=float(header["seconds"]),
+                    device=str(header.get("device", "cpu")),
+                )
+            elif kind == "diverged":
+                self._load_weights(arrays, str(self.model.device))
+                raise TrainingDiverged(header.get("message", "the loss became non-finite"))
+            elif kind == "failed":
+                raise _ChildFailed(header.get("message", "unknown error"))
+
+    def _load_weights(self, arrays: dict[str, np.ndarray], device: str) -> None:
+        state = {
+            name.removeprefix("state/"): torch.from_numpy(array)
+            for name, array in arrays.items()
+            if name.startswith("state/")
+        }
+        with torch.no_grad():
+            self.model.load_state_dict(state)  # strict: every name and shape must match
+        self.model.to(device)  # where the thread runner leaves it too
+
     def _partial_result(self) -> TrainResult:
         with self._lock:
             reports = list(self._reports)
@@ -230,6 +364,31 @@ class TrainingJob:
             seconds=reports[-1].seconds if reports else 0.0,
             device=str(self.model.device),
         )
+
+
+class _Stopped(Exception):
+    """The training process went away after it was asked to stop, before it reported."""
+
+
+class _ChildFailed(Exception):
+    """The training process reported an error (its message is already 'Type: text')."""
+
+
+def _epoch_report(header: dict, arrays: dict[str, np.ndarray]) -> EpochReport:
+    """An EpochReport rebuilt from the child's plain-data message."""
+    snapshot = None
+    if header.get("snapshot_epoch") is not None and "mu" in arrays:
+        snapshot = LatentSnapshot(int(header["snapshot_epoch"]), arrays["mu"], arrays["sigma"])
+    return EpochReport(
+        epoch=int(header["epoch"]),
+        epochs=int(header["epochs"]),
+        train={k: float(v) for k, v in header["train"].items()},
+        test={k: float(v) for k, v in header["test"].items()} if header.get("test") else None,
+        kl_weight=float(header["kl_weight"]),
+        seconds=float(header["seconds"]),
+        eta_seconds=float(header["eta_seconds"]),
+        snapshot=snapshot,
+    )
 
 
 @atexit.register
@@ -245,6 +404,7 @@ def _stop_jobs_at_exit(timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     for job in jobs:
         job.join(max(0.0, deadline - time.monotonic()))
+    close_all_workers()  # a spare warm worker, and any child a job could not stop in time
 
 
 def history_record(report: EpochReport) -> dict[str, float]:

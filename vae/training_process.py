@@ -1,0 +1,342 @@
+"""Training in a child process: a warm worker and a framed pipe protocol with nothing pickled.
+
+Why a process: a training thread's per-step Python holds the GIL, so every other session of the
+server waits on it. Measured with bench/load_test.py (30 sessions clicking, 2 cores, load ~6):
+click p50/p95 181/768 ms with a training thread in the server, 18/80 ms with the same training
+in a separate process at nice 10, 32/181 ms with no training at all. The child runs at a lower
+CPU priority, so the server's sessions come first and training gets what is left.
+
+A worker is started ahead of time (`prestart_worker`): it imports torch and pays torch's
+first-step costs (vae.job.warm_up) before a job arrives, then trains exactly one job and exits.
+
+Messages are frames: a 4-byte length, a JSON header of plain data, then raw array buffers whose
+dtype and shape the header names (float32/float64/int64/bool only). Neither side unpickles
+anything, so a bug or a hostile dataset in the child can never make the server run code. The
+child stops when asked ("stop"), and also when its stdin reaches end of file: that happens when
+the server process is gone, even after a SIGKILL, so no training outlives its server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import contextlib
+import json
+import os
+import queue
+import struct
+import subprocess
+import sys
+import threading
+import weakref
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+# Below the web server, so that sessions' clicks come first (0 = same as the server).
+TRAIN_NICE = int(os.environ.get("VAE_EXPLORER_TRAIN_NICE", "10"))
+MAX_HEADER_BYTES = 16 * 2**20  # histories and configs are a few KB; this is a sanity cap
+MAX_ARRAY_BYTES = 8 * 2**30  # one array: the largest dataset the app accepts is ~800 MB
+_DTYPES = ("float32", "float64", "int64", "bool")
+_PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+Arrays = dict[str, np.ndarray]
+
+
+class ProtocolError(ValueError):
+    """A frame that does not follow the protocol (truncated, oversized, unknown dtype)."""
+
+
+# --- frames -----------------------------------------------------------------------------------
+def write_frame(stream: BinaryIO, header: dict, arrays: Arrays | None = None) -> None:
+    """One message: JSON header (must not contain "arrays") plus the arrays' raw bytes."""
+    specs, buffers = [], []
+    for name, array in (arrays or {}).items():
+        array = np.asarray(array)
+        array = array if array.flags.c_contiguous else array.copy(order="C")  # keeps 0-d as 0-d
+        if array.dtype.name not in _DTYPES:
+            raise ProtocolError(f"cannot send {name!r}: dtype {array.dtype.name}")
+        specs.append({"name": name, "dtype": array.dtype.name, "shape": list(array.shape)})
+        buffers.append(array.reshape(-1).view(np.uint8))
+    body = json.dumps({**header, "arrays": specs}).encode("utf-8")
+    if len(body) > MAX_HEADER_BYTES:
+        raise ProtocolError(f"header of {len(body)} bytes is too large")
+    stream.write(struct.pack(">I", len(body)) + body)
+    for buffer in buffers:
+        _write_all(stream, memoryview(buffer))
+    stream.flush()
+
+
+def read_frame(stream: BinaryIO) -> tuple[dict, Arrays] | None:
+    """The next message, or None at a clean end of file (the other side closed the pipe)."""
+    prefix = _read_exactly(stream, 4, allow_eof=True)
+    if prefix is None:
+        return None
+    (length,) = struct.unpack(">I", prefix)
+    if length > MAX_HEADER_BYTES:
+        raise ProtocolError(f"header of {length} bytes is too large")
+    try:
+        header = json.loads(_read_exactly(stream, length).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ProtocolError(f"header is not JSON: {error}") from None
+    if not isinstance(header, dict) or not isinstance(header.get("arrays"), list):
+        raise ProtocolError("header is not a message")
+    arrays: Arrays = {}
+    for spec in header.pop("arrays"):
+        name, dtype, shape = _check_spec(spec)
+        size = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+        if size > MAX_ARRAY_BYTES:
+            raise ProtocolError(f"array {name!r} of {size} bytes is too large")
+        data = _read_exactly(stream, size)
+        arrays[name] = np.frombuffer(data, dtype=dtype).reshape(shape)  # writable: a bytearray
+    return header, arrays
+
+
+def _check_spec(spec: object) -> tuple[str, str, tuple[int, ...]]:
+    if not isinstance(spec, dict):
+        raise ProtocolError("array spec is not an object")
+    name, dtype, shape = spec.get("name"), spec.get("dtype"), spec.get("shape")
+    if not isinstance(name, str) or dtype not in _DTYPES or not isinstance(shape, list):
+        raise ProtocolError(f"bad array spec {spec!r:.200}")
+    if len(shape) > 8 or not all(type(n) is int and 0 <= n < 2**40 for n in shape):
+        raise ProtocolError(f"bad shape for {name!r}: {shape!r:.200}")
+    return name, dtype, tuple(shape)
+
+
+def _read_exactly(stream: BinaryIO, n: int, allow_eof: bool = False) -> bytearray | None:
+    data = bytearray(n)
+    view, got = memoryview(data), 0
+    while got < n:
+        chunk = stream.readinto(view[got:])
+        if not chunk:
+            if got == 0 and allow_eof:
+                return None
+            raise ProtocolError(f"the pipe closed mid-message ({got} of {n} bytes)")
+        got += chunk
+    return data
+
+
+def _write_all(stream: BinaryIO, view: memoryview) -> None:
+    while len(view):  # a raw (unbuffered) pipe may take fewer bytes than offered
+        written = stream.write(view)
+        view = view[written if written is not None else len(view) :]
+
+
+# --- the parent's side ------------------------------------------------------------------------
+class Worker:
+    """A child Python process that trains one job; talk to it with send() / receive()."""
+
+    def __init__(self, nice: int = TRAIN_NICE) -> None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(_PROJECT_ROOT), env.get("PYTHONPATH", "")) if p
+        )
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "vae.training_process", "--nice", str(nice)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,  # the protocol; the child's own prints go to stderr
+            cwd=_PROJECT_ROOT,
+            env=env,
+            bufsize=0,
+            close_fds=True,  # only this server holds the pipe: its death is the child's EOF
+        )
+        self.ready = threading.Event()  # torch imported and warmed up
+        self._messages: queue.Queue[tuple[dict, Arrays] | None] = queue.Queue()
+        self._send_lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read, name="vae-training-pipe", daemon=True)
+        self._reader.start()
+        _WORKERS.add(self)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def _read(self) -> None:
+        try:
+            while (frame := read_frame(self.process.stdout)) is not None:
+                if frame[0].get("type") == "ready":
+                    self.ready.set()
+                else:
+                    self._messages.put(frame)
+        except (ProtocolError, OSError, ValueError) as error:
+            self._messages.put(({"type": "broken", "message": str(error)}, {}))
+        finally:
+            self._messages.put(None)  # end of the conversation
+
+    def send(self, header: dict, arrays: Arrays | None = None) -> bool:
+        """False when the child has gone (a broken pipe is not an error here)."""
+        try:
+            with self._send_lock:
+                write_frame(self.process.stdin, header, arrays)
+            return True
+        except (BrokenPipeError, OSError, ValueError):  # ValueError: the pipe was closed
+            return False
+
+    def receive(self, timeout: float) -> tuple[dict, Arrays] | None:
+        """The next message; None once the child has closed its end. Raises queue.Empty."""
+        return self._messages.get(timeout=timeout)
+
+    def close(self, timeout: float = 5.0) -> int | None:
+        """Close the child's stdin (it stops and exits), wait, then kill if it has not."""
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return self.kill()
+
+    def kill(self) -> int | None:
+        self.process.kill()
+        try:
+            return self.process.wait(10)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a zombie we cannot reap
+            return None
+
+
+_WORKERS: weakref.WeakSet[Worker] = weakref.WeakSet()
+_SPARE: Worker | None = None
+_SPARE_LOCK = threading.Lock()
+
+
+def prestart_worker() -> None:
+    """Have one warm worker waiting (idempotent): the next job starts without torch's import."""
+    global _SPARE
+    with _SPARE_LOCK:
+        if _SPARE is None or not _SPARE.alive:
+            _SPARE = Worker()
+
+
+def take_worker() -> Worker:
+    """The waiting warm worker if there is one, else a new (cold) one."""
+    global _SPARE
+    with _SPARE_LOCK:
+        worker, _SPARE = _SPARE, None
+    if worker is None or not worker.alive:
+        worker = Worker()
+    return worker
+
+
+@atexit.register
+def close_all_workers(timeout: float = 3.0) -> None:
+    """No child outlives the server: close every worker (vae.job stops jobs before this)."""
+    global _SPARE
+    with _SPARE_LOCK:
+        _SPARE = None
+    for worker in list(_WORKERS):
+        if worker.alive:
+            worker.close(timeout)
+
+
+# --- the child's side -------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    """`python -m vae.training_process`: warm up, train the one job that arrives, report, exit."""
+    parser = argparse.ArgumentParser(description="vae-explorer training worker (internal)")
+    parser.add_argument("--nice", type=int, default=TRAIN_NICE)
+    args = parser.parse_args(argv)
+    # The protocol owns the original stdin/stdout; fd 1 becomes stderr so that a stray print
+    # (ours or a library's) cannot corrupt a frame.
+    proto_in = os.fdopen(os.dup(0), "rb", buffering=0)
+    proto_out = os.fdopen(os.dup(1), "wb", buffering=0)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    from .job import warm_up
+
+    warm_up()
+    write_frame(proto_out, {"type": "ready", "pid": os.getpid()})
+    frame = read_frame(proto_in)
+    if frame is None or frame[0].get("type") != "job":
+        return 0  # the server closed us before giving a job: nothing to do
+    # The warm-up above ran at the server's priority (a one-off ~2 s of CPU that someone may be
+    # waiting for); the training itself gives way to the server's sessions.
+    if args.nice and hasattr(os, "nice"):
+        with contextlib.suppress(OSError):
+            os.nice(args.nice)
+    return _run_job(frame[0], frame[1], proto_in, proto_out)
+
+
+def _run_job(header: dict, arrays: Arrays, proto_in: BinaryIO, proto_out: BinaryIO) -> int:
+    import torch
+
+    from .config import ModelConfig, TrainConfig
+    from .model import VAE
+    from .train import EpochReport, TrainingDiverged, train
+
+    stop = threading.Event()
+
+    def listen() -> None:  # "stop", or end of file: the server stopped us or is gone
+        try:
+            while (message := read_frame(proto_in)) is not None:
+                if message[0].get("type") == "stop":
+                    stop.set()
+        except (ProtocolError, OSError):
+            pass
+        stop.set()
+
+    threading.Thread(target=listen, name="vae-training-listen", daemon=True).start()
+
+    def send(message: dict, payload: Arrays | None = None) -> None:
+        try:
+            write_frame(proto_out, message, payload)
+        except (BrokenPipeError, OSError):
+            stop.set()  # nobody is listening any more
+
+    def on_epoch(report: EpochReport) -> None:
+        payload = {}
+        if report.snapshot is not None:
+            payload = {"mu": report.snapshot.mu, "sigma": report.snapshot.sigma}
+        send(
+            {
+                "type": "epoch",
+                "epoch": report.epoch,
+                "epochs": report.epochs,
+                "train": report.train,
+                "test": report.test,
+                "kl_weight": report.kl_weight,
+                "seconds": report.seconds,
+                "eta_seconds": report.eta_seconds,
+                "snapshot_epoch": report.snapshot.epoch if report.snapshot else None,
+            },
+            payload,
+        )
+
+    def weights(model: torch.nn.Module) -> Arrays:
+        return {f"state/{k}": v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+
+    try:
+        torch.set_num_threads(max(1, int(header.get("threads", 1))))
+        model = VAE(ModelConfig.from_dict(header["model_config"]))
+        model.load_state_dict(
+            {k.removeprefix("state/"): torch.from_numpy(v) for k, v in arrays.items()
+             if k.startswith("state/")}
+        )  # fmt: skip
+        config = TrainConfig.from_dict(header["train_config"])
+        result = train(model, arrays["x_train"], arrays.get("x_test"), config,
+                       on_epoch=on_epoch, should_stop=stop.is_set)  # fmt: skip
+    except TrainingDiverged as error:
+        send({"type": "diverged", "message": str(error)}, weights(model))
+        return 0
+    except Exception as error:  # noqa: BLE001 - reported to the server as one sentence
+        send({"type": "failed", "message": f"{type(error).__name__}: {error}"})
+        return 1
+    send(
+        {
+            "type": "done",
+            "history": result.history,
+            "stopped_early": result.stopped_early,
+            "seconds": result.seconds,
+            "device": result.device,
+        },
+        weights(model),
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
