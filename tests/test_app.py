@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 import vae
 from ui.state import ActiveModel
+from ui.training import QUICK_START_TRAIN
 from vae import VAE, ModelConfig, TrainConfig
 from vae.checkpoint import SUFFIX, checkpoint_bytes
 from vae.data import load_dataset
@@ -135,7 +136,8 @@ def test_quick_start_trains_digits_and_opens_the_latent_map():
     assert not at.exception and not at.error
     model = at.session_state["vx_active_model"]
     assert model.source == "session" and model.metadata["dataset"] == "digits"
-    assert len(model.metadata["history"]) == 30
+    assert len(model.metadata["history"]) == QUICK_START_TRAIN.epochs
+    assert model.metadata["train_config"] == QUICK_START_TRAIN.to_dict()
     assert model.metadata["test_metrics"]["elbo"] < 0
     assert [t.value for t in at.title] == ["Latent map"]
 
