@@ -50,7 +50,7 @@ shape = active.dataset.image_shape
 left, right = st.columns([1, 1], gap="medium")
 with left:
     st.subheader("The path on the latent map")
-    path_map(active, view, points, mode)
+    path_map(active, view)
 with right:
     st.subheader("Scrub along the path")
     st.caption(

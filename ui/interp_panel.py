@@ -19,12 +19,12 @@ from ui.latent_panel import record_click
 from ui.scrubber import ScrubFrames, build_frames, scrub_payload
 from ui.state import CLICKED_INDEX_KEY, CLICKED_Z_KEY, PATH_KEY, ActiveModel, LatentView
 from vae.latent import decode_latents, interpolation_path
-from vae.latent_figure import latent_map_figure, path_overlay_traces
+from vae.latent_figure import latent_map_figure
 
 SEEDED_KEY = "vx_interp_seeded"  # model key whose default path was already offered
 SCRUB_STEPS = 101  # frames of the scrubber: t = 0, 0.01, ..., 1
 GIF_EVERY = 2  # the GIF takes every 2nd scrubber frame (51 frames, ~2.5 s each way)
-PATH_DRAW_POINTS = 200  # the path as drawn on the map
+MAP_KEY = "interp_map"  # the chart the scrubber draws the path on
 CACHE_ENTRIES = 64  # per cache; an entry is a few hundred kB at most (MNIST: 101 x 784 floats)
 
 Waypoints = tuple[tuple[float, float], ...]  # hashable: part of the cache keys
@@ -135,7 +135,7 @@ def scrub_data(
     """The scrubber component's payload (frames + mini map), shared read-only by sessions."""
     frames = scrub_frames(model_key, points, mode, _active)
     return scrub_payload(
-        frames, np.asarray(points), _view.mu, _view.y, _view.label_kind, map_key="interp_map"
+        frames, np.asarray(points), _view.mu, _view.y, _view.label_kind, map_key=MAP_KEY
     )
 
 
@@ -158,9 +158,15 @@ def animation_gif(model_key: str, points: Waypoints, mode: str, _active: ActiveM
     return gif_bytes(frames.decoded[::GIF_EVERY], _active.dataset.image_shape, frame_ms=50)
 
 
-@st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
-def path_map_figure(model_key: str, points: Waypoints, mode: str, _view: LatentView) -> go.Figure:
-    """The latent map with the path drawn on it (shared read-only: Streamlit never mutates it)."""
+@st.cache_resource(max_entries=8, show_spinner=False)
+def path_map_figure(model_key: str, _view: LatentView) -> go.Figure:
+    """The latent map under the path: one per model, whatever the path.
+
+    The path, its waypoints and the scrubber's position are drawn over it in the browser by
+    the scrubber component (ui/scrubber.js), in the chart's own axes. So a new path neither
+    rebuilds this figure (~250 ms at 10k points) nor makes the browser redraw it, and zoom is
+    kept. Shared read-only: Streamlit only serialises it.
+    """
     y, kind = _view.y, ("class" if _view.label_kind == "class" else "continuous")
     if _view.y is None:
         y, kind = None, None
@@ -173,18 +179,14 @@ def path_map_figure(model_key: str, points: Waypoints, mode: str, _view: LatentV
         bubbles="off",
         height=520,
     )
-    waypoints = np.asarray(points)
-    fig.add_traces(
-        path_overlay_traces(interpolation_path(waypoints, PATH_DRAW_POINTS, mode), waypoints)
-    )
     fig.update_layout(showlegend=False)  # the Latent map page has the legend
     return fig
 
 
-def path_map(active: ActiveModel, view: LatentView, points: np.ndarray, mode: str) -> None:
-    """The latent map with the path drawn on it; a click anywhere appends a waypoint."""
-    fig = path_map_figure(model_cache_key(active), path_key(points), mode, view)
-    st.plotly_chart(fig, key="interp_map", config={"displaylogo": False, "scrollZoom": True})
-    if record_click(map_click("interp_map", None, key="interp_map_click"), view):
+def path_map(active: ActiveModel, view: LatentView) -> None:
+    """The latent map the path is drawn on; a click anywhere appends a waypoint."""
+    fig = path_map_figure(model_cache_key(active), view)
+    st.plotly_chart(fig, key=MAP_KEY, config={"displaylogo": False, "scrollZoom": True})
+    if record_click(map_click(MAP_KEY, None, key="interp_map_click"), view):
         set_waypoints([*waypoints(), st.session_state[CLICKED_Z_KEY]])
         st.rerun()

@@ -1,7 +1,8 @@
 // The interpolation scrubber (mounted by ui/scrubber.py): a slider over S decoded frames that
 // were sent once, as one sprite sheet. Each input event copies one tile onto the picture
-// canvas, moves two markers (mini map, and the page's Plotly path map) and rewrites one line
-// of text: no server traffic and no figure redraw while dragging.
+// canvas, moves two markers (on the mini map, and on the page's Plotly map, where this
+// component also draws the path) and rewrites one line of text: no server traffic and no
+// figure redraw while dragging.
 //
 // data: {steps, path: [[z1, z2]] (S), waypoints, bounds: [x0, x1, y0, y1], points, colors,
 //        palette, mapKey, displayPx, sprite: {url, columns, w, h} | vectors: [[...]] (S, D)}
@@ -138,11 +139,18 @@ export default function ({ data, key, parentElement }) {
     });
   })();
 
-  // ---- the marker on the page's Plotly path map (same latent units), if it is there ----
+  // ---- the path, its waypoints and z on the page's Plotly map (same latent units) ----
+  // An SVG laid over the chart's plot area and drawn in the chart's own axes, redrawn on zoom
+  // or pan: the figure never changes with the path (one per model, built once, zoom kept) and
+  // Plotly never redraws its thousands of points for a new path or a step. The overlay is its
+  // own compositing layer, so a step repaints a ring, not the chart.
+  const SVG_NS = "http://www.w3.org/2000/svg";
   let graphDiv = null;
-  let bigMarker = null;
-  const onPlotChange = () => moveBigMarker();
-  function moveBigMarker() {
+  let overlay = null;
+  let ring = null;
+  let axes = null;
+  const onPlotChange = () => drawOverlay();
+  function drawOverlay() {
     if (!data.mapKey) return;
     const gd = document.querySelector(`.st-key-${data.mapKey} .js-plotly-plot`);
     if (!gd || !gd._fullLayout || !gd._fullLayout.xaxis) return;
@@ -157,25 +165,40 @@ export default function ({ data, key, parentElement }) {
         gd.on("plotly_relayout", onPlotChange);
       }
     }
-    if (!bigMarker || !gd.contains(bigMarker)) {
-      for (const old of gd.querySelectorAll(".vx-scrub-marker")) old.remove();
-      bigMarker = document.createElement("div");
-      bigMarker.className = "vx-scrub-marker";
-      bigMarker.style.cssText =
-        "position:absolute;left:0;top:0;width:14px;height:14px;margin:-9px 0 0 -9px;" +
-        "border:2px solid #d62728;border-radius:50%;box-shadow:0 0 0 2px #fff;" +
-        "pointer-events:none;z-index:6;will-change:transform;display:none";
+    if (!overlay || !gd.contains(overlay)) {
+      for (const old of gd.querySelectorAll(".vx-scrub-overlay")) old.remove();
+      overlay = document.createElementNS(SVG_NS, "svg");
+      overlay.setAttribute("class", "vx-scrub-overlay");
+      overlay.style.cssText =
+        "position:absolute;pointer-events:none;z-index:6;overflow:hidden;will-change:transform";
       if (getComputedStyle(gd).position === "static") gd.style.position = "relative";
-      gd.appendChild(bigMarker);
+      gd.appendChild(overlay);
     }
     const xa = gd._fullLayout.xaxis;
     const ya = gd._fullLayout.yaxis;
+    axes = [xa, ya];
+    Object.assign(overlay.style, {
+      left: `${xa._offset}px`, top: `${ya._offset}px`, width: `${xa._length}px`, height: `${ya._length}px`,
+    });
+    const at = (z) => [xa.l2p(z[0]).toFixed(1), ya.l2p(z[1]).toFixed(1)];
+    let svg = `<polyline class="vx-scrub-path" points="${data.path.map((z) => at(z).join(",")).join(" ")}"
+      fill="none" stroke="#111" stroke-width="2" stroke-linejoin="round"/>`;
+    data.waypoints.forEach((z, i) => {
+      const [u, v] = at(z);
+      svg += `<circle cx="${u}" cy="${v}" r="5.5" fill="#fff" stroke="#111" stroke-width="2"/>
+        <text x="${u}" y="${v - 10}" text-anchor="middle" font-size="12" font-family="sans-serif"
+        fill="#111" stroke="#fff" stroke-width="3" paint-order="stroke">${i + 1}</text>`;
+    });
+    svg += `<g class="vx-scrub-marker"><circle r="8" fill="none" stroke="#fff" stroke-width="5"/>
+      <circle r="8" fill="none" stroke="#d62728" stroke-width="2.5"/></g>`;
+    overlay.innerHTML = svg;
+    ring = overlay.querySelector(".vx-scrub-marker");
+    moveRing();
+  }
+  function moveRing() {
+    if (!ring || !axes) return;
     const z = data.path[index];
-    const u = xa._offset + xa.l2p(z[0]);
-    const v = ya._offset + ya.l2p(z[1]);
-    const inside = u >= xa._offset && u <= xa._offset + xa._length && v >= ya._offset && v <= ya._offset + ya._length;
-    bigMarker.style.display = inside ? "block" : "none";
-    bigMarker.style.transform = `translate(${u}px, ${v}px)`;
+    ring.setAttribute("transform", `translate(${axes[0].l2p(z[0])},${axes[1].l2p(z[1])})`);
   }
 
   // ---- one step: picture, markers, text ----
@@ -187,7 +210,7 @@ export default function ({ data, key, parentElement }) {
     const z = data.path[index];
     const [u, v] = toMap(z);
     dot.style.transform = `translate(${u}px, ${v}px)`;
-    moveBigMarker();
+    moveRing();
     const t = S > 1 ? index / (S - 1) : 0;
     readout.textContent = `t = ${t.toFixed(2)}   z = (${fmt(z[0])}, ${fmt(z[1])})   step ${index + 1}/${S}`;
   }
@@ -232,9 +255,10 @@ export default function ({ data, key, parentElement }) {
     }
   }
   show(index);
-  // The Plotly map may be drawn after this component: look for it a few times.
+  drawOverlay();
+  // The Plotly map may be drawn after this component, or replaced: follow it.
   const finder = setInterval(() => {
-    if (!graphDiv || !document.contains(graphDiv)) moveBigMarker();
+    if (!graphDiv || !document.contains(graphDiv) || !overlay || !graphDiv.contains(overlay)) drawOverlay();
   }, 300);
 
   const teardown = () => {
@@ -245,7 +269,7 @@ export default function ({ data, key, parentElement }) {
       graphDiv.removeListener("plotly_afterplot", onPlotChange);
       graphDiv.removeListener("plotly_relayout", onPlotChange);
     }
-    if (bigMarker) bigMarker.remove();
+    if (overlay) overlay.remove();
     root.remove();
   };
   registry[key] = teardown;

@@ -178,9 +178,11 @@ def test_interpolation_scrubs_live_without_the_server(page, artifacts_dir) -> No
     page.wait_for_timeout(300)
     play.click()
     assert scrub_frame(page) != str(last - 1)
-    # the current z is marked on the path map as well
-    marker = page.locator(".st-key-interp_map .vx-scrub-marker")
-    assert marker.count() == 1 and marker.is_visible()
+    # the path, its two waypoints and the current z are drawn over the path map as well
+    overlay = page.locator(".st-key-interp_map .vx-scrub-overlay")
+    assert overlay.locator("polyline").count() == 1
+    assert overlay.locator("circle[cx]").count() == 2
+    assert overlay.locator(".vx-scrub-marker").count() == 1
     assert len(page.sent_frames) == sent_before  # no server round trip while scrubbing
     assert not exceptions(page)
 
