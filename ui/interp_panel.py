@@ -1,9 +1,10 @@
 """Interpolate-page glue: the waypoint list (vx_path) and the path's decoded frames, cached.
 
-What a path costs (decoding, encoding pictures, building the map figure) is computed once per
+What a path costs (decoding, encoding the pictures, the strip, the GIF) is computed once per
 (model, waypoints, mode) for the whole server, not per session or per rerun: thirty sessions
-opening the same model's default path share one result. Keys start with the model's key plus
-the id of its (never mutated) model object, so two models that share a name never share frames.
+opening the same model's default path share one result, and the map under the path is built
+once per model. Keys start with the model's key plus the id of its (never mutated) model
+object, so two models that happen to share a key never share frames.
 """
 
 from __future__ import annotations
