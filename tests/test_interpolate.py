@@ -97,8 +97,10 @@ def test_payload_carries_the_path_a_map_sample_and_json_only() -> None:
     z = interpolation_path(waypoints, 21, "spherical")
     frames = build_frames(z, rng.random((21, 4)), (2, 2))
     mu = rng.normal(size=(MAP_POINTS + 500, 2))
+    mu[:600:7, 1] = np.nan  # a few broken encodings: never sent (JSON has no NaN)
     y = rng.integers(0, 10, size=len(mu))
-    payload = json.loads(json.dumps(scrub_payload(frames, waypoints, mu, y, "class")))
+    sent = json.dumps(scrub_payload(frames, waypoints, mu, y, "class"), allow_nan=False)
+    payload = json.loads(sent)
     assert payload["steps"] == 21
     assert np.allclose(payload["path"], z, atol=1e-4)
     assert np.allclose(payload["waypoints"], waypoints)
@@ -114,7 +116,8 @@ def test_payload_without_images_sends_the_decoded_values() -> None:
     z = np.linspace([0.0, 0.0], [1.0, 1.0], 5)
     decoded = np.arange(15, dtype=np.float32).reshape(5, 3)
     frames = build_frames(z, decoded, None)
-    payload = scrub_payload(frames, z[[0, -1]], z, None, None)
+    payload = scrub_payload(frames, z[[0, -1]], np.full((4, 2), np.inf), None, None)
+    assert payload["points"] == []
     assert frames.sprite is None and "sprite" not in payload
     assert np.allclose(payload["vectors"], decoded)
     assert payload["colors"] is None and len(payload["palette"]) == 1

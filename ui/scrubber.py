@@ -4,8 +4,8 @@ Why a component? A Plotly figure with frames and its own slider redraws the whol
 every step (measured 93 ms per frame in software-rendered Chromium, bench/scrub.py). Here the
 S decoded frames travel once, as one PNG sprite sheet at native resolution; the browser shows
 frame i by copying one tile onto a small canvas (upscaled with crisp pixels by CSS), moves a
-marker on a mini latent map and on the page's path map, and updates the t / z readout. No
-server round trip while dragging, and a few ms per step.
+marker on a mini latent map and on the page's Plotly map (where it also draws the path), and
+updates the t / z readout. No server round trip while dragging, and a few ms per step.
 
 The pure half (sprite sheet, payload) knows nothing of Streamlit's runtime and is tested in
 tests/test_interpolate.py; `scrubber()` mounts the component.
@@ -110,13 +110,14 @@ def scrub_payload(
     """The JSON the component receives: frames, path, waypoints and a sample of the map.
 
     mu (N, 2) and y (N,) are the test set as the latent map shows it; at most MAP_POINTS of
-    them (a fixed random sample) are sent as the mini map's background. map_key: the key of an
-    st.plotly_chart whose axes are the same latent units: the current position is marked on it.
+    them (a fixed random sample of the finite ones) are sent as the mini map's background.
+    map_key: the key of an st.plotly_chart in the same latent units: the path, its waypoints
+    and the current position are drawn over it. Every number sent is finite (JSON has no NaN).
     """
     mu = np.asarray(mu, dtype=np.float64).reshape(-1, 2)
-    keep = np.arange(len(mu))
-    if len(mu) > MAP_POINTS:
-        keep = np.sort(np.random.default_rng(seed).choice(len(mu), MAP_POINTS, replace=False))
+    keep = np.flatnonzero(np.isfinite(mu).all(1))
+    if len(keep) > MAP_POINTS:
+        keep = np.sort(np.random.default_rng(seed).choice(keep, MAP_POINTS, replace=False))
     palette, color = point_colors(y, label_kind)
     waypoints = np.asarray(waypoints, dtype=np.float64).reshape(-1, 2)
     (x0, x1), (y0, y1) = data_bounds(np.concatenate([mu, frames.z, waypoints]), pad=0.08)
@@ -135,7 +136,7 @@ def scrub_payload(
         h, w = frames.frame_shape
         payload["sprite"] = {"url": frames.sprite, "columns": frames.columns, "w": w, "h": h}
     else:  # not images (e.g. 3-D points of a swiss roll): bars of the decoded values
-        payload["vectors"] = np.round(frames.decoded, 4).tolist()
+        payload["vectors"] = np.round(np.nan_to_num(frames.decoded), 4).tolist()
     return payload
 
 
