@@ -44,17 +44,19 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 
 def _proc_stat(pid: int) -> tuple[int, float] | None:
-    """(parent pid, CPU seconds so far: user + system) of a live process, None if gone."""
+    """(parent pid, CPU seconds so far) of a live process, None if gone: user + system, its
+    own and that of its children which have exited (a training process that has finished)."""
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     fields = text[text.rindex(")") + 2 :].split()  # after "pid (comm) "; comm may hold spaces
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK
+    return int(fields[1]), sum(int(v) for v in fields[11:15]) / TICK
 
 
 def cpu_seconds(server_pid: int) -> tuple[float, float]:
-    """CPU seconds used so far by the server, and by this process's other descendants (Chromium)."""
+    """CPU seconds used so far by the server (with any child it started, e.g. a training
+    process), and by this process's other descendants (Chromium and Playwright's driver)."""
     stats = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit() and (stat := _proc_stat(int(entry))) is not None:
@@ -62,13 +64,18 @@ def cpu_seconds(server_pid: int) -> tuple[float, float]:
     children: dict[int, list[int]] = {}
     for pid, (ppid, _) in stats.items():
         children.setdefault(ppid, []).append(pid)
-    browser, todo = 0.0, list(children.get(os.getpid(), []))
-    while todo:
-        pid = todo.pop()
-        todo += children.get(pid, [])
-        if pid != server_pid:
-            browser += stats[pid][1]
-    return stats.get(server_pid, (0, 0.0))[1], browser
+
+    def tree(root: int, skip: int | None = None) -> float:
+        total, todo = 0.0, list(children.get(root, []))
+        while todo:
+            pid = todo.pop()
+            if pid != skip:
+                total += stats[pid][1]
+                todo += children.get(pid, [])
+        return total
+
+    server = stats[server_pid][1] + tree(server_pid) if server_pid in stats else 0.0
+    return server, tree(os.getpid(), skip=server_pid)
 
 
 def start_server(checkout: Path, port: int, env: dict[str, str]) -> subprocess.Popen:
