@@ -18,6 +18,7 @@ CONFIRM_KEY = "vx_models_confirm_delete"  # the name awaiting "yes, delete", or 
 ensure_app_entry()  # a deep link on a cold server must still go through app.py
 CHECKPOINT_UPLOAD_MB = 100  # our largest configs save to ~10 MB; the server allows 200 MB
 NOTICE_KEY = "vx_models_notice"  # a success message that survives the rerun after an action
+LOAD_ERROR_KEY = "vx_models_load_error"  # why the Load callback failed, shown by the page
 
 if CONFIRM_KEY not in st.session_state:
     st.session_state[CONFIRM_KEY] = None
@@ -51,6 +52,17 @@ def describe(entry: ModelEntry) -> dict:
 
 def flash(message: str) -> None:
     st.session_state[NOTICE_KEY] = message
+
+
+def load_entry(entry: ModelEntry) -> None:
+    """The Load button's callback: it runs before the page, so the page is drawn once, with the
+    new model and the notice (a rerun after loading cost every student a second page run)."""
+    try:
+        activate_library_model(entry)
+    except (CheckpointError, DataError, OSError) as error:
+        st.session_state[LOAD_ERROR_KEY] = f"Cannot load {entry.name!r}: {error}"
+    else:
+        flash(f"Loaded {entry.name!r}: it is now the current model on every page.")
 
 
 st.title("Models")
@@ -95,15 +107,11 @@ else:
         st.error(f"{entry.name!r} cannot be used: {entry.error}")
     load_col, download_col, delete_col, _ = st.columns([1, 1, 1, 3])
     user_data = entry.ok and builtin_dataset(entry.metadata) is None
-    if load_col.button("Load", key="models_load", icon=":material/open_in_browser:",
-                       disabled=not entry.ok or user_data, type="primary"):  # fmt: skip
-        try:
-            activate_library_model(entry)
-        except (CheckpointError, DataError, OSError) as error:
-            st.error(f"Cannot load {entry.name!r}: {error}")
-        else:
-            flash(f"Loaded {entry.name!r}: it is now the current model on every page.")
-            st.rerun()
+    load_col.button("Load", key="models_load", icon=":material/open_in_browser:",
+                    disabled=not entry.ok or user_data, type="primary",
+                    on_click=load_entry, args=(entry,))  # fmt: skip
+    if load_error := st.session_state.pop(LOAD_ERROR_KEY, None):
+        st.error(load_error)
     download_col.download_button(
         "Download",
         data=lambda path=entry.path: Path(path).read_bytes(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import streamlit as st
 
@@ -16,7 +17,7 @@ from vae.latent_figure import latent_map_figure
 from vae.plots import loss_curves
 from vae.training_process import prestart_worker
 
-POLL_SECONDS = 0.5  # how often the live panel asks the job for news
+POLL_SECONDS = 1.0  # how often the live panel asks for news (each poll re-sends its figures)
 # "process" (default): train in a child process at a lower priority, so that the GIL stays free
 # for every other session (bench/load_test.py --runner compares); "thread": in this process.
 RUNNER = "thread" if os.environ.get("VAE_EXPLORER_TRAIN_RUNNER") == "thread" else "process"
@@ -39,7 +40,8 @@ DEFAULTS = {
     "s-curve": {"hidden": "128, 128", "epochs": 60, "batch": 128, "lr": 1e-3},
     UPLOAD: {"hidden": "256, 128", "epochs": 30, "batch": 128, "lr": 1e-3},
 }
-MAP_FIGURE_KEY = "vx_train_map_figure"  # (job id, epoch, title, figure): the last map drawn
+LIVE_FIGURES_KEY = "vx_train_live_figures"  # the live panel's last map and curves (see below)
+REDRAW_SHARE = 0.1  # while training, rebuilding the live figures takes at most this share
 LOAD_FAILURES = "vx_train_load_failures"  # {dataset name: error message} for this session
 UPLOAD_STATE = "vx_train_upload"  # (file_id, Dataset, file name) of the last parsed upload
 
@@ -128,18 +130,11 @@ def format_seconds(seconds: float | None) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
-def snapshot_figure(snapshot, dataset: Dataset, title: str, job_id: int):
-    """The latent map of one epoch's snapshot, coloured by the test labels.
-
-    Kept for the next poll: the page polls twice a second and an epoch can take longer, and
-    a map with bubbles costs ~0.1 s of the server's (GIL-bound) time that other sessions wait for.
-    """
-    cached = st.session_state.get(MAP_FIGURE_KEY)
-    if cached is not None and cached[:3] == (job_id, snapshot.epoch, title):
-        return cached[3]
+def snapshot_figure(snapshot, dataset: Dataset, title: str):
+    """The latent map of one epoch's snapshot, coloured by the test labels."""
     n = len(snapshot.mu)
     labels = dataset.y_test[:n] if dataset.y_test is not None else None
-    figure = latent_map_figure(
+    return latent_map_figure(
         snapshot.mu,
         snapshot.sigma,
         labels,
@@ -150,8 +145,36 @@ def snapshot_figure(snapshot, dataset: Dataset, title: str, job_id: int):
         height=MAP_HEIGHT,
         title=title,
     )
-    st.session_state[MAP_FIGURE_KEY] = (job_id, snapshot.epoch, title, figure)
-    return figure
+
+
+def live_figures(run, history: list[dict], snap, finished: bool):
+    """(map or None, loss curves) for the live panel, rebuilt only when they would change.
+
+    While training, they are also rebuilt at most REDRAW_SHARE of the time: building them
+    (~0.1-0.2 s each on a 2-core CPU, more when busy) holds the GIL that every other session's
+    clicks need, and a fast run finishes epochs quicker than the page polls. So a rebuild that
+    took b seconds is followed by at least b / REDRAW_SHARE seconds of the same pictures (the
+    progress bar still moves on every poll). Finished runs (the replay slider) redraw at once.
+    """
+    key = (id(run.job), len(history), snap.epoch if snap is not None else None, finished)
+    cached = st.session_state.get(LIVE_FIGURES_KEY)
+    now = time.monotonic()
+    if cached is not None and cached["job"] == key[0]:
+        too_soon = now - cached["built_at"] < cached["cost"] / REDRAW_SHARE
+        if cached["key"] == key or (not finished and too_soon):
+            return cached["map"], cached["curves"]
+    start = time.perf_counter()
+    figure = None
+    if snap is not None:
+        figure = snapshot_figure(snap, run.dataset, f"latent map after epoch {snap.epoch}")
+    curves = loss_curves(history, height=MAP_HEIGHT + 60, stacked=True)
+    if snap is not None and finished:
+        curves.add_vline(x=snap.epoch, line=dict(color="grey", dash="dot", width=1))
+    st.session_state[LIVE_FIGURES_KEY] = {
+        "job": key[0], "key": key, "built_at": now, "cost": time.perf_counter() - start,
+        "map": figure, "curves": curves,
+    }  # fmt: skip
+    return figure, curves
 
 
 st.title("Train")
@@ -281,15 +304,11 @@ def live_panel() -> None:
                 key=f"train_replay_{run.active_key}",
             )  # fmt: skip
             snap = snapshots[epoch - 1]
-        if snap is not None:
-            title = f"latent map after epoch {snap.epoch}"
-            figure = snapshot_figure(snap, run.dataset, title, id(run.job))
-            st.plotly_chart(figure, key="train_map")
+        map_figure, curves_figure = live_figures(run, history, snap, run.active_key is not None)
+        if map_figure is not None:
+            st.plotly_chart(map_figure, key="train_map")
     with curves:
-        figure = loss_curves(history, height=MAP_HEIGHT + 60, stacked=True)
-        if snap is not None and run.active_key is not None:
-            figure.add_vline(x=snap.epoch, line=dict(color="grey", dash="dot", width=1))
-        st.plotly_chart(figure, key="train_curves")
+        st.plotly_chart(curves_figure, key="train_curves")
     if progress.finished and run.active_key is None and not run.job.alive:
         adopt_result(run)
         st.rerun()  # the whole page: stop polling, unlock the settings, offer Save

@@ -92,6 +92,7 @@ def test_a_child_trains_exactly_like_the_thread(digits):
     assert progress.state == "done", progress.message
     assert [r.epoch for r in progress.reports] == [1, 2, 3]
     assert [r.train for r in progress.reports] == [r.train for r in reference.progress().reports]
+
     def untimed(history):
         return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
 
