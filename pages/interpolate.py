@@ -72,6 +72,7 @@ if strip is not None:
         mime="image/png",
         key="interp_download_png",
         icon=":material/download:",
+        on_click="ignore",  # a download changes nothing on the page: no rerun
     )
     dl[1].download_button(
         "Download the animation (GIF)",
@@ -80,6 +81,7 @@ if strip is not None:
         mime="image/gif",
         key="interp_download_gif",
         icon=":material/animation:",
+        on_click="ignore",
     )
 else:
     for col, x, z in zip(st.columns(n_frames), frames_x, frames_z, strict=True):

@@ -194,6 +194,7 @@ def test_interpolation_downloads_the_strip_and_the_animation(page, artifacts_dir
         with page.expect_download(timeout=60_000) as download:
             page.get_by_role("button", name=label).click()
         assert Path(download.value.path()).read_bytes().startswith(magic), label
+        wait_idle(page)
     wait_idle(page)
     assert not exceptions(page)
 
