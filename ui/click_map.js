@@ -14,15 +14,20 @@ export default function ({ data, key, setTriggerValue }) {
   // keep exactly one live instance per component key.
   const registry = (window.__vxMapClick = window.__vxMapClick || {});
   if (registry[key]) registry[key]();
-  const selector = `.st-key-${data.target} .js-plotly-plot`;
+  // data = [chart key, marker [x, y] or null]: a list, not a dict, so that Streamlit does
+  // not look for data frames in it (that check imports pandas on the first click: ~1 s).
+  const [target, initialMarker] = data;
+  const selector = `.st-key-${target} .js-plotly-plot`;
   let down = null;
-  let marker = data.marker; // [x, y] in data units, or null
+  let marker = initialMarker; // [x, y] in data units, or null
+  let live = true; // false once torn down: a frame queued before must not redraw
   let overlay = null;
   let graphDiv = null;
 
   const axes = (gd) => [gd._fullLayout.xaxis, gd._fullLayout.yaxis];
 
   function place() {
+    if (!live) return;
     const gd = document.querySelector(selector);
     if (!gd || !gd._fullLayout) return;
     if (gd !== graphDiv) {
@@ -59,20 +64,28 @@ export default function ({ data, key, setTriggerValue }) {
 
   function nearestPoint(gd, px, py) {
     // The data point whose marker covers (px, py): traces whose customdata are example ids.
+    // Runs between the release and the trigger, so it is a plain loop over the arrays: on
+    // linear axes data -> pixel is p = m * v + b (Plotly's own l2p, without its rounding).
     const [xa, ya] = axes(gd);
+    const linear = xa.type === "linear" && ya.type === "linear";
+    const [mx, bx, my, by] = [xa._m, xa._b, ya._m, ya._b];
     let best = null;
     let bestD = Infinity;
     for (const t of gd._fullData) {
       if (!t.customdata || !t.mode || t.mode.indexOf("markers") < 0 || t.visible !== true) continue;
       if (t.name === "click grid") continue;
       const reach = (typeof t.marker.size === "number" ? t.marker.size : 6) / 2 + 3;
-      for (let i = 0; i < t.x.length; i++) {
-        const dx = xa.l2p(t.x[i]) - px;
-        const dy = ya.l2p(t.y[i]) - py;
+      const r2 = reach * reach;
+      const xs = t.x;
+      const ys = t.y;
+      for (let i = 0; i < xs.length; i++) {
+        const dx = (linear ? mx * xs[i] + bx : xa.l2p(xs[i])) - px;
+        if (dx > reach || dx < -reach) continue;
+        const dy = (linear ? my * ys[i] + by : ya.l2p(ys[i])) - py;
         const d = dx * dx + dy * dy;
-        if (d <= reach * reach && d < bestD) {
+        if (d <= r2 && d < bestD) {
           bestD = d;
-          best = [t.x[i], t.y[i], Number(t.customdata[i])];
+          best = [xs[i], ys[i], Number(t.customdata[i])];
         }
       }
     }
@@ -84,6 +97,10 @@ export default function ({ data, key, setTriggerValue }) {
     const drag = e.target && e.target.closest ? e.target.closest(".nsewdrag") : null;
     down = gd && drag && gd.contains(drag) && e.button === 0 ? [e.clientX, e.clientY] : null;
     if (!down) return;
+    // Where the chart is, read now: layout is clean before Plotly's mousedown covers the page
+    // with its drag layer, and reading it on release would force a layout first.
+    const rect = gd.getBoundingClientRect();
+    down.push(rect.left, rect.top);
     // Plotly counts any two presses within doubleClickDelay (300 ms) as a double-click,
     // wherever they land, and a double-click resets the axes: the zoom is lost and the whole
     // map is redrawn (0.4-2 s measured). Two clicks on different spots are two clicks: start
@@ -97,20 +114,21 @@ export default function ({ data, key, setTriggerValue }) {
   };
   const onUp = (e) => {
     if (!down) return;
-    const start = down;
+    const [x0, y0, left, top] = down;
     down = null;
-    if (Math.hypot(e.clientX - start[0], e.clientY - start[1]) > 4) return; // zoom or pan
+    if (Math.hypot(e.clientX - x0, e.clientY - y0) > 4) return; // zoom or pan
     const gd = document.querySelector(selector);
     if (!gd || !gd._fullLayout) return;
     const [xa, ya] = axes(gd);
-    const rect = gd.getBoundingClientRect();
-    const px = e.clientX - rect.left - xa._offset;
-    const py = e.clientY - rect.top - ya._offset;
+    const px = e.clientX - left - xa._offset;
+    const py = e.clientY - top - ya._offset;
     const hit = nearestPoint(gd, px, py);
     const z = hit ? [hit[0], hit[1]] : [xa.p2l(px), ya.p2l(py)];
-    marker = z;
-    place();
+    // The trigger first (Streamlit sends it on its next timer tick), the marker in the next
+    // frame: nothing on the way to the server waits for style or layout.
     setTriggerValue("click", { x: z[0], y: z[1], index: hit ? hit[2] : null, at: Date.now() });
+    marker = z;
+    requestAnimationFrame(place);
   };
 
   document.addEventListener("pointerdown", onDown, true);
@@ -124,6 +142,7 @@ export default function ({ data, key, setTriggerValue }) {
   place();
 
   const teardown = () => {
+    live = false;
     if (registry[key] === teardown) delete registry[key];
     clearInterval(timer);
     document.removeEventListener("pointerdown", onDown, true);

@@ -15,7 +15,14 @@ from pathlib import Path
 
 import streamlit as st
 
-_JS = (Path(__file__).with_name("click_map.js")).read_text(encoding="utf-8")
+
+def _without_comment_lines(source: str) -> str:
+    """The JS without its whole-line comments and blank lines: it is re-sent on every click."""
+    lines = source.splitlines()
+    return "\n".join(line for line in lines if line.strip() and not line.lstrip().startswith("//"))
+
+
+_JS = _without_comment_lines(Path(__file__).with_name("click_map.js").read_text(encoding="utf-8"))
 _mount = st.components.v2.component("vae_explorer_map_click", js=_JS)
 
 
@@ -33,7 +40,9 @@ def map_click(chart_key: str, marker: tuple[float, float] | None, key: str) -> M
     Returns the click that triggered this run, else None. Must be called on every run in
     which the chart is shown (a trigger is delivered to exactly one run).
     """
-    data = {"target": chart_key, "marker": list(marker) if marker is not None else None}
+    # A list, not a dict: Streamlit scans a dict's values for data frames, which imports
+    # pandas (~1 s) on the first click.
+    data = [chart_key, list(marker) if marker is not None else None]
     result = _mount(key=key, data=data, on_click_change=lambda: None)
     click = getattr(result, "click", None)
     if not click:
