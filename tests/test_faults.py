@@ -321,6 +321,53 @@ def test_a_shared_library_model_is_loaded_once_and_safe_from_many_threads(
     state.load_library_model.clear()
 
 
+def _open_saved_model_map(name: str):
+    """One browser session: app.py -> Models -> Load `name` -> Latent map (AppTest)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("pages/models.py").run()
+    at.selectbox(key="models_chosen").set_value(name)
+    at.button(key="models_load").click().run()
+    at.switch_page("pages/latent_map.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.mark.slow
+def test_a_saved_models_map_is_computed_once_per_server_and_read_only(
+    digits, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two sessions opening the same saved model share one latent view (the encoded test set)
+    and one map figure; the shared arrays cannot be written. A model trained on uploaded data
+    is shown with each session's own file, so its view is not shared."""
+    from ui import state
+
+    monkeypatch.setenv("VAE_EXPLORER_MODELS", str(tmp_path / "models"))
+    ModelLibrary(tmp_path / "models").save(
+        "class model", digits_model(5), {"name": "class model", "dataset": "digits"}
+    )
+    first, second = _open_saved_model_map("class model"), _open_saved_model_map("class model")
+    views = [at.session_state[state.LATENT_VIEW_KEY][1] for at in (first, second)]
+    assert views[0] is views[1]
+    view = views[0]
+    for array in (view.mu, view.sigma, view.kl, view.recon_error, view.x):
+        assert not array.flags.writeable
+        with pytest.raises(ValueError):
+            array[0] = 0
+    assert len(view._derived) == 1  # one map figure for the default options, built once
+    active = first.session_state[state.ACTIVE_KEY]
+    assert state.shares_view(active)
+    assert active.model is second.session_state[state.ACTIVE_KEY].model
+    uploaded = state.ActiveModel(key=active.key, name=active.name, model=active.model,
+                                 metadata={**active.metadata, "dataset_source": "upload"},
+                                 dataset=digits, source="library")  # fmt: skip
+    session = state.ActiveModel(key="session:x", name="x", model=active.model,
+                                metadata=active.metadata, dataset=digits, source="session")  # fmt: skip
+    assert not state.shares_view(uploaded) and not state.shares_view(session)
+
+
 # --- the real server: a closed tab, and the server stopped mid-training ----------------------
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import datetime as dt
 import os
+import queue
 import threading
 import time
 import weakref
@@ -297,8 +298,6 @@ class TrainingJob:
 
     def _relay(self, worker: Worker) -> TrainResult:
         """Pass the child's epochs on; forward Stop / a missing heartbeat; take its result."""
-        import queue
-
         stop_sent_at: float | None = None
         while True:
             try:
