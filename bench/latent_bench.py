@@ -39,13 +39,13 @@ CLICK_CLOCK_JS = """
 }
 """
 
-# Resolves with ms from the last pointerdown until the nth st.image shows a new, decoded src
-# (or with null after 30 s: the click did not produce a new picture).
+# Resolves with ms from the last pointerdown until the nth st.image (or the nth match of an
+# optional selector) shows a new, decoded src (or with null after 30 s: no new picture).
 WAIT_NEW_IMAGE_JS = """
-async ([before, nth]) => {
+async ([before, nth, selector]) => {
   const deadline = performance.now() + 30000;
   while (performance.now() < deadline) {
-    const imgs = document.querySelectorAll('[data-testid="stImage"] img');
+    const imgs = document.querySelectorAll(selector || '[data-testid="stImage"] img');
     const img = imgs[nth];
     if (img && img.src !== before && img.complete && img.naturalWidth > 0) {
       return [performance.now() - window.__vxT0, img.src];

@@ -6,6 +6,7 @@ import streamlit as st
 
 from ui.click_map import map_click
 from ui.latent_panel import COLOR_CHOICES, cached_map_figure, decode_panel, record_click
+from ui.map_decoder import browser_decoder
 from ui.state import CLICKED_Z_KEY, latent_view, require_active_model
 
 st.title("Latent map")
@@ -39,11 +40,20 @@ with left:
 
 
 @st.fragment
-def decode_beside_the_map() -> None:
+def decode_beside_the_map(picture_in_browser: bool) -> None:
     """A click on the map reruns only this: read the click, decode, show."""
     record_click(map_click("map_chart", st.session_state.get(CLICKED_Z_KEY), key="map_click"), view)
-    decode_panel(active, view)
+    decode_panel(active, view, picture_in_browser)
 
 
 with right:
-    decode_beside_the_map()
+    # The clicked z's picture, drawn by the browser at the click (weights sent once, here,
+    # outside the fragment); the fragment brings the rest of the panel.
+    in_browser = browser_decoder(
+        active.model,
+        active.dataset.image_shape,
+        "map_chart",
+        st.session_state.get(CLICKED_Z_KEY),
+        key="map_decoded",
+    )
+    decode_beside_the_map(in_browser)

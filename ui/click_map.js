@@ -124,8 +124,9 @@ export default function ({ data, key, setTriggerValue }) {
     const py = e.clientY - top - ya._offset;
     const hit = nearestPoint(gd, px, py);
     const z = hit ? [hit[0], hit[1]] : [xa.p2l(px), ya.p2l(py)];
-    // The trigger first (Streamlit sends it on its next timer tick), the marker in the next
-    // frame: nothing on the way to the server waits for style or layout.
+    // The picture first (ui/map_decoder.js draws it in the browser, if mounted), then the
+    // trigger (Streamlit sends it on its next timer tick), the marker in the next frame.
+    window.dispatchEvent(new CustomEvent("vx-map-click", { detail: { target, z } }));
     setTriggerValue("click", { x: z[0], y: z[1], index: hit ? hit[2] : null, at: Date.now() });
     marker = z;
     requestAnimationFrame(place);

@@ -34,20 +34,40 @@ class MapClick:
     index: int | None
 
 
+PENDING_KEY = "vx_map_click_pending"  # {component key: MapClick}, set by the click's callback
+
+
+def _parse(value) -> MapClick | None:
+    """The component's trigger payload {x, y, index, at} -> MapClick (None: no click)."""
+    if not value:
+        return None
+    index = value.get("index")
+    return MapClick(
+        z=(float(value["x"]), float(value["y"])), index=int(index) if index is not None else None
+    )
+
+
 def map_click(chart_key: str, marker: tuple[float, float] | None, key: str) -> MapClick | None:
     """Listen to clicks on the st.plotly_chart with key `chart_key`; draw `marker` on it.
 
     Returns the click that triggered this run, else None. Must be called on every run in
-    which the chart is shown (a trigger is delivered to exactly one run).
+    which the chart is shown (a trigger is delivered to exactly one run). The marker drawn
+    is this run's click when there is one: the caller's `marker` comes from session state
+    read before the click was recorded, and would put the marker back one click behind.
     """
+    pending = st.session_state.setdefault(PENDING_KEY, {})
+
+    def remember() -> None:  # runs before the (fragment) rerun the click asked for
+        state = st.session_state.get(key)
+        click = _parse(state.get("click") if state else None)
+        if click is not None:
+            st.session_state[PENDING_KEY][key] = click
+
+    click = pending.pop(key, None)
+    if click is not None:
+        marker = click.z
     # A list, not a dict: Streamlit scans a dict's values for data frames, which imports
     # pandas (~1 s) on the first click.
     data = [chart_key, list(marker) if marker is not None else None]
-    result = _mount(key=key, data=data, on_click_change=lambda: None)
-    click = getattr(result, "click", None)
-    if not click:
-        return None
-    index = click.get("index")
-    return MapClick(
-        z=(float(click["x"]), float(click["y"])), index=int(index) if index is not None else None
-    )
+    result = _mount(key=key, data=data, on_click_change=remember)
+    return click if click is not None else _parse(getattr(result, "click", None))

@@ -80,12 +80,13 @@ def record_click(click: MapClick | None, view: LatentView) -> bool:
     return True
 
 
-def decode_panel(active: ActiveModel, view: LatentView) -> None:
-    """The decoded image of the clicked z; for a data point also x and decodes of mu + sigma*eps.
+def decode_panel(active: ActiveModel, view: LatentView, picture_in_browser: bool = False) -> None:
+    """What the clicked z is: for a data point also its x and decodes of mu + sigma*eps.
 
-    Both kinds of click lay out the same first elements (a header, then the decoded picture
-    beside a second slot), so the page does not reflow between them; the samples of a data
-    point are one strip image, not six, to keep a click to a few small requests.
+    picture_in_browser: the decoded picture of z is already drawn above by the browser
+    (ui.map_decoder), so it is not sent again; otherwise it is the panel's first picture.
+    Both kinds of click lay out the same first elements (a header, then a picture), so the
+    page does not reflow between them; the samples of a data point are one strip image.
     """
     z = st.session_state.get(CLICKED_Z_KEY)
     index = st.session_state.get(CLICKED_INDEX_KEY)
@@ -97,10 +98,14 @@ def decode_panel(active: ActiveModel, view: LatentView) -> None:
     point = index is not None and 0 <= int(index) < len(view.mu)
     if not point:
         st.markdown(f"**z = ({z[0]:.3f}, {z[1]:.3f})** · empty space or a chosen point")
+        imagined = "No example was encoded here: this is what the decoder imagines at z."
+        if picture_in_browser:
+            st.caption(imagined.replace("this is", "the picture above is"))
+            return
         left, right = st.columns(2)
         with left:
             show_vector(decode_latents(active.model, z[None])[0], shape, "decoded E[x | z]")
-        right.caption("No example was encoded here: this is what the decoder imagines at z.")
+        right.caption(imagined)
         return
 
     index = int(index)
@@ -119,11 +124,14 @@ def decode_panel(active: ActiveModel, view: LatentView) -> None:
         f"**test point #{index}**{label}  \nμ = ({mu[0]:.3f}, {mu[1]:.3f}) · "
         f"σ = ({sigma[0]:.3f}, {sigma[1]:.3f}) · KL {view.kl[index]:.2f} nats"
     )
-    left, right = st.columns(2)
-    with left:
-        show_vector(decoded[0], shape, "decoded from μ")
-    with right:
-        show_vector(view.x[index], shape, "original x")
+    if picture_in_browser:  # decoded from mu: the picture above
+        show_vector(view.x[index], shape, "original x (above: decoded from μ)")
+    else:
+        left, right = st.columns(2)
+        with left:
+            show_vector(decoded[0], shape, "decoded from μ")
+        with right:
+            show_vector(view.x[index], shape, "original x")
     st.caption("z = μ + σ ⊙ ε, ε ~ N(0, I): the reparameterisation, decoded")
     where = " · ".join(f"({a:.2f}, {b:.2f})" for a, b in samples)
     if shape is not None:

@@ -11,6 +11,7 @@ import hashlib
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.e2e.driver import (
@@ -24,7 +25,6 @@ from tests.e2e.driver import (
     lonely_points,
     scrub_frame,
     to_page,
-    wait_for_new_image,
     wait_idle,
 )
 
@@ -68,30 +68,57 @@ def test_quick_start_lands_on_a_drawn_map(page) -> None:
     assert not exceptions(page)
 
 
+PICTURE = ".st-key-map_decoded img"  # the clicked z's picture, drawn by the browser
+
+
+def _picture(page) -> str:
+    return page.locator(PICTURE).first.get_attribute("src") or ""
+
+
+def _wait_new_picture(page, before: str, timeout: float = 30.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (now := _picture(page)) and now != before:
+            return now
+        time.sleep(0.02)
+    raise TimeoutError("the decoded picture did not change")
+
+
+def _marker_at(page) -> tuple[float, float]:
+    box = page.locator(".vx-click-marker").first.bounding_box()
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
 def test_click_on_empty_space_then_on_a_point_decodes_each(page, artifacts_dir) -> None:
     gd = keyed_graph(page, "map_chart")
     spot = empty_spots(gd, 1)[0]
-    before = image_sources(page)
-    page.mouse.click(*to_page(gd, *spot))
-    after_empty = wait_for_new_image(page, before)
+    at = to_page(gd, *spot)
+    before = _picture(page)
+    page.mouse.click(*at)
+    after_empty = _wait_new_picture(page, before)
     wait_idle(page)
     assert "empty space" in page.locator("body").inner_text()
     _shot(page, artifacts_dir, "02-click-empty.png")
-    z_text = page.locator(
-        '[data-testid="stMarkdownContainer"]', has_text="z = ("
-    ).first.inner_text()
-    # the decoded z is the exact clicked spot (to the 3 decimals shown)
-    assert f"{spot[0]:.3f}" in z_text and f"{spot[1]:.3f}" in z_text
+    # the decoded z is the exact clicked spot (to the 3 decimals shown), in the browser's
+    # caption and in the server's panel alike
+    for text in (
+        page.locator(".st-key-map_decoded figcaption").inner_text(),
+        page.locator('[data-testid="stMarkdownContainer"]', has_text="z = (").first.inner_text(),
+    ):
+        assert f"{spot[0]:.3f}" in text and f"{spot[1]:.3f}" in text
+    # the marker sits where the click was, after the panel's rerun too
+    assert np.allclose(_marker_at(page), at, atol=2)
 
     x, y, index = lonely_points(gd, 1)[0]
     page.mouse.click(*to_page(gd, x, y))
-    after_point = wait_for_new_image(page, after_empty)
+    after_point = _wait_new_picture(page, after_empty)
+    page.get_by_text(f"test point #{index}").wait_for()
     wait_idle(page)
     _shot(page, artifacts_dir, "03-click-point.png")
-    assert after_point[0] != after_empty[0]  # the picture changed
-    assert page.get_by_text(f"test point #{index}").count() == 1
-    # original, reconstruction from mu and the decodes of mu + sigma * eps
-    assert len(image_sources(page)) >= 3
+    assert after_point != after_empty  # the picture changed
+    assert np.allclose(_marker_at(page), to_page(gd, x, y), atol=2)
+    # the original and the decodes of mu + sigma * eps, under the reconstruction from mu
+    assert len(image_sources(page)) >= 2
     assert not exceptions(page)
 
 
@@ -109,10 +136,10 @@ def test_zoom_survives_a_click(page, artifacts_dir) -> None:
     zoomed = axis_ranges(gd)
     assert zoomed != full and zoomed[0][1] - zoomed[0][0] < full[0][1] - full[0][0]
 
-    before = image_sources(page)
+    before = _picture(page)
     spot = empty_spots(gd, 1)[0]
     page.mouse.click(*to_page(gd, *spot))
-    wait_for_new_image(page, before)
+    _wait_new_picture(page, before)
     wait_idle(page)
     _shot(page, artifacts_dir, "04-zoomed-click.png")
     assert axis_ranges(keyed_graph(page, "map_chart")) == zoomed
@@ -126,10 +153,10 @@ def test_quick_clicks_on_two_spots_keep_the_zoom_and_a_double_click_resets_it(pa
     gd = keyed_graph(page, "map_chart")
     zoomed = axis_ranges(gd)
     first, second = (to_page(gd, *spot) for spot in empty_spots(gd, 2))
-    before = image_sources(page)
+    before = _picture(page)
     page.mouse.click(*first)
     page.mouse.click(*second)  # well within 300 ms of the first
-    wait_for_new_image(page, before)
+    _wait_new_picture(page, before)
     wait_idle(page)
     assert axis_ranges(keyed_graph(page, "map_chart")) == zoomed
     page.mouse.dblclick(*second)  # one spot, twice: Plotly's reset, as the caption says

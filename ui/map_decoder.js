@@ -1,0 +1,129 @@
+// The decoder in the browser: a click on the latent map shows the picture of the clicked z
+// at once, with no server round trip. Mounted by ui/map_decoder.py outside the map's fragment,
+// so the weights are sent once per page run, not on every click.
+//
+// data: bytes = uint32 header length (little-endian), the JSON header, zero padding to a
+// multiple of 4, then float32 little-endian W (out x in, row-major) and b (out) per layer.
+// The network is the VAE's MLP decoder: Linear, SiLU between layers, and a sigmoid after the
+// last for a Bernoulli likelihood (E[x|z]); the picture is made exactly as
+// ui/latent_images.to_image makes it (stretch if outside [0, 1], clip, x255 truncated,
+// nearest-neighbour upscale).
+
+export function parsePayload(bytes) {
+  const u8 = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  const view = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
+  const n = view.getUint32(0, true);
+  const header = JSON.parse(new TextDecoder().decode(u8.subarray(4, 4 + n)));
+  let offset = 4 + n;
+  offset += (4 - (offset % 4)) % 4;
+  // A copy into an aligned buffer: Float32Array needs 4-byte alignment of the whole buffer.
+  const floats = new Float32Array(u8.slice(offset).buffer);
+  const layers = [];
+  let at = 0;
+  const widths = header.widths;
+  for (let i = 0; i + 1 < widths.length; i++) {
+    const nin = widths[i];
+    const nout = widths[i + 1];
+    const W = floats.subarray(at, at + nin * nout);
+    at += nin * nout;
+    const b = floats.subarray(at, at + nout);
+    at += nout;
+    layers.push({ W, b, nin, nout });
+  }
+  return { header, layers };
+}
+
+export function decode(model, z) {
+  // z (k,) -> E[x|z] (D,): the same sums as torch's Linear, in double precision.
+  let h = Float64Array.from(z);
+  model.layers.forEach(({ W, b, nin, nout }, l) => {
+    const out = new Float64Array(nout);
+    for (let o = 0; o < nout; o++) {
+      let s = b[o];
+      const row = o * nin;
+      for (let i = 0; i < nin; i++) s += W[row + i] * h[i];
+      out[o] = l + 1 < model.layers.length ? s / (1 + Math.exp(-s)) : s; // SiLU between
+    }
+    h = out;
+  });
+  if (model.header.likelihood === "bernoulli") h = h.map((s) => 1 / (1 + Math.exp(-s)));
+  return h;
+}
+
+export function greyLevels(x) {
+  // (D,) -> uint8 levels (D,), as ui/latent_images.to_image: stretch if not in [0, 1].
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of x) {
+    lo = Math.min(lo, v);
+    hi = Math.max(hi, v);
+  }
+  const stretch = lo < -0.05 || hi > 1.05;
+  const span = hi - lo || 1;
+  const levels = new Uint8ClampedArray(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const v = stretch ? (x[i] - lo) / span : x[i];
+    levels[i] = Math.floor(Math.min(1, Math.max(0, v)) * 255);
+  }
+  return levels;
+}
+
+export function pictureURL(model, z) {
+  // A PNG data URL of the decoded picture, upscaled nearest-neighbour to header.pixels.
+  const [h, w] = model.header.image_shape;
+  const scale = Math.max(1, Math.floor(model.header.pixels / Math.max(h, w)));
+  const levels = greyLevels(decode(model, z));
+  const canvas = document.createElement("canvas");
+  canvas.width = w * scale;
+  canvas.height = h * scale;
+  const ctx = canvas.getContext("2d");
+  const img = ctx.createImageData(canvas.width, canvas.height);
+  for (let y = 0; y < canvas.height; y++) {
+    for (let x = 0; x < canvas.width; x++) {
+      const v = levels[Math.floor(y / scale) * w + Math.floor(x / scale)];
+      const p = 4 * (y * canvas.width + x);
+      img.data[p] = img.data[p + 1] = img.data[p + 2] = v;
+      img.data[p + 3] = 255;
+    }
+  }
+  ctx.putImageData(img, 0, 0);
+  return canvas.toDataURL("image/png");
+}
+
+export default function ({ data, key, parentElement }) {
+  const registry = (window.__vxMapDecoder = window.__vxMapDecoder || {});
+  if (registry[key]) registry[key]();
+  const model = parsePayload(data);
+  const { target, pixels } = model.header;
+
+  // A fixed-size box from the start: the first click fills it and nothing below moves.
+  const root = document.createElement("figure");
+  root.style.cssText = "margin:0;contain:layout paint;";
+  const img = document.createElement("img");
+  img.alt = "decoded picture of the clicked z";
+  img.width = pixels;
+  img.height = pixels;
+  img.style.cssText = `display:block;width:${pixels}px;height:${pixels}px;background:#f0f2f6;`;
+  const caption = document.createElement("figcaption");
+  caption.style.cssText = "font-size:0.85rem;color:rgba(49,51,63,0.6);margin-top:0.25rem;";
+  root.append(img, caption);
+  parentElement.replaceChildren(root);
+
+  const show = (z) => {
+    img.src = pictureURL(model, z);
+    caption.textContent = `decoded E[x | z] at z = (${z[0].toFixed(3)}, ${z[1].toFixed(3)})`;
+  };
+  if (model.header.z) show(model.header.z);
+  else caption.textContent = "decoded E[x | z] of the clicked z";
+
+  const onClick = (e) => {
+    if (e.detail && e.detail.target === target) show(e.detail.z);
+  };
+  window.addEventListener("vx-map-click", onClick);
+  const teardown = () => {
+    if (registry[key] === teardown) delete registry[key];
+    window.removeEventListener("vx-map-click", onClick);
+  };
+  registry[key] = teardown;
+  return teardown;
+}
