@@ -113,7 +113,8 @@ def test_latent_map_decodes_a_clicked_empty_z(active: ActiveModel) -> None:
     (decoder,) = [c for c in at.get("bidi_component") if c.key == "map_decoded"]
     payload = decoder.proto.bytes
     header = json.loads(payload[4 : 4 + int.from_bytes(payload[:4], "little")])
-    assert header["z"] == [0.5, -1.25] and header["widths"][0] == 2 and header["widths"][-1] == 64
+    linear = [op for op in header["ops"] if op["op"] == "linear"]
+    assert header["z"] == [0.5, -1.25] and linear[0]["in"] == 2 and linear[-1]["out"] == 64
     assert len(at.get("image")) == 0
 
 

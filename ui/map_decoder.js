@@ -3,10 +3,10 @@
 // so the weights are sent once per page run, not on every click.
 //
 // data: bytes = uint32 header length (little-endian), the JSON header, zero padding to a
-// multiple of 4, then float32 little-endian W (out x in, row-major) and b (out) per layer.
-// The network is the VAE's MLP decoder: Linear, SiLU between layers, and a sigmoid after the
-// last for a Bernoulli likelihood (E[x|z]); the picture is made exactly as
-// ui/latent_images.to_image makes it (stretch if outside [0, 1], clip, x255 truncated,
+// multiple of 4, then the float32 little-endian arrays of header.ops in order (see
+// ui/map_decoder.decoder_ops): linear W (out x in) and b, conv_transpose W (cin x cout x k x k)
+// and b. A sigmoid follows for a Bernoulli likelihood (E[x|z]). The picture is made exactly
+// as ui/latent_images.to_image makes it (stretch if outside [0, 1], clip, x255 truncated,
 // nearest-neighbour upscale).
 
 export function parsePayload(bytes) {
@@ -18,36 +18,74 @@ export function parsePayload(bytes) {
   offset += (4 - (offset % 4)) % 4;
   // A copy into an aligned buffer: Float32Array needs 4-byte alignment of the whole buffer.
   const floats = new Float32Array(u8.slice(offset).buffer);
-  const layers = [];
   let at = 0;
-  const widths = header.widths;
-  for (let i = 0; i + 1 < widths.length; i++) {
-    const nin = widths[i];
-    const nout = widths[i + 1];
-    const W = floats.subarray(at, at + nin * nout);
-    at += nin * nout;
-    const b = floats.subarray(at, at + nout);
-    at += nout;
-    layers.push({ W, b, nin, nout });
+  const take = (count) => floats.subarray(at, (at += count));
+  const ops = header.ops.map((op) => {
+    if (op.op === "linear") return { ...op, W: take(op.in * op.out), b: take(op.out) };
+    if (op.op === "conv_transpose")
+      return { ...op, W: take(op.cin * op.cout * op.k * op.k), b: take(op.cout) };
+    return op;
+  });
+  return { header, ops };
+}
+
+function convTranspose(x, [cin, h, w], { cout, k, stride, pad, W, b }) {
+  // torch's ConvTranspose2d: out[co, iy*s - p + ky, ix*s - p + kx] += x[ci, iy, ix] W[ci, co, ky, kx]
+  const oh = (h - 1) * stride - 2 * pad + k;
+  const ow = (w - 1) * stride - 2 * pad + k;
+  const out = new Float64Array(cout * oh * ow);
+  for (let co = 0; co < cout; co++) out.fill(b[co], co * oh * ow, (co + 1) * oh * ow);
+  for (let ci = 0; ci < cin; ci++) {
+    for (let iy = 0; iy < h; iy++) {
+      for (let ix = 0; ix < w; ix++) {
+        const v = x[(ci * h + iy) * w + ix];
+        if (v === 0) continue;
+        for (let co = 0; co < cout; co++) {
+          const wBase = (ci * cout + co) * k * k;
+          for (let ky = 0; ky < k; ky++) {
+            const oy = iy * stride - pad + ky;
+            if (oy < 0 || oy >= oh) continue;
+            const row = (co * oh + oy) * ow;
+            for (let kx = 0; kx < k; kx++) {
+              const ox = ix * stride - pad + kx;
+              if (ox >= 0 && ox < ow) out[row + ox] += v * W[wBase + ky * k + kx];
+            }
+          }
+        }
+      }
+    }
   }
-  return { header, layers };
+  return [out, [cout, oh, ow]];
 }
 
 export function decode(model, z) {
-  // z (k,) -> E[x|z] (D,): the same sums as torch's Linear, in double precision.
-  let h = Float64Array.from(z);
-  model.layers.forEach(({ W, b, nin, nout }, l) => {
-    const out = new Float64Array(nout);
-    for (let o = 0; o < nout; o++) {
-      let s = b[o];
-      const row = o * nin;
-      for (let i = 0; i < nin; i++) s += W[row + i] * h[i];
-      out[o] = l + 1 < model.layers.length ? s / (1 + Math.exp(-s)) : s; // SiLU between
+  // z (k,) -> E[x|z] (D,): the decoder's layers in order, in double precision.
+  let x = Float64Array.from(z);
+  let shape = [x.length];
+  for (const op of model.ops) {
+    if (op.op === "linear") {
+      const out = new Float64Array(op.out);
+      for (let o = 0; o < op.out; o++) {
+        let s = op.b[o];
+        const row = o * op.in;
+        for (let i = 0; i < op.in; i++) s += op.W[row + i] * x[i];
+        out[o] = s;
+      }
+      [x, shape] = [out, [op.out]];
+    } else if (op.op === "silu") {
+      x = x.map((s) => s / (1 + Math.exp(-s)));
+    } else if (op.op === "unflatten") {
+      shape = op.shape;
+    } else if (op.op === "conv_transpose") {
+      [x, shape] = convTranspose(x, shape, op);
+    } else if (op.op === "flatten") {
+      shape = [x.length];
+    } else {
+      throw new Error(`unknown decoder op ${op.op}`);
     }
-    h = out;
-  });
-  if (model.header.likelihood === "bernoulli") h = h.map((s) => 1 / (1 + Math.exp(-s)));
-  return h;
+  }
+  if (model.header.likelihood === "bernoulli") x = x.map((s) => 1 / (1 + Math.exp(-s)));
+  return x;
 }
 
 export function greyLevels(x) {
