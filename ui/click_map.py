@@ -64,6 +64,9 @@ def map_click(chart_key: str, marker: tuple[float, float] | None, key: str) -> M
             st.session_state[PENDING_KEY][key] = click
 
     click = pending.pop(key, None)
+    if click is not None:  # only if it is this run's trigger, not one left by an unfinished run
+        state = st.session_state.get(key)
+        click = click if _parse(state.get("click") if state else None) == click else None
     if click is not None:
         marker = click.z
     # A list, not a dict: Streamlit scans a dict's values for data frames, which imports
