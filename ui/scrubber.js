@@ -213,6 +213,7 @@ export default function ({ data, key, parentElement }) {
     moveRing();
     const t = S > 1 ? index / (S - 1) : 0;
     readout.textContent = `t = ${t.toFixed(2)}   z = (${fmt(z[0])}, ${fmt(z[1])})   step ${index + 1}/${S}`;
+    range.setAttribute("aria-valuetext", `t ${t.toFixed(2)}, z ${z[0].toFixed(2)}, ${z[1].toFixed(2)}`);
   }
 
   range.addEventListener("input", () => show(Number(range.value)));
