@@ -2,6 +2,11 @@
 
 from pathlib import Path
 
+# Imported before any page runs, although no page uses it directly: plotly looks pandas up in
+# sys.modules whenever it builds a figure, and a pandas half-imported by another thread (the
+# quick start's warm-up loads sklearn, which imports it) made a figure fail with "partially
+# initialized module 'pandas' has no attribute 'Series'" (seen in bench/newcomer.py runs).
+import pandas  # noqa: F401
 import streamlit as st
 
 from ui.presenter import apply_presenter_mode

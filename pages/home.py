@@ -30,62 +30,20 @@ st.markdown(
 
 theory, start = st.columns([3, 2], gap="large")
 
-with theory:
-    st.subheader("The model on one screen")
-    st.markdown(
-        "The encoder maps an example $x$ to a Gaussian $q(z\\mid x)$ in the 2-D latent space; "
-        "the decoder maps a point $z$ back to a distribution $p(x\\mid z)$ over examples. "
-        "The prior is a standard Gaussian:"
-    )
-    st.latex(
-        r"q(z\mid x)=\mathcal N\!\big(\mu(x),\,\operatorname{diag}\sigma^2(x)\big),"
-        r"\qquad p(z)=\mathcal N(0, I)"
-    )
-    st.markdown("Training maximises the evidence lower bound (ELBO):")
-    st.latex(
-        r"\mathrm{ELBO}(x)=\mathbb E_{q(z\mid x)}\big[\log p(x\mid z)\big]"
-        r"-\mathrm{KL}\big(q(z\mid x)\,\|\,p(z)\big)\ \le\ \log p(x)"
-    )
-    st.latex(r"\text{loss}=-\mathbb E_{q}\big[\log p(x\mid z)\big]+\beta\,\mathrm{KL}")
-    st.caption("β = 1: the loss is −ELBO. β ≠ 1 gives a β-VAE (Higgins et al. 2017).")
-    st.markdown(
-        "The KL term has a closed form (Kingma & Welling 2013, App. B), and sampling is "
-        "made differentiable by the **reparameterisation** $z=\\mu+\\sigma\\odot\\varepsilon$, "
-        "$\\varepsilon\\sim\\mathcal N(0,I)$:"
-    )
-    st.latex(
-        r"\mathrm{KL}=\tfrac12\sum_{j=1}^{2}\Big(\underbrace{\mu_j^2}_{\text{pull to }0}"
-        r"+\underbrace{\sigma_j^2-\log\sigma_j^2-1}_{\text{keep }\sigma\approx 1}\Big)"
-    )
-    st.markdown(
-        "**A bubble** is one example's posterior $q(z\\mid x)$ drawn as an ellipse of radii "
-        "$\\sigma_1,\\sigma_2$ around $\\mu$: every $z$ inside decodes to something like $x$. "
-        "Three forces shape the map:\n"
-        "- **reconstruction** pushes bubbles apart and shrinks them, so that different "
-        "examples stay tell-apart-able;\n"
-        "- **$\\mu^2$** pulls every bubble towards the origin;\n"
-        "- **$\\sigma^2-\\log\\sigma^2-1$** (smallest at $\\sigma=1$) keeps bubbles near unit size.\n\n"
-        "The importance-weighted bound (Burda et al. 2016) tightens the ELBO with $K$ samples: "
-        "$\\log p(x)\\ \\ge\\ \\mathrm{IWAE}_K\\ \\ge\\ \\mathrm{ELBO}$."
-    )
-
+# The right-hand column is written first (columns keep their places on screen whatever order
+# they are filled in): the quick-start button reaches the browser before the formulas, and the
+# sketch's plotly.js is fetched and parsed while the browser typesets them.
 with start:
     st.subheader("Quick start")
     st.markdown(
         "Train on the built-in 8×8 **digits** (1,497 images) in a few seconds, then open the "
         "latent map."
     )
-    if st.button("Quick start: train on digits", type="primary", key="home_quick_start",
-                 icon=":material/bolt:", width="stretch"):  # fmt: skip
-        bar = st.progress(0.0, text="Loading digits…")
-        try:
-            dataset = cached_dataset("digits")
-            config = model_config_for(dataset, **QUICK_START_MODEL)
-            train_blocking(dataset, config, QUICK_START_TRAIN, progress_bar=bar)
-        except (DataError, RuntimeError) as error:
-            st.error(f"Quick start failed: {error}")
-        else:
-            st.switch_page(LATENT_MAP_PAGE)
+    quick_start = st.button(
+        "Quick start: train on digits", type="primary", key="home_quick_start",
+        icon=":material/bolt:", width="stretch",
+    )  # fmt: skip
+    quick_start_progress = st.empty()  # filled once the whole page is drawn (below)
 
     library = model_library()
     entries = [e for e in library.list() if e.ok]
@@ -127,6 +85,58 @@ with start:
         st.divider()
         st.markdown(f"Current model: **{active.name}**")
         st.page_link(LATENT_MAP_PAGE, label="Go to the latent map", icon=":material/scatter_plot:")
+
+with theory:
+    st.subheader("The model on one screen")
+    st.markdown(
+        "The encoder maps an example $x$ to a Gaussian $q(z\\mid x)$ in the 2-D latent space; "
+        "the decoder maps a point $z$ back to a distribution $p(x\\mid z)$ over examples. "
+        "The prior is a standard Gaussian:"
+    )
+    st.latex(
+        r"q(z\mid x)=\mathcal N\!\big(\mu(x),\,\operatorname{diag}\sigma^2(x)\big),"
+        r"\qquad p(z)=\mathcal N(0, I)"
+    )
+    st.markdown("Training maximises the evidence lower bound (ELBO):")
+    st.latex(
+        r"\mathrm{ELBO}(x)=\mathbb E_{q(z\mid x)}\big[\log p(x\mid z)\big]"
+        r"-\mathrm{KL}\big(q(z\mid x)\,\|\,p(z)\big)\ \le\ \log p(x)"
+    )
+    st.latex(r"\text{loss}=-\mathbb E_{q}\big[\log p(x\mid z)\big]+\beta\,\mathrm{KL}")
+    st.caption("β = 1: the loss is −ELBO. β ≠ 1 gives a β-VAE (Higgins et al. 2017).")
+    st.markdown(
+        "The KL term has a closed form (Kingma & Welling 2013, App. B), and sampling is "
+        "made differentiable by the **reparameterisation** $z=\\mu+\\sigma\\odot\\varepsilon$, "
+        "$\\varepsilon\\sim\\mathcal N(0,I)$:"
+    )
+    st.latex(
+        r"\mathrm{KL}=\tfrac12\sum_{j=1}^{2}\Big(\underbrace{\mu_j^2}_{\text{pull to }0}"
+        r"+\underbrace{\sigma_j^2-\log\sigma_j^2-1}_{\text{keep }\sigma\approx 1}\Big)"
+    )
+    st.markdown(
+        "**A bubble** is one example's posterior $q(z\\mid x)$ drawn as an ellipse of radii "
+        "$\\sigma_1,\\sigma_2$ around $\\mu$: every $z$ inside decodes to something like $x$. "
+        "Three forces shape the map:\n"
+        "- **reconstruction** pushes bubbles apart and shrinks them, so that different "
+        "examples stay tell-apart-able;\n"
+        "- **$\\mu^2$** pulls every bubble towards the origin;\n"
+        "- **$\\sigma^2-\\log\\sigma^2-1$** (smallest at $\\sigma=1$) keeps bubbles near unit size.\n\n"
+        "The importance-weighted bound (Burda et al. 2016) tightens the ELBO with $K$ samples: "
+        "$\\log p(x)\\ \\ge\\ \\mathrm{IWAE}_K\\ \\ge\\ \\mathrm{ELBO}$."
+    )
+
+# The quick start runs after both columns are drawn, so the page stays fresh while it trains.
+if quick_start:
+    with quick_start_progress.container():
+        bar = st.progress(0.0, text="Loading digits…")
+        try:
+            dataset = cached_dataset("digits")
+            config = model_config_for(dataset, **QUICK_START_MODEL)
+            train_blocking(dataset, config, QUICK_START_TRAIN, progress_bar=bar)
+        except (DataError, RuntimeError) as error:
+            st.error(f"Quick start failed: {error}")
+        else:
+            st.switch_page(LATENT_MAP_PAGE)
 
 # Once per server, after the page's content: the quick start's one-off costs (sklearn, torch's
 # first optimiser step) are paid on a background thread while the browser draws this page.

@@ -142,6 +142,23 @@ def test_quick_start_trains_digits_and_opens_the_latent_map():
     assert [t.value for t in at.title] == ["Latent map"]
 
 
+def test_quick_start_failure_is_a_message_under_the_button_and_home_stays(monkeypatch):
+    import ui.state
+    from vae.data import DataError
+
+    def no_digits(name):
+        raise DataError(f"cannot load {name}: disk says no")
+
+    monkeypatch.setattr(ui.state, "cached_dataset", no_digits)
+    at = open_page("pages/home.py")
+    at.button(key="home_quick_start").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["Quick start failed: cannot load digits: disk says no"]
+    assert at.session_state["vx_active_model"] is None
+    assert [t.value for t in at.title] == ["VAE explorer"]
+    assert at.latex, "the rest of Home is still drawn"
+
+
 def test_home_opens_a_saved_model(trained, library_dir):
     from vae.library import ModelLibrary
 

@@ -50,9 +50,9 @@ def start_warm_up() -> threading.Thread:
     """Once per server, off the script thread: what the quick start pays the first time.
 
     Measured cold (CPU seconds, 2-core EPYC): importing sklearn for digits ~1.3-1.8, torch's
-    first optimiser (it imports torch._dynamo) ~1.2-1.7, the Latent map's first figure ~0.1.
-    Home starts this after its content is on its way to the browser: the imports hold the
-    GIL, so started earlier they would slow down the page the user is waiting for.
+    first optimiser (it imports torch._dynamo) ~1.2-1.7. Home starts this after its content
+    is on its way to the browser: the imports hold the GIL, so started earlier they would slow
+    down the page the user is waiting for.
     """
 
     def work() -> None:
@@ -60,9 +60,8 @@ def start_warm_up() -> threading.Thread:
             from vae.data import load_dataset  # (st.cache_resource needs a script thread)
 
             start = time.perf_counter()
-            dataset = load_dataset("digits")  # imports sklearn; the page's reload is quick
+            load_dataset("digits")  # imports sklearn; the page's own load is then quick
             seconds = warm_up()
-            _warm_latent_map(dataset)
             _LOG.info("warm-up done in %.1f s (torch %.1f s)", time.perf_counter() - start, seconds)
         except Exception:  # a failed warm-up only costs time later  # noqa: BLE001
             _LOG.exception("warm-up failed")
@@ -70,16 +69,6 @@ def start_warm_up() -> threading.Thread:
     thread = threading.Thread(target=work, name="vae-warm-up", daemon=True)
     thread.start()
     return thread
-
-
-def _warm_latent_map(dataset: Dataset) -> None:
-    """The Latent map's first figure costs plotly's lazy imports: pay them on a few points."""
-    from vae.latent_figure import latent_map_figure
-
-    x = dataset.x_test[:50]  # (50, D): any points will do
-    latent_map_figure(
-        x[:, :2], x[:, 2:4] + 0.1, dataset.y_test[:50], class_names=dataset.class_names
-    )
 
 
 def default_model_name(dataset_name: str) -> str:
