@@ -226,6 +226,31 @@ def test_interpolation_downloads_the_strip_and_the_animation(page, artifacts_dir
     assert not exceptions(page)
 
 
+def test_a_click_on_the_interpolation_map_adds_a_waypoint(page, artifacts_dir) -> None:
+    gd = keyed_graph(page, "interp_map")
+    waypoints = page.locator(".st-key-interp_map .vx-scrub-overlay circle[cx]")
+    before = waypoints.count()
+    spot = empty_spots(gd, 1)[0]
+    page.mouse.click(*to_page(gd, *spot))
+    page.wait_for_function(
+        "n => document.querySelectorAll('.st-key-interp_map .vx-scrub-overlay circle[cx]')"
+        ".length > n",
+        arg=before,
+        timeout=60_000,
+    )
+    wait_idle(page)
+    _shot(page, artifacts_dir, "07-interpolate-waypoint.png")
+    assert waypoints.count() == before + 1
+    # the path now ends at the clicked z, as the scrubber's last step shows
+    page.locator(SCRUB_RANGE).focus()
+    page.keyboard.press("End")
+    readout = page.locator(".st-key-interp_scrub .vx-scrub-readout").inner_text()
+    assert "t = 1.00" in readout
+    shown = readout.replace("\u2212", "-").split("(")[1].split(")")[0].split(",")
+    assert abs(float(shown[0]) - spot[0]) < 2e-3 and abs(float(shown[1]) - spot[1]) < 2e-3
+    assert not exceptions(page)
+
+
 def test_every_page_runs_without_an_exception(page, artifacts_dir) -> None:
     titles = [t.strip().split("\n")[-1] for t in page.locator(NAV).all_inner_texts()]  # no icon
     assert {"Home", "Train", "Latent map", "Interpolate", "Models"} <= set(titles)
