@@ -152,7 +152,7 @@ def strip_frames(
     return z, decoded, strip
 
 
-@st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
+@st.cache_resource(max_entries=16, show_spinner=False)  # ~0.5 MB each (MNIST)
 def animation_gif(model_key: str, points: Waypoints, mode: str, _active: ActiveModel) -> bytes:
     """The scrubber's frames as a looping GIF; only built when someone downloads it."""
     frames = scrub_frames(model_key, points, mode, _active)
