@@ -3,7 +3,8 @@
 The map figure must stay *identical* across clicks: Streamlit derives the chart's identity from
 its spec, so a changed figure remounts the chart (zoom lost, every second selection swallowed).
 So the figure is built once per (model, options) and the clicked marker and the decoded images
-live in the panel beside it, never in the figure.
+live beside it, never in the figure: the marker and the clicked z's picture are drawn by the
+browser (ui/click_map.js, ui/map_decoder.js), the rest of the panel comes from here.
 """
 
 from __future__ import annotations
