@@ -129,6 +129,9 @@ with theory:
 if quick_start:
     with quick_start_progress.container():
         bar = st.progress(0.0, text="Loading digits…")
+        # The warm-up imports what this needs (sklearn, torch._dynamo): wait for it rather than
+        # import the same packages from two threads at once. Started here if it was not yet.
+        start_warm_up().join(timeout=120)
         try:
             dataset = cached_dataset("digits")
             config = model_config_for(dataset, **QUICK_START_MODEL)
