@@ -57,10 +57,12 @@ def start_warm_up() -> threading.Thread:
 
     def work() -> None:
         try:
-            from vae.data import load_dataset  # (st.cache_resource needs a script thread)
+            from vae.data import load_dataset
 
             start = time.perf_counter()
-            load_dataset("digits")  # imports sklearn; the page's own load is then quick
+            # Not ui.state.cached_dataset (Streamlit's cache wants a script thread): this is for
+            # the imports (sklearn), after which the page's own load of digits takes ~30 ms.
+            load_dataset("digits")
             seconds = warm_up()
             _LOG.info("warm-up done in %.1f s (torch %.1f s)", time.perf_counter() - start, seconds)
         except Exception:  # a failed warm-up only costs time later  # noqa: BLE001
