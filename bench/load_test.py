@@ -297,11 +297,14 @@ async def student(url: str, name: str, clicks: int, tally: Tally, seed: int, thi
                 gate.arrive()
         if gate is not None:
             await gate.wait()
+        # Each student opens Interpolate once, after a click of their own choosing: all at the
+        # same click index would make 60 page runs (there and back) land within ~2 s.
+        interpolate_after = rng.randrange(clicks)
         for i in range(clicks):
             await asyncio.sleep(rng.uniform(0, think))
             tally.attempted += 1
             tally.clicks.append(await click(session, rng))
-            if interpolate and i == clicks // 2:
+            if interpolate and i == interpolate_after:
                 tally.attempted += 1
                 tally.interps.append(await open_interpolation(session))
     except (InteractionError, OSError, websockets.WebSocketException, TimeoutError) as error:
@@ -369,6 +372,23 @@ def children(pid: int) -> list[int]:
         except (OSError, ValueError, IndexError):
             continue
     return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_seconds(pid: int) -> tuple[float, float]:
+    """(server, its children) CPU seconds so far; children that ended meanwhile are missed."""
+    children_seconds = 0.0
+    for child in children(pid):
+        try:
+            children_seconds += cpu_seconds(child)
+        except OSError:
+            continue
+    return cpu_seconds(pid), children_seconds
 
 
 def tree_rss_mb(pid: int) -> float:
@@ -442,7 +462,12 @@ async def measure(url: str, pid: int, sessions: int, clicks: int, think: float,
                       f"{tree_rss_mb(pid):.0f} MB", flush=True)  # fmt: skip
 
     sampler = asyncio.create_task(sample())
+    print(f"  the class of {sessions} starts" + (" (training under way)" if training else ""),
+          flush=True)  # fmt: skip
     started = time.perf_counter()
+    # Where the CPU went during the class: the server, its training process, and this client
+    # (which shares the machine: on 2 cores its protobuf parsing competes with the server).
+    server_before, client_before = server_cpu_seconds(pid), time.process_time()
     gate = Gate(sessions)
     await asyncio.gather(*[
         student(url, f"s{i:02d}", clicks, crowd, seed=i + 1, think=think, gate=gate,
@@ -450,6 +475,12 @@ async def measure(url: str, pid: int, sessions: int, clicks: int, think: float,
         for i in range(sessions)
     ])  # fmt: skip
     crowd_seconds = time.perf_counter() - started
+    server_after = server_cpu_seconds(pid)
+    cpu = {
+        "server": server_after[0] - server_before[0],
+        "training": server_after[1] - server_before[1],
+        "client": time.process_time() - client_before,
+    }
     stop_training.set()
     if training:
         await trainer_task
@@ -457,7 +488,7 @@ async def measure(url: str, pid: int, sessions: int, clicks: int, think: float,
     memory["peak_under_load"] = max(peak[0], tree_rss_mb(pid))
     memory["hwm"] = rss_mb(pid)[1]
     return {"cold": cold, "alone": alone, "crowd": crowd, "train": train_report,
-            "memory": memory, "crowd_seconds": crowd_seconds, "training": training,
+            "memory": memory, "crowd_seconds": crowd_seconds, "training": training, "cpu": cpu,
             "load_after": os.getloadavg()[0]}  # fmt: skip
 
 
@@ -488,7 +519,7 @@ def summary(result: dict, sessions: int, clicks: int, data: str, where: str, com
         f"{data}; Streamlit's websocket protocol driven directly (one asyncio client), loopback. "
         f"All sessions open the model at once; then each clicks {clicks} times (up to the think "
         f"time apart)"
-        + (" and opens Interpolate once" if crowd.interps else "")
+        + (" and opens Interpolate once, after a click chosen at random" if crowd.interps else "")
         + (", while the training session polls its progress." if result["training"] else "."),
         "",
         f"| | alone | class of {sessions}{' + training' if result['training'] else ''} |",
@@ -518,7 +549,9 @@ def summary(result: dict, sessions: int, clicks: int, data: str, where: str, com
             else "No training session. "
         )
         + f"The class phase took {result['crowd_seconds']:.0f} s; load average "
-        f"{result['load_after']:.1f} at the end.",
+        f"{result['load_after']:.1f} at the end. CPU used in it: server "
+        f"{result['cpu']['server']:.1f} s, its children (training) "
+        f"{result['cpu']['training']:.1f} s, this client {result['cpu']['client']:.1f} s.",
         f"Memory (RSS): server {mem['start']:.0f} MB at start, {mem['after_alone']:.0f} MB after "
         f"one session; server + training process {mem['peak_under_load']:.0f} MB peak under load "
         f"(server high-water mark {mem['hwm']:.0f} MB).",
