@@ -300,17 +300,16 @@ class TrainingJob:
         """Pass the child's epochs on; forward Stop / a missing heartbeat; take its result."""
         stop_sent_at: float | None = None
         while True:
+            # Checked on every message too: a fast run's epochs may arrive more often than the
+            # receive timeout, and Stop must still get through.
+            if stop_sent_at is None and self.should_stop():
+                worker.send({"type": "stop"})
+                stop_sent_at = time.monotonic()
+            elif stop_sent_at is not None and time.monotonic() - stop_sent_at > STOP_GRACE_SECONDS:
+                worker.kill()
             try:
                 message = worker.receive(timeout=0.1)
             except queue.Empty:
-                if stop_sent_at is None and self.should_stop():
-                    worker.send({"type": "stop"})
-                    stop_sent_at = time.monotonic()
-                elif (
-                    stop_sent_at is not None
-                    and time.monotonic() - stop_sent_at > STOP_GRACE_SECONDS
-                ):
-                    worker.kill()
                 continue
             if message is None or message[0].get("type") == "broken":
                 detail = message[0].get("message") if message else None
