@@ -57,7 +57,7 @@ with right:
         "Drag the slider (or focus it and use the arrow keys): the decoded image follows "
         "as you drag, in your browser. The red ring marks z on both maps."
     )
-    scrubber(scrub_data(model_key, path, mode, active, view), key="interp_scrub")
+    scrubber(scrub_data(model_key, view.token, path, mode, active, view), key="interp_scrub")
 
 st.subheader(f"{n_frames} frames along the path")
 frames_z, frames_x, strip = strip_frames(model_key, path, mode, n_frames, active)

@@ -22,12 +22,13 @@ from ui.interp_panel import (
     animation_gif,
     model_cache_key,
     path_key,
+    scrub_data,
     scrub_frames,
     strip_frames,
 )
 from ui.latent_images import to_image
 from ui.scrubber import MAP_POINTS, RAMP, build_frames, point_colors, scrub_payload, sprite_sheet
-from ui.state import ActiveModel
+from ui.state import ActiveModel, compute_latent_view
 from vae import VAE, ModelConfig
 from vae.latent import decode_latents, interpolation_path
 from vae.latent_figure import PALETTE
@@ -143,6 +144,27 @@ def test_frames_are_computed_once_per_model_path_and_mode(active: ActiveModel) -
         active.key, "tiny", VAE(active.model.config).eval(), {}, active.dataset, "session"
     )
     assert model_cache_key(other) != key
+
+
+def test_two_sessions_own_data_never_share_the_mini_map(active: ActiveModel) -> None:
+    """One shared model object, two sessions each with its own uploaded data: the decoded
+    frames are shared, but each session's map sample comes from its own test points."""
+    import dataclasses
+
+    other_x = np.random.default_rng(9).random((30, 20), dtype=np.float32)
+    other = dataclasses.replace(active, dataset=dataclasses.replace(active.dataset, x_test=other_x))
+    views = [compute_latent_view(a.model, a.dataset) for a in (active, other)]
+    key, path = model_cache_key(active), path_key([[-1.0, 0.0], [1.0, 0.5]])
+    assert model_cache_key(other) == key  # the same model, so the frames may be shared
+    payloads = [
+        scrub_data(key, view.token, path, "linear", a, view)
+        for a, view in zip((active, other), views, strict=True)
+    ]
+    for payload, view in zip(payloads, views, strict=True):
+        assert np.allclose(payload["points"], view.mu, atol=1e-3)  # its own points
+    assert payloads[0]["sprite"] == payloads[1]["sprite"]
+    again = scrub_data(key, views[0].token, path, "linear", active, views[0])
+    assert again is payloads[0]  # cached per (model, view)
 
 
 def test_strip_and_gif_come_from_the_same_path(active: ActiveModel) -> None:

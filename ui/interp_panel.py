@@ -4,7 +4,9 @@ What a path costs (decoding, encoding the pictures, the strip, the GIF) is compu
 (model, waypoints, mode) for the whole server, not per session or per rerun: thirty sessions
 opening the same model's default path share one result, and the map under the path is built
 once per model. Keys start with the model's key plus the id of its (never mutated) model
-object, so two models that happen to share a key never share frames.
+object and the data's image shape, so two models that happen to share a key never share
+frames; what also shows test points (the mini map, the map under the path) is keyed by the
+latent view's token too, so a session's uploaded data is never shown to another session.
 """
 
 from __future__ import annotations
@@ -110,8 +112,9 @@ def waypoint_builder(view: LatentView) -> None:
 
 
 def model_cache_key(active: ActiveModel) -> str:
-    """The active model's key plus its object's id: unique among models alive in this server."""
-    return f"{active.key}#{id(active.model)}"
+    """The active model's key, its object's id (unique among models alive in this server)
+    and the image shape its pictures are drawn at."""
+    return f"{active.key}#{id(active.model)}#{active.dataset.image_shape}"
 
 
 def path_key(points: np.ndarray) -> Waypoints:
@@ -131,7 +134,12 @@ def scrub_frames(
 
 @st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
 def scrub_data(
-    model_key: str, points: Waypoints, mode: str, _active: ActiveModel, _view: LatentView
+    model_key: str,
+    view_token: str,
+    points: Waypoints,
+    mode: str,
+    _active: ActiveModel,
+    _view: LatentView,
 ) -> dict:
     """The scrubber component's payload (frames + mini map), shared read-only by sessions."""
     frames = scrub_frames(model_key, points, mode, _active)
@@ -160,7 +168,7 @@ def animation_gif(model_key: str, points: Waypoints, mode: str, _active: ActiveM
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def path_map_figure(model_key: str, _view: LatentView) -> go.Figure:
+def path_map_figure(model_key: str, view_token: str, _view: LatentView) -> go.Figure:
     """The latent map under the path: one per model, whatever the path.
 
     The path, its waypoints and the scrubber's position are drawn over it in the browser by
@@ -186,7 +194,7 @@ def path_map_figure(model_key: str, _view: LatentView) -> go.Figure:
 
 def path_map(active: ActiveModel, view: LatentView) -> None:
     """The latent map the path is drawn on; a click anywhere appends a waypoint."""
-    fig = path_map_figure(model_cache_key(active), view)
+    fig = path_map_figure(model_cache_key(active), view.token, view)
     st.plotly_chart(fig, key=MAP_KEY, config={"displaylogo": False, "scrollZoom": True})
     if record_click(map_click(MAP_KEY, None, key="interp_map_click"), view):
         set_waypoints([*waypoints(), st.session_state[CLICKED_Z_KEY]])

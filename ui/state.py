@@ -74,6 +74,9 @@ class LatentView:
     recon_error: np.ndarray  # (N,) squared error of the decoded posterior mean
     label_kind: Literal["class", "continuous"] | None
     class_names: tuple[str, ...] | None
+    # Names this view (and the data behind it) in server-wide caches: a shared view has one
+    # token for every session, a session's own view (e.g. uploaded data) a token of its own.
+    token: str = field(default_factory=lambda: uuid.uuid4().hex, repr=False)
     _derived: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
