@@ -44,6 +44,7 @@ import websockets  # noqa: E402  (installed with streamlit's server)
 from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 
+from tests.conftest import child_pids  # noqa: E402
 from tests.e2e.conftest import free_port, start_streamlit, stop  # noqa: E402
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -362,18 +363,6 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
-def children(pid: int) -> list[int]:
-    """The server's child processes (a training process, a warm spare), from /proc."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(stat.parent.name))
-        except (OSError, ValueError, IndexError):
-            continue
-    return found
-
-
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of one process (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -383,7 +372,7 @@ def cpu_seconds(pid: int) -> float:
 def server_cpu_seconds(pid: int) -> tuple[float, float]:
     """(server, its children) CPU seconds so far; children that ended meanwhile are missed."""
     children_seconds = 0.0
-    for child in children(pid):
+    for child in child_pids(pid):
         try:
             children_seconds += cpu_seconds(child)
         except OSError:
@@ -394,7 +383,7 @@ def server_cpu_seconds(pid: int) -> tuple[float, float]:
 def tree_rss_mb(pid: int) -> float:
     """Resident memory of the server plus its children, MB (shared pages counted twice)."""
     total = rss_mb(pid)[0]
-    for child in children(pid):
+    for child in child_pids(pid):
         try:
             total += rss_mb(child)[0]
         except (OSError, KeyError):  # it ended meanwhile

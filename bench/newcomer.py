@@ -16,17 +16,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.latent_bench import ROOT, append_results, chromium, machine, median  # noqa: E402
-from tests.e2e.conftest import free_port, stop  # noqa: E402
+from tests.e2e.conftest import free_port, start_streamlit, stop  # noqa: E402
 
 QUICK_START = "Quick start: train on digits"
 MAP_DRAWN_JS = """
@@ -79,31 +77,6 @@ def cpu_seconds(server_pid: int) -> tuple[float, float]:
     return server, tree(os.getpid(), skip=server_pid)
 
 
-def start_server(checkout: Path, port: int, env: dict[str, str]) -> subprocess.Popen:
-    """`streamlit run app.py` in `checkout` (its own .streamlit/config.toml); returns when healthy."""
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(checkout / "app.py"),
-        "--server.headless", "true",
-        "--server.port", str(port),
-        "--server.address", "127.0.0.1",
-        "--server.fileWatcherType", "none",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    log = open(ROOT / "artifacts" / "e2e" / f"newcomer-{port}.log", "wb")  # noqa: SIM115
-    process = subprocess.Popen(command, cwd=checkout, env=env, stdout=log, stderr=subprocess.STDOUT)
-    health = f"http://127.0.0.1:{port}/_stcore/health"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            with urllib.request.urlopen(health, timeout=1) as response:
-                if response.read().strip() == b"ok":
-                    return process
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise RuntimeError(f"streamlit in {checkout} did not become healthy; see {log.name}")
-
-
 def one_run(browser, checkout: Path = ROOT) -> dict[str, tuple[float, float, float]]:
     """{step: (wall s, server CPU s, browser CPU s)} of one newcomer, from a cold server."""
     env = dict(os.environ)
@@ -111,7 +84,7 @@ def one_run(browser, checkout: Path = ROOT) -> dict[str, tuple[float, float, flo
     env["VAE_EXPLORER_MIRROR"] = "http://127.0.0.1:9/"
     port = free_port()
     start, cpu_start = time.perf_counter(), cpu_seconds(-1)[1]
-    process = start_server(checkout, port, env)
+    process = start_streamlit(checkout / "app.py", port, env, cwd=checkout, poll=0.05)
     marks = {}
 
     def mark(name: str) -> None:

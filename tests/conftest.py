@@ -11,6 +11,22 @@ CHROMIUM = "/usr/bin/chromium"  # Debian's package; `playwright install` is neve
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
+def child_pids(pid: int) -> list[int]:
+    """Processes whose parent is `pid` (from /proc; empty where there is no /proc).
+
+    Used to prove that no training process outlives its job or server, and by the load test
+    to count a server's training process in its memory and CPU.
+    """
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
 @pytest.fixture(autouse=True)
 def _no_internet_downloads(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every dataset download in the test suite goes to a closed local port, never the internet."""

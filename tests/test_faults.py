@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import child_pids
 from tests.hostile import ROOT, assert_cli_refused, folder_state, run_cli
 from vae import VAE, ModelConfig, TrainConfig
 from vae.checkpoint import SUFFIX, load_checkpoint
@@ -410,7 +411,7 @@ def _cpu_seconds(pid: int) -> float:
 def _tree_cpu_seconds(pid: int) -> dict[int, float]:
     """CPU seconds of a process and of its children (the Train page trains in a child)."""
     seconds = {}
-    for each in (pid, *_children(pid)):
+    for each in (pid, *child_pids(pid)):
         try:
             seconds[each] = _cpu_seconds(each)
         except OSError:  # it ended meanwhile
@@ -438,18 +439,6 @@ def _start_training_in_browser(page, url: str, epochs: int = 1000) -> None:
     page.wait_for_timeout(1500)
     page.locator(".st-key-train_start button").click()
     page.get_by_text("elapsed").first.wait_for(timeout=90_000)  # the live progress bar
-
-
-def _children(pid: int) -> list[int]:
-    """Processes whose parent is `pid` (from /proc; empty where there is no /proc)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(stat.parent.name))
-        except (OSError, ValueError, IndexError):
-            continue
-    return found
 
 
 def _leftovers(models: Path) -> list[str]:
@@ -504,7 +493,7 @@ def test_server_stopped_mid_training_exits_promptly_and_leaves_nothing(
     try:
         page = browser.new_page()
         _start_training_in_browser(page, url)
-        children = _children(process.pid)
+        children = child_pids(process.pid)
         sent = time.monotonic()
         process.send_signal(signum)
         code = process.wait(timeout=15)

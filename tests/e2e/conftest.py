@@ -38,8 +38,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_streamlit(script: Path, port: int, env: dict[str, str]) -> subprocess.Popen:
-    """`streamlit run script` headless on 127.0.0.1:port; returns once /_stcore/health says ok."""
+def start_streamlit(
+    script: Path, port: int, env: dict[str, str], cwd: Path = ROOT, poll: float = 0.2
+) -> subprocess.Popen:
+    """`streamlit run script` headless on 127.0.0.1:port; returns once /_stcore/health says ok.
+
+    cwd: where it runs (its .streamlit/config.toml is read from there); poll: seconds between
+    health checks (a benchmark timing the start wants it short)."""
     command = [
         sys.executable, "-m", "streamlit", "run", str(script),
         "--server.headless", "true",
@@ -49,7 +54,7 @@ def start_streamlit(script: Path, port: int, env: dict[str, str]) -> subprocess.
         "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
     log = open(ARTIFACTS / f"streamlit-{port}.log", "wb")  # noqa: SIM115 - closed with the process
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -59,7 +64,7 @@ def start_streamlit(script: Path, port: int, env: dict[str, str]) -> subprocess.
                 if r.read().strip() == b"ok":
                     return process
         except OSError:
-            time.sleep(0.2)
+            time.sleep(poll)
     process.kill()
     raise RuntimeError(f"streamlit did not become healthy in {STARTUP_SECONDS} s")
 
