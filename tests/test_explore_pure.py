@@ -230,6 +230,10 @@ def test_figures_build():
 
     dfig = density_figure(grid, find_holes(grid), hole_mask(grid))
     assert any(isinstance(t, go.Contour) for t in dfig.data)
+    circles = [t for t in dfig.data if t.name == "prior N(0, I): 1, 2, 3σ"]
+    assert sorted(t.xaxis for t in circles) == ["x", "x", "x", "x2", "x2", "x2"]  # both panels
+    assert [t.showlegend for t in circles].count(True) == 1
+    assert np.allclose(np.hypot(circles[-1].x, circles[-1].y), 3.0)  # the 3σ circle
     assert isinstance(kl_forces_figure(kl_forces(mu, np.full_like(mu, 0.3)), recon=12.0), go.Figure)
     labels = np.repeat(np.arange(2), 5)
     highlight = labels == 1

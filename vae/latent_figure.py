@@ -128,6 +128,23 @@ def bubble_raster(
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
+def prior_circles(color: str, legend: bool = True) -> list[go.Scatter]:
+    """The prior N(0, I)'s 1, 2 and 3σ circles (dotted); the first one named in the legend."""
+    theta = np.linspace(0, 2 * np.pi, 129)
+    return [
+        go.Scatter(
+            x=r * np.cos(theta),
+            y=r * np.sin(theta),
+            mode="lines",
+            line=dict(color=color, width=1, dash="dot"),
+            hoverinfo="skip",
+            showlegend=legend and r == 1.0,
+            name="prior N(0, I): 1, 2, 3σ",
+        )
+        for r in (1.0, 2.0, 3.0)
+    ]
+
+
 def latent_map_figure(
     mu: np.ndarray,
     sigma: np.ndarray,
@@ -219,19 +236,7 @@ def latent_map_figure(
             )
 
     if prior_contours:
-        theta = np.linspace(0, 2 * np.pi, 129)
-        for r in (1.0, 2.0, 3.0):
-            fig.add_trace(
-                go.Scatter(
-                    x=r * np.cos(theta),
-                    y=r * np.sin(theta),
-                    mode="lines",
-                    line=dict(color="rgba(60,60,60,0.55)", width=1, dash="dot"),
-                    hoverinfo="skip",
-                    showlegend=r == 1.0,
-                    name="prior N(0, I): 1, 2, 3σ",
-                )
-            )
+        fig.add_traces(prior_circles("rgba(60,60,60,0.55)"))
 
     # WebGL only where SVG would crawl: a WebGL canvas costs a read-back on every repaint of
     # the page in software-rendered browsers, which made every click ~4x slower (measured).

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..explore_density import DensityGrid, Hole, KLForces
+from ..latent_figure import prior_circles
 
 
 def density_figure(
@@ -61,22 +62,9 @@ def density_figure(
         row=1,
         col=2,
     )
-    theta = np.linspace(0, 2 * np.pi, 129)
     for col in (1, 2):
-        for r in (1.0, 2.0, 3.0):
-            fig.add_trace(
-                go.Scatter(
-                    x=r * np.cos(theta),
-                    y=r * np.sin(theta),
-                    mode="lines",
-                    line=dict(color="white" if col == 1 else "black", width=1, dash="dot"),
-                    hoverinfo="skip",
-                    showlegend=col == 1 and r == 1.0,
-                    name="prior N(0, I): 1, 2, 3σ",
-                ),
-                row=1,
-                col=col,
-            )
+        circles = prior_circles("white" if col == 1 else "black", legend=col == 1)
+        fig.add_traces(circles, rows=1, cols=col)
     if hole_mask is not None and hole_mask.any():
         fig.add_trace(
             go.Contour(
