@@ -16,8 +16,6 @@ from vae.latent_figure import (
     data_bounds,
     ellipse_path,
     latent_map_figure,
-    path_overlay_traces,
-    scrub_figure,
 )
 
 
@@ -130,40 +128,3 @@ def test_bad_shapes_raise_one_clear_error(cloud) -> None:
 def test_bounds_always_include_the_prior_core() -> None:
     (x0, x1), (y0, y1) = data_bounds(np.zeros((5, 2)), np.full((5, 2), 0.01))
     assert x0 < -2 and x1 > 2 and y0 < -2 and y1 > 2
-
-
-def test_scrub_figure_has_one_frame_per_path_point() -> None:
-    path = np.stack([np.linspace(-1, 1, 7), np.zeros(7)], 1)
-    decoded = np.linspace(0, 1, 7)[:, None] * np.ones((7, 16))
-    fig = scrub_figure(path, decoded, (4, 4), path[[0, -1]])
-    assert len(fig.frames) == 7
-    steps = fig.layout.sliders[0].steps
-    assert [s.args[0][0] for s in steps] == [f.name for f in fig.frames]
-    for frame, z, x in zip(fig.frames, path, decoded, strict=True):
-        marker, picture = frame.data
-        assert (marker.x[0], marker.y[0]) == (z[0], z[1])
-        np.testing.assert_allclose(np.asarray(picture.z), x.reshape(4, 4), atol=1e-3)
-        assert frame.traces == (len(fig.data) - 2, len(fig.data) - 1)
-
-
-def test_scrub_figure_without_images_uses_bars() -> None:
-    path = np.stack([np.linspace(-1, 1, 3), np.zeros(3)], 1)
-    fig = scrub_figure(path, np.ones((3, 3)), None, path)
-    assert fig.frames[0].data[1].type == "bar"
-
-
-def test_path_overlay_marks_waypoints_in_order() -> None:
-    traces = path_overlay_traces(np.zeros((5, 2)), np.array([[0, 0], [1, 1], [2, 0]]), [1, 1])
-    assert [t.name for t in traces] == ["path", "waypoints", "position"]
-    assert list(traces[1].text) == ["1", "2", "3"]
-
-
-def test_picture_only_scrubber_has_the_same_frames() -> None:
-    path = np.stack([np.linspace(-1, 1, 5), np.zeros(5)], 1)
-    decoded = np.linspace(0, 1, 5)[:, None] * np.ones((5, 16))
-    fig = scrub_figure(path, decoded, (4, 4), path[[0, -1]], show_path=False)
-    assert len(fig.data) == 1 and len(fig.frames) == 5
-    for frame, x in zip(fig.frames, decoded, strict=True):
-        assert frame.traces == (0,)
-        np.testing.assert_allclose(np.asarray(frame.data[0].z), x.reshape(4, 4), atol=1e-3)
-    assert [s.args[0][0] for s in fig.layout.sliders[0].steps] == [f.name for f in fig.frames]
