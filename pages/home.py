@@ -61,7 +61,7 @@ with start:
                 st.error(f"Cannot open {chosen!r}: {error}")
             else:
                 st.switch_page(LATENT_MAP_PAGE)
-    st.page_link("pages/train.py", label="Train with your own settings or data",
+    st.page_link("pages/train.py", label="Your own settings or data",
                  icon=":material/model_training:")  # fmt: skip
 
     st.subheader("What a bubble means")
@@ -93,14 +93,16 @@ with theory:
         "the decoder maps a point $z$ back to a distribution $p(x\\mid z)$ over examples. "
         "The prior is a standard Gaussian:"
     )
+    # Formulas are broken into short lines: KaTeX does not wrap, and the column is ~350 px
+    # wide on a laptop with the sidebar open.
     st.latex(
-        r"q(z\mid x)=\mathcal N\!\big(\mu(x),\,\operatorname{diag}\sigma^2(x)\big),"
-        r"\qquad p(z)=\mathcal N(0, I)"
+        r"\begin{aligned}q(z\mid x)&=\mathcal N\!\big(\mu(x),\,\operatorname{diag}"
+        r"\sigma^2(x)\big)\\p(z)&=\mathcal N(0, I)\end{aligned}"
     )
     st.markdown("Training maximises the evidence lower bound (ELBO):")
     st.latex(
-        r"\mathrm{ELBO}(x)=\mathbb E_{q(z\mid x)}\big[\log p(x\mid z)\big]"
-        r"-\mathrm{KL}\big(q(z\mid x)\,\|\,p(z)\big)\ \le\ \log p(x)"
+        r"\begin{aligned}\mathrm{ELBO}(x)&=\mathbb E_{q(z\mid x)}\big[\log p(x\mid z)\big]"
+        r"\\&\quad-\mathrm{KL}\big(q(z\mid x)\,\|\,p(z)\big)\\&\le\ \log p(x)\end{aligned}"
     )
     st.latex(r"\text{loss}=-\mathbb E_{q}\big[\log p(x\mid z)\big]+\beta\,\mathrm{KL}")
     st.caption("β = 1: the loss is −ELBO. β ≠ 1 gives a β-VAE (Higgins et al. 2017).")
