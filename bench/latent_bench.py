@@ -7,10 +7,8 @@ by the same clock in the same run.
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -23,6 +21,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import cpu_model, utc_stamp  # noqa: E402
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, free_port, start_streamlit, stop  # noqa: E402
 from vae.data.idx import read_idx_pair  # noqa: E402
 
@@ -111,13 +110,7 @@ def save_harness_inputs(folder: Path, model, x: np.ndarray, y: np.ndarray, name:
 
 
 def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return f"{cpu}, {os.cpu_count()} cores; Chromium headless (SwiftShader); {today}"
+    return f"{cpu_model()}, {os.cpu_count()} cores; Chromium headless (SwiftShader); {utc_stamp()}"
 
 
 @contextmanager

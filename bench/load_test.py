@@ -24,10 +24,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime
 import json
 import os
-import platform
 import random
 import re
 import sys
@@ -44,6 +42,7 @@ import websockets  # noqa: E402  (installed with streamlit's server)
 from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 
+from bench.machine import cpu_model, utc_stamp  # noqa: E402
 from tests.conftest import child_pids  # noqa: E402
 from tests.e2e.conftest import free_port, start_streamlit, stop  # noqa: E402
 
@@ -486,14 +485,8 @@ async def measure(url: str, pid: int, sessions: int, clicks: int, think: float,
 
 
 def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return f"{cpu}, {os.cpu_count()} cores, load average {load:.1f} at start; {today}"
+    return f"{cpu_model()}, {os.cpu_count()} cores, load average {load:.1f} at start; {utc_stamp()}"
 
 
 def summary(result: dict, sessions: int, clicks: int, data: str, where: str, command: str) -> str:

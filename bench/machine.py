@@ -12,10 +12,10 @@ import os
 import platform
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
-from vae.device import pick_device
+if TYPE_CHECKING:  # torch is imported where it is used: the browser benches' clients need none
+    import torch
 
 
 def cpu_model() -> str:
@@ -29,15 +29,21 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def utc_stamp() -> str:
+    """Now, as every result line dates itself: '2026-11-21 05:23 UTC'."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def machine_info(device: torch.device) -> str:
     """One line: CPU model and cores (or GPU name), torch version, date."""
+    import torch
+
     where = f"{cpu_model()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}"
     if device.type == "cuda":
         where = f"{torch.cuda.get_device_name(device)} (host: {where})"
-    today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return (
         f"{where}; torch {torch.__version__}; python {sys.version.split()[0]}; "
-        f"device {device}; {today}"
+        f"device {device}; {utc_stamp()}"
     )
 
 
@@ -51,6 +57,10 @@ def bench_parser(doc: str) -> argparse.ArgumentParser:
 
 def use_machine(args: argparse.Namespace) -> torch.device:
     """Apply --threads (before any work, so every timing sees it) and pick --device."""
+    import torch
+
+    from vae.device import pick_device
+
     if args.threads:
         torch.set_num_threads(args.threads)
     return pick_device(args.device)
