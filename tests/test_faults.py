@@ -8,6 +8,7 @@ download cut off mid-file (test_data_download.py).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -17,6 +18,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -227,6 +229,28 @@ for line in sys.stdin:
 """
 
 
+@contextlib.contextmanager
+def save_and_kill(root: Path) -> Iterator[Callable[[float], None]]:
+    """SAVE_AND_KILL on the library at `root`; yields kill(delay): a fresh child saves and
+    imports for `delay` seconds, then is SIGKILLed, and kill returns once it is dead."""
+    helper = subprocess.Popen(
+        [sys.executable, "-c", SAVE_AND_KILL, str(root)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+
+    def kill(delay: float) -> None:
+        helper.stdin.write(f"{delay}\n")
+        helper.stdin.flush()
+        assert helper.stdout.readline().strip() == "killed"
+
+    try:
+        yield kill
+    finally:
+        helper.stdin.close()
+        helper.wait(timeout=60)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_sigkill_during_library_saves_and_imports_never_shows_a_partial_model(
@@ -235,11 +259,6 @@ def test_sigkill_during_library_saves_and_imports_never_shows_a_partial_model(
     """test_checkpoint.py kills save_checkpoint; the app saves through ModelLibrary.save and
     import_bytes (temp file, then link or replace). Kill those at random moments, 25 times."""
     root = tmp_path / "models"
-    helper = subprocess.Popen(
-        [sys.executable, "-c", SAVE_AND_KILL, str(root)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
     expected = {}
     for seed in (0, 1):
         torch.manual_seed(seed)
@@ -248,11 +267,9 @@ def test_sigkill_during_library_saves_and_imports_never_shows_a_partial_model(
     library = ModelLibrary(root)
     rng = random.Random(1)
     checked = 0
-    try:
+    with save_and_kill(root) as kill:
         for _ in range(25):
-            helper.stdin.write(f"{rng.uniform(0.0, 0.6)}\n")
-            helper.stdin.flush()
-            assert helper.stdout.readline().strip() == "killed"
+            kill(rng.uniform(0.0, 0.6))
             entries = library.list()
             assert all(entry.ok for entry in entries), [e.error for e in entries if not e.ok]
             for entry in entries:
@@ -266,9 +283,6 @@ def test_sigkill_during_library_saves_and_imports_never_shows_a_partial_model(
                 else []
             )  # killed before its first save created the folder
             assert all(name.endswith(SUFFIX) for name in visible), visible
-    finally:
-        helper.stdin.close()
-        helper.wait(timeout=60)
     assert checked > 0
 
 

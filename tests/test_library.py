@@ -423,26 +423,16 @@ def test_cleaning_during_saves_never_touches_a_temp_file_being_written(tmp_path,
 def test_sigkill_leftovers_are_cleaned_by_the_next_save_once_stale(tmp_path):
     """tests/test_faults.py's SIGKILL helper kills saves and imports mid-write; the temp files
     it leaves are kept while young, then removed by the next save, and no model is harmed."""
-    from tests.test_faults import SAVE_AND_KILL
+    from tests.test_faults import save_and_kill
 
     root = tmp_path / "models"
-    helper = subprocess.Popen(
-        [sys.executable, "-c", SAVE_AND_KILL, str(root)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
     leftovers: list[Path] = []
-    try:
+    with save_and_kill(root) as kill:
         for delay in [0.05, 0.15, 0.3, 0.45] * 6:  # until a kill lands inside a write
-            helper.stdin.write(f"{delay}\n")
-            helper.stdin.flush()
-            assert helper.stdout.readline().strip() == "killed"
+            kill(delay)
             leftovers = sorted(root.glob(".incoming-*.tmp")) if root.exists() else []
             if len(leftovers) >= 2:
                 break
-    finally:
-        helper.stdin.close()
-        helper.wait(timeout=60)
     assert leftovers, "no kill landed inside a save: nothing to clean"
     library = ModelLibrary(root)
     library.save("after", small_model(), {})  # young leftovers: a writer might still be busy
