@@ -7,6 +7,7 @@ Playwright is missing, and never run `playwright install`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -84,10 +85,10 @@ def artifacts_dir() -> Path:
     return ARTIFACTS
 
 
-@pytest.fixture(scope="session")
-def app_url(artifacts_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    env = dict(os.environ)
-    env["VAE_EXPLORER_MODELS"] = str(tmp_path_factory.mktemp("models"))
+@contextlib.contextmanager
+def app_server(library: Path) -> Iterator[str]:
+    """`streamlit run app.py` with its model library in `library`; yields the URL."""
+    env = dict(os.environ, VAE_EXPLORER_MODELS=str(library))
     env["VAE_EXPLORER_MIRROR"] = "http://127.0.0.1:9/"  # no downloads from the internet
     port = free_port()
     process = start_streamlit(ROOT / "app.py", port, env)
@@ -95,3 +96,9 @@ def app_url(artifacts_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         yield f"http://127.0.0.1:{port}"
     finally:
         stop(process)
+
+
+@pytest.fixture(scope="session")
+def app_url(artifacts_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with app_server(tmp_path_factory.mktemp("models")) as url:
+        yield url

@@ -6,13 +6,11 @@ it. Screenshots go to artifacts/e2e/explore_*.png.
 
 from __future__ import annotations
 
-import contextlib
-import os
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ROOT, free_port, start_streamlit, stop
+from tests.e2e.conftest import app_server
 from tests.e2e.driver import exceptions, keyed_graph, wait_idle
 
 MODEL = "linked digits"
@@ -31,21 +29,9 @@ def library(tmp_path_factory) -> Path:
     return folder
 
 
-@contextlib.contextmanager
-def server(library: Path):
-    env = dict(os.environ, VAE_EXPLORER_MODELS=str(library))
-    env["VAE_EXPLORER_MIRROR"] = "http://127.0.0.1:9/"
-    port = free_port()
-    process = start_streamlit(ROOT / "app.py", port, env)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(process)
-
-
 @pytest.fixture(scope="module")
 def explore_url(library: Path, artifacts_dir: Path):
-    with server(library) as url:
+    with app_server(library) as url:
         yield url
 
 
@@ -66,7 +52,7 @@ def test_a_link_opened_on_a_cold_server_still_restores_the_model(browser, librar
     """The very first request of a fresh server is a shared link: the page is first served
     without app.py; ensure_app_entry sends it through app.py and on to the page, and both
     switches must keep the link's parameters."""
-    with server(library) as url:
+    with app_server(library) as url:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
         page.goto(url + f"/compare?model={MODEL}&sel=4,5")
