@@ -128,6 +128,35 @@ def bubble_raster(
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
+def pin_image(
+    fig: go.Figure,
+    source: str,
+    x_extent: tuple[float, float],
+    y_extent: tuple[float, float],
+    opacity: float = 1.0,
+    layer: str = "below",
+    row: int | None = None,
+    col: int | None = None,
+) -> go.Figure:
+    """Stretch a picture (a data: URI) over a rectangle in data units of `fig`, so that it pans
+    and zooms with the data (in place; returns fig)."""
+    fig.add_layout_image(
+        source=source,
+        xref="x",
+        yref="y",
+        x=x_extent[0],
+        y=y_extent[1],
+        sizex=x_extent[1] - x_extent[0],
+        sizey=y_extent[1] - y_extent[0],
+        sizing="stretch",
+        layer=layer,
+        opacity=opacity,
+        row=row,
+        col=col,
+    )
+    return fig
+
+
 def prior_circles(color: str, legend: bool = True) -> list[go.Scatter]:
     """The prior N(0, I)'s 1, 2 and 3σ circles (dotted); the first one named in the legend."""
     theta = np.linspace(0, 2 * np.pi, 129)
@@ -222,18 +251,8 @@ def latent_map_figure(
                     )
                 )
         else:
-            fig.add_layout_image(
-                source=bubble_raster(mu, radii, [(c, i) for _, c, i in groups], x_range, y_range),
-                xref="x",
-                yref="y",
-                x=x_range[0],
-                y=y_range[1],
-                sizex=x_range[1] - x_range[0],
-                sizey=y_range[1] - y_range[0],
-                sizing="stretch",
-                layer="below",
-                opacity=1.0,
-            )
+            raster = bubble_raster(mu, radii, [(c, i) for _, c, i in groups], x_range, y_range)
+            pin_image(fig, raster, x_range, y_range)
 
     if prior_contours:
         fig.add_traces(prior_circles("rgba(60,60,60,0.55)"))

@@ -13,6 +13,8 @@ import plotly.graph_objects as go
 from PIL import Image
 from plotly.subplots import make_subplots
 
+from ..latent_figure import pin_image
+
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
     """Pixel intensities in [0, 1] (any shape) -> uint8, clipped."""
@@ -103,21 +105,7 @@ def add_mosaic_image(
     col: int | None = None,
 ) -> go.Figure:
     """Pin a latent_mosaic picture to data coordinates of `fig` (in place; returns fig)."""
-    fig.add_layout_image(
-        source=data_uri(mosaic),
-        xref="x",
-        yref="y",
-        x=x_extent[0],
-        y=y_extent[1],
-        sizex=x_extent[1] - x_extent[0],
-        sizey=y_extent[1] - y_extent[0],
-        sizing="stretch",
-        layer=layer,
-        opacity=opacity,
-        row=row,
-        col=col,
-    )
-    return fig
+    return pin_image(fig, data_uri(mosaic), x_extent, y_extent, opacity, layer, row, col)
 
 
 def manifold_beside_map(
