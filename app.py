@@ -10,6 +10,7 @@ import pandas  # noqa: F401
 import streamlit as st
 
 from ui.presenter import apply_presenter_mode
+from ui.server_tuning import tune_server_process
 from ui.share import restore_shared_view, sync_share_params
 from ui.state import follow_page_request, init_state, show_model_badge
 from ui.training import show_training_status
@@ -31,6 +32,7 @@ PAGES = [
     ("pages/beta.py", "β and the bubbles", ":material/bubble_chart:", "Look inside"),
 ]
 
+tune_server_process()  # once per process: TCP_NODELAY, GIL switch interval (see there)
 st.set_page_config(page_title="VAE explorer", page_icon=":material/bubble_chart:", layout="wide")
 init_state()
 
