@@ -13,6 +13,7 @@ import streamlit as st
 from ui import presenter
 from ui.click_map import map_click
 from ui.explore_cache import cached
+from ui.frozen_figure import FrozenFigure
 from ui.share import write_url
 from ui.state import (
     CLICKED_INDEX_KEY,
@@ -145,10 +146,10 @@ clicked = st.session_state.get(z_key)
 left, right = st.columns([3, 2], gap="medium")
 map_fig = cached(
     (shown.key, "s3d-map", bubbles, presenter.is_on()),
-    lambda: latent_map_figure(
+    lambda: FrozenFigure(latent_map_figure(
         mu, sigma, y, color_kind="continuous", color_label="position t", bubbles=bubbles,
         height=presenter.height(520),
-    ).update_layout(font=dict(size=presenter.font_size())),
+    ).update_layout(font=dict(size=presenter.font_size()))),
 )  # fmt: skip
 with right:
     # The same figure object on every run: a click never re-sends it and the zoom is kept.

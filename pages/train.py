@@ -7,6 +7,7 @@ import time
 
 import streamlit as st
 
+from ui.frozen_figure import FrozenFigure
 from ui.models import save_active_model_form
 from ui.state import cached_dataset, current_device_label, ensure_app_entry, get_active_model
 from ui.training import adopt_result, get_run, model_config_for, poll, start_run, stop_run
@@ -170,6 +171,9 @@ def live_figures(run, history: list[dict], snap, finished: bool):
     curves = loss_curves(history, height=MAP_HEIGHT + 60, stacked=True)
     if snap is not None and finished:
         curves.add_vline(x=snap.epoch, line=dict(color="grey", dash="dot", width=1))
+    # Frozen: the polls that show these same pictures again do not serialise them again.
+    figure = FrozenFigure(figure) if figure is not None else None
+    curves = FrozenFigure(curves)
     st.session_state[LIVE_FIGURES_KEY] = {
         "job": key[0], "key": key, "built_at": now, "cost": time.perf_counter() - start,
         "map": figure, "curves": curves,

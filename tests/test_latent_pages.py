@@ -186,3 +186,20 @@ def test_interpolate_adds_the_clicked_z(active: ActiveModel) -> None:
     assert at.session_state["vx_path"] == [(0.0, 0.0), (1.0, 2.0)]
     assert len(at.get("plotly_chart")) == 1
     assert np.allclose(_scrubber_data(at)["path"][-1], (1.0, 2.0))
+
+
+
+def test_a_rerun_does_not_serialise_the_map_again(active: ActiveModel, monkeypatch) -> None:
+    """The cached map is frozen (ui/frozen_figure.py): a rerun sends the same spec (the chart
+    keeps its identity and zoom) without converting the figure to a dict again."""
+    from plotly.basedatatypes import BaseFigure
+
+    at = _page("pages/latent_map.py", active)
+    first = at.get("plotly_chart")[0].proto.spec
+    conversions = []
+    to_dict = BaseFigure.to_dict
+    monkeypatch.setattr(BaseFigure, "to_dict", lambda self: conversions.append(1) or to_dict(self))
+    at.run()
+    assert not at.exception
+    assert at.get("plotly_chart")[0].proto.spec == first
+    assert conversions == []

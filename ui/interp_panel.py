@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ui.click_map import map_click
+from ui.frozen_figure import FrozenFigure
 from ui.latent_images import gif_bytes, png_bytes, strip_image
 from ui.latent_panel import record_click
 from ui.scrubber import ScrubFrames, build_frames, scrub_payload
@@ -174,7 +175,7 @@ def path_map_figure(model_key: str, view_token: str, _view: LatentView) -> go.Fi
     The path, its waypoints and the scrubber's position are drawn over it in the browser by
     the scrubber component (ui/scrubber.js), in the chart's own axes. So a new path neither
     rebuilds this figure (~250 ms at 10k points) nor makes the browser redraw it, and zoom is
-    kept. Shared read-only: Streamlit only serialises it.
+    kept. Shared read-only, and serialised once (ui/frozen_figure.py).
     """
     y, kind = _view.y, ("class" if _view.label_kind == "class" else "continuous")
     if _view.y is None:
@@ -189,7 +190,7 @@ def path_map_figure(model_key: str, view_token: str, _view: LatentView) -> go.Fi
         height=520,
     )
     fig.update_layout(showlegend=False)  # the Latent map page has the legend
-    return fig
+    return FrozenFigure(fig)  # shown on every run of the page: serialised once
 
 
 def path_map(active: ActiveModel, view: LatentView) -> None:

@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ui.click_map import MapClick
+from ui.frozen_figure import FrozenFigure
 from ui.latent_images import show_vector, strip_image
 from ui.state import CLICKED_INDEX_KEY, CLICKED_Z_KEY, ActiveModel, LatentView
 from vae.latent import decode_latents
@@ -49,7 +50,7 @@ def cached_map_figure(
 
     def build() -> go.Figure:
         values, kind, label = color_values(view, color_by)
-        return latent_map_figure(
+        figure = latent_map_figure(
             view.mu,
             view.sigma,
             values,
@@ -59,6 +60,7 @@ def cached_map_figure(
             bubbles=bubbles,
             prior_contours=prior,
         )
+        return FrozenFigure(figure)  # shown on every run of the page: serialised once
 
     return view.derived(("map", model_key, color_by, bubbles, prior), build)
 

@@ -1,0 +1,43 @@
+"""ui/frozen_figure.py: a cached figure is serialised once, and exactly as the original."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import plotly.io as pio
+import plotly.tools
+
+from ui.frozen_figure import FrozenFigure
+from vae.latent_figure import latent_map_figure
+
+
+def streamlit_spec(figure) -> str:
+    """What st.plotly_chart (1.67) sends for a figure: its two serialisation steps."""
+    as_dict = plotly.tools.return_figure_from_figure_or_data(figure, validate_figure=True)
+    return pio.to_json(as_dict, validate=False)
+
+
+def a_map():
+    rng = np.random.default_rng(0)
+    mu = rng.standard_normal((200, 2)).astype(np.float32)
+    sigma = np.abs(rng.standard_normal((200, 2))).astype(np.float32) * 0.2
+    labels = rng.integers(0, 10, 200)
+    return latent_map_figure(
+        mu, sigma, labels, color_kind="class", class_names=tuple("0123456789"), bubbles="1σ"
+    )
+
+
+def test_a_frozen_figure_sends_exactly_what_the_original_sends() -> None:
+    original = a_map()
+    expected = streamlit_spec(original)
+    frozen = FrozenFigure(original)
+    assert streamlit_spec(frozen) == expected
+    assert streamlit_spec(frozen) == expected  # and again: nothing was changed by sending
+    assert json.loads(expected)["data"], "the map has traces"
+    assert streamlit_spec(original) == expected  # the original is left as it was
+
+
+def test_the_dict_is_computed_once() -> None:
+    frozen = FrozenFigure(a_map())
+    assert frozen.to_dict() is frozen.to_dict()
