@@ -49,7 +49,7 @@ from tests.e2e.conftest import free_port, start_streamlit, stop  # noqa: E402
 RESULTS = ROOT / "bench" / "RESULTS.md"
 TIMEOUT = 90.0  # seconds one interaction may take before it counts as an error
 MODEL_NAME = "classroom"
-ID_RE = re.compile(r"\$\$ID-[0-9a-f]+-[A-Za-z0-9_]+")
+ID_RE = re.compile(rb"\$\$ID-[0-9a-f]+-[A-Za-z0-9_]+")
 EPOCH_RE = re.compile(r"epoch (\d+) of \d+")  # the Train page's progress text
 
 
@@ -133,7 +133,11 @@ class Session:
             elif which == "imgs":
                 self.run.images.extend(img.url for img in element.imgs.imgs)
             if which is not None:
-                for widget_id in ID_RE.findall(str(element)):
+                # Searched in the element's wire bytes, not str(element): the text form of the
+                # map page's decoder weights (200 KB-2 MB) took this one client ~20 ms per run,
+                # during which every other session's answers waited unread.
+                for widget_id in ID_RE.findall(element.SerializeToString()):
+                    widget_id = widget_id.decode()
                     key = widget_id.rsplit("-", 1)[1]
                     self.widget_ids[key] = widget_id
                     if delta.fragment_id:
