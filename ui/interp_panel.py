@@ -72,28 +72,30 @@ def seed_default_path(active: ActiveModel, view: LatentView) -> None:
 def waypoint_builder(view: LatentView) -> None:
     """Buttons that add waypoints (clicked z, a test point, a random pair) and an editable table."""
     clicked = st.session_state.get(CLICKED_Z_KEY)
-    cols = st.columns([2.2, 1.2, 1.6, 1.6, 1])
     label = "Add z clicked on the Latent map"
     if clicked is not None:
         label = f"Add clicked z ({clicked[0]:.2f}, {clicked[1]:.2f})"
-    if cols[0].button(label, key="interp_add_clicked", disabled=clicked is None):
-        set_waypoints([*waypoints(), clicked])
-    index = cols[1].number_input(
-        "Test point #",
-        min_value=0,
-        max_value=len(view.mu) - 1,
-        value=int(st.session_state.get(CLICKED_INDEX_KEY) or 0),
-        step=1,
-        key="interp_index",
-        label_visibility="collapsed",
-    )
-    if cols[2].button(f"Add test point #{index}", key="interp_add_index"):
-        set_waypoints([*waypoints(), view.mu[int(index)]])
-    if cols[3].button("Random pair", key="interp_random", icon=":material/shuffle:"):
-        rng = np.random.default_rng()
-        set_waypoints(view.mu[rng.choice(len(view.mu), size=2, replace=False)])
-    if cols[4].button("Clear", key="interp_clear"):
-        set_waypoints([])
+    # A row that wraps: each button as wide as its label, so none is cut off in a narrow window.
+    with st.container(horizontal=True, vertical_alignment="center"):
+        if st.button(label, key="interp_add_clicked", disabled=clicked is None):
+            set_waypoints([*waypoints(), clicked])
+        index = st.number_input(
+            "Test point #",
+            min_value=0,
+            max_value=len(view.mu) - 1,
+            value=int(st.session_state.get(CLICKED_INDEX_KEY) or 0),
+            step=1,
+            key="interp_index",
+            label_visibility="collapsed",
+            width=120,
+        )
+        if st.button(f"Add test point #{index}", key="interp_add_index"):
+            set_waypoints([*waypoints(), view.mu[int(index)]])
+        if st.button("Random pair", key="interp_random", icon=":material/shuffle:"):
+            rng = np.random.default_rng()
+            set_waypoints(view.mu[rng.choice(len(view.mu), size=2, replace=False)])
+        if st.button("Clear", key="interp_clear"):
+            set_waypoints([])
 
     table = pd.DataFrame(waypoints(), columns=["z1", "z2"], dtype=float)
     edited = st.data_editor(
