@@ -11,7 +11,8 @@ trains, 2 cores); the numbers are in bench/RESULTS.md.
    browser's kernel delays (40 ms on Linux, up to 200 ms on Windows). Measured: 3 of 60 clicks
    took 44-47 ms instead of 5-10 ms, their frames leaving the server within 4 ms.
    Setting it on the listening socket makes every socket accepted later inherit it (Linux,
-   BSD); the connections already open (the first session's) are set too.
+   BSD, macOS); the connections already open (the first session's) are set too. On Windows
+   (no /dev/fd) nothing is changed.
 
 2. A 1 ms GIL switch interval instead of Python's 5 ms. The event loop and one script thread
    per running session share the GIL, and a click's answer needs it several times (read the
@@ -27,7 +28,7 @@ import stat
 import sys
 from pathlib import Path
 
-_FD_FOLDER = Path("/proc/self/fd")  # Linux; elsewhere the sockets keep Nagle on
+_FD_FOLDER = Path("/dev/fd")  # this process's descriptors (Linux, macOS); Windows has none
 SWITCH_INTERVAL_SECONDS = 0.001
 _tuned = False
 
