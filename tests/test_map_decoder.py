@@ -1,23 +1,29 @@
-"""The decoder in the browser (ui/map_decoder.js) draws the picture torch decodes.
+"""The decoder in the browser (ui/map_decoder.js) draws the picture torch decodes; its
+weights go once per session and model (ui/map_decoder.browser_decoder).
 
 Reference: vae.latent.decode_latents (torch) and ui.latent_images.to_image, the pictures the
 server shows. The weights go through ui.map_decoder.decoder_payload, as in the app, and the
-JS module runs in headless Chromium (skipped where there is none).
+JS module runs in headless Chromium (skipped where there is none). What a session is sent is
+read from real script runs (AppTest).
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
+from streamlit.components.v2.bidi_component.main import _make_trigger_id
+from streamlit.proto.WidgetStates_pb2 import WidgetState
+from streamlit.testing.v1 import AppTest
 
 from ui.latent_images import to_image
-from ui.map_decoder import decoder_ops, decoder_payload
+from ui.map_decoder import browser_weights, decoder_ops, decoder_payload
 from vae import VAE, ModelConfig
 from vae.latent import decode_latents
 
@@ -25,8 +31,8 @@ JS = (Path(__file__).resolve().parents[1] / "ui" / "map_decoder.js").read_text(e
 ZS = [(0.0, 0.0), (1.5, -2.25), (-3.0, 0.75), (0.1234567, 2.5)]
 
 
-def _model(likelihood: str, image_shape=(8, 8), architecture="mlp") -> VAE:
-    torch.manual_seed(0)
+def _model(likelihood: str, image_shape=(8, 8), architecture="mlp", seed: int = 0) -> VAE:
+    torch.manual_seed(seed)
     d = image_shape[0] * image_shape[1]
     config = ModelConfig(
         input_dim=d,
@@ -43,7 +49,8 @@ def js_page(browser):
     page = browser.new_page()
     page.set_content("<html><body></body></html>")
     page.add_script_tag(
-        content=JS + "\nwindow.__vx = { parsePayload, decode, greyLevels, pictureURL };",
+        content=JS
+        + "\nwindow.__vx = { parsePayload, loadModel, decode, greyLevels, pictureURL, mountDecoder };",
         type="module",
     )
     page.wait_for_function("window.__vx !== undefined")
@@ -98,3 +105,156 @@ def test_a_decoder_too_big_to_send_stays_on_the_server(monkeypatch) -> None:
     model = _model("bernoulli")
     monkeypatch.setattr(ui.map_decoder, "MAX_BROWSER_WEIGHTS", 100)
     assert decoder_payload(model, (8, 8), "map_chart", None) is None
+
+
+def _header(payload: bytes) -> dict:
+    return json.loads(payload[4 : 4 + int.from_bytes(payload[:4], "little")])
+
+
+def test_a_header_only_payload_carries_no_floats() -> None:
+    model = _model("bernoulli")
+    full = decoder_payload(model, (8, 8), "map_chart", (0.5, -1.0))
+    head = decoder_payload(model, (8, 8), "map_chart", (0.5, -1.0), with_weights=False)
+    weights = browser_weights(model)
+    assert _header(full)["weights"] is True and _header(head)["weights"] is False
+    assert _header(full)["id"] == _header(head)["id"] == weights.id
+    assert len(full) >= len(head) + len(weights.floats) and len(head) < 1000
+    assert browser_weights(model) is weights  # computed once per model object
+    assert browser_weights(_model("bernoulli", seed=1)).id != weights.id  # by content
+
+
+def test_weights_changed_in_place_are_read_again() -> None:
+    model = _model("bernoulli")
+    before = browser_weights(model)
+    with torch.no_grad():  # as an optimizer step would
+        next(model.decoder.parameters()).add_(1.0)
+    after = browser_weights(model)
+    assert after.id != before.id and after.floats != before.floats
+
+
+def test_the_browser_caches_weights_by_id_and_drops_the_oldest(js_page) -> None:
+    models = [_model("bernoulli", seed=s) for s in range(6)]
+    full = [list(decoder_payload(m, (8, 8), "map_chart", None)) for m in models]
+    head = [list(decoder_payload(m, (8, 8), "map_chart", None, with_weights=False)) for m in models]
+    found = js_page.evaluate(
+        """([full, head]) => {
+          if (window.__vxDecoderWeights) window.__vxDecoderWeights.clear();
+          const has = (p) => __vx.loadModel(new Uint8Array(p)).ops !== null;
+          const out = [has(head[0])];           // never sent: no weights
+          __vx.loadModel(new Uint8Array(full[0]));
+          out.push(has(head[0]));               // sent once: found by its id
+          for (const p of full.slice(1, 5)) __vx.loadModel(new Uint8Array(p));
+          out.push(has(head[1]), has(head[0])); // 5 sent, 4 kept: model 0 is the oldest
+          return out;
+        }""",
+        [full, head],
+    )
+    assert found == [False, True, True, False]
+    # a header-only payload decodes with the cached weights exactly as the full one did
+    z = [0.25, -1.5]
+    same = js_page.evaluate(
+        """([full, head, z]) => {
+          const a = __vx.decode(__vx.loadModel(new Uint8Array(full)), z);
+          const b = __vx.decode(__vx.loadModel(new Uint8Array(head)), z);
+          return a.every((v, i) => v === b[i]);
+        }""",
+        [full[5], head[5], z],
+    )
+    assert same
+
+
+def test_without_its_weights_the_box_stays_empty_and_asks_for_them(js_page) -> None:
+    model = _model("bernoulli", seed=7)
+    full, head = (
+        list(decoder_payload(model, (8, 8), "map_chart", (0.5, -1.0), with_weights=w))
+        for w in (True, False)
+    )
+    seen = js_page.evaluate(
+        """([head, full]) => {
+          if (window.__vxDecoderWeights) window.__vxDecoderWeights.clear();
+          const asked = [];
+          const el = document.body.appendChild(document.createElement("div"));
+          const mount = (p) => __vx.mountDecoder({ data: new Uint8Array(p), key: "t",
+            parentElement: el, setTriggerValue: (name, value) => asked.push([name, value]) });
+          const look = () => [el.querySelector("img").getAttribute("src"),
+                              el.querySelector("figcaption").textContent];
+          mount(head);                      // header only, nothing cached
+          const empty = look();
+          window.dispatchEvent(new CustomEvent("vx-map-click",
+            { detail: { target: "map_chart", z: [1, 2] } }));
+          const clicked = look();           // still no weights: still no picture
+          mount(full);                      // the run that answers brings them
+          const shown = look();
+          mount(head);                      // and later runs find them here
+          const again = look();
+          el.remove();
+          return { asked, empty, clicked, shown, again };
+        }""",
+        [head, full],
+    )
+    assert seen["asked"] == [["need", browser_weights(model).id]]  # once, by id
+    assert seen["empty"][0] is None and seen["clicked"][0] is None
+    assert "loading" in seen["empty"][1]
+    # the click made while waiting is drawn when the weights come (it is newer than the
+    # z of the run that brought them), then the header's z on the next mount
+    assert seen["shown"][0].startswith("data:image/png") and "(1.000, 2.000)" in seen["shown"][1]
+    assert seen["again"][0].startswith("data:image/png") and "(0.500, -1.000)" in seen["again"][1]
+
+
+def _session_script(models: dict) -> None:
+    """A page with only the browser decoder: model and z from session state."""
+    import streamlit as st
+
+    from ui.map_decoder import browser_decoder
+
+    model = models[st.session_state.get("which", "a")]
+    browser_decoder(model, (8, 8), "map_chart", st.session_state.get("z"), key="map_decoded")
+
+
+@pytest.fixture
+def session():
+    models = {"a": _model("bernoulli"), "b": _model("bernoulli", seed=1)}
+    return lambda: AppTest.from_function(_session_script, kwargs={"models": models}), models
+
+
+def _sent(at: AppTest) -> bytes:
+    (decoder,) = [c for c in at.get("bidi_component") if c.key == "map_decoded"]
+    return decoder.proto.bytes
+
+
+def test_a_session_is_sent_each_model_once(session) -> None:
+    new_session, models = session
+    at = new_session().run()
+    first = _sent(at)
+    n_bytes = len(browser_weights(models["a"]).floats)
+    assert _header(first)["weights"] and len(first) >= n_bytes
+    at.session_state["z"] = (0.5, -1.0)  # a click, then any full run of the page
+    second = _sent(at.run())
+    assert not _header(second)["weights"] and len(second) < n_bytes / 10
+    assert _header(second)["z"] == [0.5, -1.0] and _header(second)["id"] == _header(first)["id"]
+    at.session_state["which"] = "b"  # another model: its weights go
+    assert _header(_sent(at.run()))["weights"]
+    at.session_state["which"] = "a"  # back to the first: the browser has it
+    assert not _header(_sent(at.run()))["weights"]
+    # a new session (another browser) gets the weights again
+    assert _header(_sent(new_session().run()))["weights"]
+
+
+def test_the_browsers_need_trigger_brings_the_weights_again(session) -> None:
+    new_session, _ = session
+    at = new_session().run()
+    at.run()
+    header = _header(_sent(at))
+    assert not header["weights"]
+    # What map_decoder.js does when it lacks the weights: setTriggerValue("need", id). AppTest
+    # has no way to drive a component's trigger, so the widget state is the one the browser
+    # sends: the component's trigger aggregator with a "need" event.
+    (decoder,) = [c for c in at.get("bidi_component") if c.key == "map_decoded"]
+    states = at._tree.get_widget_states()
+    need = WidgetState(id=_make_trigger_id(decoder.proto.id, "events"))
+    need.json_trigger_value = json.dumps([{"event": "need", "value": header["id"]}])
+    states.widgets.append(need)
+    at._run(states)
+    assert not at.exception
+    assert _header(_sent(at))["weights"]
+    assert not _header(_sent(at.run()))["weights"]  # and only on that run

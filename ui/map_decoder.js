@@ -1,19 +1,25 @@
 // The decoder in the browser: a click on the latent map shows the picture of the clicked z
-// at once, with no server round trip. Mounted by ui/map_decoder.py outside the map's fragment,
-// so the weights are sent once per page run, not on every click.
+// at once, with no server round trip. Mounted by ui/map_decoder.py outside the map's fragment.
+// The weights come once per browser session and model: they are kept here by their content
+// id (header.id, at most CACHE_SIZE decoders), and later payloads carry the header only. A
+// header whose weights are not here (a reload that kept the Streamlit session, an eviction)
+// asks for them with the "need" trigger; until they come, the box stays empty.
 //
-// data: bytes = uint32 header length (little-endian), the JSON header, zero padding to a
-// multiple of 4, then the float32 little-endian arrays of header.ops in order (see
-// ui/map_decoder.decoder_ops): linear W (out x in) and b, conv_transpose W (cin x cout x k x k)
-// and b. A sigmoid follows for a Bernoulli likelihood (E[x|z]). The picture is made exactly
-// as ui/latent_images.to_image makes it (stretch if outside [0, 1], clip, x255 truncated,
-// nearest-neighbour upscale).
+// data: bytes = uint32 header length (little-endian), the JSON header, and, when
+// header.weights, zero padding to a multiple of 4, then the float32 little-endian arrays of
+// header.ops in order (see ui/map_decoder.decoder_ops): linear W (out x in) and b,
+// conv_transpose W (cin x cout x k x k) and b. A sigmoid follows for a Bernoulli likelihood
+// (E[x|z]). The picture is made exactly as ui/latent_images.to_image makes it (stretch if
+// outside [0, 1], clip, x255 truncated, nearest-neighbour upscale).
+const CACHE_SIZE = 4; // decoders kept (the default MNIST MLP is 2.1 MB of floats)
 
 export function parsePayload(bytes) {
+  // -> { header, ops }: ops with their arrays, or null when no weights follow the header.
   const u8 = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
   const view = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
   const n = view.getUint32(0, true);
   const header = JSON.parse(new TextDecoder().decode(u8.subarray(4, 4 + n)));
+  if (header.weights === false) return { header, ops: null };
   let offset = 4 + n;
   offset += (4 - (offset % 4)) % 4;
   // A copy into an aligned buffer: Float32Array needs 4-byte alignment of the whole buffer.
@@ -26,6 +32,28 @@ export function parsePayload(bytes) {
       return { ...op, W: take(op.cin * op.cout * op.k * op.k), b: take(op.cout) };
     return op;
   });
+  if (at !== floats.length)
+    throw new Error(`decoder weights: ${floats.length} floats sent, the ops use ${at}`);
+  return { header, ops };
+}
+
+export function weightCache() {
+  // id -> ops with arrays, oldest first: one per window, so it outlives the component (a
+  // page switch, a rerun) but not a reload.
+  return (window.__vxDecoderWeights = window.__vxDecoderWeights || new Map());
+}
+
+export function loadModel(bytes) {
+  // The payload -> { header, ops } with the weights it carries or the cached ones (ops null:
+  // neither). Stored or used weights become the newest; past CACHE_SIZE the oldest go.
+  const { header, ops: sent } = parsePayload(bytes);
+  const cache = weightCache();
+  const ops = sent || cache.get(header.id) || null;
+  if (ops) {
+    cache.delete(header.id);
+    cache.set(header.id, ops);
+    while (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value);
+  }
   return { header, ops };
 }
 
@@ -128,11 +156,13 @@ export function pictureURL(model, z) {
   return canvas.toDataURL("image/png");
 }
 
-export default function ({ data, key, parentElement }) {
+export default function mountDecoder({ data, key, parentElement, setTriggerValue }) {
   const registry = (window.__vxMapDecoder = window.__vxMapDecoder || {});
   if (registry[key]) registry[key]();
-  const model = parsePayload(data);
+  const model = loadModel(data);
   const { target, pixels } = model.header;
+  // A click made while the weights were missing: drawn as soon as they come.
+  const pending = (window.__vxMapDecoderPending = window.__vxMapDecoderPending || {});
 
   // A fixed-size box from the start: the first click fills it and nothing below moves.
   const root = document.createElement("figure");
@@ -148,11 +178,25 @@ export default function ({ data, key, parentElement }) {
   parentElement.replaceChildren(root);
 
   const show = (z) => {
+    if (!model.ops) {
+      // No weights (yet): never a stale picture. The box stays empty until they come.
+      pending[target] = { id: model.header.id, z };
+      return;
+    }
     img.src = pictureURL(model, z);
     caption.textContent = `decoded E[x | z] at z = (${z[0].toFixed(3)}, ${z[1].toFixed(3)})`;
   };
-  if (model.header.z) show(model.header.z);
-  else caption.textContent = "decoded E[x | z] of the clicked z";
+  if (!model.ops) {
+    caption.textContent = "loading the decoder\u2026";
+    setTriggerValue("need", model.header.id);
+  } else {
+    // A click made after the request is newer than the z of the run that answered it.
+    const waiting = pending[target];
+    delete pending[target];
+    const z = waiting && waiting.id === model.header.id ? waiting.z : model.header.z;
+    if (z) show(z);
+    else caption.textContent = "decoded E[x | z] of the clicked z";
+  }
 
   const onClick = (e) => {
     if (e.detail && e.detail.target === target) show(e.detail.z);

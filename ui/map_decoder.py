@@ -3,16 +3,29 @@
 A click's server round trip (fragment rerun, elements, image fetch) on a page as big as the
 latent map costs 2-4x Streamlit's bare button -> image round trip, however small the fragment
 (measured: bench/click_latency.py). The decoder is small (2 -> ... -> D), so its weights go to
-the browser once per page run, in a component outside the map's fragment;
-ui/click_map.js tells it the clicked z and it draws E[x|z] itself, the same picture
-ui/latent_images.to_image makes. The fragment's rerun still brings the rest of the panel (the
-example's original, the decodes of mu + sigma * eps, the numbers).
+the browser, in a component outside the map's fragment; ui/click_map.js tells it the clicked
+z and it draws E[x|z] itself, the same picture ui/latent_images.to_image makes. The fragment's
+rerun still brings the rest of the panel (the example's original, the decodes of
+mu + sigma * eps, the numbers).
+
+The weights (200 KB for the quick-start digits model, 2.1 MB for the default MNIST MLP) go
+once per browser session and model, not with every full run of the page: the browser keeps
+them by a content id (ui/map_decoder.js), the session remembers which ids it has sent, and
+later runs send only the small header (the clicked z, the image shape). Should the browser
+not have them after all (a reload that kept the session, its cache's eviction), it asks, and
+the next run sends them again. (Streamlit's own message cache does not cover this: the
+payload's bytes change with every click's z, and its cache forgets an element after a few
+runs without it, e.g. a visit to another page.)
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
+import threading
+import weakref
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +35,20 @@ from torch import nn
 from ui.latent_images import DISPLAY_PIXELS
 from vae import VAE
 
-# Above this many weights (8 MB of float32) the decoder stays on the server: the weights are
-# re-sent with every full run of the page. The defaults are well below (MLP 0.53M, conv 0.84M).
+# Above this many weights (8 MB of float32) the decoder stays on the server: a new session
+# (every student of a class) or a model switch sends them all. The defaults are well below
+# (MLP 0.53M, conv 0.84M).
 MAX_BROWSER_WEIGHTS = 2_000_000
-_JS = Path(__file__).with_name("map_decoder.js").read_text(encoding="utf-8")
+SENT_KEY = "vx_map_decoder_sent"  # ids of the decoders this session's browser was sent
+
+
+def _without_comment_lines(source: str) -> str:
+    """The JS without its whole-line comments and blank lines: it goes with every page run."""
+    lines = source.splitlines()
+    return "\n".join(line for line in lines if line.strip() and not line.lstrip().startswith("//"))
+
+
+_JS = _without_comment_lines(Path(__file__).with_name("map_decoder.js").read_text(encoding="utf-8"))
 _mount = st.components.v2.component("vae_explorer_map_decoder", js=_JS, isolate_styles=False)
 
 
@@ -73,22 +96,72 @@ def decoder_ops(model: VAE) -> list[tuple[dict, list[np.ndarray]]] | None:
     return ops
 
 
+@dataclass(frozen=True)
+class BrowserWeights:
+    """A decoder ready to send: its ops (JSON-able), every array as float32 bytes, a content id."""
+
+    id: str  # 16 hex digits of sha256(ops JSON + floats): the browser's cache key
+    ops: list[dict]
+    floats: bytes  # the arrays of ops in order, float32 little-endian
+    versions: tuple[int, ...]  # the parameters' torch versions when read (see browser_weights)
+
+    @property
+    def count(self) -> int:
+        return len(self.floats) // 4
+
+
+# Per model object, computed once: models are shared read-only by every session (a saved one
+# via st.cache_resource), and a weak key lets a dropped model take its bytes with it.
+_WEIGHTS: weakref.WeakKeyDictionary[VAE, BrowserWeights | None] = weakref.WeakKeyDictionary()
+_WEIGHTS_LOCK = threading.Lock()
+
+
+def browser_weights(model: VAE) -> BrowserWeights | None:
+    """The decoder's ops, bytes and id, once per model; None if the browser cannot run it.
+
+    A model is not expected to change once shown, but if its parameters are written in place
+    (an optimizer step, load_state_dict) torch bumps their version counters, and the bytes
+    are read again: the browser would otherwise draw a stale decoder.
+    """
+    versions = tuple(p._version for p in model.decoder.parameters())
+    with _WEIGHTS_LOCK:
+        cached = _WEIGHTS.get(model, False)
+    if cached is None or (cached and cached.versions == versions):
+        return cached
+    ops = decoder_ops(model)
+    weights = None
+    if ops is not None:
+        header = [op for op, _ in ops]
+        arrays = [a.ravel() for _, arrays in ops for a in arrays]
+        floats = np.concatenate(arrays).astype("<f4").tobytes()
+        digest = hashlib.sha256(json.dumps(header, sort_keys=True).encode() + floats)
+        weights = BrowserWeights(digest.hexdigest()[:16], header, floats, versions)
+    with _WEIGHTS_LOCK:
+        _WEIGHTS[model] = weights
+    return weights
+
+
 def decoder_payload(
     model: VAE,
     image_shape: tuple[int, int],
     target: str,
     z: tuple[float, float] | None,
     pixels: int = DISPLAY_PIXELS,
+    with_weights: bool = True,
 ) -> bytes | None:
     """What map_decoder.js reads: uint32 header length, JSON header, padding, float32 arrays.
 
-    None when the browser cannot run this model's decoder, or it is too big to send.
+    header["id"] names the weights; header["weights"] says whether they follow (else the
+    browser has them from an earlier payload). None when the browser cannot run this model's
+    decoder, or it is too big to send.
     """
-    ops = decoder_ops(model)
-    if ops is None or sum(a.size for _, arrays in ops for a in arrays) > MAX_BROWSER_WEIGHTS:
+    weights = browser_weights(model)
+    if weights is None or weights.count > MAX_BROWSER_WEIGHTS:
         return None
     header = {
-        "ops": [op for op, _ in ops],
+        "id": weights.id,
+        "weights": with_weights,
+        "ops": weights.ops,
         "likelihood": model.config.likelihood,
         "image_shape": list(image_shape),
         "pixels": pixels,
@@ -96,9 +169,10 @@ def decoder_payload(
         "z": [float(z[0]), float(z[1])] if z is not None else None,
     }
     head = json.dumps(header).encode()
+    if not with_weights:
+        return struct.pack("<I", len(head)) + head
     pad = (4 - (4 + len(head)) % 4) % 4
-    floats = np.concatenate([a.ravel() for _, arrays in ops for a in arrays])
-    return struct.pack("<I", len(head)) + head + b"\0" * pad + floats.astype("<f4").tobytes()
+    return struct.pack("<I", len(head)) + head + b"\0" * pad + weights.floats
 
 
 def browser_decoder(
@@ -110,14 +184,31 @@ def browser_decoder(
 ) -> bool:
     """Mount the in-browser picture of the clicked z; returns whether it is shown.
 
-    Call it outside the fragment that reads the clicks (its weights then travel once per page
-    run). Not shown for non-image data or a decoder the browser cannot run: the decode panel
-    then shows the server's picture.
+    Call it outside the fragment that reads the clicks. The weights go with the first run
+    that shows this model in this session; later runs send the header only, unless the
+    browser said it lacks them (its "need" trigger). Not shown for non-image data or a
+    decoder the browser cannot run: the decode panel then shows the server's picture.
     """
     if image_shape is None or model.config.latent_dim != 2:
         return False
-    payload = decoder_payload(model, image_shape, chart_key, z)
+    if SENT_KEY not in st.session_state:
+        st.session_state[SENT_KEY] = set()
+    sent: set[str] = st.session_state[SENT_KEY]
+
+    def weights_needed() -> None:  # runs before the rerun the browser's request asked for
+        state = st.session_state.get(key)
+        wanted = state.get("need") if state else None
+        if isinstance(wanted, str):
+            st.session_state[SENT_KEY].discard(wanted)
+        else:  # unreadable: send every decoder again rather than leave the box empty
+            st.session_state[SENT_KEY].clear()
+
+    weights = browser_weights(model)
+    with_weights = weights is not None and weights.id not in sent
+    payload = decoder_payload(model, image_shape, chart_key, z, with_weights=with_weights)
     if payload is None:
         return False
-    _mount(key=key, data=payload)
+    _mount(key=key, data=payload, on_need_change=weights_needed)
+    if with_weights:
+        sent.add(weights.id)
     return True
