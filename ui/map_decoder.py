@@ -123,7 +123,8 @@ def browser_weights(model: VAE) -> BrowserWeights | None:
     (an optimizer step, load_state_dict) torch bumps their version counters, and the bytes
     are read again: the browser would otherwise draw a stale decoder.
     """
-    versions = tuple(p._version for p in model.decoder.parameters())
+    # (Tensors made under torch.inference_mode keep no version counter: -1 for those.)
+    versions = tuple(-1 if p.is_inference() else p._version for p in model.decoder.parameters())
     with _WEIGHTS_LOCK:
         cached = _WEIGHTS.get(model, False)
     if cached is None or (cached and cached.versions == versions):
