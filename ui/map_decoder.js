@@ -2,8 +2,8 @@
 // at once, with no server round trip. Mounted by ui/map_decoder.py outside the map's fragment.
 // The weights come once per browser session and model: they are kept here by their content
 // id (header.id, at most CACHE_SIZE decoders), and later payloads carry the header only. A
-// header whose weights are not here (a reload that kept the Streamlit session, an eviction)
-// asks for them with the "need" trigger; until they come, the box stays empty.
+// header whose weights are not here (evicted, or a payload never arrived) asks for them with
+// the "need" trigger; until they come, the box stays empty.
 //
 // data: bytes = uint32 header length (little-endian), the JSON header, and, when
 // header.weights, zero padding to a multiple of 4, then the float32 little-endian arrays of

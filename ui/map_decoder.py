@@ -12,8 +12,8 @@ The weights (200 KB for the quick-start digits model, 2.1 MB for the default MNI
 once per browser session and model, not with every full run of the page: the browser keeps
 them by a content id (ui/map_decoder.js), the session remembers which ids it has sent, and
 later runs send only the small header (the clicked z, the image shape). Should the browser
-not have them after all (a reload that kept the session, its cache's eviction), it asks, and
-the next run sends them again. (Streamlit's own message cache does not cover this: the
+not have them after all (its cache dropped them, a run's message was lost), it asks, and the
+next run sends them again. (Streamlit's own message cache does not cover this: the
 payload's bytes change with every click's z, and its cache forgets an element after a few
 runs without it, e.g. a visit to another page.)
 """

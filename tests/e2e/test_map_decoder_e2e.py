@@ -123,7 +123,7 @@ def test_a_browser_without_the_weights_asks_and_gets_them(page) -> None:
     weights = page.evaluate(_CACHED_BYTES_JS)
     picture = _src(page)
     assert weights > 0 and picture.startswith("data:image/png")
-    # The browser's copy lost (an eviction, a reload that kept the session): the component
+    # The browser's copy lost (as after an eviction from its cache of 4): the component
     # mounted anew shows no picture, asks, and the run that follows brings the weights; the
     # same picture is back.
     _away(page)
