@@ -38,6 +38,9 @@ def test_a_frozen_figure_sends_exactly_what_the_original_sends() -> None:
     assert streamlit_spec(original) == expected  # the original is left as it was
 
 
-def test_the_dict_is_computed_once() -> None:
-    frozen = FrozenFigure(a_map())
+def test_the_dict_is_computed_once_and_the_figure_reads_like_the_original() -> None:
+    original = a_map()
+    frozen = FrozenFigure(original)
     assert frozen.to_dict() is frozen.to_dict()
+    assert frozen.layout.height == original.layout.height
+    assert [t.name for t in frozen.data] == [t.name for t in original.data]

@@ -51,8 +51,10 @@ def loss_curves(history: Sequence[dict], height: int = 300, stacked: bool = Fals
             epochs, values = zip(*points, strict=True)
             fig.add_trace(
                 go.Scatter(
-                    x=list(epochs),
-                    y=list(values),
+                    # Arrays, not lists: plotly validates a list element by element (the live
+                    # Train page rebuilds these curves while other sessions wait on the GIL).
+                    x=np.asarray(epochs),
+                    y=np.asarray(values, dtype=np.float64),
                     mode="lines+markers" if len(points) < 40 else "lines",
                     marker=dict(size=4),
                     line=dict(color=color, dash=dash, width=2),
