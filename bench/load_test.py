@@ -70,9 +70,10 @@ class Run:
 class Session:
     """One browser tab, spoken in protobufs."""
 
-    def __init__(self, url: str, name: str) -> None:
+    def __init__(self, url: str, name: str, timeline: list | None = None) -> None:
         self.url = url
         self.name = name
+        self.timeline = timeline  # (start, end, kind) of each run given a kind, if not None
         self.ws = None
         self.pages: dict[str, str] = {}  # url path -> page_script_hash
         self.page_hash = ""
@@ -152,7 +153,9 @@ class Session:
             if message.script_finished != 2:
                 self.run.done.set()
 
-    async def rerun(self, page: str | None = None, widgets=(), fragment: str = "") -> Run:
+    async def rerun(
+        self, page: str | None = None, widgets=(), fragment: str = "", kind: str = ""
+    ) -> Run:
         """Send one rerun request and wait until the script (or fragment) has finished."""
         back = BackMsg()
         request = back.rerun_script
@@ -174,6 +177,7 @@ class Session:
         request.context_info.locale = "en-US"
         request.context_info.url = f"{self.url}/{page or ''}"
         self.run = run = Run()
+        start = time.perf_counter()
         await self.ws.send(back.SerializeToString())
         try:
             await asyncio.wait_for(run.done.wait(), TIMEOUT)
@@ -181,6 +185,8 @@ class Session:
             raise InteractionError(f"{self.name}: no answer in {TIMEOUT:.0f} s") from None
         if run.exceptions:
             raise InteractionError(f"{self.name}: {run.exceptions[0]}")
+        if kind and self.timeline is not None:
+            self.timeline.append((start, time.perf_counter(), kind))
         if self.page_hash == "" and page in self.pages:
             self.page_hash = self.pages[page]
         return run
@@ -244,7 +250,7 @@ async def click(session: Session, rng: random.Random) -> float:
     start = time.perf_counter()
     run = await session.rerun(
         page="latent_map", widgets=[(widget, set_json_trigger(event))],
-        fragment=session.fragments.get("map_click", ""),
+        fragment=session.fragments.get("map_click", ""), kind="click",
     )  # fmt: skip
     await asyncio.gather(*(fetch(session.url + u if u.startswith("/") else u) for u in run.images))
     return (time.perf_counter() - start) * 1000
@@ -253,11 +259,11 @@ async def click(session: Session, rng: random.Random) -> float:
 async def open_interpolation(session: Session) -> float:
     """Open the Interpolate page (it builds the path and the scrubber's frames) and come back."""
     start = time.perf_counter()
-    run = await session.rerun(page="interpolate")
+    run = await session.rerun(page="interpolate", kind="Interpolate page")
     for url in run.images[:1]:
         await fetch(session.url + url if url.startswith("/") else url)
     took = (time.perf_counter() - start) * 1000
-    await session.rerun(page="latent_map")
+    await session.rerun(page="latent_map", kind="Latent map page")
     return took
 
 
@@ -268,6 +274,7 @@ class Tally:
     interps: list[float] = field(default_factory=list)
     attempted: int = 0
     errors: list[str] = field(default_factory=list)
+    timeline: list[tuple[float, float, str]] = field(default_factory=list)  # after the gate
 
 
 class Gate:
@@ -289,7 +296,7 @@ class Gate:
 async def student(url: str, name: str, clicks: int, tally: Tally, seed: int, think: float,
                   gate: Gate | None = None, interpolate: bool = True) -> None:  # fmt: skip
     rng = random.Random(seed)
-    session = Session(url, name)
+    session = Session(url, name, tally.timeline)
     try:
         try:
             tally.attempted += 1
@@ -317,12 +324,13 @@ async def student(url: str, name: str, clicks: int, tally: Tally, seed: int, thi
         await session.close()
 
 
-async def trainer(url: str, stop: asyncio.Event, report: dict, started: asyncio.Event) -> None:
+async def trainer(url: str, stop: asyncio.Event, report: dict, started: asyncio.Event,
+                  timeline: list) -> None:  # fmt: skip
     """Start training on the Train page and poll it like the page does until `stop`.
 
     `started` is set once the page shows a finished epoch: the class starts clicking then.
     """
-    session = Session(url, "trainer")
+    session = Session(url, "trainer", timeline)
     try:
         await session.connect()
         await session.rerun(page="train")
@@ -340,7 +348,7 @@ async def trainer(url: str, stop: asyncio.Event, report: dict, started: asyncio.
                 raise InteractionError("the Train page did not start polling")
             interval, fragment = session.auto_rerun
             await asyncio.sleep(interval)
-            run = await session.rerun(page="train", fragment=fragment)
+            run = await session.rerun(page="train", fragment=fragment, kind="training poll")
             polls += 1
             del run
             epoch = EPOCH_RE.match(session.progress_text)
@@ -394,6 +402,27 @@ def tree_rss_mb(pid: int) -> float:
     return total
 
 
+def slow_click_company(timeline: list[tuple[float, float, str]], slow_ms: float) -> dict:
+    """What was running alongside the class's clicks: for the clicks slower than `slow_ms` and
+    for the others, how many runs of each kind overlapped one click on average.
+
+    Other sessions' clicks count too ("click"); a click never overlaps its own session's runs.
+    """
+    clicks = [run for run in timeline if run[2] == "click"]
+    company = {"slow": {}, "others": {}, "n_slow": 0, "n_others": 0}
+    for click_run in clicks:
+        start, end, _ = click_run
+        group = "slow" if (end - start) * 1000 > slow_ms else "others"
+        company["n_" + group] += 1
+        for run in timeline:
+            if run is not click_run and run[0] < end and run[1] > start:
+                company[group][run[2]] = company[group].get(run[2], 0) + 1
+    for group in ("slow", "others"):
+        n = max(1, company["n_" + group])
+        company[group] = {kind: count / n for kind, count in sorted(company[group].items())}
+    return company
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     if not ordered:
@@ -441,7 +470,7 @@ async def measure(url: str, pid: int, sessions: int, clicks: int, think: float,
     train_report: dict = {}
     if training:
         trainer_task = asyncio.create_task(
-            trainer(url, stop_training, train_report, training_started)
+            trainer(url, stop_training, train_report, training_started, crowd.timeline)
         )
         # Training is under way (an epoch finished) before the class starts clicking.
         await asyncio.wait_for(training_started.wait(), TIMEOUT)
@@ -546,6 +575,17 @@ def summary(result: dict, sessions: int, clicks: int, data: str, where: str, com
         f"one session; server + training process {mem['peak_under_load']:.0f} MB peak under load "
         f"(server high-water mark {mem['hwm']:.0f} MB).",
     ]
+    company = slow_click_company(crowd.timeline, 3 * p95a)
+    if company["n_slow"]:
+
+        def overlaps(group: str) -> str:
+            return ", ".join(f"{n:.2f} {kind}" for kind, n in company[group].items()) or "none"
+
+        lines.append(
+            f"What ran alongside the class's clicks: the {company['n_slow']} clicks slower than 3x "
+            f"the single session's p95 overlapped on average {overlaps('slow')}; the other "
+            f"{company['n_others']} clicks overlapped {overlaps('others')}."
+        )
     errors = result["cold"].errors + alone.errors + crowd.errors
     if errors:
         lines.append("")
