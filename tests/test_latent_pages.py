@@ -188,7 +188,6 @@ def test_interpolate_adds_the_clicked_z(active: ActiveModel) -> None:
     assert np.allclose(_scrubber_data(at)["path"][-1], (1.0, 2.0))
 
 
-
 def test_a_rerun_does_not_serialise_the_map_again(active: ActiveModel, monkeypatch) -> None:
     """The cached map is frozen (ui/frozen_figure.py): a rerun sends the same spec (the chart
     keeps its identity and zoom) without converting the figure to a dict again."""
