@@ -14,15 +14,13 @@ from ui.training import adopt_result, get_run, model_config_for, poll, start_run
 from vae import ConfigError, TrainConfig
 from vae.data import USER_DATA_SUFFIXES, DataError, Dataset, load_user_data
 from vae.job import history_record
-from vae.latent_figure import latent_map_figure
-from vae.plots import loss_curves
+from vae.live_figures import live_curves, snapshot_map
 from vae.training_process import prestart_worker
 
 POLL_SECONDS = 1.0  # how often the live panel asks for news (each poll re-sends its figures)
 # "process" (default): train in a child process at a lower priority, so that the GIL stays free
 # for every other session (bench/load_test.py --runner compares); "thread": in this process.
 RUNNER = "thread" if os.environ.get("VAE_EXPLORER_TRAIN_RUNNER") == "thread" else "process"
-MAP_HEIGHT = 480
 UPLOAD = "upload"
 DATASET_LABELS = {
     "digits": "digits — 8×8, built in",
@@ -131,34 +129,28 @@ def format_seconds(seconds: float | None) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
-def snapshot_figure(snapshot, dataset: Dataset, title: str):
-    """The latent map of one epoch's snapshot, coloured by the test labels."""
-    n = len(snapshot.mu)
-    labels = dataset.y_test[:n] if dataset.y_test is not None else None
-    return latent_map_figure(
-        snapshot.mu,
-        snapshot.sigma,
-        labels,
-        color_kind=dataset.label_kind if labels is not None else None,
-        class_names=dataset.class_names,
-        bubbles="1σ",
-        prior_contours=True,
-        height=MAP_HEIGHT,
-        title=title,
-    )
+def live_figures(run, history: list[dict], snap, finished: bool, prebuilt: dict | None):
+    """(map or None, loss curves) for the live panel.
 
-
-def live_figures(run, history: list[dict], snap, finished: bool):
-    """(map or None, loss curves) for the live panel, rebuilt only when they would change.
-
-    While training, they are also rebuilt at most REDRAW_SHARE of the time: building them
-    (~0.1-0.2 s each on a 2-core CPU, more when busy) holds the GIL that every other session's
-    clicks need, and a fast run finishes epochs quicker than the page polls. So a rebuild that
-    took b seconds is followed by at least b / REDRAW_SHARE seconds of the same pictures (the
-    progress bar still moves on every poll). Finished runs (the replay slider) redraw at once.
+    While a training process runs, it builds them itself (`prebuilt`, see vae/live_figures.py):
+    here they are only parsed, once per version. Otherwise (a run in this process, the replay
+    after training) they are built here, only when they would change, and while training at
+    most REDRAW_SHARE of the time: building them (~0.1-0.2 s each on a 2-core CPU, more when
+    busy) holds the GIL that every other session's clicks need, and a fast run finishes epochs
+    quicker than the page polls. So a rebuild that took b seconds is followed by at least
+    b / REDRAW_SHARE seconds of the same pictures (the progress bar still moves on every poll).
+    Finished runs (the replay slider) redraw at once.
     """
-    key = (id(run.job), len(history), snap.epoch if snap is not None else None, finished)
     cached = st.session_state.get(LIVE_FIGURES_KEY)
+    if prebuilt is not None and not finished:
+        key = (id(run.job), "prebuilt", prebuilt["epoch"])
+        if cached is None or cached["key"] != key:
+            figure = FrozenFigure.from_json(prebuilt["map"]) if prebuilt["map"] else None
+            cached = {"job": id(run.job), "key": key, "built_at": time.monotonic(), "cost": 0.0,
+                      "map": figure, "curves": FrozenFigure.from_json(prebuilt["curves"])}  # fmt: skip
+            st.session_state[LIVE_FIGURES_KEY] = cached
+        return cached["map"], cached["curves"]
+    key = (id(run.job), len(history), snap.epoch if snap is not None else None, finished)
     now = time.monotonic()
     if cached is not None and cached["job"] == key[0]:
         too_soon = now - cached["built_at"] < cached["cost"] / REDRAW_SHARE
@@ -167,8 +159,9 @@ def live_figures(run, history: list[dict], snap, finished: bool):
     start = time.perf_counter()
     figure = None
     if snap is not None:
-        figure = snapshot_figure(snap, run.dataset, f"latent map after epoch {snap.epoch}")
-    curves = loss_curves(history, height=MAP_HEIGHT + 60, stacked=True)
+        data = run.dataset
+        figure = snapshot_map(snap, data.y_test, data.label_kind, data.class_names)
+    curves = live_curves(history)
     if snap is not None and finished:
         curves.add_vline(x=snap.epoch, line=dict(color="grey", dash="dot", width=1))
     # Frozen: the polls that show these same pictures again do not serialise them again.
@@ -308,7 +301,9 @@ def live_panel() -> None:
                 key=f"train_replay_{run.active_key}",
             )  # fmt: skip
             snap = snapshots[epoch - 1]
-        map_figure, curves_figure = live_figures(run, history, snap, run.active_key is not None)
+        map_figure, curves_figure = live_figures(
+            run, history, snap, run.active_key is not None, progress.figures
+        )
         if map_figure is not None:
             st.plotly_chart(map_figure, key="train_map")
     with curves:

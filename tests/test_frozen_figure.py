@@ -44,3 +44,9 @@ def test_the_dict_is_computed_once_and_the_figure_reads_like_the_original() -> N
     assert frozen.to_dict() is frozen.to_dict()
     assert frozen.layout.height == original.layout.height
     assert [t.name for t in frozen.data] == [t.name for t in original.data]
+
+
+def test_a_figure_serialised_elsewhere_is_sent_as_it_came() -> None:
+    original = a_map()
+    frozen = FrozenFigure.from_json(pio.to_json(original, validate=False))
+    assert json.loads(streamlit_spec(frozen)) == json.loads(streamlit_spec(original))

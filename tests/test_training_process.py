@@ -105,6 +105,33 @@ def test_a_child_trains_exactly_like_the_thread(digits):
     assert gone(job.worker_pid)
 
 
+def test_the_child_builds_the_live_pictures_with_the_labels(digits):
+    """live_figures=True: the child sends the Train page's map and curves, serialised."""
+    x, y = load_digits(return_X_y=True)
+    data = SimpleNamespace(
+        name="digits", x_train=digits.x_train, x_test=digits.x_test, y_test=y[1500:1700],
+        label_kind="class", class_names=[str(i) for i in range(10)],
+    )  # fmt: skip
+    config = TrainConfig(epochs=3, batch_size=64, snapshot_size=150)
+    job = process_job(small_model(), data, config, live_figures=True).start()
+    job.join(120)
+    figures = job.progress().figures
+    assert job.progress().state == "done" and figures is not None
+    assert figures["epoch"] >= 1
+    curves, latent_map = json.loads(figures["curves"]), json.loads(figures["map"])
+    assert {t["name"] for t in curves["data"]} == {"train", "test"}
+    assert f"after epoch {figures['epoch']}" in latent_map["layout"]["title"]["text"]
+    # coloured by the test labels: one legend entry per digit class among the first 150
+    legend = {t.get("name") for t in latent_map["data"] if t.get("showlegend", True)}
+    assert {str(c) for c in np.unique(y[1500:1650])} <= legend
+
+
+def test_a_job_without_live_pictures_gets_none(digits):
+    job = process_job(small_model(), digits, TrainConfig(epochs=1, batch_size=64)).start()
+    job.join(120)
+    assert job.progress().state == "done" and job.progress().figures is None
+
+
 def test_stop_reaches_the_child_and_keeps_the_epochs_done(digits):
     job = process_job(small_model(), digits, TrainConfig(epochs=10_000)).start()
     wait_until(lambda: job.progress().epoch >= 1, what="the first epoch")

@@ -13,6 +13,8 @@ finished figures, and Streamlit only reads the dict.
 
 from __future__ import annotations
 
+import json
+
 import plotly.graph_objects as go
 
 
@@ -28,3 +30,14 @@ class FrozenFigure(go.Figure):
 
     def to_dict(self) -> dict:
         return self._frozen_dict
+
+    @classmethod
+    def from_json(cls, text: str) -> FrozenFigure:
+        """A figure that another process built and serialised (plotly JSON), shown as it is.
+
+        Only its dict exists here: its go.Figure side is empty (nothing reads it but
+        st.plotly_chart, which only calls to_dict()), and it is never validated again.
+        """
+        frozen = cls(go.Figure())
+        frozen._frozen_dict = json.loads(text)
+        return frozen

@@ -105,8 +105,9 @@ def start_run(
     stop_run()
     model = VAE(model_config)
     job = TrainingJob(
-        model, dataset, train_config, connected=_session_connected(), runner=runner
-    ).start()
+        model, dataset, train_config, connected=_session_connected(), runner=runner,
+        live_figures=True,  # a training process builds the Train page's pictures itself
+    ).start()  # fmt: skip
     run = TrainRun(
         job=job,
         dataset=dataset,

@@ -69,6 +69,9 @@ class JobProgress:
     eta_seconds: float | None
     reports: tuple[EpochReport, ...]  # every epoch so far, oldest first
     message: str  # one human sentence about the state
+    # The live pictures a training process built (vae.live_figures): {"epoch", "map" (plotly
+    # JSON or None), "curves" (plotly JSON)}; None for a job that does not build them.
+    figures: dict | None = None
 
     @property
     def fraction(self) -> float:
@@ -111,11 +114,15 @@ class TrainingJob:
         clock: Callable[[], float] = time.monotonic,
         connected: Callable[[], bool] | None = None,
         runner: Runner = "thread",
+        live_figures: bool = False,
     ) -> None:
         if runner not in ("thread", "process"):
             raise ValueError(f"runner must be 'thread' or 'process', not {runner!r}")
         self.model = model
         self.runner = runner
+        # A process job builds the Train page's live pictures itself (vae/live_figures.py).
+        self.live_figures = live_figures and runner == "process"
+        self._figures: dict | None = None
         self.data = data
         self.config = config
         self.heartbeat_timeout = heartbeat_timeout
@@ -181,7 +188,7 @@ class TrainingJob:
     def progress(self) -> JobProgress:
         with self._lock:
             reports = tuple(self._reports)
-            state, message = self._state, self._message
+            state, message, figures = self._state, self._message, self._figures
         last = reports[-1] if reports else None
         return JobProgress(
             state=state,
@@ -191,6 +198,7 @@ class TrainingJob:
             eta_seconds=last.eta_seconds if last else None,
             reports=reports,
             message=message,
+            figures=figures,
         )
 
     # --- the worker thread ------------------------------------------------------------------
@@ -277,12 +285,19 @@ class TrainingJob:
         return True
 
     def _job_message(self) -> dict:
-        return {
+        message = {
             "type": "job",
             "model_config": self.model.config.to_dict(),
             "train_config": self.config.to_dict(),
             "threads": cpu_threads_per_job(),
         }
+        if self.live_figures:
+            names = getattr(self.data, "class_names", None)
+            message["live_figures"] = {
+                "label_kind": getattr(self.data, "label_kind", None),
+                "class_names": list(names) if names is not None else None,
+            }
+        return message
 
     def _job_arrays(self) -> dict[str, np.ndarray]:
         def plain(x) -> np.ndarray:  # (N, D) float32, as train() would make it
@@ -294,6 +309,10 @@ class TrainingJob:
             arrays["x_test"] = plain(self.data.x_test)
         for name, tensor in self.model.state_dict().items():
             arrays[f"state/{name}"] = tensor.detach().cpu().numpy()
+        labels = getattr(self.data, "y_test", None)
+        if self.live_figures and labels is not None:  # the snapshot's colours
+            labels = np.asarray(labels)[: self.config.snapshot_size]
+            arrays["labels"] = labels.astype(np.float64 if labels.dtype.kind == "f" else np.int64)
         return arrays
 
     def _relay(self, worker: Worker) -> TrainResult:
@@ -325,6 +344,9 @@ class TrainingJob:
             kind = header.get("type")
             if kind == "epoch":
                 self._on_epoch(_epoch_report(header, arrays))
+                if isinstance(header.get("figures"), dict):
+                    with self._lock:
+                        self._figures = header["figures"]
             elif kind == "done":
                 self._load_weights(arrays, header.get("device", "cpu"))
                 with self._lock:

@@ -249,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     from .job import warm_up
 
     warm_up()
+    from . import live_figures  # noqa: F401 - plotly's import (~1 s) before a job waits on it
+
     write_frame(proto_out, {"type": "ready", "pid": os.getpid()})
     frame = read_frame(proto_in)
     if frame is None or frame[0].get("type") != "job":
@@ -265,6 +267,8 @@ def _run_job(header: dict, arrays: Arrays, proto_in: BinaryIO, proto_out: Binary
     import torch
 
     from .config import ModelConfig, TrainConfig
+    from .job import history_record
+    from .live_figures import LiveFigureBuilder
     from .model import VAE
     from .train import EpochReport, TrainingDiverged, train
 
@@ -287,10 +291,25 @@ def _run_job(header: dict, arrays: Arrays, proto_in: BinaryIO, proto_out: Binary
         except (BrokenPipeError, OSError):
             stop.set()  # nobody is listening any more
 
+    # The Train page's pictures, built here rather than in the server (see vae/live_figures.py).
+    live = header.get("live_figures")
+    builder = None
+    if isinstance(live, dict):
+        builder = LiveFigureBuilder(arrays.get("labels"), live.get("label_kind"),
+                                    live.get("class_names"))  # fmt: skip
+    history: list[dict] = []
+    snapshots: list = []  # the latest snapshot, once there is one
+
     def on_epoch(report: EpochReport) -> None:
         payload = {}
         if report.snapshot is not None:
             payload = {"mu": report.snapshot.mu, "sigma": report.snapshot.sigma}
+        figures = None
+        if builder is not None:
+            history.append(history_record(report))
+            if report.snapshot is not None:
+                snapshots[:] = [report.snapshot]
+            figures = builder.update(history, snapshots[0] if snapshots else None)
         send(
             {
                 "type": "epoch",
@@ -302,6 +321,7 @@ def _run_job(header: dict, arrays: Arrays, proto_in: BinaryIO, proto_out: Binary
                 "seconds": report.seconds,
                 "eta_seconds": report.eta_seconds,
                 "snapshot_epoch": report.snapshot.epoch if report.snapshot else None,
+                "figures": figures,
             },
             payload,
         )
