@@ -11,18 +11,12 @@ with the chart's own axes, so a click reruns only the fragment and the decode pa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import streamlit as st
 
+from ui.component_js import component_js
 
-def _without_comment_lines(source: str) -> str:
-    """The JS without its whole-line comments and blank lines: it is re-sent on every click."""
-    lines = source.splitlines()
-    return "\n".join(line for line in lines if line.strip() and not line.lstrip().startswith("//"))
-
-
-_JS = _without_comment_lines(Path(__file__).with_name("click_map.js").read_text(encoding="utf-8"))
+_JS = component_js("click_map.js")
 _mount = st.components.v2.component("vae_explorer_map_click", js=_JS)
 
 

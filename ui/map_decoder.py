@@ -26,12 +26,12 @@ import struct
 import threading
 import weakref
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
 from torch import nn
 
+from ui.component_js import component_js
 from ui.latent_images import DISPLAY_PIXELS
 from vae import VAE
 
@@ -42,13 +42,7 @@ MAX_BROWSER_WEIGHTS = 2_000_000
 SENT_KEY = "vx_map_decoder_sent"  # ids of the decoders this session's browser was sent
 
 
-def _without_comment_lines(source: str) -> str:
-    """The JS without its whole-line comments and blank lines: it goes with every page run."""
-    lines = source.splitlines()
-    return "\n".join(line for line in lines if line.strip() and not line.lstrip().startswith("//"))
-
-
-_JS = _without_comment_lines(Path(__file__).with_name("map_decoder.js").read_text(encoding="utf-8"))
+_JS = component_js("map_decoder.js")
 _mount = st.components.v2.component("vae_explorer_map_decoder", js=_JS, isolate_styles=False)
 
 
