@@ -270,7 +270,7 @@ def _run_job(header: dict, arrays: Arrays, proto_in: BinaryIO, proto_out: Binary
     from .job import history_record
     from .live_figures import LiveFigureBuilder
     from .model import VAE
-    from .train import EpochReport, TrainingDiverged, train
+    from .train import EpochReport, LatentSnapshot, TrainingDiverged, train
 
     stop = threading.Event()
 
@@ -298,18 +298,18 @@ def _run_job(header: dict, arrays: Arrays, proto_in: BinaryIO, proto_out: Binary
         builder = LiveFigureBuilder(arrays.get("labels"), live.get("label_kind"),
                                     live.get("class_names"))  # fmt: skip
     history: list[dict] = []
-    snapshots: list = []  # the latest snapshot, once there is one
+    latest: LatentSnapshot | None = None  # the last snapshot so far
 
     def on_epoch(report: EpochReport) -> None:
+        nonlocal latest
         payload = {}
         if report.snapshot is not None:
             payload = {"mu": report.snapshot.mu, "sigma": report.snapshot.sigma}
         figures = None
         if builder is not None:
             history.append(history_record(report))
-            if report.snapshot is not None:
-                snapshots[:] = [report.snapshot]
-            figures = builder.update(history, snapshots[0] if snapshots else None)
+            latest = report.snapshot or latest
+            figures = builder.update(history, latest)
         send(
             {
                 "type": "epoch",
