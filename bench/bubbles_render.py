@@ -35,7 +35,7 @@ from bench.latent_bench import (  # noqa: E402
     server,
 )
 from vae.latent import encode_dataset  # noqa: E402
-from vae.latent_figure import SVG_BUBBLE_LIMIT, latent_map_figure  # noqa: E402
+from viz.latent_map import SVG_BUBBLE_LIMIT, latent_map_figure  # noqa: E402
 
 # ms since navigation start until the map is on screen: points drawn (SVG or WebGL) and, when
 # asked for, the bubbles (an SVG path with fill, or the raster <image> decoded), then 2 frames.

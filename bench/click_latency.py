@@ -10,7 +10,7 @@ and every click asks for a picture never shown before (the button draws a new ra
 map clicks a different data point each time, or an empty spot moved by a few pixels), so no
 side is helped by the browser's image cache.
 
-The map's picture of the clicked z is drawn by the browser (ui/map_decoder.js: the MLP
+The map's picture of the clicked z is drawn by the browser (ui/components/map_decoder.js: the MLP
 decoder's weights are on the page), so the map side times that picture; the rest of the panel
 (the example's original, the decodes of mu + sigma * eps) comes with the fragment's rerun.
 Also printed, timed in the page from pointerdown: when the rerun request left on the websocket
@@ -77,7 +77,9 @@ STAGE_HOOKS_JS = """
 
 STAGES = ("request", "first reply", "panel done")
 ST_IMAGE = '[data-testid="stImage"] img'
-MAP_PICTURE = ".st-key-map_decoded img"  # ui/map_decoder.py's picture (key "map_decoded")
+MAP_PICTURE = (
+    ".st-key-map_decoded img"  # ui/components/map_decoder.py's picture (key "map_decoded")
+)
 
 
 class Target:

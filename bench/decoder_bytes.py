@@ -1,6 +1,6 @@
 """Bytes the browser receives per full run of the Latent map: before vs after the decoder cache.
 
-ui/map_decoder.py sends the browser decoder's float32 weights once per browser session and
+ui/components/map_decoder.py sends the browser decoder's float32 weights once per browser session and
 model (since commit e233e8d); before, they went with every run whose payload changed (every
 run after a click, whose z is in the payload; a return to the page). Both versions run side
 by side: "before" is a copy of this working tree with ui/map_decoder.{py,js} as of --before,
@@ -38,7 +38,7 @@ SKIP = {".git", ".venv", "artifacts", "models", "__pycache__", ".pytest_cache", 
 def before_tree(folder: Path, rev: str) -> Path:
     """This working tree, with ui/map_decoder.{py,js} as they were at `rev`."""
     shutil.copytree(ROOT, folder, ignore=lambda _, names: [n for n in names if n in SKIP])
-    for name in ("ui/map_decoder.py", "ui/map_decoder.js"):
+    for name in ("ui/components/map_decoder.py", "ui/components/map_decoder.js"):
         old = subprocess.run(["git", "show", f"{rev}:{name}"], cwd=ROOT, capture_output=True)
         old.check_returncode()
         (folder / name).write_bytes(old.stdout)

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.machine import machine_info  # noqa: E402
 from vae import VAE, ModelConfig  # noqa: E402
-from vae.explore_density import grid_mixture_density, mixture_log_density  # noqa: E402
+from vae.density import grid_mixture_density, mixture_log_density  # noqa: E402
 from vae.losses import vae_loss  # noqa: E402
 
 

@@ -241,7 +241,7 @@ async def click(session: Session, rng: random.Random) -> float:
     """One click on empty latent space -> the panel's fragment rerun answered and every image
     it shows fetched (in parallel, as the browser does); returns milliseconds.
 
-    Where the page draws the clicked z's picture in the browser (ui/map_decoder.py), that
+    Where the page draws the clicked z's picture in the browser (ui/components/map_decoder.py), that
     picture needs no server at all; the fragment rerun is then what the server still does.
     """
     widget = "$$STREAMLIT_INTERNAL_KEY_" + session.widget("map_click") + "__events"

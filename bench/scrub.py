@@ -1,7 +1,7 @@
 """Scrubbing the interpolation: ms per frame while dragging the scrubber's slider, and traffic.
 
 The Interpolate page of the real app (through bench/apps/latent_harness.py, on a model of
-the real MNIST test set, 28x28 pictures). The slider (ui/scrubber.js, an <input type=range>)
+the real MNIST test set, 28x28 pictures). The slider (ui/components/scrubber.js, an <input type=range>)
 is pressed and dragged back and forth in single pointer moves; each move is timed in the page
 from the pointermove event to the first animation frame after the decoded picture changed
 (the scrubber marks the frame it drew on its canvas). Side by side, the same moves are timed

@@ -8,11 +8,11 @@ import streamlit as st
 from ui import presenter
 from ui.explore_cache import cached, is_cached
 from ui.state import latent_view, require_active_model
-from vae.explore_density import MAX_COMPONENTS, aggregate_density, find_holes, hole_mask, kl_forces
-from vae.explore_export import latent_csv
-from vae.explore_figures.aggregate import density_figure, kl_forces_figure
+from vae.density import MAX_COMPONENTS, aggregate_density, find_holes, hole_mask, kl_forces
 from vae.latent import decode_latents
-from vae.plots import display_factor, image_strip, to_png_bytes
+from viz.aggregate import density_figure, kl_forces_figure
+from viz.export import latent_csv
+from viz.plots import display_factor, image_strip, to_png_bytes
 
 st.title("Aggregate posterior vs prior")
 active = require_active_model()

@@ -7,15 +7,15 @@ from dataclasses import replace
 import numpy as np
 import streamlit as st
 
-import vae.explore_train as explore_train
 from ui import presenter
 from ui.explore_cache import cached
 from ui.models import builtin_dataset
 from ui.state import cached_dataset, get_active_model, load_library_model, model_library
-from vae.explore_figures.beta import elbo_terms_figure
-from vae.explore_train import test_terms, train_beta_pair
+from vae import recipes
 from vae.latent import encode_dataset
-from vae.latent_figure import data_bounds, latent_map_figure
+from vae.recipes import test_terms, train_beta_pair
+from viz.beta import elbo_terms_figure
+from viz.latent_map import data_bounds, latent_map_figure
 
 PAIR_KEY = "vx_beta_pair"  # {"id": (...), "models": [(label, model, dataset, terms, key)]}
 SMALL_DATASETS = ("digits", "swiss-roll", "s-curve")
@@ -44,14 +44,14 @@ if source == "train a pair now":
     dataset_name = c[0].selectbox("Data", options, key="beta_dataset")
     beta_a = c[1].number_input("β₁", 0.0, 50.0, 0.2, 0.1, key="beta_a")
     beta_b = c[2].number_input("β₂", 0.0, 50.0, 1.0, 0.1, key="beta_b")
-    default_epochs = min(100, max(5, explore_train.PAIR_TRAIN.epochs))
+    default_epochs = min(100, max(5, recipes.PAIR_TRAIN.epochs))
     epochs = c[3].slider("Epochs", 5, 100, default_epochs, 5, key="beta_epochs")
     if c[4].button("Train both", key="beta_train", type="primary"):
         if active is not None and active.dataset.name == dataset_name:
             dataset = active.dataset
         else:
             dataset = cached_dataset(dataset_name)
-        config = replace(explore_train.PAIR_TRAIN, epochs=int(epochs))
+        config = replace(recipes.PAIR_TRAIN, epochs=int(epochs))
         with st.status(f"Training two models on {dataset_name}…") as status:
             bar = st.progress(0.0)
             a, b = train_beta_pair(
@@ -62,7 +62,7 @@ if source == "train a pair now":
             )
             status.update(
                 label=f"Trained in {a.result.seconds + b.result.seconds:.1f} s "
-                f"(at most {explore_train.MAX_QUICK_TRAIN:,} training examples each)",
+                f"(at most {recipes.MAX_QUICK_TRAIN:,} training examples each)",
                 state="complete",
                 expanded=False,
             )

@@ -9,8 +9,8 @@ from ui import presenter
 from ui.explore_cache import cached, is_cached
 from ui.share import SELECTED_KEY, write_url
 from ui.state import latent_view, require_active_model
-from vae.explore_embeddings import MAX_TSNE_POINTS, compute_embeddings, knn_scores
-from vae.explore_figures.compare import embedding_figure
+from vae.embeddings import MAX_TSNE_POINTS, compute_embeddings, knn_scores
+from viz.compare import embedding_figure
 
 LAST_EVENT_KEY = "vx_compare_last_event"
 

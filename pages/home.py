@@ -16,7 +16,7 @@ from ui.training import (
 )
 from vae.checkpoint import CheckpointError
 from vae.data import DataError
-from vae.plots import bubble_sketch
+from viz.plots import bubble_sketch
 
 LATENT_MAP_PAGE = "pages/latent_map.py"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from ui.components.scrubber import scrubber
 from ui.interp_panel import (
     animation_gif,
     model_cache_key,
@@ -17,7 +18,6 @@ from ui.interp_panel import (
     waypoints,
 )
 from ui.latent_images import show_vector
-from ui.scrubber import scrubber
 from ui.state import latent_view, require_active_model
 
 st.title("Interpolate")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.click_map import map_click
+from ui.components.click_map import map_click
+from ui.components.map_decoder import browser_decoder
 from ui.latent_panel import COLOR_CHOICES, cached_map_figure, decode_panel, record_click
-from ui.map_decoder import browser_decoder
 from ui.state import CLICKED_Z_KEY, latent_view, require_active_model
 
 st.title("Latent map")

@@ -10,10 +10,10 @@ from ui import presenter
 from ui.explore_cache import cached
 from ui.latent_panel import color_values
 from ui.state import latent_view, require_active_model
-from vae.explore_export import gallery_png, grid_png
-from vae.explore_figures.manifold import add_mosaic_image, latent_mosaic, manifold_beside_map
 from vae.latent import decode_grid, decode_latents, latent_grid
-from vae.latent_figure import latent_map_figure
+from viz.export import gallery_png, grid_png
+from viz.latent_map import latent_map_figure
+from viz.manifold import add_mosaic_image, latent_mosaic, manifold_beside_map
 
 SEED_KEY = "vx_manifold_seed"
 if SEED_KEY not in st.session_state:

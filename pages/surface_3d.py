@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 
 from ui import presenter
-from ui.click_map import map_click
+from ui.components.click_map import map_click
 from ui.explore_cache import cached
 from ui.frozen_figure import FrozenFigure
 from ui.share import write_url
@@ -24,11 +24,11 @@ from ui.state import (
     new_model_key,
     set_active_model,
 )
-from vae.explore_embeddings import knn_field
-from vae.explore_figures.surface_3d import surface_3d_figure
-from vae.explore_train import quick_train
+from vae.embeddings import knn_field
 from vae.latent import decode_grid, decode_latents, encode_dataset
-from vae.latent_figure import data_bounds, latent_map_figure
+from vae.recipes import quick_train
+from viz.latent_map import data_bounds, latent_map_figure
+from viz.surface_3d import surface_3d_figure
 
 TOY_KEY = "vx_s3d_models"  # {dataset name: (model key, QuickModel)} trained on this page
 Z_KEY = "vx_s3d_z"  # clicked z when the page's own toy model is shown (not the active model)

@@ -7,15 +7,15 @@ import time
 
 import streamlit as st
 
+from runner.live_figures import live_curves, snapshot_map
+from runner.worker import prestart_worker
 from ui.frozen_figure import FrozenFigure
 from ui.models import save_active_model_form
 from ui.state import cached_dataset, current_device_label, ensure_app_entry, get_active_model
 from ui.training import adopt_result, get_run, model_config_for, poll, start_run, stop_run
 from vae import ConfigError, TrainConfig
 from vae.data import USER_DATA_SUFFIXES, DataError, Dataset, load_user_data
-from vae.job import history_record
-from vae.live_figures import live_curves, snapshot_map
-from vae.training_process import prestart_worker
+from vae.train import history_record
 
 POLL_SECONDS = 1.0  # how often the live panel asks for news (each poll re-sends its figures)
 # "process" (default): train in a child process at a lower priority, so that the GIL stays free
@@ -132,7 +132,7 @@ def format_seconds(seconds: float | None) -> str:
 def live_figures(run, history: list[dict], snap, finished: bool, prebuilt: dict | None):
     """(map or None, loss curves) for the live panel.
 
-    While a training process runs, it builds them itself (`prebuilt`, see vae/live_figures.py):
+    While a training process runs, it builds them itself (`prebuilt`, see runner/live_figures.py):
     here they are only parsed, once per version. Otherwise (a run in this process, the replay
     after training) they are built here, only when they would change, and while training at
     most REDRAW_SHARE of the time: building them (~0.1-0.2 s each on a 2-core CPU, more when

@@ -21,4 +21,5 @@ fi
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/lint-imports  # the architecture's boundaries (pyproject.toml)
 exec .venv/bin/python -m pytest "$@"

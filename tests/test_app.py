@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import vae
+from runner.job import TrainingJob
 from ui.state import ActiveModel
 from ui.training import QUICK_START_TRAIN
 from vae import VAE, ModelConfig, TrainConfig
 from vae.checkpoint import SUFFIX, checkpoint_bytes
 from vae.data import load_dataset
-from vae.job import TrainingJob, training_metadata
+from vae.metadata import training_metadata
 
 TIMEOUT = 60
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +55,7 @@ def trained(digits) -> tuple[VAE, dict]:
     model = VAE(ModelConfig(input_dim=64, image_shape=(8, 8), hidden=(64,)))
     job = TrainingJob(model, digits, TrainConfig(epochs=3, batch_size=64)).start()
     assert job.join(60) and job.error is None
-    meta = training_metadata("tiny digits", digits, model, job.config, job.result, vae.__version__)
+    meta = training_metadata("tiny digits", digits, model, job.config, job.result)
     return model, meta
 
 

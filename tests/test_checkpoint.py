@@ -20,7 +20,6 @@ from vae.checkpoint import (
     FORMAT_KEY,
     CheckpointError,
     load_checkpoint,
-    make_metadata,
     read_metadata,
     save_checkpoint,
 )
@@ -83,7 +82,7 @@ def test_round_trip_is_exact(tmp_path, arch, likelihood, sigma, latent):
     if likelihood == "gaussian" and sigma is None:  # make the learned sigma non-trivial
         with torch.no_grad():
             model.log_sigma_x.uniform_(-1, 1)
-    meta = make_metadata(name="rt", dataset="mnist", history=[{"epoch": 1, "test_elbo": -99.5}])
+    meta = {"name": "rt", "dataset": "mnist", "history": [{"epoch": 1, "test_elbo": -99.5}]}
     path = tmp_path / "rt.safetensors"
     save_checkpoint(path, model, meta)
 

@@ -311,7 +311,8 @@ def test_train_and_evaluate_on_user_data(tmp_path, capsys):
     code = main(["train", "--data", str(data), "--epochs", "1", "--hidden", "8", "--quiet",
                  "--out", str(out)])  # fmt: skip
     assert code == 0, capsys.readouterr().err
-    assert load_checkpoint(out)[1]["data_file"] == "digits.npz"
+    meta = load_checkpoint(out)[1]
+    assert meta["dataset_source"] == "upload" and meta["dataset_file"] == "digits.npz"
     capsys.readouterr()
     assert main(["evaluate", "--checkpoint", str(out), "--quiet"]) == 1
     err = capsys.readouterr().err

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import vae.explore_train as explore_train
+import vae.recipes as explore_train
 from ui.state import ActiveModel
 from vae import TrainConfig
 from vae.data import load_dataset
-from vae.explore_train import quick_train
 from vae.library import ModelLibrary
+from vae.recipes import quick_train
 
 TIMEOUT = 120
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,7 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
-from vae.explore_density import (
+from ui.view_link import SharedView, ShareError, decode_view, encode_view
+from vae.density import (
     aggregate_density,
     find_holes,
     grid_mixture_density,
@@ -21,15 +22,14 @@ from vae.explore_density import (
     mixture_log_density,
     subsample_components,
 )
-from vae.explore_embeddings import compute_embeddings, knn_holdout_score, knn_scores
-from vae.explore_export import gallery_png, grid_png, latent_csv
-from vae.explore_figures.aggregate import density_figure, kl_forces_figure
-from vae.explore_figures.beta import elbo_terms_figure
-from vae.explore_figures.compare import embedding_figure
-from vae.explore_figures.manifold import cell_edges, latent_mosaic, manifold_beside_map
-from vae.explore_figures.surface_3d import surface_3d_figure
-from vae.explore_share import SharedView, ShareError, decode_view, encode_view
+from vae.embeddings import compute_embeddings, knn_holdout_score, knn_scores
 from vae.latent import kl_per_dimension, latent_grid
+from viz.aggregate import density_figure, kl_forces_figure
+from viz.beta import elbo_terms_figure
+from viz.compare import embedding_figure
+from viz.export import gallery_png, grid_png, latent_csv
+from viz.manifold import cell_edges, latent_mosaic, manifold_beside_map
+from viz.surface_3d import surface_3d_figure
 
 
 @pytest.fixture
@@ -211,7 +211,7 @@ def test_figures_build():
     values = np.random.default_rng(0).random((4, 4, 3, 3))
     xs = ys = np.linspace(-2, 2, 4)
     mosaic, xe, ye = latent_mosaic(values, xs, ys)
-    from vae.latent_figure import latent_map_figure
+    from viz.latent_map import latent_map_figure
 
     base = latent_map_figure(np.zeros((5, 2)), np.ones((5, 2)), np.arange(5))
     fig = manifold_beside_map(base, mosaic, xe, ye, xs, ys)
@@ -226,7 +226,7 @@ def test_figures_build():
     theta = np.linspace(0, 2 * np.pi, 100, endpoint=False)
     mu = 2.2 * np.stack([np.cos(theta), np.sin(theta)], 1)
     grid = aggregate_density(mu, np.full_like(mu, 0.3), resolution=60)
-    from vae.explore_density import hole_mask
+    from vae.density import hole_mask
 
     dfig = density_figure(grid, find_holes(grid), hole_mask(grid))
     assert any(isinstance(t, go.Contour) for t in dfig.data)

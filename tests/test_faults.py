@@ -25,11 +25,11 @@ import numpy as np
 import pytest
 import torch
 
+from runner.job import TrainingJob
 from tests.conftest import child_pids
 from tests.hostile import ROOT, assert_cli_refused, folder_state, run_cli
 from vae import VAE, ModelConfig, TrainConfig
 from vae.checkpoint import SUFFIX, load_checkpoint
-from vae.job import TrainingJob
 from vae.library import ModelLibrary
 
 
@@ -465,7 +465,7 @@ def _leftovers(models: Path) -> list[str]:
 def test_closing_the_tab_mid_training_frees_the_cpu(tmp_path: Path, browser) -> None:
     """Training in a tab, then the tab closes: with no heartbeat the job stops itself (15 s),
     and the server's CPU use falls back near idle."""
-    from vae.job import HEARTBEAT_TIMEOUT_SECONDS
+    from runner.job import HEARTBEAT_TIMEOUT_SECONDS
 
     models = tmp_path / "models"
     process, url = _start_server(models, tmp_path / "server.log")
@@ -518,7 +518,7 @@ def test_server_stopped_mid_training_exits_promptly_and_leaves_nothing(
             process.wait(10)
     assert took < 10, f"the server needed {took:.1f} s to stop"
     # 0, not -6: the training thread was stopped before the interpreter went away (an abort
-    # here means libtorch's std::terminate, see vae.job._stop_jobs_at_exit).
+    # here means libtorch's std::terminate, see runner.job._stop_jobs_at_exit).
     assert code == 0, (code, (tmp_path / "server.log").read_text()[-500:])
     assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]  # none left behind
     assert folder_state(models) == before  # nothing half-saved, no temp files

@@ -9,7 +9,7 @@ import plotly.io as pio
 import plotly.tools
 
 from ui.frozen_figure import FrozenFigure
-from vae.latent_figure import latent_map_figure
+from viz.latent_map import latent_map_figure
 
 
 def streamlit_spec(figure) -> str:

@@ -200,9 +200,9 @@ def test_malformed_query_parameters_never_break_a_page(
 
 @pytest.mark.parametrize("params", [p for _, p in QUERIES], ids=[i for i, _ in QUERIES])
 def test_share_links_are_decoded_with_one_clear_sentence(params: dict) -> None:
-    """The decoder the app uses for links (vae.explore_share): every malformed value is a
+    """The decoder the app uses for links (ui.view_link): every malformed value is a
     ShareError with a short message, never another exception."""
-    share = pytest.importorskip("vae.explore_share")
+    share = pytest.importorskip("ui.view_link")
     flat = {k: v if isinstance(v, str) else v[-1] for k, v in params.items()}
     try:
         share.decode_view(flat)

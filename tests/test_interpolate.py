@@ -17,6 +17,14 @@ import pytest
 import torch
 from PIL import Image
 
+from ui.components.scrubber import (
+    MAP_POINTS,
+    RAMP,
+    build_frames,
+    point_colors,
+    scrub_payload,
+    sprite_sheet,
+)
 from ui.interp_panel import (
     SCRUB_STEPS,
     animation_gif,
@@ -27,11 +35,10 @@ from ui.interp_panel import (
     strip_frames,
 )
 from ui.latent_images import to_image
-from ui.scrubber import MAP_POINTS, RAMP, build_frames, point_colors, scrub_payload, sprite_sheet
 from ui.state import ActiveModel, compute_latent_view
 from vae import VAE, ModelConfig
 from vae.latent import decode_latents, interpolation_path
-from vae.latent_figure import PALETTE
+from viz.latent_map import PALETTE
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,14 +11,11 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 
-import vae
+from runner.job import TrainingJob
 from vae import VAE, ModelConfig, TrainConfig
-from vae.job import (
-    TrainingJob,
-    cpu_threads_per_job,
-    history_record,
-    training_metadata,
-)
+from vae.device import cpu_threads_per_job
+from vae.metadata import training_metadata
+from vae.train import history_record
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +170,7 @@ def test_cpu_threads_leave_a_core_for_the_server():
 def test_training_metadata_has_the_checkpoint_keys(digits):
     job = TrainingJob(small_model(), digits, TrainConfig(epochs=2), slots=own_slots()).start()
     assert job.join(60)
-    meta = training_metadata("m", digits, job.model, job.config, job.result, vae.__version__)
+    meta = training_metadata("m", digits, job.model, job.config, job.result)
     assert set(meta) == {
         "name",
         "dataset",
@@ -190,7 +187,7 @@ def test_training_metadata_has_the_checkpoint_keys(digits):
     }
     assert meta["dataset_source"] == "builtin" and meta["dataset_file"] is None
     uploaded = training_metadata(
-        "m", digits, job.model, job.config, job.result, "0", dataset_file="mine.csv"
+        "m", digits, job.model, job.config, job.result, dataset_file="mine.csv"
     )
     assert uploaded["dataset_source"] == "upload" and uploaded["dataset_file"] == "mine.csv"
     assert meta["test_metrics"]["elbo"] == job.result.history[-1]["test_elbo"]
@@ -200,7 +197,7 @@ def test_training_metadata_has_the_checkpoint_keys(digits):
 
 
 def test_warm_up_runs_on_its_own_thread_without_touching_the_callers_threads():
-    from vae.job import warm_up
+    from vae.train import warm_up
 
     before = torch.get_num_threads()
     seconds: list[float] = []

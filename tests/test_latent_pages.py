@@ -81,8 +81,8 @@ def test_latent_map_draws_the_map_and_asks_for_a_click(active: ActiveModel) -> N
 
 
 def test_a_click_from_the_component_sets_the_shared_selection(active: ActiveModel) -> None:
-    """What ui.click_map returns for a click is what the decode panel and other pages read."""
-    from ui.click_map import MapClick
+    """What ui.components.click_map returns for a click is what the decode panel and other pages read."""
+    from ui.components.click_map import MapClick
     from ui.latent_panel import record_click
     from ui.state import compute_latent_view
 

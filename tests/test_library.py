@@ -443,3 +443,11 @@ def test_sigkill_leftovers_are_cleaned_by_the_next_save_once_stale(tmp_path):
     assert list(root.glob(".*")) == []
     assert all(entry.ok for entry in library.list())
     assert same_weights(library.load("after")[0], small_model(1))
+
+
+def test_an_empty_models_variable_means_the_same_folder_to_the_app_and_the_cli(monkeypatch):
+    from ui.state import model_library
+
+    monkeypatch.setenv("VAE_EXPLORER_MODELS", "")
+    assert default_library_root() == Path("models")
+    assert model_library().root == Path("models").resolve()

@@ -1,4 +1,4 @@
-"""vae/live_figures.py: the Train page's pictures, rebuilt within a share of the trainer's time."""
+"""runner/live_figures.py: the Train page's pictures, rebuilt within a share of the trainer's time."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from vae.live_figures import BUILD_SHARE, MIN_INTERVAL_SECONDS, LiveFigureBuilder, snapshot_map
+from runner.live_figures import BUILD_SHARE, MIN_INTERVAL_SECONDS, LiveFigureBuilder, snapshot_map
 from vae.train import LatentSnapshot
 
 

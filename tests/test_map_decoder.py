@@ -1,8 +1,8 @@
-"""The decoder in the browser (ui/map_decoder.js) draws the picture torch decodes; its
+"""The decoder in the browser (ui/components/map_decoder.js) draws the picture torch decodes; its
 weights go once per session and model (ui/map_decoder.browser_decoder).
 
 Reference: vae.latent.decode_latents (torch) and ui.latent_images.to_image, the pictures the
-server shows. The weights go through ui.map_decoder.decoder_payload, as in the app, and the
+server shows. The weights go through ui.components.map_decoder.decoder_payload, as in the app, and the
 JS module runs in headless Chromium (skipped where there is none). What a session is sent is
 read from real script runs (AppTest).
 """
@@ -22,12 +22,14 @@ from streamlit.components.v2.bidi_component.main import _make_trigger_id
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.testing.v1 import AppTest
 
+from ui.components.map_decoder import browser_weights, decoder_ops, decoder_payload
 from ui.latent_images import to_image
-from ui.map_decoder import browser_weights, decoder_ops, decoder_payload
 from vae import VAE, ModelConfig
 from vae.latent import decode_latents
 
-JS = (Path(__file__).resolve().parents[1] / "ui" / "map_decoder.js").read_text(encoding="utf-8")
+JS = (Path(__file__).resolve().parents[1] / "ui" / "components" / "map_decoder.js").read_text(
+    encoding="utf-8"
+)
 ZS = [(0.0, 0.0), (1.5, -2.25), (-3.0, 0.75), (0.1234567, 2.5)]
 
 
@@ -100,10 +102,10 @@ def test_payload_carries_every_weight_in_order() -> None:
 
 
 def test_a_decoder_too_big_to_send_stays_on_the_server(monkeypatch) -> None:
-    import ui.map_decoder
+    import ui.components.map_decoder
 
     model = _model("bernoulli")
-    monkeypatch.setattr(ui.map_decoder, "MAX_BROWSER_WEIGHTS", 100)
+    monkeypatch.setattr(ui.components.map_decoder, "MAX_BROWSER_WEIGHTS", 100)
     assert decoder_payload(model, (8, 8), "map_chart", None) is None
 
 
@@ -205,7 +207,7 @@ def _session_script(models: dict) -> None:
     """A page with only the browser decoder: model and z from session state."""
     import streamlit as st
 
-    from ui.map_decoder import browser_decoder
+    from ui.components.map_decoder import browser_decoder
 
     model = models[st.session_state.get("which", "a")]
     browser_decoder(model, (8, 8), "map_chart", st.session_state.get("z"), key="map_decoded")

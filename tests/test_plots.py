@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import pytest
 from PIL import Image
 
-from vae.plots import (
+from viz.plots import (
     as_image,
     bubble_sketch,
     display_factor,

@@ -16,14 +16,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from ui.click_map import map_click
+from ui.components.click_map import map_click
+from ui.components.scrubber import ScrubFrames, build_frames, scrub_payload
 from ui.frozen_figure import FrozenFigure
 from ui.latent_images import gif_bytes, png_bytes, strip_image
 from ui.latent_panel import record_click
-from ui.scrubber import ScrubFrames, build_frames, scrub_payload
 from ui.state import CLICKED_INDEX_KEY, CLICKED_Z_KEY, PATH_KEY, ActiveModel, LatentView
 from vae.latent import decode_latents, interpolation_path
-from vae.latent_figure import latent_map_figure
+from viz.latent_map import latent_map_figure
 
 SEEDED_KEY = "vx_interp_seeded"  # model key whose default path was already offered
 SCRUB_STEPS = 101  # frames of the scrubber: t = 0, 0.01, ..., 1
@@ -175,7 +175,7 @@ def path_map_figure(model_key: str, view_token: str, _view: LatentView) -> go.Fi
     """The latent map under the path: one per model, whatever the path.
 
     The path, its waypoints and the scrubber's position are drawn over it in the browser by
-    the scrubber component (ui/scrubber.js), in the chart's own axes. So a new path neither
+    the scrubber component (ui/components/scrubber.js), in the chart's own axes. So a new path neither
     rebuilds this figure (~250 ms at 10k points) nor makes the browser redraw it, and zoom is
     kept. Shared read-only, and serialised once (ui/frozen_figure.py).
     """

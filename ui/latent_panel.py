@@ -4,7 +4,7 @@ The map figure must stay *identical* across clicks: Streamlit derives the chart'
 its spec, so a changed figure remounts the chart (zoom lost, every second selection swallowed).
 So the figure is built once per (model, options) and the clicked marker and the decoded images
 live beside it, never in the figure: the marker and the clicked z's picture are drawn by the
-browser (ui/click_map.js, ui/map_decoder.js), the rest of the panel comes from here.
+browser (ui/components/click_map.js, ui/components/map_decoder.js), the rest of the panel comes from here.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from ui.click_map import MapClick
+from ui.components.click_map import MapClick
 from ui.frozen_figure import FrozenFigure
 from ui.latent_images import show_vector, strip_image
 from ui.state import CLICKED_INDEX_KEY, CLICKED_Z_KEY, ActiveModel, LatentView
 from vae.latent import decode_latents
-from vae.latent_figure import latent_map_figure
+from viz.latent_map import latent_map_figure
 
 COLOR_CHOICES = ("label", "σ (posterior std)", "KL to prior", "reconstruction error")
 SAMPLE_SEED_KEY = "vx_map_sample_seed"
@@ -87,7 +87,7 @@ def decode_panel(active: ActiveModel, view: LatentView, picture_in_browser: bool
     """What the clicked z is: for a data point also its x and decodes of mu + sigma*eps.
 
     picture_in_browser: the decoded picture of z is already drawn above by the browser
-    (ui.map_decoder), so it is not sent again; otherwise it is the panel's first picture.
+    (ui.components.map_decoder), so it is not sent again; otherwise it is the panel's first picture.
     Both kinds of click lay out the same first elements (a header, then a picture), so the
     page does not reflow between them; the samples of a data point are one strip image.
     """

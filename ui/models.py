@@ -7,6 +7,7 @@ import streamlit as st
 from vae.checkpoint import CheckpointError
 from vae.data import DATASET_NAMES, DataError, Dataset
 from vae.library import ModelEntry, ModelExistsError
+from vae.metadata import builtin_dataset as metadata_builtin_dataset
 
 from .state import (
     ActiveModel,
@@ -20,10 +21,7 @@ from .state import (
 
 def builtin_dataset(metadata: dict) -> str | None:
     """The built-in dataset a model was trained on, or None for the user's own data."""
-    name = metadata.get("dataset")
-    if metadata.get("dataset_source", "builtin") != "builtin" or name not in DATASET_NAMES:
-        return None
-    return name
+    return metadata_builtin_dataset(metadata, DATASET_NAMES)
 
 
 def library_key(entry: ModelEntry) -> str:

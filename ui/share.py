@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from vae.explore_share import SharedView, ShareError, decode_view, encode_view
+from ui.view_link import SharedView, ShareError, decode_view, encode_view
 
 from .presenter import is_on as presenter_on
 from .presenter import set_presenter

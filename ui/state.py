@@ -22,7 +22,9 @@ import torch
 from streamlit.errors import StreamlitAPIException
 
 from vae import VAE, describe_device, pick_device
+from vae.device import interactive_threads
 from vae.latent import encode_dataset, kl_per_example, reconstruction_error
+from vae.metadata import dataset_file
 
 if TYPE_CHECKING:  # vae.data / vae.library are imported lazily: pages load faster without them
     from vae.data import Dataset
@@ -92,16 +94,6 @@ class LatentView:
                 while len(self._derived) > DERIVED_ENTRIES:  # the oldest goes first
                     self._derived.pop(next(iter(self._derived)))
             return self._derived[key]
-
-
-def interactive_threads(cpu_count: int | None = None) -> int:
-    """Torch threads for a page's own work (encoding, decoding): leave a core for training.
-
-    On a small CPU, OpenMP threads that compete for the cores with a training job slow both
-    down many times over (measured: 2 threads each on 2 busy cores, ~20x slower than 1).
-    """
-    cores = cpu_count or os.cpu_count() or 1
-    return 1 if cores <= 2 else cores - 1
 
 
 def init_state() -> None:
@@ -216,7 +208,7 @@ def shares_view(active: ActiveModel) -> bool:
     meta = active.metadata
     return (
         active.source == "library"
-        and meta.get("dataset_source", "builtin") == "builtin"
+        and dataset_file(meta) is None
         and meta.get("dataset") == active.dataset.name
     )
 
@@ -249,11 +241,6 @@ def compute_latent_view(model: VAE, dataset: Dataset) -> LatentView:
     )
 
 
-def library_root() -> Path:
-    """VAE_EXPLORER_MODELS, else ./models (the same rule as vae.library)."""
-    return Path(os.environ.get("VAE_EXPLORER_MODELS", "models"))
-
-
 @st.cache_resource(show_spinner=False)
 def _library(root: str) -> ModelLibrary:
     from vae.library import ModelLibrary
@@ -263,7 +250,9 @@ def _library(root: str) -> ModelLibrary:
 
 def model_library() -> ModelLibrary:
     """The shared model library (one object per root directory, for every session)."""
-    return _library(str(library_root().resolve()))
+    from vae.library import default_library_root
+
+    return _library(str(default_library_root().resolve()))
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=16)
@@ -300,7 +289,7 @@ def current_device_label() -> str:
 
 def dataset_label(metadata: dict) -> str:
     """What to call a model's data: the built-in name, or the uploaded file's name."""
-    return str(metadata.get("dataset_file") or metadata.get("dataset") or "?")
+    return dataset_file(metadata) or str(metadata.get("dataset") or "?")
 
 
 def show_model_badge() -> None:

@@ -1,6 +1,6 @@
 """Training glue: start a background TrainingJob, follow it, and turn its result into the active model.
 
-The job itself (vae/job.py) knows nothing of Streamlit; this module keeps the session's run
+The job itself (runner/job.py) knows nothing of Streamlit; this module keeps the session's run
 in st.session_state["vx_train_run"] and hands a finished model to ui.state.set_active_model.
 """
 
@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-import vae
+from runner.job import JobProgress, Runner, TrainingJob
 from vae import VAE, ModelConfig, TrainConfig
 from vae.data import Dataset
-from vae.job import JobProgress, Runner, TrainingJob, training_metadata, warm_up
+from vae.metadata import training_metadata
+from vae.train import warm_up
 
 from .state import ActiveModel, new_model_key, set_active_model
 
@@ -160,7 +161,7 @@ def adopt_result(run: TrainRun) -> ActiveModel | None:
     if job.result is None or not job.result.history:
         return None
     metadata = training_metadata(
-        run.name, run.dataset, job.model, job.config, job.result, vae.__version__,
+        run.name, run.dataset, job.model, job.config, job.result,
         dataset_file=run.dataset_file,
     )  # fmt: skip
     active = ActiveModel(

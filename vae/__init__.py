@@ -8,8 +8,7 @@ from .device import describe_device, pick_device
 from .losses import gaussian_kl, iwae_log_likelihood, reconstruction_nll, vae_loss
 from .model import VAE
 from .train import EpochReport, LatentSnapshot, TrainingDiverged, TrainResult, evaluate, train
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
     "VAE",

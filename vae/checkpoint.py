@@ -31,6 +31,7 @@ from safetensors.torch import save as _st_save
 from .config import ConfigError, ModelConfig
 from .device import pick_device
 from .model import VAE
+from .version import __version__
 
 FORMAT_NAME = "vae-explorer"
 FORMAT_VERSION = 1
@@ -55,12 +56,6 @@ class CheckpointError(ValueError):
     """A checkpoint cannot be written, or a file is not a valid vae-explorer checkpoint."""
 
 
-def _vae_version() -> str:
-    from . import __version__  # late: vae/__init__ imports this module
-
-    return __version__
-
-
 def _plain(value: Any, where: str = "metadata") -> Any:
     """Convert to strict JSON data: tuples -> lists, numpy scalars -> floats, NaN/inf -> None."""
     if value is None or isinstance(value, (bool, str)):
@@ -83,32 +78,6 @@ def _plain(value: Any, where: str = "metadata") -> Any:
     raise CheckpointError(f"{where} must hold plain JSON data, got a {type(value).__name__}")
 
 
-def make_metadata(
-    *,
-    name: str,
-    dataset: str,
-    preprocessing: dict | None = None,
-    train_config: dict | None = None,
-    history: list[dict] | None = None,
-    test_metrics: dict | None = None,
-    device: str = "cpu",
-    **extra: Any,
-) -> dict[str, Any]:
-    """The metadata dict every checkpoint carries (model_config is added by save_checkpoint)."""
-    return {
-        "name": name,
-        "dataset": dataset,
-        "preprocessing": preprocessing or {},
-        "train_config": train_config or {},
-        "history": history or [],
-        "test_metrics": test_metrics or {},
-        "vae_version": _vae_version(),
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "device": device,
-        **extra,
-    }
-
-
 def save_checkpoint(path: str | os.PathLike, model: VAE, metadata: dict[str, Any]) -> None:
     """Write `model` and `metadata` to `path` atomically: readers see the old file or the new one.
 
@@ -124,7 +93,7 @@ def checkpoint_bytes(model: VAE, metadata: dict[str, Any]) -> bytes:
     if not isinstance(metadata, dict):
         raise CheckpointError(f"metadata must be a dict, got {type(metadata).__name__}")
     meta = _plain({k: v for k, v in metadata.items() if k != "model_config"})
-    meta.setdefault("vae_version", _vae_version())
+    meta.setdefault("vae_version", __version__)
     meta.setdefault("created", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
     document = {
         "format": FORMAT_NAME,
@@ -416,7 +385,6 @@ __all__ = [
     "CheckpointError",
     "checkpoint_bytes",
     "load_checkpoint",
-    "make_metadata",
     "read_metadata",
     "save_checkpoint",
 ]

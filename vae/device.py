@@ -1,7 +1,9 @@
-"""Which torch device to compute on: CUDA, then Apple MPS, then the CPU, unless told otherwise."""
+"""Where torch computes: the device (CUDA, then Apple MPS, then the CPU, unless told otherwise)
+and the CPU thread policy (how many intra-op threads training and interactive work each get)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -12,6 +14,30 @@ import torch
 # far more (measured on a loaded 2-core EPYC, digits-size model: 13-118 ms/step on one
 # thread, 187-998 ms on two).
 SMALL_STEP_MACS = 2**22
+
+
+# At most this many trainings run at the same time in one app server; the rest wait for a slot.
+MAX_CONCURRENT_JOBS = max(1, int(os.environ.get("VAE_EXPLORER_MAX_JOBS", "2")))
+
+
+def cpu_threads_per_job(cpu_count: int | None = None, jobs: int = MAX_CONCURRENT_JOBS) -> int:
+    """Torch threads for one CPU training: share the cores, but leave one for the web server.
+
+    torch's intra-op thread count is per thread (OpenMP), so setting it inside the job's
+    thread does not slow down the decoding that interactive pages do on other threads.
+    """
+    cores = cpu_count or os.cpu_count() or 1
+    return max(1, (cores - 1) // jobs) if cores > 2 else 1
+
+
+def interactive_threads(cpu_count: int | None = None) -> int:
+    """Torch threads for a page's own work (encoding, decoding): leave a core for training.
+
+    On a small CPU, OpenMP threads that compete for the cores with a training job slow both
+    down many times over (measured: 2 threads each on 2 busy cores, ~20x slower than 1).
+    """
+    cores = cpu_count or os.cpu_count() or 1
+    return 1 if cores <= 2 else cores - 1
 
 
 def threads_for_work(macs_per_step: int) -> int | None:

@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from vae.latent_figure import SVG_BUBBLE_LIMIT, latent_map_figure  # noqa: E402
+from viz.latent_map import SVG_BUBBLE_LIMIT, latent_map_figure  # noqa: E402
 
 
 @st.cache_resource(max_entries=16)

@@ -147,7 +147,7 @@ def exceptions(page) -> list[str]:
     return page.locator(EXCEPTION).all_inner_texts()
 
 
-# The interpolation scrubber (ui/scrubber.js): its slider, and the canvas it draws frames on.
+# The interpolation scrubber (ui/components/scrubber.js): its slider, and the canvas it draws frames on.
 SCRUB_RANGE = ".st-key-interp_scrub input.vx-scrub-range"
 SCRUB_PICTURE = ".st-key-interp_scrub canvas.vx-scrub-picture"
 

@@ -20,8 +20,8 @@ MODEL = "linked digits"
 def library(tmp_path_factory) -> Path:
     from vae import TrainConfig
     from vae.data import load_dataset
-    from vae.explore_train import quick_train
     from vae.library import ModelLibrary
+    from vae.recipes import quick_train
 
     folder = tmp_path_factory.mktemp("explore_models")
     quick = quick_train(load_dataset("digits"), MODEL, config=TrainConfig(epochs=3), hidden=(64,))

@@ -21,7 +21,7 @@ CAPTION = ".st-key-map_decoded figcaption"
 NAV = '[data-testid="stSidebarNav"] a'
 DECODER = b"vae_explorer_map_decoder"  # the component's name, in each of its messages
 
-# Bytes of float32 weights the browser holds for the decoder it shows (ui/map_decoder.js).
+# Bytes of float32 weights the browser holds for the decoder it shows (ui/components/map_decoder.js).
 _CACHED_BYTES_JS = """() => {
   const cache = window.__vxDecoderWeights;
   if (!cache) return 0;

@@ -73,8 +73,11 @@ def _dataset_name(args: argparse.Namespace, metadata: dict[str, Any]) -> str | N
     """--dataset, or the built-in dataset the checkpoint was trained on when neither flag is given."""
     if args.dataset is not None or args.data is not None:
         return args.dataset
-    name = metadata.get("dataset")
-    if name not in DATASET_CHOICES or metadata.get("data_file"):
+    from ..metadata import builtin_dataset, dataset_file
+
+    name = builtin_dataset(metadata, DATASET_CHOICES)
+    if name is None:
+        name = dataset_file(metadata) or metadata.get("dataset")
         raise CommandError(
             f"the checkpoint was trained on {name!r}, which is not built in; "
             "pass --data FILE or --dataset NAME"

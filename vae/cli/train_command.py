@@ -8,7 +8,7 @@ import re
 import sys
 from pathlib import Path
 
-from ..checkpoint import SUFFIX, make_metadata
+from ..checkpoint import SUFFIX
 from ..config import ModelConfig, TrainConfig
 from ..library import default_library_root, safe_model_name
 from .progress import ProgressLine, StopOnInterrupt
@@ -20,6 +20,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     from ..checkpoint import save_checkpoint
     from ..device import describe_device, pick_device
+    from ..metadata import training_metadata
     from ..model import VAE
 
     device = pick_device(args.device)  # fails now, not after loading the data
@@ -46,18 +47,17 @@ def run_train(args: argparse.Namespace) -> int:
 
     interrupted = result.stopped_early
     test_metrics = _final_test_metrics(model, dataset, train_config, result.history)
-    metadata = make_metadata(
-        name=name,
-        dataset=dataset.name,
-        preprocessing=dict(dataset.preprocessing),
-        train_config=train_config.to_dict(),
-        history=[dict(h) for h in result.history],
+    metadata = training_metadata(
+        name,
+        dataset,
+        model,
+        train_config,
+        result,
+        dataset_file=args.data.name if args.data is not None else None,
         test_metrics=test_metrics,
-        device=describe_device(torch.device(result.device)),
         interrupted=interrupted,
         epochs_trained=len(result.history),
         train_seconds=round(result.seconds, 3),
-        **({"data_file": args.data.name} if args.data is not None else {}),
     )
     save_checkpoint(out, model.cpu(), metadata)
     status = f"interrupted after {len(result.history)} epoch(s); saved" if interrupted else "saved"

@@ -20,15 +20,15 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 
-from vae import VAE, ModelConfig, TrainConfig
-from vae.job import TrainingJob
-from vae.training_process import (
+from runner.job import TrainingJob
+from runner.worker import (
     ProtocolError,
     close_all_workers,
     prestart_worker,
     read_frame,
     write_frame,
 )
+from vae import VAE, ModelConfig, TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -198,7 +198,7 @@ PARENT = r"""
 import sys, time, numpy as np
 from types import SimpleNamespace
 from vae import VAE, ModelConfig, TrainConfig
-from vae.job import TrainingJob
+from runner.job import TrainingJob
 x = np.random.default_rng(0).random((512, 16), dtype=np.float32)
 job = TrainingJob(VAE(ModelConfig(input_dim=16, hidden=(16,))), SimpleNamespace(x_train=x,
                   x_test=x[:64]), TrainConfig(epochs=10_000), runner="process",
@@ -230,12 +230,12 @@ def test_the_child_dies_with_its_server(tmp_path: Path):
 
 def test_closing_all_workers_ends_a_waiting_spare():
     prestart_worker()
-    from vae import training_process
+    from runner import worker
 
-    spare = training_process._SPARE
+    spare = worker._SPARE
     assert spare is not None and spare.alive
     close_all_workers()
-    assert not spare.alive and training_process._SPARE is None
+    assert not spare.alive and worker._SPARE is None
 
 
 # --- the pipe protocol ----------------------------------------------------------------------
@@ -296,7 +296,7 @@ def test_a_bad_frame_is_refused_before_anything_is_allocated(stream):
 
 def test_nothing_on_the_pipe_is_unpickled():
     """The protocol module never imports pickle or calls anything that unpickles."""
-    source = (ROOT / "vae" / "training_process.py").read_text()
+    source = (ROOT / "runner" / "worker.py").read_text()
     for word in ("import pickle", "pickle.load", "torch.load", "allow_pickle=True", "eval(",
                  "exec("):  # fmt: skip
         assert word not in source, word

@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..latent_figure import PALETTE
+from .latent_map import PALETTE
 
 
 def class_colors(labels: np.ndarray) -> dict[int, str]:

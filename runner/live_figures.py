@@ -4,7 +4,7 @@ Building them is mostly plotly's property validation: ~70 ms of Python per rebui
 CPU (a 3-row make_subplots validates its layout for 28 ms alone). Done by the web server, that
 time holds the interpreter every other session's clicks need: in bench/load_test.py the class's
 slow clicks overlapped a training poll 10-20x as often as the others did. So a training process
-builds them itself (vae/training_process.py, `LiveFigureBuilder`) and sends them, serialised,
+builds them itself (runner/worker.py, `LiveFigureBuilder`) and sends them, serialised,
 with its epoch reports; the page builds them only for a run in its own process and for the
 replay after training.
 """
@@ -18,9 +18,9 @@ import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from .latent_figure import latent_map_figure
-from .plots import loss_curves
-from .train import LatentSnapshot
+from vae.train import LatentSnapshot
+from viz.latent_map import latent_map_figure
+from viz.plots import loss_curves
 
 MAP_HEIGHT = 480
 CURVES_HEIGHT = MAP_HEIGHT + 60  # the curves' column has no title line above it

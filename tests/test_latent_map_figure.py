@@ -10,7 +10,7 @@ import plotly.io as pio
 import pytest
 from PIL import Image
 
-from vae.latent_figure import (
+from viz.latent_map import (
     GRID_ID,
     bubble_raster,
     data_bounds,

@@ -3,14 +3,14 @@
 A click's server round trip (fragment rerun, elements, image fetch) on a page as big as the
 latent map costs 2-4x Streamlit's bare button -> image round trip, however small the fragment
 (measured: bench/click_latency.py). The decoder is small (2 -> ... -> D), so its weights go to
-the browser, in a component outside the map's fragment; ui/click_map.js tells it the clicked
+the browser, in a component outside the map's fragment; ui/components/click_map.js tells it the clicked
 z and it draws E[x|z] itself, the same picture ui/latent_images.to_image makes. The fragment's
 rerun still brings the rest of the panel (the example's original, the decodes of
 mu + sigma * eps, the numbers).
 
 The weights (200 KB for the quick-start digits model, 2.1 MB for the default MNIST MLP) go
 once per browser session and model, not with every full run of the page: the browser keeps
-them by a content id (ui/map_decoder.js), the session remembers which ids it has sent, and
+them by a content id (ui/components/map_decoder.js), the session remembers which ids it has sent, and
 later runs send only the small header (the clicked z, the image shape). Should the browser
 not have them after all (its cache dropped them, a run's message was lost), it asks, and the
 next run sends them again. (Streamlit's own message cache does not cover this: the
@@ -31,7 +31,7 @@ import numpy as np
 import streamlit as st
 from torch import nn
 
-from ui.component_js import component_js
+from ui.components.component_js import component_js
 from ui.latent_images import DISPLAY_PIXELS
 from vae import VAE
 

@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 from PIL import Image
 from plotly.subplots import make_subplots
 
-from ..latent_figure import pin_image
+from .latent_map import pin_image
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:

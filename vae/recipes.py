@@ -12,9 +12,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import __version__
 from .config import ModelConfig, TrainConfig
-from .job import training_metadata
+from .metadata import training_metadata
 from .model import VAE
 from .train import EpochReport, TrainResult, evaluate, train
 
@@ -36,7 +35,7 @@ class QuickModel:
     """A trained model and what the pages show about it."""
 
     model: VAE  # eval() mode
-    metadata: dict[str, Any]  # checkpoint metadata (vae/job.py training_metadata)
+    metadata: dict[str, Any]  # checkpoint metadata (vae/metadata.py)
     result: TrainResult
     test_terms: dict[str, float]  # recon, kl, elbo on the test set (beta = 1)
 
@@ -93,7 +92,7 @@ def quick_train(
     with torch_threads(1):
         result = train(model, x_train, dataset.x_test, config, on_epoch=on_epoch)
     model.eval()
-    metadata = training_metadata(name, dataset, model, config, result, __version__)
+    metadata = training_metadata(name, dataset, model, config, result)
     metadata["quick_train"] = {"max_train": int(min(max_train, len(dataset.x_train)))}
     return QuickModel(model, metadata, result, test_terms(model, dataset.x_test))
 

@@ -1,4 +1,4 @@
-// The interpolation scrubber (mounted by ui/scrubber.py): a slider over S decoded frames that
+// The interpolation scrubber (mounted by ui/components/scrubber.py): a slider over S decoded frames that
 // were sent once, as one sprite sheet. Each input event copies one tile onto the picture
 // canvas, moves two markers (on the mini map, and on the page's Plotly map, where this
 // component also draws the path) and rewrites one line of text: no server traffic and no

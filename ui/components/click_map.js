@@ -1,5 +1,5 @@
 // Click anywhere on a Plotly chart -> its exact data coordinates (and the data point under
-// the pointer, if any) as a Streamlit trigger. Mounted by ui/click_map.py.
+// the pointer, if any) as a Streamlit trigger. Mounted by ui/components/click_map.py.
 //
 // The chart itself is an ordinary st.plotly_chart that never changes across clicks; this
 // component finds it by its key (Streamlit gives the element the class `st-key-<key>`),
@@ -124,7 +124,7 @@ export default function ({ data, key, setTriggerValue }) {
     const py = e.clientY - top - ya._offset;
     const hit = nearestPoint(gd, px, py);
     const z = hit ? [hit[0], hit[1]] : [xa.p2l(px), ya.p2l(py)];
-    // The picture first (ui/map_decoder.js draws it in the browser, if mounted), then the
+    // The picture first (ui/components/map_decoder.js draws it in the browser, if mounted), then the
     // trigger (Streamlit sends it on its next timer tick), the marker in the next frame.
     window.dispatchEvent(new CustomEvent("vx-map-click", { detail: { target, z } }));
     setTriggerValue("click", { x: z[0], y: z[1], index: hit ? hit[2] : null, at: Date.now() });

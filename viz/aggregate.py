@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..explore_density import DensityGrid, Hole, KLForces
-from ..latent_figure import prior_circles
+from .latent_map import prior_circles
+
+if TYPE_CHECKING:  # plain records of numpy arrays; viz never imports torch at run time
+    from vae.density import DensityGrid, Hole, KLForces
 
 
 def density_figure(

@@ -1,5 +1,5 @@
 // The decoder in the browser: a click on the latent map shows the picture of the clicked z
-// at once, with no server round trip. Mounted by ui/map_decoder.py outside the map's fragment.
+// at once, with no server round trip. Mounted by ui/components/map_decoder.py outside the map's fragment.
 // The weights come once per browser session and model: they are kept here by their content
 // id (header.id, at most CACHE_SIZE decoders), and later payloads carry the header only. A
 // header whose weights are not here (evicted, or a payload never arrived) asks for them with

@@ -7,40 +7,43 @@ forever for nobody. A module-level semaphore bounds how many jobs train at once 
 The training itself runs either on this job's thread (runner="thread", the default: simple,
 in-process) or in a child process at a lower CPU priority (runner="process", what the app's
 Train page uses: a thread's per-step Python holds the GIL and slows every other session; see
-vae/training_process.py). Both give the same progress, snapshots, Stop, heartbeat and
+runner/worker.py). Both give the same progress, snapshots, Stop, heartbeat and
 last-good-weights behaviour; the job's own thread then only relays the child's messages.
 """
 
 from __future__ import annotations
 
 import atexit
-import datetime as dt
-import os
 import queue
 import threading
 import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 import torch
 
-from .config import ModelConfig, TrainConfig
-from .device import describe_device
-from .model import VAE
-from .train import EpochReport, LatentSnapshot, TrainingDiverged, TrainResult, train
+from vae.config import TrainConfig
+from vae.device import MAX_CONCURRENT_JOBS, cpu_threads_per_job
+from vae.model import VAE
+from vae.train import (
+    EpochReport,
+    LatentSnapshot,
+    TrainingDiverged,
+    TrainResult,
+    history_record,
+    train,
+)
 
 # Imported here, not lazily: atexit runs handlers last-registered first, so this module's
-# _stop_jobs_at_exit (registered below) runs before training_process closes its workers.
-from .training_process import Worker, close_all_workers, take_worker
+# _stop_jobs_at_exit (registered below) runs before runner.worker closes its workers.
+from .worker import Worker, close_all_workers, take_worker
 
 JobState = Literal["waiting", "running", "done", "stopped", "failed"]
 Runner = Literal["thread", "process"]
 
-# At most this many jobs train at the same time in one process; the rest wait for a slot.
-MAX_CONCURRENT_JOBS = max(1, int(os.environ.get("VAE_EXPLORER_MAX_JOBS", "2")))
 _SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT_JOBS)
 _LIVE_JOBS: weakref.WeakSet[TrainingJob] = weakref.WeakSet()
 
@@ -69,7 +72,7 @@ class JobProgress:
     eta_seconds: float | None
     reports: tuple[EpochReport, ...]  # every epoch so far, oldest first
     message: str  # one human sentence about the state
-    # The live pictures a training process built (vae.live_figures): {"epoch", "map" (plotly
+    # The live pictures a training process built (runner.live_figures): {"epoch", "map" (plotly
     # JSON or None), "curves" (plotly JSON)}; None for a job that does not build them.
     figures: dict | None = None
 
@@ -80,16 +83,6 @@ class JobProgress:
     @property
     def finished(self) -> bool:
         return self.state in ("done", "stopped", "failed")
-
-
-def cpu_threads_per_job(cpu_count: int | None = None, jobs: int = MAX_CONCURRENT_JOBS) -> int:
-    """Torch threads for one CPU job: share the cores, but leave one for the web server.
-
-    torch's intra-op thread count is per thread (OpenMP), so setting it inside the job's
-    thread does not slow down the decoding that interactive pages do on other threads.
-    """
-    cores = cpu_count or os.cpu_count() or 1
-    return max(1, (cores - 1) // jobs) if cores > 2 else 1
 
 
 class TrainingJob:
@@ -120,7 +113,7 @@ class TrainingJob:
             raise ValueError(f"runner must be 'thread' or 'process', not {runner!r}")
         self.model = model
         self.runner = runner
-        # A process job builds the Train page's live pictures itself (vae/live_figures.py).
+        # A process job builds the Train page's live pictures itself (runner/live_figures.py).
         self.live_figures = live_figures and runner == "process"
         self._figures: dict | None = None
         self.data = data
@@ -425,72 +418,3 @@ def _stop_jobs_at_exit(timeout: float = 5.0) -> None:
     for job in jobs:
         job.join(max(0.0, deadline - time.monotonic()))
     close_all_workers()  # a spare warm worker, and any child a job could not stop in time
-
-
-def history_record(report: EpochReport) -> dict[str, float]:
-    """The per-epoch dict of vae.train's history, rebuilt from an EpochReport (its core keys).
-
-    Used for the live curves and for the partial history of a diverged run; a finished run's
-    metadata uses the trainer's own history, which may carry more keys.
-    """
-    record: dict[str, float] = {
-        "epoch": report.epoch,
-        "seconds": report.seconds,
-        "kl_weight": report.kl_weight,
-    }
-    record.update({f"train_{k}": v for k, v in report.train.items()})
-    if report.test is not None:
-        record.update({f"test_{k}": v for k, v in report.test.items()})
-    return record
-
-
-def training_metadata(
-    name: str,
-    dataset: Any,
-    model: VAE,
-    config: TrainConfig,
-    result: TrainResult,
-    version: str,
-    dataset_file: str | None = None,
-) -> dict[str, Any]:
-    """Checkpoint metadata (keys per vae/checkpoint.py) for a model trained by a job.
-
-    `dataset_file` names the user's file when the data were uploaded: a checkpoint holds no
-    training data, so whoever loads the model must supply that file again (a user file called
-    "mnist.csv" must not be mistaken for the built-in MNIST, hence dataset_source).
-    """
-    last_test = next((h for h in reversed(result.history) if "test_elbo" in h), None)
-    test_metrics = (
-        {k.removeprefix("test_"): v for k, v in last_test.items() if k.startswith("test_")}
-        if last_test
-        else {}
-    )
-    return {
-        "name": name,
-        "dataset": dataset.name,
-        "preprocessing": dict(dataset.preprocessing),
-        "model_config": model.config.to_dict(),
-        "train_config": config.to_dict(),
-        "history": [dict(h) for h in result.history],
-        "test_metrics": test_metrics,
-        "vae_version": version,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "device": describe_device(torch.device(result.device)),
-        "dataset_source": "upload" if dataset_file else "builtin",
-        "dataset_file": dataset_file,
-    }
-
-
-def warm_up() -> float:
-    """Pay torch's one-off costs (lazy imports on the first optimiser step) ahead of time.
-
-    The first `train` call in a process costs ~1.7 s of CPU more than later ones (measured on a
-    tiny model: 1.68 s, then 0.01 s); the app runs this once per server on a background thread
-    so that the quick start does not pay it. Returns the seconds it took.
-    """
-    start = time.perf_counter()
-    torch.set_num_threads(cpu_threads_per_job())  # this thread only
-    model = VAE(ModelConfig(input_dim=4, hidden=(4,)))
-    x = np.random.default_rng(0).random((8, 4), dtype=np.float32)
-    train(model, x, x, TrainConfig(epochs=1, batch_size=8, snapshot_latents=False))  # "auto"
-    return time.perf_counter() - start

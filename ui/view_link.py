@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .library import safe_model_name
+from vae.library import safe_model_name
 
 # Parameter names, short so that links stay short.
 MODEL, Z, SELECTED, PATH, PRESENT = "model", "z", "sel", "path", "present"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from ui.component_js import component_js
+from ui.components.component_js import component_js
 
 _JS = component_js("click_map.js")
 _mount = st.components.v2.component("vae_explorer_map_click", js=_JS)

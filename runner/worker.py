@@ -7,7 +7,7 @@ in a separate process at nice 10, 32/181 ms with no training at all. The child r
 CPU priority, so the server's sessions come first and training gets what is left.
 
 A worker is started ahead of time (`prestart_worker`): it imports torch and pays torch's
-first-step costs (vae.job.warm_up) before a job arrives, then trains exactly one job and exits.
+first-step costs (vae.train.warm_up) before a job arrives, then trains exactly one job and exits.
 
 Messages are frames: a 4-byte length, a JSON header of plain data, then raw array buffers whose
 dtype and shape the header names (float32/float64/int64/bool only). Neither side unpickles
@@ -133,7 +133,7 @@ class Worker:
             p for p in (str(_PROJECT_ROOT), env.get("PYTHONPATH", "")) if p
         )
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "vae.training_process", "--nice", str(nice)],
+            [sys.executable, "-m", "runner.worker", "--nice", str(nice)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,  # the protocol; the child's own prints go to stderr
             cwd=_PROJECT_ROOT,
@@ -223,7 +223,7 @@ def take_worker() -> Worker:
 
 @atexit.register
 def close_all_workers(timeout: float = 3.0) -> None:
-    """No child outlives the server: close every worker (vae.job stops jobs before this)."""
+    """No child outlives the server: close every worker (runner.job stops jobs before this)."""
     global _SPARE
     with _SPARE_LOCK:
         _SPARE = None
@@ -234,7 +234,7 @@ def close_all_workers(timeout: float = 3.0) -> None:
 
 # --- the child's side -------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
-    """`python -m vae.training_process`: warm up, train the one job that arrives, report, exit."""
+    """`python -m runner.worker`: warm up, train the one job that arrives, report, exit."""
     parser = argparse.ArgumentParser(description="vae-explorer training worker (internal)")
     parser.add_argument("--nice", type=int, default=TRAIN_NICE)
     args = parser.parse_args(argv)
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     os.dup2(devnull, 0)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    from .job import warm_up
+    from vae.train import warm_up
 
     warm_up()
     from . import live_figures  # noqa: F401 - plotly's import (~1 s) before a job waits on it
@@ -266,11 +266,11 @@ def main(argv: list[str] | None = None) -> int:
 def _run_job(header: dict, arrays: Arrays, proto_in: BinaryIO, proto_out: BinaryIO) -> int:
     import torch
 
-    from .config import ModelConfig, TrainConfig
-    from .job import history_record
+    from vae.config import ModelConfig, TrainConfig
+    from vae.model import VAE
+    from vae.train import EpochReport, LatentSnapshot, TrainingDiverged, history_record, train
+
     from .live_figures import LiveFigureBuilder
-    from .model import VAE
-    from .train import EpochReport, LatentSnapshot, TrainingDiverged, train
 
     stop = threading.Event()
 
@@ -291,7 +291,7 @@ def _run_job(header: dict, arrays: Arrays, proto_in: BinaryIO, proto_out: Binary
         except (BrokenPipeError, OSError):
             stop.set()  # nobody is listening any more
 
-    # The Train page's pictures, built here rather than in the server (see vae/live_figures.py).
+    # The Train page's pictures, built here rather than in the server (see runner/live_figures.py).
     live = header.get("live_figures")
     builder = None
     if isinstance(live, dict):

@@ -1,0 +1,3 @@
+"""The version of vae-explorer, written into every checkpoint it saves."""
+
+__version__ = "0.1.0"
