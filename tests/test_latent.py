@@ -9,12 +9,10 @@ from scipy.stats import norm
 
 from vae import VAE, ModelConfig
 from vae.latent import (
-    active_units,
     decode_grid,
     decode_latents,
     encode_dataset,
     interpolation_path,
-    kl_per_dimension,
     kl_per_example,
     knn_accuracy,
     latent_grid,
@@ -104,7 +102,6 @@ def test_kl_helpers_agree_with_the_loss() -> None:
     mu, sigma = rng.normal(size=(20, 2)), rng.uniform(0.1, 2, size=(20, 2))
     per_dim = gaussian_kl(torch.as_tensor(mu), torch.as_tensor(2 * np.log(sigma)))
     np.testing.assert_allclose(kl_per_example(mu, sigma), per_dim.sum(-1).numpy())
-    np.testing.assert_allclose(kl_per_dimension(mu, sigma), per_dim.mean(0).numpy())
 
 
 def test_knn_accuracy_separable_and_random() -> None:
@@ -119,7 +116,10 @@ def test_knn_accuracy_separable_and_random() -> None:
 
 
 def test_active_units() -> None:
+    from vae.density import kl_forces
+
     rng = np.random.default_rng(3)
     mu = np.stack([rng.normal(size=500), np.full(500, 0.3) + rng.normal(scale=0.01, size=500)], 1)
-    np.testing.assert_array_equal(active_units(mu), [True, False])
-    np.testing.assert_array_equal(active_units(mu, threshold=2.0), [False, False])
+    sigma = np.ones_like(mu)
+    np.testing.assert_array_equal(kl_forces(mu, sigma).active, [True, False])
+    np.testing.assert_array_equal(kl_forces(mu, sigma, 2.0).active, [False, False])

@@ -10,14 +10,13 @@ import pytest
 from PIL import Image
 
 from viz.plots import (
-    as_image,
     bubble_sketch,
     display_factor,
-    image_figure,
     image_grid,
     image_strip,
     loss_curves,
     to_png_bytes,
+    to_uint8,
     upscale,
 )
 
@@ -95,22 +94,12 @@ def test_strip_and_grid_place_images_with_gaps():
         image_grid(images)
 
 
-def test_as_image_and_display_factor():
-    flat = np.linspace(-0.5, 1.5, 64)
-    image = as_image(flat, (8, 8))
-    assert image.shape == (8, 8) and image.min() == 0.0 and image.max() == 1.0
+def test_to_uint8_clips_and_rounds_to_nearest_and_display_factor():
+    levels = to_uint8(np.array([-0.5, 0.0, 0.5 / 255, 0.49 / 255, 1.0, 1.5, np.nan]))
+    assert levels.dtype == np.uint8 and levels.tolist() == [0, 0, 1, 0, 255, 255, 0]
     assert display_factor((8, 8)) == 14
     assert display_factor((28, 28)) == 4
     assert display_factor((500, 500)) == 1
-
-
-def test_image_figure_puts_row_zero_on_top():
-    image = np.zeros((4, 4))
-    image[0] = 1.0  # a white top row
-    fig = image_figure(image)
-    z = np.asarray(fig.data[0].z)
-    np.testing.assert_array_equal(z[-1], 1.0)  # heatmap's last row is drawn at the top
-    assert fig.layout.yaxis.scaleanchor == "x"
 
 
 def test_bubble_sketch_draws_each_bubble_at_one_sigma():

@@ -13,6 +13,8 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
+from viz.plots import to_uint8
+
 DISPLAY_PIXELS = 168  # on-screen size of a decoded image; a multiple of 8 and of 28
 
 
@@ -29,7 +31,7 @@ def to_image(
     if arr.min() < -0.05 or arr.max() > 1.05:  # not in [0, 1]: stretch to the full range
         span = float(arr.max() - arr.min()) or 1.0
         arr = (arr - arr.min()) / span
-    img = Image.fromarray((np.clip(arr, 0, 1) * 255).astype(np.uint8), mode="L")
+    img = Image.fromarray(to_uint8(arr), mode="L")
     scale = max(1, pixels // max(h, w))
     return img.resize((w * scale, h * scale), Image.NEAREST)
 

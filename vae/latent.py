@@ -49,17 +49,6 @@ def kl_per_example(mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
     return gaussian_kl(torch.as_tensor(mu), torch.as_tensor(logvar)).sum(-1).numpy()
 
 
-def kl_per_dimension(mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """Mean KL of each latent dimension over the data, (k,)."""
-    logvar = 2 * np.log(np.maximum(sigma, 1e-12))
-    return gaussian_kl(torch.as_tensor(mu), torch.as_tensor(logvar)).mean(0).numpy()
-
-
-def active_units(mu: np.ndarray, threshold: float = 0.01) -> np.ndarray:
-    """Dimensions whose mean varies with x: Cov_x(E_q[z_d]) > threshold (Burda et al. 2016)."""
-    return np.var(mu, axis=0) > threshold
-
-
 def knn_accuracy(
     train_mu: np.ndarray, train_y: np.ndarray, test_mu: np.ndarray, test_y: np.ndarray, k: int = 5
 ) -> float:

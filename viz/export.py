@@ -10,8 +10,6 @@ import numpy as np
 
 from .plots import display_factor, image_grid, to_png_bytes
 
-CSV_COLUMNS = ("index", "label", "mu_1", "mu_2", "sigma_1", "sigma_2", "kl", "recon_error")
-
 
 def latent_csv(
     mu: np.ndarray,
@@ -92,4 +90,4 @@ def gallery_png(images: np.ndarray, image_shape: tuple[int, int], cols: int, gap
     return to_png_bytes(image_grid(tiles, gap=gap), scale=display_factor(image_shape, 56))
 
 
-__all__ = ["CSV_COLUMNS", "gallery_png", "grid_png", "latent_csv"]
+__all__ = ["gallery_png", "grid_png", "latent_csv"]

@@ -14,11 +14,7 @@ from PIL import Image
 from plotly.subplots import make_subplots
 
 from .latent_map import pin_image
-
-
-def to_uint8(images: np.ndarray) -> np.ndarray:
-    """Pixel intensities in [0, 1] (any shape) -> uint8, clipped."""
-    return (np.clip(np.asarray(images, dtype=np.float32), 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+from .plots import to_uint8
 
 
 def cell_edges(values: np.ndarray) -> np.ndarray:

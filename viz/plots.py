@@ -78,9 +78,14 @@ def loss_curves(history: Sequence[dict], height: int = 300, stacked: bool = Fals
     return fig
 
 
-def as_image(x: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
-    """A flat example (D,) -> (H, W) clipped to [0, 1]."""
-    return np.clip(np.asarray(x, dtype=np.float32).reshape(image_shape), 0.0, 1.0)
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """Intensities in [0, 1] (any shape) -> uint8 grey levels: clipped, rounded to nearest, NaN as 0.
+
+    The one quantiser of the project: every picture (PNG downloads, the manifold, the decode
+    panel) and the browser's own decoder (ui/components/map_decoder.js) round the same way.
+    """
+    clipped = np.clip(np.nan_to_num(np.asarray(images, dtype=np.float32)), 0.0, 1.0)
+    return (clipped * 255 + 0.5).astype(np.uint8)
 
 
 def upscale(image: np.ndarray, factor: int) -> np.ndarray:
@@ -122,30 +127,11 @@ def to_png_bytes(image: np.ndarray, scale: int = 1) -> bytes:
     image = np.asarray(image, dtype=np.float32)
     if image.ndim != 2:
         raise ValueError(f"expected a (H, W) image, got shape {image.shape}")
-    pixels = np.round(np.clip(np.nan_to_num(image), 0.0, 1.0) * 255).astype(np.uint8)
+    pixels = to_uint8(image)
     buffer = io.BytesIO()
     # (H, W) uint8 is saved as 8-bit greyscale (mode "L").
     Image.fromarray(upscale(pixels, scale)).save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def image_figure(image: np.ndarray, title: str | None = None, height: int = 260) -> go.Figure:
-    """(H, W) in [0, 1] as a square greyscale heatmap with hover values and no axes."""
-    image = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
-    fig = go.Figure(
-        go.Heatmap(
-            z=image[::-1],  # heatmap row 0 is at the bottom; images have row 0 on top
-            colorscale="gray",
-            zmin=0.0,
-            zmax=1.0,
-            showscale=False,
-            hovertemplate="value %{z:.2f}<extra></extra>",
-        )
-    )
-    fig.update_xaxes(visible=False, constrain="domain")
-    fig.update_yaxes(visible=False, scaleanchor="x", constrain="domain")
-    fig.update_layout(height=height, margin=dict(l=0, r=0, t=30 if title else 0, b=0), title=title)
-    return fig
 
 
 def ellipse_xy(center: np.ndarray, radii: np.ndarray, vertices: int = 48) -> tuple:

@@ -10,7 +10,7 @@
 // header.ops in order (see ui/map_decoder.decoder_ops): linear W (out x in) and b,
 // conv_transpose W (cin x cout x k x k) and b. A sigmoid follows for a Bernoulli likelihood
 // (E[x|z]). The picture is made exactly as ui/latent_images.to_image makes it (stretch if
-// outside [0, 1], clip, x255 truncated, nearest-neighbour upscale).
+// outside [0, 1], clip, x255 rounded, nearest-neighbour upscale).
 const CACHE_SIZE = 4; // decoders kept (the default MNIST MLP is 2.1 MB of floats)
 
 export function parsePayload(bytes) {
@@ -129,7 +129,7 @@ export function greyLevels(x) {
   const levels = new Uint8ClampedArray(x.length);
   for (let i = 0; i < x.length; i++) {
     const v = stretch ? (x[i] - lo) / span : x[i];
-    levels[i] = Math.floor(Math.min(1, Math.max(0, v)) * 255);
+    levels[i] = Math.floor(Math.min(1, Math.max(0, v || 0)) * 255 + 0.5); // as viz.plots.to_uint8
   }
   return levels;
 }
