@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from ..checkpoint import load_checkpoint
-from .arguments import DATASET_CHOICES
+from ..data import DATASET_NAMES
 from .shared import CommandError, binarize_once, load_data
 
 
@@ -75,7 +75,7 @@ def _dataset_name(args: argparse.Namespace, metadata: dict[str, Any]) -> str | N
         return args.dataset
     from ..metadata import builtin_dataset, dataset_file
 
-    name = builtin_dataset(metadata, DATASET_CHOICES)
+    name = builtin_dataset(metadata, DATASET_NAMES)
     if name is None:
         name = dataset_file(metadata) or metadata.get("dataset")
         raise CommandError(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import signal
 import sys
 import time
 from typing import Any
+
+from tqdm import tqdm
 
 
 def _clock(seconds: float) -> str:
@@ -15,36 +16,32 @@ def _clock(seconds: float) -> str:
 
 
 class ProgressLine:
-    """A one-line progress bar on a terminal (redrawn with \\r); one line per epoch otherwise."""
+    """tqdm's live bar on a terminal; one plain line per epoch otherwise (a log gets no \\r)."""
 
     def __init__(self, stream: Any, total_steps: int, enabled: bool = True) -> None:
         self.stream = stream
-        self.total = max(1, total_steps)
         self.enabled = enabled
         self.live = enabled and hasattr(stream, "isatty") and stream.isatty()
         self.start = time.perf_counter()
-        self.last_draw = 0.0
+        self.bar = tqdm(
+            total=max(1, total_steps),
+            file=stream,
+            disable=not self.live,
+            unit="step",
+            dynamic_ncols=True,
+            mininterval=0.1,
+            bar_format="{desc} [{bar:24}] {percentage:3.0f}%{postfix} ETA {remaining}",
+        )
         self.summary = ""  # loss and test ELBO of the last finished epoch
-        self.width = 0
 
     def step(self, done: int, epoch: int, epochs: int, force: bool = False) -> None:
-        """Redraw after `done` of all steps (at most 10 times a second)."""
-        now = time.perf_counter()
-        if not self.live or (not force and now - self.last_draw < 0.1):
+        """Move the bar to `done` of all steps (tqdm redraws at most 10 times a second)."""
+        if not self.live:
             return
-        self.last_draw = now
-        elapsed = now - self.start
-        fraction = min(1.0, done / self.total)
-        eta = elapsed / fraction * (1 - fraction) if fraction > 0 else float("nan")
-        bar = "#" * int(fraction * 24)
-        text = (
-            f"epoch {epoch}/{epochs} [{bar:<24}] {fraction:4.0%}{self.summary} "
-            f"ETA {_clock(eta) if math.isfinite(eta) else '?'}"
-        )
-        pad = " " * max(0, self.width - len(text))
-        self.width = len(text)
-        self.stream.write(f"\r{text}{pad}")
-        self.stream.flush()
+        self.bar.set_description_str(f"epoch {epoch}/{epochs}", refresh=False)
+        self.bar.update(done - self.bar.n)
+        if force:
+            self.bar.refresh()
 
     def epoch_done(
         self, epoch: int, epochs: int, done: int, train: dict, test: dict | None
@@ -55,6 +52,7 @@ class ProgressLine:
         if not self.enabled:
             return
         if self.live:
+            self.bar.set_postfix_str(self.summary.strip(), refresh=False)
             self.step(done, epoch, epochs, force=True)
         else:
             elapsed = time.perf_counter() - self.start
@@ -63,9 +61,7 @@ class ProgressLine:
             self.stream.flush()
 
     def close(self) -> None:
-        if self.live and self.width:
-            self.stream.write("\n")
-            self.stream.flush()
+        self.bar.close()
 
 
 class StopOnInterrupt:
