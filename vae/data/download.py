@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import platformdirs
+
 from .core import DataError
 
 Progress = Callable[[int, int], None]  # progress(done_bytes, total_bytes)
@@ -62,9 +64,10 @@ MIRROR_ENV = "VAE_EXPLORER_MIRROR"
 
 
 def cache_dir(name: str) -> Path:
-    """$XDG_CACHE_HOME/vae-explorer/<name>, defaulting to ~/.cache/vae-explorer/<name>."""
-    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(root) / "vae-explorer" / name
+    """The user's cache folder for `name`, where each OS keeps caches (platformdirs): on Linux
+    $XDG_CACHE_HOME/vae-explorer/<name> (~/.cache/...), on macOS ~/Library/Caches/..., on Windows
+    %LOCALAPPDATA%/vae-explorer/Cache/...."""
+    return platformdirs.user_cache_path("vae-explorer", appauthor=False) / name
 
 
 def mirror_urls(name: str) -> tuple[str, ...]:
