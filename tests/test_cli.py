@@ -328,7 +328,7 @@ def test_train_and_evaluate_on_user_data(tmp_path, capsys):
 
 def test_download_progress_is_one_line_that_ends(monkeypatch, capsys):
     import vae.data
-    from vae.cli import _load_data
+    from vae.cli.shared import load_data as _load_data
 
     def fake_load(name, data_dir=None, progress=None):
         for done in (0, 2**20, 2**21):
@@ -338,7 +338,8 @@ def test_download_progress_is_one_line_that_ends(monkeypatch, capsys):
     monkeypatch.setattr(vae.data, "load_dataset", fake_load)
     assert _load_data("mnist", None, None, quiet=False) == "the dataset"
     err = capsys.readouterr().err
-    assert err.count("\r") == 3 and err.endswith("2.0/2.0 MB\n")
+    assert err.startswith("\rdownloading mnist") and err.count("\n") == 1 and err.endswith("\n")
+    assert "2.00M/2.00M" in err.splitlines()[-1]  # the last redraw: all of it, in MiB
     assert _load_data("mnist", None, None, quiet=True) == "the dataset"
     assert capsys.readouterr().err == ""
 

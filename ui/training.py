@@ -27,8 +27,8 @@ _LOG = logging.getLogger(__name__)
 
 # Home's quick start. Measured with bench/quick_start.py (1,497 digits, one thread, 10 seeds):
 # 20 epochs at a peak lr of 8e-3 (cosine decay) take ~0.96 s of CPU with test ELBO -25.28 +- 0.17
-# and 5-NN accuracy of the 2-D means 0.66 +- 0.03; the earlier 30 epochs at 3e-3 took ~1.39 s
-# for -25.38 +- 0.21 and 0.64 +- 0.02. A third fewer steps, the same map.
+# and 5-NN accuracy of the 2-D means 0.66 +- 0.03: as good a map as 30 epochs at 3e-3
+# (-25.38 +- 0.21, 0.64 +- 0.02) in a third fewer steps.
 QUICK_START_MODEL = {"hidden": (256, 128)}
 QUICK_START_TRAIN = TrainConfig(epochs=20, batch_size=128, lr=8e-3, seed=0)
 

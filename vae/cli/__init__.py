@@ -22,7 +22,6 @@ from .evaluate_command import run_evaluate
 from .inspect_commands import run_info, run_list
 from .progress import ProgressLine
 from .shared import CommandError
-from .shared import load_data as _load_data  # noqa: F401 - the name tests/test_cli.py uses
 from .train_command import run_train
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

@@ -18,20 +18,23 @@ def load_data(dataset: str | None, data: Path | None, data_dir: Path | None, qui
     if data is not None:
         return load_user_data(data)
 
-    shown = []
+    from tqdm import tqdm
+
+    bars: list[tqdm] = []  # made at the first report: most loads download nothing
 
     def download_progress(done: int, total: int) -> None:
-        if not quiet:
-            of = f"/{total / 2**20:.1f}" if total else ""
-            sys.stderr.write(f"\rdownloading {dataset}: {done / 2**20:.1f}{of} MB")
-            sys.stderr.flush()
-            shown.append(True)
+        if quiet:
+            return
+        if not bars:
+            bars.append(tqdm(total=total or None, file=sys.stderr, desc=f"downloading {dataset}",
+                             unit="B", unit_scale=True, unit_divisor=1024))  # fmt: skip
+        bars[0].update(done - bars[0].n)
 
     try:
         return load_dataset(dataset, data_dir=data_dir, progress=download_progress)
     finally:
-        if shown:
-            sys.stderr.write("\n")
+        for bar in bars:
+            bar.close()
 
 
 def binarize_once(x, seed: int):
