@@ -1,7 +1,8 @@
 """A per-session cache for the explore pages' heavy results (densities, t-SNE, decoded grids).
 
 Keyed by the active model's key plus the options, so a new model never sees old results; a
-handful of entries at most, oldest dropped first. Read-only use: callers never mutate values.
+handful of entries at most, the least recently used dropped first. Read-only use: callers never
+mutate values.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Callable, Hashable
 from typing import TypeVar
 
 import streamlit as st
+from cachetools import LRUCache
 
 CACHE_KEY = "vx_explore_cache"
 MAX_ENTRIES = 12
@@ -18,11 +20,9 @@ T = TypeVar("T")
 
 def cached(key: Hashable, compute: Callable[[], T]) -> T:
     """compute() once per session for `key` (which should start with the model key)."""
-    cache: dict = st.session_state.setdefault(CACHE_KEY, {})
+    cache: LRUCache = st.session_state.setdefault(CACHE_KEY, LRUCache(maxsize=MAX_ENTRIES))
     if key not in cache:
         cache[key] = compute()
-        while len(cache) > MAX_ENTRIES:
-            cache.pop(next(iter(cache)))
     return cache[key]
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 import numpy as np
 import streamlit as st
 import torch
+from cachetools import LRUCache
 from streamlit.errors import StreamlitAPIException
 
 from vae import VAE, describe_device, pick_device
@@ -79,11 +80,11 @@ class LatentView:
     # Names this view (and the data behind it) in server-wide caches: a shared view has one
     # token for every session, a session's own view (e.g. uploaded data) a token of its own.
     token: str = field(default_factory=lambda: uuid.uuid4().hex, repr=False)
-    _derived: dict = field(default_factory=dict, repr=False)
+    _derived: LRUCache = field(default_factory=lambda: LRUCache(DERIVED_ENTRIES), repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def derived(self, key: tuple, build: Callable[[], T]) -> T:
-        """`build()` once per key for this view (the last DERIVED_ENTRIES keys are kept).
+        """`build()` once per key for this view (the DERIVED_ENTRIES last used keys are kept).
 
         Built under the view's lock: when thirty sessions open a shared model at once, one of
         them builds the figure and the others wait for it instead of building it thirty times.
@@ -91,8 +92,6 @@ class LatentView:
         with self._lock:
             if key not in self._derived:
                 self._derived[key] = build()
-                while len(self._derived) > DERIVED_ENTRIES:  # the oldest goes first
-                    self._derived.pop(next(iter(self._derived)))
             return self._derived[key]
 
 
