@@ -39,12 +39,7 @@ def training_metadata(
     extra: further plain-data keys (e.g. the CLI's `interrupted`).
     """
     if test_metrics is None:
-        last_test = next((h for h in reversed(result.history) if "test_elbo" in h), None)
-        test_metrics = (
-            {k.removeprefix("test_"): v for k, v in last_test.items() if k.startswith("test_")}
-            if last_test
-            else {}
-        )
+        test_metrics = last_test_metrics(result.history) or {}
     return {
         "name": name,
         "dataset": dataset.name,
@@ -60,6 +55,14 @@ def training_metadata(
         "device": describe_device(torch.device(result.device)),
         **extra,
     }
+
+
+def last_test_metrics(history: list[dict[str, float]]) -> dict[str, float] | None:
+    """{"recon", "kl", "elbo"} of the last epoch that was evaluated on the test set, or None."""
+    last_test = next((h for h in reversed(history) if "test_elbo" in h), None)
+    if last_test is None:
+        return None
+    return {k.removeprefix("test_"): v for k, v in last_test.items() if k.startswith("test_")}
 
 
 def dataset_file(metadata: dict[str, Any]) -> str | None:
@@ -81,4 +84,4 @@ def builtin_dataset(metadata: dict[str, Any], choices: tuple[str, ...]) -> str |
     return name
 
 
-__all__ = ["builtin_dataset", "dataset_file", "training_metadata"]
+__all__ = ["builtin_dataset", "dataset_file", "last_test_metrics", "training_metadata"]

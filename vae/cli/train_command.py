@@ -154,9 +154,11 @@ def _train_with_progress(model, dataset, train_config: TrainConfig, quiet: bool)
 
 def _final_test_metrics(model, dataset, train_config: TrainConfig, history: list[dict]) -> dict:
     """The last epoch's test metrics, or measured now when stopped inside the first epoch."""
-    last_test = next((h for h in reversed(history) if "test_elbo" in h), None)
+    from ..metadata import last_test_metrics
+
+    last_test = last_test_metrics(history)
     if last_test is not None:
-        return {k[5:]: v for k, v in last_test.items() if k.startswith("test_")}
+        return last_test
     import torch
 
     from ..train import evaluate
