@@ -15,7 +15,6 @@ from ui.interp_panel import (
     seed_default_path,
     strip_frames,
     waypoint_builder,
-    waypoints,
 )
 from ui.latent_images import show_vector
 from ui.state import latent_view, require_active_model
@@ -38,9 +37,7 @@ st.caption(
     "Waypoints: add the z you clicked on the Latent map, a test point, click the map below, "
     "or edit the table."
 )
-waypoint_builder(view)
-
-points = np.asarray(waypoints(), dtype=np.float64).reshape(-1, 2)
+points = np.asarray(waypoint_builder(view), dtype=np.float64).reshape(-1, 2)
 if len(points) < 2:
     st.info("Add at least two waypoints to draw a path.")
     st.stop()

@@ -69,8 +69,9 @@ def seed_default_path(active: ActiveModel, view: LatentView) -> None:
         set_waypoints(view.mu[[np.argmin(view.mu[:, 0]), np.argmax(view.mu[:, 0])]])
 
 
-def waypoint_builder(view: LatentView) -> None:
-    """Buttons that add waypoints (clicked z, a test point, a random pair) and an editable table."""
+def waypoint_builder(view: LatentView) -> list[tuple[float, float]]:
+    """Buttons that add waypoints (clicked z, a test point, a random pair) and an editable table;
+    returns the waypoints as they stand after this run's edits."""
     clicked = st.session_state.get(CLICKED_Z_KEY)
     label = "Add z clicked on the Latent map"
     if clicked is not None:
@@ -112,6 +113,7 @@ def waypoint_builder(view: LatentView) -> None:
     if rows.shape != table.shape or not np.allclose(rows, table.to_numpy(dtype=float)):
         set_waypoints(rows)
         st.rerun()
+    return waypoints()
 
 
 def model_cache_key(active: ActiveModel) -> str:
