@@ -9,9 +9,8 @@ CPU priority, so the server's sessions come first and training gets what is left
 A worker is started ahead of time (`prestart_worker`): it imports torch and pays torch's
 first-step costs (vae.train.warm_up) before a job arrives, then trains exactly one job and exits.
 
-Messages are frames: a 4-byte length, a JSON header of plain data, then raw array buffers whose
-dtype and shape the header names (float32/float64/int64/bool only). Neither side unpickles
-anything, so a bug or a hostile dataset in the child can never make the server run code. The
+Messages are frames (runner/frames.py): a JSON header of plain data and raw arrays, never
+pickled, so a bug or a hostile dataset in the child can never make the server run code. The
 child stops when asked ("stop"), and also when its stdin reaches end of file: that happens when
 the server process is gone, even after a SIGKILL, so no training outlives its server.
 """
@@ -21,10 +20,8 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
-import json
 import os
 import queue
-import struct
 import subprocess
 import sys
 import threading
@@ -32,95 +29,11 @@ import weakref
 from pathlib import Path
 from typing import BinaryIO
 
-import numpy as np
+from .frames import Arrays, ProtocolError, read_frame, write_frame
 
 # Below the web server, so that sessions' clicks come first (0 = same as the server).
 TRAIN_NICE = int(os.environ.get("VAE_EXPLORER_TRAIN_NICE", "10"))
-MAX_HEADER_BYTES = 16 * 2**20  # histories and configs are a few KB; this is a sanity cap
-MAX_ARRAY_BYTES = 8 * 2**30  # one array: the largest dataset the app accepts is ~800 MB
-_DTYPES = ("float32", "float64", "int64", "bool")
 _PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-Arrays = dict[str, np.ndarray]
-
-
-class ProtocolError(ValueError):
-    """A frame that does not follow the protocol (truncated, oversized, unknown dtype)."""
-
-
-# --- frames -----------------------------------------------------------------------------------
-def write_frame(stream: BinaryIO, header: dict, arrays: Arrays | None = None) -> None:
-    """One message: JSON header (must not contain "arrays") plus the arrays' raw bytes."""
-    specs, buffers = [], []
-    for name, array in (arrays or {}).items():
-        array = np.asarray(array)
-        array = array if array.flags.c_contiguous else array.copy(order="C")  # keeps 0-d as 0-d
-        if array.dtype.name not in _DTYPES:
-            raise ProtocolError(f"cannot send {name!r}: dtype {array.dtype.name}")
-        specs.append({"name": name, "dtype": array.dtype.name, "shape": list(array.shape)})
-        buffers.append(array.reshape(-1).view(np.uint8))
-    body = json.dumps({**header, "arrays": specs}).encode("utf-8")
-    if len(body) > MAX_HEADER_BYTES:
-        raise ProtocolError(f"header of {len(body)} bytes is too large")
-    stream.write(struct.pack(">I", len(body)) + body)
-    for buffer in buffers:
-        _write_all(stream, memoryview(buffer))
-    stream.flush()
-
-
-def read_frame(stream: BinaryIO) -> tuple[dict, Arrays] | None:
-    """The next message, or None at a clean end of file (the other side closed the pipe)."""
-    prefix = _read_exactly(stream, 4, allow_eof=True)
-    if prefix is None:
-        return None
-    (length,) = struct.unpack(">I", prefix)
-    if length > MAX_HEADER_BYTES:
-        raise ProtocolError(f"header of {length} bytes is too large")
-    try:
-        header = json.loads(_read_exactly(stream, length).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ProtocolError(f"header is not JSON: {error}") from None
-    if not isinstance(header, dict) or not isinstance(header.get("arrays"), list):
-        raise ProtocolError("header is not a message")
-    arrays: Arrays = {}
-    for spec in header.pop("arrays"):
-        name, dtype, shape = _check_spec(spec)
-        size = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
-        if size > MAX_ARRAY_BYTES:
-            raise ProtocolError(f"array {name!r} of {size} bytes is too large")
-        data = _read_exactly(stream, size)
-        arrays[name] = np.frombuffer(data, dtype=dtype).reshape(shape)  # writable: a bytearray
-    return header, arrays
-
-
-def _check_spec(spec: object) -> tuple[str, str, tuple[int, ...]]:
-    if not isinstance(spec, dict):
-        raise ProtocolError("array spec is not an object")
-    name, dtype, shape = spec.get("name"), spec.get("dtype"), spec.get("shape")
-    if not isinstance(name, str) or dtype not in _DTYPES or not isinstance(shape, list):
-        raise ProtocolError(f"bad array spec {spec!r:.200}")
-    if len(shape) > 8 or not all(type(n) is int and 0 <= n < 2**40 for n in shape):
-        raise ProtocolError(f"bad shape for {name!r}: {shape!r:.200}")
-    return name, dtype, tuple(shape)
-
-
-def _read_exactly(stream: BinaryIO, n: int, allow_eof: bool = False) -> bytearray | None:
-    data = bytearray(n)
-    view, got = memoryview(data), 0
-    while got < n:
-        chunk = stream.readinto(view[got:])
-        if not chunk:
-            if got == 0 and allow_eof:
-                return None
-            raise ProtocolError(f"the pipe closed mid-message ({got} of {n} bytes)")
-        got += chunk
-    return data
-
-
-def _write_all(stream: BinaryIO, view: memoryview) -> None:
-    while len(view):  # a raw (unbuffered) pipe may take fewer bytes than offered
-        written = stream.write(view)
-        view = view[written if written is not None else len(view) :]
 
 
 # --- the parent's side ------------------------------------------------------------------------

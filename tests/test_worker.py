@@ -20,14 +20,9 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 
+from runner.frames import ProtocolError, read_frame, write_frame
 from runner.job import TrainingJob
-from runner.worker import (
-    ProtocolError,
-    close_all_workers,
-    prestart_worker,
-    read_frame,
-    write_frame,
-)
+from runner.worker import close_all_workers, prestart_worker
 from vae import VAE, ModelConfig, TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -296,7 +291,9 @@ def test_a_bad_frame_is_refused_before_anything_is_allocated(stream):
 
 def test_nothing_on_the_pipe_is_unpickled():
     """The protocol module never imports pickle or calls anything that unpickles."""
-    source = (ROOT / "runner" / "worker.py").read_text()
+    source = (ROOT / "runner" / "worker.py").read_text() + (
+        ROOT / "runner" / "frames.py"
+    ).read_text()
     for word in ("import pickle", "pickle.load", "torch.load", "allow_pickle=True", "eval(",
                  "exec("):  # fmt: skip
         assert word not in source, word
