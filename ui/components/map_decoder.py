@@ -104,7 +104,9 @@ class BrowserWeights:
         return len(self.floats) // 4
 
 
-def pack_weights(ops: list[tuple[dict, list[np.ndarray]]], versions: tuple[int, ...]) -> BrowserWeights:
+def pack_weights(
+    ops: list[tuple[dict, list[np.ndarray]]], versions: tuple[int, ...]
+) -> BrowserWeights:
     """[(op, its arrays)] -> the JSON ops, the arrays as float32 bytes in order, a content id."""
     header = [op for op, _ in ops]
     arrays = [a.ravel() for _, arrays in ops for a in arrays]
