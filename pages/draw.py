@@ -39,7 +39,9 @@ if model.config.latent_dim != 2:
 view = latent_view(active)
 h, w = shape
 framing = view.derived(("pad-framing",), lambda: measure_framing(view.x.reshape(-1, h, w)))
-the_map = view.derived(("pad-map",), lambda: pad_map(view.mu, view.y, view.label_kind))
+the_map = view.derived(
+    ("pad-map",), lambda: pad_map(view.mu, view.y, view.label_kind, view.class_names)
+)
 if CURRENT_KEY not in st.session_state:
     st.session_state[CURRENT_KEY] = None
 current = st.session_state[CURRENT_KEY]
@@ -112,8 +114,9 @@ def pad_and_send() -> None:
         right.caption("Draw something (or upload a picture) to send it on.")
     else:
         mu, sigma = encode_dataset(model, np.asarray(now["x"], dtype=np.float32)[None])
+        what = "your drawing" if now["source"] == "drawing" else f"**{now['name']}**"
         right.caption(
-            f"{now['source']} **{now['name']}**: on the server μ = ({mu[0, 0]:.3f}, "
+            f"Encoded on the server, {what} has μ = ({mu[0, 0]:.3f}, "
             f"{mu[0, 1]:.3f}), σ = ({sigma[0, 0]:.3f}, {sigma[0, 1]:.3f})"
         )
     if send and now is not None:

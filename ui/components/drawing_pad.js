@@ -230,7 +230,7 @@ export default function mountDrawingPad({ data, key, parentElement, setStateValu
   // The drawing outlives reruns and page visits (not a reload): strokes in pad units, so a
   // drawing made for one model is framed anew for another.
   const states = (window.__vxPadState = window.__vxPadState || {});
-  const state = (states[key] = states[key] || { strokes: [], input: null, inputId: null, pen: 1 });
+  const state = (states[key] = states[key] || { strokes: [], input: null, inputId: null, pen: 1, zoom: false });
   if (header.input && header.input.id !== state.inputId) {
     state.input = header.input; // a new upload replaces the drawing
     state.inputId = header.input.id;
@@ -256,11 +256,16 @@ export default function mountDrawingPad({ data, key, parentElement, setStateValu
         <figure class="vx-pad-figure"><canvas class="vx-pad-recon"></canvas>
           <figcaption>reconstruction E[x | z = μ]</figcaption></figure>
       </div>
-      <figure class="vx-pad-figure"><canvas class="vx-pad-map"></canvas>
-        <figcaption class="vx-pad-readout" aria-live="off"></figcaption></figure>
+      <figure class="vx-pad-figure"><canvas class="vx-pad-map" aria-label="Latent map: the test set's means and your drawing's μ with its 1σ and 2σ ellipses"></canvas>
+        <figcaption class="vx-pad-readout" aria-live="off"></figcaption>
+        <div class="vx-pad-tools"><label><input type="checkbox" class="vx-pad-zoom"> zoom on μ</label>
+          <span class="vx-pad-zoom-note"></span></div>
+        <div class="vx-pad-legend"></div></figure>
     </div>
     <div class="vx-pad-note"></div>`;
-  parentElement.replaceChildren(root);
+  // Not replaceChildren: Streamlit keeps the component's <style> in the same parent.
+  for (const old of parentElement.querySelectorAll(".vx-pad")) old.remove();
+  parentElement.appendChild(root);
   const surface = root.querySelector(".vx-pad-surface");
   const seen = root.querySelector(".vx-pad-seen");
   const recon = root.querySelector(".vx-pad-recon");
@@ -268,6 +273,10 @@ export default function mountDrawingPad({ data, key, parentElement, setStateValu
   const readout = root.querySelector(".vx-pad-readout");
   const note = root.querySelector(".vx-pad-note");
   const penSelect = root.querySelector(".vx-pad-pen");
+  const zoomBox = root.querySelector(".vx-pad-zoom");
+  const zoomNote = root.querySelector(".vx-pad-zoom-note");
+  const legend = root.querySelector(".vx-pad-legend");
+  zoomBox.checked = Boolean(state.zoom);
   penSelect.value = String(state.pen);
   const small = Math.max(1, Math.floor(SMALL_PX / Math.max(...shape)));
   for (const c of [seen, recon]) {
@@ -289,23 +298,25 @@ export default function mountDrawingPad({ data, key, parentElement, setStateValu
   if (!pad.encoder) note.textContent = "This encoder runs on the server: μ and the bubble follow each finished stroke.";
   else if (!encoderReady) note.textContent = "Loading the encoder…";
 
-  // ---- the latent map: background drawn once, the bubble on top at each update ----
+  // ---- the latent map: the whole test set (background drawn once), or zoomed on μ ----
+  // Zoomed, the view is 8 σ wide around μ and follows it: a posterior σ is often a hundredth
+  // of the map's width, and its bubble would be a dot.
   const map = header.map;
-  const [bx0, bx1, by0, by1] = map.bounds;
-  const unit = Math.min(MAP_PX / (bx1 - bx0), MAP_PX / (by1 - by0));
-  const du = (MAP_PX - unit * (bx1 - bx0)) / 2;
-  const dv = (MAP_PX - unit * (by1 - by0)) / 2;
-  const toMap = (z) => [du + (z[0] - bx0) * unit, dv + (by1 - z[1]) * unit];
-  const background = document.createElement("canvas");
-  background.width = background.height = MAP_PX * ratio;
-  {
-    const m = background.getContext("2d");
-    m.scale(ratio, ratio);
+  const fullBounds = map.bounds;
+  const view = (bounds) => {
+    const [x0, x1, y0, y1] = bounds;
+    const unit = Math.min(MAP_PX / (x1 - x0), MAP_PX / (y1 - y0));
+    const du = (MAP_PX - unit * (x1 - x0)) / 2;
+    const dv = (MAP_PX - unit * (y1 - y0)) / 2;
+    return { unit, toMap: (z) => [du + (z[0] - x0) * unit, dv + (y1 - z[1]) * unit] };
+  };
+  function paintPoints(m, { toMap }) {
     m.fillStyle = "#fff";
     m.fillRect(0, 0, MAP_PX, MAP_PX);
     m.globalAlpha = 0.5;
     map.points.forEach((p, i) => {
       const [u, v] = toMap(p);
+      if (u < -2 || v < -2 || u > MAP_PX + 2 || v > MAP_PX + 2) return;
       m.fillStyle = map.palette[map.colors ? map.colors[i] : 0];
       m.fillRect(u - 1.2, v - 1.2, 2.4, 2.4);
     });
@@ -319,17 +330,37 @@ export default function mountDrawingPad({ data, key, parentElement, setStateValu
     m.moveTo(0, ov);
     m.lineTo(MAP_PX, ov);
     m.stroke();
+    m.setLineDash([]);
+  }
+  const fullView = view(fullBounds);
+  const background = document.createElement("canvas");
+  background.width = background.height = MAP_PX * ratio;
+  {
+    const m = background.getContext("2d");
+    m.scale(ratio, ratio);
+    paintPoints(m, fullView);
   }
   function drawMap(mu, sigma) {
     const m = mapCanvas.getContext("2d");
     m.setTransform(1, 0, 0, 1, 0, 0);
-    m.drawImage(background, 0, 0);
+    let v = fullView;
+    if (state.zoom && mu) {
+      const r = Math.max(4 * Math.max(...sigma), (fullBounds[1] - fullBounds[0]) / 200);
+      v = view([mu[0] - r, mu[0] + r, mu[1] - r, mu[1] + r]);
+      m.scale(ratio, ratio);
+      paintPoints(m, v);
+      m.setTransform(1, 0, 0, 1, 0, 0);
+      zoomNote.textContent = `zoomed: ${(2 * r).toFixed(r < 0.05 ? 3 : 2)} wide`;
+    } else {
+      m.drawImage(background, 0, 0);
+      zoomNote.textContent = "";
+    }
     m.scale(ratio, ratio);
     if (!mu) return;
-    const [u, v] = toMap(mu);
+    const [u, w] = v.toMap(mu);
     for (const [n, alpha] of [[2, 0.15], [1, 0.3]]) {
       m.beginPath();
-      m.ellipse(u, v, Math.max(1, n * sigma[0] * unit), Math.max(1, n * sigma[1] * unit), 0, 0, 2 * Math.PI);
+      m.ellipse(u, w, Math.max(1, n * sigma[0] * v.unit), Math.max(1, n * sigma[1] * v.unit), 0, 0, 2 * Math.PI);
       m.fillStyle = `rgba(214,39,40,${alpha})`;
       m.fill();
       m.strokeStyle = "#d62728";
@@ -337,12 +368,20 @@ export default function mountDrawingPad({ data, key, parentElement, setStateValu
       m.stroke();
     }
     m.beginPath();
-    m.arc(u, v, 4, 0, 2 * Math.PI);
+    m.arc(u, w, 4, 0, 2 * Math.PI);
     m.fillStyle = "#111";
     m.fill();
     m.strokeStyle = "#fff";
     m.lineWidth = 2;
     m.stroke();
+  }
+  if (map.labels && map.colors) {
+    for (const [i, name] of map.labels.entries()) {
+      const item = document.createElement("span");
+      item.innerHTML = `<i style="background:${map.palette[i % map.palette.length]}"></i>`;
+      item.append(name);
+      legend.appendChild(item);
+    }
   }
 
   // ---- the surface: the strokes as drawn, pen width as it will come out when framed ----
@@ -404,13 +443,17 @@ export default function mountDrawingPad({ data, key, parentElement, setStateValu
     else if (post && header.server && header.server.recon) paintGrey(recon, greyLevels(header.server.recon), shape);
     root.dataset.updates = String(Number(root.dataset.updates || 0) + 1);
     if (inputAt !== null) {
-      // From the input event to the bubble drawn (the canvas paints with the next frame).
-      root.dataset.latencyMs = (performance.now() - inputAt).toFixed(2);
+      // From the input event to the bubble drawn (the canvas shows it at this frame's paint):
+      // kept for bench/draw_latency.py, the last 200 per window.
+      const log = (window.__vxPadLatency = window.__vxPadLatency || []);
+      log.push({ type: inputType, ms: performance.now() - inputAt });
+      if (log.length > 200) log.shift();
       inputAt = null;
     }
   }
+  let inputType = null;
   function schedule(e) {
-    if (e && inputAt === null) inputAt = e.timeStamp;
+    if (e && inputAt === null) [inputAt, inputType] = [e.timeStamp, e.type];
     if (!queued) {
       queued = true;
       requestAnimationFrame(update);
@@ -464,6 +507,10 @@ export default function mountDrawingPad({ data, key, parentElement, setStateValu
     drawSurface();
     update();
     send();
+  });
+  zoomBox.addEventListener("change", () => {
+    state.zoom = zoomBox.checked;
+    update();
   });
   penSelect.addEventListener("change", () => {
     state.pen = Number(penSelect.value);

@@ -188,9 +188,17 @@ class PadMap:
     colors: list | None  # index into palette per point
     palette: list
     bounds: list  # [x0, x1, y0, y1]
+    labels: list | None = None  # class names, in palette order (a legend), for class labels
 
 
-def pad_map(mu: np.ndarray, y: np.ndarray | None, label_kind: str | None, seed: int = 0) -> PadMap:
+def pad_map(
+    mu: np.ndarray,
+    y: np.ndarray | None,
+    label_kind: str | None,
+    class_names: tuple[str, ...] | None = None,
+    seed: int = 0,
+) -> PadMap:
+    """At most MAP_POINTS of the test set's means (a fixed sample of the finite ones)."""
     mu = np.asarray(mu, dtype=np.float64).reshape(-1, 2)
     keep = np.flatnonzero(np.isfinite(mu).all(1))
     if len(keep) > MAP_POINTS:
@@ -202,6 +210,7 @@ def pad_map(mu: np.ndarray, y: np.ndarray | None, label_kind: str | None, seed: 
         colors=None if color is None else color[keep].astype(int).tolist(),
         palette=palette,
         bounds=[x0, x1, y0, y1],
+        labels=list(class_names) if label_kind == "class" and class_names else None,
     )
 
 
