@@ -64,8 +64,9 @@ def build_library(folder: Path) -> list[tuple[str, str]]:
 
     from vae import VAE, TrainConfig
     from vae.data import load_dataset
-    from vae.explore_train import quick_model_config, quick_train, training_metadata
     from vae.library import ModelLibrary
+    from vae.metadata import training_metadata
+    from vae.recipes import quick_model_config, quick_train
     from vae.train import train
 
     library = ModelLibrary(folder)

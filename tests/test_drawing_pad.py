@@ -23,7 +23,7 @@ from ui.components.drawing_pad import (
     pad_payload,
     posterior_bound,
 )
-from ui.map_decoder import browser_weights
+from ui.components.map_decoder import browser_weights
 from vae import VAE, ModelConfig
 from vae.latent import decode_latents
 from viz.image_input import Framing

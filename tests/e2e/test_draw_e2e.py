@@ -27,8 +27,8 @@ SURFACE = ".st-key-draw_pad .vx-pad-surface"
 def library(tmp_path_factory) -> Path:
     from vae import TrainConfig
     from vae.data import load_dataset
-    from vae.explore_train import quick_train
     from vae.library import ModelLibrary
+    from vae.recipes import quick_train
 
     folder = tmp_path_factory.mktemp("draw_models")
     quick = quick_train(load_dataset("digits"), MODEL, config=TrainConfig(epochs=5), hidden=(64,))

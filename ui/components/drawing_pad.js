@@ -1,7 +1,7 @@
 // The drawing pad (mounted by ui/components/drawing_pad.py): draw with mouse, pen or touch;
 // while you draw, the drawing is framed like the training images, encoded in the browser
 // (the encoder's weights come once per session and model), and its mu with the 1 sigma / 2 sigma
-// ellipse moves on a small latent map while the decoder (ui/map_decoder.js, whose functions
+// ellipse moves on a small latent map while the decoder (ui/components/map_decoder.js, whose functions
 // precede this file in the module) draws its reconstruction. Python hears of the drawing
 // only when a stroke ends (setStateValue "image"): one rerun per stroke, none per move.
 //

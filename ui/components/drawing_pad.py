@@ -1,6 +1,6 @@
 """The drawing pad: draw with mouse, pen or touch; μ and the bubble follow the pen live.
 
-The encoder runs in the browser, as the Latent map's decoder does (ui/map_decoder.py): its
+The encoder runs in the browser, as the Latent map's decoder does (ui/components/map_decoder.py): its
 weights go once per browser session and model, by content id, and each pointer move frames
 the drawing like the training images (viz/image_input.Framing), encodes it, draws μ with its
 1σ/2σ ellipse on a small map of the test set's means, and decodes μ with the map decoder's
@@ -24,15 +24,15 @@ import streamlit as st
 import torch
 from torch import nn
 
-from ui.component_js import component_js
+from ui.components.component_js import component_js
+from ui.components.map_decoder import MAX_BROWSER_WEIGHTS, SENT_KEY, BrowserWeights, browser_weights
+from ui.components.map_decoder import pack_weights as _pack
+from ui.components.scrubber import point_colors
 from ui.latent_images import DISPLAY_PIXELS
-from ui.map_decoder import MAX_BROWSER_WEIGHTS, SENT_KEY, BrowserWeights, browser_weights
-from ui.map_decoder import pack_weights as _pack
-from ui.scrubber import point_colors
 from vae import VAE
 from vae.latent import decode_latents, encode_dataset
-from vae.latent_figure import data_bounds
 from viz.image_input import Framing
+from viz.latent_map import data_bounds
 
 MAP_POINTS = 1_500  # background means on the pad's map: drawn once per mount
 VALUE_KEY_SUFFIX = "_value"  # session_state[key + suffix]: the last finished drawing (D,)
@@ -47,11 +47,7 @@ def _pad_js() -> str:
     decoder = component_js("map_decoder.js").replace(
         "export default function mountDecoder", "function mountDecoder"
     )
-    source = Path(__file__).with_name("drawing_pad.js").read_text(encoding="utf-8")
-    pad = "\n".join(
-        line for line in source.splitlines() if line.strip() and not line.lstrip().startswith("//")
-    )
-    return decoder + "\n" + pad
+    return decoder + "\n" + component_js("drawing_pad.js")
 
 
 PAD_JS = _pad_js()
