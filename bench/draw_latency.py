@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.latent_bench import append_results, chromium, machine, median  # noqa: E402
-from tests.e2e.conftest import app_server  # noqa: E402
+from tests.e2e.conftest import ARTIFACTS, app_server  # noqa: E402
 from tests.e2e.driver import wait_idle  # noqa: E402
 
 PAD = ".st-key-draw_pad .vx-pad"
@@ -85,9 +85,7 @@ def build_library(folder: Path) -> list[tuple[str, str]]:
         config_train = TrainConfig(epochs=1, batch_size=256)
         result = train(model, fashion.x_train[:3000], fashion.x_test[:500], config_train)
         model.eval()
-        library.save(
-            name, model, training_metadata(name, fashion, model, config_train, result, "bench")
-        )
+        library.save(name, model, training_metadata(name, fashion, model, config_train, result))
         models.append((name, f"Fashion-MNIST {architecture} {hidden}"))
     return models
 
@@ -134,7 +132,11 @@ def run(n: int, record: bool) -> None:
                 page.goto(url + "/")
                 page.get_by_text("Presenter mode").wait_for(timeout=120_000)
                 page.goto(url + f"/draw?model={name}")
-                page.locator(PAD).wait_for(timeout=120_000)
+                try:
+                    page.locator(PAD).wait_for(timeout=300_000)
+                except Exception:
+                    page.screenshot(path=str(ARTIFACTS / f"bench-draw-{name}.png"), full_page=True)
+                    raise
                 wait_idle(page, timeout=120)
                 moves, ups, trips = strokes(page, n)
                 rows.append((what, moves, ups, trips))

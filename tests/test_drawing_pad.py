@@ -22,6 +22,7 @@ from ui.components.drawing_pad import (
     pad_map,
     pad_payload,
     posterior_bound,
+    server_posterior,
 )
 from ui.components.map_decoder import browser_weights
 from vae import VAE, ModelConfig
@@ -142,6 +143,36 @@ def test_an_encoder_the_browser_cannot_mirror_stays_on_the_server() -> None:
     assert browser_encoder(model) is None
     header = _header(pad_payload(model, (8, 8), FRAMING, _the_map()))
     assert header["encoder"] is None and header["decoder"] is not None
+
+
+def test_a_server_encoders_mu_is_drawn_from_the_payload(js_page) -> None:
+    class TanhVAE(VAE):
+        def encode(self, x):
+            mu, logvar = super().encode(x)
+            return mu, torch.tanh(logvar)
+
+    torch.manual_seed(0)
+    model = TanhVAE(ModelConfig(input_dim=64, image_shape=(8, 8), hidden=(24, 16))).eval()
+    x = _inputs(64)[1]
+    server = server_posterior(model, x)
+    payload = pad_payload(model, (8, 8), FRAMING, _the_map(), server=server)
+    seen = js_page.evaluate(
+        """(bytes) => {
+          const el = document.body.appendChild(document.createElement("div"));
+          __vx.mountDrawingPad({ data: new Uint8Array(bytes), key: "server", parentElement: el,
+            setStateValue: () => {}, setTriggerValue: () => {} });
+          const root = el.querySelector(".vx-pad");
+          const out = [JSON.parse(root.dataset.mu), root.querySelector(".vx-pad-note").textContent];
+          el.remove();
+          return out;
+        }""",
+        list(payload),
+    )
+    with torch.no_grad():
+        mu, logvar = model.encode(torch.as_tensor(x)[None])
+    np.testing.assert_allclose(seen[0], mu[0].numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(server["sigma"], torch.exp(0.5 * logvar[0]).numpy(), rtol=1e-5)
+    assert "runs on the server" in seen[1]
 
 
 def test_weights_go_once_per_session_and_model() -> None:

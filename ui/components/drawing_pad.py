@@ -312,10 +312,6 @@ def drawing_pad(
             for i in ids:
                 st.session_state[SENT_KEY].discard(str(i))
 
-    def stroke_done() -> None:
-        if on_change is not None:
-            on_change()
-
     encoder = browser_encoder(model)
     server = None
     if encoder is None:  # the server's μ, σ of what the pad showed last
@@ -323,10 +319,16 @@ def drawing_pad(
         if current is not None and len(current) == model.config.input_dim:
             server = server_posterior(model, np.asarray(current))
     payload = pad_payload(model, image_shape, framing, the_map, sent, upload, server)
-    _mount(key=key, data=payload, on_need_change=changed, on_image_change=stroke_done)
+    # Every state the JS sets needs a callback to be a state of this component.
+    _mount(key=key, data=payload, on_need_change=changed, on_image_change=on_change or _nothing)
     if encoder is not None:
         sent.add(encoder.weights.id)
     decoder = browser_weights(model)
     if decoder is not None and decoder.count <= MAX_BROWSER_WEIGHTS:
         sent.add(decoder.id)
-    return drawn_value(key)
+    drawn = drawn_value(key)  # a drawing made for another model has another size
+    return drawn if drawn is not None and len(drawn) == model.config.input_dim else None
+
+
+def _nothing() -> None:
+    pass
