@@ -74,7 +74,7 @@ def build_library(folder: Path) -> list[tuple[str, str]]:
     quick = quick_train(digits, "digits", config=TrainConfig(epochs=5))
     library.save("digits", quick.model, quick.metadata)
     fashion = load_dataset("fashion-mnist")
-    models = [("digits", f"digits quick start ({quick.model.config.hidden})")]
+    models = [("digits", f"digits quick-start MLP {quick.model.config.hidden}")]
     for name, architecture, hidden in (
         ("fashion-mlp", "mlp", (512, 256)),
         ("fashion-conv", "conv", (256,)),
@@ -152,15 +152,16 @@ def run(n: int, record: bool) -> None:
         "(other engineers' training runs shared the 2 cores).",
         "",
         "Median ms from the input event to the bubble redrawn (the encoder in the browser), "
-        f"over {n} strokes of 24 moves each; beside it, for the same strokes, the server's round "
-        "trip: pointerup to the page showing the server's μ of the finished stroke.",
+        f"over {n} strokes of 24 moves each (moves within one frame share one update); beside "
+        "it, for the same strokes, the server's round trip: pointerup to the page showing the "
+        "server's μ of the finished stroke (the fragment rerun each stroke asks for).",
         "",
         "| model | pointermove -> bubble | pointerup -> bubble | pointerup -> server's μ | round trip / bubble |",
         "|---|---|---|---|---|",
     ]
     for what, moves, ups, trips in rows:
         lines.append(
-            f"| {what} | {median(moves):.1f} (max {max(moves):.0f}, {len(moves)}) | "
+            f"| {what} | {median(moves):.1f} (max {max(moves):.0f}; {len(moves)} updates) | "
             f"{median(ups):.1f} | {median(trips):.0f} | {median(trips) / median(ups):.0f}x |"
         )
     report = "\n".join(lines)

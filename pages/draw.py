@@ -71,7 +71,12 @@ with st.expander(
             st.error(f"{upload.name}: {err}.")  # the pad keeps what it had
         else:
             st.session_state[UPLOAD_SEEN_KEY] = upload.file_id
-            current = {"x": x.tolist(), "source": "upload", "name": upload.name}
+            current = {
+                "x": x.tolist(),
+                "source": "upload",
+                "name": upload.name,
+                "id": upload.file_id,
+            }
             st.session_state[CURRENT_KEY] = current
     if current is not None and current["source"] == "upload":
         st.image(
@@ -96,7 +101,7 @@ def pad_and_send() -> None:
     """A finished stroke reruns only this."""
     now = st.session_state[CURRENT_KEY]
     upload_shown = (
-        upload_input(np.asarray(now["x"]), now["name"])
+        upload_input(np.asarray(now["x"]), now["name"], now.get("id", ""))
         if now is not None and now["source"] == "upload"
         else None
     )

@@ -23,6 +23,7 @@ from ui.components.drawing_pad import (
     pad_payload,
     posterior_bound,
     server_posterior,
+    upload_input,
 )
 from ui.components.map_decoder import browser_weights
 from vae import VAE, ModelConfig
@@ -294,3 +295,10 @@ def test_pad_map_samples_at_most_the_cap() -> None:
     assert np.isfinite(np.asarray(the_map.points)).all()
     x0, x1, y0, y1 = the_map.bounds
     assert x0 < -2 and x1 > 2 and y0 < -2 and y1 > 2
+
+
+def test_an_upload_is_shown_again_when_uploaded_again() -> None:
+    x = np.linspace(0, 1, 64)
+    first, again = upload_input(x, "seven.png", "file-1"), upload_input(x, "seven.png", "file-2")
+    assert first["x"] == again["x"] and first["id"] != again["id"]  # the pad replaces a drawing
+    assert upload_input(x, "seven.png", "file-1")["id"] == first["id"]  # but not on a rerun

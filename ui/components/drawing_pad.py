@@ -267,10 +267,11 @@ def server_posterior(model: VAE, x: np.ndarray) -> dict:
     }
 
 
-def upload_input(x: np.ndarray, name: str) -> dict:
-    """An upload as the pad shows it: its (D,) values and an id that changes with them."""
+def upload_input(x: np.ndarray, name: str, upload_id: str = "") -> dict:
+    """An upload as the pad shows it: its (D,) values and an id that changes with them and
+    with each upload (the same file uploaded again after a drawing is shown again)."""
     values = np.round(np.asarray(x, dtype=np.float64).ravel(), 4)
-    digest = hashlib.sha256(values.tobytes() + name.encode()).hexdigest()[:16]
+    digest = hashlib.sha256(values.tobytes() + f"{name}|{upload_id}".encode()).hexdigest()[:16]
     return {"x": values.tolist(), "id": digest, "name": name}
 
 
