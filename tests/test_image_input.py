@@ -90,6 +90,24 @@ def test_a_grey_background_is_stretched_to_black() -> None:
     assert ink[0, 0] == pytest.approx(0.0) and ink[20, 25] == pytest.approx(1.0)
 
 
+def test_a_sheet_photographed_on_a_table_loses_its_paper() -> None:
+    # A dark shape on off-white paper, the paper on a white (transparent) table: the model
+    # sees the shape as it would on clean white, with no grey frame of paper around it.
+    def picture(paper):
+        rgba = np.zeros((400, 300, 4), dtype=np.uint8)  # transparent: white once composited
+        if paper:
+            rgba[30:370, 30:270] = (230, 225, 215, 255)
+        rgba[100:300, 120:180] = (40, 40, 60, 255)
+        return _encode(Image.fromarray(rgba, mode="RGBA"))
+
+    on_paper = picture(paper=True)
+    clean = picture(paper=False)
+    got = picture_to_input(on_paper, (28, 28), SQUARE).reshape(28, 28)
+    want = picture_to_input(clean, (28, 28), SQUARE).reshape(28, 28)
+    assert np.abs(got - want).max() < 0.05
+    assert got[0].max() == 0 and got[:, 0].max() == 0
+
+
 def test_area_averaging_keeps_the_mean_ink() -> None:
     # A 2-px-wide vertical bar in a 280 px frame (fill 1): 0.2 px at 28 px, spread as grey.
     ink = np.zeros((280, 280), np.float32)

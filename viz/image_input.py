@@ -24,7 +24,9 @@ MAX_UPLOAD_BYTES = 10 * 2**20  # a phone photo is 2-5 MB
 # decompression-bomb limit (89 MP warns, 179 MP raises) is far above what a page should decode.
 MAX_UPLOAD_PIXELS = 40_000_000
 FORMATS = ("PNG", "JPEG")
-INK_THRESHOLD = 0.1  # of the stretched range: fainter than this is background (JPEG noise)
+# Of the stretched range: fainter than this is not content (JPEG noise, paper darker than the
+# border, as in a photo of a sheet on a table). Used alike on the training images and uploads.
+INK_THRESHOLD = 0.25
 
 
 class ImageInputError(ValueError):
@@ -137,14 +139,22 @@ def to_ink(brightness: np.ndarray) -> np.ndarray:
 
 
 def frame(ink: np.ndarray, image_shape: tuple[int, int], framing: Framing) -> np.ndarray:
-    """(H0, W0) ink -> (H, W): cropped to its content, padded so that the content's longer
-    side is `framing.fill` of the frame and centred, reduced by area averaging (PIL's BOX)."""
+    """(H0, W0) ink -> (H, W): cropped to its content, the paper around it made black, padded
+    so that the content's longer side is `framing.fill` of the frame and centred, reduced by
+    area averaging (PIL's BOX)."""
     h, w = image_shape
     box = _content_box(ink, INK_THRESHOLD)
     if box is None:
         raise ImageInputError("the picture is blank: nothing stands out from its background")
     top, bottom, left, right = box
     content = ink[top:bottom, left:right]
+    # What surrounds the content inside its box is paper, not ink: a sheet photographed on a
+    # table is lighter than the table and would come out as a grey frame. Its level (the
+    # median of the box's edge; 0 for clean data) becomes black.
+    edge = np.concatenate([content[0], content[-1], content[:, 0], content[:, -1]])
+    paper = float(np.median(edge))
+    if 0 < paper < 0.5:
+        content = np.clip((content - paper) / (1 - paper), 0.0, 1.0)
     ch, cw = content.shape
     # The padded canvas has the model's aspect; the content's longer side (relative to the
     # frame) is `fill` of it.

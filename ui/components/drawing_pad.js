@@ -13,9 +13,9 @@
 // this encoder, and header.server holds the server's mu, sigma and reconstruction of the
 // current input instead (a round trip per stroke).
 const ENCODER_CACHE = 4; // encoders kept per window, by content id
-const PAD_PX = 280; // the drawing surface's CSS size
-const SMALL_PX = 140; // "what the model sees" and the reconstruction
-const MAP_PX = 280;
+const PAD_PX_BASE = 280; // the drawing surface's CSS size (times header.scale: presenter mode)
+const SMALL_PX_BASE = 140; // "what the model sees" and the reconstruction
+const MAP_PX_BASE = 280;
 const RENDER_PX = 224; // strokes are rendered at about this many px, then area-averaged
 
 export function parsePadPayload(bytes) {
@@ -227,6 +227,10 @@ export default function mountDrawingPad({ data, key, parentElement, setStateValu
   const pad = loadPad(data);
   const { header } = pad;
   const shape = header.image_shape;
+  const scale = header.scale || 1;
+  const PAD_PX = Math.round(PAD_PX_BASE * scale);
+  const SMALL_PX = Math.round(SMALL_PX_BASE * scale);
+  const MAP_PX = Math.round(MAP_PX_BASE * scale);
   // The drawing outlives reruns and page visits (not a reload): strokes in pad units, so a
   // drawing made for one model is framed anew for another.
   const states = (window.__vxPadState = window.__vxPadState || {});

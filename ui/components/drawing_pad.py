@@ -24,6 +24,7 @@ import streamlit as st
 import torch
 from torch import nn
 
+from ui import presenter
 from ui.components.component_js import component_js
 from ui.components.map_decoder import MAX_BROWSER_WEIGHTS, SENT_KEY, BrowserWeights, browser_weights
 from ui.components.map_decoder import pack_weights as _pack
@@ -218,13 +219,14 @@ def pad_payload(
     sent: set[str] | frozenset[str] = frozenset(),
     upload: dict | None = None,
     server: dict | None = None,
+    scale: float = 1.0,
 ) -> bytes:
     """What drawing_pad.js reads: uint32 header length, JSON header, padding, float32 arrays.
 
     The encoder's and decoder's floats follow only if their ids are not in `sent` (the ids
     this browser session has been sent). upload: {"x": (D,) list, "id", "name"} shown instead
     of the drawing; server: {"mu", "sigma", "recon"} of the current input, for an encoder that
-    runs on the server.
+    runs on the server; scale: the pad's size relative to normal (presenter mode enlarges it).
     """
     encoder = browser_encoder(model)
     decoder = browser_weights(model)
@@ -240,6 +242,7 @@ def pad_payload(
         "map": the_map.__dict__,
         "input": upload,
         "server": server,
+        "scale": scale,
     }
     floats = b""
     if encoder is not None:
@@ -319,7 +322,8 @@ def drawing_pad(
         current = upload["x"] if upload is not None else drawn_value(key)
         if current is not None and len(current) == model.config.input_dim:
             server = server_posterior(model, np.asarray(current))
-    payload = pad_payload(model, image_shape, framing, the_map, sent, upload, server)
+    scale = presenter.SCALE if presenter.is_on() else 1.0
+    payload = pad_payload(model, image_shape, framing, the_map, sent, upload, server, scale)
     # Every state the JS sets needs a callback to be a state of this component.
     _mount(key=key, data=payload, on_need_change=changed, on_image_change=on_change or _nothing)
     if encoder is not None:
