@@ -30,6 +30,7 @@ PAGES = [
     ("pages/compare.py", "Compare embeddings", ":material/compare:", "Look inside"),
     ("pages/aggregate.py", "Aggregate posterior", ":material/blur_on:", "Look inside"),
     ("pages/beta.py", "β and the bubbles", ":material/bubble_chart:", "Look inside"),
+    ("pages/draw.py", "Draw & encode", ":material/draw:", "Look inside"),
 ]
 
 tune_server_process()  # once per process: TCP_NODELAY, GIL switch interval (see there)

@@ -104,6 +104,17 @@ class BrowserWeights:
         return len(self.floats) // 4
 
 
+def pack_weights(
+    ops: list[tuple[dict, list[np.ndarray]]], versions: tuple[int, ...]
+) -> BrowserWeights:
+    """[(op, its arrays)] -> the JSON ops, the arrays as float32 bytes in order, a content id."""
+    header = [op for op, _ in ops]
+    arrays = [a.ravel() for _, arrays in ops for a in arrays]
+    floats = np.concatenate(arrays).astype("<f4").tobytes()
+    digest = hashlib.sha256(json.dumps(header, sort_keys=True).encode() + floats)
+    return BrowserWeights(digest.hexdigest()[:16], header, floats, versions)
+
+
 # Per model object, computed once: models are shared read-only by every session (a saved one
 # via st.cache_resource), and a weak key lets a dropped model take its bytes with it.
 _WEIGHTS: weakref.WeakKeyDictionary[VAE, BrowserWeights | None] = weakref.WeakKeyDictionary()
@@ -124,13 +135,7 @@ def browser_weights(model: VAE) -> BrowserWeights | None:
     if cached is None or (cached and cached.versions == versions):
         return cached
     ops = decoder_ops(model)
-    weights = None
-    if ops is not None:
-        header = [op for op, _ in ops]
-        arrays = [a.ravel() for _, arrays in ops for a in arrays]
-        floats = np.concatenate(arrays).astype("<f4").tobytes()
-        digest = hashlib.sha256(json.dumps(header, sort_keys=True).encode() + floats)
-        weights = BrowserWeights(digest.hexdigest()[:16], header, floats, versions)
+    weights = pack_weights(ops, versions) if ops is not None else None
     with _WEIGHTS_LOCK:
         _WEIGHTS[model] = weights
     return weights

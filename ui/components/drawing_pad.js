@@ -1,0 +1,533 @@
+// The drawing pad (mounted by ui/components/drawing_pad.py): draw with mouse, pen or touch;
+// while you draw, the drawing is framed like the training images, encoded in the browser
+// (the encoder's weights come once per session and model), and its mu with the 1 sigma / 2 sigma
+// ellipse moves on a small latent map while the decoder (ui/components/map_decoder.js, whose functions
+// precede this file in the module) draws its reconstruction. Python hears of the drawing
+// only when a stroke ends (setStateValue "image"): one rerun per stroke, none per move.
+//
+// data: bytes = uint32 header length (little-endian), JSON header, zero padding to a
+// multiple of 4, then float32 little-endian arrays: the encoder's ops (when
+// header.encoder.weights), then the decoder's (when header.decoder.weights), each in the
+// order of its ops (linear W (out x in) and b; conv2d W (cout x cin x k x k) and b;
+// conv_transpose W (cin x cout x k x k) and b). header.encoder null: the browser cannot run
+// this encoder, and header.server holds the server's mu, sigma and reconstruction of the
+// current input instead (a round trip per stroke).
+const ENCODER_CACHE = 4; // encoders kept per window, by content id
+const PAD_PX_BASE = 280; // the drawing surface's CSS size (times header.scale: presenter mode)
+const SMALL_PX_BASE = 140; // "what the model sees" and the reconstruction
+const MAP_PX_BASE = 280;
+const RENDER_PX = 224; // strokes are rendered at about this many px, then area-averaged
+
+export function parsePadPayload(bytes) {
+  // -> { header, encoderOps, decoderOps }: arrays that came with this payload, else null.
+  const u8 = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  const view = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
+  const n = view.getUint32(0, true);
+  const header = JSON.parse(new TextDecoder().decode(u8.subarray(4, 4 + n)));
+  let offset = 4 + n;
+  offset += (4 - (offset % 4)) % 4;
+  const floats = new Float32Array(u8.slice(offset).buffer);
+  let at = 0;
+  const take = (count) => floats.subarray(at, (at += count));
+  const withArrays = (ops) =>
+    ops.map((op) => {
+      if (op.op === "linear") return { ...op, W: take(op.in * op.out), b: take(op.out) };
+      if (op.op === "conv2d") return { ...op, W: take(op.cout * op.cin * op.k * op.k), b: take(op.cout) };
+      if (op.op === "conv_transpose")
+        return { ...op, W: take(op.cin * op.cout * op.k * op.k), b: take(op.cout) };
+      return op;
+    });
+  const enc = header.encoder;
+  const dec = header.decoder;
+  const encoderOps = enc && enc.weights ? withArrays(enc.ops) : null;
+  const decoderOps = dec && dec.weights ? withArrays(dec.ops) : null;
+  if (at !== floats.length) throw new Error(`pad weights: ${floats.length} floats sent, the ops use ${at}`);
+  return { header, encoderOps, decoderOps };
+}
+
+function cached(cache, id, sent, size) {
+  // The weights sent now, else the ones kept under their id (null: neither); newest last.
+  const ops = sent || cache.get(id) || null;
+  if (ops) {
+    cache.delete(id);
+    cache.set(id, ops);
+    while (cache.size > size) cache.delete(cache.keys().next().value);
+  }
+  return ops;
+}
+
+export function loadPad(bytes) {
+  // The payload -> { header, encoder, decoder }: encoder/decoder as { header, ops } with
+  // ops null when the browser has no weights for them; null when there is none to run.
+  const { header, encoderOps, decoderOps } = parsePadPayload(bytes);
+  window.__vxEncoderWeights = window.__vxEncoderWeights || new Map();
+  const enc = header.encoder;
+  const dec = header.decoder;
+  const encoder = enc
+    ? { header: enc, ops: cached(window.__vxEncoderWeights, enc.id, encoderOps, ENCODER_CACHE) }
+    : null;
+  // The decoder's weights share the map decoder's cache: one copy per window, and a decoder
+  // sent to the Latent map page is already here.
+  const decoder = dec
+    ? { header: { likelihood: header.likelihood }, ops: cached(weightCache(), dec.id, decoderOps, CACHE_SIZE) }
+    : null;
+  return { header, encoder, decoder };
+}
+
+function conv2d(x, [cin, h, w], { cout, k, stride, pad, W, b }) {
+  // torch's Conv2d: out[co, oy, ox] = b[co] + sum W[co, ci, ky, kx] x[ci, oy*s - p + ky, ox*s - p + kx]
+  const oh = Math.floor((h + 2 * pad - k) / stride) + 1;
+  const ow = Math.floor((w + 2 * pad - k) / stride) + 1;
+  const out = new Float64Array(cout * oh * ow);
+  for (let co = 0; co < cout; co++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        let s = b[co];
+        for (let ci = 0; ci < cin; ci++) {
+          const wBase = (co * cin + ci) * k * k;
+          const xBase = ci * h * w;
+          for (let ky = 0; ky < k; ky++) {
+            const iy = oy * stride - pad + ky;
+            if (iy < 0 || iy >= h) continue;
+            for (let kx = 0; kx < k; kx++) {
+              const ix = ox * stride - pad + kx;
+              if (ix >= 0 && ix < w) s += W[wBase + ky * k + kx] * x[xBase + iy * w + ix];
+            }
+          }
+        }
+        out[(co * oh + oy) * ow + ox] = s;
+      }
+    }
+  }
+  return [out, [cout, oh, ow]];
+}
+
+export function runEncoder(ops, x) {
+  // x (D,) -> the head's output (2k,): the encoder's layers in order, in double precision.
+  let v = Float64Array.from(x);
+  let shape = [v.length];
+  for (const op of ops) {
+    if (op.op === "linear") {
+      const out = new Float64Array(op.out);
+      for (let o = 0; o < op.out; o++) {
+        let s = op.b[o];
+        const row = o * op.in;
+        for (let i = 0; i < op.in; i++) s += op.W[row + i] * v[i];
+        out[o] = s;
+      }
+      [v, shape] = [out, [op.out]];
+    } else if (op.op === "silu") {
+      v = v.map((s) => s / (1 + Math.exp(-s)));
+    } else if (op.op === "unflatten") {
+      shape = op.shape;
+    } else if (op.op === "conv2d") {
+      [v, shape] = conv2d(v, shape, op);
+    } else if (op.op === "flatten") {
+      shape = [v.length];
+    } else {
+      throw new Error(`unknown encoder op ${op.op}`);
+    }
+  }
+  return v;
+}
+
+const softplus = (t) => (t > 30 ? t : Math.log1p(Math.exp(t)));
+
+export function posterior(encoder, x) {
+  // x (D,) -> { mu (k,), logvar (k,), sigma (k,) }, log sigma^2 bounded as VAE.encode bounds it
+  // (header.posterior, found by ui/components/drawing_pad.posterior_bound).
+  const out = runEncoder(encoder.ops, x);
+  const k = out.length / 2;
+  const mu = Array.from(out.subarray(0, k));
+  const { kind, max } = encoder.header.posterior;
+  const logvar = Array.from(out.subarray(k)).map((t) => {
+    if (kind === "clamp") return Math.min(t, max);
+    if (kind === "softclamp") return max - softplus(max - t);
+    return t;
+  });
+  return { mu, logvar, sigma: logvar.map((t) => Math.exp(0.5 * t)) };
+}
+
+export function renderStrokes(strokes, [h, w], framing, penScale = 1) {
+  // Strokes [{ points: [[x, y, pressure]] }] in pad units ([0, 1]^2) -> (h*w,) in [0, 1],
+  // white on black, framed as viz/image_input.frame frames an upload: the ink's bounding box
+  // (the points' box plus the pen) has its longer side at framing.fill of the frame, and is
+  // centred. The pen's width is fixed in output pixels (framing.stroke of the frame, as
+  // measured on the training images), so a small and a large drawing of one digit come out
+  // alike. Rendered at about RENDER_PX with round caps, then area-averaged down to (h, w).
+  const x = new Float32Array(h * w);
+  const pts = strokes.flatMap((s) => s.points);
+  if (!pts.length) return x;
+  const side = Math.max(h, w);
+  const pen = framing.stroke * side * penScale; // output px
+  let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
+  for (const [px, py] of pts) {
+    x0 = Math.min(x0, px);
+    x1 = Math.max(x1, px);
+    y0 = Math.min(y0, py);
+    y1 = Math.max(y1, py);
+  }
+  const ex = x1 - x0;
+  const ey = y1 - y0;
+  const scales = [];
+  if (ex > 0) scales.push((framing.fill * w - pen) / ex);
+  if (ey > 0) scales.push((framing.fill * h - pen) / ey);
+  const scale = scales.length ? Math.max(0, Math.min(...scales)) : 0; // output px per pad unit
+  const S = Math.max(1, Math.ceil(RENDER_PX / side));
+  const canvas = document.createElement("canvas");
+  canvas.width = w * S;
+  canvas.height = h * S;
+  const ctx = canvas.getContext("2d");
+  ctx.fillStyle = "#000";
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  ctx.strokeStyle = ctx.fillStyle = "#fff";
+  ctx.lineCap = ctx.lineJoin = "round";
+  const at = ([px, py]) => [S * (w / 2 + (px - (x0 + x1) / 2) * scale), S * (h / 2 + (py - (y0 + y1) / 2) * scale)];
+  const width = (p) => S * pen * (p === undefined ? 1 : p);
+  for (const { points } of strokes) {
+    if (points.length === 1) {
+      const [u, v] = at(points[0]);
+      ctx.beginPath();
+      ctx.arc(u, v, width(points[0][2]) / 2, 0, 2 * Math.PI);
+      ctx.fill();
+      continue;
+    }
+    for (let i = 1; i < points.length; i++) {
+      ctx.lineWidth = width((points[i - 1][2] + points[i][2]) / 2);
+      ctx.beginPath();
+      ctx.moveTo(...at(points[i - 1]));
+      ctx.lineTo(...at(points[i]));
+      ctx.stroke();
+    }
+  }
+  const rgba = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+  for (let y = 0; y < h * S; y++) {
+    for (let xx = 0; xx < w * S; xx++) x[Math.floor(y / S) * w + Math.floor(xx / S)] += rgba[4 * (y * w * S + xx)];
+  }
+  for (let i = 0; i < x.length; i++) x[i] = Math.min(1, x[i] / (255 * S * S));
+  return x;
+}
+
+function paintGrey(canvas, levels, [h, w]) {
+  // uint8 levels (h*w,) onto a canvas of native size (CSS upscales it with crisp pixels).
+  canvas.width = w;
+  canvas.height = h;
+  const ctx = canvas.getContext("2d");
+  const img = ctx.createImageData(w, h);
+  for (let i = 0; i < levels.length; i++) {
+    img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = levels[i];
+    img.data[4 * i + 3] = 255;
+  }
+  ctx.putImageData(img, 0, 0);
+}
+
+export default function mountDrawingPad({ data, key, parentElement, setStateValue, setTriggerValue }) {
+  const registry = (window.__vxPad = window.__vxPad || {});
+  if (registry[key]) registry[key]();
+  const pad = loadPad(data);
+  const { header } = pad;
+  const shape = header.image_shape;
+  const scale = header.scale || 1;
+  const PAD_PX = Math.round(PAD_PX_BASE * scale);
+  const SMALL_PX = Math.round(SMALL_PX_BASE * scale);
+  const MAP_PX = Math.round(MAP_PX_BASE * scale);
+  // The drawing outlives reruns and page visits (not a reload): strokes in pad units, so a
+  // drawing made for one model is framed anew for another.
+  const states = (window.__vxPadState = window.__vxPadState || {});
+  const state = (states[key] = states[key] || { strokes: [], input: null, inputId: null, pen: 1, zoom: false });
+  if (header.input && header.input.id !== state.inputId) {
+    state.input = header.input; // a new upload replaces the drawing
+    state.inputId = header.input.id;
+    state.strokes = [];
+  } else if (!header.input) {
+    state.input = null;
+  }
+
+  const root = document.createElement("div");
+  root.className = "vx-pad";
+  root.innerHTML = `
+    <div class="vx-pad-views">
+      <figure class="vx-pad-figure"><canvas class="vx-pad-surface" aria-label="Drawing pad: draw with the mouse, a pen or a finger"></canvas>
+        <div class="vx-pad-tools">
+          <button type="button" class="vx-pad-clear">Clear</button>
+          <label>pen <select class="vx-pad-pen" aria-label="Pen width">
+            <option value="0.6">thin</option><option value="1">normal</option>
+            <option value="1.8">thick</option><option value="3">fill</option></select></label>
+        </div></figure>
+      <div class="vx-pad-column">
+        <figure class="vx-pad-figure"><canvas class="vx-pad-seen"></canvas>
+          <figcaption>what the model sees (${shape[0]}×${shape[1]})</figcaption></figure>
+        <figure class="vx-pad-figure"><canvas class="vx-pad-recon"></canvas>
+          <figcaption>reconstruction E[x | z = μ]</figcaption></figure>
+      </div>
+      <figure class="vx-pad-figure"><canvas class="vx-pad-map" aria-label="Latent map: the test set's means and your drawing's μ with its 1σ and 2σ ellipses"></canvas>
+        <figcaption class="vx-pad-readout" aria-live="off"></figcaption>
+        <div class="vx-pad-tools"><label><input type="checkbox" class="vx-pad-zoom"> zoom on μ</label>
+          <span class="vx-pad-zoom-note"></span></div>
+        <div class="vx-pad-legend"></div></figure>
+    </div>
+    <div class="vx-pad-note"></div>`;
+  // Not replaceChildren: Streamlit keeps the component's <style> in the same parent.
+  for (const old of parentElement.querySelectorAll(".vx-pad")) old.remove();
+  parentElement.appendChild(root);
+  const surface = root.querySelector(".vx-pad-surface");
+  const seen = root.querySelector(".vx-pad-seen");
+  const recon = root.querySelector(".vx-pad-recon");
+  const mapCanvas = root.querySelector(".vx-pad-map");
+  const readout = root.querySelector(".vx-pad-readout");
+  const note = root.querySelector(".vx-pad-note");
+  const penSelect = root.querySelector(".vx-pad-pen");
+  const zoomBox = root.querySelector(".vx-pad-zoom");
+  const zoomNote = root.querySelector(".vx-pad-zoom-note");
+  const legend = root.querySelector(".vx-pad-legend");
+  zoomBox.checked = Boolean(state.zoom);
+  penSelect.value = String(state.pen);
+  const small = Math.max(1, Math.floor(SMALL_PX / Math.max(...shape)));
+  for (const c of [seen, recon]) {
+    c.style.width = `${shape[1] * small}px`;
+    c.style.height = `${shape[0] * small}px`;
+  }
+  const ratio = window.devicePixelRatio || 1;
+  surface.width = surface.height = PAD_PX * ratio;
+  surface.style.width = surface.style.height = `${PAD_PX}px`;
+  mapCanvas.width = mapCanvas.height = MAP_PX * ratio;
+  mapCanvas.style.width = mapCanvas.style.height = `${MAP_PX}px`;
+
+  // ---- weights missing (evicted, or a payload lost): ask once, by id ----
+  const missing = [];
+  if (pad.encoder && !pad.encoder.ops) missing.push(pad.encoder.header.id);
+  if (pad.decoder && !pad.decoder.ops) missing.push(header.decoder.id);
+  if (missing.length) setTriggerValue("need", missing);
+  const encoderReady = pad.encoder && pad.encoder.ops;
+  if (!pad.encoder) note.textContent = "This encoder runs on the server: μ and the bubble follow each finished stroke.";
+  else if (!encoderReady) note.textContent = "Loading the encoder…";
+
+  // ---- the latent map: the whole test set (background drawn once), or zoomed on μ ----
+  // Zoomed, the view is 8 σ wide around μ and follows it: a posterior σ is often a hundredth
+  // of the map's width, and its bubble would be a dot.
+  const map = header.map;
+  const fullBounds = map.bounds;
+  const view = (bounds) => {
+    const [x0, x1, y0, y1] = bounds;
+    const unit = Math.min(MAP_PX / (x1 - x0), MAP_PX / (y1 - y0));
+    const du = (MAP_PX - unit * (x1 - x0)) / 2;
+    const dv = (MAP_PX - unit * (y1 - y0)) / 2;
+    return { unit, toMap: (z) => [du + (z[0] - x0) * unit, dv + (y1 - z[1]) * unit] };
+  };
+  function paintPoints(m, { toMap }) {
+    m.fillStyle = "#fff";
+    m.fillRect(0, 0, MAP_PX, MAP_PX);
+    m.globalAlpha = 0.5;
+    map.points.forEach((p, i) => {
+      const [u, v] = toMap(p);
+      if (u < -2 || v < -2 || u > MAP_PX + 2 || v > MAP_PX + 2) return;
+      m.fillStyle = map.palette[map.colors ? map.colors[i] : 0];
+      m.fillRect(u - 1.2, v - 1.2, 2.4, 2.4);
+    });
+    m.globalAlpha = 1;
+    m.strokeStyle = "rgba(0,0,0,0.25)";
+    m.setLineDash([3, 3]);
+    const [ou, ov] = toMap([0, 0]);
+    m.beginPath();
+    m.moveTo(ou, 0);
+    m.lineTo(ou, MAP_PX);
+    m.moveTo(0, ov);
+    m.lineTo(MAP_PX, ov);
+    m.stroke();
+    m.setLineDash([]);
+  }
+  const fullView = view(fullBounds);
+  const background = document.createElement("canvas");
+  background.width = background.height = MAP_PX * ratio;
+  {
+    const m = background.getContext("2d");
+    m.scale(ratio, ratio);
+    paintPoints(m, fullView);
+  }
+  function drawMap(mu, sigma) {
+    const m = mapCanvas.getContext("2d");
+    m.setTransform(1, 0, 0, 1, 0, 0);
+    let v = fullView;
+    if (state.zoom && mu) {
+      const r = Math.max(4 * Math.max(...sigma), (fullBounds[1] - fullBounds[0]) / 200);
+      v = view([mu[0] - r, mu[0] + r, mu[1] - r, mu[1] + r]);
+      m.scale(ratio, ratio);
+      paintPoints(m, v);
+      m.setTransform(1, 0, 0, 1, 0, 0);
+      zoomNote.textContent = `zoomed: ${(2 * r).toFixed(r < 0.05 ? 3 : 2)} wide`;
+    } else {
+      m.drawImage(background, 0, 0);
+      zoomNote.textContent = "";
+    }
+    m.scale(ratio, ratio);
+    if (!mu) return;
+    const [u, w] = v.toMap(mu);
+    for (const [n, alpha] of [[2, 0.15], [1, 0.3]]) {
+      m.beginPath();
+      m.ellipse(u, w, Math.max(1, n * sigma[0] * v.unit), Math.max(1, n * sigma[1] * v.unit), 0, 0, 2 * Math.PI);
+      m.fillStyle = `rgba(214,39,40,${alpha})`;
+      m.fill();
+      m.strokeStyle = "#d62728";
+      m.lineWidth = 1.5;
+      m.stroke();
+    }
+    m.beginPath();
+    m.arc(u, w, 4, 0, 2 * Math.PI);
+    m.fillStyle = "#111";
+    m.fill();
+    m.strokeStyle = "#fff";
+    m.lineWidth = 2;
+    m.stroke();
+  }
+  if (map.labels && map.colors) {
+    for (const [i, name] of map.labels.entries()) {
+      const item = document.createElement("span");
+      item.innerHTML = `<i style="background:${map.palette[i % map.palette.length]}"></i>`;
+      item.append(name);
+      legend.appendChild(item);
+    }
+  }
+
+  // ---- the surface: the strokes as drawn, pen width as it will come out when framed ----
+  const surfaceCtx = surface.getContext("2d");
+  function drawSurface() {
+    const c = surfaceCtx;
+    c.setTransform(ratio, 0, 0, ratio, 0, 0);
+    c.fillStyle = "#000";
+    c.fillRect(0, 0, PAD_PX, PAD_PX);
+    if (state.input) {
+      // An upload: its framed picture, large (drawing on it starts a new drawing).
+      const tmp = document.createElement("canvas");
+      paintGrey(tmp, state.input.x.map((t) => Math.round(255 * Math.min(1, Math.max(0, t)))), shape);
+      c.imageSmoothingEnabled = false;
+      c.drawImage(tmp, 0, 0, PAD_PX, PAD_PX);
+      return;
+    }
+    c.strokeStyle = c.fillStyle = "#fff";
+    c.lineCap = c.lineJoin = "round";
+    const lw = (p) => (header.framing.stroke * state.pen * PAD_PX * (p === undefined ? 1 : p)) / header.framing.fill;
+    for (const { points } of state.strokes) {
+      if (points.length === 1) {
+        c.beginPath();
+        c.arc(points[0][0] * PAD_PX, points[0][1] * PAD_PX, lw(points[0][2]) / 2, 0, 2 * Math.PI);
+        c.fill();
+      }
+      for (let i = 1; i < points.length; i++) {
+        c.lineWidth = lw((points[i - 1][2] + points[i][2]) / 2);
+        c.beginPath();
+        c.moveTo(points[i - 1][0] * PAD_PX, points[i - 1][1] * PAD_PX);
+        c.lineTo(points[i][0] * PAD_PX, points[i][1] * PAD_PX);
+        c.stroke();
+      }
+    }
+  }
+
+  // ---- one update: frame, encode, map, decode (at most once per animation frame) ----
+  const fmt = (t) => (t < 0 ? "−" : "") + Math.abs(t).toFixed(2);
+  let current = null; // the model's input now (Float32Array (D,))
+  let inputAt = null; // timeStamp of the input event this update answers
+  let queued = false;
+  function update() {
+    queued = false;
+    current = state.input ? Float32Array.from(state.input.x) : renderStrokes(state.strokes, shape, header.framing, state.pen);
+    paintGrey(seen, greyLevels(current), shape);
+    let post = null;
+    if (encoderReady) post = posterior(pad.encoder, current);
+    else if (header.server) post = header.server;
+    const blank = !state.input && !state.strokes.length;
+    drawMap(post && post.mu, post && post.sigma);
+    if (post) {
+      root.dataset.mu = JSON.stringify(post.mu);
+      root.dataset.sigma = JSON.stringify(post.sigma);
+      readout.textContent = `μ = (${fmt(post.mu[0])}, ${fmt(post.mu[1])})   σ = (${post.sigma[0].toFixed(2)}, ${post.sigma[1].toFixed(2)})${blank ? "   (blank pad)" : ""}`;
+    } else {
+      readout.textContent = "μ appears when a stroke ends";
+    }
+    if (post && pad.decoder && pad.decoder.ops) paintGrey(recon, greyLevels(decode(pad.decoder, post.mu)), shape);
+    else if (post && header.server && header.server.recon) paintGrey(recon, greyLevels(header.server.recon), shape);
+    root.dataset.updates = String(Number(root.dataset.updates || 0) + 1);
+    if (inputAt !== null) {
+      // From the input event to the bubble drawn (the canvas shows it at this frame's paint):
+      // kept for bench/draw_latency.py, the last 200 per window.
+      const log = (window.__vxPadLatency = window.__vxPadLatency || []);
+      log.push({ type: inputType, ms: performance.now() - inputAt });
+      if (log.length > 200) log.shift();
+      inputAt = null;
+    }
+  }
+  let inputType = null;
+  function schedule(e) {
+    if (e && inputAt === null) [inputAt, inputType] = [e.timeStamp, e.type];
+    if (!queued) {
+      queued = true;
+      requestAnimationFrame(update);
+    }
+  }
+
+  function send() {
+    // One rerun per finished stroke or clear: the model's input, rounded (a few KB of JSON).
+    const blank = !state.input && !state.strokes.length;
+    setStateValue("image", blank ? null : { x: Array.from(current, (t) => Math.round(t * 1e4) / 1e4), strokes: state.strokes.length, at: Date.now() });
+  }
+
+  // ---- pointer events: mouse, pen and touch alike ----
+  let active = null;
+  const point = (e) => {
+    const r = surface.getBoundingClientRect();
+    const p = e.pointerType === "pen" && e.pressure > 0 ? 0.5 + e.pressure : 1;
+    return [Math.min(1, Math.max(0, (e.clientX - r.left) / r.width)), Math.min(1, Math.max(0, (e.clientY - r.top) / r.height)), p];
+  };
+  const onDown = (e) => {
+    if (e.button !== 0 && e.pointerType === "mouse") return;
+    e.preventDefault();
+    surface.setPointerCapture(e.pointerId);
+    if (state.input) state.input = null; // drawing after an upload starts a new drawing
+    active = { id: e.pointerId, stroke: { points: [point(e)] } };
+    state.strokes.push(active.stroke);
+    drawSurface();
+    schedule(e);
+  };
+  const onMove = (e) => {
+    if (!active || e.pointerId !== active.id) return;
+    const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [e];
+    for (const c of events.length ? events : [e]) active.stroke.points.push(point(c));
+    drawSurface();
+    schedule(e);
+  };
+  const onUp = (e) => {
+    if (!active || e.pointerId !== active.id) return;
+    active = null;
+    inputAt = null;
+    schedule(e);
+    requestAnimationFrame(send); // after the update that frames the finished stroke
+  };
+  surface.addEventListener("pointerdown", onDown);
+  surface.addEventListener("pointermove", onMove);
+  surface.addEventListener("pointerup", onUp);
+  surface.addEventListener("pointercancel", onUp);
+  root.querySelector(".vx-pad-clear").addEventListener("click", () => {
+    state.strokes = [];
+    state.input = null;
+    drawSurface();
+    update();
+    send();
+  });
+  zoomBox.addEventListener("change", () => {
+    state.zoom = zoomBox.checked;
+    update();
+  });
+  penSelect.addEventListener("change", () => {
+    state.pen = Number(penSelect.value);
+    drawSurface();
+    update();
+    if (state.strokes.length) send();
+  });
+
+  drawSurface();
+  update();
+  const teardown = () => {
+    if (registry[key] === teardown) delete registry[key];
+  };
+  registry[key] = teardown;
+  return teardown;
+}
