@@ -320,6 +320,8 @@ class Gate:
 
     def arrive(self) -> None:
         self.left -= 1
+        if self.left == 0:
+            print("  every session has opened the model: the clicking starts", flush=True)
         if self.left <= 0:
             self.event.set()
 
