@@ -156,7 +156,6 @@ def start_hall(
     workers: int,
     port: int = 8501,
     bind: str = "0.0.0.0",
-    worker_ports: list[int] | None = None,
     models: Path | None = None,
     logs: Path | None = None,
     env: dict[str, str] | None = None,
@@ -178,11 +177,11 @@ def start_hall(
         Path(env.get("VAE_EXPLORER_MODELS") or ROOT / "models").resolve()
     )
     env["VAE_EXPLORER_MAX_JOBS"] = jobs_per_worker(workers, env)
-    ports = worker_ports or [free_port() for _ in range(workers)]
+    ports = [free_port() for _ in range(workers)]  # loopback only: students see the proxy
     started: list[Worker] = []
     proxy = None
     try:
-        for i, worker_port in enumerate(ports[:workers], start=1):
+        for i, worker_port in enumerate(ports, start=1):
             log = logs / f"worker-{i}.log"
             started.append(
                 Worker(f"w{i}", worker_port, _spawn(worker_command(worker_port), log, env), log)
