@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from deploy.hall import COOKIE, Hall, haproxy_binary, render_config, running_hall
+from deploy.hall import COOKIE, Hall, free_port, haproxy_binary, render_config, running_hall
 from tests.conftest import child_pids
 from tests.e2e.driver import image_sources, keyed_graph, lonely_points, to_page, wait_idle
 from ui.reconnect import NOTICE, previous_session_id
@@ -121,6 +121,39 @@ def test_two_processes_saving_the_same_names_at_once_lose_nothing(tmp_path: Path
     )
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(haproxy_binary() is None, reason=HAPROXY_MISSING)
+def test_serve_hall_prints_the_url_and_ctrl_c_stops_every_process(tmp_path: Path) -> None:
+    """scripts/serve-hall.sh's launcher: the printed URL answers through the proxy; SIGINT
+    (Ctrl-C) ends the launcher with 0 and leaves no worker or proxy behind."""
+    port = free_port()
+    env = {**os.environ, "VAE_EXPLORER_MODELS": str(tmp_path / "models"),
+           "VAE_EXPLORER_MIRROR": "http://127.0.0.1:9/", "PYTHONPATH": str(ROOT)}  # fmt: skip
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "deploy.hall", "2", "--port", str(port), "--bind", "127.0.0.1"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        lines = []
+        while not lines or "Ctrl-C" not in lines[-1]:
+            line = launcher.stdout.readline()
+            assert line, "the launcher exited early:\n" + "".join(lines)
+            lines.append(line)
+        url = f"http://127.0.0.1:{port}"
+        assert any(url in line for line in lines), lines
+        assert status(url + "/_stcore/health") == 200
+        started = child_pids(launcher.pid)
+        assert len(started) == 3  # two workers and the proxy
+        launcher.send_signal(signal.SIGINT)
+        assert launcher.wait(60) == 0
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    assert not [pid for pid in started if Path(f"/proc/{pid}").exists()]
+    with pytest.raises(OSError):
+        urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+
+
 # --- through the proxy -----------------------------------------------------------------------
 
 
@@ -133,15 +166,9 @@ def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hall]:
         SHARED, small_model(0), {"name": SHARED, "dataset": "digits"}
     )
     env = {**os.environ, "VAE_EXPLORER_MIRROR": "http://127.0.0.1:9/"}  # no downloads
-    with running_hall(2, port=_free_port(), bind="127.0.0.1", models=folder / "models",
+    with running_hall(2, port=free_port(), bind="127.0.0.1", models=folder / "models",
                       logs=folder / "logs", env=env) as running:  # fmt: skip
         yield running
-
-
-def _free_port() -> int:
-    from deploy.hall import free_port
-
-    return free_port()
 
 
 def student(browser, hall: Hall, worker: str | None = None):
