@@ -10,6 +10,7 @@ import pandas  # noqa: F401
 import streamlit as st
 
 from ui.presenter import apply_presenter_mode
+from ui.reconnect import notice_lost_session
 from ui.server_tuning import tune_server_process
 from ui.share import restore_shared_view, sync_share_params
 from ui.state import follow_page_request, init_state, show_model_badge
@@ -36,6 +37,7 @@ PAGES = [
 tune_server_process()  # once per process: TCP_NODELAY, GIL switch interval (see there)
 st.set_page_config(page_title="VAE explorer", page_icon=":material/bubble_chart:", layout="wide")
 init_state()
+notice_lost_session()  # the page reconnected, but its server had lost the session
 
 sections: dict[str, list[st.Page]] = {}
 for path, title, icon, section in PAGES:

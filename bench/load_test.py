@@ -15,8 +15,13 @@ the baseline; (2) N sessions at once plus one training session that starts train
 Train page (in a child process unless --runner thread) and polls its progress like the page.
 Server memory counts the server and its children (the training process).
 
+With --workers N the sessions go through HAProxy to N Streamlit workers (deploy/hall.py, the
+lecture hall of scripts/serve-hall.sh): each session first fetches a page as a browser does,
+keeps the proxy's sticky cookie and sends it with its websocket and its picture fetches.
+Memory and CPU then count every worker with its children, and the proxy.
+
 Usage: .venv/bin/python bench/load_test.py [--sessions 30] [--clicks 12] [--dataset digits]
-       [--runner process|thread] [--record]     (--record appends to bench/RESULTS.md)
+       [--workers N] [--runner process|thread] [--record]   (--record appends to RESULTS.md)
 Targets: every interaction completed, 0 errors, p95(click -> answer) under load <= 3x alone.
 """
 
@@ -43,6 +48,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 
 from bench.machine import cpu_model, utc_stamp  # noqa: E402
+from deploy.hall import COOKIE, running_hall  # noqa: E402
 from tests.conftest import child_pids  # noqa: E402
 from tests.e2e.conftest import free_port, start_streamlit, stop  # noqa: E402
 
@@ -70,8 +76,15 @@ class Run:
 class Session:
     """One browser tab, spoken in protobufs."""
 
-    def __init__(self, url: str, name: str, timeline: list | None = None) -> None:
+    def __init__(
+        self, url: str, name: str, timeline: list | None = None, sticky: bool = False
+    ) -> None:
         self.url = url
+        # Behind the proxy: the cookies a browser gets with its first page (the worker it is
+        # pinned to, Streamlit's XSRF token), sent with every later request.
+        self.sticky = sticky
+        self.cookie = ""
+        self.pin = ""  # a worker's name: this session asks the proxy for that worker
         self.name = name
         self.timeline = timeline  # (start, end, kind) of each run given a kind, if not None
         self.ws = None
@@ -86,10 +99,13 @@ class Session:
         self.progress_text = ""  # the last progress bar's text (the training session's epoch)
 
     async def connect(self) -> None:
+        if self.sticky:
+            self.cookie = await first_page_cookies(self.url, self.pin)
         ws_url = self.url.replace("http://", "ws://") + "/_stcore/stream"
         self.ws = await websockets.connect(
             ws_url, subprotocols=["streamlit"], origin=self.url, max_size=2**28,
             open_timeout=TIMEOUT,
+            additional_headers={"Cookie": self.cookie} if self.cookie else None,
         )  # fmt: skip
         self.reader = asyncio.create_task(self._read())
 
@@ -197,12 +213,28 @@ class Session:
         return self.widget_ids[key]
 
 
-async def fetch(url: str) -> int:
+async def fetch(url: str, cookie: str = "") -> int:
     """GET a media file the way the browser does after the delta; returns its size."""
 
     def get() -> int:
-        with urllib.request.urlopen(url, timeout=TIMEOUT) as reply:
+        request = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as reply:
             return len(reply.read())
+
+    return await asyncio.get_running_loop().run_in_executor(None, get)
+
+
+async def first_page_cookies(url: str, pin: str = "") -> str:
+    """The Cookie header a browser sends after its first page: what Set-Cookie gave it (and
+    the proxy's cookie naming worker `pin`, if given, which the proxy then keeps)."""
+
+    def get() -> str:
+        sent = f"{COOKIE}={pin}" if pin else ""
+        request = urllib.request.Request(url + "/", headers={"Cookie": sent} if sent else {})
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as reply:
+            reply.read()
+            cookies = reply.headers.get_all("Set-Cookie") or []
+        return "; ".join([sent] * bool(sent) + [cookie.split(";", 1)[0] for cookie in cookies])
 
     return await asyncio.get_running_loop().run_in_executor(None, get)
 
@@ -252,7 +284,9 @@ async def click(session: Session, rng: random.Random) -> float:
         page="latent_map", widgets=[(widget, set_json_trigger(event))],
         fragment=session.fragments.get("map_click", ""), kind="click",
     )  # fmt: skip
-    await asyncio.gather(*(fetch(session.url + u if u.startswith("/") else u) for u in run.images))
+    await asyncio.gather(
+        *(fetch(session.url + u if u.startswith("/") else u, session.cookie) for u in run.images)
+    )
     return (time.perf_counter() - start) * 1000
 
 
@@ -261,7 +295,7 @@ async def open_interpolation(session: Session) -> float:
     start = time.perf_counter()
     run = await session.rerun(page="interpolate", kind="Interpolate page")
     for url in run.images[:1]:
-        await fetch(session.url + url if url.startswith("/") else url)
+        await fetch(session.url + url if url.startswith("/") else url, session.cookie)
     took = (time.perf_counter() - start) * 1000
     await session.rerun(page="latent_map", kind="Latent map page")
     return took
@@ -286,6 +320,8 @@ class Gate:
 
     def arrive(self) -> None:
         self.left -= 1
+        if self.left == 0:
+            print("  every session has opened the model: the clicking starts", flush=True)
         if self.left <= 0:
             self.event.set()
 
@@ -294,9 +330,11 @@ class Gate:
 
 
 async def student(url: str, name: str, clicks: int, tally: Tally, seed: int, think: float,
-                  gate: Gate | None = None, interpolate: bool = True) -> None:  # fmt: skip
+                  gate: Gate | None = None, interpolate: bool = True,
+                  sticky: bool = False, pin: str = "") -> None:  # fmt: skip
     rng = random.Random(seed)
-    session = Session(url, name, tally.timeline)
+    session = Session(url, name, tally.timeline, sticky)
+    session.pin = pin
     try:
         try:
             tally.attempted += 1
@@ -325,12 +363,12 @@ async def student(url: str, name: str, clicks: int, tally: Tally, seed: int, thi
 
 
 async def trainer(url: str, stop: asyncio.Event, report: dict, started: asyncio.Event,
-                  timeline: list) -> None:  # fmt: skip
+                  timeline: list, sticky: bool = False) -> None:  # fmt: skip
     """Start training on the Train page and poll it like the page does until `stop`.
 
     `started` is set once the page shows a finished epoch: the class starts clicking then.
     """
-    session = Session(url, "trainer", timeline)
+    session = Session(url, "trainer", timeline, sticky)
     try:
         await session.connect()
         await session.rerun(page="train")
@@ -423,6 +461,32 @@ def slow_click_company(timeline: list[tuple[float, float, str]], slow_ms: float)
     return company
 
 
+@dataclass
+class Servers:
+    """What serves the class: one Streamlit process, or N workers and the proxy in front."""
+
+    pids: list[int]
+    proxy: int | None = None
+    names: list[str] = field(default_factory=list)  # the workers' names behind the proxy
+
+    def rss_mb(self) -> float:
+        return sum(rss_mb(pid)[0] for pid in self.pids)
+
+    def hwm_mb(self) -> float:
+        return sum(rss_mb(pid)[1] for pid in self.pids)
+
+    def tree_rss_mb(self) -> float:
+        """Every server with its training processes, plus the proxy."""
+        proxy = rss_mb(self.proxy)[0] if self.proxy else 0.0
+        return sum(tree_rss_mb(pid) for pid in self.pids) + proxy
+
+    def cpu_seconds(self) -> tuple[float, float, float]:
+        """(servers, their children, proxy) CPU seconds so far."""
+        each = [server_cpu_seconds(pid) for pid in self.pids]
+        proxy = cpu_seconds(self.proxy) if self.proxy else 0.0
+        return sum(e[0] for e in each), sum(e[1] for e in each), proxy
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     if not ordered:
@@ -449,20 +513,31 @@ def train_shared_model(root: Path, dataset_name: str) -> str:
     return f"{dataset_name} ({data.n_test:,} test points on the map)"
 
 
-async def measure(url: str, pid: int, sessions: int, clicks: int, think: float,
+async def measure(url: str, servers: Servers, sessions: int, clicks: int, think: float,
                   interpolate: bool = True, training: bool = True) -> dict:  # fmt: skip
-    memory = {"start": rss_mb(pid)[0]}
-    # Phase 0: the first session on a fresh server pays its one-off imports; timed apart.
+    sticky = servers.proxy is not None
+    memory = {"start": servers.rss_mb()}
+    # Phase 0: the first session on a fresh server pays its one-off imports; timed apart. One
+    # per worker behind a proxy, each pinned to its worker, so that the class meets warm ones.
     cold = Tally()
-    await student(url, "cold", 2, cold, seed=99, think=0.1, interpolate=interpolate)
+    for pin in servers.names or [""]:
+        await student(url, "cold", 2, cold, seed=99, think=0.1, interpolate=interpolate,
+                      sticky=sticky, pin=pin)  # fmt: skip
     # Phase 1: one session alone on the warm server: the baseline.
     alone = Tally()
     # 60+ clicks: the ratio's denominator is a p95, which 24 clicks left at the mercy of one
     # slow click (alone p95 ranged 10-46 ms run to run).
     await student(
-        url, "alone", max(60, clicks * 2), alone, seed=0, think=think, interpolate=interpolate
+        url,
+        "alone",
+        max(60, clicks * 2),
+        alone,
+        seed=0,
+        think=think,
+        interpolate=interpolate,
+        sticky=sticky,
     )
-    memory["after_alone"] = rss_mb(pid)[0]
+    memory["after_alone"] = servers.rss_mb()
     # Phase 2: the class, plus one session training.
     crowd = Tally()
     stop_training = asyncio.Event()
@@ -470,7 +545,7 @@ async def measure(url: str, pid: int, sessions: int, clicks: int, think: float,
     train_report: dict = {}
     if training:
         trainer_task = asyncio.create_task(
-            trainer(url, stop_training, train_report, training_started, crowd.timeline)
+            trainer(url, stop_training, train_report, training_started, crowd.timeline, sticky)
         )
         # Training is under way (an epoch finished) before the class starts clicking.
         await asyncio.wait_for(training_started.wait(), TIMEOUT)
@@ -479,12 +554,12 @@ async def measure(url: str, pid: int, sessions: int, clicks: int, think: float,
     async def sample() -> None:
         last_print = time.perf_counter()
         while True:
-            peak[0] = max(peak[0], tree_rss_mb(pid))
+            peak[0] = max(peak[0], servers.tree_rss_mb())
             await asyncio.sleep(0.5)
             if time.perf_counter() - last_print > 15:
                 last_print = time.perf_counter()
                 print(f"  {len(crowd.clicks)} clicks, {len(crowd.errors)} errors, "
-                      f"{tree_rss_mb(pid):.0f} MB", flush=True)  # fmt: skip
+                      f"{servers.tree_rss_mb():.0f} MB", flush=True)  # fmt: skip
 
     sampler = asyncio.create_task(sample())
     print(f"  the class of {sessions} starts" + (" (training under way)" if training else ""),
@@ -492,26 +567,27 @@ async def measure(url: str, pid: int, sessions: int, clicks: int, think: float,
     started = time.perf_counter()
     # Where the CPU went during the class: the server, its training process, and this client
     # (which shares the machine: on 2 cores its protobuf parsing competes with the server).
-    server_before, client_before = server_cpu_seconds(pid), time.process_time()
+    server_before, client_before = servers.cpu_seconds(), time.process_time()
     gate = Gate(sessions)
     await asyncio.gather(*[
         student(url, f"s{i:02d}", clicks, crowd, seed=i + 1, think=think, gate=gate,
-                interpolate=interpolate)
+                interpolate=interpolate, sticky=sticky)
         for i in range(sessions)
     ])  # fmt: skip
     crowd_seconds = time.perf_counter() - started
-    server_after = server_cpu_seconds(pid)
+    server_after = servers.cpu_seconds()
     cpu = {
         "server": server_after[0] - server_before[0],
         "training": server_after[1] - server_before[1],
+        "proxy": server_after[2] - server_before[2],
         "client": time.process_time() - client_before,
     }
     stop_training.set()
     if training:
         await trainer_task
     sampler.cancel()
-    memory["peak_under_load"] = max(peak[0], tree_rss_mb(pid))
-    memory["hwm"] = rss_mb(pid)[1]
+    memory["peak_under_load"] = max(peak[0], servers.tree_rss_mb())
+    memory["hwm"] = servers.hwm_mb()
     return {"cold": cold, "alone": alone, "crowd": crowd, "train": train_report,
             "memory": memory, "crowd_seconds": crowd_seconds, "training": training, "cpu": cpu,
             "load_after": os.getloadavg()[0]}  # fmt: skip
@@ -570,9 +646,12 @@ def summary(result: dict, sessions: int, clicks: int, data: str, where: str, com
         + f"The class phase took {result['crowd_seconds']:.0f} s; load average "
         f"{result['load_after']:.1f} at the end. CPU used in it: server "
         f"{result['cpu']['server']:.1f} s, its children (training) "
-        f"{result['cpu']['training']:.1f} s, this client {result['cpu']['client']:.1f} s.",
+        f"{result['cpu']['training']:.1f} s, "
+        + (f"the proxy {result['cpu']['proxy']:.1f} s, " if result["cpu"]["proxy"] else "")
+        + f"this client {result['cpu']['client']:.1f} s.",
         f"Memory (RSS): server {mem['start']:.0f} MB at start, {mem['after_alone']:.0f} MB after "
-        f"one session; server + training process {mem['peak_under_load']:.0f} MB peak under load "
+        f"one session; server + training process"
+        f"{' + proxy' if result['cpu']['proxy'] else ''} {mem['peak_under_load']:.0f} MB peak under load "
         f"(server high-water mark {mem['hwm']:.0f} MB).",
     ]
     company = slow_click_company(crowd.timeline, 3 * p95a)
@@ -605,10 +684,15 @@ def main() -> int:
     parser.add_argument("--no-train", action="store_true", help="no training session")
     parser.add_argument("--runner", choices=["process", "thread"], default="process",
                         help="where the Train page trains (the app's default: process)")  # fmt: skip
+    parser.add_argument("--workers", type=int, default=0,
+                        help="N > 0: through HAProxy to N Streamlit workers (the lecture hall); "
+                        "0: straight to one server (default)")  # fmt: skip
     parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
     args = parser.parse_args()
-    if not 1 <= args.sessions <= 100 or not 1 <= args.clicks <= 100:
-        parser.error("--sessions and --clicks must be between 1 and 100")
+    if not 1 <= args.sessions <= 300 or not 1 <= args.clicks <= 100:
+        parser.error("--sessions must be between 1 and 300 and --clicks between 1 and 100")
+    if not 0 <= args.workers <= 8:
+        parser.error("--workers must be between 0 and 8")
 
     where = machine()
     with tempfile.TemporaryDirectory(prefix="vx-load-") as folder:
@@ -619,17 +703,29 @@ def main() -> int:
                "VAE_EXPLORER_MIRROR": "http://127.0.0.1:9/",
                "VAE_EXPLORER_TRAIN_RUNNER": args.runner}  # fmt: skip
         (ROOT / "artifacts" / "e2e").mkdir(parents=True, exist_ok=True)
-        port = free_port()
-        process = start_streamlit(ROOT / "app.py", port, env)  # binds 127.0.0.1 only
-        try:
-            print(f"server pid {process.pid} on 127.0.0.1:{port}; measuring ...", flush=True)
-            result = asyncio.run(asyncio.wait_for(
-                measure(f"http://127.0.0.1:{port}", process.pid, args.sessions, args.clicks,
-                        args.think, not args.no_interpolate, not args.no_train),
-                timeout=900,
+
+        def run(url: str, servers: Servers) -> dict:
+            print(f"serving from {url} (pids {servers.pids}); measuring ...", flush=True)
+            return asyncio.run(asyncio.wait_for(
+                measure(url, servers, args.sessions, args.clicks, args.think,
+                        not args.no_interpolate, not args.no_train),
+                timeout=1800,
             ))  # fmt: skip
-        finally:
-            stop(process)
+
+        if args.workers:
+            with running_hall(args.workers, port=free_port(), bind="127.0.0.1", models=models,
+                              logs=ROOT / "artifacts" / "hall", env=env) as hall:  # fmt: skip
+                pids = [worker.process.pid for worker in hall.workers]
+                names = [worker.name for worker in hall.workers]
+                result = run(hall.url, Servers(pids, proxy=hall.proxy.pid, names=names))
+            where += f"; through HAProxy to {args.workers} worker(s)"
+        else:
+            port = free_port()
+            process = start_streamlit(ROOT / "app.py", port, env)  # binds 127.0.0.1 only
+            try:
+                result = run(f"http://127.0.0.1:{port}", Servers([process.pid]))
+            finally:
+                stop(process)
     result["runner"] = args.runner
     command = "bench/load_test.py " + " ".join(sys.argv[1:])
     text = summary(result, args.sessions, args.clicks, data, where, command)
