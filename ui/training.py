@@ -91,6 +91,23 @@ def model_config_for(dataset: Dataset, **overrides) -> ModelConfig:
     return ModelConfig(**values)
 
 
+def describe_settings(data: str, model_config: ModelConfig, train_config: TrainConfig) -> str:
+    """One line naming everything a run was asked to do, as the Train form names it."""
+    net = "Conv" if model_config.architecture == "conv" else "MLP"
+    widths = ", ".join(map(str, model_config.hidden))
+    return (
+        f"{data} · {net} {widths} · {model_config.likelihood} · β {train_config.beta:g} · "
+        f"warm-up {train_config.warmup_epochs} · {train_config.epochs} epochs · "
+        f"batch {train_config.batch_size} · lr {train_config.lr:g} · seed {train_config.seed}"
+    )
+
+
+def run_settings(run: TrainRun) -> str:
+    """describe_settings() of the run's own configs: what its results came from."""
+    return describe_settings(run.dataset_file or run.dataset.name, run.job.model.config,
+                             run.job.config)  # fmt: skip
+
+
 def start_run(
     dataset: Dataset,
     model_config: ModelConfig,
