@@ -12,7 +12,14 @@ from runner.worker import prestart_worker
 from ui.form_memory import forget, recall, recalled, remember
 from ui.frozen_figure import FrozenFigure
 from ui.models import save_active_model_form
-from ui.state import cached_dataset, current_device_label, ensure_app_entry, get_active_model
+from ui.state import (
+    cached_dataset,
+    current_device_label,
+    ensure_app_entry,
+    get_active_model,
+    set_active_model,
+    unsaved_models,
+)
 from ui.training import (
     adopt_result,
     describe_settings,
@@ -369,6 +376,7 @@ if run is not None and not run.job.alive:
         st.warning(f"Training {job.progress().message}; the epochs done so far are kept.")
 
     active = get_active_model()
+    unsaved = unsaved_models().get(run.active_key)
     if active is not None and active.key == run.active_key:
         st.subheader("Keep this model")
         st.caption(
@@ -378,3 +386,13 @@ if run is not None and not run.job.alive:
         save_active_model_form(active, "train")
         st.page_link("pages/latent_map.py", label="Explore the latent map",
                      icon=":material/scatter_plot:")  # fmt: skip
+    elif unsaved is not None:
+        st.subheader("Keep this model")
+        current = f"**{active.name}**" if active is not None else "another model"
+        st.caption(
+            f"Not saved, and no longer the current model ({current} is). It is kept for this "
+            "browser session: make it current again to look at it or save it."
+        )
+        if st.button("Make it the current model again", key="train_make_current"):
+            set_active_model(unsaved)
+            st.rerun()

@@ -554,3 +554,31 @@ def test_an_uploaded_training_file_survives_a_visit_to_another_page():
     assert not at.button(key="train_start").disabled
     at.button(key="train_upload_forget").click().run()
     assert at.button(key="train_start").disabled
+
+
+def test_loading_a_saved_model_keeps_the_unsaved_trained_one(trained, library_dir):
+    from vae.library import ModelLibrary
+
+    model, meta = trained
+    ModelLibrary(library_dir).save("saved digits", model, meta)
+    at = open_page("pages/train.py")
+    at.text_input(key="train_hidden").set_value("32")
+    at.number_input(key="train_epochs").set_value(2).run()
+    at.button(key="train_start").click().run()
+    wait_for_training(at)
+    run = at.session_state["vx_train_run"]
+    assert any(s.value == "Keep this model" for s in at.subheader)
+
+    at.switch_page("pages/models.py").run()
+    at.button(key="models_load").click().run()
+    assert at.session_state["vx_active_model"].source == "library"
+    unsaved = " ".join(m.value for m in at.markdown)
+    assert "not saved" in unsaved and run.name in unsaved  # listed, with a way back
+
+    at.switch_page("pages/train.py").run()
+    assert any(s.value == "Keep this model" for s in at.subheader)
+    at.button(key="train_make_current").click().run()
+    assert at.session_state["vx_active_model"].key == run.active_key
+    at.text_input(key="train_save_name").set_value("kept after all")
+    at.button(key="train_save").click().run()
+    assert (library_dir / f"kept after all{SUFFIX}").is_file()

@@ -37,6 +37,9 @@ CLICKED_Z_KEY = "vx_clicked_z"
 CLICKED_INDEX_KEY = "vx_clicked_index"
 PATH_KEY = "vx_path"
 WANTED_PAGE_KEY = "vx_wanted_page"  # the page a run without app.py asked for (see below)
+# {model key: ActiveModel} trained in this session and not saved: opening another model must
+# not throw one away, so they stay here (a few MB at most each) until saved or the session ends.
+UNSAVED_KEY = "vx_unsaved_models"
 
 MAX_VIEW_POINTS = 60_000  # the latent map draws at most this many test points
 DERIVED_ENTRIES = 6  # figures etc. kept with one latent view (a few options' worth)
@@ -106,6 +109,7 @@ def init_state() -> None:
         CLICKED_Z_KEY: None,
         CLICKED_INDEX_KEY: None,
         PATH_KEY: [],
+        UNSAVED_KEY: {},
     }
     for key, value in defaults.items():
         if key not in st.session_state:
@@ -165,6 +169,27 @@ def set_active_model(active: ActiveModel) -> None:
     st.session_state[CLICKED_Z_KEY] = None
     st.session_state[CLICKED_INDEX_KEY] = None
     st.session_state[PATH_KEY] = []
+    if active.source == "session" and active.key not in _saved_keys():
+        st.session_state.setdefault(UNSAVED_KEY, {})[active.key] = active
+
+
+def _saved_keys() -> set[str]:
+    return st.session_state.setdefault("vx_saved_session_models", set())
+
+
+def unsaved_models() -> dict[str, ActiveModel]:
+    """This session's trained models that are not saved yet, by key (oldest first)."""
+    return st.session_state.setdefault(UNSAVED_KEY, {})
+
+
+def is_unsaved(active: ActiveModel) -> bool:
+    return active.source == "session" and active.key not in _saved_keys()
+
+
+def mark_saved(active: ActiveModel) -> None:
+    """`active` is in the library now: nothing is lost if another model replaces it."""
+    unsaved_models().pop(active.key, None)
+    _saved_keys().add(active.key)
 
 
 def require_active_model() -> ActiveModel:
@@ -298,6 +323,10 @@ def show_model_badge() -> None:
         if active is None:
             st.caption(f"**No model loaded** · device: {current_device_label()}")
             return
-        source = "trained in this session" if active.source == "session" else "saved"
+        unsaved = is_unsaved(active)
+        source = "trained in this session, not saved" if unsaved else "saved"
         st.markdown(f"**Model:** {active.name}  \n**Data:** {dataset_label(active.metadata)}")
         st.caption(f"{source} · runs on {device_label(active.model.device)}")
+        others = len(unsaved_models()) - (active.key in unsaved_models())
+        if others:
+            st.caption(f"{others} more unsaved model{'s' * (others > 1)}: see Models.")
