@@ -24,7 +24,7 @@ from streamlit.errors import StreamlitAPIException
 
 from vae import VAE, describe_device, pick_device
 from vae.device import interactive_threads
-from vae.latent import encode_dataset, kl_per_example, reconstruction_error
+from vae.latent import encode_dataset, kl_per_example, reconstruction_nll_at_mean
 from vae.metadata import dataset_file
 
 if TYPE_CHECKING:  # vae.data / vae.library are imported lazily: pages load faster without them
@@ -77,7 +77,7 @@ class LatentView:
     mu: np.ndarray  # (N, 2) posterior means
     sigma: np.ndarray  # (N, 2) posterior standard deviations
     kl: np.ndarray  # (N,) KL(q(z|x) || p(z)) in nats
-    recon_error: np.ndarray  # (N,) squared error of the decoded posterior mean
+    recon_nll: np.ndarray  # (N,) -log p(x|z=μ) in nats (vae.latent.reconstruction_nll_at_mean)
     label_kind: Literal["class", "continuous"] | None
     class_names: tuple[str, ...] | None
     # Names this view (and the data behind it) in server-wide caches: a shared view has one
@@ -242,7 +242,7 @@ def _shared_latent_view(model_key: str, dataset_name: str, _model: VAE, _data: D
     """One read-only LatentView per (saved model version, dataset) for the whole server."""
     del dataset_name  # part of the cache key only
     view = compute_latent_view(_model, _data)
-    for array in (view.x, view.y, view.mu, view.sigma, view.kl, view.recon_error):
+    for array in (view.x, view.y, view.mu, view.sigma, view.kl, view.recon_nll):
         if array is not None:
             array.flags.writeable = False  # shared by every session: nobody may change it
     return view
@@ -259,7 +259,7 @@ def compute_latent_view(model: VAE, dataset: Dataset) -> LatentView:
         mu=mu,
         sigma=sigma,
         kl=kl_per_example(mu, sigma),
-        recon_error=reconstruction_error(model, x),
+        recon_nll=reconstruction_nll_at_mean(model, x),
         label_kind=dataset.label_kind,
         class_names=dataset.class_names,
     )
