@@ -21,8 +21,10 @@ from ui.state import (
     unsaved_models,
 )
 from ui.training import (
+    about,
     adopt_result,
     describe_settings,
+    estimate_run_seconds,
     get_run,
     model_config_for,
     poll,
@@ -304,10 +306,20 @@ if dataset is not None:
         config_error = str(error)
 upload = st.session_state.get(UPLOAD_STATE) if choice == UPLOAD else None
 form_data = upload[2] if upload else choice
+estimate = None
+if form_configs is not None and not running:
+    estimate = estimate_run_seconds(dataset, *form_configs)
+    steps = -(-len(dataset.x_train) // form_configs[1].batch_size)
+    st.caption(
+        f"Estimated: **{about(estimate)}** on {current_device_label()} at its present load "
+        f"({form_configs[1].epochs} epochs × {steps} steps, timed on a few steps just now, "
+        "plus a test pass after each epoch)."
+    )
 if start and config_error is not None:
     st.error(f"Cannot train with these settings: {config_error}")
 elif start and form_configs is not None:
-    start_run(dataset, *form_configs, dataset_file=upload[2] if upload else None, runner=RUNNER)
+    start_run(dataset, *form_configs, dataset_file=upload[2] if upload else None, runner=RUNNER,
+              estimate_seconds=estimate)  # fmt: skip
     st.rerun()  # redraw with the settings locked and the live panel polling
 
 
@@ -322,12 +334,15 @@ def live_panel() -> None:
         st.info("Choose data and settings, then press **Start**. Training runs in the background.")
         return
     progress = poll(run)
+    eta = progress.eta_seconds  # from the epochs done; before the first, the page's estimate
+    if eta is None and run.estimate_seconds is not None:
+        eta = max(0.0, run.estimate_seconds - (progress.seconds or 0.0))
     if progress.state == "waiting":
         st.progress(0.0, text=f"⏳ {progress.message} (other sessions are training)")
     else:
         text = (
             f"epoch {progress.epoch} of {progress.epochs} · {format_seconds(progress.seconds)} "
-            f"elapsed · about {format_seconds(progress.eta_seconds)} left"
+            f"elapsed · about {format_seconds(eta)} left"
             if not progress.finished
             else progress.message
         )
@@ -354,6 +369,13 @@ def live_panel() -> None:
         )
         if map_figure is not None:
             st.plotly_chart(map_figure, key="train_map")
+        elif not progress.finished:
+            per_epoch = (
+                f", {about(run.estimate_seconds / progress.epochs)} after Start"
+                if run.estimate_seconds is not None and progress.epochs
+                else ""
+            )
+            st.caption(f"The latent map appears when the first epoch ends{per_epoch}.")
     with curves:
         st.plotly_chart(curves_figure, key="train_curves")
     if progress.finished and run.active_key is None and not run.job.alive:

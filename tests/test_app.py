@@ -582,3 +582,24 @@ def test_loading_a_saved_model_keeps_the_unsaved_trained_one(trained, library_di
     at.text_input(key="train_save_name").set_value("kept after all")
     at.button(key="train_save").click().run()
     assert (library_dir / f"kept after all{SUFFIX}").is_file()
+
+
+# --- estimates before long work -------------------------------------------------------------
+
+
+def test_train_shows_a_time_estimate_before_start_that_follows_the_settings():
+    at = open_page("pages/train.py")
+    estimate = [c.value for c in at.caption if c.value.startswith("Estimated:")]
+    assert len(estimate) == 1 and "about" in estimate[0] and "30 epochs × 12 steps" in estimate[0]
+    at.number_input(key="train_epochs").set_value(300).run()
+    longer = [c.value for c in at.caption if c.value.startswith("Estimated:")]
+    assert "300 epochs × 12 steps" in longer[0]
+
+
+def test_the_beta_page_estimates_the_pair_for_the_chosen_data():
+    at = open_page("pages/beta.py")
+    info = " ".join(i.value for i in at.info)
+    assert "15 s" not in info and "about" in info and "on digits" in info
+    at.selectbox(key="beta_dataset").set_value("s-curve").run()
+    assert "on s-curve" in " ".join(i.value for i in at.info)
+    assert any("for both on this machine" in c.value for c in at.caption)
