@@ -603,3 +603,17 @@ def test_the_beta_page_estimates_the_pair_for_the_chosen_data():
     at.selectbox(key="beta_dataset").set_value("s-curve").run()
     assert "on s-curve" in " ".join(i.value for i in at.info)
     assert any("for both on this machine" in c.value for c in at.caption)
+
+
+def test_the_live_panel_never_shows_an_empty_map_without_saying_when_it_comes():
+    at = open_page("pages/train.py")
+    at.number_input(key="train_epochs").set_value(1000).run()
+    at.button(key="train_start").click().run()
+    run = at.session_state["vx_train_run"]
+    try:
+        has_map = any(c.proto.id and "train_map" in c.proto.id for c in at.get("plotly_chart"))
+        said = "The latent map appears when the first epoch ends, about" in _captions(at)
+        assert has_map or said, (has_map, _captions(at))
+    finally:
+        at.button(key="train_stop").click().run()
+        assert run.job.join(30)
