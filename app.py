@@ -35,7 +35,9 @@ PAGES = [
 ]
 
 tune_server_process()  # once per process: TCP_NODELAY, GIL switch interval (see there)
-st.set_page_config(page_title="VAE explorer", page_icon=":material/bubble_chart:", layout="wide")
+# The favicon is a file of ours, sent inline: for a ":material/...:" page icon Streamlit's
+# browser code fetches the SVG from fonts.gstatic.com (the icons in the page use a bundled font).
+st.set_page_config(page_title="VAE explorer", page_icon=ROOT / "ui" / "favicon.svg", layout="wide")
 init_state()
 notice_lost_session()  # the page reconnected, but its server had lost the session
 

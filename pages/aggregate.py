@@ -143,7 +143,7 @@ st.caption(
 
 st.download_button(
     "Latent coordinates (CSV)",
-    latent_csv(view.mu, view.sigma, view.kl, view.recon_error, view.y, view.class_names),
+    latent_csv(view.mu, view.sigma, view.kl, view.recon_nll, view.y, view.class_names),
     file_name=f"{active.name}-latents.csv",
     mime="text/csv",
     key="agg_csv",

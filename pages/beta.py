@@ -11,6 +11,7 @@ from ui import presenter
 from ui.explore_cache import cached
 from ui.models import builtin_dataset
 from ui.state import cached_dataset, get_active_model, load_library_model, model_library
+from ui.training import about, estimate_run_seconds
 from vae import recipes
 from vae.latent import encode_dataset
 from vae.recipes import test_terms, train_beta_pair
@@ -34,6 +35,7 @@ source = st.radio(
     "Models", ["train a pair now", "two saved models"], horizontal=True, key="beta_source"
 )
 pair = st.session_state[PAIR_KEY]
+pair_estimate = None  # seconds the two trainings should take, for the chosen data
 
 if source == "train a pair now":
     active = get_active_model()
@@ -46,12 +48,18 @@ if source == "train a pair now":
     beta_b = c[2].number_input("β₂", 0.0, 50.0, 1.0, 0.1, key="beta_b")
     default_epochs = min(100, max(5, recipes.PAIR_TRAIN.epochs))
     epochs = c[3].slider("Epochs", 5, 100, default_epochs, 5, key="beta_epochs")
+    if active is not None and active.dataset.name == dataset_name:
+        dataset = active.dataset
+    else:
+        dataset = cached_dataset(dataset_name)
+    config = replace(recipes.PAIR_TRAIN, epochs=int(epochs))
+    pair_model = recipes.quick_model_config(dataset, recipes.PAIR_HIDDEN)
+    # Two runs of the same size, one after the other.
+    pair_estimate = 2 * estimate_run_seconds(
+        dataset, pair_model, config, max_train=recipes.MAX_QUICK_TRAIN
+    )
+    c[4].caption(f"{about(pair_estimate)} for both on this machine now")
     if c[4].button("Train both", key="beta_train", type="primary"):
-        if active is not None and active.dataset.name == dataset_name:
-            dataset = active.dataset
-        else:
-            dataset = cached_dataset(dataset_name)
-        config = replace(recipes.PAIR_TRAIN, epochs=int(epochs))
         with st.status(f"Training two models on {dataset_name}…") as status:
             bar = st.progress(0.0)
             a, b = train_beta_pair(
@@ -62,7 +70,8 @@ if source == "train a pair now":
             )
             status.update(
                 label=f"Trained in {a.result.seconds + b.result.seconds:.1f} s "
-                f"(at most {recipes.MAX_QUICK_TRAIN:,} training examples each)",
+                f"(estimated: {about(pair_estimate)}; "
+                f"at most {recipes.MAX_QUICK_TRAIN:,} training examples each)",
                 state="complete",
                 expanded=False,
             )
@@ -109,7 +118,8 @@ else:
     pair = {"models": models}
 
 if not pair:
-    st.info("Choose two β values and press **Train both** (about 15 s on digits on a 2-core CPU).")
+    when = f" ({about(pair_estimate)} on {dataset_name})" if pair_estimate is not None else ""
+    st.info(f"Choose two β values and press **Train both**{when}.")
     st.stop()
 
 encoded = []

@@ -7,8 +7,20 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.models import activate_library_model, builtin_dataset, save_active_model_form
-from ui.state import dataset_label, ensure_app_entry, get_active_model, model_library
+from ui.models import (
+    activate_library_model,
+    builtin_dataset,
+    save_active_model_form,
+    unsaved_models_list,
+)
+from ui.state import (
+    dataset_label,
+    ensure_app_entry,
+    get_active_model,
+    is_unsaved,
+    model_library,
+    unsaved_models,
+)
 from vae.checkpoint import SUFFIX, CheckpointError, checkpoint_bytes
 from vae.data import USER_DATA_SUFFIXES, DataError, load_user_data
 from vae.library import ModelEntry, ModelExistsError
@@ -77,9 +89,9 @@ if active is not None:
     with st.container(border=True):
         st.markdown(
             f"**Current model: {active.name}** · {dataset_label(active.metadata)} · "
-            + ("trained in this session, not saved yet" if active.source == "session" else "saved")
+            + ("trained in this session, not saved yet" if is_unsaved(active) else "saved")
         )
-        if active.source == "session":
+        if is_unsaved(active):
             save_active_model_form(active, "models")
         st.download_button(
             "Download the current model",
@@ -90,6 +102,10 @@ if active is not None:
             on_click="ignore",
             icon=":material/download:",
         )
+
+if len(unsaved_models()) > (active is not None and active.key in unsaved_models()):
+    st.subheader("Unsaved models of this session")
+    unsaved_models_list("models", exclude=active.key if active is not None else None)
 
 st.subheader("Saved models")
 st.caption(f"Folder: `{library.root}` · shared by every session of this server.")

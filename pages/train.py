@@ -9,10 +9,29 @@ import streamlit as st
 
 from runner.live_figures import live_curves, snapshot_map
 from runner.worker import prestart_worker
+from ui.form_memory import forget, recall, recalled, remember
 from ui.frozen_figure import FrozenFigure
 from ui.models import save_active_model_form
-from ui.state import cached_dataset, current_device_label, ensure_app_entry, get_active_model
-from ui.training import adopt_result, get_run, model_config_for, poll, start_run, stop_run
+from ui.state import (
+    cached_dataset,
+    current_device_label,
+    ensure_app_entry,
+    get_active_model,
+    set_active_model,
+    unsaved_models,
+)
+from ui.training import (
+    about,
+    adopt_result,
+    describe_settings,
+    estimate_run_seconds,
+    get_run,
+    model_config_for,
+    poll,
+    run_settings,
+    start_run,
+    stop_run,
+)
 from vae import ConfigError, TrainConfig
 from vae.data import USER_DATA_SUFFIXES, DataError, Dataset, load_user_data
 from vae.train import history_record
@@ -47,17 +66,7 @@ UPLOAD_STATE = "vx_train_upload"  # (file_id, Dataset, file name) of the last pa
 ensure_app_entry()  # a deep link on a cold server must still go through app.py
 
 
-def apply_defaults() -> None:
-    """When the dataset changes, reset the settings that depend on it."""
-    choice = DEFAULTS[st.session_state["train_dataset"]]
-    st.session_state["train_hidden"] = choice["hidden"]
-    st.session_state["train_epochs"] = choice["epochs"]
-    st.session_state["train_batch"] = choice["batch"]
-    st.session_state["train_lr"] = choice["lr"]
-    st.session_state.pop("train_likelihood", None)  # follow the new dataset's suggestion
-
-
-for key, value in {
+SETTING_DEFAULTS = {
     "train_dataset": "digits",
     "train_architecture": "mlp",
     "train_hidden": DEFAULTS["digits"]["hidden"],
@@ -67,9 +76,33 @@ for key, value in {
     "train_beta": 1.0,
     "train_warmup": 0,
     "train_seed": 0,
-}.items():
-    if key not in st.session_state:
-        st.session_state[key] = value
+}
+# Every setting of the form; the likelihood's default follows the data (see below).
+SETTING_KEYS = (*SETTING_DEFAULTS, "train_likelihood")
+
+
+def apply_defaults() -> None:
+    """When the dataset changes, reset the settings that depend on it."""
+    if st.session_state["train_dataset"] == recalled("train_dataset"):
+        # Streamlit also calls this when the selectbox is redrawn disabled (Start locks the
+        # form): the dataset is the same, and the user's settings must stay.
+        return
+    choice = DEFAULTS[st.session_state["train_dataset"]]
+    st.session_state["train_hidden"] = choice["hidden"]
+    st.session_state["train_epochs"] = choice["epochs"]
+    st.session_state["train_batch"] = choice["batch"]
+    st.session_state["train_lr"] = choice["lr"]
+    forget("train_likelihood")  # follow the new dataset's suggestion
+    remember(*SETTING_KEYS)
+
+
+def kept(key: str) -> dict:
+    """A setting widget's key, remembered on every change (see ui/form_memory.py)."""
+    return {"key": key, "on_change": remember, "args": (key,)}
+
+
+for key, value in SETTING_DEFAULTS.items():
+    recall(key, value)  # a visit to another page must not reset the form
 
 
 def load_data(choice: str) -> Dataset | None:
@@ -93,10 +126,16 @@ def load_data(choice: str) -> Dataset | None:
         help="Rows are examples. .npz with x (and y), .npy, .csv with an optional label column, "
         "or a .zip of images in one folder per class.",
     )  # fmt: skip
-    if upload is None:
-        st.session_state.pop(UPLOAD_STATE, None)
-        return None
     cached = st.session_state.get(UPLOAD_STATE)
+    if upload is None:
+        # The uploader comes back empty after a visit to another page: keep the parsed file.
+        if cached is None:
+            return None
+        st.caption(f"Using **{cached[2]}**, uploaded earlier. Upload a file to replace it.")
+        if st.button("Forget this file", key="train_upload_forget", icon=":material/close:"):
+            st.session_state.pop(UPLOAD_STATE, None)
+            st.rerun()
+        return cached[1]
     if cached is not None and cached[0] == upload.file_id:
         return cached[1]
     try:
@@ -105,7 +144,7 @@ def load_data(choice: str) -> Dataset | None:
         st.error(f"Cannot use {upload.name}: {error}")
         return None
     st.session_state[UPLOAD_STATE] = (upload.file_id, dataset, upload.name)
-    st.session_state.pop("train_likelihood", None)
+    forget("train_likelihood")
     return dataset
 
 
@@ -200,43 +239,43 @@ with model_col:
     st.subheader("Model")
     conv_ok = dataset is not None and dataset.image_shape == (28, 28)
     architecture = st.radio(
-        "Architecture", ["mlp", "conv"], horizontal=True, key="train_architecture",
+        "Architecture", ["mlp", "conv"], horizontal=True, **kept("train_architecture"),
         format_func={"mlp": "MLP", "conv": "Conv (28×28 images)"}.get, disabled=running,
     )  # fmt: skip
     if architecture == "conv" and not conv_ok:
         st.caption("The conv net is for 28×28 images: the MLP will be used.")
         architecture = "mlp"
     hidden_text = st.text_input(
-        "Hidden layer widths", key="train_hidden", disabled=running,
+        "Hidden layer widths", **kept("train_hidden"), disabled=running,
         help="Encoder widths, e.g. 512, 256; the decoder mirrors them. Conv uses the last one.",
     )  # fmt: skip
     likelihoods = ["bernoulli", "gaussian"]
-    suggested = dataset.likelihood if dataset is not None else "bernoulli"
+    recall("train_likelihood", dataset.likelihood if dataset is not None else "bernoulli")
     likelihood = st.selectbox(
-        "Likelihood p(x|z)", likelihoods, index=likelihoods.index(suggested),
-        key="train_likelihood", disabled=running,
+        "Likelihood p(x|z)", likelihoods, **kept("train_likelihood"), disabled=running,
         help="Bernoulli for pixel intensities in [0, 1]; Gaussian (learned σ) for other data.",
     )  # fmt: skip
     beta = st.number_input(
-        "β (weight of the KL term)", min_value=0.0, max_value=100.0, step=0.5, key="train_beta",
+        "β (weight of the KL term)", min_value=0.0, max_value=100.0, step=0.5, **kept("train_beta"),
         disabled=running, help="1 is the true ELBO; β > 1 pulls bubbles towards the prior.",
     )  # fmt: skip
     warmup = st.number_input(
-        "KL warm-up epochs", min_value=0, max_value=1000, step=1, key="train_warmup",
+        "KL warm-up epochs", min_value=0, max_value=1000, step=1, **kept("train_warmup"),
         disabled=running, help="The KL weight grows linearly from 0 to β over these epochs.",
     )  # fmt: skip
 with train_col:
     st.subheader("Training")
-    epochs = st.number_input("Epochs", 1, 1000, step=5, key="train_epochs", disabled=running)
+    epochs = st.number_input("Epochs", 1, 1000, step=5, **kept("train_epochs"), disabled=running)
     batch = st.select_slider(
-        "Batch size", [16, 32, 64, 128, 256, 512, 1024], key="train_batch", disabled=running
+        "Batch size", [16, 32, 64, 128, 256, 512, 1024], **kept("train_batch"), disabled=running
     )
     lr = st.select_slider(
-        "Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], key="train_lr",
+        "Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], **kept("train_lr"),
         format_func=lambda v: f"{v:g}", disabled=running,
     )  # fmt: skip
-    seed = st.number_input("Seed", 0, 2**31 - 1, step=1, key="train_seed", disabled=running)
+    seed = st.number_input("Seed", 0, 2**31 - 1, step=1, **kept("train_seed"), disabled=running)
     st.caption(f"Runs on **{current_device_label()}**.")
+remember(*SETTING_KEYS)  # also on each change (on_change): a click on another page comes next
 
 start_col, stop_col, _ = st.columns([1, 1, 4])
 start = start_col.button(
@@ -248,25 +287,40 @@ stop = stop_col.button(
 )
 if stop:
     stop_run()
-if start and dataset is not None:
+form_configs, config_error = None, None
+if dataset is not None:
     try:
-        model_config = model_config_for(
-            dataset,
-            architecture=architecture,
-            hidden=parse_widths(hidden_text),
-            likelihood=likelihood,
-        )
-        train_config = TrainConfig(
-            epochs=int(epochs), batch_size=int(batch), lr=float(lr), beta=float(beta),
-            warmup_epochs=int(warmup), seed=int(seed), device="auto",
+        form_configs = (
+            model_config_for(
+                dataset,
+                architecture=architecture,
+                hidden=parse_widths(hidden_text),
+                likelihood=likelihood,
+            ),
+            TrainConfig(
+                epochs=int(epochs), batch_size=int(batch), lr=float(lr), beta=float(beta),
+                warmup_epochs=int(warmup), seed=int(seed), device="auto",
+            ),
         )  # fmt: skip
     except ConfigError as error:
-        st.error(f"Cannot train with these settings: {error}")
-    else:
-        upload = st.session_state.get(UPLOAD_STATE) if choice == UPLOAD else None
-        start_run(dataset, model_config, train_config, dataset_file=upload[2] if upload else None,
-                  runner=RUNNER)  # fmt: skip
-        st.rerun()  # redraw with the settings locked and the live panel polling
+        config_error = str(error)
+upload = st.session_state.get(UPLOAD_STATE) if choice == UPLOAD else None
+form_data = upload[2] if upload else choice
+estimate = None
+if form_configs is not None and not running:
+    estimate = estimate_run_seconds(dataset, *form_configs)
+    steps = -(-len(dataset.x_train) // form_configs[1].batch_size)
+    st.caption(
+        f"Estimated: **{about(estimate)}** on {current_device_label()} at its present load "
+        f"({form_configs[1].epochs} epochs × {steps} steps, timed on a few steps just now, "
+        "plus a test pass after each epoch)."
+    )
+if start and config_error is not None:
+    st.error(f"Cannot train with these settings: {config_error}")
+elif start and form_configs is not None:
+    start_run(dataset, *form_configs, dataset_file=upload[2] if upload else None, runner=RUNNER,
+              estimate_seconds=estimate)  # fmt: skip
+    st.rerun()  # redraw with the settings locked and the live panel polling
 
 
 def live_panel() -> None:
@@ -280,16 +334,25 @@ def live_panel() -> None:
         st.info("Choose data and settings, then press **Start**. Training runs in the background.")
         return
     progress = poll(run)
+    eta = progress.eta_seconds  # from the epochs done; before the first, the page's estimate
+    if eta is None and run.estimate_seconds is not None:
+        eta = max(0.0, run.estimate_seconds - (progress.seconds or 0.0))
     if progress.state == "waiting":
         st.progress(0.0, text=f"⏳ {progress.message} (other sessions are training)")
     else:
         text = (
             f"epoch {progress.epoch} of {progress.epochs} · {format_seconds(progress.seconds)} "
-            f"elapsed · about {format_seconds(progress.eta_seconds)} left"
+            f"elapsed · about {format_seconds(eta)} left"
             if not progress.finished
             else progress.message
         )
         st.progress(progress.fraction, text=text)
+    shown = run_settings(run)
+    st.caption(f"Results of: {shown}")
+    if not run.job.alive and form_configs is not None:
+        asked = describe_settings(form_data, *form_configs)
+        if asked != shown:
+            st.caption(f"The settings above ({asked}) are not these: **Start** trains with them.")
     history = [history_record(r) for r in progress.reports]  # the curves need the core keys
     snapshots = [r.snapshot for r in progress.reports if r.snapshot is not None]
     latent, curves = st.columns(2, gap="medium")
@@ -306,6 +369,13 @@ def live_panel() -> None:
         )
         if map_figure is not None:
             st.plotly_chart(map_figure, key="train_map")
+        elif not progress.finished:
+            per_epoch = (
+                f", {about(run.estimate_seconds / progress.epochs)} after Start"
+                if run.estimate_seconds is not None and progress.epochs
+                else ""
+            )
+            st.caption(f"The latent map appears when the first epoch ends{per_epoch}.")
     with curves:
         st.plotly_chart(curves_figure, key="train_curves")
     if progress.finished and run.active_key is None and not run.job.alive:
@@ -328,6 +398,7 @@ if run is not None and not run.job.alive:
         st.warning(f"Training {job.progress().message}; the epochs done so far are kept.")
 
     active = get_active_model()
+    unsaved = unsaved_models().get(run.active_key)
     if active is not None and active.key == run.active_key:
         st.subheader("Keep this model")
         st.caption(
@@ -337,3 +408,13 @@ if run is not None and not run.job.alive:
         save_active_model_form(active, "train")
         st.page_link("pages/latent_map.py", label="Explore the latent map",
                      icon=":material/scatter_plot:")  # fmt: skip
+    elif unsaved is not None:
+        st.subheader("Keep this model")
+        current = f"**{active.name}**" if active is not None else "another model"
+        st.caption(
+            f"Not saved, and no longer the current model ({current} is). It is kept for this "
+            "browser session: make it current again to look at it or save it."
+        )
+        if st.button("Make it the current model again", key="train_make_current"):
+            set_active_model(unsaved)
+            st.rerun()

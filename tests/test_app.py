@@ -457,3 +457,163 @@ def test_a_dataset_that_cannot_be_loaded_is_an_error_with_a_retry(monkeypatch):
     assert calls.count("mnist") == 1
     at.button(key="train_data_retry").click().run()  # ... the button does
     assert calls.count("mnist") == 2 and not at.exception
+
+
+# --- nothing the user made is lost ----------------------------------------------------------
+
+TRAIN_SETTINGS = {
+    "train_dataset": "s-curve",
+    "train_hidden": "48, 24",
+    "train_likelihood": "gaussian",
+    "train_beta": 2.5,
+    "train_warmup": 3,
+    "train_epochs": 7,
+    "train_batch": 64,
+    "train_lr": 1e-2,
+    "train_seed": 5,
+}
+
+
+def _set_train_settings(at: AppTest) -> None:
+    at.selectbox(key="train_dataset").set_value(TRAIN_SETTINGS["train_dataset"]).run()
+    at.text_input(key="train_hidden").set_value(TRAIN_SETTINGS["train_hidden"])
+    at.selectbox(key="train_likelihood").set_value(TRAIN_SETTINGS["train_likelihood"])
+    for key in ("train_beta", "train_warmup", "train_epochs", "train_seed"):
+        at.number_input(key=key).set_value(TRAIN_SETTINGS[key])
+    for key in ("train_batch", "train_lr"):
+        at.select_slider(key=key).set_value(TRAIN_SETTINGS[key])
+    at.run()
+
+
+def _train_settings_shown(at: AppTest) -> dict:
+    return {
+        "train_dataset": at.selectbox(key="train_dataset").value,
+        "train_hidden": at.text_input(key="train_hidden").value,
+        "train_likelihood": at.selectbox(key="train_likelihood").value,
+        **{k: at.number_input(key=k).value for k in ("train_beta", "train_warmup")},
+        **{k: at.number_input(key=k).value for k in ("train_epochs", "train_seed")},
+        **{k: at.select_slider(key=k).value for k in ("train_batch", "train_lr")},
+    }
+
+
+def test_train_settings_survive_a_visit_to_another_page():
+    at = open_page("pages/train.py")
+    _set_train_settings(at)
+    assert _train_settings_shown(at) == TRAIN_SETTINGS
+    at.switch_page("pages/models.py").run()
+    at.switch_page("pages/home.py").run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert _train_settings_shown(at) == TRAIN_SETTINGS
+
+
+def test_a_dataset_change_still_resets_the_dependent_settings():
+    at = open_page("pages/train.py")
+    _set_train_settings(at)
+    at.selectbox(key="train_dataset").set_value("digits").run()
+    assert at.number_input(key="train_epochs").value == 30
+    assert at.text_input(key="train_hidden").value == "256, 128"
+    assert at.selectbox(key="train_likelihood").value == "bernoulli"
+    assert at.number_input(key="train_seed").value == 5  # not a per-dataset setting
+
+
+def _captions(at: AppTest) -> str:
+    return " ".join(c.value for c in at.caption)
+
+
+def test_train_results_name_the_settings_they_came_from():
+    at = open_page("pages/train.py")
+    at.text_input(key="train_hidden").set_value("32")
+    at.number_input(key="train_epochs").set_value(2).run()  # as a browser does on each change
+    at.button(key="train_start").click().run()
+    wait_for_training(at)
+    ran = "digits · MLP 32 · bernoulli · β 1 · warm-up 0 · 2 epochs · batch 128 · lr 0.003 · seed 0"
+    assert f"Results of: {ran}" in _captions(at)
+    assert "are not these" not in _captions(at)
+    at.switch_page("pages/latent_map.py").run()
+    at.switch_page("pages/train.py").run()
+    assert at.number_input(key="train_epochs").value == 2  # the form still says what ran
+    assert f"Results of: {ran}" in _captions(at) and "are not these" not in _captions(at)
+    at.number_input(key="train_epochs").set_value(5).run()
+    assert f"Results of: {ran}" in _captions(at)
+    assert "(digits · MLP 32 · bernoulli · β 1 · warm-up 0 · 5 epochs" in _captions(at)
+    assert "are not these: **Start** trains with them" in _captions(at)
+
+
+def test_an_uploaded_training_file_survives_a_visit_to_another_page():
+    rows = "\n".join(f"{i % 7},{(i * 3) % 5},{i % 2}" for i in range(60))
+    at = open_page("pages/train.py")
+    at.selectbox(key="train_dataset").set_value("upload").run()
+    at.file_uploader(key="train_upload").set_value(
+        ("points.csv", f"a,b,label\n{rows}\n".encode(), "text/csv")
+    ).run()
+    at.switch_page("pages/home.py").run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception and not at.error
+    assert "points.csv" in _captions(at)
+    assert not at.button(key="train_start").disabled
+    at.button(key="train_upload_forget").click().run()
+    assert at.button(key="train_start").disabled
+
+
+def test_loading_a_saved_model_keeps_the_unsaved_trained_one(trained, library_dir):
+    from vae.library import ModelLibrary
+
+    model, meta = trained
+    ModelLibrary(library_dir).save("saved digits", model, meta)
+    at = open_page("pages/train.py")
+    at.text_input(key="train_hidden").set_value("32")
+    at.number_input(key="train_epochs").set_value(2).run()
+    at.button(key="train_start").click().run()
+    wait_for_training(at)
+    run = at.session_state["vx_train_run"]
+    assert any(s.value == "Keep this model" for s in at.subheader)
+
+    at.switch_page("pages/models.py").run()
+    at.button(key="models_load").click().run()
+    assert at.session_state["vx_active_model"].source == "library"
+    unsaved = " ".join(m.value for m in at.markdown)
+    assert "not saved" in unsaved and run.name in unsaved  # listed, with a way back
+
+    at.switch_page("pages/train.py").run()
+    assert any(s.value == "Keep this model" for s in at.subheader)
+    at.button(key="train_make_current").click().run()
+    assert at.session_state["vx_active_model"].key == run.active_key
+    at.text_input(key="train_save_name").set_value("kept after all")
+    at.button(key="train_save").click().run()
+    assert (library_dir / f"kept after all{SUFFIX}").is_file()
+
+
+# --- estimates before long work -------------------------------------------------------------
+
+
+def test_train_shows_a_time_estimate_before_start_that_follows_the_settings():
+    at = open_page("pages/train.py")
+    estimate = [c.value for c in at.caption if c.value.startswith("Estimated:")]
+    assert len(estimate) == 1 and "about" in estimate[0] and "30 epochs × 12 steps" in estimate[0]
+    at.number_input(key="train_epochs").set_value(300).run()
+    longer = [c.value for c in at.caption if c.value.startswith("Estimated:")]
+    assert "300 epochs × 12 steps" in longer[0]
+
+
+def test_the_beta_page_estimates_the_pair_for_the_chosen_data():
+    at = open_page("pages/beta.py")
+    info = " ".join(i.value for i in at.info)
+    assert "15 s" not in info and "about" in info and "on digits" in info
+    at.selectbox(key="beta_dataset").set_value("s-curve").run()
+    assert "on s-curve" in " ".join(i.value for i in at.info)
+    assert any("for both on this machine" in c.value for c in at.caption)
+
+
+def test_the_live_panel_never_shows_an_empty_map_without_saying_when_it_comes():
+    at = open_page("pages/train.py")
+    at.number_input(key="train_epochs").set_value(1000).run()
+    at.button(key="train_start").click().run()
+    run = at.session_state["vx_train_run"]
+    try:
+        has_map = any(c.proto.id and "train_map" in c.proto.id for c in at.get("plotly_chart"))
+        said = "The latent map appears when the first epoch ends, about" in _captions(at)
+        assert has_map or said, (has_map, _captions(at))
+    finally:
+        at.button(key="train_stop").click().run()
+        assert run.job.join(30)

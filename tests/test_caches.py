@@ -9,7 +9,7 @@ from ui.state import DERIVED_ENTRIES, LatentView
 
 def tiny_view() -> LatentView:
     return LatentView(x=np.zeros((1, 1)), y=None, mu=np.zeros((1, 2)), sigma=np.ones((1, 2)),
-                      kl=np.zeros(1), recon_error=np.zeros(1), label_kind=None, class_names=None)  # fmt: skip
+                      kl=np.zeros(1), recon_nll=np.zeros(1), label_kind=None, class_names=None)  # fmt: skip
 
 
 def test_a_views_derived_figures_are_built_once_and_the_least_recently_used_go_first():

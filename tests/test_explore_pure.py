@@ -171,7 +171,7 @@ def test_latent_csv_columns_and_values():
         "sigma_1",
         "sigma_2",
         "kl",
-        "recon_error",
+        "recon_nll",
     ]
     assert (
         rows[1]["label"] == "one" and float(rows[1]["mu_1"]) == 2.0 and float(rows[0]["kl"]) == 1.5

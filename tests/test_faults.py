@@ -367,7 +367,7 @@ def test_a_saved_models_map_is_computed_once_per_server_and_read_only(
     views = [at.session_state[state.LATENT_VIEW_KEY][1] for at in (first, second)]
     assert views[0] is views[1]
     view = views[0]
-    for array in (view.mu, view.sigma, view.kl, view.recon_error, view.x):
+    for array in (view.mu, view.sigma, view.kl, view.recon_nll, view.x):
         assert not array.flags.writeable
         with pytest.raises(ValueError):
             array[0] = 0

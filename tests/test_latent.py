@@ -123,3 +123,36 @@ def test_active_units() -> None:
     sigma = np.ones_like(mu)
     np.testing.assert_array_equal(kl_forces(mu, sigma).active, [True, False])
     np.testing.assert_array_equal(kl_forces(mu, sigma, 2.0).active, [False, False])
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+def test_reconstruction_nll_at_mean_is_minus_log_p_x_given_mu_in_nats(likelihood) -> None:
+    from vae.latent import reconstruction_nll_at_mean
+
+    torch.manual_seed(1)
+    model = VAE(ModelConfig(input_dim=6, hidden=(8,), likelihood=likelihood)).eval()
+    x = torch.rand(5, 6)
+    if likelihood == "bernoulli":
+        x = (x > 0.5).float()
+    with torch.no_grad():
+        mu, _ = model.encode(x)
+        out = model.decode(mu)
+        if likelihood == "bernoulli":
+            p_x = torch.distributions.Bernoulli(logits=out)
+        else:
+            p_x = torch.distributions.Normal(out, torch.exp(model.log_sigma_x))
+        expected = -p_x.log_prob(x).sum(-1).numpy()
+    got = reconstruction_nll_at_mean(model, x.numpy(), batch_size=2)  # batches must not matter
+    assert got.shape == (5,)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
+
+
+def test_the_map_colours_reconstruction_in_nats() -> None:
+    from types import SimpleNamespace
+
+    from ui.latent_panel import color_values
+
+    view = SimpleNamespace(recon_nll=np.array([260.0, 270.0]))
+    values, kind, label = color_values(view, "reconstruction error")
+    assert kind == "continuous" and list(values) == [260.0, 270.0]
+    assert "nats" in label and "log p(x|z=μ)" in label

@@ -35,7 +35,7 @@ def color_values(view: LatentView, color_by: str):
     if color_by == "KL to prior":
         return view.kl, "continuous", "KL (nats)"
     if color_by == "reconstruction error":
-        return view.recon_error, "continuous", "recon. error"
+        return view.recon_nll, "continuous", "−log p(x|z=μ) (nats)"
     return None, None, "points"
 
 

@@ -14,8 +14,10 @@ from .state import (
     cached_dataset,
     dataset_label,
     load_library_model,
+    mark_saved,
     model_library,
     set_active_model,
+    unsaved_models,
 )
 
 
@@ -62,6 +64,21 @@ def activate_library_model(entry: ModelEntry, dataset: Dataset | None = None) ->
     return active
 
 
+def unsaved_models_list(prefix: str, exclude: str | None = None) -> None:
+    """This session's unsaved models (but `exclude`), each with a way back to it."""
+    for key, model in list(unsaved_models().items()):
+        if key == exclude:
+            continue
+        text_col, button_col = st.columns([4, 1])
+        text_col.markdown(
+            f"**{model.name}** · {dataset_label(model.metadata)} · trained in this session, "
+            "not saved: make it current to save it."
+        )
+        if button_col.button("Make current", key=f"{prefix}_make_current_{key}"):
+            set_active_model(model)
+            st.rerun()
+
+
 def save_active_model_form(active: ActiveModel, prefix: str) -> None:
     """Name + Save for a model trained in this session; bad names and clashes -> st.error."""
     name = st.text_input(
@@ -84,4 +101,5 @@ def save_active_model_form(active: ActiveModel, prefix: str) -> None:
             saved = path.name.removesuffix(path.suffix)
             active.metadata = {**active.metadata, "name": saved}
             active.name = saved
+            mark_saved(active)
             st.success(f"Saved as **{saved}**. It is listed on the Models page.")

@@ -24,7 +24,7 @@ from streamlit.errors import StreamlitAPIException
 
 from vae import VAE, describe_device, pick_device
 from vae.device import interactive_threads
-from vae.latent import encode_dataset, kl_per_example, reconstruction_error
+from vae.latent import encode_dataset, kl_per_example, reconstruction_nll_at_mean
 from vae.metadata import dataset_file
 
 if TYPE_CHECKING:  # vae.data / vae.library are imported lazily: pages load faster without them
@@ -37,6 +37,9 @@ CLICKED_Z_KEY = "vx_clicked_z"
 CLICKED_INDEX_KEY = "vx_clicked_index"
 PATH_KEY = "vx_path"
 WANTED_PAGE_KEY = "vx_wanted_page"  # the page a run without app.py asked for (see below)
+# {model key: ActiveModel} trained in this session and not saved: opening another model must
+# not throw one away, so they stay here (a few MB at most each) until saved or the session ends.
+UNSAVED_KEY = "vx_unsaved_models"
 
 MAX_VIEW_POINTS = 60_000  # the latent map draws at most this many test points
 DERIVED_ENTRIES = 6  # figures etc. kept with one latent view (a few options' worth)
@@ -74,7 +77,7 @@ class LatentView:
     mu: np.ndarray  # (N, 2) posterior means
     sigma: np.ndarray  # (N, 2) posterior standard deviations
     kl: np.ndarray  # (N,) KL(q(z|x) || p(z)) in nats
-    recon_error: np.ndarray  # (N,) squared error of the decoded posterior mean
+    recon_nll: np.ndarray  # (N,) -log p(x|z=μ) in nats (vae.latent.reconstruction_nll_at_mean)
     label_kind: Literal["class", "continuous"] | None
     class_names: tuple[str, ...] | None
     # Names this view (and the data behind it) in server-wide caches: a shared view has one
@@ -106,6 +109,7 @@ def init_state() -> None:
         CLICKED_Z_KEY: None,
         CLICKED_INDEX_KEY: None,
         PATH_KEY: [],
+        UNSAVED_KEY: {},
     }
     for key, value in defaults.items():
         if key not in st.session_state:
@@ -165,6 +169,27 @@ def set_active_model(active: ActiveModel) -> None:
     st.session_state[CLICKED_Z_KEY] = None
     st.session_state[CLICKED_INDEX_KEY] = None
     st.session_state[PATH_KEY] = []
+    if active.source == "session" and active.key not in _saved_keys():
+        st.session_state.setdefault(UNSAVED_KEY, {})[active.key] = active
+
+
+def _saved_keys() -> set[str]:
+    return st.session_state.setdefault("vx_saved_session_models", set())
+
+
+def unsaved_models() -> dict[str, ActiveModel]:
+    """This session's trained models that are not saved yet, by key (oldest first)."""
+    return st.session_state.setdefault(UNSAVED_KEY, {})
+
+
+def is_unsaved(active: ActiveModel) -> bool:
+    return active.source == "session" and active.key not in _saved_keys()
+
+
+def mark_saved(active: ActiveModel) -> None:
+    """`active` is in the library now: nothing is lost if another model replaces it."""
+    unsaved_models().pop(active.key, None)
+    _saved_keys().add(active.key)
 
 
 def require_active_model() -> ActiveModel:
@@ -217,7 +242,7 @@ def _shared_latent_view(model_key: str, dataset_name: str, _model: VAE, _data: D
     """One read-only LatentView per (saved model version, dataset) for the whole server."""
     del dataset_name  # part of the cache key only
     view = compute_latent_view(_model, _data)
-    for array in (view.x, view.y, view.mu, view.sigma, view.kl, view.recon_error):
+    for array in (view.x, view.y, view.mu, view.sigma, view.kl, view.recon_nll):
         if array is not None:
             array.flags.writeable = False  # shared by every session: nobody may change it
     return view
@@ -234,7 +259,7 @@ def compute_latent_view(model: VAE, dataset: Dataset) -> LatentView:
         mu=mu,
         sigma=sigma,
         kl=kl_per_example(mu, sigma),
-        recon_error=reconstruction_error(model, x),
+        recon_nll=reconstruction_nll_at_mean(model, x),
         label_kind=dataset.label_kind,
         class_names=dataset.class_names,
     )
@@ -298,6 +323,10 @@ def show_model_badge() -> None:
         if active is None:
             st.caption(f"**No model loaded** · device: {current_device_label()}")
             return
-        source = "trained in this session" if active.source == "session" else "saved"
+        unsaved = is_unsaved(active)
+        source = "trained in this session, not saved" if unsaved else "saved"
         st.markdown(f"**Model:** {active.name}  \n**Data:** {dataset_label(active.metadata)}")
         st.caption(f"{source} · runs on {device_label(active.model.device)}")
+        others = len(unsaved_models()) - (active.key in unsaved_models())
+        if others:
+            st.caption(f"{others} more unsaved model{'s' * (others > 1)}: see Models.")

@@ -7,6 +7,7 @@ in st.session_state["vx_train_run"] and hands a finished model to ui.state.set_a
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import threading
 import time
@@ -43,6 +44,7 @@ class TrainRun:
     dataset_file: str | None = None  # the uploaded file's name, None for built-in data
     started: float = field(default_factory=time.time)
     active_key: str | None = None  # set once the result became the active model
+    estimate_seconds: float | None = None  # what the page promised before Start
     outcome: str | None = None  # the message shown once it ended
 
 
@@ -91,12 +93,64 @@ def model_config_for(dataset: Dataset, **overrides) -> ModelConfig:
     return ModelConfig(**values)
 
 
+@st.cache_resource(show_spinner="Timing a few training steps…", max_entries=64)
+def _step_timing(data_key: tuple, config_json: str, batch_size: int, _x, _model_config):
+    """One probe per (data, model, batch size) per server: the machine does not change."""
+    from vae.estimate import probe_step_timing
+
+    del data_key, config_json  # the cache key
+    return probe_step_timing(_model_config, _x, TrainConfig(batch_size=batch_size))
+
+
+def estimate_run_seconds(
+    dataset: Dataset,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    max_train: int | None = None,
+) -> float:
+    """Seconds a run of these settings should take on this machine (vae/estimate.py)."""
+    n_train = len(dataset.x_train) if max_train is None else min(max_train, len(dataset.x_train))
+    data_key = (dataset.name, dataset.x_train.shape, dataset.x_test.shape)
+    timing = _step_timing(data_key, json.dumps(model_config.to_dict(), sort_keys=True),
+                          train_config.batch_size, dataset.x_train[:4096], model_config)  # fmt: skip
+    return timing.run_seconds(
+        n_train, len(dataset.x_test), train_config.epochs, train_config.batch_size
+    )
+
+
+def about(seconds: float) -> str:
+    """'about 40 s', 'about 3 min': an estimate, said as one."""
+    if seconds < 10:
+        return f"about {max(1, round(seconds))} s"
+    if seconds < 90:
+        return f"about {round(seconds, -1):.0f} s"
+    return f"about {round(seconds / 60):.0f} min"
+
+
+def describe_settings(data: str, model_config: ModelConfig, train_config: TrainConfig) -> str:
+    """One line naming everything a run was asked to do, as the Train form names it."""
+    net = "Conv" if model_config.architecture == "conv" else "MLP"
+    widths = ", ".join(map(str, model_config.hidden))
+    return (
+        f"{data} · {net} {widths} · {model_config.likelihood} · β {train_config.beta:g} · "
+        f"warm-up {train_config.warmup_epochs} · {train_config.epochs} epochs · "
+        f"batch {train_config.batch_size} · lr {train_config.lr:g} · seed {train_config.seed}"
+    )
+
+
+def run_settings(run: TrainRun) -> str:
+    """describe_settings() of the run's own configs: what its results came from."""
+    return describe_settings(run.dataset_file or run.dataset.name, run.job.model.config,
+                             run.job.config)  # fmt: skip
+
+
 def start_run(
     dataset: Dataset,
     model_config: ModelConfig,
     train_config: TrainConfig,
     dataset_file: str | None = None,
     runner: Runner = "thread",
+    estimate_seconds: float | None = None,
 ) -> TrainRun:
     """Stop this session's previous run, then start a new job for this session.
 
@@ -114,6 +168,7 @@ def start_run(
         dataset=dataset,
         name=default_model_name(dataset.name),
         dataset_file=dataset_file,
+        estimate_seconds=estimate_seconds,
     )
     st.session_state[RUN_KEY] = run
     return run

@@ -7,7 +7,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from .losses import gaussian_kl
+from .losses import gaussian_kl, reconstruction_nll
 from .model import VAE
 
 PathMode = Literal["linear", "spherical"]
@@ -37,10 +37,15 @@ def decode_latents(model: VAE, z: np.ndarray, batch_size: int = 8192) -> np.ndar
 
 
 @torch.no_grad()
-def reconstruction_error(model: VAE, x: np.ndarray, batch_size: int = 8192) -> np.ndarray:
-    """Per-example squared error between x and the decoded posterior mean, (N,)."""
-    mu, _ = encode_dataset(model, x, batch_size)
-    return ((decode_latents(model, mu, batch_size) - np.asarray(x, np.float32)) ** 2).sum(1)
+def reconstruction_nll_at_mean(model: VAE, x: np.ndarray, batch_size: int = 8192) -> np.ndarray:
+    """-log p(x|z=mu(x)) in nats per example, (N,): the model's own likelihood of x, decoded
+    from its posterior mean. The training loss's reconstruction term at z = mu, not z ~ q."""
+    nlls = []
+    for batch in torch.as_tensor(np.asarray(x, dtype=np.float32)).split(batch_size):
+        batch = batch.to(model.device)
+        mu, _ = model.encode(batch)
+        nlls.append(reconstruction_nll(model, batch, model.decode(mu)).float().cpu())
+    return torch.cat(nlls).numpy()
 
 
 def kl_per_example(mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:

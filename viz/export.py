@@ -15,11 +15,13 @@ def latent_csv(
     mu: np.ndarray,
     sigma: np.ndarray,
     kl: np.ndarray,
-    recon_error: np.ndarray,
+    recon_nll: np.ndarray,
     labels: np.ndarray | None = None,
     class_names: Sequence[str] | None = None,
 ) -> str:
-    """One row per example: index, label, mu (k columns), sigma (k columns), KL, recon error.
+    """One row per example: index, label, mu (k columns), sigma (k columns), KL, -log p(x|z=mu).
+
+    KL and recon_nll (the latter decoded from mu) are in nats.
 
     Class labels are written as their names when the dataset has names; continuous labels as
     numbers; no labels as an empty column (kept so that every export has the same columns).
@@ -27,7 +29,7 @@ def latent_csv(
     mu = np.asarray(mu, dtype=np.float64)
     sigma = np.asarray(sigma, dtype=np.float64)
     n, k = mu.shape
-    for name, column in (("sigma", sigma), ("kl", kl), ("recon_error", recon_error)):
+    for name, column in (("sigma", sigma), ("kl", kl), ("recon_nll", recon_nll)):
         if len(column) != n:
             raise ValueError(f"{name} has {len(column)} rows for {n} examples")
     if labels is not None and len(labels) != n:
@@ -38,7 +40,7 @@ def latent_csv(
         *(f"mu_{d + 1}" for d in range(k)),
         *(f"sigma_{d + 1}" for d in range(k)),
         "kl",
-        "recon_error",
+        "recon_nll",
     ]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -62,7 +64,7 @@ def latent_csv(
                 *(f"{v:.6g}" for v in mu[i]),
                 *(f"{v:.6g}" for v in sigma[i]),
                 f"{float(kl[i]):.6g}",
-                f"{float(recon_error[i]):.6g}",
+                f"{float(recon_nll[i]):.6g}",
             ]
         )
     return buffer.getvalue()

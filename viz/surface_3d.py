@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+CAMERA_EYE = dict(x=1.9, y=1.9, z=1.3)  # (1.25, 1.25, 1.25) is Plotly's default
+
 
 def surface_3d_figure(
     points: np.ndarray,
@@ -27,6 +29,10 @@ def surface_3d_figure(
     surface = np.asarray(surface, dtype=np.float32)
     if points.ndim != 2 or points.shape[1] != 3 or surface.ndim != 3 or surface.shape[2] != 3:
         raise ValueError("the 3-D picture needs points (N, 3) and a surface (ny, nx, 3)")
+    low, high = points.min(0), points.max(0)  # (3,) each
+    pad = 0.1 * np.maximum(high - low, 1e-6)
+    ranges = [[float(a), float(b)] for a, b in zip(low - pad, high + pad, strict=True)]
+    spans = (high - low + 2 * pad).astype(np.float64)  # (3,)
     # The data's colour range, so the surface and the points share one scale.
     shared_scale = surface_color is not None and color is not None
     fig = go.Figure()
@@ -107,12 +113,23 @@ def surface_3d_figure(
         )
     fig.update_layout(
         height=height,
-        margin=dict(l=0, r=0, t=10, b=0),
+        margin=dict(l=10, r=10, t=10, b=10),
         font=dict(size=font_size),
         legend=dict(x=0, y=1, bgcolor="rgba(255,255,255,0.7)"),
         # Constant: Plotly keeps the user's camera while the figure is updated (a new marker).
         uirevision="surface-3d",
-        scene=dict(aspectmode="data", xaxis_title="x₁", yaxis_title="x₂", zaxis_title="x₃"),
+        # The box spans the data (plus a margin), not the decoded surface, which reaches far
+        # beyond the data where the latent grid has no points; and Plotly's default eye
+        # (1.25, 1.25, 1.25) put the box's tick labels and axis titles at the edge of the
+        # canvas, where they were cut off: from further away the whole box fits.
+        scene=dict(
+            xaxis=dict(title="x₁", range=ranges[0]),
+            yaxis=dict(title="x₂", range=ranges[1]),
+            zaxis=dict(title="x₃", range=ranges[2]),
+            aspectmode="manual",
+            aspectratio=dict(zip("xyz", (spans / spans.max()).tolist(), strict=True)),
+            camera=dict(eye=CAMERA_EYE),
+        ),
     )
     return fig
 
