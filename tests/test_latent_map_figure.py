@@ -140,5 +140,5 @@ def test_bounds_always_include_the_prior_core() -> None:
 def test_one_palette() -> None:
     from viz import compare, plots
 
-    assert plots.TRAIN_COLOR == PALETTE[0]
+    assert PALETTE[0] == plots.TRAIN_COLOR
     assert compare.PALETTE is PALETTE
