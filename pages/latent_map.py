@@ -43,7 +43,7 @@ bubble_layer = cached_bubbles(active.key, view, color_by, bubbles)
 
 st.html(MAP_ROW_CSS)
 with st.container(key="map_row"):
-    left, right = st.columns([3, 2], gap="medium")
+    left, right = st.columns([7, 3], gap="medium")
 with left:
     # Outside the fragment: a click never re-sends the figure, and Plotly keeps the zoom.
     st.plotly_chart(figure, key="map_chart", config={"scrollZoom": True, "displaylogo": False})

@@ -76,8 +76,14 @@ def test_pages_without_model_point_to_a_model(path: str) -> None:
 def test_latent_map_draws_the_map_and_asks_for_a_click(active: ActiveModel) -> None:
     at = _page("pages/latent_map.py", active)
     assert not at.exception
-    assert any("Click anywhere" in info.value for info in at.info)
+    assert any("Click anywhere" in c.value for c in at.caption)
     assert len(at.get("plotly_chart")) == 1
+    # the decoded picture's box (a placeholder until the first click) is the browser's
+    (decoder,) = [c for c in at.get("bidi_component") if c.key == "map_decoded"]
+    header = json.loads(
+        decoder.proto.bytes[4 : 4 + int.from_bytes(decoder.proto.bytes[:4], "little")]
+    )
+    assert header["z"] is None
 
 
 def test_a_click_means_the_clicked_points_exact_mean_or_the_empty_z() -> None:

@@ -108,7 +108,8 @@ def decode_panel(
     """
     shape = active.dataset.image_shape
     if click is None:
-        st.info("Click anywhere on the map: the decoded image for that z appears here.")
+        if not picture_in_browser:  # else the browser's placeholder above says it
+            st.info("Click anywhere on the map: the decoded image for that z appears here.")
         return
     z = np.asarray(click.z, dtype=np.float32).reshape(2)
     samples = clicked_samples(view, click)
