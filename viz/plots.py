@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from PIL import Image
 from plotly.subplots import make_subplots
 
-from .latent_map import PALETTE, ellipse_xy
+from .latent_map import PALETTE, compact_legend, ellipse_xy
 
 TRAIN_COLOR = PALETTE[0]
 TEST_COLOR = "#d62728"
@@ -73,7 +73,7 @@ def loss_curves(history: Sequence[dict], height: int = 300, stacked: bool = Fals
     fig.update_layout(
         height=height,
         margin=dict(l=40, r=10, t=40, b=40),
-        legend=dict(orientation="h", yanchor="bottom", y=1.12, x=0),
+        legend=compact_legend(),  # under the plot: never under the toolbar
         hovermode="x unified",
     )
     fig.update_annotations(font_size=13)
