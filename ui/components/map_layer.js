@@ -21,7 +21,7 @@ const CACHE_SIZE = 6; // bubble data sets kept (60k points: 1.2 MB each)
 const DOUBLE_CLICK_SLOP = 8; // px: presses farther apart than this are never a double-click
 const REPORT_DELAY = 350; // ms after the last zoom or pan before the window is reported
 const MIN_RADIUS = 1; // px: smaller bubbles are not drawn (a speck under their own marker)
-const FILL_LIMIT = 1500; // bubbles on screen up to which they are filled as well as outlined
+const FILL_LIMIT = 300; // bubbles on screen up to which they are filled as well as outlined
 const PATH_CHUNK = 256; // ellipses per canvas path
 const FRAME_BUDGET = 24; // ms a redraw may take while a zoom or pan is under way
 
@@ -155,7 +155,7 @@ export function drawBubbles(ctx, arrays, header, f, hidden, stride = 1) {
   for (let c = 0; c < colors; c++) {
     if (hidden.has(c)) continue;
     const color = header.palette[c % header.palette.length];
-    ctx.fillStyle = rgba(color, 0.14);
+    ctx.fillStyle = rgba(color, 0.12);
     ctx.strokeStyle = rgba(color, strokeAlpha);
     let inPath = 0;
     const flush = () => {
@@ -174,8 +174,9 @@ export function drawBubbles(ctx, arrays, header, f, hidden, stride = 1) {
       const ry = Math.max(0.5, k * sigma[2 * i + 1] * sy);
       ctx.moveTo(px + rx, py);
       ctx.ellipse(px, py, rx, ry, 0, 0, 2 * Math.PI);
-      // Skia's cost grows faster than linearly with the contours of one path: short paths.
-      if (++inPath === PATH_CHUNK) flush();
+      // Skia's cost grows faster than linearly with the contours of one path: short paths
+      // (a filled path stays whole: few bubbles, and its union must not darken where they overlap).
+      if (++inPath === PATH_CHUNK && !filled) flush();
     }
     if (inPath) flush();
   }
