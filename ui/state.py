@@ -45,7 +45,7 @@ WANTED_PAGE_KEY = "vx_wanted_page"  # the page a run without app.py asked for (s
 UNSAVED_KEY = "vx_unsaved_models"
 
 MAX_VIEW_POINTS = 60_000  # the latent map draws at most this many test points
-DERIVED_ENTRIES = 6  # figures etc. kept with one latent view (a few options' worth)
+DERIVED_ENTRIES = 10  # figures and bubble data kept with one latent view (a few options' worth)
 
 T = TypeVar("T")
 
