@@ -349,6 +349,7 @@ export default function mountMapLayer({ data, key, setTriggerValue, setStateValu
     if (state.arrays && header.k > 0)
       drawn = drawBubbles(under[1], state.arrays, header, f, hiddenColors(gd), stride).drawn;
     drawOver(over[1], state, f);
+    over[0].dataset.clicked = JSON.stringify(state.clicked || null);
     // What was drawn, for tests and benchmarks: the window, the count, the time it took.
     under[0].dataset.window = JSON.stringify(win);
     under[0].dataset.drawn = String(drawn);
