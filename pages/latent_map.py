@@ -46,7 +46,9 @@ with st.container(key="map_row"):
     left, right = st.columns([7, 3], gap="medium")
 with left:
     # Outside the fragment: a click never re-sends the figure, and Plotly keeps the zoom.
-    st.plotly_chart(figure, key="map_chart", config={"scrollZoom": True, "displaylogo": False})
+    # A double-click shows all the data (autorange), not the window the figure was drawn at.
+    config = {"scrollZoom": True, "displaylogo": False, "doubleClick": "autosize"}
+    st.plotly_chart(figure, key="map_chart", config=config)
 
 
 @st.fragment
