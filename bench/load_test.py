@@ -276,13 +276,13 @@ async def click(session: Session, rng: random.Random) -> float:
     Where the page draws the clicked z's picture in the browser (ui/components/map_decoder.py), that
     picture needs no server at all; the fragment rerun is then what the server still does.
     """
-    widget = "$$STREAMLIT_INTERNAL_KEY_" + session.widget("map_click") + "__events"
+    widget = "$$STREAMLIT_INTERNAL_KEY_" + session.widget("map_layer") + "__events"
     event = [{"event": "click", "value": {"x": rng.uniform(-2.5, 2.5),
               "y": rng.uniform(-2.5, 2.5), "index": None, "at": int(time.time() * 1000)}}]  # fmt: skip
     start = time.perf_counter()
     run = await session.rerun(
         page="latent_map", widgets=[(widget, set_json_trigger(event))],
-        fragment=session.fragments.get("map_click", ""), kind="click",
+        fragment=session.fragments.get("map_layer", ""), kind="click",
     )  # fmt: skip
     await asyncio.gather(
         *(fetch(session.url + u if u.startswith("/") else u, session.cookie) for u in run.images)

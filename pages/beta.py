@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 from ui import presenter
+from ui.components.map_layer import map_layer
 from ui.explore_cache import cached
 from ui.models import builtin_dataset
 from ui.state import cached_dataset, get_active_model, load_library_model, model_library
@@ -16,7 +17,7 @@ from vae import recipes
 from vae.latent import encode_dataset
 from vae.recipes import test_terms, train_beta_pair
 from viz.beta import elbo_terms_figure
-from viz.latent_map import data_bounds, latent_map_figure
+from viz.latent_map import bubble_data, data_bounds, latent_map_figure
 
 PAIR_KEY = "vx_beta_pair"  # {"id": (...), "models": [(label, model, dataset, terms, key)]}
 SMALL_DATASETS = ("digits", "swiss-roll", "s-curve")
@@ -123,6 +124,7 @@ if not pair:
     st.stop()
 
 encoded = []
+key_of = [key for *_, key in pair["models"]]
 for label, model, dataset, terms, key in pair["models"]:
     mu, sigma = cached((key, "beta-encode"), lambda m=model, d=dataset: encode_dataset(m, d.x_test))
     encoded.append((label, dataset, terms, mu, sigma))
@@ -140,7 +142,6 @@ for i, (col, (label, dataset, terms, mu, sigma)) in enumerate(zip(cols, encoded,
         dataset.y_test,
         color_kind="class" if kind == "class" else "continuous",
         class_names=dataset.class_names,
-        bubbles=bubbles,
         prior_contours=True,
         height=presenter.height(480),
         title=f"{label} · KL {terms['kl']:.2f} · recon {terms['recon']:.2f} nats",
@@ -149,6 +150,22 @@ for i, (col, (label, dataset, terms, mu, sigma)) in enumerate(zip(cols, encoded,
         xaxis_range=list(x_range), yaxis_range=list(y_range), font=dict(size=presenter.font_size())
     )
     col.plotly_chart(fig, key=f"beta_map_{i}", config={"displaylogo": False})
+    with col:  # the bubbles, drawn by the browser for the window on screen
+        map_layer(
+            f"beta_map_{i}",
+            key=f"beta_layer_{i}",
+            bubbles=cached(
+                (key_of[i], "beta-bubbles", bubbles),
+                lambda mu=mu, sigma=sigma, d=dataset, k=kind: bubble_data(
+                    mu,
+                    sigma,
+                    d.y_test,
+                    color_kind="class" if k == "class" else "continuous",
+                    bubbles=bubbles,
+                ),
+            ),
+            clickable=False,
+        )
     col.caption(f"mean σ = {sigma.mean():.3f} · spread of μ (std) = {mu.std(0).mean():.2f}")
 st.plotly_chart(
     elbo_terms_figure(

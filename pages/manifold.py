@@ -45,7 +45,6 @@ def base_map(title: str | None = None) -> go.Figure:
         color_kind=kind,
         class_names=view.class_names,
         color_label=label,
-        bubbles="off",
         height=height,
         title=title,
     )

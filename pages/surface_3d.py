@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 
 from ui import presenter
-from ui.components.click_map import map_click
+from ui.components.map_layer import map_layer
 from ui.explore_cache import cached
 from ui.frozen_figure import FrozenFigure
 from ui.share import write_url
@@ -27,7 +27,7 @@ from ui.state import (
 from vae.embeddings import knn_field
 from vae.latent import decode_grid, decode_latents, encode_dataset
 from vae.recipes import quick_train
-from viz.latent_map import data_bounds, latent_map_figure
+from viz.latent_map import bubble_data, data_bounds, latent_map_figure
 from viz.surface_3d import surface_3d_figure
 
 TOY_KEY = "vx_s3d_models"  # {dataset name: (model key, QuickModel)} trained on this page
@@ -140,30 +140,30 @@ surface_color = (
 )
 
 z_key = CLICKED_Z_KEY if shown.is_active else Z_KEY
-clicked = st.session_state.get(z_key)
 
 
 left, right = st.columns([3, 2], gap="medium")
 map_fig = cached(
-    (shown.key, "s3d-map", bubbles, presenter.is_on()),
+    (shown.key, "s3d-map", presenter.is_on()),
     lambda: FrozenFigure(latent_map_figure(
-        mu, sigma, y, color_kind="continuous", color_label="position t", bubbles=bubbles,
+        mu, sigma, y, color_kind="continuous", color_label="position t",
         height=presenter.height(520),
     ).update_layout(font=dict(size=presenter.font_size()))),
 )  # fmt: skip
+map_bubbles = cached(
+    (shown.key, "s3d-bubbles", bubbles),
+    lambda: bubble_data(mu, sigma, y, color_kind="continuous", bubbles=bubbles),
+)
 with right:
     # The same figure object on every run: a click never re-sends it and the zoom is kept.
     st.plotly_chart(map_fig, key="s3d_map", config={"displaylogo": False, "scrollZoom": True})
-    click = map_click("s3d_map", clicked, key="s3d_click")
-    if click is not None:
-        z = click.z
-        if click.index is not None and 0 <= click.index < len(mu):
-            z = (float(mu[click.index, 0]), float(mu[click.index, 1]))
-        st.session_state[z_key] = z
-        if shown.is_active:
-            st.session_state[CLICKED_INDEX_KEY] = click.index
-            write_url()  # the link now carries the clicked z
-        clicked = z
+    click, fresh = map_layer(
+        "s3d_map", key="s3d_click", bubbles=map_bubbles, points=mu, z_key=z_key,
+        index_key=CLICKED_INDEX_KEY if shown.is_active else None,
+    )  # fmt: skip
+    if fresh and shown.is_active:
+        write_url()  # the link now carries the clicked z
+    clicked = click.z if click is not None else None
 marker = None
 if clicked is not None:
     marker = decode_latents(shown.model, np.asarray(clicked, np.float32)[None])[0]

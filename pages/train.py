@@ -7,8 +7,9 @@ import time
 
 import streamlit as st
 
-from runner.live_figures import live_curves, snapshot_map
+from runner.live_figures import live_curves, snapshot_bubbles, snapshot_map
 from runner.worker import prestart_worker
+from ui.components.map_layer import map_layer
 from ui.form_memory import forget, recall, recalled, remember
 from ui.frozen_figure import FrozenFigure
 from ui.models import save_active_model_form
@@ -213,6 +214,15 @@ def live_figures(run, history: list[dict], snap, finished: bool, prebuilt: dict 
     return figure, curves
 
 
+def shown_snapshot(snapshots: list, snap, prebuilt: dict | None, finished: bool):
+    """The snapshot whose points the live map shows: a training process's prebuilt map may be
+    an epoch or two behind the latest snapshot, and the bubbles must sit on those points."""
+    if prebuilt is None or finished or not prebuilt.get("map"):
+        return snap
+    epoch = prebuilt["epoch"]
+    return next((s for s in reversed(snapshots) if s.epoch == epoch), snap)
+
+
 st.title("Train")
 run = get_run()
 running = run is not None and run.job.alive
@@ -368,7 +378,16 @@ def live_panel() -> None:
             run, history, snap, run.active_key is not None, progress.figures
         )
         if map_figure is not None:
-            st.plotly_chart(map_figure, key="train_map")
+            st.plotly_chart(map_figure, key="train_map", config={"displaylogo": False})
+            shown = shown_snapshot(snapshots, snap, progress.figures, run.active_key is not None)
+            if shown is not None:  # the bubbles of the epoch shown, drawn by the browser
+                data = run.dataset
+                map_layer(
+                    "train_map",
+                    key="train_map_layer",
+                    bubbles=snapshot_bubbles(shown, data.y_test, data.label_kind),
+                    clickable=False,
+                )
         elif not progress.finished:
             per_epoch = (
                 f", {about(run.estimate_seconds / progress.epochs)} after Start"

@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from vae.train import LatentSnapshot
-from viz.latent_map import latent_map_figure
+from viz.latent_map import BubbleData, bubble_data, latent_map_figure
 from viz.plots import loss_curves
 
 MAP_HEIGHT = 480
@@ -34,7 +34,11 @@ def snapshot_map(
     label_kind: str | None,
     class_names: Sequence[str] | None,
 ) -> go.Figure:
-    """The latent map of one epoch's snapshot, coloured by the labels of its test examples."""
+    """The latent map of one epoch's snapshot, coloured by the labels of its test examples.
+
+    Points only: the page draws the bubbles over it in the browser (snapshot_bubbles, with
+    ui/components/map_layer), from the snapshot's own mu and sigma.
+    """
     labels = labels[: len(snapshot.mu)] if labels is not None else None
     return latent_map_figure(
         snapshot.mu,
@@ -42,11 +46,19 @@ def snapshot_map(
         labels,
         color_kind=label_kind if labels is not None else None,
         class_names=tuple(class_names) if class_names is not None else None,
-        bubbles="1σ",
         prior_contours=True,
         height=MAP_HEIGHT,
         title=f"latent map after epoch {snapshot.epoch}",
     )
+
+
+def snapshot_bubbles(
+    snapshot: LatentSnapshot, labels: np.ndarray | None, label_kind: str | None
+) -> BubbleData | None:
+    """The 1σ bubbles of `snapshot_map`'s points, coloured as they are."""
+    labels = labels[: len(snapshot.mu)] if labels is not None else None
+    kind = label_kind if labels is not None else None
+    return bubble_data(snapshot.mu, snapshot.sigma, labels, color_kind=kind, bubbles="1σ")
 
 
 def live_curves(history: Sequence[dict]) -> go.Figure:

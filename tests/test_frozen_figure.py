@@ -23,9 +23,7 @@ def a_map():
     mu = rng.standard_normal((200, 2)).astype(np.float32)
     sigma = np.abs(rng.standard_normal((200, 2))).astype(np.float32) * 0.2
     labels = rng.integers(0, 10, 200)
-    return latent_map_figure(
-        mu, sigma, labels, color_kind="class", class_names=tuple("0123456789"), bubbles="1σ"
-    )
+    return latent_map_figure(mu, sigma, labels, color_kind="class", class_names=tuple("0123456789"))
 
 
 def test_a_frozen_figure_sends_exactly_what_the_original_sends() -> None:

@@ -1,20 +1,17 @@
-"""The latent-map builders: geometry of the bubbles, ids of clickable points, determinism."""
+"""The latent-map builders: the points' ids, the bubbles' data (closed-form), determinism."""
 
 from __future__ import annotations
-
-import base64
-import io
 
 import numpy as np
 import plotly.io as pio
 import pytest
-from PIL import Image
 
 from viz.latent_map import (
-    GRID_ID,
-    bubble_raster,
+    CONTINUOUS_BINS,
+    PALETTE,
+    bubble_data,
     data_bounds,
-    ellipse_path,
+    ellipse_xy,
     latent_map_figure,
 )
 
@@ -28,28 +25,18 @@ def cloud() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return mu, sigma, labels
 
 
-def test_ellipse_path_points_lie_on_the_ellipses() -> None:
-    mu = np.array([[0.0, 0.0], [3.0, -1.0]])
-    radii = np.array([[1.0, 0.5], [0.2, 2.0]])
-    xs, ys = ellipse_path(mu, radii, vertices=12)
-    assert xs.shape == ys.shape == (2 * 14,)
-    xs, ys = xs.reshape(2, 14), ys.reshape(2, 14)
-    assert np.isnan(xs[:, -1]).all() and np.isnan(ys[:, -1]).all()  # one gap per ellipse
-    for k in range(2):
-        r = ((xs[k, :-1] - mu[k, 0]) / radii[k, 0]) ** 2 + (
-            (ys[k, :-1] - mu[k, 1]) / radii[k, 1]
-        ) ** 2
-        np.testing.assert_allclose(r, 1.0, atol=1e-5)
-        assert xs[k, 0] == pytest.approx(xs[k, -2])  # closed
+def test_ellipse_xy_points_lie_on_the_ellipse_and_close_it() -> None:
+    center, radii = np.array([3.0, -1.0]), np.array([0.2, 2.0])
+    xs, ys = ellipse_xy(center, radii, vertices=13)
+    r = ((xs - center[0]) / radii[0]) ** 2 + ((ys - center[1]) / radii[1]) ** 2
+    np.testing.assert_allclose(r, 1.0, atol=1e-12)
+    assert xs[0] == pytest.approx(xs[-1]) and ys[0] == pytest.approx(ys[-1])
 
 
 def test_every_point_is_clickable_once_with_its_index(cloud) -> None:
     mu, sigma, labels = cloud
-    fig = latent_map_figure(mu, sigma, labels, click_grid=True, grid_size=30)
-    grid = [t for t in fig.data if t.name == "click grid"]
-    assert len(grid) == 1 and len(grid[0].x) == 900
-    assert set(np.asarray(grid[0].customdata).tolist()) == {GRID_ID}
-    points = [t for t in fig.data if t.customdata is not None and t.name != "click grid"]
+    fig = latent_map_figure(mu, sigma, labels)
+    points = [t for t in fig.data if t.customdata is not None]
     assert len(points) == 10  # one trace per class, for the legend
     assert {t.type for t in points} == {"scatter"}  # few points: SVG, no WebGL canvas
     ids = np.concatenate([np.asarray(t.customdata) for t in points])
@@ -60,58 +47,78 @@ def test_every_point_is_clickable_once_with_its_index(cloud) -> None:
         np.testing.assert_allclose(np.asarray(trace.y), mu[idx, 1])
 
 
-def test_bubbles_are_sigma_ellipses_in_latent_units(cloud) -> None:
+def test_the_figure_holds_no_bubbles_and_lets_the_bubble_canvas_show(cloud) -> None:
+    """The bubbles are drawn by the browser under the points: no raster, no SVG ellipses."""
     mu, sigma, labels = cloud
-    off = latent_map_figure(mu, sigma, labels, bubbles="off")
-    assert not [t for t in off.data if t.type == "scatter" and t.fill == "toself"]
-    for bubbles, k in (("1σ", 1.0), ("2σ", 2.0)):
-        fig = latent_map_figure(mu, sigma, labels, bubbles=bubbles)
-        paths = [t for t in fig.data if t.type == "scatter" and t.fill == "toself"]
-        assert len(paths) == 10
-        xs = np.asarray(paths[0].x, dtype=np.float64).reshape(-1, 18)[:, :-1]
-        members = np.flatnonzero(labels == labels.min())
-        widths = (np.nanmax(xs, 1) - np.nanmin(xs, 1)) / 2  # (n,) half-widths
-        np.testing.assert_allclose(widths, k * sigma[members, 0], rtol=1e-4)
+    fig = latent_map_figure(mu, sigma, labels, prior_contours=True)
+    assert not fig.layout.images
+    assert not [t for t in fig.data if getattr(t, "fill", None) == "toself"]
+    assert fig.layout.plot_bgcolor == fig.layout.paper_bgcolor == "rgba(0,0,0,0)"
+    assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.yaxis.scaleratio == 1
+    # the ranges widen to fill the plot area (no empty margins beside a shrunk square)
+    assert fig.layout.xaxis.constrain in (None, "range")
+    assert fig.layout.yaxis.constrain in (None, "range")
 
 
-def test_bubbles_beyond_the_svg_limit_become_a_raster_in_data_coordinates(cloud) -> None:
+def test_bubble_data_colours_match_the_points_colours(cloud) -> None:
     mu, sigma, labels = cloud
-    fig = latent_map_figure(mu, sigma, labels, bubbles="2σ", svg_bubble_limit=100)
-    assert not [t for t in fig.data if t.type == "scatter" and t.fill == "toself"]
-    (image,) = fig.layout.images
-    (x0, x1), (y0, y1) = data_bounds(mu, sigma)
-    assert (image.xref, image.yref) == ("x", "y")
-    assert image.x == pytest.approx(x0) and image.y == pytest.approx(y1)
-    assert image.sizex == pytest.approx(x1 - x0) and image.sizey == pytest.approx(y1 - y0)
+    fig = latent_map_figure(mu, sigma, labels)
+    data = bubble_data(mu, sigma, labels, bubbles="2σ")
+    assert data.k == 2.0
+    np.testing.assert_array_equal(data.mu, mu)
+    np.testing.assert_array_equal(data.sigma, sigma)
+    for trace in fig.data:
+        i = trace.meta["vx_color"]
+        assert data.palette[i] == trace.marker.color  # the legend's class i is colour i
+        assert set(data.color[np.asarray(trace.customdata)].tolist()) == {i}
+    assert bubble_data(mu, sigma, labels, bubbles="off") is None
+    assert bubble_data(mu, sigma, labels, bubbles="1σ").k == 1.0
 
 
-def test_bubble_raster_paints_inside_the_ellipse_only() -> None:
-    mu = np.array([[1.0, -1.0]])
-    radii = np.array([[0.5, 0.25]])
-    uri = bubble_raster(mu, radii, [("#ff0000", np.array([0]))], (-2.0, 2.0), (-2.0, 2.0), 400)
-    img = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
-    assert img.shape == (400, 400, 4)
-    # data (x, y) -> pixel (col, row) with row 0 at the top (y = 2)
-    col, row = int((1.0 + 2) * 100), int((2 - -1.0) * 100)
-    assert img[row, col, 3] > 0 and img[row, col, 0] == 255
-    assert img[row, col + 45, 3] > 0  # inside: 0.45 < 0.5 along x
-    assert img[row + 35, col, 3] == 0  # outside: 0.35 > 0.25 along y
-    assert img[10, 10, 3] == 0
+def test_continuous_bubbles_take_the_colour_of_their_bin(cloud) -> None:
+    mu, sigma, _ = cloud
+    values = np.linspace(0.0, 1.0, len(mu))
+    data = bubble_data(mu, sigma, values, color_kind="continuous")
+    assert len(data.palette) == CONTINUOUS_BINS
+    assert data.color[0] == 0 and data.color[-1] == CONTINUOUS_BINS - 1
+    assert (np.diff(data.color.astype(int)) >= 0).all()  # monotone in the value
+    # NaN values (a failed reconstruction, say) do not break the bins
+    values[3] = np.nan
+    assert bubble_data(mu, sigma, values, color_kind="continuous").color.max() < CONTINUOUS_BINS
+    single = bubble_data(mu, sigma, None, color_kind=None)
+    assert set(single.color.tolist()) == {0} and len(single.palette) == 1
+
+
+def test_a_window_is_shown_and_applied_over_the_users_zoom(cloud) -> None:
+    mu, sigma, labels = cloud
+    fig = latent_map_figure(mu, sigma, labels, window=[-1.0, 1.0, -0.5, 0.5])
+    assert list(fig.layout.xaxis.range) == [-1.0, 1.0]
+    assert list(fig.layout.yaxis.range) == [-0.5, 0.5]
+    other = latent_map_figure(mu, sigma, labels, window=[-2.0, 1.0, -0.5, 0.5])
+    plain = latent_map_figure(mu, sigma, labels)
+    assert len({fig.layout.uirevision, other.layout.uirevision, plain.layout.uirevision}) == 3
 
 
 def test_the_map_is_identical_when_rebuilt(cloud) -> None:
     """Streamlit derives the chart's identity from its spec: same inputs, same JSON."""
     mu, sigma, labels = cloud
-    a = latent_map_figure(mu, sigma, labels, click_grid=True, prior_contours=True)
-    b = latent_map_figure(mu, sigma, labels, click_grid=True, prior_contours=True)
+    a = latent_map_figure(mu, sigma, labels, prior_contours=True)
+    b = latent_map_figure(mu, sigma, labels, prior_contours=True)
     assert pio.to_json(a, validate=False) == pio.to_json(b, validate=False)
+
+
+def test_the_legend_sits_under_the_plot_in_rows(cloud) -> None:
+    """Never over the data, never under the toolbar (top right)."""
+    mu, sigma, labels = cloud
+    legend = latent_map_figure(mu, sigma, labels).layout.legend
+    assert legend.orientation == "h" and legend.y < 0 and legend.yanchor == "top"
 
 
 @pytest.mark.parametrize("kind", ["continuous", None])
 def test_other_colourings(cloud, kind) -> None:
     mu, sigma, _ = cloud
     color = sigma.mean(1) if kind else None
-    fig = latent_map_figure(mu, sigma, color, color_kind=kind, bubbles="1σ", webgl_above=100)
+    fig = latent_map_figure(mu, sigma, color, color_kind=kind, webgl_above=100)
     points = [t for t in fig.data if t.type == "scattergl"]  # many points: WebGL
     assert len(points) == 1
     assert sorted(np.asarray(points[0].customdata).tolist()) == list(range(300))
@@ -128,3 +135,10 @@ def test_bad_shapes_raise_one_clear_error(cloud) -> None:
 def test_bounds_always_include_the_prior_core() -> None:
     (x0, x1), (y0, y1) = data_bounds(np.zeros((5, 2)), np.full((5, 2), 0.01))
     assert x0 < -2 and x1 > 2 and y0 < -2 and y1 > 2
+
+
+def test_one_palette() -> None:
+    from viz import compare, plots
+
+    assert PALETTE[0] == plots.TRAIN_COLOR
+    assert compare.PALETTE is PALETTE

@@ -76,33 +76,99 @@ def test_pages_without_model_point_to_a_model(path: str) -> None:
 def test_latent_map_draws_the_map_and_asks_for_a_click(active: ActiveModel) -> None:
     at = _page("pages/latent_map.py", active)
     assert not at.exception
-    assert any("Click anywhere" in info.value for info in at.info)
+    assert any("Click anywhere" in c.value for c in at.caption)
     assert len(at.get("plotly_chart")) == 1
+    # the decoded picture's box (a placeholder until the first click) is the browser's
+    (decoder,) = [c for c in at.get("bidi_component") if c.key == "map_decoded"]
+    header = json.loads(
+        decoder.proto.bytes[4 : 4 + int.from_bytes(decoder.proto.bytes[:4], "little")]
+    )
+    assert header["z"] is None
 
 
-def test_a_click_from_the_component_sets_the_shared_selection(active: ActiveModel) -> None:
-    """What ui.components.click_map returns for a click is what the decode panel and other pages read."""
-    from ui.components.click_map import MapClick
-    from ui.latent_panel import record_click
+def test_a_click_means_the_clicked_points_exact_mean_or_the_empty_z() -> None:
+    """What the map layer's click callback stores (the one writer of vx_clicked_z/_index)."""
+    from ui.components.map_layer import MapClick, parse_click
+
+    mu = np.array([[0.125, -0.25], [1.0, 2.0]], dtype=np.float64)
+    assert parse_click({"x": 0.25, "y": -0.5, "index": None}, mu) == MapClick((0.25, -0.5), None)
+    assert parse_click({"x": 9.0, "y": 9.0, "index": 1}, mu) == MapClick((1.0, 2.0), 1)
+    # no such point: empty space at the clicked z
+    assert parse_click({"x": 1.0, "y": 1.0, "index": 10_000}, mu) == MapClick((1.0, 1.0), None)
+    for bad in (None, "x", {"x": "a", "y": 1}, {"x": float("nan"), "y": 0.0}, {"y": 1.0}):
+        assert parse_click(bad, mu) is None
+
+
+def test_a_window_from_the_browser_is_checked() -> None:
+    from ui.components.map_layer import parse_window
+
+    assert parse_window([-1, 1, -2, 2.5]) == [-1.0, 1.0, -2.0, 2.5]
+    for bad in (None, [0, 1, 2], [1, 0, 0, 1], [0, 1, 0, float("inf")], ["a", 1, 0, 1]):
+        assert parse_window(bad) is None
+
+
+def _layer_header(at: AppTest, key: str = "map_layer") -> tuple[dict, bytes]:
+    (layer,) = [c for c in at.get("bidi_component") if c.key == key]
+    payload = layer.proto.bytes
+    n = int.from_bytes(payload[:4], "little")
+    return json.loads(payload[4 : 4 + n]), payload
+
+
+def test_the_bubbles_go_to_the_browser_once_as_float32(active: ActiveModel) -> None:
+    at = _page("pages/latent_map.py", active)
+    assert not at.exception
+    header, payload = _layer_header(at)
+    n = len(active.dataset.x_test)
+    assert header["data"] and header["n"] == n and header["k"] == 1.0
+    start = 4 + int.from_bytes(payload[:4], "little")
+    start += (4 - start % 4) % 4
+    floats = np.frombuffer(payload[start:], dtype="<f4")
+    assert floats.size == 5 * n
     from ui.state import compute_latent_view
 
     view = compute_latent_view(active.model, active.dataset)
-    state: dict = {}
-    import streamlit as st
+    np.testing.assert_allclose(floats[: 2 * n].reshape(n, 2), view.mu, rtol=1e-6)
+    np.testing.assert_allclose(floats[2 * n : 4 * n].reshape(n, 2), view.sigma, rtol=1e-6)
+    at.run()  # the next run: the header only, the browser keeps the arrays by their id
+    again, payload = _layer_header(at)
+    assert again["id"] == header["id"] and not again["data"]
+    assert len(payload) == 4 + int.from_bytes(payload[:4], "little")
 
-    original = st.session_state
-    try:
-        st.session_state = state  # record_click only reads and writes keys
-        assert not record_click(None, view)
-        assert record_click(MapClick(z=(0.25, -0.5), index=None), view)
-        assert state == {"vx_clicked_z": (0.25, -0.5), "vx_clicked_index": None}
-        assert record_click(MapClick(z=(9.0, 9.0), index=3), view)
-        assert state["vx_clicked_index"] == 3
-        assert state["vx_clicked_z"] == (float(view.mu[3, 0]), float(view.mu[3, 1]))
-        record_click(MapClick(z=(1.0, 1.0), index=10_000), view)  # no such point: empty space
-        assert state == {"vx_clicked_z": (1.0, 1.0), "vx_clicked_index": None}
-    finally:
-        st.session_state = original
+
+def test_the_clicked_points_samples_are_drawn_on_the_map(active: ActiveModel) -> None:
+    """z = mu + sigma * eps: the same samples the panel decodes, inside the point's bubble."""
+    at = _page("pages/latent_map.py", active, vx_clicked_z=(0.0, 0.0), vx_clicked_index=7)
+    assert not at.exception
+    header, _ = _layer_header(at)
+    assert header["index"] == 7 and header["clicked"] == [0.0, 0.0]
+    samples = np.array(header["samples"])
+    assert samples.shape == (6, 2)
+    from ui.state import compute_latent_view
+
+    view = compute_latent_view(active.model, active.dataset)
+    eps = (samples - view.mu[7]) / view.sigma[7]
+    np.testing.assert_allclose(
+        eps, np.random.default_rng(7).standard_normal((6, 2)), rtol=1e-5, atol=1e-5
+    )
+    strip = at.get("image")[1].proto.imgs[0].caption
+    assert f"({samples[0, 0]:.2f}, {samples[0, 1]:.2f})" in strip
+
+
+def test_colour_by_and_bubbles_keep_the_zoom(active: ActiveModel) -> None:
+    """The window the browser reported is the window of the next map, whatever its options."""
+    window = [-0.5, 0.75, -0.25, 0.5]
+    at = _page("pages/latent_map.py", active, vx_map_window=window)
+    assert not at.exception
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert spec["layout"]["xaxis"]["range"] == window[:2]
+    at.selectbox(key="map_color_by").set_value("KL to prior")
+    at.radio(key="map_bubbles").set_value("2σ")
+    at.run()
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert spec["layout"]["xaxis"]["range"] == window[:2]
+    assert spec["layout"]["yaxis"]["range"] == window[2:]
+    header, _ = _layer_header(at)
+    assert header["k"] == 2.0
 
 
 def test_latent_map_decodes_a_clicked_empty_z(active: ActiveModel) -> None:

@@ -31,6 +31,19 @@ class FrozenFigure(go.Figure):
     def to_dict(self) -> dict:
         return self._frozen_dict
 
+    def with_window(self, window) -> FrozenFigure:
+        """This figure showing [x0, x1, y0, y1], with a uirevision of its own so that Plotly
+        applies the window over the user's last zoom. Shares the traces (a shallow copy)."""
+        x0, x1, y0, y1 = (float(v) for v in window)
+        base = self.to_dict()
+        layout = dict(base.get("layout", {}))
+        layout["xaxis"] = {**layout.get("xaxis", {}), "range": [x0, x1], "autorange": False}
+        layout["yaxis"] = {**layout.get("yaxis", {}), "range": [y0, y1], "autorange": False}
+        layout["uirevision"] = f"{layout.get('uirevision', '')}@{x0:.6g},{x1:.6g},{y0:.6g},{y1:.6g}"
+        windowed = FrozenFigure(go.Figure())
+        windowed._frozen_dict = {**base, "layout": layout}
+        return windowed
+
     @classmethod
     def from_json(cls, text: str) -> FrozenFigure:
         """A figure that another process built and serialised (plotly JSON), shown as it is.

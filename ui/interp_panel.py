@@ -16,11 +16,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from ui.components.click_map import map_click
+from ui.components.map_layer import map_layer
 from ui.components.scrubber import ScrubFrames, build_frames, scrub_payload
 from ui.frozen_figure import FrozenFigure
 from ui.latent_images import gif_bytes, png_bytes, strip_image
-from ui.latent_panel import record_click
 from ui.state import CLICKED_INDEX_KEY, CLICKED_Z_KEY, PATH_KEY, ActiveModel, LatentView
 from vae.latent import decode_latents, interpolation_path
 from viz.latent_map import latent_map_figure
@@ -190,7 +189,6 @@ def path_map_figure(model_key: str, view_token: str, _view: LatentView) -> go.Fi
         y,
         color_kind=kind,
         class_names=_view.class_names,
-        bubbles="off",
         height=520,
     )
     fig.update_layout(showlegend=False)  # the Latent map page has the legend
@@ -201,6 +199,7 @@ def path_map(active: ActiveModel, view: LatentView) -> None:
     """The latent map the path is drawn on; a click anywhere appends a waypoint."""
     fig = path_map_figure(model_cache_key(active), view.token, view)
     st.plotly_chart(fig, key=MAP_KEY, config={"displaylogo": False, "scrollZoom": True})
-    if record_click(map_click(MAP_KEY, None, key="interp_map_click"), view):
-        set_waypoints([*waypoints(), st.session_state[CLICKED_Z_KEY]])
+    click, fresh = map_layer(MAP_KEY, key="interp_map_click", points=view.mu)
+    if fresh and click is not None:
+        set_waypoints([*waypoints(), click.z])
         st.rerun()

@@ -1,10 +1,10 @@
-"""Latent-map glue: the cached map figure, reading a click, and the decode panel beside the map.
+"""Latent-map glue: the cached map figure and bubbles, and the decode panel beside the map.
 
-The map figure must stay *identical* across clicks: Streamlit derives the chart's identity from
-its spec, so a changed figure remounts the chart (zoom lost, every second selection swallowed).
-So the figure is built once per (model, options) and the clicked marker and the decoded images
-live beside it, never in the figure: the marker and the clicked z's picture are drawn by the
-browser (ui/components/click_map.js, ui/components/map_decoder.js), the rest of the panel comes from here.
+The map figure must stay *identical* across clicks: a changed figure is sent and drawn again
+(60k points: seconds). So the figure is built once per (model, colour, prior) and everything
+that changes with a click lives beside it, never in it: the bubbles, the clicked z, its
+bubble and samples are drawn by the browser (ui/components/map_layer.js), the clicked z's
+picture too (ui/components/map_decoder.js); the rest of the panel comes from here.
 """
 
 from __future__ import annotations
@@ -13,16 +13,17 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from ui.components.click_map import MapClick
+from ui.components.map_layer import MapClick
 from ui.frozen_figure import FrozenFigure
 from ui.latent_images import show_vector, strip_image
-from ui.state import CLICKED_INDEX_KEY, CLICKED_Z_KEY, ActiveModel, LatentView
+from ui.state import ActiveModel, LatentView
 from vae.latent import decode_latents
-from viz.latent_map import latent_map_figure
+from viz.latent_map import BubbleData, bubble_data, latent_map_figure
 
 COLOR_CHOICES = ("label", "σ (posterior std)", "KL to prior", "reconstruction error")
 SAMPLE_SEED_KEY = "vx_map_sample_seed"
 N_SAMPLES = 6  # decodes of z = mu + sigma * eps shown for a clicked data point
+MAP_HEIGHT = 640  # px: the map fills its column's width at any height (equal units, wider range)
 
 
 def color_values(view: LatentView, color_by: str):
@@ -40,12 +41,14 @@ def color_values(view: LatentView, color_by: str):
 
 
 def cached_map_figure(
-    model_key: str, view: LatentView, color_by: str, bubbles: str, prior: bool
+    model_key: str, view: LatentView, color_by: str, prior: bool, window: list[float] | None
 ) -> go.Figure:
-    """The map figure for these options, built once per view (same object after).
+    """The map figure for these options, built once per view, showing `window` (None: all).
 
     Kept with the view: a saved model's view is shared by every session (ui.state.latent_view),
-    so its figures are built once per server, not once per session.
+    so its figures are built once per server, not once per session. The window only changes
+    the axes' ranges (and the uirevision, so that Plotly applies them): a copy of the frozen
+    figure's layout, not a rebuild. The bubbles are not in it (see cached_bubbles).
     """
 
     def build() -> go.Figure:
@@ -57,33 +60,45 @@ def cached_map_figure(
             color_kind=kind,
             class_names=view.class_names,
             color_label=label,
-            bubbles=bubbles,
             prior_contours=prior,
+            height=MAP_HEIGHT,
         )
         return FrozenFigure(figure)  # shown on every run of the page: serialised once
 
-    return view.derived(("map", model_key, color_by, bubbles, prior), build)
+    base = view.derived(("map", model_key, color_by, prior), build)
+    return base if window is None else base.with_window(window)
 
 
-def record_click(click: MapClick | None, view: LatentView) -> bool:
-    """Store a click as vx_clicked_z / vx_clicked_index; returns whether there was one.
+def cached_bubbles(
+    model_key: str, view: LatentView, color_by: str, bubbles: str
+) -> BubbleData | None:
+    """The bubbles' data for these options (coloured as the points are), once per view."""
 
-    A click on a data point decodes exactly that point's mean mu (the browser only knows the
-    float32 position it drew); anything else is empty space at the exact clicked z.
+    def build() -> BubbleData | None:
+        values, kind, _ = color_values(view, color_by)
+        return bubble_data(view.mu, view.sigma, values, color_kind=kind, bubbles=bubbles)
+
+    return view.derived(("bubbles", model_key, color_by, bubbles), build)
+
+
+def clicked_samples(view: LatentView, click: MapClick | None) -> np.ndarray | None:
+    """(N_SAMPLES, 2) z = mu + sigma * eps for a clicked data point (None: not a data point).
+
+    The same eps for the same point and seed: the map draws them, the panel decodes them.
     """
-    if click is None:
-        return False
-    z, index = click.z, click.index
-    if index is not None and 0 <= index < len(view.mu):
-        z = (float(view.mu[index, 0]), float(view.mu[index, 1]))
-    else:
-        index = None
-    st.session_state[CLICKED_Z_KEY] = z
-    st.session_state[CLICKED_INDEX_KEY] = index
-    return True
+    if click is None or click.index is None or not 0 <= click.index < len(view.mu):
+        return None
+    seed = st.session_state.get(SAMPLE_SEED_KEY, 0)
+    eps = np.random.default_rng(seed * 100_003 + click.index).standard_normal((N_SAMPLES, 2))
+    return view.mu[click.index] + view.sigma[click.index] * eps  # the reparameterisation
 
 
-def decode_panel(active: ActiveModel, view: LatentView, picture_in_browser: bool = False) -> None:
+def decode_panel(
+    active: ActiveModel,
+    view: LatentView,
+    click: MapClick | None,
+    picture_in_browser: bool = False,
+) -> None:
     """What the clicked z is: for a data point also its x and decodes of mu + sigma*eps.
 
     picture_in_browser: the decoded picture of z is already drawn above by the browser
@@ -91,15 +106,14 @@ def decode_panel(active: ActiveModel, view: LatentView, picture_in_browser: bool
     Both kinds of click lay out the same first elements (a header, then a picture), so the
     page does not reflow between them; the samples of a data point are one strip image.
     """
-    z = st.session_state.get(CLICKED_Z_KEY)
-    index = st.session_state.get(CLICKED_INDEX_KEY)
     shape = active.dataset.image_shape
-    if z is None:
-        st.info("Click anywhere on the map: the decoded image for that z appears here.")
+    if click is None:
+        if not picture_in_browser:  # else the browser's placeholder above says it
+            st.info("Click anywhere on the map: the decoded image for that z appears here.")
         return
-    z = np.asarray(z, dtype=np.float32).reshape(2)
-    point = index is not None and 0 <= int(index) < len(view.mu)
-    if not point:
+    z = np.asarray(click.z, dtype=np.float32).reshape(2)
+    samples = clicked_samples(view, click)
+    if samples is None:
         st.markdown(f"**z = ({z[0]:.3f}, {z[1]:.3f})** · empty space or a chosen point")
         imagined = "No example was encoded here: this is what the decoder imagines at z."
         if picture_in_browser:
@@ -111,11 +125,9 @@ def decode_panel(active: ActiveModel, view: LatentView, picture_in_browser: bool
         right.caption(imagined)
         return
 
-    index = int(index)
+    index = int(click.index)
     mu, sigma = view.mu[index], view.sigma[index]
     seed = st.session_state.get(SAMPLE_SEED_KEY, 0)
-    eps = np.random.default_rng(seed * 100_003 + index).standard_normal((N_SAMPLES, 2))
-    samples = mu + sigma * eps  # (S, 2): the reparameterisation z = mu + sigma * eps
     decoded = decode_latents(active.model, np.vstack([mu[None], samples]))  # (1 + S, D)
     label = ""
     if view.y is not None:
@@ -135,7 +147,10 @@ def decode_panel(active: ActiveModel, view: LatentView, picture_in_browser: bool
             show_vector(decoded[0], shape, "decoded from μ")
         with right:
             show_vector(view.x[index], shape, "original x")
-    st.caption("z = μ + σ ⊙ ε, ε ~ N(0, I): the reparameterisation, decoded")
+    st.caption(
+        "z = μ + σ ⊙ ε, ε ~ N(0, I): the reparameterisation, decoded (the orange dots in the "
+        "bubble on the map)"
+    )
     where = " · ".join(f"({a:.2f}, {b:.2f})" for a, b in samples)
     if shape is not None:
         st.image(strip_image(decoded[1:], shape, pixels=64), caption=where, output_format="PNG")
@@ -145,3 +160,15 @@ def decode_panel(active: ActiveModel, view: LatentView, picture_in_browser: bool
     if st.button("New ε", key="map_resample", icon=":material/casino:"):
         st.session_state[SAMPLE_SEED_KEY] = seed + 1
         st.rerun(scope="fragment")
+
+
+# The map and its decode panel side by side in a wide window; in a narrow one (a laptop at
+# 1000 px with the sidebar open) the panel goes under the map, which keeps the full width.
+MAP_ROW_CSS = """
+<style>
+@media (max-width: 1180px) {
+  .st-key-map_row [data-testid="stHorizontalBlock"] { flex-wrap: wrap; }
+  .st-key-map_row [data-testid="stColumn"] { flex: 1 1 100% !important; width: 100% !important; }
+}
+</style>
+"""

@@ -35,6 +35,9 @@ ACTIVE_KEY = "vx_active_model"
 LATENT_VIEW_KEY = "vx_latent_view"
 CLICKED_Z_KEY = "vx_clicked_z"
 CLICKED_INDEX_KEY = "vx_clicked_index"
+# The latent map's zoom window [x0, x1, y0, y1] (None: the full view): reported by the map's
+# browser layer when a zoom or pan ends, applied to the map when the page draws.
+MAP_WINDOW_KEY = "vx_map_window"
 PATH_KEY = "vx_path"
 WANTED_PAGE_KEY = "vx_wanted_page"  # the page a run without app.py asked for (see below)
 # {model key: ActiveModel} trained in this session and not saved: opening another model must
@@ -42,7 +45,7 @@ WANTED_PAGE_KEY = "vx_wanted_page"  # the page a run without app.py asked for (s
 UNSAVED_KEY = "vx_unsaved_models"
 
 MAX_VIEW_POINTS = 60_000  # the latent map draws at most this many test points
-DERIVED_ENTRIES = 6  # figures etc. kept with one latent view (a few options' worth)
+DERIVED_ENTRIES = 10  # figures and bubble data kept with one latent view (a few options' worth)
 
 T = TypeVar("T")
 
@@ -108,6 +111,7 @@ def init_state() -> None:
         LATENT_VIEW_KEY: None,
         CLICKED_Z_KEY: None,
         CLICKED_INDEX_KEY: None,
+        MAP_WINDOW_KEY: None,
         PATH_KEY: [],
         UNSAVED_KEY: {},
     }
@@ -168,6 +172,7 @@ def set_active_model(active: ActiveModel) -> None:
     st.session_state[LATENT_VIEW_KEY] = None
     st.session_state[CLICKED_Z_KEY] = None
     st.session_state[CLICKED_INDEX_KEY] = None
+    st.session_state[MAP_WINDOW_KEY] = None
     st.session_state[PATH_KEY] = []
     if active.source == "session" and active.key not in _saved_keys():
         st.session_state.setdefault(UNSAVED_KEY, {})[active.key] = active

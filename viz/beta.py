@@ -6,6 +6,8 @@ from collections.abc import Mapping
 
 import plotly.graph_objects as go
 
+from .latent_map import compact_legend
+
 
 def elbo_terms_figure(
     terms: Mapping[str, Mapping[str, float]], height: int = 340, font_size: int = 12
@@ -32,7 +34,7 @@ def elbo_terms_figure(
         margin=dict(l=10, r=10, t=30, b=10),
         font=dict(size=font_size),
         yaxis_title="nats per example (test set)",
-        legend=dict(orientation="h", y=1.12),
+        legend=compact_legend(),  # under the plot: never under the toolbar
     )
     return fig
 

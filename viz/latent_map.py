@@ -1,43 +1,58 @@
-"""Pure Plotly builders for the latent map: points, variance bubbles, prior, click grid.
+"""Pure Plotly builders for the latent map: the points, the prior, and the bubbles' data.
 
 numpy in, plotly.graph_objects.Figure out; nothing here knows of models or of Streamlit.
-Every trace that can be clicked carries `customdata` = the test-set index of the point, or -1
-for the invisible click grid, because Plotly reports selections per trace (point_index is
-local to a trace) and the page must know *which example* was clicked.
+Every point trace carries `customdata` = the test-set index of each point, because Plotly
+reports hovers per trace (point_index is local to a trace) and the page must know *which
+example* is meant.
+
+The variance bubbles are not in the figure: a browser layer (ui/components/map_layer.js) draws
+them on a canvas under the points, for the window on screen, on every zoom and pan. Here
+`bubble_data` only describes them: centres, radii, and a colour index into one palette that
+matches the points' colours.
 """
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import plotly.graph_objects as go
-from PIL import Image, ImageDraw
+from plotly.colors import sample_colorscale
 
 Bubbles = Literal["off", "1σ", "2σ"]
 ColorKind = Literal["class", "continuous"] | None
 
-# Ten colours that stay apart from one another on white (Plotly's "D3" / Tableau 10).
+# Ten colours that stay apart from one another on white (Plotly's "D3" / Tableau 10): every
+# class colour in the app comes from here.
 PALETTE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 )  # fmt: skip
-# Beyond this many points the bubbles are drawn as one raster image pinned to data
-# coordinates. Measured (bench/bubbles_render.py, RESULTS.md): at 10k points the SVG path
-# took 2.31x the load-to-drawn of the map without bubbles, the raster 1.10x (60k: 1.01x).
-SVG_BUBBLE_LIMIT = 2_000
-ELLIPSE_VERTICES = 16  # enough to look round at the sizes bubbles have on screen
+NEUTRAL = "#444444"  # points (and bubbles) when nothing colours them
+# A continuous colouring's bubbles take the Viridis colour of their bin: one canvas path per
+# colour keeps the browser's redraw to a few fills and strokes.
+CONTINUOUS_BINS = 8
 WEBGL_ABOVE = 5_000  # points drawn as SVG markers up to here, WebGL (Scattergl) beyond
-CLICK_GRID_SIZE = 120  # 120 x 120 invisible points: any click on empty space lands on one
-GRID_ID = -1  # customdata of the click grid: "not a data point"
 MAP_UIREVISION = "latent-map"  # constant: Plotly keeps zoom/pan while this stays the same
+TRANSPARENT = "rgba(0,0,0,0)"  # plot and paper: the bubble canvas underneath shows through
 
 
-def _sigma_scale(bubbles: Bubbles) -> float:
+def sigma_scale(bubbles: Bubbles) -> float:
+    """k of the k-sigma bubbles: 0 (off), 1 or 2."""
     return {"off": 0.0, "1σ": 1.0, "2σ": 2.0}[bubbles]
+
+
+def ellipse_xy(
+    center: np.ndarray, radii: np.ndarray, vertices: int = 48
+) -> tuple[np.ndarray, np.ndarray]:
+    """Closed outline (x, y) of an axis-aligned ellipse: a diagonal Gaussian's k-sigma contour.
+
+    `vertices` points, the last equal to the first.
+    """
+    t = np.linspace(0.0, 2 * np.pi, vertices)
+    return center[0] + radii[0] * np.cos(t), center[1] + radii[1] * np.sin(t)
 
 
 def data_bounds(
@@ -50,7 +65,7 @@ def data_bounds(
     """
     mu = np.asarray(mu, dtype=np.float64).reshape(-1, 2)
     reach = 2 * np.asarray(sigma, dtype=np.float64).reshape(-1, 2) if sigma is not None else 0.0
-    finite = np.isfinite(mu).all(1)
+    finite = np.isfinite(mu).all(1) & np.isfinite(mu - reach).all(1)
     lo = np.minimum((mu - reach)[finite].min(0) if finite.any() else -2.0, -2.0)
     hi = np.maximum((mu + reach)[finite].max(0) if finite.any() else 2.0, 2.0)
     span = hi - lo
@@ -58,120 +73,102 @@ def data_bounds(
     return (float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1]))
 
 
-def ellipse_path(mu: np.ndarray, radii: np.ndarray, vertices: int = ELLIPSE_VERTICES):
-    """Axis-aligned ellipses as one NaN-separated polyline: xs, ys each (N * (vertices + 2),).
-
-    Each ellipse is `vertices` points plus a repeat of its first (closing it) plus a NaN gap,
-    so that one Scatter trace with fill="toself" draws N separate filled polygons.
-    """
-    theta = np.linspace(0.0, 2 * np.pi, vertices + 1)  # (V+1,), last == first closes the loop
-    xs = mu[:, :1] + radii[:, :1] * np.cos(theta)  # (N, V+1)
-    ys = mu[:, 1:2] + radii[:, 1:2] * np.sin(theta)
-    gap = np.full((len(mu), 1), np.nan)
-    return (
-        np.hstack([xs, gap]).ravel().astype(np.float32),
-        np.hstack([ys, gap]).ravel().astype(np.float32),
-    )
-
-
-def _rgba(hex_color: str, alpha: float) -> str:
-    r, g, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
-    return f"rgba({r},{g},{b},{alpha})"
-
-
 def _groups(color: np.ndarray | None, color_kind: ColorKind, n: int):
     """[(name, colour, index array)]: one group per class, or a single group."""
     if color_kind == "class" and color is not None:
-        classes = np.unique(np.asarray(color).astype(int))
+        ids = np.asarray(color).astype(int)
+        classes = np.unique(ids)
         return [
-            (str(c), PALETTE[i % len(PALETTE)], np.flatnonzero(np.asarray(color).astype(int) == c))
+            (str(c), PALETTE[i % len(PALETTE)], np.flatnonzero(ids == c))
             for i, c in enumerate(classes)
         ]
-    return [("points", "#444444", np.arange(n))]
+    return [("points", NEUTRAL, np.arange(n))]
 
 
-def bubble_raster(
-    mu: np.ndarray,
-    radii: np.ndarray,
-    colors: Sequence[tuple[str, np.ndarray]],
-    x_range: tuple[float, float],
-    y_range: tuple[float, float],
-    pixels: int = 1024,
-    alpha: float = 0.10,
-) -> str:
-    """All ellipses rasterised into one RGBA PNG covering x_range x y_range, as a data URI.
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: a cache key
+class BubbleData:
+    """What the browser needs to draw the bubbles: k-sigma ellipses in latent units.
 
-    PIL's "RGBA" draw mode alpha-blends every ellipse, so dense regions darken as they do in
-    the SVG version. Row 0 of the image is the top (y1) of the latent plane.
+    mu, sigma: (N, 2) float32; color: (N,) indices into `palette`; k: the sigma multiple.
+    The point traces of `latent_map_figure` carry meta={"vx_color": i} for class i, so the
+    browser hides the bubbles of a class whose points the legend hides.
     """
-    img = Image.new("RGBA", (pixels, pixels), (0, 0, 0, 0))
-    draw = ImageDraw.Draw(img, "RGBA")
-    (x0, x1), (y0, y1) = x_range, y_range
-    sx, sy = pixels / (x1 - x0), pixels / (y1 - y0)
-    a = int(round(255 * alpha))
-    for hex_color, idx in colors:
-        rgb = tuple(int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
-        # (n, 4) boxes in pixel coordinates: left, top, right, bottom.
-        boxes = np.stack(
-            [
-                (mu[idx, 0] - radii[idx, 0] - x0) * sx,
-                (y1 - mu[idx, 1] - radii[idx, 1]) * sy,
-                (mu[idx, 0] + radii[idx, 0] - x0) * sx,
-                (y1 - mu[idx, 1] + radii[idx, 1]) * sy,
-            ],
-            1,
-        )
-        for left, top, right, bottom in boxes.tolist():
-            draw.ellipse((left, top, max(right, left + 1), max(bottom, top + 1)), fill=(*rgb, a))
-    buffer = io.BytesIO()
-    img.save(buffer, format="PNG", optimize=False, compress_level=1)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+    mu: np.ndarray
+    sigma: np.ndarray
+    color: np.ndarray
+    palette: tuple[str, ...]
+    k: float
 
 
-def pin_image(
-    fig: go.Figure,
-    source: str,
-    x_extent: tuple[float, float],
-    y_extent: tuple[float, float],
-    opacity: float = 1.0,
-    layer: str = "below",
-    row: int | None = None,
-    col: int | None = None,
-) -> go.Figure:
-    """Stretch a picture (a data: URI) over a rectangle in data units of `fig`, so that it pans
-    and zooms with the data (in place; returns fig)."""
-    fig.add_layout_image(
-        source=source,
-        xref="x",
-        yref="y",
-        x=x_extent[0],
-        y=y_extent[1],
-        sizex=x_extent[1] - x_extent[0],
-        sizey=y_extent[1] - y_extent[0],
-        sizing="stretch",
-        layer=layer,
-        opacity=opacity,
-        row=row,
-        col=col,
-    )
-    return fig
+def bubble_data(
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    color: np.ndarray | None = None,
+    *,
+    color_kind: ColorKind = "class",
+    bubbles: Bubbles = "1σ",
+) -> BubbleData | None:
+    """The bubbles of the map `latent_map_figure` draws with the same colouring; None if off."""
+    k = sigma_scale(bubbles)
+    if k == 0:
+        return None
+    mu = np.asarray(mu, dtype=np.float32).reshape(-1, 2)
+    sigma = np.asarray(sigma, dtype=np.float32).reshape(-1, 2)
+    n = len(mu)
+    index = np.zeros(n, dtype=np.uint8)
+    if color_kind == "continuous" and color is not None:
+        values = np.asarray(color, dtype=np.float64)
+        finite = np.isfinite(values)
+        lo, hi = (values[finite].min(), values[finite].max()) if finite.any() else (0.0, 1.0)
+        scaled = np.clip((np.where(finite, values, lo) - lo) / ((hi - lo) or 1.0), 0, 1)
+        index = np.minimum((scaled * CONTINUOUS_BINS).astype(int), CONTINUOUS_BINS - 1)
+        centres = (np.arange(CONTINUOUS_BINS) + 0.5) / CONTINUOUS_BINS
+        palette = tuple(sample_colorscale("Viridis", list(centres), colortype="rgb"))
+        return BubbleData(mu, sigma, index.astype(np.uint8), palette, k)
+    groups = _groups(color, color_kind, n)
+    for i, (_, _, idx) in enumerate(groups):
+        index[idx] = i
+    return BubbleData(mu, sigma, index, tuple(c for _, c, _ in groups), k)
 
 
 def prior_circles(color: str, legend: bool = True) -> list[go.Scatter]:
     """The prior N(0, I)'s 1, 2 and 3σ circles (dotted); the first one named in the legend."""
-    theta = np.linspace(0, 2 * np.pi, 129)
-    return [
-        go.Scatter(
-            x=r * np.cos(theta),
-            y=r * np.sin(theta),
-            mode="lines",
-            line=dict(color=color, width=1, dash="dot"),
-            hoverinfo="skip",
-            showlegend=legend and r == 1.0,
-            name="prior N(0, I): 1, 2, 3σ",
+    circles = []
+    for r in (1.0, 2.0, 3.0):
+        xs, ys = ellipse_xy(np.zeros(2), np.array([r, r]), 129)
+        circles.append(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines",
+                line=dict(color=color, width=1, dash="dot"),
+                hoverinfo="skip",
+                showlegend=legend and r == 1.0,
+                name="prior N(0, I): 1, 2, 3σ",
+            )
         )
-        for r in (1.0, 2.0, 3.0)
-    ]
+    return circles
+
+
+def marker_size(n: int) -> float:
+    """Point size in px: small enough at many points that a 1σ bubble shows around its dot."""
+    return 6 if n <= 2_000 else 3.5 if n <= 20_000 else 2.5
+
+
+def compact_legend(font_size: int = 11) -> dict:
+    """A legend in rows under the plot: it never covers data or the toolbar (top right)."""
+    return dict(
+        orientation="h",
+        yanchor="top",
+        y=-0.08,
+        x=0.0,
+        xanchor="left",
+        itemsizing="constant",
+        font=dict(size=font_size),
+        tracegroupgap=0,
+        bgcolor=TRANSPARENT,
+    )
 
 
 def latent_map_figure(
@@ -182,24 +179,22 @@ def latent_map_figure(
     color_kind: ColorKind = "class",
     class_names: Sequence[str] | None = None,
     color_label: str = "label",
-    bubbles: Bubbles = "1σ",
     prior_contours: bool = False,
-    click_grid: bool = False,
-    grid_size: int = CLICK_GRID_SIZE,
-    svg_bubble_limit: int = SVG_BUBBLE_LIMIT,
     webgl_above: int = WEBGL_ABOVE,
-    marker_size: float | None = None,
+    point_size: float | None = None,
     height: int = 620,
     title: str | None = None,
+    window: Sequence[float] | None = None,
 ) -> go.Figure:
-    """The latent map: means mu (N, 2) coloured by `color`, with posterior bubbles.
+    """The latent map: means mu (N, 2) coloured by `color`; the bubbles are drawn beside it.
 
     color: (N,) class ids (color_kind="class") or any per-point quantity ("continuous"),
         or None for a single colour.
-    bubbles: each point's posterior ellipse with radii (k sigma_1, k sigma_2) in latent units,
-        so bubbles zoom with the data (Scattergl marker sizes are pixels, which would not).
-    click_grid: an invisible 120 x 120 Scattergl grid under the data, so that a click on empty
-        space still selects a point whose (x, y) is the clicked z (customdata = GRID_ID).
+    window: [x0, x1, y0, y1] to show (else the data's bounds); a new window also gets a new
+        uirevision, so Plotly applies it over the user's zoom.
+    The plot area fills the width and height it is given with one latent unit as long on both
+    axes (the ranges widen to fit), on a transparent background so that the bubble canvas
+    under it shows.
     """
     mu = np.asarray(mu, dtype=np.float32).reshape(-1, 2)
     sigma = np.asarray(sigma, dtype=np.float32).reshape(-1, 2)
@@ -209,58 +204,23 @@ def latent_map_figure(
         raise ValueError(f"color has {len(color)} values for {len(mu)} points")
     n = len(mu)
     x_range, y_range = data_bounds(mu, sigma)
-    groups = _groups(color, color_kind, n)
-    fig = go.Figure()
-
-    if click_grid:
-        gx, gy = np.meshgrid(np.linspace(*x_range, grid_size), np.linspace(*y_range, grid_size))
-        fig.add_trace(
-            go.Scattergl(
-                x=gx.ravel().astype(np.float32),
-                y=gy.ravel().astype(np.float32),
-                mode="markers",
-                marker=dict(size=6, color="rgba(0,0,0,0)"),
-                customdata=np.full(gx.size, GRID_ID),
-                hoverinfo="none",
-                showlegend=False,
-                name="click grid",
-                # The clicked grid point is the "you clicked here" marker: no figure change.
-                selected=dict(marker=dict(color="rgba(0,0,0,0.9)", size=11)),
-                unselected=dict(marker=dict(opacity=0)),
-            )
+    uirevision = MAP_UIREVISION
+    if window is not None:
+        x_range, y_range = (
+            (float(window[0]), float(window[1])),
+            (float(window[2]), float(window[3])),
         )
-
-    scale = _sigma_scale(bubbles)
-    if scale > 0 and n:
-        radii = scale * sigma
-        if n <= svg_bubble_limit:
-            for name, hex_color, idx in groups:
-                xs, ys = ellipse_path(mu[idx], radii[idx])
-                fig.add_trace(
-                    go.Scatter(
-                        x=xs,
-                        y=ys,
-                        mode="lines",
-                        fill="toself",
-                        fillcolor=_rgba(hex_color, 0.10),
-                        line=dict(width=0.5, color=_rgba(hex_color, 0.35)),
-                        hoverinfo="skip",
-                        showlegend=False,
-                        legendgroup=name,
-                        name=f"{bubbles} bubbles",
-                    )
-                )
-        else:
-            raster = bubble_raster(mu, radii, [(c, i) for _, c, i in groups], x_range, y_range)
-            pin_image(fig, raster, x_range, y_range)
-
+        uirevision = (
+            f"{MAP_UIREVISION}:{x_range[0]:.6g},{x_range[1]:.6g},{y_range[0]:.6g},{y_range[1]:.6g}"
+        )
+    fig = go.Figure()
     if prior_contours:
         fig.add_traces(prior_circles("rgba(60,60,60,0.55)"))
 
     # WebGL only where SVG would crawl: a WebGL canvas costs a read-back on every repaint of
     # the page in software-rendered browsers, which made every click ~4x slower (measured).
     points_trace = go.Scattergl if n > webgl_above else go.Scatter
-    size = marker_size or (6 if n <= 2_000 else 4 if n <= 20_000 else 2.5)
+    size = point_size or marker_size(n)
     index_hover = "z = (%{x:.2f}, %{y:.2f})<br>#%{customdata}<extra>%{fullData.name}</extra>"
     if color_kind == "continuous" and color is not None:
         fig.add_trace(
@@ -272,20 +232,18 @@ def latent_map_figure(
                     size=size,
                     color=np.asarray(color, dtype=np.float32),
                     colorscale="Viridis",
-                    colorbar=dict(title=dict(text=color_label), thickness=12),
+                    colorbar=dict(title=dict(text=color_label), thickness=12, len=0.8),
                 ),
                 customdata=np.arange(n),
                 name=color_label,
                 hovertemplate=index_hover.replace(
                     "<extra>", f"<br>{color_label} %{{marker.color:.3g}}<extra>"
                 ),
-                selected=dict(marker=dict(size=size + 8, color="black")),
-                unselected=dict(marker=dict(opacity=1.0)),
                 showlegend=False,
             )
         )
     else:
-        for name, hex_color, idx in groups:
+        for i, (name, hex_color, idx) in enumerate(_groups(color, color_kind, n)):
             label = name
             if (
                 class_names is not None
@@ -304,41 +262,37 @@ def latent_map_figure(
                     name=label,
                     legendgroup=name,
                     hovertemplate=index_hover,
-                    # Selection must not dim every other point: keep the map as it was.
-                    selected=dict(marker=dict(size=size + 8, color="black")),
-                    unselected=dict(marker=dict(opacity=1.0)),
+                    meta={"vx_color": i},
                 )
             )
 
     fig.update_layout(
         height=height,
-        margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        margin=dict(l=10, r=10, t=40 if title else 24, b=10),
         title=title,
-        uirevision=MAP_UIREVISION,
+        uirevision=uirevision,
         hovermode="closest",
-        clickmode="event",
         dragmode="zoom",
-        plot_bgcolor="white",
-        legend=dict(itemsizing="constant"),
-        # constrain="domain": equal scales shrink the plot area rather than widen a range, so
-        # what is visible is exactly what the click grid covers.
+        plot_bgcolor=TRANSPARENT,
+        paper_bgcolor=TRANSPARENT,
+        legend=compact_legend(),
         xaxis=dict(
-            title="z₁",
+            title=dict(text="z₁", standoff=4),
             range=list(x_range),
-            constrain="domain",
             zeroline=False,
             showgrid=True,
-            gridcolor="#eee",
+            gridcolor="rgba(0,0,0,0.06)",
         ),
         yaxis=dict(
-            title="z₂",
+            title=dict(text="z₂", standoff=4),
             range=list(y_range),
             zeroline=False,
             showgrid=True,
-            gridcolor="#eee",
+            gridcolor="rgba(0,0,0,0.06)",
             scaleanchor="x",  # one latent unit is as long on both axes: circles look round
             scaleratio=1,
-            constrain="domain",
+            # constrain="range" (Plotly's default): the ranges widen to fill the plot area,
+            # rather than the plot area shrinking into empty margins.
         ),
     )
     return fig

@@ -13,8 +13,36 @@ import plotly.graph_objects as go
 from PIL import Image
 from plotly.subplots import make_subplots
 
-from .latent_map import pin_image
 from .plots import to_uint8
+
+
+def pin_image(
+    fig: go.Figure,
+    source: str,
+    x_extent: tuple[float, float],
+    y_extent: tuple[float, float],
+    opacity: float = 1.0,
+    layer: str = "below",
+    row: int | None = None,
+    col: int | None = None,
+) -> go.Figure:
+    """Stretch a picture (a data: URI) over a rectangle in data units of `fig`, so that it pans
+    and zooms with the data (in place; returns fig)."""
+    fig.add_layout_image(
+        source=source,
+        xref="x",
+        yref="y",
+        x=x_extent[0],
+        y=y_extent[1],
+        sizex=x_extent[1] - x_extent[0],
+        sizey=y_extent[1] - y_extent[0],
+        sizing="stretch",
+        layer=layer,
+        opacity=opacity,
+        row=row,
+        col=col,
+    )
+    return fig
 
 
 def cell_edges(values: np.ndarray) -> np.ndarray:

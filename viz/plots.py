@@ -15,7 +15,9 @@ import plotly.graph_objects as go
 from PIL import Image
 from plotly.subplots import make_subplots
 
-TRAIN_COLOR = "#1f77b4"
+from .latent_map import PALETTE, compact_legend, ellipse_xy
+
+TRAIN_COLOR = PALETTE[0]
 TEST_COLOR = "#d62728"
 # (history key suffix, panel title): one panel per term of the ELBO.
 LOSS_PANELS = (
@@ -71,7 +73,7 @@ def loss_curves(history: Sequence[dict], height: int = 300, stacked: bool = Fals
     fig.update_layout(
         height=height,
         margin=dict(l=40, r=10, t=40, b=40),
-        legend=dict(orientation="h", yanchor="bottom", y=1.12, x=0),
+        legend=compact_legend(),  # under the plot: never under the toolbar
         hovermode="x unified",
     )
     fig.update_annotations(font_size=13)
@@ -134,12 +136,6 @@ def to_png_bytes(image: np.ndarray, scale: int = 1) -> bytes:
     return buffer.getvalue()
 
 
-def ellipse_xy(center: np.ndarray, radii: np.ndarray, vertices: int = 48) -> tuple:
-    """Closed outline (x, y) of an axis-aligned ellipse: a diagonal Gaussian's 1-sigma contour."""
-    t = np.linspace(0.0, 2 * np.pi, vertices)
-    return center[0] + radii[0] * np.cos(t), center[1] + radii[1] * np.sin(t)
-
-
 def bubble_sketch(
     mu: np.ndarray, sigma: np.ndarray, labels: Sequence[str], height: int = 330
 ) -> go.Figure:
@@ -160,7 +156,7 @@ def bubble_sketch(
                 line=dict(color="rgba(90,90,90,0.6)", dash="dot", width=1.5),
             )
         )  # fmt: skip
-    palette = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
+    palette = PALETTE
     if not len(mu) == len(sigma) == len(labels):
         raise ValueError("mu, sigma and labels need one row each per bubble")
     for i, (center, radii, label) in enumerate(zip(mu, sigma, labels, strict=True)):

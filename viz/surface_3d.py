@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from .latent_map import compact_legend
+
 CAMERA_EYE = dict(x=1.9, y=1.9, z=1.3)  # (1.25, 1.25, 1.25) is Plotly's default
 
 
@@ -115,7 +117,7 @@ def surface_3d_figure(
         height=height,
         margin=dict(l=10, r=10, t=10, b=10),
         font=dict(size=font_size),
-        legend=dict(x=0, y=1, bgcolor="rgba(255,255,255,0.7)"),
+        legend=compact_legend(),  # under the plot: never under the toolbar
         # Constant: Plotly keeps the user's camera while the figure is updated (a new marker).
         uirevision="surface-3d",
         # The box spans the data (plus a margin), not the decoded surface, which reaches far

@@ -1,8 +1,8 @@
-"""Bench-only: one latent map, as the Latent map page builds it, for bench/bubbles_render.py.
+"""Bench-only: one latent map, as the Latent map page draws it, for bench/bubbles_render.py.
 
 BENCH_MAPS is a folder of <name>.npz files (mu, sigma, y). Query parameters choose the map:
-?data=<name>&bubbles=off|1σ|2σ&svg_limit=<int>. Figures are cached per parameter set, so
-a page load measures sending and drawing the map, not building it (reported separately).
+?data=<name>&bubbles=off|1σ|2σ. The figure and the bubbles' data are cached per parameter set,
+so a page load measures sending and drawing the map, not building it.
 """
 
 import os
@@ -13,22 +13,30 @@ import numpy as np
 import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from viz.latent_map import SVG_BUBBLE_LIMIT, latent_map_figure  # noqa: E402
+from ui.components.map_layer import map_layer  # noqa: E402
+from ui.frozen_figure import FrozenFigure  # noqa: E402
+from viz.latent_map import bubble_data, latent_map_figure  # noqa: E402
 
 
 @st.cache_resource(max_entries=16)
-def figure(data: str, bubbles: str, svg_limit: int):
-    arrays = np.load(Path(os.environ["BENCH_MAPS"]) / f"{data}.npz")
-    return latent_map_figure(
-        arrays["mu"], arrays["sigma"], arrays["y"], bubbles=bubbles, svg_bubble_limit=svg_limit
-    )
+def arrays(data: str):
+    return dict(np.load(Path(os.environ["BENCH_MAPS"]) / f"{data}.npz"))
+
+
+@st.cache_resource(max_entries=16)
+def figure(data: str):
+    a = arrays(data)
+    return FrozenFigure(latent_map_figure(a["mu"], a["sigma"], a["y"], height=640))
+
+
+@st.cache_resource(max_entries=16)
+def bubbles(data: str, k: str):
+    a = arrays(data)
+    return bubble_data(a["mu"], a["sigma"], a["y"], bubbles=k)
 
 
 st.set_page_config(page_title="map bench", layout="wide")
 params = st.query_params
-fig = figure(
-    params.get("data", "mnist10k"),
-    params.get("bubbles", "off"),
-    int(params.get("svg_limit", SVG_BUBBLE_LIMIT)),
-)
-st.plotly_chart(fig, key="map_chart", config={"displaylogo": False})
+name, k = params.get("data", "mnist10k"), params.get("bubbles", "off")
+st.plotly_chart(figure(name), key="map_chart", config={"displaylogo": False, "scrollZoom": True})
+map_layer("map_chart", key="map_layer", bubbles=bubbles(name, k), points=arrays(name)["mu"])

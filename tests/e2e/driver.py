@@ -28,7 +28,7 @@ _EMPTY_SPOTS_JS = """
   const fl = gd._fullLayout, xa = fl.xaxis, ya = fl.yaxis;
   const pts = [];
   for (const t of gd._fullData) {
-    if (t.name === 'click grid' || !t.customdata || t.mode !== 'markers') continue;
+    if (!t.customdata || t.mode !== 'markers') continue;
     for (let i = 0; i < t.x.length; i++) pts.push([xa.l2p(t.x[i]), ya.l2p(t.y[i])]);
   }
   const cands = [];
@@ -54,7 +54,7 @@ _LONELY_POINTS_JS = """
   const fl = gd._fullLayout, xa = fl.xaxis, ya = fl.yaxis;
   const pts = [];
   for (const t of gd._fullData) {
-    if (t.name === 'click grid' || !t.customdata || t.mode !== 'markers') continue;
+    if (!t.customdata || t.mode !== 'markers') continue;
     for (let i = 0; i < t.x.length; i++) pts.push([t.x[i], t.y[i], t.customdata[i]]);
   }
   const px = pts.map(p => [xa.l2p(p[0]), ya.l2p(p[1])]);
@@ -99,7 +99,7 @@ def keyed_graph(page, key: str):
     """The Plotly graph div of the st.plotly_chart with this key, once drawn.
 
     Waits for the plot area's drag layer, which every cartesian chart has: a map of WebGL
-    points with raster bubbles has an empty (invisible) SVG scatter layer.
+    points has an empty (invisible) SVG scatter layer.
     """
     locator = page.locator(f".st-key-{key} .js-plotly-plot").first
     locator.locator(".nsewdrag").first.wait_for(timeout=120_000)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import time
 from pathlib import Path
 
@@ -85,8 +86,9 @@ def _wait_new_picture(page, before: str, timeout: float = 30.0) -> str:
 
 
 def _marker_at(page) -> tuple[float, float]:
-    box = page.locator(".vx-click-marker").first.bounding_box()
-    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    """Where the map layer draws the clicked z's ring (it records the z on its canvas)."""
+    z = json.loads(page.locator(".st-key-map_chart canvas.vx-over").get_attribute("data-clicked"))
+    return to_page(keyed_graph(page, "map_chart"), *z)
 
 
 def test_click_on_empty_space_then_on_a_point_decodes_each(page, artifacts_dir) -> None:

@@ -161,41 +161,45 @@ export default function mountDecoder({ data, key, parentElement, setTriggerValue
   if (registry[key]) registry[key]();
   const model = loadModel(data);
   const { target, pixels } = model.header;
-  // A click made while the weights were missing: drawn as soon as they come.
-  const pending = (window.__vxMapDecoderPending = window.__vxMapDecoderPending || {});
 
-  // A fixed-size box from the start: the first click fills it and nothing below moves.
+  // A fixed-size box from the start: the first click fills it and nothing below moves. Until
+  // then it is a placeholder that says what will appear, never an <img> without a picture
+  // (a browser draws that as a broken image with its alt text).
   const root = document.createElement("figure");
   root.style.cssText = "margin:0;contain:layout paint;";
+  const box = `display:block;width:${pixels}px;height:${pixels}px;background:#f0f2f6;`;
   const img = document.createElement("img");
-  img.alt = "decoded picture of the clicked z";
+  img.alt = "";
   img.width = pixels;
   img.height = pixels;
-  img.style.cssText = `display:block;width:${pixels}px;height:${pixels}px;background:#f0f2f6;`;
+  img.style.cssText = box + "display:none;";
+  const placeholder = document.createElement("div");
+  placeholder.className = "vx-decoded-placeholder";
+  placeholder.style.cssText =
+    box + "display:flex;align-items:center;justify-content:center;text-align:center;" +
+    "box-sizing:border-box;padding:0.75rem;border:1px dashed #c4c7cf;border-radius:4px;" +
+    "font-size:0.85rem;color:rgba(49,51,63,0.65);";
+  placeholder.textContent = "Click the map: the decoded picture of that z appears here";
   const caption = document.createElement("figcaption");
   caption.style.cssText = "font-size:0.85rem;color:rgba(49,51,63,0.6);margin-top:0.25rem;";
-  root.append(img, caption);
+  root.append(placeholder, img, caption);
   parentElement.replaceChildren(root);
 
   const show = (z) => {
-    if (!model.ops) {
-      // No weights (yet): never a stale picture. The box stays empty until they come.
-      pending[target] = { id: model.header.id, z };
-      return;
-    }
+    // No weights (yet): never a stale picture. The "need" rerun brings them with the latest
+    // clicked z in its header (the click was recorded before that rerun).
+    if (!model.ops) return;
     img.src = pictureURL(model, z);
+    img.alt = "decoded picture of the clicked z";
+    img.style.display = "block";
+    placeholder.style.display = "none";
     caption.textContent = `decoded E[x | z] at z = (${z[0].toFixed(3)}, ${z[1].toFixed(3)})`;
   };
   if (!model.ops) {
-    caption.textContent = "loading the decoder\u2026";
+    placeholder.textContent = "loading the decoder\u2026";
     setTriggerValue("need", model.header.id);
-  } else {
-    // A click made after the request is newer than the z of the run that answered it.
-    const waiting = pending[target];
-    delete pending[target];
-    const z = waiting && waiting.id === model.header.id ? waiting.z : model.header.z;
-    if (z) show(z);
-    else caption.textContent = "decoded E[x | z] of the clicked z";
+  } else if (model.header.z) {
+    show(model.header.z);
   }
 
   const onClick = (e) => {

@@ -3,7 +3,7 @@
 A click's server round trip (fragment rerun, elements, image fetch) on a page as big as the
 latent map costs 2-4x Streamlit's bare button -> image round trip, however small the fragment
 (measured: bench/click_latency.py). The decoder is small (2 -> ... -> D), so its weights go to
-the browser, in a component outside the map's fragment; ui/components/click_map.js tells it the clicked
+the browser, in a component outside the map's fragment; ui/components/map_layer.js tells it the clicked
 z and it draws E[x|z] itself, the same picture ui/latent_images.to_image makes. The fragment's
 rerun still brings the rest of the panel (the example's original, the decodes of
 mu + sigma * eps, the numbers).

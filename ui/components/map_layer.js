@@ -1,0 +1,490 @@
+// The latent map's browser layer, beside an ordinary st.plotly_chart (found by its key):
+// the variance bubbles on a canvas UNDER the points, redrawn for the window on screen on every
+// zoom and pan; the clicked z, its bubble, its samples z = mu + sigma * eps and the bubble
+// under the cursor on a canvas ABOVE the points; clicks anywhere on the plot area (a z, and
+// the example under the pointer) as a trigger; the zoom window as a state value once a zoom
+// or pan ends. Mounted by ui/components/map_layer.py.
+//
+// data: bytes = uint32 header length (little-endian), the JSON header, and when header.data,
+// zero padding to a multiple of 4, then float32 little-endian: mu (N x 2), sigma (N x 2) and
+// the colour index (N). The arrays are kept here by their content id (header.id), so later
+// payloads (every click reruns the fragment this is mounted in) carry the header only; a
+// header whose arrays are not here asks for them with the "need" trigger.
+//
+// Canvas 2D, batched per colour: each visible bubble is a moveTo + ellipse in its colour's
+// path (in chunks of PATH_CHUNK), then one stroke per chunk (every outline, at an opacity that
+// falls as the bubbles on screen crowd) and, when few are on screen, one fill (the union of
+// the chunk's bubbles, so overlaps never darken into a haze). Measured in headless Chromium
+// (software rendering) against a hand-written rasteriser and WebGL instanced quads
+// (SwiftShader), batched canvas paths were the fastest at the bubble sizes a map shows.
+const CACHE_SIZE = 6; // bubble data sets kept (60k points: 1.2 MB each)
+const DOUBLE_CLICK_SLOP = 8; // px: presses farther apart than this are never a double-click
+const REPORT_DELAY = 350; // ms after the last zoom or pan before the window is reported
+const MIN_RADIUS = 1; // px: smaller bubbles are not drawn (a speck under their own marker)
+const FILL_LIMIT = 300; // bubbles on screen up to which they are filled as well as outlined
+const PATH_CHUNK = 256; // ellipses per canvas path
+const FRAME_BUDGET = 24; // ms a redraw may take while a zoom or pan is under way
+
+export function parsePayload(bytes) {
+  // -> { header, arrays }: arrays { mu, sigma, color, n } or null when none follow the header.
+  const u8 = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  const view = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
+  const n = view.getUint32(0, true);
+  const header = JSON.parse(new TextDecoder().decode(u8.subarray(4, 4 + n)));
+  if (!header.data) return { header, arrays: null };
+  let offset = 4 + n;
+  offset += (4 - (offset % 4)) % 4;
+  const floats = new Float32Array(u8.slice(offset).buffer);
+  const count = header.n;
+  if (floats.length !== 5 * count)
+    throw new Error(`bubble data: ${floats.length} floats sent for ${count} points`);
+  return { header, arrays: prepare(floats, count) };
+}
+
+function prepare(floats, n) {
+  // Points grouped by colour once (order, start of each colour), so a redraw walks each
+  // colour's points in one run.
+  const mu = floats.subarray(0, 2 * n);
+  const sigma = floats.subarray(2 * n, 4 * n);
+  const color = floats.subarray(4 * n, 5 * n);
+  let colors = 0;
+  for (let i = 0; i < n; i++) colors = Math.max(colors, color[i] + 1);
+  const starts = new Int32Array(colors + 1);
+  for (let i = 0; i < n; i++) starts[color[i] + 1]++;
+  for (let c = 0; c < colors; c++) starts[c + 1] += starts[c];
+  const fill = starts.slice(0, colors);
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[fill[color[i]]++] = i;
+  return { mu, sigma, color, n, order, starts, colors };
+}
+
+function dataCache() {
+  // id -> arrays, oldest first: one per window, so it outlives a rerun or a page switch.
+  return (window.__vxBubbleData = window.__vxBubbleData || new Map());
+}
+
+export function resolveArrays(header, sent) {
+  // The arrays of header.id: the ones just sent, or the cached ones (null: neither).
+  if (!header.id) return null;
+  const cache = dataCache();
+  const arrays = sent || cache.get(header.id) || null;
+  if (arrays) {
+    cache.delete(header.id);
+    cache.set(header.id, arrays);
+    while (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value);
+  }
+  return arrays;
+}
+
+function rgba(color, alpha) {
+  // "#rrggbb" or "rgb(r, g, b)" -> "rgba(r,g,b,alpha)"
+  if (color[0] === "#") {
+    const v = parseInt(color.slice(1), 16);
+    return `rgba(${v >> 16},${(v >> 8) & 255},${v & 255},${alpha})`;
+  }
+  const [r, g, b] = color.match(/[\d.]+/g);
+  return `rgba(${r},${g},${b},${alpha})`;
+}
+
+export function windowOf(gd) {
+  // [x0, x1, y0, y1] on screen now: the axes' ranges, which Plotly updates live while the user
+  // pans or wheels (a zoom box changes them only when released).
+  const fl = gd._fullLayout;
+  const [x0, x1] = fl.xaxis.range.map(Number);
+  const [y0, y1] = fl.yaxis.range.map(Number);
+  return [x0, x1, y0, y1];
+}
+
+function frameOf(gd, win) {
+  // data -> CSS pixels of the graph div: px = ox + (x - x0) * sx, py = oy + (y1 - y) * sy
+  const fl = gd._fullLayout;
+  const [x0, x1, y0, y1] = win;
+  const w = fl.xaxis._length;
+  const h = fl.yaxis._length;
+  return { x0, x1, y0, y1, ox: fl.xaxis._offset, oy: fl.yaxis._offset, w, h,
+    sx: w / (x1 - x0), sy: h / (y1 - y0) };
+}
+
+export function hiddenColors(gd) {
+  // Colour indices whose point trace the legend has hidden: their bubbles go too.
+  const hidden = new Set();
+  for (const t of gd._fullData || []) {
+    const c = t.meta && t.meta.vx_color;
+    if (c !== undefined && t.visible !== true) hidden.add(c);
+  }
+  return hidden;
+}
+
+export function drawBubbles(ctx, arrays, header, f, hidden, stride = 1) {
+  // The visible bubbles in window f (every stride-th one while a zoom or pan is under way and
+  // a full draw is too slow for the frame); returns { drawn, coverage }.
+  const { mu, sigma, order, starts, colors } = arrays;
+  const k = header.k;
+  const { x0, x1, y0, y1, ox, oy, w, h, sx, sy } = f;
+  // Pass 1: what is on screen, and how crowded it is (sum of bubble areas / plot area).
+  // A bubble under a pixel across is left out: it would be a speck under its own marker.
+  let drawn = 0;
+  let area = 0;
+  const visible = new Uint8Array(arrays.n);
+  for (let c = 0; c < colors; c++) {
+    if (hidden.has(c)) continue;
+    for (let j = starts[c]; j < starts[c + 1]; j += stride) {
+      const i = order[j];
+      const x = mu[2 * i];
+      const y = mu[2 * i + 1];
+      const rx = k * sigma[2 * i];
+      const ry = k * sigma[2 * i + 1];
+      if (x + rx < x0 || x - rx > x1 || y + ry < y0 || y - ry > y1) continue;
+      if (!(rx * sx >= MIN_RADIUS || ry * sy >= MIN_RADIUS)) continue; // tiny, NaN or collapsed
+      visible[i] = 1;
+      drawn++;
+      area += Math.PI * Math.min(rx * sx, w) * Math.min(ry * sy, h);
+    }
+  }
+  const coverage = (area * stride) / (w * h);
+  // Crowded: faint outlines only, which still draw each bubble's edge where thousands overlap
+  // (a filled union of them is a blot, and filling costs Skia 2-3x the outlines: measured);
+  // sparse (zoomed in): strong outlines over a light fill, each bubble on its own.
+  const strokeAlpha = Math.min(0.85, Math.max(0.18, 0.85 / Math.sqrt(Math.max(1, coverage))));
+  const filled = drawn * stride <= FILL_LIMIT;
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(ox, oy, w, h);
+  ctx.clip();
+  ctx.lineWidth = filled ? 1.25 : 1;
+  for (let c = 0; c < colors; c++) {
+    if (hidden.has(c)) continue;
+    const color = header.palette[c % header.palette.length];
+    ctx.fillStyle = rgba(color, 0.12);
+    ctx.strokeStyle = rgba(color, strokeAlpha);
+    let inPath = 0;
+    const flush = () => {
+      if (filled) ctx.fill();
+      ctx.stroke();
+      ctx.beginPath();
+      inPath = 0;
+    };
+    ctx.beginPath();
+    for (let j = starts[c]; j < starts[c + 1]; j += stride) {
+      const i = order[j];
+      if (!visible[i]) continue;
+      const px = ox + (mu[2 * i] - x0) * sx;
+      const py = oy + (y1 - mu[2 * i + 1]) * sy;
+      const rx = Math.max(0.5, k * sigma[2 * i] * sx);
+      const ry = Math.max(0.5, k * sigma[2 * i + 1] * sy);
+      ctx.moveTo(px + rx, py);
+      ctx.ellipse(px, py, rx, ry, 0, 0, 2 * Math.PI);
+      // Skia's cost grows faster than linearly with the contours of one path: short paths
+      // (a filled path stays whole: few bubbles, and its union must not darken where they overlap).
+      if (++inPath === PATH_CHUNK && !filled) flush();
+    }
+    if (inPath) flush();
+  }
+  ctx.restore();
+  return { drawn, coverage };
+}
+
+function drawEmphasis(ctx, arrays, header, f, i, strong) {
+  // One example's bubble drawn over everything: a white halo under a dark or coloured line.
+  if (!arrays || i === null || i === undefined || i < 0 || i >= arrays.n) return;
+  const { mu, sigma, color } = arrays;
+  const k = header.k || 1;
+  const px = f.ox + (mu[2 * i] - f.x0) * f.sx;
+  const py = f.oy + (f.y1 - mu[2 * i + 1]) * f.sy;
+  const rx = Math.max(2, k * sigma[2 * i] * f.sx);
+  const ry = Math.max(2, k * sigma[2 * i + 1] * f.sy);
+  ctx.beginPath();
+  ctx.ellipse(px, py, rx, ry, 0, 0, 2 * Math.PI);
+  ctx.lineWidth = strong ? 4.5 : 3.5;
+  ctx.strokeStyle = "rgba(255,255,255,0.9)";
+  ctx.stroke();
+  ctx.lineWidth = strong ? 2 : 1.5;
+  ctx.strokeStyle = strong ? "#111" : rgba(header.palette[color[i] % header.palette.length], 1);
+  ctx.stroke();
+  if (strong) {
+    ctx.fillStyle = "rgba(17,17,17,0.06)";
+    ctx.fill();
+  }
+}
+
+function drawOver(ctx, state, f) {
+  // The hovered bubble, the clicked bubble, its samples, the clicked z's ring.
+  const { header, arrays } = state;
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(f.ox, f.oy, f.w, f.h);
+  ctx.clip();
+  if (arrays && header.k > 0) {
+    if (state.hover !== null && state.hover !== header.index)
+      drawEmphasis(ctx, arrays, header, f, state.hover, false);
+    drawEmphasis(ctx, arrays, header, f, header.index, true);
+  }
+  for (const [x, y] of header.samples || []) {
+    const px = f.ox + (x - f.x0) * f.sx;
+    const py = f.oy + (f.y1 - y) * f.sy;
+    ctx.beginPath();
+    ctx.arc(px, py, 3.5, 0, 2 * Math.PI);
+    ctx.fillStyle = "#e8590c";
+    ctx.fill();
+    ctx.lineWidth = 1.5;
+    ctx.strokeStyle = "#fff";
+    ctx.stroke();
+  }
+  const z = state.clicked;
+  if (z) {
+    const px = f.ox + (z[0] - f.x0) * f.sx;
+    const py = f.oy + (f.y1 - z[1]) * f.sy;
+    ctx.beginPath();
+    ctx.arc(px, py, 7, 0, 2 * Math.PI);
+    ctx.lineWidth = 4;
+    ctx.strokeStyle = "#fff";
+    ctx.stroke();
+    ctx.lineWidth = 2;
+    ctx.strokeStyle = "#111";
+    ctx.stroke();
+  }
+  ctx.restore();
+}
+
+function ensureCanvas(gd, cls, before) {
+  // A canvas covering the chart, inserted before `before` (a child of the svg container).
+  const container = gd.querySelector(".svg-container");
+  if (!container) return null;
+  let canvas = container.querySelector(`:scope > canvas.${cls}`);
+  if (!canvas) {
+    canvas = document.createElement("canvas");
+    canvas.className = cls;
+    canvas.style.cssText = "position:absolute;left:0;top:0;pointer-events:none;";
+  }
+  const anchor = before(container);
+  if (canvas.nextSibling !== anchor || canvas.parentNode !== container)
+    container.insertBefore(canvas, anchor);
+  const fl = gd._fullLayout;
+  const dpr = window.devicePixelRatio || 1;
+  const [w, h] = [Math.round(fl.width), Math.round(fl.height)];
+  if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(h * dpr)) {
+    canvas.width = Math.round(w * dpr);
+    canvas.height = Math.round(h * dpr);
+    canvas.style.width = `${w}px`;
+    canvas.style.height = `${h}px`;
+  }
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, w, h);
+  return [canvas, ctx];
+}
+
+// Under: the first child of the svg container (Plotly's first SVG paints a transparent
+// background and the SVG points; WebGL points follow). Above: just before the last SVG, which
+// holds the hover labels, so those stay on top.
+const FIRST = (container) => container.firstChild;
+const LAST_SVG = (container) => {
+  const svgs = container.querySelectorAll(":scope > svg.main-svg");
+  return svgs.length > 1 ? svgs[svgs.length - 1] : null;
+};
+
+function nearestPoint(gd, px, py) {
+  // The data point whose marker covers (px, py) (plot-area pixels): [x, y, index] or null.
+  const f = frameOf(gd, windowOf(gd));
+  let best = null;
+  let bestD = Infinity;
+  for (const t of gd._fullData) {
+    if (!t.customdata || !t.mode || t.mode.indexOf("markers") < 0 || t.visible !== true) continue;
+    const reach = (typeof t.marker.size === "number" ? t.marker.size : 6) / 2 + 3;
+    const r2 = reach * reach;
+    const xs = t.x;
+    const ys = t.y;
+    for (let i = 0; i < xs.length; i++) {
+      const dx = (xs[i] - f.x0) * f.sx - px;
+      if (dx > reach || dx < -reach) continue;
+      const dy = (f.y1 - ys[i]) * f.sy - py;
+      const d = dx * dx + dy * dy;
+      if (d <= r2 && d < bestD) {
+        bestD = d;
+        best = [xs[i], ys[i], Number(t.customdata[i])];
+      }
+    }
+  }
+  return best;
+}
+
+export default function mountMapLayer({ data, key, setTriggerValue, setStateValue }) {
+  // Streamlit may call this again (new data) without tearing the last call down first:
+  // keep exactly one live instance per component key.
+  const registry = (window.__vxMapLayer = window.__vxMapLayer || {});
+  if (registry[key]) registry[key]();
+  const { header, arrays: sent } = parsePayload(data);
+  const selector = `.st-key-${header.target} .js-plotly-plot`;
+  const state = {
+    header,
+    arrays: resolveArrays(header, sent),
+    clicked: header.clicked,
+    hover: null,
+    moving: false, // a zoom or pan is under way (between relayouting and relayout)
+    fullMs: 0, // how long the last full draw took
+  };
+  if (header.id && !state.arrays) setTriggerValue("need", header.id);
+  let graphDiv = null;
+  let live = true;
+  let queued = false;
+  let reportTimer = null;
+  let down = null;
+
+  function draw() {
+    queued = false;
+    if (!live) return;
+    const gd = document.querySelector(selector);
+    if (!gd || !gd._fullLayout || !gd._fullLayout.xaxis) return;
+    if (gd !== graphDiv) follow(gd);
+    const start = performance.now();
+    const win = windowOf(gd);
+    const f = frameOf(gd, win);
+    const under = ensureCanvas(gd, "vx-bubbles", FIRST);
+    const over = ensureCanvas(gd, "vx-over", LAST_SVG);
+    if (!under || !over) return;
+    let drawn = 0;
+    // While the user drags or wheels, a full draw that took longer than the frame budget
+    // draws every stride-th bubble instead; the full picture follows when the gesture ends.
+    const stride = state.moving ? Math.max(1, Math.ceil(state.fullMs / FRAME_BUDGET)) : 1;
+    if (state.arrays && header.k > 0)
+      drawn = drawBubbles(under[1], state.arrays, header, f, hiddenColors(gd), stride).drawn;
+    drawOver(over[1], state, f);
+    over[0].dataset.clicked = JSON.stringify(state.clicked || null);
+    // What was drawn, for tests and benchmarks: the window, the count, the time it took.
+    under[0].dataset.window = JSON.stringify(win);
+    under[0].dataset.drawn = String(drawn);
+    under[0].dataset.ms = (performance.now() - start).toFixed(2);
+    under[0].dataset.redraws = String(Number(under[0].dataset.redraws || 0) + 1);
+    under[0].dataset.stride = String(stride);
+    if (stride === 1) state.fullMs = performance.now() - start;
+  }
+  const schedule = () => {
+    if (!queued) {
+      queued = true;
+      requestAnimationFrame(draw);
+    }
+  };
+
+  const report = (event) => {
+    // After a zoom, pan or reset ends: the window (null: the full view), once it settles.
+    if (!setStateValue) return;
+    const autorange = event && (event["xaxis.autorange"] || event["yaxis.autorange"]);
+    clearTimeout(reportTimer);
+    reportTimer = setTimeout(() => {
+      const gd = document.querySelector(selector);
+      if (!live || !gd || !gd._fullLayout) return;
+      setStateValue("window", autorange ? null : windowOf(gd));
+    }, REPORT_DELAY);
+  };
+  const onRelayouting = () => {
+    state.moving = true;
+    schedule();
+  };
+  const onRelayout = (event) => {
+    state.moving = false;
+    schedule();
+    const keys = Object.keys(event || {});
+    if (keys.some((k) => k.startsWith("xaxis.") || k.startsWith("yaxis."))) report(event);
+  };
+  const onHover = (event) => {
+    const p = event && event.points && event.points[0];
+    const index = p && p.customdata !== undefined ? Number(p.customdata) : null;
+    if (index !== state.hover) {
+      state.hover = index;
+      schedule();
+    }
+  };
+  const onUnhover = () => {
+    if (state.hover !== null) {
+      state.hover = null;
+      schedule();
+    }
+  };
+
+  function follow(gd) {
+    if (graphDiv && graphDiv.removeListener) unfollow(graphDiv);
+    graphDiv = gd;
+    gd.on("plotly_afterplot", schedule);
+    gd.on("plotly_relayouting", onRelayouting);
+    gd.on("plotly_relayout", onRelayout);
+    gd.on("plotly_restyle", schedule); // a legend click hides a class
+    gd.on("plotly_hover", onHover);
+    gd.on("plotly_unhover", onUnhover);
+  }
+  function unfollow(gd) {
+    gd.removeListener("plotly_afterplot", schedule);
+    gd.removeListener("plotly_relayouting", onRelayouting);
+    gd.removeListener("plotly_relayout", onRelayout);
+    gd.removeListener("plotly_restyle", schedule);
+    gd.removeListener("plotly_hover", onHover);
+    gd.removeListener("plotly_unhover", onUnhover);
+  }
+
+  const onDown = (e) => {
+    const gd = document.querySelector(selector);
+    const drag = e.target && e.target.closest ? e.target.closest(".nsewdrag") : null;
+    down = gd && drag && gd.contains(drag) && e.button === 0 ? [e.clientX, e.clientY] : null;
+    if (!down) return;
+    // Where the chart is, read now: layout is clean before Plotly's mousedown covers the page
+    // with its drag layer, and reading it on release would force a layout first.
+    const rect = gd.getBoundingClientRect();
+    down.push(rect.left, rect.top);
+    // Plotly counts any two presses within doubleClickDelay (300 ms) as a double-click,
+    // wherever they land, and a double-click resets the axes. Two clicks on different spots
+    // are two clicks: start a new click train (this listener runs before Plotly's). The last
+    // press is kept on the chart, which outlives this function's reruns.
+    const last = gd.__vxLastPress;
+    if (last && Math.hypot(down[0] - last[0], down[1] - last[1]) > DOUBLE_CLICK_SLOP)
+      gd._mouseDownTime = 0;
+    gd.__vxLastPress = down;
+  };
+  const onUp = (e) => {
+    if (!down) return;
+    const [x0, y0, left, top] = down;
+    down = null;
+    if (Math.hypot(e.clientX - x0, e.clientY - y0) > 4) return; // zoom or pan
+    const gd = document.querySelector(selector);
+    if (!gd || !gd._fullLayout) return;
+    const fl = gd._fullLayout;
+    const px = e.clientX - left - fl.xaxis._offset;
+    const py = e.clientY - top - fl.yaxis._offset;
+    const hit = nearestPoint(gd, px, py);
+    const f = frameOf(gd, windowOf(gd));
+    const z = hit ? [hit[0], hit[1]] : [f.x0 + px / f.sx, f.y1 - py / f.sy];
+    // The picture first (ui/components/map_decoder.js draws it in the browser, if mounted),
+    // then the trigger (Streamlit sends it on its next timer tick), the ring in the next frame.
+    // Until the server answers, the old samples and bubble are not this click's: none drawn.
+    window.dispatchEvent(new CustomEvent("vx-map-click", { detail: { target: header.target, z } }));
+    setTriggerValue("click", { x: z[0], y: z[1], index: hit ? hit[2] : null, at: Date.now() });
+    state.clicked = z;
+    header.samples = [];
+    header.index = hit ? hit[2] : null;
+    schedule();
+  };
+
+  if (header.clickable) {
+    document.addEventListener("pointerdown", onDown, true);
+    document.addEventListener("pointerup", onUp, true);
+  }
+  window.addEventListener("resize", schedule);
+  // The chart may be drawn after this component, or redrawn as a new element when the map's
+  // options change: follow it (one querySelector every 200 ms).
+  const timer = setInterval(() => {
+    const gd = document.querySelector(selector);
+    if (gd !== graphDiv || (gd && !gd.querySelector(".svg-container > canvas.vx-bubbles"))) schedule();
+  }, 200);
+  schedule();
+
+  const teardown = () => {
+    live = false;
+    if (registry[key] === teardown) delete registry[key];
+    clearInterval(timer);
+    clearTimeout(reportTimer);
+    document.removeEventListener("pointerdown", onDown, true);
+    document.removeEventListener("pointerup", onUp, true);
+    window.removeEventListener("resize", schedule);
+    if (graphDiv && graphDiv.removeListener) unfollow(graphDiv);
+  };
+  registry[key] = teardown;
+  return teardown;
+}
