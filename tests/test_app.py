@@ -353,10 +353,12 @@ def test_models_upload_with_a_bad_name_is_refused(trained, library_dir):
 
 
 def test_models_name_clash_needs_overwrite(active, library_dir):
+    from vae.library import ModelLibrary
+
+    ModelLibrary(library_dir).save("same", active.model, active.metadata)  # someone else's
     at = open_page("pages/models.py", active)
-    for _ in range(2):
-        at.text_input(key="models_save_name").set_value("same")
-        at.button(key="models_save").click().run()
+    at.text_input(key="models_save_name").set_value("same")
+    at.button(key="models_save").click().run()
     assert any("already exists" in e.value for e in at.error)
     at.checkbox(key="models_save_overwrite").check()
     at.button(key="models_save").click().run()
