@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 from typing import NoReturn, get_args
 
-from ..config import LrSchedule, TrainConfig
+from ..config import EVAL_BINARIZATIONS, EVAL_Z_SAMPLES, LrSchedule, TrainConfig
 from ..data import DATASET_NAMES
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
@@ -150,12 +150,17 @@ def _add_evaluate(evaluate: argparse.ArgumentParser) -> None:
                      dataset_help="default: the dataset the checkpoint was trained on")  # fmt: skip
     evaluate.add_argument("--iw", type=_non_negative_int, default=1000, metavar="K",
                           help="importance samples for the IWAE bound on log p(x); 0 skips it")  # fmt: skip
+    evaluate.add_argument("--z-samples", type=_positive_int, default=EVAL_Z_SAMPLES, metavar="S",
+                          help="samples of z per example for the ELBO")  # fmt: skip
+    evaluate.add_argument("--binarizations", type=_positive_int, default=EVAL_BINARIZATIONS,
+                          metavar="B", help="binary draws of each example for the ELBO of a "
+                          "dynamically binarised model")  # fmt: skip
     evaluate.add_argument("--knn", type=_positive_int, default=5, metavar="K",
                           help="neighbours for the k-NN accuracy of latent means")  # fmt: skip
     evaluate.add_argument("--split", choices=("test", "train"), default="test",
                           help="which part of the data to score")  # fmt: skip
     evaluate.add_argument("--seed", type=_non_negative_int, default=0,
-                          help="seeds the Monte Carlo samples of z")  # fmt: skip
+                          help="seeds the samples of z and the binarisations")  # fmt: skip
     _add_device(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--quiet", action="store_true", help="no progress on stderr")
