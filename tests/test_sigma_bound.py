@@ -46,12 +46,16 @@ def assert_bounded(sigma: torch.Tensor, what: str, bound: float = BOUND) -> None
 
 
 def test_soft_upper_bound_is_monotone_and_bounded_everywhere() -> None:
-    raw = torch.cat(
-        [
-            torch.linspace(-200, 200, 40_001),
-            torch.tensor([-1e30, -1e10, 1e10, 1e30, float("inf"), -float("inf")]),
-        ]
-    ).sort().values
+    raw = (
+        torch.cat(
+            [
+                torch.linspace(-200, 200, 40_001),
+                torch.tensor([-1e30, -1e10, 1e10, 1e30, float("inf"), -float("inf")]),
+            ]
+        )
+        .sort()
+        .values
+    )
     out = soft_upper_bound(raw, HIGH)
     assert (out <= HIGH).all()
     assert (out.diff() >= 0).all()  # non-decreasing in float32; strictly increasing in reals
