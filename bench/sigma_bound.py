@@ -15,13 +15,16 @@ images, the test set binarised under 20 seeds, uniform noise, all-zeros, all-one
 image, the inverted test set, MNIST's test digits (foreign images, when on disk) and huge
 values; then the robust test ELBO of vae.train.evaluate over all 10k test images (10 z per
 example, 5 binarisations) and the importance-weighted log-likelihood (k = 1000, all 10k, the
-fixed binarisation of the training run's protocol: seed + 1). The IWAE of the unbounded model
-is skipped unless --iw-before (one bubble of sigma 1e11 makes it meaningless anyway).
+fixed binarisation of the training run's protocol: seed + 1). A third column, "after,
+unbounded", is the after model's weights with the bound switched off (its raw log-variance
+head): what the bound itself changes on the same network. The IWAE of the unbounded models is
+skipped unless --iw-before.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -32,7 +35,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.machine import cpu_model, utc_stamp  # noqa: E402
-from vae import load_checkpoint  # noqa: E402
+from vae import VAE, load_checkpoint  # noqa: E402
 from vae.cli.shared import binarize_once  # noqa: E402
 from vae.config import EVAL_BINARIZATIONS, EVAL_Z_SAMPLES  # noqa: E402
 from vae.data import load_dataset  # noqa: E402
@@ -126,6 +129,14 @@ def quality(name: str, model, data, seed: int, iw_k: int) -> None:
         )
 
 
+def without_bound(model: VAE) -> VAE:
+    """The same weights with the bound switched off: the raw head's sigma, as before the bound."""
+    config = dataclasses.replace(model.config, max_posterior_sigma=None)
+    raw = VAE(config)
+    raw.load_state_dict(model.state_dict())
+    return raw.eval()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", type=Path, required=True, help="the unbounded checkpoint")
@@ -147,6 +158,9 @@ def main() -> None:
         binary = "dynamic binarisation" if train_config.get("dynamic_binarization") else "grey"
         print(f"{label}: {path.name}, sigma bound {bound}, {epochs} epochs{stopped}, {binary}")
         models[label] = (model, int(train_config.get("seed", 0)))
+    after, after_seed = models.pop("after")
+    models["after, unbounded"] = (without_bound(after), after_seed)
+    models["after"] = (after, after_seed)
     sigma_table({k: m for k, (m, _) in models.items()}, data)
     print()
     for label, (model, seed) in models.items():

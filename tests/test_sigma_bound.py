@@ -191,9 +191,9 @@ def test_gradient_reaches_the_log_variance_head() -> None:
 
 def test_shipped_fashion_model_on_hostile_and_foreign_inputs():
     """The 784-input model in pretrained/: noise, blank, huge and MNIST's digits."""
-    from tests.test_pretrained import PRETRAINED  # one owner of the path
+    from ui.models import PRETRAINED_FASHION, PRETRAINED_ROOT
 
-    model, _ = load_checkpoint(PRETRAINED)
+    model, _ = load_checkpoint(PRETRAINED_ROOT / f"{PRETRAINED_FASHION}.safetensors")
     fake_test = np.random.default_rng(1).random((200, 784), dtype=np.float32) ** 4
     for what, x in hostile_inputs(fake_test, fake_test).items():
         assert_bounded(sigma_of(model, x), what)
