@@ -44,7 +44,8 @@ from vae.losses import iwae_log_likelihood  # noqa: E402
 from vae.train import evaluate  # noqa: E402
 
 SIGMA_SEEDS = 20  # binarisations of the test set searched for the largest sigma (the issue's)
-MNIST_DIRS = tuple(Path(__file__).resolve().parents[n] / "shared/data/mnist" for n in (1, 2))
+# ../shared/data/mnist beside the checkout (or beside the folder of a git worktree).
+MNIST_DIRS = tuple(Path(__file__).resolve().parents[n] / "shared/data/mnist" for n in (2, 3))
 
 
 def load_average() -> str:
@@ -144,6 +145,7 @@ def main() -> None:
     parser.add_argument("--iw", type=int, default=1000, help="IWAE samples k (0 skips)")
     parser.add_argument("--iw-before", action="store_true", help="also the unbounded IWAE")
     parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--sigma-only", action="store_true", help="the sigma table alone")
     args = parser.parse_args()
     print(f"{cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads; {utc_stamp()}; load average {load_average()}")  # fmt: skip
@@ -162,6 +164,8 @@ def main() -> None:
     models["after, unbounded"] = (without_bound(after), after_seed)
     models["after"] = (after, after_seed)
     sigma_table({k: m for k, (m, _) in models.items()}, data)
+    if args.sigma_only:
+        return
     print()
     for label, (model, seed) in models.items():
         iw_k = args.iw if (label == "after" or args.iw_before) else 0

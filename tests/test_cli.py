@@ -370,10 +370,29 @@ def test_download_progress_is_one_line_that_ends(monkeypatch, capsys):
 
 def test_diverged_training_is_one_error_line_and_saves_nothing(tmp_path, capsys):
     out = tmp_path / "diverged.safetensors"
+    # An unbounded posterior sigma is what blows up for real at lr = 10 (a bounded one stays
+    # finite, if useless).
     code = main(["train", "--dataset", "swiss-roll", "--epochs", "2", "--lr", "10",
-                 "--hidden", "16", "--quiet", "--out", str(out)])  # fmt: skip
+                 "--max-posterior-sigma", "none", "--hidden", "16", "--quiet",
+                 "--out", str(out)])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 1
     assert_one_error_line(err)
     assert "non-finite" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("flag", "bound"), [("none", None), ("1.5", 1.5)])
+def test_train_sets_the_posterior_bound(tmp_path, capsys, flag, bound):
+    out = tmp_path / "bound.safetensors"
+    code = main(["train", "--dataset", "digits", "--epochs", "1", "--max-posterior-sigma", flag,
+                 "--out", str(out), *SMALL])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    assert load_checkpoint(out)[0].config.max_posterior_sigma == bound
+
+
+def test_a_bad_posterior_bound_is_one_error_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--dataset", "digits", "--max-posterior-sigma", "-1"])
+    assert exit_info.value.code == 2
+    assert_one_error_line(capsys.readouterr().err)

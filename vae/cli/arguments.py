@@ -12,11 +12,12 @@ import math
 from pathlib import Path
 from typing import NoReturn, get_args
 
-from ..config import EVAL_BINARIZATIONS, EVAL_Z_SAMPLES, LrSchedule, TrainConfig
+from ..config import EVAL_BINARIZATIONS, EVAL_Z_SAMPLES, LrSchedule, ModelConfig, TrainConfig
 from ..data import DATASET_NAMES
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 _TRAIN_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+_MODEL_DEFAULTS = {f.name: f.default for f in dataclasses.fields(ModelConfig)}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -82,6 +83,16 @@ def _number(text: str) -> float:
     return value
 
 
+def _bound_or_none(text: str) -> float | None:
+    """--max-posterior-sigma: a positive number, or "none" for an unbounded sigma."""
+    if text.strip().lower() == "none":
+        return None
+    value = _number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number or none, got {text!r}")
+    return value
+
+
 # --- flags that more than one command takes ---------------------------------------------------
 
 
@@ -135,6 +146,9 @@ def _add_train(train: argparse.ArgumentParser) -> None:
                        help="p(x|z); auto takes the dataset's suggestion")  # fmt: skip
     train.add_argument("--gaussian-sigma", type=_number, default=None, metavar="SIGMA",
                        help="fixed observation noise for the gaussian likelihood (default: learned)")  # fmt: skip
+    train.add_argument("--max-posterior-sigma", type=_bound_or_none, metavar="SIGMA|none",
+                       default=_MODEL_DEFAULTS["max_posterior_sigma"],
+                       help="upper bound on the posterior sigma; none trains an unbounded one")  # fmt: skip
     train.add_argument("--dynamic-binarization", action="store_true",
                        help="resample binary pixels every batch (the standard MNIST protocol)")  # fmt: skip
     train.add_argument("--out", type=Path, metavar="PATH.safetensors",

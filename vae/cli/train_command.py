@@ -108,6 +108,7 @@ def _configs(
         hidden=args.hidden,
         likelihood=likelihood,
         gaussian_sigma=args.gaussian_sigma if likelihood == "gaussian" else None,
+        max_posterior_sigma=args.max_posterior_sigma,
     )
     train_config = TrainConfig(
         epochs=args.epochs,
