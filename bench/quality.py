@@ -7,7 +7,7 @@ Ours: VAE(ModelConfig(784)) and TrainConfig() with their defaults, trained by va
 
 The two are trained interleaved, one baseline epoch inside each of our epoch callbacks, so that
 whatever else loads the machine slows both alike; the callback's time is taken out of ours.
-Both are scored by the same code: test ELBO (vae.train.evaluate, one z per example) and
+Both are scored by the same code: test ELBO (vae.train.epoch_evaluate, one z per example) and
 the importance-weighted log-likelihood (vae.losses.iwae_log_likelihood).
 Then "time to quality": our training wall time until our test ELBO first reaches the baseline's
 30-epoch test ELBO, vs the baseline's 30 epochs. Our recipe for that may be shorter than the
@@ -44,7 +44,8 @@ from bench.train_common import (  # noqa: E402
     examples_train_epoch,
     load_fashion_mnist,
 )
-from vae import VAE, ModelConfig, TrainConfig, evaluate, iwae_log_likelihood, train  # noqa: E402
+from vae import VAE, ModelConfig, TrainConfig, iwae_log_likelihood, train  # noqa: E402
+from vae.train import epoch_evaluate  # noqa: E402
 
 FASHION_REFERENCE = {"test_elbo": -255.8, "iw_ll": -253.5}  # the issue's baseline, 30 epochs
 MNIST_REFERENCE = {"test_elbo": -137.1, "iw_ll": -135.7}  # Davidson et al. 2018, N-VAE, d=2
@@ -82,7 +83,7 @@ def score(
     """Test ELBO (one z per example) and IW log-likelihood (--iw-k, --iw-n) of one contender,
     computed the same way for both and printed as one line that starts with `label`."""
     torch.manual_seed(7)
-    elbo = evaluate(net, torch.as_tensor(x_test_bin).to(device))["elbo"]
+    elbo = epoch_evaluate(net, torch.as_tensor(x_test_bin).to(device))["elbo"]
     ll, seconds = iw_ll(net, x_test_bin, args.iw_k, args.iw_n, device)
     print(
         f"{label}test ELBO {elbo:8.2f}  IW log-likelihood (k={args.iw_k}, first {args.iw_n} test "

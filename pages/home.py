@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from ui.models import activate_library_model
+from ui.models import (
+    PRETRAINED_FASHION,
+    activate_library_model,
+    activate_shipped_model,
+    shipped_models,
+)
 from ui.state import cached_dataset, ensure_app_entry, get_active_model, model_library
 from ui.training import (
     QUICK_START_MODEL,
@@ -44,6 +49,20 @@ with start:
         icon=":material/bolt:", width="stretch",
     )  # fmt: skip
     quick_start_progress = st.empty()  # filled once the whole page is drawn (below)
+    pretrained = next((e for e in shipped_models() if e.name == PRETRAINED_FASHION), None)
+    if pretrained is not None:
+        if st.button("Open the Fashion-MNIST map (pretrained)", key="home_open_pretrained",
+                     icon=":material/checkroom:", width="stretch"):  # fmt: skip
+            try:
+                activate_shipped_model(pretrained)
+            except (CheckpointError, DataError, OSError) as error:
+                st.error(f"Cannot open the pretrained map: {error}")
+            else:
+                st.switch_page(LATENT_MAP_PAGE)
+        st.caption(
+            "A model shipped with the app, trained on 60,000 Fashion-MNIST images of clothes: "
+            "its map of the 10,000 test images opens without training."
+        )
 
     library = model_library()
     entries = [e for e in library.list() if e.ok]

@@ -9,8 +9,10 @@ import streamlit as st
 
 from ui.models import (
     activate_library_model,
+    activate_shipped_model,
     builtin_dataset,
     save_active_model_form,
+    shipped_models,
     unsaved_models_list,
 )
 from ui.state import (
@@ -177,6 +179,24 @@ else:
         if no.button("Cancel", key="models_delete_no"):
             st.session_state[CONFIRM_KEY] = None
             st.rerun()
+
+shipped = shipped_models()
+if shipped:
+    # Read-only: loaded like library models, never deleted or replaced from the app.
+    st.subheader("Shipped with the app")
+    st.caption("Ready-made models (`scripts/make_pretrained.sh`), read-only. They are shown "
+               "with their dataset's test images, which must be on this computer.")  # fmt: skip
+    st.dataframe([describe(e) for e in shipped], hide_index=True, key="models_shipped_table")
+    for shipped_entry in shipped:
+        if st.button(f"Load {shipped_entry.name} (pretrained)", icon=":material/open_in_browser:",
+                     key=f"models_load_shipped_{shipped_entry.name}"):  # fmt: skip
+            try:
+                activate_shipped_model(shipped_entry)
+            except (CheckpointError, DataError, OSError) as error:
+                st.error(f"Cannot load {shipped_entry.name!r}: {error}")
+            else:
+                flash(f"Loaded {shipped_entry.name!r} (pretrained): it is now the current model.")
+                st.rerun()
 
 st.subheader("Upload a checkpoint")
 uploaded = st.file_uploader(

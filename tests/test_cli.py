@@ -67,8 +67,13 @@ def test_train_writes_a_loadable_checkpoint(trained, capsys):
     assert metadata["train_config"]["epochs"] == 2
     assert metadata["interrupted"] is False
     assert [h["epoch"] for h in metadata["history"]] == [1, 2]
-    assert metadata["test_metrics"]["elbo"] == metadata["history"][-1]["test_elbo"]
-    assert all(math.isfinite(v) for v in metadata["test_metrics"].values())
+    # The saved test metrics are the robust ELBO (10 z per example), not the last epoch's
+    # one-z figure: the two estimate the same ELBO.
+    metrics = metadata["test_metrics"]
+    assert metrics["z_samples"] == 10 and metrics["binarizations"] == 0
+    assert metrics["elbo"] == pytest.approx(metadata["history"][-1]["test_elbo"], abs=2.0)
+    assert 0 < metrics["max_sigma"] <= 3.0 * (1 + 1e-6)  # the default posterior bound
+    assert all(math.isfinite(v) for v in metrics.values())
     assert metadata["preprocessing"] and metadata["created"] and metadata["device"]
 
 
@@ -78,9 +83,14 @@ def test_evaluate_json(trained, capsys):
     assert code == 0, err
     report = json.loads(out)
     assert report["dataset"] == "digits" and report["split"] == "test"  # from the checkpoint
-    for key in ("elbo", "recon", "kl", "iwae", "knn_accuracy"):
+    for key in ("elbo", "elbo_sem", "recon", "kl", "max_sigma", "iwae", "knn_accuracy"):
         assert isinstance(report[key], float) and math.isfinite(report[key]), key
     assert report["elbo"] == pytest.approx(-(report["recon"] + report["kl"]))
+    assert report["z_samples"] == 10 and report["binarizations"] == 0  # grey-level model
+    assert report["max_posterior_sigma"] == 3.0 and report["max_sigma"] <= 3.0 * (1 + 1e-6)
+    # The checkpoint's saved metrics came from the same robust estimator with the same seed.
+    saved = read_metadata(trained)["test_metrics"]
+    assert report["elbo"] == pytest.approx(saved["elbo"], rel=1e-6)
     assert report["kl"] >= 0
     # The IWAE bound (k=50) is at least the ELBO, up to Monte Carlo noise on 300 examples.
     assert report["iwae"] >= report["elbo"] - 0.5
@@ -94,6 +104,11 @@ def test_evaluate_text_and_options(trained, capsys):
     out, _ = capsys.readouterr()
     assert code == 0
     assert "digits train set" in out and "ELBO" in out and "IWAE" not in out
+    assert "mean over 10 samples of z per example" in out
+    assert "largest sigma" in out and "the model's bound is 3" in out
+    code = main(["evaluate", "--checkpoint", str(trained), "--iw", "0", "--z-samples", "3",
+                 "--quiet", "--json"])  # fmt: skip
+    assert code == 0 and json.loads(capsys.readouterr().out)["z_samples"] == 3
 
 
 def test_info(trained, capsys):
@@ -127,7 +142,10 @@ def test_info_says_when_training_was_interrupted(trained, tmp_path, capsys):
     assert main(["info", "--checkpoint", str(stopped)]) == 0
     out = capsys.readouterr().out
     assert "2 epoch(s) trained (interrupted)" in out
-    assert "model:       mlp hidden [64, 32], latent 2, bernoulli likelihood, input 64" in out
+    assert (
+        "model:       mlp hidden [64, 32], latent 2, bernoulli likelihood, input 64, "
+        "posterior sigma <= 3" in out
+    )
 
 
 def test_default_out_is_the_library(tmp_path, monkeypatch, capsys):
@@ -149,7 +167,13 @@ def test_default_out_is_the_library(tmp_path, monkeypatch, capsys):
     # evaluate uses the dynamic-binarisation test protocol recorded in the checkpoint.
     assert main(["evaluate", "--checkpoint", str(path), "--iw", "5", "--json", "--quiet"]) == 0
     out, _ = capsys.readouterr()
-    assert json.loads(out)["dynamic_binarization"] is True
+    report = json.loads(out)
+    assert report["dynamic_binarization"] is True
+    assert report["binarizations"] == 5 and report["z_samples"] == 10  # the robust protocol
+    assert load_checkpoint(path)[1]["test_metrics"]["binarizations"] == 5
+    assert main(["evaluate", "--checkpoint", str(path), "--iw", "5", "--quiet"]) == 0
+    out, _ = capsys.readouterr()
+    assert "5 binarisations x 10 samples of z" in out and "one fixed binarisation" in out
 
 
 def test_progress_bar_on_a_terminal():
@@ -346,10 +370,29 @@ def test_download_progress_is_one_line_that_ends(monkeypatch, capsys):
 
 def test_diverged_training_is_one_error_line_and_saves_nothing(tmp_path, capsys):
     out = tmp_path / "diverged.safetensors"
+    # An unbounded posterior sigma is what blows up for real at lr = 10 (a bounded one stays
+    # finite, if useless).
     code = main(["train", "--dataset", "swiss-roll", "--epochs", "2", "--lr", "10",
-                 "--hidden", "16", "--quiet", "--out", str(out)])  # fmt: skip
+                 "--max-posterior-sigma", "none", "--hidden", "16", "--quiet",
+                 "--out", str(out)])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 1
     assert_one_error_line(err)
     assert "non-finite" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("flag", "bound"), [("none", None), ("1.5", 1.5)])
+def test_train_sets_the_posterior_bound(tmp_path, capsys, flag, bound):
+    out = tmp_path / "bound.safetensors"
+    code = main(["train", "--dataset", "digits", "--epochs", "1", "--max-posterior-sigma", flag,
+                 "--out", str(out), *SMALL])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    assert load_checkpoint(out)[0].config.max_posterior_sigma == bound
+
+
+def test_a_bad_posterior_bound_is_one_error_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--dataset", "digits", "--max-posterior-sigma", "-1"])
+    assert exit_info.value.code == 2
+    assert_one_error_line(capsys.readouterr().err)

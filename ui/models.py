@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
+from vae import VAE
 from vae.checkpoint import CheckpointError
-from vae.data import DATASET_NAMES, DataError, Dataset
-from vae.library import ModelEntry, ModelExistsError
+from vae.data import DATASET_NAMES, DataError, Dataset, local_idx_folder, missing_files_help
+from vae.library import ModelEntry, ModelExistsError, ModelLibrary
 from vae.metadata import builtin_dataset as metadata_builtin_dataset
 
 from .state import (
@@ -77,6 +80,53 @@ def unsaved_models_list(prefix: str, exclude: str | None = None) -> None:
         if button_col.button("Make current", key=f"{prefix}_make_current_{key}"):
             set_active_model(model)
             st.rerun()
+
+
+# Models shipped with the app (made by scripts/make_pretrained.sh): read-only, beside the library.
+PRETRAINED_ROOT = Path(__file__).resolve().parent.parent / "pretrained"
+PRETRAINED_FASHION = "fashion-mnist"
+
+
+@st.cache_resource(show_spinner=False, ttl=60)
+def shipped_models() -> list[ModelEntry]:
+    """The valid checkpoints in PRETRAINED_ROOT (none when the folder is absent); re-read at
+    most once a minute, since Home lists them for every visitor."""
+    return [entry for entry in ModelLibrary(PRETRAINED_ROOT).list() if entry.ok]
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
+def load_shipped_model(name: str, mtime: float) -> tuple[VAE, dict]:
+    """A shipped model, shared read-only by every session like a library model."""
+    del mtime  # part of the cache key only
+    model, metadata = ModelLibrary(PRETRAINED_ROOT).load(name)
+    model.eval()
+    for parameter in model.parameters():  # shared by all sessions: nobody may train it
+        parameter.requires_grad_(False)
+    return model, metadata
+
+
+def activate_shipped_model(entry: ModelEntry) -> ActiveModel:
+    """Make a shipped model the active one. Its dataset must already be on this computer:
+    the app never downloads (a classroom may be offline), so a missing MNIST / Fashion-MNIST
+    raises DataError with the ways to get it. Raises CheckpointError for a broken file."""
+    model, metadata = load_shipped_model(entry.name, entry.mtime)
+    name = builtin_dataset(metadata)
+    if name is None:
+        raise DataError(f"the shipped model {entry.name!r} names no built-in dataset")
+    if name in ("mnist", "fashion-mnist") and local_idx_folder(name) is None:
+        raise DataError(f"this model is shown with the {name} test images, which are not on "
+                        f"this computer. {missing_files_help(name)}")  # fmt: skip
+    dataset = cached_dataset(name)
+    active = ActiveModel(
+        key=f"pretrained:{entry.name}:{entry.mtime}",
+        name=f"{entry.name} (pretrained)",
+        model=model,
+        metadata=metadata,
+        dataset=dataset,
+        source="library",  # shared and read-only: its latent view is shared too
+    )
+    set_active_model(active)
+    return active
 
 
 def save_active_model_form(active: ActiveModel, prefix: str) -> None:

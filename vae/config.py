@@ -18,6 +18,12 @@ MAX_WIDTH = 8192
 MAX_DEPTH = 8
 MAX_PARAMETERS = 200_000_000
 
+# The robust test ELBO of vae.train.evaluate: the reconstruction term averaged over this many
+# draws of z per example, and a dynamically binarised model scored on this many independent
+# binarisations of the test set (one fixed draw can hide an input whose posterior is absurd).
+EVAL_Z_SAMPLES = 10
+EVAL_BINARIZATIONS = 5
+
 
 class ConfigError(ValueError):
     """A config value is missing, of the wrong type or out of range."""
@@ -35,6 +41,11 @@ class ModelConfig:
     likelihood: Likelihood = "bernoulli"  # Bernoulli for pixels in [0, 1], Gaussian otherwise
     # Gaussian p(x|z) only: a fixed observation sigma, or None to learn one sigma per dimension.
     gaussian_sigma: float | None = None
+    # Upper bound on every posterior standard deviation, or None for an unbounded sigma. A few
+    # prior standard deviations: a bubble can still cover the prior's whole bulk (sigma = 1),
+    # but one out-of-distribution input can no longer get sigma ~ 1e11 (KL ~ 1e9 nats) and
+    # stretch the latent map's axes. See VAE.encode for the parameterisation.
+    max_posterior_sigma: float | None = 3.0
 
     def __post_init__(self) -> None:
         _check_int("input_dim", self.input_dim, 1, MAX_INPUT_DIM)
@@ -62,6 +73,8 @@ class ModelConfig:
             isinstance(self.gaussian_sigma, (int, float)) and 0 < self.gaussian_sigma < 1e3
         ):
             raise ConfigError(f"gaussian_sigma must be positive, got {self.gaussian_sigma!r}")
+        if self.max_posterior_sigma is not None:
+            _check_float("max_posterior_sigma", self.max_posterior_sigma, 1e-3, 1e3)
         if self.parameter_count() > MAX_PARAMETERS:
             raise ConfigError(
                 f"this config has {self.parameter_count():,} parameters, "
@@ -80,6 +93,10 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        """Rebuild from to_dict()'s output. A config saved before max_posterior_sigma existed
+        has no such key: that model was trained with an unbounded sigma and loads as one."""
+        if isinstance(data, dict) and "max_posterior_sigma" not in data:
+            data = {**data, "max_posterior_sigma": None}
         return _from_plain(cls, data)
 
 
@@ -165,4 +182,4 @@ def _from_plain(cls: Any, data: dict[str, Any]) -> Any:
         raise ConfigError(str(error)) from None
 
 
-__all__ = ["ConfigError", "ModelConfig", "TrainConfig"]
+__all__ = ["EVAL_BINARIZATIONS", "EVAL_Z_SAMPLES", "ConfigError", "ModelConfig", "TrainConfig"]

@@ -73,10 +73,8 @@ def torch_threads(n: int) -> Iterator[None]:
 
 def test_terms(model: VAE, x_test: np.ndarray, seed: int = 0) -> dict[str, float]:
     """Mean reconstruction NLL, KL and ELBO (beta = 1) on x_test, with a fixed sampling seed."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        x = torch.as_tensor(np.asarray(x_test, dtype=np.float32)).to(model.device)
-        return evaluate(model, x)
+    x = torch.as_tensor(np.asarray(x_test, dtype=np.float32)).to(model.device)
+    return evaluate(model, x, seed=seed)
 
 
 def quick_train(

@@ -12,11 +12,12 @@ import math
 from pathlib import Path
 from typing import NoReturn, get_args
 
-from ..config import LrSchedule, TrainConfig
+from ..config import EVAL_BINARIZATIONS, EVAL_Z_SAMPLES, LrSchedule, ModelConfig, TrainConfig
 from ..data import DATASET_NAMES
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 _TRAIN_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+_MODEL_DEFAULTS = {f.name: f.default for f in dataclasses.fields(ModelConfig)}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -82,6 +83,16 @@ def _number(text: str) -> float:
     return value
 
 
+def _bound_or_none(text: str) -> float | None:
+    """--max-posterior-sigma: a positive number, or "none" for an unbounded sigma."""
+    if text.strip().lower() == "none":
+        return None
+    value = _number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number or none, got {text!r}")
+    return value
+
+
 # --- flags that more than one command takes ---------------------------------------------------
 
 
@@ -135,6 +146,9 @@ def _add_train(train: argparse.ArgumentParser) -> None:
                        help="p(x|z); auto takes the dataset's suggestion")  # fmt: skip
     train.add_argument("--gaussian-sigma", type=_number, default=None, metavar="SIGMA",
                        help="fixed observation noise for the gaussian likelihood (default: learned)")  # fmt: skip
+    train.add_argument("--max-posterior-sigma", type=_bound_or_none, metavar="SIGMA|none",
+                       default=_MODEL_DEFAULTS["max_posterior_sigma"],
+                       help="upper bound on the posterior sigma; none trains an unbounded one")  # fmt: skip
     train.add_argument("--dynamic-binarization", action="store_true",
                        help="resample binary pixels every batch (the standard MNIST protocol)")  # fmt: skip
     train.add_argument("--out", type=Path, metavar="PATH.safetensors",
@@ -150,12 +164,17 @@ def _add_evaluate(evaluate: argparse.ArgumentParser) -> None:
                      dataset_help="default: the dataset the checkpoint was trained on")  # fmt: skip
     evaluate.add_argument("--iw", type=_non_negative_int, default=1000, metavar="K",
                           help="importance samples for the IWAE bound on log p(x); 0 skips it")  # fmt: skip
+    evaluate.add_argument("--z-samples", type=_positive_int, default=EVAL_Z_SAMPLES, metavar="S",
+                          help="samples of z per example for the ELBO")  # fmt: skip
+    evaluate.add_argument("--binarizations", type=_positive_int, default=EVAL_BINARIZATIONS,
+                          metavar="B", help="binary draws of each example for the ELBO of a "
+                          "dynamically binarised model")  # fmt: skip
     evaluate.add_argument("--knn", type=_positive_int, default=5, metavar="K",
                           help="neighbours for the k-NN accuracy of latent means")  # fmt: skip
     evaluate.add_argument("--split", choices=("test", "train"), default="test",
                           help="which part of the data to score")  # fmt: skip
     evaluate.add_argument("--seed", type=_non_negative_int, default=0,
-                          help="seeds the Monte Carlo samples of z")  # fmt: skip
+                          help="seeds the samples of z and the binarisations")  # fmt: skip
     _add_device(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--quiet", action="store_true", help="no progress on stderr")

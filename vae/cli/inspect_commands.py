@@ -63,7 +63,8 @@ def checkpoint_summary(metadata: dict[str, Any]) -> list[str]:
         f"created:     {metadata.get('created', '?')} (vae {metadata.get('vae_version', '?')})",
         f"device:      {metadata.get('device', '?')}",
         f"model:       {model['architecture']} hidden {model['hidden']}, latent "
-        f"{model['latent_dim']}, {model['likelihood']} likelihood, input {model['input_dim']}",
+        f"{model['latent_dim']}, {model['likelihood']} likelihood, input {model['input_dim']}, "
+        + _posterior_bound(config.get("max_posterior_sigma")),
     ]
     if train:
         shown = ", ".join(f"{k} {train[k]}" for k in _TRAIN_KEYS if k in train)
@@ -76,3 +77,11 @@ def checkpoint_summary(metadata: dict[str, Any]) -> list[str]:
     if metrics:
         lines.append(f"test:        {format_metrics(metrics)}")
     return lines
+
+
+def _posterior_bound(bound: object) -> str:
+    return (
+        f"posterior sigma <= {bound:g}"
+        if isinstance(bound, (int, float))
+        else "posterior sigma unbounded"
+    )

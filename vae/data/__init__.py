@@ -3,7 +3,13 @@
 Every problem with the data raises `DataError` with one sentence a user can act on.
 """
 
-from .builtin import DATASET_NAMES, FASHION_CLASSES, load_dataset
+from .builtin import (
+    DATASET_NAMES,
+    FASHION_CLASSES,
+    load_dataset,
+    local_idx_folder,
+    missing_files_help,
+)
 from .core import DataError, Dataset, to_original_units
 from .userdata import (
     MAX_CELLS,
@@ -26,5 +32,7 @@ __all__ = [
     "Dataset",
     "load_dataset",
     "load_user_data",
+    "local_idx_folder",
+    "missing_files_help",
     "to_original_units",
 ]

@@ -40,7 +40,10 @@ SEED = 0
 
 
 def load_dataset(
-    name: str, data_dir: str | Path | None = None, progress: dl.Progress | None = None
+    name: str,
+    data_dir: str | Path | None = None,
+    progress: dl.Progress | None = None,
+    download: bool = True,
 ) -> Dataset:
     """Load one of DATASET_NAMES as a Dataset (pixels scaled to [0, 1], toy data standardised).
 
@@ -51,6 +54,7 @@ def load_dataset(
       3. the cache, $XDG_CACHE_HOME or ~/.cache, /vae-explorer/<name>/;
     and otherwise downloaded into the cache (md5-checked; `progress(done_bytes, total_bytes)`).
     Local files are not checksummed: re-compressed copies are fine, the IDX headers are checked.
+    With download=False nothing is fetched: a DataError says how to get the files instead.
 
     A folder with only the t10k (test) files is used as it is: its 10,000 images are split
     8,500 train / 1,500 test (stratified, seed 0) and the description says so. To train on the
@@ -60,7 +64,7 @@ def load_dataset(
     if key == "digits":
         return _digits()
     if key in ("mnist", "fashion-mnist"):
-        return _mnist_family(key, data_dir, progress)
+        return _mnist_family(key, data_dir, progress, download)
     if key in ("swiss-roll", "s-curve"):
         return _toy_manifold(key)
     raise DataError(f"unknown dataset {name!r}: choose one of {', '.join(DATASET_NAMES)}")
@@ -111,28 +115,58 @@ def _toy_manifold(name: str) -> Dataset:
     )  # fmt: skip
 
 
-def _mnist_family(name: str, data_dir: str | Path | None, progress: dl.Progress | None) -> Dataset:
-    searched = []
+def local_idx_folder(name: str, data_dir: str | Path | None = None) -> Path | None:
+    """The folder load_dataset reads MNIST / Fashion-MNIST from without downloading, or None.
+
+    The order of load_dataset: `data_dir` or $VAE_EXPLORER_DATA, the system folder, then the
+    cache (used only when it has both splits: a partial cache is completed by a download).
+    """
     for folder in _local_folders(name, data_dir):
-        searched.append(folder)
-        files = _idx_files(folder)
-        if "test" in files:
-            return _idx_dataset(name, folder, files)
+        if "test" in _idx_files(folder):
+            return folder
     cache = dl.cache_dir(name)
-    searched.append(cache)
-    files = _idx_files(cache)
-    if len(files) < 2:
-        # A complete cache is used as it is; otherwise fetch what it lacks.
-        try:
-            dl.download(name, cache, progress)
-        except DataError as err:
-            raise DataError(
-                f"{TITLES[name]} was not found (looked in {', '.join(map(str, searched))}) and the "
-                f"download failed: {err}. Put the IDX files (train-*/t10k-*-ubyte.gz) in a folder "
-                f"and pass --data-dir or set {DATA_ENV}{INSTALL_HINT[name]}"
-            ) from err
-        files = _idx_files(cache)
-    return _idx_dataset(name, cache, files)
+    return cache if len(_idx_files(cache)) == 2 else None
+
+
+def missing_files_help(name: str) -> str:
+    """How to put the IDX files of MNIST / Fashion-MNIST on this computer, as one paragraph."""
+    apt = (
+        "install Debian's package (`sudo apt-get install dataset-fashion-mnist`), or "
+        if name == "fashion-mnist"
+        else ""
+    )
+    return (
+        f"To get {TITLES[name]}: {apt}copy its IDX files (`t10k-images-idx3-ubyte.gz` and "
+        f"`t10k-labels-idx1-ubyte.gz`; add the two `train-` files to train on it) into a folder "
+        f"and set `{DATA_ENV}` to that folder before starting the app, or into "
+        f"`{dl.cache_dir(name)}` with all four files, or run "
+        f"`python -m vae train --dataset {name} --epochs 1` once on a computer with internet "
+        f"access (it downloads them into that cache folder)."
+    )
+
+
+def _mnist_family(
+    name: str, data_dir: str | Path | None, progress: dl.Progress | None, download: bool
+) -> Dataset:
+    found = local_idx_folder(name, data_dir)
+    if found is not None:
+        return _idx_dataset(name, found, _idx_files(found))
+    searched = [*_local_folders(name, data_dir), dl.cache_dir(name)]
+    where = ", ".join(map(str, searched))
+    if not download:
+        raise DataError(f"{TITLES[name]} is not on this computer (looked in {where}). "
+                        + missing_files_help(name))  # fmt: skip
+    cache = dl.cache_dir(name)
+    # A complete cache was used above; otherwise fetch what it lacks.
+    try:
+        dl.download(name, cache, progress)
+    except DataError as err:
+        raise DataError(
+            f"{TITLES[name]} was not found (looked in {where}) and the download failed: {err}. "
+            f"Put the IDX files (train-*/t10k-*-ubyte.gz) in a folder and pass --data-dir or set "
+            f"{DATA_ENV}{INSTALL_HINT[name]}"
+        ) from err
+    return _idx_dataset(name, cache, _idx_files(cache))
 
 
 def _local_folders(name: str, data_dir: str | Path | None) -> list[Path]:
