@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from tests.e2e.conftest import app_server
-from tests.e2e.driver import exceptions, keyed_graph, wait_idle
+from tests.e2e.driver import axis_ranges, exceptions, keyed_graph, wait_idle
 
 MODEL = "views digits"
 WINDOW = "-1.5,1.25,-1,2"
@@ -89,8 +89,9 @@ def wait_for(predicate, what: str, page, timeout: float = 30.0) -> None:
 
 def test_a_link_with_a_zoom_window_and_colour_by_is_applied(page, artifacts_dir):
     """The link's colour-by and bubbles are on the widgets; its window is kept in the session
-    (vx_map_window; the map applies it): the address bar, which the app rewrites from the
-    session (the unknown `utm` parameter makes it rewrite), still carries it."""
+    (vx_map_window: the address bar, which the app rewrites from the session because of the
+    unknown `utm` parameter, still carries it) and the map shows it (the map layer applies it;
+    with one latent unit as long on both axes one axis may show more than the window)."""
     link = f"/latent_map?model={MODEL.replace(' ', '+')}&win={WINDOW}&color=kl&bub=2&prior=1&utm=x"
     open_and_settle(page, link, "Ignored unknown link parameters")
     keyed_graph(page, "map_chart")
@@ -100,6 +101,14 @@ def test_a_link_with_a_zoom_window_and_colour_by_is_applied(page, artifacts_dir)
     query = parse_qs(urlparse(page.url).query)
     assert "utm" not in query, "the app rewrote the address from its session"
     assert query["win"] == [WINDOW] and query["color"] == ["kl"] and query["bub"] == ["2"]
+    x0, x1, y0, y1 = (float(v) for v in WINDOW.split(","))
+    (ax0, ax1), (ay0, ay1) = axis_ranges(keyed_graph(page, "map_chart"))
+    slack = 0.02
+    assert ax0 <= x0 + slack and ax1 >= x1 - slack and ay0 <= y0 + slack and ay1 >= y1 - slack
+    # within 10%: the map pads a window a little (measured 5% on y)
+    fits_x = abs((ax1 - ax0) - (x1 - x0)) < 0.1 * (x1 - x0)
+    fits_y = abs((ay1 - ay0) - (y1 - y0)) < 0.1 * (y1 - y0)
+    assert fits_x or fits_y, ((ax0, ax1), (ay0, ay1))
     page.screenshot(path=str(artifacts_dir / "views_link.png"), full_page=True)
     assert not exceptions(page)
 
@@ -153,7 +162,8 @@ def test_typing_in_a_field_is_not_a_shortcut(page):
     field.type("bcp")
     wait_idle(page, timeout=30)
     assert field.input_value() == "bcp" and checked_bubbles(page) == "1σ"
-    blur(page)  # off the field
+    blur(page)  # off the field: the field's value is sent, and the page reruns
+    wait_idle(page, timeout=30)
     page.keyboard.press("b")
     wait_for(lambda: checked_bubbles(page) == "2σ", "bubbles 2σ", page)
     assert not exceptions(page)
