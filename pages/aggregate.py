@@ -12,7 +12,9 @@ from vae.density import MAX_COMPONENTS, aggregate_density, find_holes, hole_mask
 from vae.latent import decode_latents
 from viz.aggregate import density_figure, kl_forces_figure
 from viz.export import latent_csv
-from viz.plots import display_factor, image_strip, to_png_bytes
+from viz.plots import display_factor, to_png_bytes
+
+HOLE_PICTURE_PX = 112  # on-screen width of each decoded hole (presenter mode: larger)
 
 st.title("Aggregate posterior vs prior")
 active = require_active_model()
@@ -64,8 +66,10 @@ note = (
     else f" ({grid.n_total:,} test points)"
 )
 st.plotly_chart(
-    density_figure(
-        grid, holes, mask, height=presenter.height(520), font_size=presenter.font_size()
+    presenter.chart(
+        density_figure(
+            grid, holes, mask, height=presenter.height(520), font_size=presenter.font_size()
+        )
     ),
     key="agg_density",
     config={"displaylogo": False},
@@ -102,43 +106,43 @@ if holes and shape is not None:
     centers = np.array([h.center for h in holes[:8]], dtype=np.float32)
     decoded = decode_latents(active.model, np.vstack([best, centers]))
     images = decoded.reshape(-1, *shape)
-    factor = display_factor(shape, 84)
-    left, right = st.columns([1, len(centers)])
-    left.image(
-        to_png_bytes(images[0], factor),
-        caption=f"densest z ({best[0, 0]:.1f}, {best[0, 1]:.1f})",
-        output_format="PNG",
-        width=presenter.image_width(),
-    )
-    right.image(
-        to_png_bytes(image_strip(images[1:], gap=2), factor),
-        caption="  ·  ".join(
+    # One st.image with one picture per z: every picture the same width on screen (a strip
+    # of holes beside a lone picture was scaled to its column, so the two differed in size).
+    st.image(
+        [to_png_bytes(image, display_factor(shape, 112)) for image in images],
+        caption=[f"densest z ({best[0, 0]:.1f}, {best[0, 1]:.1f})"]
+        + [
             f"hole {i + 1} ({h.center[0]:.1f}, {h.center[1]:.1f}), {100 * h.prior_mass:.1f} %"
             for i, h in enumerate(holes[: len(centers)])
-        ),
+        ],
         output_format="PNG",
-        width=presenter.image_width(),
+        width=presenter.height(HOLE_PICTURE_PX),
     )
 
-st.subheader("The three bubble forces, per latent dimension")
 recon = active.metadata.get("test_metrics", {}).get("recon")
+recon = float(recon) if isinstance(recon, (int, float)) and np.isfinite(recon) else None
+if recon is not None:
+    st.subheader("The three bubble forces")
+else:  # the reconstruction term was not recorded with this model: two bars, said so
+    st.subheader("The KL's two bubble forces, per latent dimension")
 st.plotly_chart(
-    kl_forces_figure(
-        forces,
-        recon=recon if isinstance(recon, (int, float)) else None,
-        height=presenter.height(360),
-        font_size=presenter.font_size(),
+    presenter.chart(
+        kl_forces_figure(
+            forces, recon=recon, height=presenter.height(360), font_size=presenter.font_size()
+        )
     ),
     key="agg_forces",
     config={"displaylogo": False},
 )
 active_dims = [f"z{d + 1}" for d in np.flatnonzero(forces.active)]
 st.caption(
-    f"Active units (Var over x of μ_d > 0.01, Burda et al. 2016): "
+    "Active units (dimensions whose mean μ varies with x: variance over x above 0.01, "
+    "Burda et al. 2016): "
     f"{', '.join(active_dims) or 'none'} of {len(forces.active)} · Var(μ) = "
     + ", ".join(f"{v:.3f}" for v in forces.mu_variance)
-    + ". ½μ² pulls every bubble to the origin; ½(σ²−1−log σ²) holds its size near 1; the "
-    "reconstruction term pushes bubbles apart and shrinks them so that codes stay distinguishable."
+    + ". ½μ² pulls every bubble to the origin; ½(σ² − log σ² − 1) holds its size near 1; the "
+    "reconstruction term pushes bubbles apart and shrinks them so that codes stay distinguishable"
+    + ("." if recon is not None else " (it was not recorded with this model).")
 )
 
 st.download_button(

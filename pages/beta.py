@@ -149,7 +149,7 @@ for i, (col, (label, dataset, terms, mu, sigma)) in enumerate(zip(cols, encoded,
     fig.update_layout(
         xaxis_range=list(x_range), yaxis_range=list(y_range), font=dict(size=presenter.font_size())
     )
-    col.plotly_chart(fig, key=f"beta_map_{i}", config={"displaylogo": False})
+    col.plotly_chart(presenter.chart(fig), key=f"beta_map_{i}", config={"displaylogo": False})
     with col:  # the bubbles, drawn by the browser for the window on screen
         map_layer(
             f"beta_map_{i}",
@@ -168,10 +168,12 @@ for i, (col, (label, dataset, terms, mu, sigma)) in enumerate(zip(cols, encoded,
         )
     col.caption(f"mean σ = {sigma.mean():.3f} · spread of μ (std) = {mu.std(0).mean():.2f}")
 st.plotly_chart(
-    elbo_terms_figure(
-        {label: terms for label, _, terms, *_ in encoded},
-        height=presenter.height(340),
-        font_size=presenter.font_size(),
+    presenter.chart(
+        elbo_terms_figure(
+            {label: terms for label, _, terms, *_ in encoded},
+            height=presenter.height(340),
+            font_size=presenter.font_size(),
+        )
     ),
     key="beta_terms",
     config={"displaylogo": False},

@@ -74,7 +74,7 @@ fig = embedding_figure(
     font_size=presenter.font_size(),
 )
 event = st.plotly_chart(
-    fig,
+    presenter.chart(fig),
     key="compare_chart",
     on_select="rerun",
     selection_mode=("points", "lasso", "box"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from ui import presenter
 from ui.models import (
     PRETRAINED_FASHION,
     activate_library_model,
@@ -86,10 +87,12 @@ with start:
     st.subheader("What a bubble means")
     # A hand-placed sketch (not a trained model): two confident examples far apart, one vague.
     st.plotly_chart(
-        bubble_sketch(
-            np.array([[-1.4, -1.0], [1.5, 0.7], [0.1, 0.3]]),
-            np.array([[0.15, 0.2], [0.2, 0.15], [0.6, 0.5]]),
-            ["a clear 0", "a clear 7", "a smudge: 4 or 9?"],
+        presenter.chart(
+            bubble_sketch(
+                np.array([[-1.4, -1.0], [1.5, 0.7], [0.1, 0.3]]),
+                np.array([[0.15, 0.2], [0.2, 0.15], [0.6, 0.5]]),
+                ["a clear 0", "a clear 7", "a smudge: 4 or 9?"],
+            )
         ),
         key="home_bubble_sketch",
         config={"displayModeBar": False},

@@ -4,37 +4,27 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui import presenter
 from ui.components.map_decoder import browser_decoder
 from ui.components.map_layer import current_click, map_layer
 from ui.latent_panel import (
-    COLOR_CHOICES,
+    MAP_HEIGHT,
     MAP_ROW_CSS,
     cached_bubbles,
     cached_map_figure,
     clicked_samples,
     decode_panel,
 )
+from ui.map_controls import map_options
+from ui.scene_panel import scenes_expander
 from ui.state import MAP_WINDOW_KEY, latent_view, require_active_model
 
-st.title("Latent map")
+if not presenter.is_on():  # on a projector the map needs the room
+    st.title("Latent map")
 active = require_active_model()
 view = latent_view(active)
 
-controls = st.columns([2, 2, 1.4, 3])
-color_by = controls[0].selectbox(
-    "Colour by",
-    [c for c in COLOR_CHOICES if c != "label" or view.y is not None],
-    key="map_color_by",
-    help="σ is the mean posterior standard deviation; KL is KL(q(z|x) ‖ N(0, I)) in nats.",
-)
-bubbles = controls[1].radio(
-    "Variance bubbles", ["off", "1σ", "2σ"], index=1, horizontal=True, key="map_bubbles"
-)
-prior = controls[2].checkbox("Prior N(0, I)", value=False, key="map_prior")
-controls[3].caption(
-    f"{len(view.mu):,} test points. **Click anywhere** — on a point or on empty space — "
-    "to decode that z. Drag to zoom, double-click to reset; hover a point to see its bubble."
-)
+color_by, bubbles, prior = map_options(view)
 
 # The bubbles are not in the figure: changing them never re-sends the map. The window the
 # browser last reported is applied, so a new colouring keeps the zoom.
@@ -43,12 +33,14 @@ bubble_layer = cached_bubbles(active.key, view, color_by, bubbles)
 
 st.html(MAP_ROW_CSS)
 with st.container(key="map_row"):
-    left, right = st.columns([7, 3], gap="medium")
+    left, right = st.columns([7, 2.6] if presenter.is_on() else [7, 3], gap="medium")
 with left:
     # Outside the fragment: a click never re-sends the figure, and Plotly keeps the zoom.
     # A double-click shows all the data (autorange), not the window the figure was drawn at.
+    # On a projector the map is most of the window's height (presenter.map_height).
     config = {"scrollZoom": True, "displaylogo": False, "doubleClick": "autosize"}
-    st.plotly_chart(figure, key="map_chart", config=config)
+    shown = presenter.chart(figure, height=presenter.map_height(MAP_HEIGHT))
+    st.plotly_chart(shown, key="map_chart", config=config)
 
 
 @st.fragment
@@ -77,3 +69,6 @@ with right:
         key="map_decoded",
     )
     decode_beside_the_map(in_browser)
+
+if not presenter.is_on():
+    scenes_expander(active)

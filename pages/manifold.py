@@ -13,7 +13,7 @@ from ui.state import latent_view, require_active_model
 from vae.latent import decode_grid, decode_latents, latent_grid
 from viz.export import gallery_png, grid_png
 from viz.latent_map import latent_map_figure
-from viz.manifold import add_mosaic_image, latent_mosaic, manifold_beside_map
+from viz.manifold import add_mosaic_image, add_prior_samples, latent_mosaic, manifold_beside_map
 
 SEED_KEY = "vx_manifold_seed"
 if SEED_KEY not in st.session_state:
@@ -98,7 +98,7 @@ with grid_tab:
         fig_map = base_map()
         fig = manifold_beside_map(fig_map, mosaic, x_extent, y_extent, xs, ys, height, font)
         fig.add_shape(**frame, row=1, col=1)
-        st.plotly_chart(fig, key="manifold_beside", config={"displaylogo": False})
+        st.plotly_chart(presenter.chart(fig), key="manifold_beside", config={"displaylogo": False})
         st.caption(
             "One pair of axes for both: each region of the map (left) sits level with what the "
             "decoder makes of it (right), and zooming either side zooms both. The dashed frame "
@@ -109,7 +109,7 @@ with grid_tab:
         fig = base_map()
         add_mosaic_image(fig, mosaic, x_extent, y_extent, opacity=opacity)
         fig.add_shape(**frame)
-        st.plotly_chart(fig, key="manifold_overlay", config={"displaylogo": False})
+        st.plotly_chart(presenter.chart(fig), key="manifold_overlay", config={"displaylogo": False})
         st.caption("The decoded grid drawn under the test points, in latent coordinates.")
     st.download_button(
         "Decoded grid (PNG)",
@@ -138,21 +138,11 @@ with samples_tab:
         output_format="PNG",
         width=presenter.image_width(),
     )
-    fig = base_map("where these samples come from")
-    fig.add_trace(
-        go.Scatter(
-            x=z[:, 0],
-            y=z[:, 1],
-            mode="markers+text",
-            text=[str(i + 1) for i in range(len(z))],
-            textposition="top center",
-            marker=dict(symbol="x", size=9, color="black"),
-            name="samples",
-            hovertemplate="sample %{text}: z = (%{x:.2f}, %{y:.2f})<extra></extra>",
-        )
-    )
+    fig = add_prior_samples(base_map("where these samples come from"), z)
     fig.update_layout(height=presenter.height(440))
-    right.plotly_chart(fig, key="manifold_samples_map", config={"displaylogo": False})
+    right.plotly_chart(
+        presenter.chart(fig), key="manifold_samples_map", config={"displaylogo": False}
+    )
     st.caption(
         "Samples are numbered left to right, top to bottom. Samples that fall between the "
         "clusters of the map decode to blends or blurs: see the Aggregate posterior page."

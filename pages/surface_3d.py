@@ -156,7 +156,9 @@ map_bubbles = cached(
 )
 with right:
     # The same figure object on every run: a click never re-sends it and the zoom is kept.
-    st.plotly_chart(map_fig, key="s3d_map", config={"displaylogo": False, "scrollZoom": True})
+    st.plotly_chart(
+        presenter.chart(map_fig), key="s3d_map", config={"displaylogo": False, "scrollZoom": True}
+    )
     click, fresh = map_layer(
         "s3d_map", key="s3d_click", bubbles=map_bubbles, points=mu, z_key=z_key,
         index_key=CLICKED_INDEX_KEY if shown.is_active else None,
@@ -169,10 +171,10 @@ if clicked is not None:
     marker = decode_latents(shown.model, np.asarray(clicked, np.float32)[None])[0]
 with left:
     st.plotly_chart(
-        surface_3d_figure(
+        presenter.chart(surface_3d_figure(
             x, y, surface, surface_color=surface_color, marker=marker, height=presenter.height(560),
             show_points=show_points, show_surface=show_surface, font_size=presenter.font_size(),
-        ),
+        )),
         key="s3d_figure",
         config={"displaylogo": False},
     )  # fmt: skip

@@ -9,6 +9,7 @@ import streamlit as st
 
 from runner.live_figures import live_curves, snapshot_bubbles, snapshot_map
 from runner.worker import prestart_worker
+from ui import presenter
 from ui.components.map_layer import map_layer
 from ui.form_memory import forget, recall, recalled, remember
 from ui.frozen_figure import FrozenFigure
@@ -378,7 +379,9 @@ def live_panel() -> None:
             run, history, snap, run.active_key is not None, progress.figures
         )
         if map_figure is not None:
-            st.plotly_chart(map_figure, key="train_map", config={"displaylogo": False})
+            st.plotly_chart(
+                presenter.chart(map_figure), key="train_map", config={"displaylogo": False}
+            )
             shown = shown_snapshot(snapshots, snap, progress.figures, run.active_key is not None)
             if shown is not None:  # the bubbles of the epoch shown, drawn by the browser
                 data = run.dataset
@@ -396,7 +399,7 @@ def live_panel() -> None:
             )
             st.caption(f"The latent map appears when the first epoch ends{per_epoch}.")
     with curves:
-        st.plotly_chart(curves_figure, key="train_curves")
+        st.plotly_chart(presenter.chart(curves_figure), key="train_curves")
     if progress.finished and run.active_key is None and not run.job.alive:
         adopt_result(run)
         st.rerun()  # the whole page: stop polling, unlock the settings, offer Save

@@ -45,12 +45,20 @@ class FrozenFigure(go.Figure):
         return windowed
 
     @classmethod
+    def from_dict(cls, figure: dict) -> FrozenFigure:
+        """A figure given as its finished dict (e.g. a restyled copy of another's), shown as is.
+
+        As with from_json, only the dict exists: nothing but st.plotly_chart reads it.
+        """
+        frozen = cls(go.Figure())
+        frozen._frozen_dict = figure
+        return frozen
+
+    @classmethod
     def from_json(cls, text: str) -> FrozenFigure:
         """A figure that another process built and serialised (plotly JSON), shown as it is.
 
         Only its dict exists here: its go.Figure side is empty (nothing reads it but
         st.plotly_chart, which only calls to_dict()), and it is never validated again.
         """
-        frozen = cls(go.Figure())
-        frozen._frozen_dict = json.loads(text)
-        return frozen
+        return cls.from_dict(json.loads(text))

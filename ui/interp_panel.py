@@ -16,6 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from ui import presenter
 from ui.components.map_layer import map_layer
 from ui.components.scrubber import ScrubFrames, build_frames, scrub_payload
 from ui.frozen_figure import FrozenFigure
@@ -198,7 +199,9 @@ def path_map_figure(model_key: str, view_token: str, _view: LatentView) -> go.Fi
 def path_map(active: ActiveModel, view: LatentView) -> None:
     """The latent map the path is drawn on; a click anywhere appends a waypoint."""
     fig = path_map_figure(model_cache_key(active), view.token, view)
-    st.plotly_chart(fig, key=MAP_KEY, config={"displaylogo": False, "scrollZoom": True})
+    st.plotly_chart(
+        presenter.chart(fig), key=MAP_KEY, config={"displaylogo": False, "scrollZoom": True}
+    )
     click, fresh = map_layer(MAP_KEY, key="interp_map_click", points=view.mu)
     if fresh and click is not None:
         set_waypoints([*waypoints(), click.z])

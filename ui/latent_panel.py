@@ -17,10 +17,10 @@ from ui.components.map_layer import MapClick
 from ui.frozen_figure import FrozenFigure
 from ui.latent_images import show_vector, strip_image
 from ui.state import ActiveModel, LatentView
+from ui.view_link import COLOR_CHOICES  # noqa: F401  (re-exported: the Colour-by choices)
 from vae.latent import decode_latents
 from viz.latent_map import BubbleData, bubble_data, latent_map_figure
 
-COLOR_CHOICES = ("label", "σ (posterior std)", "KL to prior", "reconstruction error")
 SAMPLE_SEED_KEY = "vx_map_sample_seed"
 N_SAMPLES = 6  # decodes of z = mu + sigma * eps shown for a clicked data point
 MAP_HEIGHT = 640  # px: the map fills its column's width at any height (equal units, wider range)

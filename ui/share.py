@@ -1,10 +1,12 @@
 """Shareable views: the app's view lives in the URL (st.query_params), so a link reopens it.
 
-app.py calls restore_shared_view() (a link that was just opened sets the model, clicked z,
-selected points, path and presenter mode) and then sync_share_params() (the address bar holds
-a link to the view), both before the page runs: in Streamlit 1.67 code after page.run() runs on
-the first run of a session only, not on reruns (measured with AppTest and in Chromium). So a
-change made while a page runs reaches the URL on the next full rerun. A model trained in this
+app.py calls restore_shared_view() (a link that was just opened sets the model, the map's zoom
+window, colour-by, bubbles and prior, the clicked z and point, selected points, path and
+presenter mode: all before any widget draws, the Streamlit-legal way to set a widget's key)
+and then sync_share_params() (the address bar holds a link to the view), both before the
+page runs: in Streamlit 1.67 code after page.run() runs on the first run of a session only,
+not on reruns (measured with AppTest and in Chromium). So a change made while a page runs
+reaches the URL on the next full rerun. A model trained in this
 session is not in the library, so a link cannot name it: the sidebar says so.
 """
 
@@ -12,11 +14,28 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.view_link import SharedView, ShareError, decode_view, encode_view
+from ui.view_link import (
+    BUBBLE_CHOICES,
+    COLOR_CHOICES,
+    SharedView,
+    ShareError,
+    checked_window,
+    decode_view,
+    encode_view,
+)
 
 from .presenter import is_on as presenter_on
 from .presenter import set_presenter
-from .state import CLICKED_INDEX_KEY, CLICKED_Z_KEY, PATH_KEY, get_active_model
+from .state import (
+    BUBBLES_KEY,
+    CLICKED_INDEX_KEY,
+    CLICKED_Z_KEY,
+    COLOR_BY_KEY,
+    MAP_WINDOW_KEY,
+    PATH_KEY,
+    PRIOR_KEY,
+    get_active_model,
+)
 
 SELECTED_KEY = "vx_selected"  # list[int]: points selected on the Compare page (indices of the view)
 APPLIED_KEY = "vx_share_applied"  # the query params last restored from or written to the URL
@@ -30,13 +49,22 @@ def _url_params() -> dict[str, str]:
 def current_view() -> SharedView:
     """What a link to this moment should restore."""
     active = get_active_model()
-    z = st.session_state.get(CLICKED_Z_KEY)
-    path = st.session_state.get(PATH_KEY) or []
+    state = st.session_state
+    z = state.get(CLICKED_Z_KEY)
+    index = state.get(CLICKED_INDEX_KEY)
+    path = state.get(PATH_KEY) or []
+    window = state.get(MAP_WINDOW_KEY)
+    prior = state.get(PRIOR_KEY)
     return SharedView(
         model=active.name if active is not None and active.source == "library" else None,
         z=(float(z[0]), float(z[1])) if z is not None else None,
-        selected=tuple(int(i) for i in st.session_state.get(SELECTED_KEY) or ()),
+        index=int(index) if z is not None and index is not None else None,
+        selected=tuple(int(i) for i in state.get(SELECTED_KEY) or ()),
         path=tuple((float(x), float(y)) for x, y in path) if len(path) >= 2 else (),
+        window=checked_window(window) if window is not None else None,
+        color_by=state.get(COLOR_BY_KEY) if state.get(COLOR_BY_KEY) in COLOR_CHOICES else None,
+        bubbles=state.get(BUBBLES_KEY) if state.get(BUBBLES_KEY) in BUBBLE_CHOICES else None,
+        prior=bool(prior) if prior is not None else None,
         present=presenter_on(),
     )
 
@@ -64,19 +92,34 @@ def _activate(name: str) -> bool:
     return True
 
 
-def apply_view(view: SharedView) -> None:
-    """Put a decoded view into session state (the model first: activating it clears clicks)."""
+def apply_view(view: SharedView, whole: bool = False) -> bool:
+    """Put a decoded view into session state (the model first: activating it clears clicks).
+
+    A link sets what it carries and leaves the rest; a scene (`whole`) is the whole view, so
+    its full-view window and its lack of a click replace the current ones. Must run before the
+    map's widgets draw (app.py, or a widget's callback). False if the model could not be opened.
+    """
     if view.model is not None and not _activate(view.model):
-        return  # the selections of an unknown model would point at the wrong points
-    if view.z is not None:
-        st.session_state[CLICKED_Z_KEY] = view.z
-        st.session_state[CLICKED_INDEX_KEY] = None
+        return False  # the selections of an unknown model would point at the wrong points
+    state = st.session_state
+    if view.z is not None or whole:
+        state[CLICKED_Z_KEY] = view.z
+        state[CLICKED_INDEX_KEY] = view.index if view.z is not None else None
+    if view.window is not None or whole:
+        state[MAP_WINDOW_KEY] = list(view.window) if view.window is not None else None
+    if view.color_by is not None:
+        state[COLOR_BY_KEY] = view.color_by
+    if view.bubbles is not None:
+        state[BUBBLES_KEY] = view.bubbles
+    if view.prior is not None:
+        state[PRIOR_KEY] = view.prior
     if view.selected:
-        st.session_state[SELECTED_KEY] = list(view.selected)
+        state[SELECTED_KEY] = list(view.selected)
     if view.path:
-        st.session_state[PATH_KEY] = [tuple(p) for p in view.path]
+        state[PATH_KEY] = [tuple(p) for p in view.path]
     if view.present:
         set_presenter(True)
+    return True
 
 
 def restore_shared_view() -> None:
@@ -121,8 +164,8 @@ def sync_share_params() -> None:
             )
         else:
             st.caption(
-                ":material/link: The address bar links to this view: the model, the clicked z, "
-                "selected points and the interpolation path."
+                ":material/link: The address bar links to this view: the model, the map's zoom, "
+                "colour, bubbles and prior, the clicked point, selections and the path."
             )
             # A click handled inside a fragment does not rerun app.py, so the URL lags behind
             # it; any full rerun (this button) writes the latest view.

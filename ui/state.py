@@ -40,6 +40,8 @@ CLICKED_INDEX_KEY = "vx_clicked_index"
 MAP_WINDOW_KEY = "vx_map_window"
 PATH_KEY = "vx_path"
 WANTED_PAGE_KEY = "vx_wanted_page"  # the page a run without app.py asked for (see below)
+# The latent map's option widgets (pages/latent_map.py); links, scenes and shortcuts set them.
+COLOR_BY_KEY, BUBBLES_KEY, PRIOR_KEY = "map_color_by", "map_bubbles", "map_prior"
 # {model key: ActiveModel} trained in this session and not saved: opening another model must
 # not throw one away, so they stay here (a few MB at most each) until saved or the session ends.
 UNSAVED_KEY = "vx_unsaved_models"

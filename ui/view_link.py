@@ -1,8 +1,10 @@
-"""A view of the app as URL query parameters, and back: the model, the clicked z, the selected
-points and the interpolation path, so that a link opens the same view in another browser.
+"""A view of the app as URL query parameters, and back, so that a link opens the same view in
+another browser: the model, the latent map's zoom window, colour-by, bubbles and prior, the
+clicked z and the data point there, the selected points, the interpolation path, presenter mode.
 
 The URL is untrusted input: decoding checks every value (type, finiteness, bounds, counts) and
-raises ShareError with one human sentence; unknown parameters are reported, not fatal.
+raises ShareError with one human sentence; unknown parameters are reported, not fatal. The same
+codec validates the lecture scenes read from the model library (ui/scenes.py).
 """
 
 from __future__ import annotations
@@ -16,12 +18,21 @@ from vae.library import safe_model_name
 
 # Parameter names, short so that links stay short.
 MODEL, Z, SELECTED, PATH, PRESENT = "model", "z", "sel", "path", "present"
-KNOWN_PARAMS = (MODEL, Z, SELECTED, PATH, PRESENT)
+WINDOW, COLOR, BUBBLES, PRIOR, INDEX = "win", "color", "bub", "prior", "i"
+KNOWN_PARAMS = (MODEL, Z, INDEX, SELECTED, PATH, WINDOW, COLOR, BUBBLES, PRIOR, PRESENT)
+
+# The latent map's options (the widgets of pages/latent_map.py) and their short link codes:
+# plain ASCII, so a link stays readable where "σ" would be percent-encoded.
+COLOR_CHOICES = ("label", "σ (posterior std)", "KL to prior", "reconstruction error")
+COLOR_CODES = dict(zip(("label", "sigma", "kl", "recon"), COLOR_CHOICES, strict=True))
+BUBBLE_CHOICES = ("off", "1σ", "2σ")
+BUBBLE_CODES = dict(zip(("off", "1", "2"), BUBBLE_CHOICES, strict=True))
 
 MAX_COORD = 1000.0  # a latent coordinate further out than this is not a real view
 MAX_SELECTED = 500  # indices in the link; keeps a URL under ~4 kB
 MAX_WAYPOINTS = 32
 MAX_INDEX = 10_000_000
+MIN_WINDOW = 1e-6  # a narrower zoom window is not a view Plotly can draw
 MAX_VALUE_CHARS = 20_000  # longer values are refused before any parsing
 _INDEX = re.compile(r"[0-9]{1,8}")  # ASCII digits only: str.isdigit() also accepts '²'
 
@@ -36,13 +47,27 @@ class SharedView:
 
     model: str | None = None  # a saved model's name in the library
     z: tuple[float, float] | None = None  # the clicked latent point
+    index: int | None = None  # the test point clicked at z (its μ), None: empty space
     selected: tuple[int, ...] = ()  # indices into the test set as the latent map shows it
     path: tuple[tuple[float, float], ...] = ()  # interpolation waypoints
+    window: tuple[float, float, float, float] | None = None  # map zoom (x0, x1, y0, y1)
+    color_by: str | None = None  # one of COLOR_CHOICES
+    bubbles: str | None = None  # one of BUBBLE_CHOICES
+    prior: bool | None = None  # the prior's circles on the map
     present: bool = False  # presenter mode
 
 
 def _fmt(value: float) -> str:
     return f"{value:.4g}"
+
+
+def _fmt_z(value: float) -> str:
+    """Clicked z: 7 significant digits, so that a point's float32 μ comes back as it was."""
+    return f"{value:.7g}"
+
+
+def _code(codes: dict[str, str], choice: str) -> str:
+    return next(code for code, name in codes.items() if name == choice)
 
 
 def encode_view(view: SharedView) -> dict[str, str]:
@@ -51,11 +76,21 @@ def encode_view(view: SharedView) -> dict[str, str]:
     if view.model:
         params[MODEL] = view.model
     if view.z is not None:
-        params[Z] = f"{_fmt(view.z[0])},{_fmt(view.z[1])}"
+        params[Z] = f"{_fmt_z(view.z[0])},{_fmt_z(view.z[1])}"
+        if view.index is not None:
+            params[INDEX] = str(int(view.index))
     if view.selected:
         params[SELECTED] = ",".join(str(int(i)) for i in view.selected[:MAX_SELECTED])
     if view.path:
         params[PATH] = ";".join(f"{_fmt(x)},{_fmt(y)}" for x, y in view.path[:MAX_WAYPOINTS])
+    if view.window is not None:
+        params[WINDOW] = ",".join(_fmt_z(v) for v in view.window)
+    if view.color_by is not None:
+        params[COLOR] = _code(COLOR_CODES, view.color_by)
+    if view.bubbles is not None:
+        params[BUBBLES] = _code(BUBBLE_CODES, view.bubbles)
+    if view.prior is not None:
+        params[PRIOR] = "1" if view.prior else "0"
     if view.present:
         params[PRESENT] = "1"
     return params
@@ -66,19 +101,59 @@ def _quote(text: str, limit: int = 40) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
-def _point(text: str, what: str) -> tuple[float, float]:
+def _numbers(text: str, count: int, what: str) -> tuple[float, ...]:
+    """`count` finite comma-separated numbers within ±MAX_COORD, or ShareError."""
     parts = text.split(",")
     try:
-        if len(parts) != 2 or max(len(p) for p in parts) > 32:
+        if len(parts) != count or max(len(p) for p in parts) > 32:
             raise ValueError
-        x, y = float(parts[0]), float(parts[1])
+        values = tuple(float(p) for p in parts)
     except ValueError:
         raise ShareError(
-            f"{what} must be two numbers separated by a comma, got {_quote(text)}"
+            f"{what} must be {count} numbers separated by commas, got {_quote(text)}"
         ) from None
-    if not (math.isfinite(x) and math.isfinite(y)) or max(abs(x), abs(y)) > MAX_COORD:
+    if not all(math.isfinite(v) for v in values) or max(abs(v) for v in values) > MAX_COORD:
         raise ShareError(f"{what} must be finite latent coordinates within ±{MAX_COORD:g}")
+    return values
+
+
+def _point(text: str, what: str) -> tuple[float, float]:
+    x, y = _numbers(text, 2, what)
     return x, y
+
+
+def _window(text: str) -> tuple[float, float, float, float]:
+    x0, x1, y0, y1 = _numbers(text, 4, "the zoom window (win=x0,x1,y0,y1)")
+    if not (x1 - x0 >= MIN_WINDOW and y1 - y0 >= MIN_WINDOW):
+        raise ShareError("the zoom window needs x0 < x1 and y0 < y1 (win=x0,x1,y0,y1)")
+    return x0, x1, y0, y1
+
+
+def checked_window(values: object) -> tuple[float, float, float, float] | None:
+    """A zoom window from the session (the browser reported it) if a link could carry it."""
+    try:
+        x0, x1, y0, y1 = (float(v) for v in values)  # type: ignore[union-attr]
+        return _window(f"{x0!r},{x1!r},{y0!r},{y1!r}")
+    except (TypeError, ValueError):  # ShareError is a ValueError
+        return None
+
+
+def _choice(params: Mapping[str, str], name: str, codes: dict[str, str]) -> str | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    if value not in codes:
+        raise ShareError(f"{name} must be one of {', '.join(codes)}, got {_quote(value)}")
+    return codes[value]
+
+
+def _flag(params: Mapping[str, str], name: str) -> bool | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    if value not in ("0", "1"):
+        raise ShareError(f"{name} must be 0 or 1, got {_quote(value)}")
+    return value == "1"
 
 
 def decode_view(params: Mapping[str, str]) -> tuple[SharedView, list[str]]:
@@ -100,6 +175,16 @@ def decode_view(params: Mapping[str, str]) -> tuple[SharedView, list[str]]:
         except ValueError as error:
             raise ShareError(f"the model name in the link is not valid: {error}") from None
     z = _point(params[Z], "z") if Z in params else None
+    index = None
+    if params.get(INDEX) is not None:
+        raw = params[INDEX]
+        if not (_INDEX.fullmatch(raw) and int(raw) <= MAX_INDEX):
+            raise ShareError(
+                f"i must be a point number (a non-negative integer), got {_quote(raw)}"
+            )
+        if z is None:
+            raise ShareError("i (the clicked point) needs z, where it was clicked")
+        index = int(raw)
     selected: tuple[int, ...] = ()
     if params.get(SELECTED):
         raw = params[SELECTED].split(",")
@@ -118,12 +203,29 @@ def decode_view(params: Mapping[str, str]) -> tuple[SharedView, list[str]]:
         path = tuple(_point(leg, "each path waypoint") for leg in legs)
         if len(path) < 2:
             raise ShareError("a path needs at least two waypoints")
-    present = params.get(PRESENT, "0")
-    if present not in ("0", "1"):
-        raise ShareError(f"present must be 0 or 1, got {_quote(present)}")
-    return SharedView(
-        model=model, z=z, selected=selected, path=path, present=present == "1"
-    ), unknown
+    window = _window(params[WINDOW]) if WINDOW in params else None
+    view = SharedView(
+        model=model,
+        z=z,
+        index=index,
+        selected=selected,
+        path=path,
+        window=window,
+        color_by=_choice(params, COLOR, COLOR_CODES),
+        bubbles=_choice(params, BUBBLES, BUBBLE_CODES),
+        prior=_flag(params, PRIOR),
+        present=bool(_flag(params, PRESENT)),
+    )
+    return view, unknown
 
 
-__all__ = ["KNOWN_PARAMS", "SharedView", "ShareError", "decode_view", "encode_view"]
+__all__ = [
+    "BUBBLE_CHOICES",
+    "COLOR_CHOICES",
+    "KNOWN_PARAMS",
+    "SharedView",
+    "ShareError",
+    "checked_window",
+    "decode_view",
+    "encode_view",
+]

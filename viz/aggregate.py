@@ -1,4 +1,4 @@
-"""Aggregate posterior: log q(z) against the prior with its holes, and the KL's two forces per dimension."""
+"""Aggregate posterior: log q(z) against the prior with its holes, and the three bubble forces."""
 
 from __future__ import annotations
 
@@ -119,43 +119,75 @@ def density_figure(
 def kl_forces_figure(
     forces: KLForces, recon: float | None = None, height: int = 360, font_size: int = 12
 ) -> go.Figure:
-    """Per latent dimension: the pull to the origin (1/2 mu^2) and the size term, stacked to
-    the dimension's mean KL; inactive units are labelled."""
+    """The three forces on the bubbles, as three bars: per latent dimension the KL's pull to
+    the origin (½μ²) and its size term (½(σ² − log σ² − 1)), stacked to the dimension's mean
+    KL; beside them the reconstruction term −𝔼_q[log p(x|z)] that pushes bubbles apart and
+    shrinks them. The reconstruction term does not split by dimension, so it is one bar on its
+    own axis; without it (`recon` None: not recorded) the figure has the KL's two bars only."""
     dims = [
         f"z{d + 1}" + ("" if forces.active[d] else " (inactive)") for d in range(len(forces.total))
     ]
-    fig = go.Figure(
-        [
-            go.Bar(
-                x=dims,
-                y=forces.pull_to_origin,
-                name="pull to origin  ½·μ²",
-                marker_color="#1f77b4",
-                hovertemplate="%{x}: %{y:.3f} nats<extra>pull to origin</extra>",
-            ),
-            go.Bar(
-                x=dims,
-                y=forces.unit_size,
-                name="keep size 1  ½·(σ²−1−log σ²)",
-                marker_color="#ff7f0e",
-                hovertemplate="%{x}: %{y:.3f} nats<extra>size term</extra>",
-            ),
-        ]
+    three = recon is not None
+    fig = make_subplots(
+        rows=1,
+        cols=2 if three else 1,
+        column_widths=[0.72, 0.28] if three else None,
+        horizontal_spacing=0.14,
+        subplot_titles=(
+            ("KL per latent dimension (nats)", "push apart (nats)")
+            if three
+            else ("KL per latent dimension (nats)",)
+        ),
+    )
+    fig.add_trace(
+        go.Bar(
+            x=dims,
+            y=forces.pull_to_origin,
+            name="pull to the origin  ½·μ²",
+            marker_color="#1f77b4",
+            hovertemplate="%{x}: %{y:.3f} nats<extra>pull to origin</extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Bar(
+            x=dims,
+            y=forces.unit_size,
+            name="hold size 1  ½·(σ² − log σ² − 1)",
+            marker_color="#ff7f0e",
+            hovertemplate="%{x}: %{y:.3f} nats<extra>size term</extra>",
+        ),
+        row=1,
+        col=1,
     )
     for d, total in enumerate(forces.total):
-        fig.add_annotation(x=dims[d], y=total, text=f"KL {total:.2f}", showarrow=False, yshift=10)
-    title = "mean KL per latent dimension (nats)"
-    if recon is not None:
-        title += f" · reconstruction term (the push apart): {recon:.1f} nats"
+        fig.add_annotation(
+            x=dims[d], y=total, text=f"KL {total:.2f}", showarrow=False, yshift=10, row=1, col=1
+        )
+    if three:
+        fig.add_trace(
+            go.Bar(
+                x=["reconstruction"],
+                y=[recon],
+                name="push apart  −𝔼<sub>q</sub>[log p(x|z)]",
+                marker_color="#2ca02c",
+                text=[f"{recon:.1f}"],
+                textposition="outside",
+                cliponaxis=False,
+                hovertemplate="%{y:.2f} nats<extra>reconstruction term</extra>",
+            ),
+            row=1,
+            col=2,
+        )
     fig.update_layout(
         barmode="stack",
         height=height,
-        title=dict(text=title, font=dict(size=font_size + 1)),
         margin=dict(l=10, r=10, t=50, b=10),
         font=dict(size=font_size),
-        yaxis_title="nats",
         legend=dict(orientation="h", y=-0.2),
     )
+    fig.update_yaxes(title_text="nats", row=1, col=1)
     return fig
 
 

@@ -132,6 +132,31 @@ def add_mosaic_image(
     return pin_image(fig, data_uri(mosaic), x_extent, y_extent, opacity, layer, row, col)
 
 
+def add_prior_samples(fig: go.Figure, z: np.ndarray) -> go.Figure:
+    """Numbered markers at the prior samples z (S, 2), drawn above the data points (in place).
+
+    Plotly draws WebGL traces on a canvas above every SVG trace, so above a map of 10k WebGL
+    points an SVG marker would be hidden under them: the samples take the points' own trace
+    type, and come after them.
+    """
+    gl = any(isinstance(t, go.Scattergl) for t in fig.data)
+    trace = go.Scattergl if gl else go.Scatter
+    fig.add_trace(
+        trace(
+            x=z[:, 0],
+            y=z[:, 1],
+            mode="markers+text",
+            text=[str(i + 1) for i in range(len(z))],
+            textposition="top center",
+            textfont=dict(color="black"),
+            marker=dict(symbol="x", size=11, color="black", line=dict(color="white", width=1)),
+            name="samples",
+            hovertemplate="sample %{text}: z = (%{x:.2f}, %{y:.2f})<extra></extra>",
+        )
+    )
+    return fig
+
+
 def manifold_beside_map(
     map_figure: go.Figure,
     mosaic: np.ndarray,
@@ -199,6 +224,7 @@ def manifold_beside_map(
 
 __all__ = [
     "add_mosaic_image",
+    "add_prior_samples",
     "cell_edges",
     "data_uri",
     "latent_mosaic",

@@ -22,7 +22,7 @@ TEST_COLOR = "#d62728"
 # (history key suffix, panel title): one panel per term of the ELBO.
 LOSS_PANELS = (
     ("elbo", "ELBO (nats, higher is better)"),
-    ("recon", "reconstruction −E_q[log p(x|z)]"),
+    ("recon", "reconstruction −𝔼<sub>q</sub>[log p(x|z)]"),
     ("kl", "KL(q(z|x) ‖ p(z))"),
 )
 
@@ -70,6 +70,10 @@ def loss_curves(history: Sequence[dict], height: int = 300, stacked: bool = Fals
             )
         if not stacked or i == n:
             fig.update_xaxes(title_text="epoch", row=row, col=col)
+    epochs = [h["epoch"] for h in history if isinstance(h.get("epoch"), (int, float))]
+    if epochs and max(epochs) - min(epochs) <= 10:
+        # Left alone, Plotly ticks a short run at 1, 1.5, 2, 2.5: there is no epoch 1.5.
+        fig.update_xaxes(tick0=0, dtick=1)
     fig.update_layout(
         height=height,
         margin=dict(l=40, r=10, t=40, b=40),

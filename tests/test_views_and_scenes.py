@@ -1,0 +1,321 @@
+"""Views that travel and lecture scenes: the link codec's new fields, the scene file, the
+presenter-mode figure restyling and the keyboard shortcuts' effect on the map's widget keys.
+
+All pure or against a fake session state: no Streamlit server, no browser (those are in
+tests/test_views_app.py and tests/e2e/test_views_e2e.py).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from tests.hostile import assert_clear_message, folder_state
+from ui.scenes import (
+    FILE_NAME,
+    LOCK_NAME,
+    MAX_FILE_BYTES,
+    MAX_SCENES,
+    Scene,
+    SceneBook,
+    SceneError,
+    dump_scenes,
+    parse_scenes,
+    scene_from_json,
+)
+from ui.view_link import (
+    BUBBLE_CHOICES,
+    COLOR_CHOICES,
+    SharedView,
+    ShareError,
+    decode_view,
+    encode_view,
+)
+from viz.presentation import projector_figure, smallest_font
+
+FULL = SharedView(
+    model="fashion run",
+    z=(0.123456789, -1.5),
+    index=42,
+    selected=(3, 1),
+    path=((0, 0), (1.5, 2)),
+    window=(-1.25, 2.5, -0.75, 3.0),
+    color_by="KL to prior",
+    bubbles="2σ",
+    prior=True,
+    present=True,
+)
+
+
+# --- the link codec ----------------------------------------------------------------------------
+
+
+def test_a_whole_view_round_trips_through_a_link():
+    params = encode_view(FULL)
+    assert params["win"] == "-1.25,2.5,-0.75,3" and params["color"] == "kl"
+    assert params["bub"] == "2" and params["prior"] == "1" and params["i"] == "42"
+    decoded, unknown = decode_view(params)
+    assert unknown == []
+    assert decoded.window == FULL.window and decoded.index == 42
+    assert (decoded.color_by, decoded.bubbles, decoded.prior) == ("KL to prior", "2σ", True)
+    assert decoded.z == pytest.approx(FULL.z, rel=1e-6)
+
+
+@pytest.mark.parametrize("color", COLOR_CHOICES)
+@pytest.mark.parametrize("bubbles", BUBBLE_CHOICES)
+def test_every_option_round_trips_with_ascii_codes(color, bubbles):
+    params = encode_view(SharedView(color_by=color, bubbles=bubbles, prior=False))
+    assert all(ch.isascii() for value in params.values() for ch in value)
+    decoded, _ = decode_view(params)
+    assert (decoded.color_by, decoded.bubbles, decoded.prior) == (color, bubbles, False)
+
+
+def test_a_float32_mean_survives_the_link():
+    """The clicked point's μ is float32: the link's z must give back the same float32."""
+    mu = np.float32([0.1234567, -3.987654])
+    decoded, _ = decode_view(encode_view(SharedView(z=(float(mu[0]), float(mu[1])), index=0)))
+    assert np.array_equal(np.float32(decoded.z), mu)
+
+
+def test_unset_fields_stay_out_of_the_link():
+    assert encode_view(SharedView()) == {}
+    assert decode_view({"z": "1,2"})[0] == SharedView(z=(1.0, 2.0))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"win": "0,1,0"},
+        {"win": "0,1,0,1,2"},
+        {"win": "1,0,0,1"},  # x0 > x1
+        {"win": "0,1,1,1"},  # empty height
+        {"win": "0,nan,0,1"},
+        {"win": "0,inf,0,1"},
+        {"win": "-1e9,0,0,1"},
+        {"win": "a,b,c,d"},
+        {"win": ""},
+        {"color": "sigma²"},
+        {"color": "σ (posterior std)"},  # the label, not the code
+        {"color": ""},
+        {"bub": "3"},
+        {"bub": "1σ"},
+        {"prior": "true"},
+        {"i": "5"},  # a point without where it was clicked
+        {"z": "0,0", "i": "-1"},
+        {"z": "0,0", "i": "1.5"},
+        {"z": "0,0", "i": "²"},
+        {"z": "0,0", "i": "99999999999"},
+        {"z": "0,0", "i": "1" * 100_000},
+    ],
+)
+def test_hostile_view_parameters_are_one_clear_sentence(params):
+    with pytest.raises(ShareError) as caught:
+        decode_view(params)
+    assert_clear_message(str(caught.value), ".")
+
+
+# --- scenes ------------------------------------------------------------------------------------
+
+
+def test_scenes_are_saved_listed_replaced_and_deleted(tmp_path):
+    book = SceneBook(tmp_path)
+    assert book.read() == []
+    book.save(Scene("1 overview", FULL))
+    book.save(Scene("2 zoom", SharedView(model="m", window=(0, 1, 0, 1))))
+    assert [s.name for s in book.read()] == ["1 overview", "2 zoom"]
+    assert book.read()[0].view.window == FULL.window and book.read()[0].view.index == 42
+    with pytest.raises(SceneError, match="already"):
+        book.save(Scene("2 ZOOM", SharedView(model="m")))  # names are compared case-blind
+    book.save(Scene("2 zoom", SharedView(model="m", bubbles="off")), overwrite=True)
+    assert [s.view.bubbles for s in book.read()] == ["2σ", "off"]
+    book.delete("1 overview")
+    assert [s.name for s in book.read()] == ["2 zoom"]
+    with pytest.raises(SceneError, match="no scene"):
+        book.delete("1 overview")
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name != LOCK_NAME)
+    assert left == [FILE_NAME]  # no temp file left
+
+
+def test_concurrent_saves_lose_no_scene(tmp_path):
+    book = SceneBook(tmp_path)
+    errors = []
+
+    def save(i: int) -> None:
+        try:
+            SceneBook(tmp_path).save(Scene(f"scene {i}", SharedView(model="m", z=(i, 0))))
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=save, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(book.read()) == 20
+
+
+SAVE_MANY = """
+import sys
+from ui.scenes import Scene, SceneBook
+from ui.view_link import SharedView
+root, worker = sys.argv[1], int(sys.argv[2])
+for i in range(5):
+    SceneBook(root).save(Scene(f"w{worker} s{i}", SharedView(model="m", z=(worker, i))))
+"""
+
+
+def test_saves_from_several_processes_lose_no_scene(tmp_path):
+    """The lecture hall runs several server processes on one model library."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    workers = [
+        subprocess.Popen([sys.executable, "-c", SAVE_MANY, str(tmp_path), str(w)], cwd=root)
+        for w in range(4)
+    ]
+    assert [w.wait(timeout=300) for w in workers] == [0, 0, 0, 0]
+    assert len(SceneBook(tmp_path).read()) == 20
+
+
+def _document(*entries) -> bytes:
+    return json.dumps({"version": 1, "scenes": list(entries)}).encode()
+
+
+GOOD = {"name": "ok", "view": {"model": "m"}}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\xff\xfe",
+        b"[1, 2]",
+        b"{" * 100_000,
+        json.dumps({"version": 2, "scenes": []}).encode(),
+        json.dumps({"version": 1}).encode(),
+        json.dumps({"version": 1, "scenes": {"a": 1}}).encode(),
+        _document(GOOD, GOOD),  # one name twice
+        _document({"name": "../../etc/passwd", "view": {"model": "m"}}),
+        _document({"name": "a\nb", "view": {"model": "m"}}),
+        _document({"name": "", "view": {"model": "m"}}),
+        _document({"name": "x" * 200, "view": {"model": "m"}}),
+        _document({"name": 5, "view": {"model": "m"}}),
+        _document({"name": "no model", "view": {}}),
+        _document({"name": "bad model", "view": {"model": "a/b"}}),
+        _document({"name": "nan", "view": {"model": "m", "z": "nan,0"}}),
+        _document({"name": "window", "view": {"model": "m", "win": "1,0,0,1"}}),
+        _document({"name": "list", "view": {"model": ["m"]}}),
+        _document({"name": "extra", "view": {"model": "m", "evil": "1"}}),
+        _document({"name": "more keys", "view": {"model": "m"}, "x": 1}),
+        _document(*[{"name": f"s{i}", "view": {"model": "m"}} for i in range(MAX_SCENES + 1)]),
+        b" " * (MAX_FILE_BYTES + 1),
+    ],
+)
+def test_hostile_scene_files_are_refused_with_one_sentence(data):
+    with pytest.raises(SceneError) as caught:
+        parse_scenes(data)
+    assert_clear_message(str(caught.value), ".")
+
+
+def test_a_broken_scene_file_is_never_overwritten(tmp_path):
+    """Bad input loses nothing: a save refuses to replace a file it could not read."""
+    (tmp_path / FILE_NAME).write_bytes(_document(GOOD, {"name": "bad", "view": {"z": "x"}}))
+    before = folder_state(tmp_path)
+    with pytest.raises(SceneError):
+        SceneBook(tmp_path).save(Scene("new", SharedView(model="m")))
+    after = folder_state(tmp_path)
+    after.pop(LOCK_NAME, None)  # the (empty) lock file of the attempted save
+    assert after == before
+
+
+def test_an_oversized_scene_file_is_not_read(tmp_path):
+    (tmp_path / FILE_NAME).write_bytes(b" " * (MAX_FILE_BYTES + 10))
+    with pytest.raises(SceneError, match="too large"):
+        SceneBook(tmp_path).read()
+
+
+def test_scene_names_follow_the_model_library_rules():
+    assert scene_from_json({"name": "  a scene  ", "view": {"model": "m"}}).name == "a scene"
+    for bad in ("a/b", "..", ".hidden", "CON", "é"):
+        with pytest.raises(SceneError, match="scene name"):
+            scene_from_json({"name": bad, "view": {"model": "m"}})
+
+
+def test_a_scene_file_round_trips():
+    scenes = [Scene("one", FULL), Scene("two", SharedView(model="m"))]
+    assert [s.name for s in parse_scenes(dump_scenes(scenes))] == ["one", "two"]
+    assert parse_scenes(dump_scenes(scenes))[1].view == SharedView(model="m")
+
+
+# --- presenter-mode figures --------------------------------------------------------------------
+
+
+def test_projector_figure_raises_every_font_and_shares_the_data():
+    fig = go.Figure(
+        go.Heatmap(z=np.eye(3), colorbar=dict(title=dict(text="c", font=dict(size=9)))),
+    )
+    fig.add_trace(go.Scatter(x=[0], y=[0], mode="text", text=["a"], textfont=dict(size=8)))
+    fig.update_layout(
+        font=dict(size=11),
+        legend=dict(font=dict(size=10)),
+        xaxis=dict(tickfont=dict(size=7), title=dict(text="x", font=dict(size=9))),
+        annotations=[dict(text="n", font=dict(size=13), x=0, y=0)],
+        height=300,
+    )
+    source = fig.to_dict()
+    assert smallest_font(source) == 7
+    styled = projector_figure(source, 18, height=880)
+    assert smallest_font(styled) == 18 and styled["layout"]["height"] == 880
+    assert styled["layout"]["font"]["color"] == "#000000"
+    assert source["layout"]["font"]["size"] == 11  # the (shared, frozen) source is untouched
+    assert styled["data"][0]["z"] is source["data"][0]["z"]  # arrays shared, not copied
+    assert source["data"][1]["textfont"]["size"] == 8
+
+
+@pytest.mark.parametrize("builder", ["loss_curves", "density", "forces", "latent_map"])
+def test_every_kind_of_figure_reaches_18_px_in_presenter_mode(builder):
+    from vae.density import aggregate_density, kl_forces
+    from viz.aggregate import density_figure, kl_forces_figure
+    from viz.latent_map import latent_map_figure
+    from viz.plots import loss_curves
+
+    rng = np.random.default_rng(0)
+    mu, sigma = rng.normal(size=(50, 2)), np.full((50, 2), 0.3)
+    if builder == "loss_curves":
+        history = [
+            dict(epoch=e, train_elbo=-e, test_elbo=-e, train_recon=e, train_kl=1) for e in (1, 2)
+        ]
+        fig = loss_curves(history)
+    elif builder == "density":
+        fig = density_figure(aggregate_density(mu, sigma, (-3, 3), (-3, 3), 20))
+    elif builder == "forces":
+        fig = kl_forces_figure(kl_forces(mu, sigma), recon=10.0)
+    else:
+        fig = latent_map_figure(mu, sigma, rng.integers(0, 3, 50), color_kind="class")
+    assert smallest_font(projector_figure(fig.to_dict())) >= 18
+    assert not math.isnan(smallest_font(fig.to_dict()))
+
+
+@pytest.mark.parametrize(
+    "window, expected",
+    [
+        ([-1, 2, -3, 4], (-1.0, 2.0, -3.0, 4.0)),
+        ((0.5, 0.25, 0, 1), None),  # x0 > x1
+        ([0, float("nan"), 0, 1], None),
+        ([0, 1, 0], None),
+        ("0,1,0,1", None),
+        (None, None),
+        ([0, 1e9, 0, 1], None),
+    ],
+)
+def test_only_a_window_a_link_can_carry_is_written_into_it(window, expected):
+    from ui.view_link import checked_window
+
+    assert checked_window(window) == expected

@@ -1,0 +1,177 @@
+"""Lecture scenes on the page: save the current view under a name, list, show, delete, step.
+
+The scenes live in the model library folder (ui/scenes.py reads and writes them). Showing a
+scene sets the map's widget keys, so it only ever runs in a callback (a button, a shortcut),
+before the widgets draw. A scene names a saved model: a model trained in this session has no
+name another session could open, so it cannot have scenes until it is saved.
+"""
+
+from __future__ import annotations
+
+import re
+
+import streamlit as st
+
+from .scenes import Scene, SceneBook, SceneError, scene_name
+from .share import apply_view, current_view
+from .state import ActiveModel, model_library
+
+POSITION_KEY = "vx_scene_position"  # the index of the scene shown last, None before any
+MESSAGE_KEY = "vx_scene_message"  # (kind, text) left by a callback for the panel to show
+NAME_KEY = "scene_name_input"
+CHOICE_KEY = "scene_choice"
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$])")
+
+
+def escape(text: str) -> str:
+    """Untrusted text shown literally in Streamlit markdown."""
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
+def scene_book() -> SceneBook:
+    return SceneBook(model_library().root)
+
+
+def read_scenes() -> tuple[list[Scene], str | None]:
+    """The library's scenes, or ([], why they cannot be read)."""
+    try:
+        return scene_book().read(), None
+    except SceneError as error:
+        return [], f"The scenes of this library cannot be read: {error}."
+
+
+def _say(kind: str, text: str) -> None:
+    st.session_state[MESSAGE_KEY] = (kind, text)
+
+
+def show_scene(scenes: list[Scene], position: int) -> None:
+    """Apply scene `position` (a callback's work: it sets the map's widget keys)."""
+    scene = scenes[position]
+    if apply_view(scene.view, whole=True):
+        st.session_state[POSITION_KEY] = position
+        _say("info", f"Scene {position + 1} of {len(scenes)}: {escape(scene.name)}")
+    else:
+        _say("warning", f"Scene {escape(scene.name)}: its model could not be opened.")
+
+
+def step_scene(delta: int) -> None:
+    """Next (+1) or previous (-1) scene, from a button or the ←/→ shortcuts; the first scene if
+    none was shown yet. Stops at either end."""
+    scenes, error = read_scenes()
+    if error or not scenes:
+        _say("warning", error or "No scenes saved yet: save one on the Latent map page.")
+        return
+    position = st.session_state.get(POSITION_KEY)
+    if position is None or not 0 <= position < len(scenes):
+        target = 0 if delta > 0 else len(scenes) - 1
+    else:
+        target = min(max(position + delta, 0), len(scenes) - 1)
+    show_scene(scenes, target)
+
+
+def _save() -> None:
+    view = current_view()
+    if view.model is None:
+        _say("warning", "Scenes need a saved model: save this one on the Models page first.")
+        return
+    try:
+        name = scene_name(st.session_state.get(NAME_KEY, ""))
+        scenes = scene_book().save(Scene(name, view), overwrite=False)
+    except SceneError as error:
+        _say("error", escape(f"{error}."))
+        return
+    st.session_state[POSITION_KEY] = len(scenes) - 1
+    st.session_state[NAME_KEY] = ""
+    _say("success", f"Saved scene {escape(name)} ({len(scenes)} in this library).")
+
+
+def _chosen(scenes: list[Scene]) -> int | None:
+    name = st.session_state.get(CHOICE_KEY)
+    return next((i for i, s in enumerate(scenes) if s.name == name), None)
+
+
+def _show_chosen() -> None:
+    scenes, error = read_scenes()
+    position = _chosen(scenes)
+    if error or position is None:
+        _say("warning", error or "That scene is gone (deleted in another session).")
+        return
+    show_scene(scenes, position)
+
+
+def _delete_chosen() -> None:
+    name = st.session_state.get(CHOICE_KEY)
+    try:
+        scene_book().delete(str(name))
+    except SceneError as error:
+        _say("error", escape(f"{error}."))
+        return
+    st.session_state[POSITION_KEY] = None
+    _say("success", f"Deleted scene {escape(str(name))}.")
+
+
+def _show_message() -> None:
+    message = st.session_state.pop(MESSAGE_KEY, None)
+    if message:
+        kind, text = message
+        getattr(st, kind)(text)
+
+
+def scenes_expander(active: ActiveModel) -> None:
+    """The compact "Scenes" panel of the Latent map page."""
+    with st.expander("Scenes for a lecture", icon=":material/slideshow:"):
+        _show_message()
+        scenes, error = read_scenes()
+        if error:
+            st.error(error + " Fix or remove scenes.json in the model library to save scenes.")
+        if active.source == "session":
+            st.caption(
+                "Scenes need a saved model: save this one on the Models page, then save views "
+                "of it here."
+            )
+        else:
+            left, right = st.columns([3, 1], vertical_alignment="bottom")
+            left.text_input(
+                "Scene name",
+                key=NAME_KEY,
+                max_chars=80,
+                placeholder="e.g. 1 overview",
+                help="Letters, digits, space, '-', '_' and '.'. A scene is this view: the model, "
+                "zoom, colour, bubbles, prior, clicked point and path.",
+            )
+            right.button(
+                "Save view", key="scene_save", icon=":material/add:", on_click=_save,
+                disabled=error is not None,
+            )  # fmt: skip
+        if not scenes:
+            st.caption("No scenes saved in this library yet.")
+            return
+        left, mid, right = st.columns([3, 1, 1], vertical_alignment="bottom")
+        left.selectbox("Saved scenes", [s.name for s in scenes], key=CHOICE_KEY)
+        mid.button("Show", key="scene_show", icon=":material/play_arrow:", on_click=_show_chosen)
+        right.button("Delete", key="scene_delete", icon=":material/delete:",
+                     on_click=_delete_chosen)  # fmt: skip
+        st.caption(
+            f"{len(scenes)} scene{'s' if len(scenes) != 1 else ''} · the keys **←** / **→** "
+            "(in presenter mode also buttons) step through them in this order."
+        )
+
+
+def scene_stepper() -> None:
+    """Previous / next scene buttons and where we are, for presenter mode's control row."""
+    _show_message_inline()
+    left, right = st.columns(2)
+    left.button("◀ Scene", key="scene_previous", on_click=step_scene, args=(-1,),
+                help="Previous scene (←)")  # fmt: skip
+    right.button("Scene ▶", key="scene_next", on_click=step_scene, args=(1,),
+                 help="Next scene (→)")  # fmt: skip
+
+
+def _show_message_inline() -> None:
+    """In presenter mode a scene's name is a toast, not a box that pushes the map down."""
+    message = st.session_state.pop(MESSAGE_KEY, None)
+    if message:
+        st.toast(message[1], icon=":material/slideshow:" if message[0] == "info" else None)
+
+
+__all__ = ["escape", "read_scenes", "scene_stepper", "scenes_expander", "step_scene"]
