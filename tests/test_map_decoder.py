@@ -167,10 +167,10 @@ def test_the_browser_caches_weights_by_id_and_drops_the_oldest(js_page) -> None:
 
 def test_without_its_weights_the_box_stays_empty_and_asks_for_them(js_page) -> None:
     model = _model("bernoulli", seed=7)
-    full, head = (
-        list(decoder_payload(model, (8, 8), "map_chart", (0.5, -1.0), with_weights=w))
-        for w in (True, False)
-    )
+    # The run that answers the "need" carries the latest clicked z (the click was recorded on
+    # the server before that run); later runs carry whatever z the session holds then.
+    full = list(decoder_payload(model, (8, 8), "map_chart", (1.0, 2.0), with_weights=True))
+    head = list(decoder_payload(model, (8, 8), "map_chart", (0.5, -1.0), with_weights=False))
     seen = js_page.evaluate(
         """([head, full]) => {
           if (window.__vxDecoderWeights) window.__vxDecoderWeights.clear();
@@ -179,7 +179,8 @@ def test_without_its_weights_the_box_stays_empty_and_asks_for_them(js_page) -> N
           const mount = (p) => __vx.mountDecoder({ data: new Uint8Array(p), key: "t",
             parentElement: el, setTriggerValue: (name, value) => asked.push([name, value]) });
           const look = () => [el.querySelector("img").getAttribute("src"),
-                              el.querySelector("figcaption").textContent];
+                              el.querySelector("figcaption").textContent,
+                              el.querySelector(".vx-decoded-placeholder").textContent];
           mount(head);                      // header only, nothing cached
           const empty = look();
           window.dispatchEvent(new CustomEvent("vx-map-click",
@@ -196,9 +197,9 @@ def test_without_its_weights_the_box_stays_empty_and_asks_for_them(js_page) -> N
     )
     assert seen["asked"] == [["need", browser_weights(model).id]]  # once, by id
     assert seen["empty"][0] is None and seen["clicked"][0] is None
-    assert "loading" in seen["empty"][1]
-    # the click made while waiting is drawn when the weights come (it is newer than the
-    # z of the run that brought them), then the header's z on the next mount
+    assert "loading" in seen["empty"][2]  # said in the picture's place, not as a broken image
+    # the click made while waiting is drawn when the weights come, from the z of the run that
+    # brought them (the server's one record of the click), then the header's z on the next mount
     assert seen["shown"][0].startswith("data:image/png") and "(1.000, 2.000)" in seen["shown"][1]
     assert seen["again"][0].startswith("data:image/png") and "(0.500, -1.000)" in seen["again"][1]
 

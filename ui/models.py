@@ -151,5 +151,5 @@ def save_active_model_form(active: ActiveModel, prefix: str) -> None:
             saved = path.name.removesuffix(path.suffix)
             active.metadata = {**active.metadata, "name": saved}
             active.name = saved
-            mark_saved(active)
+            mark_saved(active, path)
             st.success(f"Saved as **{saved}**. It is listed on the Models page.")

@@ -176,12 +176,13 @@ def set_active_model(active: ActiveModel) -> None:
     st.session_state[CLICKED_INDEX_KEY] = None
     st.session_state[MAP_WINDOW_KEY] = None
     st.session_state[PATH_KEY] = []
-    if active.source == "session" and active.key not in _saved_keys():
+    if is_unsaved(active):
         st.session_state.setdefault(UNSAVED_KEY, {})[active.key] = active
 
 
-def _saved_keys() -> set[str]:
-    return st.session_state.setdefault("vx_saved_session_models", set())
+def _saved_copies() -> dict[str, tuple[str, int]]:
+    """{model key: (library name, st_mtime_ns of the file it was saved as)} for this session."""
+    return st.session_state.setdefault("vx_saved_session_models", {})
 
 
 def unsaved_models() -> dict[str, ActiveModel]:
@@ -190,13 +191,23 @@ def unsaved_models() -> dict[str, ActiveModel]:
 
 
 def is_unsaved(active: ActiveModel) -> bool:
-    return active.source == "session" and active.key not in _saved_keys()
+    """A model trained in this session with no copy of its own in the library. Once its saved
+    file is deleted or replaced (by anyone: the library is shared), it is unsaved again."""
+    if active.source != "session":
+        return False
+    copy = _saved_copies().get(active.key)
+    if copy is None:
+        return True
+    try:
+        return model_library().path_for(copy[0]).stat().st_mtime_ns != copy[1]
+    except (OSError, ValueError):  # gone, or not a name the library could hold
+        return True
 
 
-def mark_saved(active: ActiveModel) -> None:
-    """`active` is in the library now: nothing is lost if another model replaces it."""
+def mark_saved(active: ActiveModel, path: Path) -> None:
+    """`active` is in the library now, as `path`: nothing is lost if another model replaces it."""
     unsaved_models().pop(active.key, None)
-    _saved_keys().add(active.key)
+    _saved_copies()[active.key] = (active.name, path.stat().st_mtime_ns)
 
 
 def require_active_model() -> ActiveModel:
