@@ -12,6 +12,7 @@ from ui.components.map_layer import map_layer
 from ui.explore_cache import cached
 from ui.models import builtin_dataset
 from ui.state import cached_dataset, get_active_model, load_library_model, model_library
+from ui.text import plain
 from ui.training import about, estimate_run_seconds
 from vae import recipes
 from vae.latent import encode_dataset
@@ -107,7 +108,9 @@ else:
         model, metadata = load_library_model(entry.name, entry.mtime)
         data_name = builtin_dataset(metadata)
         if data_name is None:
-            st.warning(f"“{name}” was trained on uploaded data: pick models of a built-in dataset.")
+            st.warning(
+                f"“{plain(name)}” was trained on uploaded data: pick models of a built-in dataset."
+            )
             st.stop()
         dataset = cached_dataset(data_name)
         beta = metadata.get("train_config", {}).get("beta", "?")

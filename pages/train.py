@@ -22,6 +22,7 @@ from ui.state import (
     set_active_model,
     unsaved_models,
 )
+from ui.text import plain
 from ui.training import (
     about,
     adopt_result,
@@ -118,7 +119,7 @@ def load_data(choice: str) -> Dataset | None:
                 return cached_dataset(choice)
             except DataError as error:
                 failures[choice] = str(error)
-        st.error(f"Cannot load {choice}: {failures[choice]}")
+        st.error(f"Cannot load {choice}: {plain(failures[choice])}")
         if st.button("Try again", key="train_data_retry", icon=":material/refresh:"):
             failures.pop(choice, None)
             st.rerun()
@@ -143,7 +144,7 @@ def load_data(choice: str) -> Dataset | None:
     try:
         dataset = load_user_data(upload.getvalue(), upload.name)
     except DataError as error:
-        st.error(f"Cannot use {upload.name}: {error}")
+        st.error(f"Cannot use {plain(upload.name)}: {plain(error)}")
         return None
     st.session_state[UPLOAD_STATE] = (upload.file_id, dataset, upload.name)
     forget("train_likelihood")
@@ -244,7 +245,7 @@ with data_col:
     if dataset is not None:
         shape = "×".join(map(str, dataset.image_shape)) if dataset.image_shape else "vectors"
         st.caption(
-            f"{dataset.description}  \n{dataset.x_train.shape[1]} values per example ({shape})."
+            f"{plain(dataset.description)}  \n{dataset.x_train.shape[1]} values per example ({shape})."
         )
 with model_col:
     st.subheader("Model")
@@ -327,7 +328,7 @@ if form_configs is not None and not running:
         "plus a test pass after each epoch)."
     )
 if start and config_error is not None:
-    st.error(f"Cannot train with these settings: {config_error}")
+    st.error(f"Cannot train with these settings: {plain(config_error)}")
 elif start and form_configs is not None:
     start_run(dataset, *form_configs, dataset_file=upload[2] if upload else None, runner=RUNNER,
               estimate_seconds=estimate)  # fmt: skip
@@ -411,11 +412,11 @@ if run is not None and not run.job.alive:
     job = run.job
     if job.diverged:
         st.error(
-            f"Training diverged: {job.error}. The model keeps the weights of its last good "
+            f"Training diverged: {plain(job.error)}. The model keeps the weights of its last good "
             "epoch; try a lower learning rate."
         )
     elif job.error:
-        st.error(f"Training failed: {job.error}")
+        st.error(f"Training failed: {plain(job.error)}")
     elif job.progress().state == "stopped":
         st.warning(f"Training {job.progress().message}; the epochs done so far are kept.")
 

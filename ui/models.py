@@ -22,6 +22,7 @@ from .state import (
     set_active_model,
     unsaved_models,
 )
+from .text import plain
 
 
 def builtin_dataset(metadata: dict) -> str | None:
@@ -144,12 +145,12 @@ def save_active_model_form(active: ActiveModel, prefix: str) -> None:
         try:
             path = model_library().save(name, active.model, active.metadata, overwrite=overwrite)
         except ModelExistsError as error:
-            st.error(f"{error}.")
+            st.error(f"{plain(error)}.")
         except (ValueError, CheckpointError, OSError) as error:  # bad name, unwritable folder
-            st.error(f"Cannot save: {error}.")
+            st.error(f"Cannot save: {plain(error)}.")
         else:
             saved = path.name.removesuffix(path.suffix)
             active.metadata = {**active.metadata, "name": saved}
             active.name = saved
             mark_saved(active)
-            st.success(f"Saved as **{saved}**. It is listed on the Models page.")
+            st.success(f"Saved as **{plain(saved)}**. It is listed on the Models page.")

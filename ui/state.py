@@ -27,6 +27,8 @@ from vae.device import interactive_threads
 from vae.latent import encode_dataset, kl_per_example, reconstruction_nll_at_mean
 from vae.metadata import dataset_file
 
+from .text import plain
+
 if TYPE_CHECKING:  # vae.data / vae.library are imported lazily: pages load faster without them
     from vae.data import Dataset
     from vae.library import ModelLibrary
@@ -332,7 +334,9 @@ def show_model_badge() -> None:
             return
         unsaved = is_unsaved(active)
         source = "trained in this session, not saved" if unsaved else "saved"
-        st.markdown(f"**Model:** {active.name}  \n**Data:** {dataset_label(active.metadata)}")
+        st.markdown(
+            f"**Model:** {plain(active.name)}  \n**Data:** {plain(dataset_label(active.metadata))}"
+        )
         st.caption(f"{source} · runs on {device_label(active.model.device)}")
         others = len(unsaved_models()) - (active.key in unsaved_models())
         if others:
