@@ -7,6 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from runner.sandbox import parse_upload
 from ui.models import (
     activate_library_model,
     activate_shipped_model,
@@ -25,7 +26,7 @@ from ui.state import (
 )
 from ui.text import plain
 from vae.checkpoint import SUFFIX, CheckpointError, checkpoint_bytes
-from vae.data import USER_DATA_SUFFIXES, DataError, load_user_data
+from vae.data import USER_DATA_SUFFIXES, DataError
 from vae.library import ModelEntry, ModelExistsError
 
 CONFIRM_KEY = "vx_models_confirm_delete"  # the name awaiting "yes, delete", or None
@@ -155,7 +156,7 @@ else:
         )
         if data_file is not None and st.button("Load with this data", key="models_load_data"):
             try:
-                dataset = load_user_data(data_file.getvalue(), data_file.name)
+                dataset = parse_upload(data_file.getvalue(), data_file.name)
                 activate_library_model(entry, dataset)
             except (CheckpointError, DataError, OSError) as error:
                 st.error(f"Cannot load '{plain(entry.name)}': {plain(error)}")

@@ -8,6 +8,7 @@ import time
 import streamlit as st
 
 from runner.live_figures import live_curves, snapshot_bubbles, snapshot_map
+from runner.sandbox import parse_upload
 from runner.worker import prestart_worker
 from ui import presenter
 from ui.components.map_layer import map_layer
@@ -36,7 +37,7 @@ from ui.training import (
     stop_run,
 )
 from vae import ConfigError, TrainConfig
-from vae.data import USER_DATA_SUFFIXES, DataError, Dataset, load_user_data
+from vae.data import USER_DATA_SUFFIXES, DataError, Dataset
 from vae.train import history_record
 
 POLL_SECONDS = 1.0  # how often the live panel asks for news (each poll re-sends its figures)
@@ -142,7 +143,7 @@ def load_data(choice: str) -> Dataset | None:
     if cached is not None and cached[0] == upload.file_id:
         return cached[1]
     try:
-        dataset = load_user_data(upload.getvalue(), upload.name)
+        dataset = parse_upload(upload.getvalue(), upload.name)  # in a limited child process
     except DataError as error:
         st.error(f"Cannot use {plain(upload.name)}: {plain(error)}")
         return None

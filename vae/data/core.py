@@ -149,7 +149,13 @@ def encode_labels(y: np.ndarray, what: str) -> tuple[np.ndarray, LabelKind, tupl
         ):
             raise DataError(f"{what} has missing values")
         text = y.astype(str)
-        names = sorted(set(text.tolist()), key=_natural_key)
+        distinct = set(text.tolist())
+        if len(distinct) > MAX_CLASSES:  # text cannot be a continuous label instead
+            raise DataError(
+                f"{what} have {len(distinct):,} different text values; at most {MAX_CLASSES} "
+                f"classes are allowed (numbers would be taken as a continuous label)"
+            )
+        names = sorted(distinct, key=_natural_key)
         return _ids(text, names), "class", tuple(names)
     if y.dtype.kind not in "biuf":
         raise DataError(f"{what} must be numbers or text, got dtype {y.dtype}")

@@ -29,7 +29,7 @@ from .core import (
     split_indices,
     standardize,
 )
-from .images import MAX_IMAGES_TOTAL_BYTES, decode_images, folder_members, zip_members
+from .images import decode_images, folder_members, zip_members
 from .tabular import read_csv
 
 MAX_UPLOAD_BYTES = 200 * 2**20
@@ -88,7 +88,7 @@ def load_user_data(source: str | Path | bytes, filename: str | None = None) -> D
         if suffix == ".npy":
             return _from_arrays(name, filename, _read_npy(data, filename), None)
         if suffix == ".csv":
-            x, labels = read_csv(data, filename, MAX_ROWS)
+            x, labels = read_csv(data, filename, MAX_ROWS, MAX_FEATURES, MAX_CELLS)
             return _from_arrays(name, filename, x, labels)
         if suffix == ".zip":
             members = zip_members(data)
@@ -138,7 +138,8 @@ def _read_npy(data: bytes, what: str) -> np.ndarray:
 
 
 def _from_npz(data: bytes, name: str, filename: str) -> Dataset:
-    members = zip_members(data, max_member_bytes=MAX_IMAGES_TOTAL_BYTES)
+    # One array holds at most MAX_CELLS values of 8 bytes, plus its .npy header.
+    members = zip_members(data, max_member_bytes=MAX_CELLS * 8 + 2**16)
     arrays = {}
     for path, read in members:
         key = path.as_posix().removesuffix(".npy")
