@@ -104,15 +104,17 @@ def pickled_npy(marker: Path) -> bytes:
 @functools.cache
 def npz_bomb(size: int) -> bytes:
     """An .npz whose one array of zeros inflates to `size` bytes from about size/1000."""
-    header = "{'descr': '<f8', 'fortran_order': False, 'shape': (%d, 8), }" % (size // 64)
+    header = f"{{'descr': '<f8', 'fortran_order': False, 'shape': ({size // 64}, 8), }}"
     header = header.ljust(118) + "\n"
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        with archive.open("x.npy", "w", force_zip64=True) as member:
-            member.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
-            chunk = bytes(16 * 2**20)
-            for start in range(0, size // 64 * 64, len(chunk)):
-                member.write(chunk[: size // 64 * 64 - start])
+    with (
+        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open("x.npy", "w", force_zip64=True) as member,
+    ):
+        member.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
+        chunk = bytes(16 * 2**20)
+        for start in range(0, size // 64 * 64, len(chunk)):
+            member.write(chunk[: size // 64 * 64 - start])
     return buffer.getvalue()
 
 
