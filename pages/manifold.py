@@ -9,7 +9,7 @@ import streamlit as st
 from ui import presenter
 from ui.explore_cache import cached
 from ui.latent_panel import color_values
-from ui.state import latent_view, require_active_model
+from ui.state import latent_view, require_2d_model
 from ui.text import plain
 from vae.latent import decode_grid, decode_latents, latent_grid
 from viz.export import gallery_png, grid_png
@@ -21,7 +21,7 @@ if SEED_KEY not in st.session_state:
     st.session_state[SEED_KEY] = 0
 
 st.title("Manifold & samples")
-active = require_active_model()
+active = require_2d_model()
 view = latent_view(active)
 shape = active.dataset.image_shape
 if shape is None:

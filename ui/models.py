@@ -30,6 +30,16 @@ def builtin_dataset(metadata: dict) -> str | None:
     return metadata_builtin_dataset(metadata, DATASET_NAMES)
 
 
+def input_mismatch(name: str, model, dataset: Dataset) -> str | None:
+    """Why `model` cannot read `dataset` (a metadata label can name the wrong data), or None."""
+    if dataset.x_test.shape[1] != model.config.input_dim:
+        return (
+            f"'{name}' expects {model.config.input_dim} values per example, but its data "
+            f"({dataset.name}) has {dataset.x_test.shape[1]}"
+        )
+    return None
+
+
 def library_key(entry: ModelEntry) -> str:
     """Cache key of a saved model: changes when the file is replaced."""
     return f"library:{entry.name}:{entry.mtime}"
@@ -51,11 +61,8 @@ def activate_library_model(entry: ModelEntry, dataset: Dataset | None = None) ->
                 "upload that file again to look at it"
             )
         dataset = cached_dataset(name)
-    if dataset.x_test.shape[1] != model.config.input_dim:
-        raise DataError(
-            f"{entry.name!r} expects {model.config.input_dim} values per example, but this data "
-            f"has {dataset.x_test.shape[1]}"
-        )
+    if (mismatch := input_mismatch(entry.name, model, dataset)) is not None:
+        raise DataError(mismatch)
     active = ActiveModel(
         key=library_key(entry),
         name=entry.name,
