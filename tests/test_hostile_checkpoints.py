@@ -602,3 +602,17 @@ def test_no_pickle_or_code_execution_in_the_app_and_library_source() -> None:
                 problems.append(f"{where} calls {name}")
     assert len(files) > 20
     assert not problems, problems
+
+
+def test_null_mappings_in_metadata_are_read_as_empty(tmp_path: Path) -> None:
+    """`test_metrics: null` and friends (valid JSON, written by another tool): every reader
+    gets the empty mapping or list the pages and the CLI call .get / len on."""
+    nulls = {"name": "m", "dataset": "digits", "test_metrics": None, "train_config": None,
+             "preprocessing": None, "history": None}  # fmt: skip
+    path = tmp_path / "nulls.safetensors"
+    path.write_bytes(with_tensors(tensors(), document(metadata=nulls)))
+    for metadata in (checkpoint.read_metadata(path), load_checkpoint(path)[1]):
+        assert metadata["test_metrics"] == metadata["train_config"] == {}
+        assert metadata["preprocessing"] == {} and metadata["history"] == []
+    code, out, err = run_cli(["info", "--checkpoint", str(path)])
+    assert code == 0, err
