@@ -81,14 +81,18 @@ def _plain(value: Any, where: str = "metadata") -> Any:
     raise CheckpointError(f"{where} must hold plain JSON data, got a {type(value).__name__}")
 
 
-def save_checkpoint(path: str | os.PathLike, model: VAE, metadata: dict[str, Any]) -> None:
+def save_checkpoint(
+    path: str | os.PathLike, model: VAE, metadata: dict[str, Any], overwrite: bool = True
+) -> None:
     """Write `model` and `metadata` to `path` atomically: readers see the old file or the new one.
 
     The bytes go to a hidden temp file in the same folder, are fsynced, then os.replace()d over
-    the destination (atomic on POSIX and Windows), and the folder itself is fsynced.
+    the destination (atomic on POSIX and Windows), and the folder itself is fsynced. With
+    overwrite False an existing `path` is kept and CheckpointError raised, decided atomically
+    at the rename (another process may have saved there since the caller last looked).
     """
     path = Path(path)
-    write_atomic(path, checkpoint_bytes(model, metadata))
+    write_atomic(path, checkpoint_bytes(model, metadata), overwrite)
 
 
 def checkpoint_bytes(model: VAE, metadata: dict[str, Any]) -> bytes:
@@ -113,11 +117,18 @@ def checkpoint_bytes(model: VAE, metadata: dict[str, Any]) -> bytes:
     return _st_save(tensors, metadata={FORMAT_KEY: json.dumps(document, allow_nan=False)})
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, overwrite: bool = True) -> None:
     """Write bytes via temp file + fsync + os.replace; a crash never leaves a partial `path`."""
     temp = write_temp(path.parent, data)
     try:
-        os.replace(temp, path)
+        if overwrite:
+            os.replace(temp, path)
+        else:
+            os.link(temp, path)  # fails if `path` exists: create-only, atomically
+            _remove_quietly(temp)
+    except FileExistsError:
+        _remove_quietly(temp)
+        raise CheckpointError(f"{path} already exists; pass --force to replace it") from None
     except OSError as error:
         _remove_quietly(temp)
         raise CheckpointError(f"cannot write {path}: {error.strerror or error}") from None

@@ -6,9 +6,11 @@ any is read, and each is read with a byte cap, so zip bombs and `../` paths go n
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
+import stat
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +18,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from .core import DataError
+from .core import DataError, read_regular_file
 
 MAX_ZIP_MEMBERS = 200_000
 MAX_IMAGE_BYTES = 16 * 2**20  # one image file
@@ -93,7 +95,11 @@ def folder_members(root: Path) -> list[Member]:
             relative = PurePosixPath(path.relative_to(root).as_posix())
             if _is_junk(relative.parts):
                 continue
-            size = path.stat().st_size
+            try:
+                info = path.lstat()  # the entry itself: links are checked where they point below
+                size = path.stat().st_size if stat.S_ISLNK(info.st_mode) else info.st_size
+            except OSError as error:
+                raise DataError(f"cannot read '{relative}' ({error.strerror or error})") from None
             if size > MAX_IMAGE_BYTES:
                 raise DataError(f"'{relative}' is larger than {MAX_IMAGE_BYTES // 2**20} MB")
             total += size
@@ -101,7 +107,8 @@ def folder_members(root: Path) -> list[Member]:
                 raise DataError(f"the folder holds more than {MAX_IMAGES_TOTAL_BYTES // 2**20} MB")
             if len(members) >= MAX_ZIP_MEMBERS:
                 raise DataError(f"the folder holds more than {MAX_ZIP_MEMBERS:,} files")
-            members.append((relative, path.read_bytes))
+            members.append((relative, functools.partial(
+                read_regular_file, path, MAX_IMAGE_BYTES, f"'{relative}'")))  # fmt: skip
     return members
 
 

@@ -16,6 +16,7 @@ folders of images), otherwise 85 % / 15 %, seeded and stratified by class where 
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from .core import (
     DataError,
     Dataset,
     encode_labels,
+    read_regular_file,
     split_indices,
     standardize,
 )
@@ -60,15 +62,10 @@ def load_user_data(source: str | Path | bytes, filename: str | None = None) -> D
         filename = filename or path.name
         if path.is_dir():
             data, folder = None, path
-        elif not path.is_file():
+        elif not os.path.lexists(path):
             raise DataError(f"{path} does not exist")
         else:
-            if path.stat().st_size > MAX_UPLOAD_BYTES:
-                raise DataError(f"{filename} is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
-            try:
-                data, folder = path.read_bytes(), None
-            except OSError as err:
-                raise DataError(f"cannot read {path} ({err})") from err
+            data, folder = read_regular_file(path, MAX_UPLOAD_BYTES, filename), None
     name = Path(filename).stem or "data"
     try:
         if folder is not None:
