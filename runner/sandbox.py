@@ -7,22 +7,22 @@ under RLIMIT_AS and RLIMIT_CPU, at a lower priority, and the server waits for it
 holding the GIL; a child that runs past the wall-clock limit is killed. Whatever the parser's
 bug, the worst case is one refused upload.
 
-The child sends the Dataset back as JSON plus a safetensors buffer of its arrays: nothing is
-unpickled on either side.
+The child sends the Dataset back as one frame of runner/frames.py (JSON plus raw arrays):
+nothing is unpickled on either side.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import signal
 import struct
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-from safetensors.numpy import load as load_arrays
-
+from runner.frames import ProtocolError, read_frame, write_frame
 from vae.data import DataError, Dataset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,9 +76,12 @@ def parse_upload(
         raise ParseLimitError(
             f"{filename} took more than {time_limit:.0f} s to read and was stopped"
         ) from None
-    reply, arrays = _split_reply(out)
+    try:
+        reply, arrays = read_frame(io.BytesIO(out)) or (None, {})
+    except ProtocolError:
+        reply, arrays = None, {}
     if reply is None:
-        if child.returncode and -child.returncode in _CPU_SIGNALS:
+        if child.returncode and -child.returncode in (signal.SIGXCPU, signal.SIGKILL):
             raise ParseLimitError(f"{filename} took too long to read and was stopped")
         # A crash (e.g. the memory limit hit inside C code): the log has the details.
         sys.stderr.write(err.decode("utf-8", errors="replace")[-2000:])
@@ -93,21 +96,6 @@ def parse_upload(
         if fields.get(key) is not None:
             fields[key] = tuple(fields[key])
     return Dataset(**{k: (arrays.get(k) if k in ARRAY_FIELDS else v) for k, v in fields.items()})
-
-
-_CPU_SIGNALS = {getattr(__import__("signal"), n, -1) for n in ("SIGXCPU", "SIGKILL")}
-
-
-def _split_reply(out: bytes) -> tuple[dict | None, dict[str, np.ndarray]]:
-    if len(out) < 8:
-        return None, {}
-    (length,) = struct.unpack("<Q", out[:8])
-    try:
-        reply = json.loads(out[8 : 8 + length])
-        arrays = load_arrays(out[8 + length :]) if len(out) > 8 + length else {}
-    except ValueError:
-        return None, {}
-    return reply, arrays
 
 
 def child_main() -> None:
@@ -131,10 +119,10 @@ def child_main() -> None:
                       f"of memory to read", "limit": True},
             {},
         )  # fmt: skip
-    _write_reply(reply, arrays)
+    write_frame(sys.stdout.buffer, reply, arrays)
 
 
-def _parse(data: bytes, filename: str) -> tuple[dict, dict[str, np.ndarray]]:
+def _parse(data: bytes, filename: str) -> tuple[dict, dict]:
     from vae.data.userdata import load_user_data
 
     try:
@@ -152,13 +140,3 @@ def _parse(data: bytes, filename: str) -> tuple[dict, dict[str, np.ndarray]]:
     }
     arrays = {k: getattr(dataset, k) for k in ARRAY_FIELDS if getattr(dataset, k) is not None}
     return {"dataset": {**fields, **dict.fromkeys(ARRAY_FIELDS)}}, arrays
-
-
-def _write_reply(reply: dict, arrays: dict[str, np.ndarray]) -> None:
-    from safetensors.numpy import save
-
-    header = json.dumps(reply).encode()
-    body = save({k: np.ascontiguousarray(v) for k, v in arrays.items()}) if arrays else b""
-    out = sys.stdout.buffer
-    out.write(struct.pack("<Q", len(header)) + header + body)
-    out.flush()
