@@ -179,3 +179,23 @@ def test_the_beta_page_checks_the_input_size(library: ModelLibrary) -> None:
     at.selectbox(key="beta_saved_b").set_value("digits ok").run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("expects 3 values per example" in shown(w.value) for w in at.warning)
+
+
+def test_class_names_from_a_file_are_text_in_plotly_legends() -> None:
+    """Plotly renders <a href> in trace names as a link: a CSV's label column must not."""
+    import numpy as np
+
+    from viz.compare import embedding_figure
+    from viz.latent_map import latent_map_figure
+
+    evil = '<a href="http://phish.example">click</a><b>x</b>'
+    mu, sigma = np.zeros((4, 2)), np.ones((4, 2))
+    labels = np.array([0, 1, 0, 1])
+    figures = [
+        latent_map_figure(mu, sigma, labels, color_kind="class", class_names=("ok", evil)),
+        embedding_figure({"μ": mu}, np.arange(4), labels, "class", class_names=("ok", evil)),
+    ]
+    for fig in figures:
+        names = [trace.name or "" for trace in fig.data]
+        assert any("&lt;a href" in name for name in names), names
+        assert not any("<a" in name or "<b>" in name for name in names), names
