@@ -85,16 +85,37 @@ def assert_no_markdown_from(payload: str, at: AppTest, visible: str | None = Non
 
 
 def test_metadata_strings_render_as_text_not_links_or_images(library: ModelLibrary) -> None:
-    """The sidebar's model badge (drawn by app.py on every page) and the Models page."""
-    with_raw_metadata(library, "injected", digits_model(), dataset_file=INJECTION)
+    """The sidebar's model badge (drawn by app.py on every page) and the Models page, for a
+    model trained on a file with a hostile name."""
+    from ui.state import ActiveModel
+    from vae.data import load_dataset
+
+    active = ActiveModel(
+        key="session:injected", name="injected", model=digits_model(),
+        metadata={"name": "injected", "dataset": "digits", "dataset_source": "upload",
+                  "dataset_file": INJECTION},
+        dataset=load_dataset("digits"), source="session",
+    )  # fmt: skip
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    at.query_params["model"] = "injected"
+    at.session_state["vx_active_model"] = active
     at.run()
     assert not at.exception
     assert any(plain(INJECTION) in m.value for m in at.sidebar.markdown)  # the badge
     assert_no_markdown_from(INJECTION, at)
     at.switch_page("pages/models.py").run()
     assert not at.exception
+    assert_no_markdown_from(INJECTION, at)
+
+
+def test_a_saved_models_file_name_renders_as_text_in_a_link_warning(library: ModelLibrary):
+    """A saved model trained on a file (the CLI's --data) opened by a link: the warning that
+    the file is needed names it as text."""
+    with_raw_metadata(library, "injected", digits_model(), data_file=INJECTION)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.query_params["model"] = "injected"
+    at.run()
+    assert not at.exception
+    assert at.warning
     assert_no_markdown_from(INJECTION, at)
 
 
