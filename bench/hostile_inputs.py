@@ -62,6 +62,47 @@ CASES = {
     "npz-bomb": ("1 MB .npz inflating to 1000 MB", "bomb.npz", lambda: _npz_bomb(1000 * 2**20)),
 }
 
+
+def _checkpoint(document_text: str | None = None, pad_header_to: int = 0, **metadata) -> bytes:
+    """A small valid checkpoint whose document or metadata is replaced (hand-built header)."""
+    import torch
+    from safetensors.torch import save
+
+    from vae import VAE, ModelConfig
+
+    torch.manual_seed(0)
+    model = VAE(ModelConfig(input_dim=64, image_shape=(8, 8), hidden=(32,)))
+    document = {"format": "vae-explorer", "format_version": 1,
+                "model_config": model.config.to_dict(),
+                "metadata": {"name": "m", "dataset": "digits", **metadata}}  # fmt: skip
+    text = document_text or json.dumps(document)
+    if "DEEP" in text:
+        text = text.replace('"DEEP"', "[" * 100_000 + "]" * 100_000)
+    data = save(model.state_dict(), metadata={"vae_explorer": text})
+    if pad_header_to:
+        (n,) = struct.unpack("<Q", data[:8])
+        header = data[8 : 8 + n] + b" " * (pad_header_to - n)
+        data = struct.pack("<Q", pad_header_to) + header + data[8 + n :]
+    return data
+
+
+CHECKPOINTS = {
+    "elbo-1e30": ("test_metrics.elbo = 10^30", lambda: _checkpoint(test_metrics={"elbo": 10**30})),
+    "history-900k": (
+        "900k history entries",
+        lambda: _checkpoint(history=[{"loss": 1}] * 900_000),  # 10.8 MB, under the 16 MB cap
+    ),
+    "format-5mb": (
+        "5 MB format_version",
+        lambda: _checkpoint(
+            json.dumps({"format": "vae-explorer", "format_version": "9" * 5_000_000})
+        ),
+    ),
+    "nested-100k": ("JSON nested 100k deep", lambda: _checkpoint(deep="DEEP")),
+    "header-50mb": ("50 MB header", lambda: _checkpoint(pad_header_to=50 * 2**20)),
+    "junk": ("random bytes named junk.safetensors", lambda: os.urandom(4096)),
+}
+
 # Runs in a fresh process: parse one file with the tree at argv[1], report JSON on stdout.
 _MEASURE = r"""
 import json, resource, sys, threading, time
@@ -70,6 +111,9 @@ sys.path.insert(0, root)
 import vae.data  # imported before the clock starts (torch and all)
 if mode == "sandbox":
     from runner.sandbox import parse_upload as parse
+elif mode == "checkpoint":
+    from vae.checkpoint import read_metadata
+    parse = lambda data, name: read_metadata(path)
 else:
     from vae.data import load_user_data as parse
 resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
@@ -92,7 +136,9 @@ try:
 except MemoryError:
     outcome = "MemoryError (the bench's address-space cap)"
 except Exception as error:
-    outcome = f"{type(error).__name__}: {str(error)[:120]}"
+    text = str(error)
+    size = f" ({len(text):,} characters)" if len(text) > 200 else ""
+    outcome = f"{type(error).__name__}{size}: {text[:120]}"
 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
 stop.set(); ticker.join()
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -139,6 +185,9 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per parse")
     parser.add_argument("--cap-mb", type=int, default=3072, help="address space per parse")
     parser.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
+    parser.add_argument(
+        "--checkpoints", nargs="*", default=list(CHECKPOINTS), choices=list(CHECKPOINTS)
+    )
     args = parser.parse_args()
     print(f"{cpu_model()}, {os.cpu_count()} cores, {utc_stamp()}")
     print(f"load average at start: {os.getloadavg()}")
@@ -156,6 +205,14 @@ def main() -> None:
             new = measure(ROOT, path, filename, "sandbox", args.cap_mb, args.timeout)
             print(_row(f"{label}: before (in the server)", old), flush=True)
             print(_row(f"{label}: after (sandboxed)", new), flush=True)
+        for key in args.checkpoints:  # read_metadata: what every listing and page reads first
+            label, make = CHECKPOINTS[key]
+            path = Path(folder) / ("junk.safetensors" if key == "junk" else f"{key}.safetensors")
+            path.write_bytes(make())
+            old = measure(before, path, path.name, "checkpoint", args.cap_mb, args.timeout)
+            new = measure(ROOT, path, path.name, "checkpoint", args.cap_mb, args.timeout)
+            print(_row(f"{label}: before", old), flush=True)
+            print(_row(f"{label}: after", new), flush=True)
     print(f"load average at end: {os.getloadavg()}")
 
 

@@ -53,7 +53,9 @@ def parse_json(text: str | bytes, what: str) -> Any:
 
     Python's parser recurses once per nesting level, so a document nested 100k deep raises
     RecursionError; it is caught here, at the parse boundary, and the depth then checked
-    without recursion before anything walks the result.
+    without recursion before anything walks the result (comparing or printing a value nested
+    a few hundred deep recurses too). Long lists are refused first, from their lengths alone,
+    so that the depth walk stays short.
     """
 
     def refuse_constant(name: str) -> Any:
@@ -67,9 +69,28 @@ def parse_json(text: str | bytes, what: str) -> Any:
         if isinstance(error, MetadataError):
             raise
         raise MetadataError(f"{what} is not valid JSON") from None
+    _check_lengths(value, what)
     if nesting_depth(value) > MAX_DEPTH + 3:  # the document wraps the metadata 1-2 levels deep
         raise MetadataError(f"{what} is nested too deeply (more than {MAX_DEPTH} levels)")
     return value
+
+
+def _check_lengths(document: Any, what: str) -> None:
+    """The mappings and lists of the top three levels are within their item limits (O(1) each):
+    a 900k-entry history is refused before anything walks it."""
+    level = [document]
+    for _ in range(3):
+        below = []
+        for item in level:
+            if isinstance(item, (dict, list)):
+                limit = MAX_HISTORY if isinstance(item, list) else MAX_ITEMS
+                if len(item) > limit:
+                    kind = "list" if isinstance(item, list) else "mapping"
+                    raise MetadataError(
+                        f"{what} has a {kind} of {len(item):,} items; at most {limit:,}"
+                    )
+                below.extend(item.values() if isinstance(item, dict) else item)
+        level = below
 
 
 def nesting_depth(value: Any) -> int:
@@ -89,6 +110,11 @@ def validate_metadata(raw: Any) -> dict[str, Any]:
     """The metadata as pages and the CLI may use it, or MetadataError saying what is wrong."""
     if not isinstance(raw, dict):
         raise MetadataError(f"the metadata must be a mapping, not {_kind(raw)}")
+    history = raw.get("history")
+    if isinstance(history, list) and len(history) > MAX_HISTORY:
+        raise MetadataError(
+            f"'history' has {len(history):,} entries; at most {MAX_HISTORY:,} (one per epoch)"
+        )
     _check_plain(raw, "metadata", 0)
     metadata = dict(raw)
     for key in TEXT_FIELDS:
