@@ -49,7 +49,20 @@ def _npz_bomb(size: int) -> bytes:
     return buffer.getvalue()
 
 
+def _benign_csv() -> bytes:
+    """A legitimate upload for the sandbox's cost: 20,000 rows of 64 features and a label."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    rows = [
+        ",".join(f"{v:.4f}" for v in row) + f",{i % 10}"
+        for i, row in enumerate(rng.random((20_000, 64)))
+    ]
+    return (",".join(f"f{j}" for j in range(64)) + ",label\n" + "\n".join(rows) + "\n").encode()
+
+
 CASES = {
+    "benign": ("benign 20,000 x 64 CSV (8.6 MB)", "ok.csv", _benign_csv),
     "sniffer": ('64 KB of ," (csv.Sniffer)', "q.csv", lambda: b',"' * 32_768),
     "duplicates": (
         "100k duplicate header names",

@@ -56,12 +56,12 @@ def test_a_parse_past_the_time_limit_is_stopped() -> None:
 
 
 def test_a_parse_past_the_memory_limit_is_refused() -> None:
-    """50 M float64 values are within the data limits (400 MB) but not within a 700 MB address
-    space holding Python, numpy and pandas: refused, not a crashed server."""
-    header = "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000, 50), }"
+    """47 M float32 values (188 MB) are within the data limits but not within a 500 MB address
+    space holding Python, numpy and the parser's copies: refused, not a crashed server."""
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000, 47), }"
     header = header.ljust(118) + "\n"
     npy = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode()
-    npy += bytes(1_000_000 * 50 * 8)
+    npy += bytes(1_000_000 * 47 * 4)
     with pytest.raises(ParseLimitError) as caught:
-        parse_upload(npy, "big.npy", memory_limit_mb=700)
-    assert_clear_message(str(caught.value), "big.npy .*700 MB of memory")
+        parse_upload(npy, "big.npy", memory_limit_mb=500)
+    assert_clear_message(str(caught.value), "big.npy .*500 MB of memory")
