@@ -89,19 +89,23 @@ def _checkpoint_size_bound(config: ModelConfig) -> int:
 
 
 def _check_out_writable(out: Path, needed: int) -> None:
-    """Fail before training, not after it: the folder exists (or can be made), a file can be
-    created in it, and the disk has room for the checkpoint."""
+    """Fail before training, not after it: a file can be created where --out will go (in its
+    folder, or the nearest existing folder above it, which is left as it was) and the disk has
+    room for the checkpoint."""
     import shutil
     import tempfile
 
-    folder = out.parent
+    folder = out.parent.absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        if not folder.is_dir():
+            raise NotADirectoryError(20, "not a folder", str(folder))
         with tempfile.TemporaryFile(dir=folder):
             pass
         free = shutil.disk_usage(folder).free
     except OSError as error:
-        raise CommandError(f"cannot write into {folder}: {error.strerror or error}") from None
+        raise CommandError(f"cannot write into {out.parent}: {error.strerror or error}") from None
     if free < needed:
         raise CommandError(
             f"{folder} has {free / 2**20:,.0f} MB free; the checkpoint needs up to "
