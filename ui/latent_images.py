@@ -13,7 +13,6 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from ui.text import plain
 from viz.plots import to_uint8
 
 DISPLAY_PIXELS = 168  # on-screen size of a decoded image; a multiple of 8 and of 28
@@ -61,7 +60,7 @@ def show_vector(x: np.ndarray, image_shape: tuple[int, int] | None, caption: str
         st.image(to_image(x, image_shape), caption=caption, output_format="PNG", **kwargs)
     else:
         values = ", ".join(f"{v:.3g}" for v in np.asarray(x).ravel()[:12])
-        st.markdown(f"**{plain(caption)}**  \n`({values})`")
+        st.markdown(f"**{caption}**  \n`({values})`")  # captions are the app's own text
 
 
 def gif_bytes(
