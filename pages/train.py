@@ -361,11 +361,13 @@ def live_panel() -> None:
         )
         st.progress(progress.fraction, text=text)
     shown = run_settings(run)
-    st.caption(f"Results of: {shown}")
+    st.caption(f"Results of: {plain(shown)}")  # names the uploaded file
     if not run.job.alive and form_configs is not None:
         asked = describe_settings(form_data, *form_configs)
         if asked != shown:
-            st.caption(f"The settings above ({asked}) are not these: **Start** trains with them.")
+            st.caption(
+                f"The settings above ({plain(asked)}) are not these: **Start** trains with them."
+            )
     history = [history_record(r) for r in progress.reports]  # the curves need the core keys
     snapshots = [r.snapshot for r in progress.reports if r.snapshot is not None]
     latent, curves = st.columns(2, gap="medium")

@@ -523,7 +523,7 @@ def test_a_dataset_change_still_resets_the_dependent_settings():
 
 
 def _captions(at: AppTest) -> str:
-    return " ".join(c.value for c in at.caption)
+    return " ".join(shown(c.value) for c in at.caption)  # as read: escapes removed
 
 
 def test_train_results_name_the_settings_they_came_from():
