@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .latent_map import PALETTE
-from .plots import plotly_text
+from .text import plotly_text
 
 
 def class_colors(labels: np.ndarray) -> dict[int, str]:

@@ -21,7 +21,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
-from .plots import plotly_text
+from .text import plotly_text
 
 Bubbles = Literal["off", "1σ", "2σ"]
 ColorKind = Literal["class", "continuous"] | None

@@ -7,7 +7,6 @@ pixel stays a crisp square instead of being blurred by the browser.
 
 from __future__ import annotations
 
-import html
 import io
 from collections.abc import Sequence
 
@@ -26,12 +25,6 @@ LOSS_PANELS = (
     ("recon", "reconstruction −𝔼<sub>q</sub>[log p(x|z)]"),
     ("kl", "KL(q(z|x) ‖ p(z))"),
 )
-
-
-def plotly_text(value: object) -> str:
-    """Text from a file (a class name) safe in a Plotly label: Plotly renders a subset of HTML
-    in names, titles and hover text (<a href> makes a link), and shows entities as characters."""
-    return html.escape(str(value), quote=False)
 
 
 def loss_curves(history: Sequence[dict], height: int = 300, stacked: bool = False) -> go.Figure:
