@@ -253,8 +253,8 @@ def stop_unless_finite(name: str, mu: np.ndarray, sigma: np.ndarray) -> None:
         st.stop()
 
 
-def warn_unless_finite_decoder(name: str, recon_error: np.ndarray) -> None:
-    bad = ~np.isfinite(recon_error)
+def warn_unless_finite_decoder(name: str, recon_nll: np.ndarray) -> None:
+    bad = ~np.isfinite(recon_nll)
     if bad.any():
         st.warning(
             f"“{plain(name)}”'s decoder gives NaN or infinite values for {int(bad.sum()):,} of "
@@ -276,7 +276,7 @@ def latent_view(active: ActiveModel) -> LatentView:
         view = compute_latent_view(active.model, active.dataset)
     st.session_state[LATENT_VIEW_KEY] = (active.key, view)
     stop_unless_finite(active.name, view.mu, view.sigma)
-    warn_unless_finite_decoder(active.name, view.recon_error)
+    warn_unless_finite_decoder(active.name, view.recon_nll)
     return view
 
 
