@@ -362,7 +362,7 @@ def test_models_name_clash_needs_overwrite(active, library_dir):
     at = open_page("pages/models.py", active)
     at.text_input(key="models_save_name").set_value("same")
     at.button(key="models_save").click().run()
-    assert any("already exists" in e.value for e in at.error)
+    assert any("already exists" in shown(e.value) for e in at.error)
     at.checkbox(key="models_save_overwrite").check()
     at.button(key="models_save").click().run()
     assert any("Saved as" in s.value for s in at.success)
