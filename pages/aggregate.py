@@ -7,7 +7,7 @@ import streamlit as st
 
 from ui import presenter
 from ui.explore_cache import cached, is_cached
-from ui.state import latent_view, require_active_model
+from ui.state import latent_view, require_2d_model
 from vae.density import MAX_COMPONENTS, aggregate_density, find_holes, hole_mask, kl_forces
 from vae.latent import decode_latents
 from viz.aggregate import density_figure, kl_forces_figure
@@ -17,7 +17,7 @@ from viz.plots import display_factor, to_png_bytes
 HOLE_PICTURE_PX = 112  # on-screen width of each decoded hole (presenter mode: larger)
 
 st.title("Aggregate posterior vs prior")
-active = require_active_model()
+active = require_2d_model()
 view = latent_view(active)
 if view.mu.shape[1] != 2:
     st.info("The density is drawn on the latent plane: this page needs a 2-D latent space.")

@@ -10,8 +10,15 @@ import streamlit as st
 from ui import presenter
 from ui.components.map_layer import map_layer
 from ui.explore_cache import cached
-from ui.models import builtin_dataset
-from ui.state import cached_dataset, get_active_model, load_library_model, model_library
+from ui.models import builtin_dataset, input_mismatch
+from ui.state import (
+    cached_dataset,
+    get_active_model,
+    load_library_model,
+    model_library,
+    stop_unless_finite,
+)
+from ui.text import plain
 from ui.training import about, estimate_run_seconds
 from vae import recipes
 from vae.latent import encode_dataset
@@ -107,9 +114,20 @@ else:
         model, metadata = load_library_model(entry.name, entry.mtime)
         data_name = builtin_dataset(metadata)
         if data_name is None:
-            st.warning(f"“{name}” was trained on uploaded data: pick models of a built-in dataset.")
+            st.warning(
+                f"“{plain(name)}” was trained on uploaded data: pick models of a built-in dataset."
+            )
             st.stop()
         dataset = cached_dataset(data_name)
+        if (problem := input_mismatch(name, model, dataset)) is not None:
+            st.warning(f"{plain(problem)}: pick another model.")
+            st.stop()
+        if model.config.latent_dim != 2:
+            st.warning(
+                f"“{plain(name)}” has a {model.config.latent_dim}-dimensional latent space; "
+                "this page draws 2-D ones: pick another model."
+            )
+            st.stop()
         beta = metadata.get("train_config", {}).get("beta", "?")
         key = f"library:{entry.name}:{entry.mtime}"
         terms = cached((key, "beta-terms"), lambda m=model, d=dataset: test_terms(m, d.x_test))
@@ -127,6 +145,7 @@ encoded = []
 key_of = [key for *_, key in pair["models"]]
 for label, model, dataset, terms, key in pair["models"]:
     mu, sigma = cached((key, "beta-encode"), lambda m=model, d=dataset: encode_dataset(m, d.x_test))
+    stop_unless_finite(label, mu, sigma)
     encoded.append((label, dataset, terms, mu, sigma))
 # One range for both maps, so that bubble sizes and spreads compare at a glance.
 bounds = [data_bounds(mu, sigma) for *_, mu, sigma in encoded]

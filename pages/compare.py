@@ -8,14 +8,14 @@ import streamlit as st
 from ui import presenter
 from ui.explore_cache import cached, is_cached
 from ui.share import SELECTED_KEY, write_url
-from ui.state import latent_view, require_active_model
+from ui.state import latent_view, require_2d_model
 from vae.embeddings import MAX_TSNE_POINTS, compute_embeddings, knn_scores
 from viz.compare import embedding_figure
 
 LAST_EVENT_KEY = "vx_compare_last_event"
 
 st.title("Compare embeddings")
-active = require_active_model()
+active = require_2d_model()
 view = latent_view(active)
 if SELECTED_KEY not in st.session_state:
     st.session_state[SELECTED_KEY] = []

@@ -10,6 +10,7 @@ import streamlit as st
 from ui.components.drawing_pad import drawing_pad, pad_map, upload_input
 from ui.latent_images import to_image
 from ui.state import latent_view, require_active_model
+from ui.text import plain
 from vae.latent import encode_dataset
 from viz.image_input import ImageInputError, measure_framing, picture_to_input
 
@@ -68,7 +69,7 @@ with st.expander(
         try:
             x = picture_to_input(upload.getvalue(), (h, w), framing)
         except ImageInputError as err:
-            st.error(f"{upload.name}: {err}.")  # the pad keeps what it had
+            st.error(f"{plain(upload.name)}: {plain(err)}.")  # the pad keeps what it had
         else:
             st.session_state[UPLOAD_SEEN_KEY] = upload.file_id
             current = {

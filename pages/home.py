@@ -13,6 +13,7 @@ from ui.models import (
     shipped_models,
 )
 from ui.state import cached_dataset, ensure_app_entry, get_active_model, model_library
+from ui.text import plain
 from ui.training import (
     QUICK_START_MODEL,
     QUICK_START_TRAIN,
@@ -78,7 +79,7 @@ with start:
             try:
                 activate_library_model(entry)
             except (CheckpointError, DataError, OSError) as error:
-                st.error(f"Cannot open {chosen!r}: {error}")
+                st.error(f"Cannot open '{plain(chosen)}': {plain(error)}")
             else:
                 st.switch_page(LATENT_MAP_PAGE)
     st.page_link("pages/train.py", label="Your own settings or data",
@@ -105,7 +106,7 @@ with start:
     active = get_active_model()
     if active is not None:
         st.divider()
-        st.markdown(f"Current model: **{active.name}**")
+        st.markdown(f"Current model: **{plain(active.name)}**")
         st.page_link(LATENT_MAP_PAGE, label="Go to the latent map", icon=":material/scatter_plot:")
 
 with theory:
@@ -161,7 +162,7 @@ if quick_start:
             config = model_config_for(dataset, **QUICK_START_MODEL)
             train_blocking(dataset, config, QUICK_START_TRAIN, progress_bar=bar)
         except (DataError, RuntimeError) as error:
-            st.error(f"Quick start failed: {error}")
+            st.error(f"Quick start failed: {plain(error)}")
         else:
             st.switch_page(LATENT_MAP_PAGE)
 

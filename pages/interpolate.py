@@ -17,10 +17,10 @@ from ui.interp_panel import (
     waypoint_builder,
 )
 from ui.latent_images import show_vector
-from ui.state import latent_view, require_active_model
+from ui.state import latent_view, require_2d_model
 
 st.title("Interpolate")
-active = require_active_model()
+active = require_2d_model()
 view = latent_view(active)
 seed_default_path(active, view)
 

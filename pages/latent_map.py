@@ -17,11 +17,11 @@ from ui.latent_panel import (
 )
 from ui.map_controls import map_options
 from ui.scene_panel import scenes_expander
-from ui.state import MAP_WINDOW_KEY, latent_view, require_active_model
+from ui.state import MAP_WINDOW_KEY, latent_view, require_2d_model
 
 if not presenter.is_on():  # on a projector the map needs the room
     st.title("Latent map")
-active = require_active_model()
+active = require_2d_model()
 view = latent_view(active)
 
 color_by, bubbles, prior = map_options(view)

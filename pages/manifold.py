@@ -9,7 +9,8 @@ import streamlit as st
 from ui import presenter
 from ui.explore_cache import cached
 from ui.latent_panel import color_values
-from ui.state import latent_view, require_active_model
+from ui.state import latent_view, require_2d_model
+from ui.text import plain
 from vae.latent import decode_grid, decode_latents, latent_grid
 from viz.export import gallery_png, grid_png
 from viz.latent_map import latent_map_figure
@@ -20,12 +21,12 @@ if SEED_KEY not in st.session_state:
     st.session_state[SEED_KEY] = 0
 
 st.title("Manifold & samples")
-active = require_active_model()
+active = require_2d_model()
 view = latent_view(active)
 shape = active.dataset.image_shape
 if shape is None:
     st.info(
-        f"This model's data ({active.dataset.name}) are {view.x.shape[1]}-dimensional vectors, "
+        f"This model's data ({plain(active.dataset.name)}) are {view.x.shape[1]}-dimensional vectors, "
         "not images, so a decoded grid cannot be drawn as pictures. For 3-D data the "
         "**3-D picture** page draws the decoder's image of the latent grid as a surface."
     )

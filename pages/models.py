@@ -7,6 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from runner.sandbox import parse_upload
 from ui.models import (
     activate_library_model,
     activate_shipped_model,
@@ -23,8 +24,9 @@ from ui.state import (
     model_library,
     unsaved_models,
 )
+from ui.text import plain
 from vae.checkpoint import SUFFIX, CheckpointError, checkpoint_bytes
-from vae.data import USER_DATA_SUFFIXES, DataError, load_user_data
+from vae.data import USER_DATA_SUFFIXES, DataError
 from vae.library import ModelEntry, ModelExistsError
 
 CONFIRM_KEY = "vx_models_confirm_delete"  # the name awaiting "yes, delete", or None
@@ -60,7 +62,7 @@ def describe(entry: ModelEntry) -> dict:
         else "—",
         "created": when,
         "size": f"{entry.size / 2**20:.1f} MB",
-        "status": "ok" if entry.ok else f"broken: {entry.error}",
+        "status": "ok" if entry.ok else f"broken: {entry.error}",  # a table cell: plain text
     }
 
 
@@ -74,9 +76,9 @@ def load_entry(entry: ModelEntry) -> None:
     try:
         activate_library_model(entry)
     except (CheckpointError, DataError, OSError) as error:
-        st.session_state[LOAD_ERROR_KEY] = f"Cannot load {entry.name!r}: {error}"
+        st.session_state[LOAD_ERROR_KEY] = f"Cannot load '{plain(entry.name)}': {plain(error)}"
     else:
-        flash(f"Loaded {entry.name!r}: it is now the current model on every page.")
+        flash(f"Loaded '{plain(entry.name)}': it is now the current model on every page.")
 
 
 st.title("Models")
@@ -90,7 +92,7 @@ active = get_active_model()
 if active is not None:
     with st.container(border=True):
         st.markdown(
-            f"**Current model: {active.name}** · {dataset_label(active.metadata)} · "
+            f"**Current model: {plain(active.name)}** · {plain(dataset_label(active.metadata))} · "
             + ("trained in this session, not saved yet" if is_unsaved(active) else "saved")
         )
         if is_unsaved(active):
@@ -110,7 +112,7 @@ if len(unsaved_models()) > (active is not None and active.key in unsaved_models(
     unsaved_models_list("models", exclude=active.key if active is not None else None)
 
 st.subheader("Saved models")
-st.caption(f"Folder: `{library.root}` · shared by every session of this server.")
+st.caption(f"Folder: {plain(library.root)} · shared by every session of this server.")
 entries = library.list()
 if not entries:
     st.info(
@@ -122,7 +124,7 @@ else:
     chosen = st.selectbox("Model", names, key="models_chosen")
     entry = next(e for e in entries if e.name == chosen)
     if not entry.ok:
-        st.error(f"{entry.name!r} cannot be used: {entry.error}")
+        st.error(f"'{plain(entry.name)}' cannot be used: {plain(entry.error)}")
     load_col, download_col, delete_col, _ = st.columns([1, 1, 1, 3])
     user_data = entry.ok and builtin_dataset(entry.metadata) is None
     load_col.button("Load", key="models_load", icon=":material/open_in_browser:",
@@ -132,10 +134,11 @@ else:
         st.error(load_error)
     download_col.download_button(
         "Download",
-        data=lambda path=entry.path: Path(path).read_bytes(),
+        data=lambda name=entry.name: library.read_bytes(name),
         file_name=f"{entry.name}{SUFFIX}",
         mime="application/octet-stream",
         key="models_download",
+        disabled=not entry.ok,  # only a validated regular file in the folder is served
         on_click="ignore",
         icon=":material/download:",
     )
@@ -145,26 +148,26 @@ else:
         # Checkpoints hold weights and plain metadata, never training data: to look at a model
         # trained on uploaded data, the same file is uploaded again and checked for shape.
         st.info(
-            f"{entry.name!r} was trained on uploaded data "
-            f"(**{dataset_label(entry.metadata)}**). Upload that file again to load it."
+            f"'{plain(entry.name)}' was trained on uploaded data "
+            f"(**{plain(dataset_label(entry.metadata))}**). Upload that file again to load it."
         )
         data_file = st.file_uploader(
             "The model's data", type=list(USER_DATA_SUFFIXES), key="models_dataset_upload"
         )
         if data_file is not None and st.button("Load with this data", key="models_load_data"):
             try:
-                dataset = load_user_data(data_file.getvalue(), data_file.name)
+                dataset = parse_upload(data_file.getvalue(), data_file.name)
                 activate_library_model(entry, dataset)
             except (CheckpointError, DataError, OSError) as error:
-                st.error(f"Cannot load {entry.name!r}: {error}")
+                st.error(f"Cannot load '{plain(entry.name)}': {plain(error)}")
             else:
-                flash(f"Loaded {entry.name!r} with {data_file.name}.")
+                flash(f"Loaded '{plain(entry.name)}' with {plain(data_file.name)}.")
                 st.rerun()
 
     pending = st.session_state[CONFIRM_KEY]
     if pending is not None:
         st.warning(
-            f"Delete **{pending}** from the library for every session? This cannot be undone."
+            f"Delete **{plain(pending)}** from the library for every session? This cannot be undone."
         )
         yes, no, _ = st.columns([1, 1, 4])
         if yes.button("Yes, delete", key="models_delete_yes", type="primary"):
@@ -172,9 +175,9 @@ else:
             try:
                 library.delete(pending)
             except (CheckpointError, ValueError) as error:
-                st.error(f"Cannot delete {pending!r}: {error}")
+                st.error(f"Cannot delete '{plain(pending)}': {plain(error)}")
             else:
-                flash(f"Deleted {pending!r}.")
+                flash(f"Deleted '{plain(pending)}'.")
                 st.rerun()
         if no.button("Cancel", key="models_delete_no"):
             st.session_state[CONFIRM_KEY] = None
@@ -213,10 +216,10 @@ if uploaded is not None:
         try:
             added = library.import_bytes(name, uploaded.getvalue(), overwrite=overwrite)
         except ModelExistsError as error:
-            st.error(f"{error}.")
+            st.error(f"{plain(error)}.")
         except (CheckpointError, ValueError) as error:
             # Validated in a temp file first: a broken upload never replaces a good model.
-            st.error(f"This file cannot be used: {error}")
+            st.error(f"This file cannot be used: {plain(error)}")
         else:
-            flash(f"Added {added.name!r} to the library.")
+            flash(f"Added '{plain(added.name)}' to the library.")
             st.rerun()

@@ -8,6 +8,7 @@ import time
 import streamlit as st
 
 from runner.live_figures import live_curves, snapshot_bubbles, snapshot_map
+from runner.sandbox import parse_upload
 from runner.worker import prestart_worker
 from ui import presenter
 from ui.components.map_layer import map_layer
@@ -22,6 +23,7 @@ from ui.state import (
     set_active_model,
     unsaved_models,
 )
+from ui.text import plain
 from ui.training import (
     about,
     adopt_result,
@@ -35,7 +37,7 @@ from ui.training import (
     stop_run,
 )
 from vae import ConfigError, TrainConfig
-from vae.data import USER_DATA_SUFFIXES, DataError, Dataset, load_user_data
+from vae.data import USER_DATA_SUFFIXES, DataError, Dataset
 from vae.train import history_record
 
 POLL_SECONDS = 1.0  # how often the live panel asks for news (each poll re-sends its figures)
@@ -118,7 +120,7 @@ def load_data(choice: str) -> Dataset | None:
                 return cached_dataset(choice)
             except DataError as error:
                 failures[choice] = str(error)
-        st.error(f"Cannot load {choice}: {failures[choice]}")
+        st.error(f"Cannot load {choice}: {plain(failures[choice])}")
         if st.button("Try again", key="train_data_retry", icon=":material/refresh:"):
             failures.pop(choice, None)
             st.rerun()
@@ -141,9 +143,9 @@ def load_data(choice: str) -> Dataset | None:
     if cached is not None and cached[0] == upload.file_id:
         return cached[1]
     try:
-        dataset = load_user_data(upload.getvalue(), upload.name)
+        dataset = parse_upload(upload.getvalue(), upload.name)  # in a limited child process
     except DataError as error:
-        st.error(f"Cannot use {upload.name}: {error}")
+        st.error(f"Cannot use {plain(upload.name)}: {plain(error)}")
         return None
     st.session_state[UPLOAD_STATE] = (upload.file_id, dataset, upload.name)
     forget("train_likelihood")
@@ -244,7 +246,7 @@ with data_col:
     if dataset is not None:
         shape = "×".join(map(str, dataset.image_shape)) if dataset.image_shape else "vectors"
         st.caption(
-            f"{dataset.description}  \n{dataset.x_train.shape[1]} values per example ({shape})."
+            f"{plain(dataset.description)}  \n{dataset.x_train.shape[1]} values per example ({shape})."
         )
 with model_col:
     st.subheader("Model")
@@ -327,7 +329,7 @@ if form_configs is not None and not running:
         "plus a test pass after each epoch)."
     )
 if start and config_error is not None:
-    st.error(f"Cannot train with these settings: {config_error}")
+    st.error(f"Cannot train with these settings: {plain(config_error)}")
 elif start and form_configs is not None:
     start_run(dataset, *form_configs, dataset_file=upload[2] if upload else None, runner=RUNNER,
               estimate_seconds=estimate)  # fmt: skip
@@ -359,11 +361,13 @@ def live_panel() -> None:
         )
         st.progress(progress.fraction, text=text)
     shown = run_settings(run)
-    st.caption(f"Results of: {shown}")
+    st.caption(f"Results of: {plain(shown)}")  # names the uploaded file
     if not run.job.alive and form_configs is not None:
         asked = describe_settings(form_data, *form_configs)
         if asked != shown:
-            st.caption(f"The settings above ({asked}) are not these: **Start** trains with them.")
+            st.caption(
+                f"The settings above ({plain(asked)}) are not these: **Start** trains with them."
+            )
     history = [history_record(r) for r in progress.reports]  # the curves need the core keys
     snapshots = [r.snapshot for r in progress.reports if r.snapshot is not None]
     latent, curves = st.columns(2, gap="medium")
@@ -411,11 +415,11 @@ if run is not None and not run.job.alive:
     job = run.job
     if job.diverged:
         st.error(
-            f"Training diverged: {job.error}. The model keeps the weights of its last good "
+            f"Training diverged: {plain(job.error)}. The model keeps the weights of its last good "
             "epoch; try a lower learning rate."
         )
     elif job.error:
-        st.error(f"Training failed: {job.error}")
+        st.error(f"Training failed: {plain(job.error)}")
     elif job.progress().state == "stopped":
         st.warning(f"Training {job.progress().message}; the epochs done so far are kept.")
 

@@ -37,6 +37,11 @@ def assert_clear_message(message: str, pattern: str) -> None:
     assert len(message) < 400, message
 
 
+def shown(markdown: str) -> str:
+    """What a reader sees of Markdown that ui.text.plain() escaped: the backslashes removed."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
 def run_cli(argv: list[str]) -> tuple[int, str, str]:
     """`python -m vae ARGV` in this process: (exit code, stdout, stderr).
 

@@ -14,6 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from runner.job import TrainingJob
+from tests.hostile import shown
 from ui.state import ActiveModel
 from ui.training import QUICK_START_TRAIN
 from vae import VAE, ModelConfig, TrainConfig
@@ -153,7 +154,9 @@ def test_quick_start_failure_is_a_message_under_the_button_and_home_stays(monkey
     at = open_page("pages/home.py")
     at.button(key="home_quick_start").click().run()
     assert not at.exception
-    assert [e.value for e in at.error] == ["Quick start failed: cannot load digits: disk says no"]
+    assert [shown(e.value) for e in at.error] == [
+        "Quick start failed: cannot load digits: disk says no"
+    ]
     assert at.session_state["vx_active_model"] is None
     assert [t.value for t in at.title] == ["VAE explorer"]
     assert at.latex, "the rest of Home is still drawn"
@@ -250,7 +253,7 @@ def test_train_upload_of_a_broken_file_is_an_error_not_a_crash():
     at.selectbox(key="train_dataset").set_value("upload").run()
     at.file_uploader(key="train_upload").set_value(("data.csv", b"a,b\n1,x\n", "text/csv")).run()
     assert not at.exception
-    assert any("data.csv" in e.value for e in at.error)
+    assert any("data.csv" in shown(e.value) for e in at.error)
     assert at.button(key="train_start").disabled
 
 
@@ -359,7 +362,7 @@ def test_models_name_clash_needs_overwrite(active, library_dir):
     at = open_page("pages/models.py", active)
     at.text_input(key="models_save_name").set_value("same")
     at.button(key="models_save").click().run()
-    assert any("already exists" in e.value for e in at.error)
+    assert any("already exists" in shown(e.value) for e in at.error)
     at.checkbox(key="models_save_overwrite").check()
     at.button(key="models_save").click().run()
     assert any("Saved as" in s.value for s in at.success)
@@ -379,7 +382,7 @@ def test_models_trained_on_uploaded_data_ask_for_the_data_again(trained, library
     at = open_page("pages/models.py")
     assert at.button(key="models_load").disabled
     assert any("upload that file again" in i.value.lower() for i in at.info)
-    assert any("digits.npz" in i.value for i in at.info)
+    assert any("digits.npz" in shown(i.value) for i in at.info)
 
 
 def test_a_model_trained_on_an_upload_is_saved_and_reloaded_with_that_file(library_dir):
@@ -520,7 +523,7 @@ def test_a_dataset_change_still_resets_the_dependent_settings():
 
 
 def _captions(at: AppTest) -> str:
-    return " ".join(c.value for c in at.caption)
+    return " ".join(shown(c.value) for c in at.caption)  # as read: escapes removed
 
 
 def test_train_results_name_the_settings_they_came_from():

@@ -453,10 +453,10 @@ def test_huge_in_bounds_config_is_checked_before_allocating(tmp_path):
 @pytest.mark.parametrize(
     ("metadata", "message"),
     [
-        ({"test_metrics": [1, 2]}, "'test_metrics' must be a dict"),
+        ({"test_metrics": [1, 2]}, "'test_metrics' must be a mapping"),
         ({"history": 5}, "'history' must be a list"),
-        ({"history": [{"epoch": "one"}]}, "must map names to numbers"),
-        ({"name": 7}, "'name' must be a str"),
+        ({"history": [{"epoch": "one"}]}, "history entry 'epoch' must be a number"),
+        ({"name": 7}, "'name' must be text"),
     ],
 )
 def test_standard_metadata_keys_must_have_their_types(tmp_path, metadata, message):

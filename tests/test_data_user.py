@@ -247,7 +247,7 @@ def test_too_many_rows_and_too_many_bytes(monkeypatch):
         ("a,label\n" + "1,x\n" * 12 + "2,\n", "column 'label' has a missing value in data row 13"),
         ("label\n" + "x\n" * 20, "no feature columns, only 'label'"),
         ("a,b\n1,2\n3,4\n", "has 2 rows; at least 10"),
-        ("", "could not read e.csv"),
+        ("", "e.csv holds no rows"),
     ],
 )
 def test_csv_rejections(text, message):

@@ -28,6 +28,7 @@ from tests.hostile import (
     folder_state,
     run_cli,
     run_cli_process,
+    shown,
 )
 from vae import checkpoint
 from vae.checkpoint import (
@@ -135,6 +136,20 @@ def png() -> bytes:
     buffer = io.BytesIO()
     Image.new("L", (8, 8)).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def nested_header(depth: int) -> bytes:
+    """A safetensors header whose own JSON nests `depth` lists deep."""
+    body = b'{"x": ' + b"[" * depth + b"]" * depth + b"}"
+    return struct.pack("<Q", len(body)) + body
+
+
+def padded_header(length: int) -> bytes:
+    """A valid checkpoint whose header is padded with spaces to `length` bytes (JSON allows it)."""
+    good = good_bytes()
+    (n,) = struct.unpack("<Q", good[:8])
+    header = good[8 : 8 + n] + b" " * (length - n)
+    return struct.pack("<Q", length) + header + good[8 + n :]
 
 
 @dataclass(frozen=True)
@@ -251,6 +266,71 @@ CASES = [
             document(metadata={"name": "m", "test_metrics": [1, 2], "history": 5}),
         ),
         "invalid metadata",
+    ),
+    # Metadata that parses but must not reach a page: one validation at load refuses it.
+    Case(
+        "elbo-1e30-integer",
+        lambda m: with_tensors(
+            tensors(), document(metadata={"name": "m", "test_metrics": {"elbo": 10**30}})
+        ),
+        "elbo is an integer of 31 digits, too large",
+    ),
+    Case(
+        "metric-nan-constant",
+        lambda m: with_tensors(
+            tensors(), document().replace('"dataset": "digits"', '"x": NaN, "dataset": "digits"')
+        ),
+        "not a number JSON allows",
+    ),
+    Case(
+        "history-20k-entries",
+        lambda m: with_tensors(
+            tensors(), document(metadata={"name": "m", "history": [{"loss": 1.0}] * 20_000})
+        ),
+        "at most 10,000",
+    ),
+    Case(
+        "format-version-5mb-string",
+        lambda m: with_tensors(tensors(), document(format_version="9" * 5_000_000)),
+        "format version '9999",
+    ),
+    Case(
+        "dataset-file-100k-chars",
+        lambda m: with_tensors(
+            tensors(), document(metadata={"name": "m", "dataset_file": "a" * 100_000})
+        ),
+        "100,000 characters long",
+    ),
+    Case(
+        "metadata-nested-100k-deep",
+        lambda m: with_tensors(
+            tensors(),
+            document().replace('"dataset": "digits"', '"deep": ' + "[" * 100_000 + "]" * 100_000),
+        ),
+        "nested too deeply",
+    ),
+    Case(
+        "metadata-nested-20-deep",
+        lambda m: with_tensors(
+            tensors(), document().replace('"dataset": "digits"', '"deep": ' + "[" * 20 + "]" * 20)
+        ),
+        "nested too deeply",
+    ),
+    Case("header-nested-100k-deep", lambda m: nested_header(100_000), "nested too deeply"),
+    Case("header-17mb", lambda m: padded_header(17 * 2**20), "17 MB header, more than the 16 MB"),
+    Case(
+        "train-config-beta-text",
+        lambda m: with_tensors(
+            tensors(), document(metadata={"name": "m", "train_config": {"beta": "<b>1</b>"}})
+        ),
+        "train_config 'beta'",
+    ),
+    Case(
+        "history-entry-huge-float",
+        lambda m: with_tensors(
+            tensors(), document(metadata={"name": "m", "history": [{"loss": 1e300}]})
+        ),
+        "not a plausible measurement",
     ),
     Case(
         "metadata-history-of-strings",
@@ -460,7 +540,7 @@ def test_models_page_upload_shows_an_error_for_every_case(
         at.button(key="models_upload_add").click()
         at.run()
         assert not at.exception, (case.id, [e.value for e in at.exception])
-        errors = [e.value for e in at.error]
+        errors = [shown(e.value) for e in at.error]
         assert len(errors) == 1, (case.id, errors)
         assert errors[0].startswith("This file cannot be used: "), (case.id, errors)
         assert_clear_message(errors[0], case.message)
@@ -522,3 +602,17 @@ def test_no_pickle_or_code_execution_in_the_app_and_library_source() -> None:
                 problems.append(f"{where} calls {name}")
     assert len(files) > 20
     assert not problems, problems
+
+
+def test_null_mappings_in_metadata_are_read_as_empty(tmp_path: Path) -> None:
+    """`test_metrics: null` and friends (valid JSON, written by another tool): every reader
+    gets the empty mapping or list the pages and the CLI call .get / len on."""
+    nulls = {"name": "m", "dataset": "digits", "test_metrics": None, "train_config": None,
+             "preprocessing": None, "history": None}  # fmt: skip
+    path = tmp_path / "nulls.safetensors"
+    path.write_bytes(with_tensors(tensors(), document(metadata=nulls)))
+    for metadata in (checkpoint.read_metadata(path), load_checkpoint(path)[1]):
+        assert metadata["test_metrics"] == metadata["train_config"] == {}
+        assert metadata["preprocessing"] == {} and metadata["history"] == []
+    code, out, err = run_cli(["info", "--checkpoint", str(path)])
+    assert code == 0, err

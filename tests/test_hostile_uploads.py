@@ -9,6 +9,7 @@ CLI exits non-zero with one `error:` line and writes no checkpoint, and nothing 
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import struct
@@ -22,7 +23,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.hostile import ROOT, assert_clear_message, assert_cli_refused, folder_state, run_cli
+from tests.hostile import (
+    ROOT,
+    assert_clear_message,
+    assert_cli_refused,
+    folder_state,
+    run_cli,
+    shown,
+)
 from vae.data import MAX_ROWS, DataError, load_user_data
 
 RNG = np.random.default_rng(0)
@@ -91,6 +99,23 @@ def png_claiming(width: int, height: int) -> bytes:
 
 def pickled_npy(marker: Path) -> bytes:
     return npy(np.array([Payload(marker)] * 20, dtype=object))
+
+
+@functools.cache
+def npz_bomb(size: int) -> bytes:
+    """An .npz whose one array of zeros inflates to `size` bytes from about size/1000."""
+    header = f"{{'descr': '<f8', 'fortran_order': False, 'shape': ({size // 64}, 8), }}"
+    header = header.ljust(118) + "\n"
+    buffer = io.BytesIO()
+    with (
+        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open("x.npy", "w", force_zip64=True) as member,
+    ):
+        member.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
+        chunk = bytes(16 * 2**20)
+        for start in range(0, size // 64 * 64, len(chunk)):
+            member.write(chunk[: size // 64 * 64 - start])
+    return buffer.getvalue()
 
 
 @dataclass(frozen=True)
@@ -188,6 +213,67 @@ CASES = [
         lambda m: npz(x=RNG.random((20, 3)), y=np.zeros(19)),
         "labels has shape",
     ),
+    # Unbounded parsing: each was minutes of CPU or gigabytes before the checks that bound it.
+    Case(
+        "csv-64kb-of-comma-quote",  # csv.Sniffer backtracked 11-21 s on this
+        "q.csv",
+        lambda m: b',"' * 32_768,
+        "16,385 columns; at most 4,096",
+    ),
+    Case(
+        "csv-quotes-below-the-column-cap",
+        "q.csv",
+        lambda m: b"a,b\n" + b'1,"' * 2_000 + b"\n" + b"1,2\n" * 12,
+        "column 'a' is text",
+    ),
+    Case(
+        "csv-3000-duplicate-names",  # pandas renames duplicates in quadratic time
+        "dup.csv",
+        lambda m: b",".join([b"a"] * 3_000) + b"\n" + (b",".join([b"1"] * 3_000) + b"\n") * 12,
+        "the column name 'a' appears more than once",
+    ),
+    Case(
+        "csv-100k-duplicate-names",
+        "dup.csv",
+        lambda m: b",".join([b"a"] * 100_000) + b"\n" + b"1\n" * 12,
+        "100,000 columns; at most 4,096 features",
+    ),
+    Case(
+        "csv-million-columns",  # 75 s and 4.7 GB before being refused
+        "wide.csv",
+        lambda m: (b"1," * 1_000_000)[:-1] + b"\n",
+        "a line of 1.9 MB",
+    ),
+    Case(
+        "csv-one-8mb-line",
+        "line.csv",
+        lambda m: b"a\n" + b"9" * (8 * 2**20) + b"\n",
+        "a line of 8.0 MB",
+    ),
+    Case("csv-header-only", "h.csv", lambda m: b"a,b,c\n", "a header row but no data rows"),
+    Case("csv-header-only-no-newline", "h.csv", lambda m: b"a,b,label", "no data rows"),
+    Case(
+        "csv-ragged-long-row",
+        "r.csv",
+        lambda m: b"a,b\n" + b"1,2\n" * 12 + b"1,2," + b"3," * 5000 + b"4\n",
+        "not a well-formed CSV",
+    ),
+    Case(
+        "csv-name-of-100k-chars",
+        "n.csv",
+        lambda m: b"a," + b"b" * 100_000 + b"\n" + b"1,2\n" * 12,
+        "column name of 100,000 characters",
+    ),
+    Case(
+        "csv-50k-text-classes",
+        "classes.csv",
+        lambda m: b"a,label\n" + b"".join(b"%d,c%d\n" % (i, i) for i in range(50_000)),
+        "50,000 different text values; at most 100 classes",
+    ),
+    # Zip bombs inside an .npz: refused from the members' headers, before inflating.
+    Case("npz-bomb-1000mb", "bomb.npz", lambda m: npz_bomb(1000 * 2**20), "larger than 381 MB"),
+    Case("npz-bomb-64mb", "bomb.npz", lambda m: npz_bomb(64 * 2**20), "would inflate"),
+    Case("npz-bomb-2mb", "bomb.npz", lambda m: npz_bomb(2 * 2**20), "would inflate"),
 ]
 IDS = [case.id for case in CASES]
 
@@ -260,7 +346,7 @@ def test_train_page_upload_shows_an_error_for_every_case(
         )
         at.run()
         assert not at.exception, (case.id, [e.value for e in at.exception])
-        errors = [e.value for e in at.error]
+        errors = [shown(e.value) for e in at.error]
         assert len(errors) == 1, (case.id, errors)
         assert errors[0].startswith(f"Cannot use {case.filename}: "), (case.id, errors)
         assert_clear_message(errors[0], case.message)

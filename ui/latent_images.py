@@ -60,7 +60,7 @@ def show_vector(x: np.ndarray, image_shape: tuple[int, int] | None, caption: str
         st.image(to_image(x, image_shape), caption=caption, output_format="PNG", **kwargs)
     else:
         values = ", ".join(f"{v:.3g}" for v in np.asarray(x).ravel()[:12])
-        st.markdown(f"**{caption}**  \n`({values})`")
+        st.markdown(f"**{caption}**  \n`({values})`")  # captions are the app's own text
 
 
 def gif_bytes(

@@ -17,6 +17,7 @@ from ui.components.map_layer import MapClick
 from ui.frozen_figure import FrozenFigure
 from ui.latent_images import show_vector, strip_image
 from ui.state import ActiveModel, LatentView
+from ui.text import plain
 from ui.view_link import COLOR_CHOICES  # noqa: F401  (re-exported: the Colour-by choices)
 from vae.latent import decode_latents
 from viz.latent_map import BubbleData, bubble_data, latent_map_figure
@@ -132,9 +133,9 @@ def decode_panel(
     label = ""
     if view.y is not None:
         value = view.y[index]
-        label = f" · label {value}"
+        label = f" · label {plain(value)}"
         if view.class_names is not None and view.label_kind == "class":
-            label = f" · {view.class_names[int(value)]}"
+            label = f" · {plain(view.class_names[int(value)])}"
     st.markdown(
         f"**test point #{index}**{label}  \nμ = ({mu[0]:.3f}, {mu[1]:.3f}) · "
         f"σ = ({sigma[0]:.3f}, {sigma[1]:.3f}) · KL {view.kl[index]:.2f} nats"

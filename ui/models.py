@@ -22,11 +22,22 @@ from .state import (
     set_active_model,
     unsaved_models,
 )
+from .text import plain
 
 
 def builtin_dataset(metadata: dict) -> str | None:
     """The built-in dataset a model was trained on, or None for the user's own data."""
     return metadata_builtin_dataset(metadata, DATASET_NAMES)
+
+
+def input_mismatch(name: str, model, dataset: Dataset) -> str | None:
+    """Why `model` cannot read `dataset` (a metadata label can name the wrong data), or None."""
+    if dataset.x_test.shape[1] != model.config.input_dim:
+        return (
+            f"'{name}' expects {model.config.input_dim} values per example, but its data "
+            f"({dataset.name}) has {dataset.x_test.shape[1]}"
+        )
+    return None
 
 
 def library_key(entry: ModelEntry) -> str:
@@ -50,11 +61,8 @@ def activate_library_model(entry: ModelEntry, dataset: Dataset | None = None) ->
                 "upload that file again to look at it"
             )
         dataset = cached_dataset(name)
-    if dataset.x_test.shape[1] != model.config.input_dim:
-        raise DataError(
-            f"{entry.name!r} expects {model.config.input_dim} values per example, but this data "
-            f"has {dataset.x_test.shape[1]}"
-        )
+    if (mismatch := input_mismatch(entry.name, model, dataset)) is not None:
+        raise DataError(mismatch)
     active = ActiveModel(
         key=library_key(entry),
         name=entry.name,
@@ -144,12 +152,12 @@ def save_active_model_form(active: ActiveModel, prefix: str) -> None:
         try:
             path = model_library().save(name, active.model, active.metadata, overwrite=overwrite)
         except ModelExistsError as error:
-            st.error(f"{error}.")
+            st.error(f"{plain(error)}.")
         except (ValueError, CheckpointError, OSError) as error:  # bad name, unwritable folder
-            st.error(f"Cannot save: {error}.")
+            st.error(f"Cannot save: {plain(error)}.")
         else:
             saved = path.name.removesuffix(path.suffix)
             active.metadata = {**active.metadata, "name": saved}
             active.name = saved
             mark_saved(active, path)
-            st.success(f"Saved as **{saved}**. It is listed on the Models page.")
+            st.success(f"Saved as **{plain(saved)}**. It is listed on the Models page.")

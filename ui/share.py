@@ -36,6 +36,7 @@ from .state import (
     PRIOR_KEY,
     get_active_model,
 )
+from .text import plain
 
 SELECTED_KEY = "vx_selected"  # list[int]: points selected on the Compare page (indices of the view)
 APPLIED_KEY = "vx_share_applied"  # the query params last restored from or written to the URL
@@ -82,12 +83,12 @@ def _activate(name: str) -> bool:
 
     entry = next((e for e in model_library().list() if e.name == name and e.ok), None)
     if entry is None:
-        st.warning(f"The link names the model “{name}”, which is not in this model library.")
+        st.warning(f"The link names the model “{plain(name)}”, which is not in this model library.")
         return False
     try:
         activate_library_model(entry)
     except (CheckpointError, DataError, OSError) as error:
-        st.warning(f"The model “{name}” from the link could not be opened: {error}")
+        st.warning(f"The model “{plain(name)}” from the link could not be opened: {plain(error)}")
         return False
     return True
 
@@ -134,10 +135,12 @@ def restore_shared_view() -> None:
     try:
         view, unknown = decode_view(params)
     except ShareError as error:
-        st.warning(f"This link could not be opened: {error}. Showing your current view instead.")
+        st.warning(
+            f"This link could not be opened: {plain(error)}. Showing your current view instead."
+        )
         return
     if unknown:
-        st.warning(f"Ignored unknown link parameters: {', '.join(unknown[:5])}.")
+        st.warning(f"Ignored unknown link parameters: {plain(', '.join(unknown[:5]))}.")
     apply_view(view)
 
 

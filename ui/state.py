@@ -27,6 +27,8 @@ from vae.device import interactive_threads
 from vae.latent import encode_dataset, kl_per_example, reconstruction_nll_at_mean
 from vae.metadata import dataset_file
 
+from .text import plain
+
 if TYPE_CHECKING:  # vae.data / vae.library are imported lazily: pages load faster without them
     from vae.data import Dataset
     from vae.library import ModelLibrary
@@ -227,17 +229,65 @@ def require_active_model() -> ActiveModel:
     raise AssertionError("unreachable")  # st.stop() raises; this keeps type checkers honest
 
 
+def require_2d_model() -> ActiveModel:
+    """The active model if its latent space can be drawn as a plane, else a message and st.stop().
+
+    The CLI trains any latent size (`--latent-dim`) and a link may name such a model; pages
+    that draw the latent plane share this one guard instead of failing on the shapes.
+    """
+    active = require_active_model()
+    k = active.model.config.latent_dim
+    if k != 2:
+        st.info(
+            f"“{plain(active.name)}” has a {k}-dimensional latent space; this page draws a "
+            "2-D one. Pick a model with a 2-D latent space (the app trains only those), or "
+            "look at this one's numbers on the Models page or with `python -m vae evaluate`."
+        )
+        st.page_link(MODELS_PAGE, label="Models", icon=":material/folder_open:")
+        st.stop()
+    return active
+
+
+def stop_unless_finite(name: str, mu: np.ndarray, sigma: np.ndarray) -> None:
+    """A clear message, not an error page, when a model's encoder gives NaN or ±inf.
+
+    Finite but huge weights (a checkpoint with values near 3e38) overflow float32 inside the
+    network: the file is valid, the model is not usable.
+    """
+    bad = ~(np.isfinite(mu).all(axis=1) & np.isfinite(sigma).all(axis=1) & (sigma > 0).all(axis=1))
+    if bad.any():
+        st.error(
+            f"“{plain(name)}” cannot be drawn: its encoder gives NaN or infinite values for "
+            f"{int(bad.sum()):,} of {len(bad):,} test points (its weights are too large to "
+            "compute with)."
+        )
+        st.stop()
+
+
+def warn_unless_finite_decoder(name: str, recon_nll: np.ndarray) -> None:
+    bad = ~np.isfinite(recon_nll)
+    if bad.any():
+        st.warning(
+            f"“{plain(name)}”'s decoder gives NaN or infinite values for {int(bad.sum()):,} of "
+            f"{len(bad):,} test points: their decoded pictures are blank (its weights are too "
+            "large to compute with)."
+        )
+
+
 def latent_view(active: ActiveModel) -> LatentView:
     """Encode the test set once per model: per server for a saved model on built-in data
-    (every session shares one read-only view), else once per session."""
+    (every session shares one read-only view), else once per session. A model whose
+    encodings are not finite gets a message instead (see stop_unless_finite)."""
     cached = st.session_state.get(LATENT_VIEW_KEY)
     if cached is not None and cached[0] == active.key:
-        return cached[1]
-    if shares_view(active):
+        view = cached[1]
+    elif shares_view(active):
         view = _shared_latent_view(active.key, active.dataset.name, active.model, active.dataset)
     else:
         view = compute_latent_view(active.model, active.dataset)
     st.session_state[LATENT_VIEW_KEY] = (active.key, view)
+    stop_unless_finite(active.name, view.mu, view.sigma)
+    warn_unless_finite_decoder(active.name, view.recon_nll)
     return view
 
 
@@ -343,7 +393,9 @@ def show_model_badge() -> None:
             return
         unsaved = is_unsaved(active)
         source = "trained in this session, not saved" if unsaved else "saved"
-        st.markdown(f"**Model:** {active.name}  \n**Data:** {dataset_label(active.metadata)}")
+        st.markdown(
+            f"**Model:** {plain(active.name)}  \n**Data:** {plain(dataset_label(active.metadata))}"
+        )
         st.caption(f"{source} · runs on {device_label(active.model.device)}")
         others = len(unsaved_models()) - (active.key in unsaved_models())
         if others:

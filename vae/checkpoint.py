@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import io
 import json
 import math
 import os
+import stat
 import struct
 import tempfile
 from pathlib import Path
@@ -30,6 +32,7 @@ from safetensors.torch import save as _st_save
 
 from .config import ConfigError, ModelConfig
 from .device import pick_device
+from .metadata_check import MetadataError, parse_json, quoted, validate_metadata
 from .model import VAE
 from .version import __version__
 
@@ -78,14 +81,18 @@ def _plain(value: Any, where: str = "metadata") -> Any:
     raise CheckpointError(f"{where} must hold plain JSON data, got a {type(value).__name__}")
 
 
-def save_checkpoint(path: str | os.PathLike, model: VAE, metadata: dict[str, Any]) -> None:
+def save_checkpoint(
+    path: str | os.PathLike, model: VAE, metadata: dict[str, Any], overwrite: bool = True
+) -> None:
     """Write `model` and `metadata` to `path` atomically: readers see the old file or the new one.
 
     The bytes go to a hidden temp file in the same folder, are fsynced, then os.replace()d over
-    the destination (atomic on POSIX and Windows), and the folder itself is fsynced.
+    the destination (atomic on POSIX and Windows), and the folder itself is fsynced. With
+    overwrite False an existing `path` is kept and CheckpointError raised, decided atomically
+    at the rename (another process may have saved there since the caller last looked).
     """
     path = Path(path)
-    write_atomic(path, checkpoint_bytes(model, metadata))
+    write_atomic(path, checkpoint_bytes(model, metadata), overwrite)
 
 
 def checkpoint_bytes(model: VAE, metadata: dict[str, Any]) -> bytes:
@@ -95,6 +102,10 @@ def checkpoint_bytes(model: VAE, metadata: dict[str, Any]) -> bytes:
     meta = _plain({k: v for k, v in metadata.items() if k != "model_config"})
     meta.setdefault("vae_version", __version__)
     meta.setdefault("created", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+    try:  # never write a file that load would refuse
+        validate_metadata(meta)
+    except MetadataError as error:
+        raise CheckpointError(f"cannot save this metadata: {error}") from None
     document = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -106,11 +117,18 @@ def checkpoint_bytes(model: VAE, metadata: dict[str, Any]) -> bytes:
     return _st_save(tensors, metadata={FORMAT_KEY: json.dumps(document, allow_nan=False)})
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, overwrite: bool = True) -> None:
     """Write bytes via temp file + fsync + os.replace; a crash never leaves a partial `path`."""
     temp = write_temp(path.parent, data)
     try:
-        os.replace(temp, path)
+        if overwrite:
+            os.replace(temp, path)
+        else:
+            os.link(temp, path)  # fails if `path` exists: create-only, atomically
+            _remove_quietly(temp)
+    except FileExistsError:
+        _remove_quietly(temp)
+        raise CheckpointError(f"{path} already exists; pass --force to replace it") from None
     except OSError as error:
         _remove_quietly(temp)
         raise CheckpointError(f"cannot write {path}: {error.strerror or error}") from None
@@ -160,17 +178,40 @@ def _remove_quietly(path: Path) -> None:
         path.unlink()
 
 
-def _open_checked(path: Path) -> tuple[Any, int]:
-    """Open `path` for reading and return (handle, size) after the size checks."""
+def _open_checked(path: Path, follow_links: bool = True) -> tuple[Any, int]:
+    """Open `path` for reading and return (handle, size) after the type and size checks.
+
+    Only a regular file is read: a FIFO would block the reader forever and a device such as
+    /dev/zero never ends. With follow_links False a symbolic link is refused too (O_NOFOLLOW:
+    checked by the same system call that opens, so it cannot be swapped in between).
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    if not follow_links:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
     try:
-        handle = open(path, "rb")  # noqa: SIM115 - closed by the callers' `with`
+        fd = os.open(path, flags)
     except FileNotFoundError:
         raise CheckpointError(f"no checkpoint at {path}") from None
     except IsADirectoryError:
         raise CheckpointError(f"{path} is a folder, not a checkpoint file") from None
     except OSError as error:
+        if not follow_links and os.path.islink(path):
+            raise CheckpointError(
+                f"{path.name} is a symbolic link, not a checkpoint file"
+            ) from None
         raise CheckpointError(f"cannot read {path}: {error.strerror or error}") from None
-    size = os.fstat(handle.fileno()).st_size
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        what = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise CheckpointError(f"{path.name} is {what}, not a checkpoint file")
+    if not follow_links and os.path.islink(path):  # a platform without O_NOFOLLOW
+        os.close(fd)
+        raise CheckpointError(f"{path.name} is a symbolic link, not a checkpoint file")
+    if hasattr(os, "set_blocking"):
+        os.set_blocking(fd, True)
+    handle = os.fdopen(fd, "rb")
+    size = info.st_size
     if size == 0:
         handle.close()
         raise CheckpointError(f"{path.name} is empty")
@@ -185,30 +226,41 @@ def _open_checked(path: Path) -> tuple[Any, int]:
 
 def _read_header(handle: Any, size: int, label: str) -> tuple[dict[str, Any], int]:
     """Parse the safetensors header by hand, under a size cap: (header dict, header length)."""
-    not_ours = f"{label} is not a vae-explorer checkpoint (expected a .safetensors file)"
+    not_safetensors = f"{label} is not a vae-explorer checkpoint (not a safetensors file)"
     prefix = handle.read(8)
     if len(prefix) < 8:
         raise CheckpointError(f"{label} is truncated or not a checkpoint ({size} bytes)")
     (length,) = struct.unpack("<Q", prefix)
-    if length > MAX_HEADER_BYTES or 8 + length > size:
-        # A pickle, a zip or random bytes read as a length gives an absurd number.
-        raise CheckpointError(not_ours if length > size else f"{label} is truncated")
+    if 8 + length > size:
+        # A pickle, a zip or random bytes read as a length give an absurd number; a plausible
+        # one that runs past the end is a file cut short.
+        raise CheckpointError(
+            not_safetensors if length > MAX_HEADER_BYTES else f"{label} is truncated"
+        )
+    if length > MAX_HEADER_BYTES:
+        raise CheckpointError(
+            f"{label} has a {length / 2**20:.0f} MB header, more than the "
+            f"{MAX_HEADER_BYTES // 2**20} MB a checkpoint's header may be"
+        )
     raw = handle.read(length)
     if len(raw) < length:
         raise CheckpointError(f"{label} is truncated")
     if not raw.lstrip().startswith(b"{"):
-        raise CheckpointError(not_ours)
+        raise CheckpointError(not_safetensors)
     try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise CheckpointError(f"{label} has a corrupt header (not valid JSON)") from None
+        header = parse_json(raw, f"the header of {label}")
+    except MetadataError as error:
+        raise CheckpointError(f"{label} has a corrupt header ({error})") from None
     if not isinstance(header, dict):
-        raise CheckpointError(not_ours)
+        raise CheckpointError(not_safetensors)
     return header, length
 
 
 def _parse_document(header: dict[str, Any], label: str) -> tuple[ModelConfig, dict[str, Any]]:
-    """Validate our JSON document inside the header: (config, metadata incl. model_config)."""
+    """Validate our JSON document inside the header: (config, metadata incl. model_config).
+
+    The metadata returned is validate_metadata()'s: the only form pages and the CLI ever see.
+    """
     strings = header.get("__metadata__")
     if not isinstance(strings, dict) or not isinstance(strings.get(FORMAT_KEY), str):
         raise CheckpointError(
@@ -216,19 +268,18 @@ def _parse_document(header: dict[str, Any], label: str) -> tuple[ModelConfig, di
             f"(no '{FORMAT_KEY}' metadata)"
         )
     try:
-        document = json.loads(strings[FORMAT_KEY])
-    except ValueError:
-        raise CheckpointError(f"{label} has corrupt metadata (not valid JSON)") from None
+        document = parse_json(strings[FORMAT_KEY], "the metadata")
+    except MetadataError as error:
+        raise CheckpointError(f"{label} has corrupt metadata ({error})") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
         raise CheckpointError(f"{label} is not a vae-explorer checkpoint (wrong format name)")
     version = document.get("format_version")
-    if version != FORMAT_VERSION:
+    if version != FORMAT_VERSION or isinstance(version, bool):
         raise CheckpointError(
-            f"{label} has checkpoint format version {version!r}; this vae-explorer reads "
+            f"{label} has checkpoint format version {quoted(version)}; this vae-explorer reads "
             f"version {FORMAT_VERSION} (update vae-explorer or re-train the model)"
         )
-    metadata = document.get("metadata")
-    if not isinstance(metadata, dict):
+    if not isinstance(document.get("metadata"), dict):
         raise CheckpointError(f"{label} has no metadata mapping")
     try:
         config = ModelConfig.from_dict(document.get("model_config"))
@@ -236,44 +287,14 @@ def _parse_document(header: dict[str, Any], label: str) -> tuple[ModelConfig, di
         # The error quotes the value, which a hostile file can make megabytes long.
         reason = str(error) if len(str(error)) <= 200 else f"{str(error)[:200]}…"
         raise CheckpointError(f"{label} has an invalid model config: {reason}") from None
-    _check_metadata_types(metadata, label)
+    try:
+        metadata = validate_metadata(document["metadata"])
+    except MetadataError as error:
+        raise CheckpointError(f"{label} has invalid metadata: {error}") from None
     return config, {**metadata, "model_config": config.to_dict()}
 
 
-# Types of the standard metadata keys (None allowed): pages and the CLI rely on them, and one
-# uploaded file with e.g. a list for test_metrics must not break the Models page for everyone.
-_METADATA_TYPES: dict[str, type | tuple[type, ...]] = {
-    "name": str,
-    "dataset": str,
-    "vae_version": str,
-    "created": str,
-    "device": str,
-    "preprocessing": dict,
-    "train_config": dict,
-    "test_metrics": dict,
-    "history": list,
-}
-
-
-def _check_metadata_types(metadata: dict[str, Any], label: str) -> None:
-    for key, kind in _METADATA_TYPES.items():
-        value = metadata.get(key)
-        if value is not None and not isinstance(value, kind):
-            raise CheckpointError(
-                f"{label} has invalid metadata: '{key}' must be a "
-                f"{getattr(kind, '__name__', 'value')}, not {type(value).__name__}"
-            )
-    for record in metadata.get("history") or []:
-        if not isinstance(record, dict) or not all(
-            v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
-            for v in record.values()
-        ):
-            raise CheckpointError(
-                f"{label} has invalid metadata: each 'history' entry must map names to numbers"
-            )
-
-
-def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+def read_metadata(path: str | os.PathLike, follow_links: bool = True) -> dict[str, Any]:
     """The metadata (with model_config) from the header only; no weights are read.
 
     The header is checked as far as it can be without the weights: the config is valid, the
@@ -281,15 +302,34 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     long as they say - so a model listed as fine is one that loads, short of corrupt values.
     """
     path = Path(path)
-    handle, size = _open_checked(path)
+    handle, size = _open_checked(path, follow_links)
     with handle:
-        header, length = _read_header(handle, size, path.name)
-    config, metadata = _parse_document(header, path.name)
+        return _checked_header(handle, size, path.name)[1]
+
+
+def read_checkpoint_bytes(path: str | os.PathLike, follow_links: bool = False) -> bytes:
+    """The bytes of a checkpoint whose header checks out, read once: what a download serves.
+
+    The header is validated in the very bytes returned, so a file swapped after the check
+    (or a link pointing elsewhere) cannot be served in its place.
+    """
+    path = Path(path)
+    handle, size = _open_checked(path, follow_links)
+    with handle:
+        data = handle.read(size)
+    _checked_header(io.BytesIO(data), len(data), path.name)
+    return data
+
+
+def _checked_header(handle: Any, size: int, label: str) -> tuple[VAE, dict[str, Any]]:
+    """(model skeleton on the meta device, validated metadata) from a checked header."""
+    header, length = _read_header(handle, size, label)
+    config, metadata = _parse_document(header, label)
     with torch.device("meta"):  # shapes only, no memory
         skeleton = VAE(config)
-    _check_tensor_entries(header, skeleton, path.name)
-    _check_declared_size(header, 8 + length, size, path.name)
-    return metadata
+    _check_tensor_entries(header, skeleton, label)
+    _check_declared_size(header, 8 + length, size, label)
+    return skeleton, metadata
 
 
 def _check_declared_size(header: dict[str, Any], data_start: int, size: int, label: str) -> None:
@@ -336,7 +376,7 @@ def _check_tensor_entries(header: dict[str, Any], model: VAE, label: str) -> Non
 
 
 def load_checkpoint(
-    path: str | os.PathLike, device: str | torch.device = "cpu"
+    path: str | os.PathLike, device: str | torch.device = "cpu", follow_links: bool = True
 ) -> tuple[VAE, dict]:
     """Rebuild the VAE from a checkpoint: the one place in the project that does so.
 
@@ -346,16 +386,11 @@ def load_checkpoint(
     path = Path(path)
     label = path.name
     target = pick_device(device) if isinstance(device, str) else device  # ValueError if absent
-    handle, size = _open_checked(path)
+    handle, size = _open_checked(path, follow_links)
     with handle:
-        header, length = _read_header(handle, size, label)
-        config, metadata = _parse_document(header, label)
         # Shapes only, on the meta device: a tiny file whose config asks for a huge (but
         # in-bounds) model must not make the server allocate it before the file is checked.
-        with torch.device("meta"):
-            skeleton = VAE(config)
-        _check_tensor_entries(header, skeleton, label)
-        _check_declared_size(header, 8 + length, size, label)
+        skeleton, metadata = _checked_header(handle, size, label)
         handle.seek(0)
         data = handle.read(size)  # the size checked above, even if the file grew meanwhile
     try:
@@ -385,6 +420,7 @@ __all__ = [
     "CheckpointError",
     "checkpoint_bytes",
     "load_checkpoint",
+    "read_checkpoint_bytes",
     "read_metadata",
     "save_checkpoint",
 ]

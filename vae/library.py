@@ -25,6 +25,7 @@ from .checkpoint import (
     checkpoint_bytes,
     fsync_dir,
     load_checkpoint,
+    read_checkpoint_bytes,
     read_metadata,
     write_temp,
 )
@@ -115,8 +116,8 @@ class ModelLibrary:
         """Where the model `name` lives; ValueError for unsafe names. Always inside the root."""
         safe = safe_model_name(name)
         root = self.root.resolve()
-        # The last component is not resolved: a link that an admin put in the folder is loaded
-        # through, and delete() removes the link, not its target. Uploads cannot make links.
+        # The last component is not resolved: delete() removes a link, not its target, and
+        # load and download refuse links (only regular files in the folder are served).
         path = root / f"{safe}{SUFFIX}"
         if path.parent != root or os.path.normpath(path) != str(path):  # belt and braces
             raise ValueError(f"the model name {name!r} points outside the library")
@@ -131,24 +132,29 @@ class ModelLibrary:
             if path.name.startswith(".") or not path.name.endswith(SUFFIX):
                 continue  # temp files of saves in progress are hidden
             try:
-                stat = path.stat()
+                info = path.lstat()  # the entry itself: a link is not followed
             except OSError:
                 continue  # deleted since iterdir()
-            if not path.is_file():
-                continue
             name = path.name[: -len(SUFFIX)]
+            if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode):
+                what = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a regular file"
+                if stat.S_ISDIR(info.st_mode):
+                    continue  # a folder named like a model: not ours to list
+                error = f"the file is {what}; only regular files in the folder are used"
+                entries.append(ModelEntry(name, path, {}, error, info.st_mtime, 0))
+                continue
             if _unsafe_name(name):
                 # Copied in by hand (e.g. "mnist(1).safetensors"): load() would refuse the name.
                 error = f"the file name is not a valid model name ({_unsafe_name(name)}); rename it"
-                entries.append(ModelEntry(name, path, {}, error, stat.st_mtime, stat.st_size))
+                entries.append(ModelEntry(name, path, {}, error, info.st_mtime, info.st_size))
                 continue
             try:
-                metadata, error = read_metadata(path), None
+                metadata, error = read_metadata(path, follow_links=False), None
             except CheckpointError as failure:
-                if not path.exists():
+                if not os.path.lexists(path):
                     continue  # deleted while we read it: not a broken file
                 metadata, error = {}, str(failure)
-            entries.append(ModelEntry(name, path, metadata, error, stat.st_mtime, stat.st_size))
+            entries.append(ModelEntry(name, path, metadata, error, info.st_mtime, info.st_size))
 
         def newest_first(entry: ModelEntry) -> tuple[str, float]:
             created = entry.metadata.get("created")
@@ -161,7 +167,7 @@ class ModelLibrary:
         return [entry.name for entry in self.list() if entry.ok]
 
     def exists(self, name: str) -> bool:
-        return self.path_for(name).is_file()
+        return os.path.lexists(self.path_for(name))
 
     def save(
         self, name: str, model: VAE, metadata: dict[str, Any], overwrite: bool = False
@@ -175,19 +181,27 @@ class ModelLibrary:
 
     def load(self, name: str, device: str = "cpu") -> tuple[VAE, dict[str, Any]]:
         path = self.path_for(name)
-        if not path.is_file():
+        if not os.path.lexists(path):
             raise CheckpointError(f"there is no model called {name!r} in {self.root}")
-        return load_checkpoint(path, device=device)
+        return load_checkpoint(path, device=device, follow_links=False)
+
+    def read_bytes(self, name: str) -> bytes:
+        """The checkpoint file of `name` for a download: a regular file in the folder (never a
+        link), its header validated in the very bytes returned."""
+        path = self.path_for(name)
+        if not os.path.lexists(path):
+            raise CheckpointError(f"there is no model called {name!r} in {self.root}")
+        return read_checkpoint_bytes(path, follow_links=False)
 
     def entry(self, name: str) -> ModelEntry:
         """The library entry of one model (validated header), CheckpointError if absent."""
         path = self.path_for(name)
         try:
-            stat = path.stat()
+            info = path.lstat()
         except OSError:
             raise CheckpointError(f"there is no model called {name!r} in {self.root}") from None
-        return ModelEntry(path.name[: -len(SUFFIX)], path, read_metadata(path), None,
-                          stat.st_mtime, stat.st_size)  # fmt: skip
+        return ModelEntry(path.name[: -len(SUFFIX)], path, read_metadata(path, follow_links=False),
+                          None, info.st_mtime, info.st_size)  # fmt: skip
 
     def delete(self, name: str) -> None:
         path = self.path_for(name)
@@ -262,7 +276,7 @@ class ModelLibrary:
                 except FileExistsError:
                     raise
                 except OSError:  # a filesystem without hard links: check, then rename
-                    if path.exists():
+                    if os.path.lexists(path):
                         raise FileExistsError(path) from None
                     os.replace(temp, path)
                 _remove_quietly(temp)

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .latent_map import PALETTE
+from .text import plotly_text
 
 
 def class_colors(labels: np.ndarray) -> dict[int, str]:
@@ -44,7 +45,7 @@ def embedding_figure(
         colors = class_colors(labels)
         groups = [
             (
-                f"{c}: {class_names[c]}"
+                f"{c}: {plotly_text(class_names[c])}"
                 if class_names and 0 <= c < len(class_names) and class_names[c] != str(c)
                 else str(c),
                 colors[c],

@@ -21,6 +21,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
+from .text import plotly_text
+
 Bubbles = Literal["off", "1σ", "2σ"]
 ColorKind = Literal["class", "continuous"] | None
 
@@ -251,7 +253,7 @@ def latent_map_figure(
                 and 0 <= int(name) < len(class_names)
                 and class_names[int(name)] != name
             ):
-                label = f"{name}: {class_names[int(name)]}"
+                label = f"{name}: {plotly_text(class_names[int(name)])}"
             fig.add_trace(
                 points_trace(
                     x=mu[idx, 0],

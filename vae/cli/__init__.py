@@ -21,7 +21,7 @@ from .arguments import build_parser
 from .evaluate_command import run_evaluate
 from .inspect_commands import run_info, run_list
 from .progress import ProgressLine
-from .shared import CommandError
+from .shared import CommandError, printable
 from .train_command import run_train
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -35,8 +35,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 def _one_line(error: BaseException) -> str:
     if isinstance(error, OSError) and error.strerror:
         where = f": {error.filename}" if error.filename else ""
-        return f"{error.strerror}{where}"
-    return " ".join(str(error).split()) or type(error).__name__
+        return printable(f"{error.strerror}{where}")
+    return printable(" ".join(str(error).split()) or type(error).__name__)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..checkpoint import read_metadata
 from ..library import ModelLibrary, default_library_root
-from .shared import format_metrics
+from .shared import format_metrics, printable
 
 # The training settings `info` shows, in this order (the rest is in `info --json`).
 _TRAIN_KEYS = (
@@ -29,8 +29,8 @@ def run_info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(metadata, indent=2))
     else:
-        print(f"checkpoint:  {args.checkpoint}")
-        print("\n".join(checkpoint_summary(metadata)))
+        print(f"checkpoint:  {printable(args.checkpoint)}")
+        print("\n".join(printable(line) for line in checkpoint_summary(metadata)))
     return 0
 
 
@@ -44,10 +44,10 @@ def run_list(args: argparse.Namespace) -> int:
             meta = entry.metadata
             elbo = (meta.get("test_metrics") or {}).get("elbo")
             score = f"test ELBO {elbo:.2f}" if isinstance(elbo, (int, float)) else ""
-            dataset, created = (str(meta.get(k) or "?") for k in ("dataset", "created"))
-            print(f"{entry.name:30s} {dataset:14s} {created:26s} {score}".rstrip())
+            dataset, created = (printable(meta.get(k) or "?") for k in ("dataset", "created"))
+            print(f"{printable(entry.name):30s} {dataset:14s} {created:26s} {score}".rstrip())
         else:
-            print(f"{entry.name:30s} BROKEN: {entry.error}")
+            print(f"{printable(entry.name):30s} BROKEN: {printable(entry.error)}")
     return 0
 
 

@@ -11,6 +11,12 @@ class CommandError(Exception):
     """A problem with what the user asked for, reported as one `error:` line."""
 
 
+def printable(text: object) -> str:
+    """`text` safe to print on a terminal: control characters (ESC sequences that recolour,
+    move the cursor or retitle the window, carriage returns that hide text) shown escaped."""
+    return "".join(c if c.isprintable() or c == " " else ascii(c)[1:-1] for c in str(text))
+
+
 def load_data(dataset: str | None, data: Path | None, data_dir: Path | None, quiet: bool):
     """A built-in dataset (download progress on one stderr line) or the user's --data file."""
     from ..data import load_dataset, load_user_data  # late: keeps `--help` fast

@@ -33,8 +33,9 @@ def run_train(args: argparse.Namespace) -> int:
     name = _model_name(out)
     if out.exists() and not args.force:
         raise CommandError(f"{out} already exists; pass --force to replace it")
-
     model_config, train_config = _configs(args, dataset, likelihood, str(device))
+    _check_out_writable(out, _checkpoint_size_bound(model_config))
+
     torch.manual_seed(args.seed)  # the initial weights too, not only the batches
     model = VAE(model_config)
     if not args.quiet:
@@ -59,7 +60,9 @@ def run_train(args: argparse.Namespace) -> int:
         epochs_trained=len(result.history),
         train_seconds=round(result.seconds, 3),
     )
-    save_checkpoint(out, model.cpu(), metadata)
+    # Create-only without --force, decided at the rename: another run may have saved here
+    # while this one trained.
+    save_checkpoint(out, model.cpu(), metadata, overwrite=args.force)
     status = f"interrupted after {len(result.history)} epoch(s); saved" if interrupted else "saved"
     print(f"{status} {out}")
     print(f"test (robust ELBO, as saved): {format_metrics(test_metrics)}  "
@@ -78,6 +81,36 @@ def _check_data_fits(dataset, likelihood: str, dynamic: bool) -> None:
         )
     if dynamic and likelihood != "bernoulli":
         raise CommandError("--dynamic-binarization needs the bernoulli likelihood")
+
+
+def _checkpoint_size_bound(config: ModelConfig) -> int:
+    """Bytes the checkpoint will take at most: float32 weights plus a header with a history."""
+    return 4 * config.parameter_count() + 16 * 2**20
+
+
+def _check_out_writable(out: Path, needed: int) -> None:
+    """Fail before training, not after it: a file can be created where --out will go (in its
+    folder, or the nearest existing folder above it, which is left as it was) and the disk has
+    room for the checkpoint."""
+    import shutil
+    import tempfile
+
+    folder = out.parent.absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        if not folder.is_dir():
+            raise NotADirectoryError(20, "not a folder", str(folder))
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+        free = shutil.disk_usage(folder).free
+    except OSError as error:
+        raise CommandError(f"cannot write into {out.parent}: {error.strerror or error}") from None
+    if free < needed:
+        raise CommandError(
+            f"{folder} has {free / 2**20:,.0f} MB free; the checkpoint needs up to "
+            f"{needed / 2**20:,.0f} MB: free some space or choose another --out"
+        )
 
 
 def _default_out(dataset_name: str, arch: str, latent: int) -> Path:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -22,6 +25,31 @@ SPLIT_SEED = 0
 
 class DataError(ValueError):
     """Every bad-data problem: the message is one sentence a user can act on."""
+
+
+def read_regular_file(path: Path, cap: int, label: str) -> bytes:
+    """The bytes of `path` if it is a regular file of at most `cap` bytes, else DataError.
+
+    Opened without blocking and checked on the open file (fstat), so a FIFO cannot hang the
+    reader, a device such as /dev/zero (size 0, endless) is refused, and a file swapped after
+    a check is still the file checked. At most cap + 1 bytes are read, whatever it says.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as error:
+        raise DataError(f"cannot read {label} ({error.strerror or error})") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise DataError(f"{label} is not a regular file (a device, FIFO or socket)")
+        if info.st_size > cap:
+            raise DataError(f"{label} is larger than {cap // 2**20:,} MB")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        data = handle.read(cap + 1)
+    if len(data) > cap:
+        raise DataError(f"{label} is larger than {cap // 2**20:,} MB")
+    return data
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: comparing arrays field by field is ambiguous
@@ -149,7 +177,13 @@ def encode_labels(y: np.ndarray, what: str) -> tuple[np.ndarray, LabelKind, tupl
         ):
             raise DataError(f"{what} has missing values")
         text = y.astype(str)
-        names = sorted(set(text.tolist()), key=_natural_key)
+        distinct = set(text.tolist())
+        if len(distinct) > MAX_CLASSES:  # text cannot be a continuous label instead
+            raise DataError(
+                f"{what} have {len(distinct):,} different text values; at most {MAX_CLASSES} "
+                f"classes are allowed (numbers would be taken as a continuous label)"
+            )
+        names = sorted(distinct, key=_natural_key)
         return _ids(text, names), "class", tuple(names)
     if y.dtype.kind not in "biuf":
         raise DataError(f"{what} must be numbers or text, got dtype {y.dtype}")

@@ -6,9 +6,11 @@ any is read, and each is read with a byte cap, so zip bombs and `../` paths go n
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
+import stat
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,11 +18,16 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from .core import DataError
+from .core import DataError, read_regular_file
 
 MAX_ZIP_MEMBERS = 200_000
 MAX_IMAGE_BYTES = 16 * 2**20  # one image file
 MAX_IMAGES_TOTAL_BYTES = 1 * 2**30  # everything, uncompressed
+# Deflate packs real data (pixels, float arrays) 2-10 times; a zip bomb packs zeros ~1000 times.
+# A member larger than RATIO_CHECK_BYTES that claims more than MAX_COMPRESSION_RATIO is refused
+# from its header, before a byte is inflated.
+MAX_COMPRESSION_RATIO = 200
+RATIO_CHECK_BYTES = 1 * 2**20
 IMAGE_FORMATS = ("PNG", "JPEG")
 # Files that archivers and desktops add on their own; silently skipped.
 JUNK_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
@@ -66,6 +73,13 @@ def zip_members(data: bytes, max_member_bytes: int = MAX_IMAGE_BYTES) -> list[Me
             raise DataError(
                 f"'{info.filename}' in the zip is larger than {max_member_bytes // 2**20} MB"
             )
+        ratio = info.file_size / max(1, info.compress_size)
+        if info.file_size > RATIO_CHECK_BYTES and ratio > MAX_COMPRESSION_RATIO:
+            raise DataError(
+                f"'{info.filename}' in the zip would inflate {ratio:,.0f} times (from "
+                f"{info.compress_size:,} to {info.file_size:,} bytes), more than real data "
+                f"does: refused as a zip bomb"
+            )
         members.append((path, _zip_reader(archive, info, max_member_bytes)))
     return members
 
@@ -81,7 +95,11 @@ def folder_members(root: Path) -> list[Member]:
             relative = PurePosixPath(path.relative_to(root).as_posix())
             if _is_junk(relative.parts):
                 continue
-            size = path.stat().st_size
+            try:
+                info = path.lstat()  # the entry itself: links are checked where they point below
+                size = path.stat().st_size if stat.S_ISLNK(info.st_mode) else info.st_size
+            except OSError as error:
+                raise DataError(f"cannot read '{relative}' ({error.strerror or error})") from None
             if size > MAX_IMAGE_BYTES:
                 raise DataError(f"'{relative}' is larger than {MAX_IMAGE_BYTES // 2**20} MB")
             total += size
@@ -89,7 +107,8 @@ def folder_members(root: Path) -> list[Member]:
                 raise DataError(f"the folder holds more than {MAX_IMAGES_TOTAL_BYTES // 2**20} MB")
             if len(members) >= MAX_ZIP_MEMBERS:
                 raise DataError(f"the folder holds more than {MAX_ZIP_MEMBERS:,} files")
-            members.append((relative, path.read_bytes))
+            members.append((relative, functools.partial(
+                read_regular_file, path, MAX_IMAGE_BYTES, f"'{relative}'")))  # fmt: skip
     return members
 
 
@@ -137,7 +156,7 @@ def decode_images(
                         f"images must all be the same size: '{first}' is {size[0]}x{size[1]} "
                         f"but '{path}' is {width}x{height}"
                     )
-                pixels.append(np.asarray(image.convert("L"), dtype=np.uint8))  # (H, W)
+                pixels.append(to_gray(image))  # (H, W)
         except DataError:
             raise
         except Image.DecompressionBombError as err:  # a header claiming > 179M pixels
@@ -146,6 +165,29 @@ def decode_images(
             raise DataError(f"'{path}' in {where} is not a PNG or JPEG image ({err})") from err
     labels, splits = _labels_and_splits(relative, where)
     return ImageSet(np.stack(pixels), labels, splits)
+
+
+def to_gray(image) -> np.ndarray:
+    """(H, W) uint8 grey levels of an image as a viewer shows it.
+
+    16-bit greys are scaled from their 0..65535 range (Pillow's convert("L") clips them at 255,
+    so a 16-bit image turns white); transparency (RGBA, LA, a palette with a transparent
+    colour) is composited over white, the page a viewer shows it on (dropping the alpha
+    leaves the colour under transparent pixels, often black everywhere).
+    """
+    from PIL import Image
+
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        values = np.asarray(image, dtype=np.float64)
+        if image.mode == "I" and values.max(initial=0) > 65535:  # 32-bit: its own range
+            values = values / values.max() * 65535
+        return np.clip(np.rint(values * (255 / 65535)), 0, 255).astype(np.uint8)
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+    if has_alpha:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, rgba)
+    return np.asarray(image.convert("L"), dtype=np.uint8)
 
 
 def _labels_and_splits(relative: list[tuple[str, ...]], where: str):

@@ -16,6 +16,7 @@ folders of images), otherwise 85 % / 15 %, seeded and stratified by class where 
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 from pathlib import Path
 
@@ -26,10 +27,11 @@ from .core import (
     DataError,
     Dataset,
     encode_labels,
+    read_regular_file,
     split_indices,
     standardize,
 )
-from .images import MAX_IMAGES_TOTAL_BYTES, decode_images, folder_members, zip_members
+from .images import decode_images, folder_members, zip_members
 from .tabular import read_csv
 
 MAX_UPLOAD_BYTES = 200 * 2**20
@@ -60,15 +62,10 @@ def load_user_data(source: str | Path | bytes, filename: str | None = None) -> D
         filename = filename or path.name
         if path.is_dir():
             data, folder = None, path
-        elif not path.is_file():
+        elif not os.path.lexists(path):
             raise DataError(f"{path} does not exist")
         else:
-            if path.stat().st_size > MAX_UPLOAD_BYTES:
-                raise DataError(f"{filename} is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
-            try:
-                data, folder = path.read_bytes(), None
-            except OSError as err:
-                raise DataError(f"cannot read {path} ({err})") from err
+            data, folder = read_regular_file(path, MAX_UPLOAD_BYTES, filename), None
     name = Path(filename).stem or "data"
     try:
         if folder is not None:
@@ -88,7 +85,7 @@ def load_user_data(source: str | Path | bytes, filename: str | None = None) -> D
         if suffix == ".npy":
             return _from_arrays(name, filename, _read_npy(data, filename), None)
         if suffix == ".csv":
-            x, labels = read_csv(data, filename, MAX_ROWS)
+            x, labels = read_csv(data, filename, MAX_ROWS, MAX_FEATURES, MAX_CELLS)
             return _from_arrays(name, filename, x, labels)
         if suffix == ".zip":
             members = zip_members(data)
@@ -138,7 +135,8 @@ def _read_npy(data: bytes, what: str) -> np.ndarray:
 
 
 def _from_npz(data: bytes, name: str, filename: str) -> Dataset:
-    members = zip_members(data, max_member_bytes=MAX_IMAGES_TOTAL_BYTES)
+    # One array holds at most MAX_CELLS values of 8 bytes, plus its .npy header.
+    members = zip_members(data, max_member_bytes=MAX_CELLS * 8 + 2**16)
     arrays = {}
     for path, read in members:
         key = path.as_posix().removesuffix(".npy")
