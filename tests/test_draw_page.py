@@ -5,6 +5,7 @@ sentence instead of a traceback."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -89,7 +90,12 @@ def test_the_pad_comes_with_the_models_encoder_and_decoder() -> None:
     assert header["image_shape"] == [8, 8]
     assert header["encoder"]["weights"] and header["decoder"]["weights"]
     assert header["encoder"]["ops"][0] == {"op": "linear", "in": 64, "out": 32}
-    assert header["encoder"]["posterior"] == {"kind": "identity"}
+    # A new model bounds sigma (ModelConfig.max_posterior_sigma = 3): the browser applies the
+    # same soft ceiling to log sigma^2 as VAE.encode does.
+    assert header["encoder"]["posterior"] == {
+        "kind": "softclamp",
+        "max": pytest.approx(2 * math.log(3.0)),
+    }
     # the framing is measured on the test digits: they fill their 8x8 frame
     assert header["framing"]["fill"] == pytest.approx(1.0)
     assert 0 < len(header["map"]["points"]) <= 1500
