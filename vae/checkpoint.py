@@ -125,12 +125,12 @@ def write_atomic(path: Path, data: bytes, overwrite: bool = True) -> None:
             os.replace(temp, path)
         else:
             os.link(temp, path)  # fails if `path` exists: create-only, atomically
-            _remove_quietly(temp)
+            remove_quietly(temp)
     except FileExistsError:
-        _remove_quietly(temp)
+        remove_quietly(temp)
         raise CheckpointError(f"{path} already exists; pass --force to replace it") from None
     except OSError as error:
-        _remove_quietly(temp)
+        remove_quietly(temp)
         raise CheckpointError(f"cannot write {path}: {error.strerror or error}") from None
     fsync_dir(path.parent)
 
@@ -155,7 +155,7 @@ def write_temp(folder: Path, data: bytes) -> Path:
             handle.flush()
             os.fsync(handle.fileno())
     except OSError as error:
-        _remove_quietly(Path(name))
+        remove_quietly(Path(name))
         raise CheckpointError(f"cannot write into {folder}: {error.strerror or error}") from None
     return Path(name)
 
@@ -173,7 +173,8 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _remove_quietly(path: Path) -> None:
+def remove_quietly(path: Path) -> None:
+    """Delete `path` if it can be: cleaning up after a failed write must not raise."""
     with contextlib.suppress(OSError):
         path.unlink()
 

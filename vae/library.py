@@ -27,6 +27,7 @@ from .checkpoint import (
     load_checkpoint,
     read_checkpoint_bytes,
     read_metadata,
+    remove_quietly,
     write_temp,
 )
 from .model import VAE
@@ -226,11 +227,11 @@ class ModelLibrary:
         try:
             load_checkpoint(temp)  # raises CheckpointError for anything wrong
         except CheckpointError as error:
-            _remove_quietly(temp)
+            remove_quietly(temp)
             # The messages name the file; the user knows it as their upload, not our temp file.
             raise CheckpointError(str(error).replace(temp.name, "the uploaded file")) from None
         except BaseException:
-            _remove_quietly(temp)
+            remove_quietly(temp)
             raise
         self._install(path, temp, overwrite)
         return self.entry(name)
@@ -279,14 +280,14 @@ class ModelLibrary:
                     if os.path.lexists(path):
                         raise FileExistsError(path) from None
                     os.replace(temp, path)
-                _remove_quietly(temp)
+                remove_quietly(temp)
         except FileExistsError:
-            _remove_quietly(temp)
+            remove_quietly(temp)
             raise ModelExistsError(
                 f"a model called {path.stem!r} already exists; choose another name or overwrite it"
             ) from None
         except OSError as error:
-            _remove_quietly(temp)
+            remove_quietly(temp)
             raise CheckpointError(f"cannot save {path.stem!r}: {error.strerror or error}") from None
         fsync_dir(path.parent)
 
@@ -313,11 +314,6 @@ def _process_running(pid: int) -> bool:
     except (OSError, OverflowError):  # PermissionError: it exists but belongs to another user
         return True
     return True
-
-
-def _remove_quietly(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        path.unlink()
 
 
 __all__ = [
