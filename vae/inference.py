@@ -386,7 +386,7 @@ def _gauss_hermite_2d(nodes: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def gaussian_elbo(
-    model: VAE, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, nodes: int = 10
+    model: VAE, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, nodes: int = 8
 ) -> torch.Tensor:
     """ELBO of q = N(mu, diag exp(logvar)) for each x, (B,): deterministic and differentiable.
 
@@ -413,7 +413,7 @@ class OptimalGaussian:
 
 
 def optimal_gaussian(
-    model: VAE, x, *, nodes: int = 10, iterations: int = 40, batch_size: int = 64
+    model: VAE, x, *, nodes: int = 8, iterations: int = 40, batch_size: int = 8
 ) -> OptimalGaussian:
     """The E-step: each example's own (μ, log σ²) by L-BFGS ascent on its ELBO from the encoder's.
 
@@ -483,7 +483,7 @@ class InferenceGaps:
 
 
 def inference_gaps(
-    model: VAE, x, *, plane: LatentPlane | None = None, nodes: int = 10
+    model: VAE, x, *, plane: LatentPlane | None = None, nodes: int = 8
 ) -> InferenceGaps:
     """log p(x), ELBO(q_encoder) and ELBO(q*) for each example of x (N, D)."""
     exact = exact_log_likelihood(model, x, plane=plane)
