@@ -14,6 +14,7 @@ from ui.inference_lab import (
 )
 from ui.state import CLICKED_INDEX_KEY, latent_view, require_active_model
 from viz.inference import convergence_figure, gap_histograms, posterior_figure
+from viz.plots import display_factor, to_png_bytes
 
 INDEX_KEY = "inf_index"
 GAP_SIZES = [50, 100, 200, 500, 1000]
@@ -146,8 +147,6 @@ with right:
             label = f" · {view.class_names[int(value)]}"
     st.markdown(f"**test point #{index}**{label}")
     if shape is not None:
-        from vae.plots import display_factor, to_png_bytes
-
         st.image(
             to_png_bytes(np.asarray(view.x[index]).reshape(shape), display_factor(shape, 84)),
             caption="x",

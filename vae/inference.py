@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from .losses import LOG_2PI, gaussian_kl
 from .model import VAE
 
+START_SIZES = (24, 32)  # first fine grids (points per side) beyond `fine`
 LOG_MIN, LOG_MAX = -30.0, 10.0  # log sigma^2 of q*: keeps exp() finite during the search
 
 
@@ -261,8 +262,20 @@ def exact_log_likelihood(
         box = _mass_boxes(plane, coarse, mu.float(), logvar.float(), threshold)
         outside = _outside_log_mass(plane, coarse, box)
         edges = -plane.extent + plane.spacing * box.float()  # (b, 4) in z
-        inside, err, zoom, dropped = _fine_pass(model, xb, edges, fine, threshold, max_elements)
+        # First grid: about one point per encoder sigma across the box (the posterior is
+        # usually about as wide as q), which the 2h-versus-h check then confirms or refines.
+        width = torch.maximum(edges[:, 1] - edges[:, 0], edges[:, 3] - edges[:, 2])
+        wanted = width / torch.exp(0.5 * logvar.float()).min(1).values
         m = torch.full((len(xb),), fine, device=x.device)
+        for size in START_SIZES:
+            m = torch.where((wanted > m) & (m < size) & (size <= max_fine), size, m)
+        inside, err, zoom, dropped = (
+            torch.empty(len(xb), *s, device=x.device) for s in ((), (), (4,), ())
+        )
+        for size in m.unique().tolist():
+            rows = (m == size).nonzero().flatten()
+            part = _fine_pass(model, xb[rows], edges[rows], size, threshold, max_elements)
+            inside[rows], err[rows], zoom[rows], dropped[rows] = part
         for _ in range(12):  # each round halves a box or doubles a grid: a few rounds at most
             todo = (err > tol) & (m < max_fine)
             if not todo.any():

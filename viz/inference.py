@@ -11,6 +11,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from .latent_map import prior_circles
+
 ENCODER_COLOUR = "#ff7f0e"
 OPTIMAL_COLOUR = "#17becf"
 PRIOR_COLOUR = "rgba(255,255,255,0.55)"
@@ -36,6 +38,7 @@ def posterior_figure(
     optimal: tuple[np.ndarray, np.ndarray] | None = None,
     modes: np.ndarray | None = None,
     mean: np.ndarray | None = None,
+    floor: float = 12.0,
     height: int = 480,
     font_size: int = 12,
 ) -> go.Figure:
@@ -45,15 +48,19 @@ def posterior_figure(
     Contours are drawn where log p(z|x) is 0.5, 2 and 4.5 nats below its peak: for a Gaussian
     posterior these are its 1σ, 2σ and 3σ ellipses, so they compare directly with q's.
     """
-    density = np.exp(log_density - log_density.max())
+    # Log density, floored `floor` nats below the peak: a second mode or a long tail thousands
+    # of times less dense than the peak stays visible, where a linear scale would hide it.
+    relative = np.maximum(log_density - log_density.max(), -floor)
     fig = go.Figure()
     fig.add_trace(
         go.Heatmap(
             x=xs,
             y=ys,
-            z=density,
+            z=relative,
+            zmin=-floor,
+            zmax=0,
             colorscale="Viridis",
-            showscale=False,
+            colorbar=dict(thickness=10, title=dict(text="log p(z|x)<br>− peak"), len=0.8),
             customdata=log_density,
             hovertemplate="z = (%{x:.3f}, %{y:.3f})<br>log p(z|x) = %{customdata:.2f}<extra></extra>",
             name="p(z|x)",
@@ -72,20 +79,7 @@ def posterior_figure(
             showlegend=True,
         )
     )
-    for r in (1, 2, 3):
-        cx, cy = _ellipse(np.zeros(2), np.array([r, r]), 144)
-        fig.add_trace(
-            go.Scatter(
-                x=cx,
-                y=cy,
-                mode="lines",
-                line=dict(color=PRIOR_COLOUR, width=1, dash="dot"),
-                name="prior p(z): 1, 2, 3σ",
-                legendgroup="prior",
-                showlegend=r == 1,
-                hoverinfo="skip",
-            )
-        )
+    fig.add_traces(prior_circles(PRIOR_COLOUR))
     qs = [("encoder q(z|x)", encoder, ENCODER_COLOUR, "solid")]
     if optimal is not None:
         qs.append(("best Gaussian q*(z|x)", optimal, OPTIMAL_COLOUR, "dash"))
@@ -168,9 +162,11 @@ def convergence_figure(
     hover, so the axis stays readable and the failure stays visible.
     """
     ks = np.asarray(ks, dtype=float)
-    elbo = estimates.get("elbo")
-    spread = 6.0 if elbo is None else max(6.0, 1.5 * float(exact - np.median(elbo[:, 0])))
-    low, high = exact - spread, exact + max(1.0, 0.25 * spread)
+    # Down to the lowest median (the naive estimator's), at most 40 nats: the failure shows,
+    # and the ELBO and IWAE, usually within a nat or two of log p(x), stay apart.
+    lowest = min(float(np.median(np.asarray(r), 0).min()) for r in estimates.values())
+    depth = float(np.clip(exact - lowest + 0.5, 6.0, 40.0))
+    low, high = exact - depth, exact + max(1.0, 0.1 * depth)
     fig = go.Figure()
     for name in ("naive", "iwae", "elbo"):
         if name not in estimates:
