@@ -209,7 +209,7 @@ st.plotly_chart(
 
 # --- Across the test set -----------------------------------------------------------------
 st.subheader("Across the test set")
-c = st.columns([1.3, 1, 3])
+c = st.columns([1.3, 1.5, 2.5])
 n = c[0].select_slider(
     "test points", [s for s in GAP_SIZES if s <= len(view.x)] or [len(view.x)], key="inf_gap_n"
 )

@@ -132,15 +132,30 @@ def posterior_figure(
                 hovertemplate="posterior mean (%{x:.3f}, %{y:.3f})<extra></extra>",
             )
         )
-    fig.update_xaxes(range=[xs[0], xs[-1]], title="z₁", constrain="domain")
-    fig.update_yaxes(range=[ys[0], ys[-1]], title="z₂", scaleanchor="x", scaleratio=1)
+    half_x, half_y = (xs[1] - xs[0]) / 2, (ys[1] - ys[0]) / 2  # cell centres: edges are half out
+    fig.update_xaxes(range=[xs[0] - half_x, xs[-1] + half_x], title="z₁", constrain="domain")
+    # Both axes shrink their domain to keep one unit equal on both (none extends its range).
+    fig.update_yaxes(
+        range=[ys[0] - half_y, ys[-1] + half_y],
+        title="z₂",
+        scaleanchor="x",
+        scaleratio=1,
+        constrain="domain",
+    )
     fig.update_layout(
         height=height,
         margin=dict(l=10, r=10, t=30, b=10),
         font=dict(size=font_size),
-        legend=dict(orientation="h", yanchor="top", y=-0.12, x=0),
+        # A dark legend: the contours and modes are white, as they are drawn on the heatmap.
+        legend=dict(
+            orientation="h",
+            yanchor="top",
+            y=-0.16,
+            x=0,
+            bgcolor="#303030",
+            font=dict(color="white"),
+        ),  # fmt: skip
         title=dict(text="exact posterior p(z|x) against q", font=dict(size=font_size + 2)),
-        plot_bgcolor="#222",
     )
     return fig
 
