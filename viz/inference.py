@@ -75,14 +75,14 @@ def posterior_figure(
             line=dict(color="white", width=1.5),
             showscale=False,
             hoverinfo="skip",
-            name="p(z|x) contours (1, 2, 3σ-equivalent)",
+            name="p(z|x): 1, 2, 3σ contours",
             showlegend=True,
         )
     )
     fig.add_traces(prior_circles(PRIOR_COLOUR))
-    qs = [("encoder q(z|x)", encoder, ENCODER_COLOUR, "solid")]
+    qs = [("q_encoder", encoder, ENCODER_COLOUR, "solid")]
     if optimal is not None:
-        qs.append(("best Gaussian q*(z|x)", optimal, OPTIMAL_COLOUR, "dash"))
+        qs.append(("q* (E-step)", optimal, OPTIMAL_COLOUR, "dash"))
     for name, (mu, sigma), colour, dash in qs:
         for k in (1, 2):
             ex, ey = _ellipse(np.asarray(mu), k * np.asarray(sigma))
@@ -117,7 +117,7 @@ def posterior_figure(
                 y=modes[:, 1],
                 mode="markers",
                 marker=dict(symbol="x", color="white", size=9, line=dict(color="black", width=1)),
-                name=f"modes of p(z|x) ({len(modes)})",
+                name=f"modes ({len(modes)})",
                 hovertemplate="mode (%{x:.3f}, %{y:.3f})<extra></extra>",
             )
         )
@@ -150,7 +150,7 @@ def posterior_figure(
         legend=dict(
             orientation="h",
             yanchor="top",
-            y=-0.16,
+            y=-0.2,
             x=0,
             bgcolor="#303030",
             font=dict(color="white"),
