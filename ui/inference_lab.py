@@ -1,5 +1,6 @@
-"""The Inference lab's computations for the active model, cached: the decoded plane and the
-test-set gaps once per model for the whole server, one point's posterior panel per session.
+"""The Inference lab's computations for the active model, cached for the whole server per
+model view (a saved model's view is shared by every session): the decoded plane, each chosen
+point's panel and estimators, and the gaps over the test set.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from ui.explore_cache import cached
 from ui.state import ActiveModel, LatentView
 from vae.inference import (
     EstimatorRuns,
@@ -123,24 +123,33 @@ def compute_point(model, plane: LatentPlane, x: np.ndarray, index: int) -> Point
     )
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _point(view_token: str, index: int, _model, _plane: LatentPlane, _x: np.ndarray):
+    del view_token  # the cache key only
+    return compute_point(_model, _plane, _x, index)
+
+
 def point_inference(active: ActiveModel, view: LatentView, index: int) -> PointInference:
-    """compute_point for test point `index`, once per session, model and point."""
-    plane = plane_for(active, view)
-    return cached(
-        (active.key, "inference_point", index),
-        lambda: compute_point(active.model, plane, np.asarray(view.x[index]), index),
+    """compute_point for test point `index`, once per model view and point for the server:
+    a class looking at the same point (a saved model's view is shared) computes it once."""
+    return _point(
+        view.token, index, active.model, plane_for(active, view), np.asarray(view.x[index])
     )
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _estimates(view_token: str, index: int, k_max: int, runs: int, _model, _x: np.ndarray):
+    del view_token  # the cache key only
+    ks = [k for k in (1, 3, 10, 30, 100, 300, 1000, 3000, 10_000, 30_000, 100_000) if k <= k_max]
+    return log_px_estimates(_model, _x, ks=ks, runs=runs, seed=index)
 
 
 def estimator_runs(
     active: ActiveModel, view: LatentView, index: int, k_max: int, runs: int
 ) -> EstimatorRuns:
-    """The three estimators at k = 1, 3, 10, ..., k_max over `runs` runs, cached per session."""
-    ks = [k for k in (1, 3, 10, 30, 100, 300, 1000, 3000, 10_000, 30_000, 100_000) if k <= k_max]
-    return cached(
-        (active.key, "inference_estimators", index, k_max, runs),
-        lambda: log_px_estimates(active.model, view.x[index], ks=ks, runs=runs, seed=index),
-    )
+    """The three estimators at k = 1, 3, 10, ..., k_max over `runs` runs (seeded by the point),
+    once per model view, point and options for the server."""
+    return _estimates(view.token, index, k_max, runs, active.model, np.asarray(view.x[index]))
 
 
 @dataclass(frozen=True)
