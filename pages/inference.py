@@ -9,6 +9,8 @@ from ui import presenter
 from ui.inference_lab import (
     estimator_runs,
     gap_sample,
+    input_estimates,
+    input_inference,
     is_gap_sample_cached,
     point_inference,
 )
@@ -17,6 +19,7 @@ from viz.inference import convergence_figure, gap_histograms, posterior_figure
 from viz.plots import display_factor, to_png_bytes
 
 INDEX_KEY = "inf_index"
+INFERENCE_INPUT_KEY = "vx_inference_input"  # written by pages/draw.py: {"x", "source", "name"}
 GAP_SIZES = [50, 100, 200, 500, 1000]
 LARGE_GAP_SAMPLE = 100  # test points searched for a large approximation gap
 
@@ -111,14 +114,29 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
         help=f"The largest log p(x) − ELBO(q*) among the first {LARGE_GAP_SAMPLE} test points "
         "(computed once per model; the first time takes a while).",
     )
-st.caption(
-    "**Draw or upload an image**: not on this page yet. The drawing pad and image upload "
-    "will send their picture here when they land; until then, choose a test point."
-)
+# A picture drawn or uploaded on the Draw & encode page, sent here with its "send" button.
+drawn = st.session_state.get(INFERENCE_INPUT_KEY)
+use_drawing = False
+if drawn is not None and len(drawn.get("x", ())) == view.x.shape[1]:
+    use_drawing = st.toggle(
+        f"Show {'your drawing' if drawn.get('source') == 'drawing' else drawn.get('name')} "
+        "from Draw & encode instead of a test point",
+        value=True,
+        key="inf_use_drawing",
+    )
+else:
+    st.caption(
+        "Draw or upload an image on **Draw & encode** and send it here to see its posterior."
+    )
 
 index = int(st.session_state[INDEX_KEY])
 with st.spinner("Computing p(z|x) on a grid and fitting q*…"):
-    point = point_inference(active, view, index)
+    if use_drawing:
+        x_shown = np.asarray(drawn["x"], dtype=np.float32)
+        point = input_inference(active, view, x_shown)
+    else:
+        x_shown = np.asarray(view.x[index])
+        point = point_inference(active, view, index)
 
 left, right = st.columns([1.25, 1])
 with left:
@@ -139,16 +157,21 @@ with left:
         config={"displaylogo": False},
     )
 with right:
-    label = ""
-    if view.y is not None:
-        value = view.y[index]
-        label = f" · label {value}"
-        if view.class_names is not None and view.label_kind == "class":
-            label = f" · {view.class_names[int(value)]}"
-    st.markdown(f"**test point #{index}**{label}")
+    if use_drawing:
+        st.markdown(
+            f"**{'your drawing' if drawn.get('source') == 'drawing' else drawn.get('name')}**"
+        )
+    else:
+        label = ""
+        if view.y is not None:
+            value = view.y[index]
+            label = f" · label {value}"
+            if view.class_names is not None and view.label_kind == "class":
+                label = f" · {view.class_names[int(value)]}"
+        st.markdown(f"**test point #{index}**{label}")
     if shape is not None:
         st.image(
-            to_png_bytes(np.asarray(view.x[index]).reshape(shape), display_factor(shape, 84)),
+            to_png_bytes(x_shown.reshape(shape), display_factor(shape, 84)),
             caption="x",
             output_format="PNG",
         )
@@ -193,7 +216,10 @@ c[2].caption(
     "log p(x) from the ELBO; the ELBO itself only gets less noisy."
 )
 with st.spinner(f"{2 * runs * k_max:,} decoder calls…"):
-    estimates = estimator_runs(active, view, index, k_max, runs)
+    if use_drawing:
+        estimates = input_estimates(active, x_shown, k_max, runs)
+    else:
+        estimates = estimator_runs(active, view, index, k_max, runs)
 st.plotly_chart(
     convergence_figure(
         estimates.ks,

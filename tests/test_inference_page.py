@@ -124,3 +124,14 @@ def test_a_model_without_a_2d_latent_space_gets_a_clear_message(digits):
     at = open_page(three)
     assert "needs a 2-D latent space" in "\n".join(i.value for i in at.info)
     assert not at.get("plotly_chart")
+
+
+def test_a_picture_sent_from_draw_and_encode_is_shown_instead_of_a_test_point(active, digits):
+    picture = {"x": [float(v) for v in digits.x_test[3]], "source": "upload", "name": "three.png"}
+    at = open_page(active, vx_inference_input=picture, inf_k_max=1_000, inf_runs=3)
+    assert at.toggle(key="inf_use_drawing").value
+    assert "**three.png**" in table(at)
+    assert "exact posterior p(z|x) against q" in chart_titles(at)
+    at.toggle(key="inf_use_drawing").set_value(False).run()
+    assert not at.exception
+    assert "test point #0" in table(at)

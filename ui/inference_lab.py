@@ -5,6 +5,7 @@ point's panel and estimators, and the gaps over the test set.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from ui.explore_cache import cached
 from ui.state import ActiveModel, LatentView
 from vae.inference import (
     EstimatorRuns,
@@ -152,6 +154,27 @@ def estimator_runs(
     return _estimates(view.token, index, k_max, runs, active.model, np.asarray(view.x[index]))
 
 
+def input_inference(active: ActiveModel, view: LatentView, x: np.ndarray) -> PointInference:
+    """compute_point for a drawn or uploaded picture x (D,), once per session and picture."""
+    digest = hashlib.sha1(np.ascontiguousarray(x, dtype=np.float32).tobytes()).hexdigest()
+    plane = plane_for(active, view)
+    return cached(
+        (active.key, "inference_input", digest),
+        lambda: compute_point(active.model, plane, np.asarray(x, dtype=np.float32), -1),
+    )
+
+
+def input_estimates(active: ActiveModel, x: np.ndarray, k_max: int, runs: int) -> EstimatorRuns:
+    """The three estimators for a drawn or uploaded picture, once per session and options."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    digest = hashlib.sha1(x.tobytes()).hexdigest()
+    ks = [k for k in (1, 3, 10, 30, 100, 300, 1000, 3000, 10_000, 30_000, 100_000) if k <= k_max]
+    return cached(
+        (active.key, "inference_input_estimates", digest, k_max, runs),
+        lambda: log_px_estimates(active.model, x, ks=ks, runs=runs),
+    )
+
+
 @dataclass(frozen=True)
 class GapSample:
     """The gaps of the first n test points."""
@@ -209,6 +232,8 @@ __all__ = [
     "compute_point",
     "estimator_runs",
     "gap_sample",
+    "input_estimates",
+    "input_inference",
     "is_gap_sample_cached",
     "plane_for",
     "point_inference",
