@@ -26,6 +26,7 @@ PAGES = [
     ("pages/train.py", "Train", ":material/model_training:", "Start"),
     ("pages/models.py", "Models", ":material/folder_open:", "Start"),
     ("pages/latent_map.py", "Latent map", ":material/scatter_plot:", "Look inside"),
+    ("pages/inference.py", "Inference lab", ":material/functions:", "Look inside"),
     ("pages/interpolate.py", "Interpolate", ":material/timeline:", "Look inside"),
     ("pages/manifold.py", "Manifold & samples", ":material/grid_on:", "Look inside"),
     ("pages/surface_3d.py", "3-D picture", ":material/view_in_ar:", "Look inside"),

@@ -98,6 +98,20 @@ def test_evaluate_json(trained, capsys):
     assert report["iwae_k"] == 50
 
 
+def test_evaluate_exact_log_likelihood(trained, capsys):
+    code = main(["evaluate", "--checkpoint", str(trained), "--iw", "2000", "--exact", "--json",
+                 "--quiet"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    report = json.loads(out)
+    exact, error = report["exact_log_likelihood"], report["exact_log_likelihood_error"]
+    # log p(x) >= IWAE's bound in expectation >= the ELBO; IWAE at k = 2000 is close to it here.
+    assert report["elbo"] < exact
+    assert abs(report["iwae"] - exact) < 0.1 + error
+    assert main(["evaluate", "--checkpoint", str(trained), "--iw", "0", "--exact", "--quiet"]) == 0
+    assert "log p(x) exact" in capsys.readouterr().out
+
+
 def test_evaluate_text_and_options(trained, capsys):
     code = main(["evaluate", "--checkpoint", str(trained), "--dataset", "digits",
                  "--split", "train", "--iw", "0", "--quiet"])  # fmt: skip

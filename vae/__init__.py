@@ -32,9 +32,29 @@ __all__ = [
 
 # Checkpoints and the model library (safetensors + JSON; never pickle).
 from .checkpoint import CheckpointError, load_checkpoint, read_metadata, save_checkpoint  # noqa: E402
+
+# Exact inference in the 2-D latent plane: log p(x), p(z|x), q*(z|x) and the gaps.
+from .inference import (  # noqa: E402
+    ExactLogLikelihood,
+    InferenceGaps,
+    decode_plane,
+    exact_log_likelihood,
+    exact_posterior,
+    inference_gaps,
+    log_px_estimates,
+    optimal_gaussian,
+)
 from .library import ModelEntry, ModelLibrary, safe_model_name  # noqa: E402
 
 __all__ += [
+    "ExactLogLikelihood",
+    "InferenceGaps",
+    "decode_plane",
+    "exact_log_likelihood",
+    "exact_posterior",
+    "inference_gaps",
+    "log_px_estimates",
+    "optimal_gaussian",
     "CheckpointError",
     "ModelEntry",
     "ModelLibrary",

@@ -175,6 +175,8 @@ def _add_evaluate(evaluate: argparse.ArgumentParser) -> None:
                           help="which part of the data to score")  # fmt: skip
     evaluate.add_argument("--seed", type=_non_negative_int, default=0,
                           help="seeds the samples of z and the binarisations")  # fmt: skip
+    evaluate.add_argument("--exact", action="store_true",
+                          help="also log p(x) by quadrature over the 2-D latent plane")  # fmt: skip
     _add_device(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--quiet", action="store_true", help="no progress on stderr")

@@ -1,0 +1,55 @@
+"""The Inference lab in Chromium: a point clicked on the Latent map opens with its posterior.
+
+Its own server with a library holding one small saved digits model. Screenshots go to
+artifacts/e2e/inference_*.png.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import app_server
+from tests.e2e.driver import exceptions, keyed_graph, lonely_points, to_page, wait_idle
+
+MODEL = "inference digits"
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory) -> Path:
+    from vae import TrainConfig
+    from vae.data import load_dataset
+    from vae.library import ModelLibrary
+    from vae.recipes import quick_train
+
+    folder = tmp_path_factory.mktemp("inference_models")
+    quick = quick_train(load_dataset("digits"), MODEL, config=TrainConfig(epochs=3), hidden=(64,))
+    ModelLibrary(folder).save(MODEL, quick.model, quick.metadata)
+    return folder
+
+
+def test_a_clicked_point_opens_in_the_inference_lab(browser, library, artifacts_dir):
+    with app_server(library) as url:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.goto(url + f"/latent_map?model={MODEL}")
+        page.get_by_text(f"Model: {MODEL}").first.wait_for(timeout=120_000)
+        gd = keyed_graph(page, "map_chart")
+        wait_idle(page, timeout=120)
+        x, y, index = lonely_points(gd, 1)[0]
+        page.mouse.click(*to_page(gd, x, y))
+        page.get_by_text(f"test point #{index}").first.wait_for(timeout=60_000)
+        wait_idle(page, timeout=60)
+
+        page.locator('[data-testid="stSidebarNav"] a', has_text="Inference lab").click()
+        page.get_by_text(f"Last clicked on the Latent map (#{index})").wait_for(timeout=120_000)
+        page.get_by_text("estimators of log p(x) against k").wait_for(timeout=180_000)
+        wait_idle(page, timeout=120)
+        assert page.get_by_text(f"test point #{index}").count()  # the clicked point is shown
+        assert page.get_by_label("Test point #").input_value() == str(index)
+        assert page.get_by_text("exact posterior p(z|x) against q").count()
+        assert page.get_by_text("log p(x), exact (quadrature)").count()
+        page.screenshot(path=str(artifacts_dir / "inference_clicked.png"), full_page=True)
+        assert not exceptions(page)
+        context.close()

@@ -1,0 +1,137 @@
+"""AppTest of the Inference lab page through app.py's navigation, on a small digits model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from ui.state import ActiveModel
+from vae import VAE, ModelConfig, TrainConfig, train
+from vae.data import load_dataset
+
+TIMEOUT = 180
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = "pages/inference.py"
+
+
+@pytest.fixture(autouse=True)
+def library_dir(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "models"
+    monkeypatch.setenv("VAE_EXPLORER_MODELS", str(folder))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+def small_model(digits, latent_dim: int = 2) -> VAE:
+    torch.manual_seed(0)
+    config = ModelConfig(
+        input_dim=digits.input_dim, image_shape=digits.image_shape, hidden=(32,),
+        latent_dim=latent_dim,
+    )  # fmt: skip
+    model = VAE(config)
+    train(model, digits.x_train, None, TrainConfig(epochs=3, batch_size=64, snapshot_latents=False))
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def active(digits) -> ActiveModel:
+    return ActiveModel(
+        key="test:inference", name="tiny digits", model=small_model(digits), metadata={},
+        dataset=digits, source="session",
+    )  # fmt: skip
+
+
+def open_page(active: ActiveModel | None, **state) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    if active is not None:
+        at.session_state["vx_active_model"] = active
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    at.switch_page(PAGE).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def chart_titles(at: AppTest) -> list[str]:
+    return [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+
+
+def table(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def test_page_without_a_model_points_to_where_one_comes_from():
+    at = open_page(None)
+    assert "No model yet" in "\n".join(i.value for i in at.info)
+
+
+def test_the_clicked_point_opens_with_its_posterior_numbers_and_estimators(active):
+    at = open_page(active, vx_clicked_index=7, inf_k_max=1_000, inf_runs=3)
+    assert at.number_input(key="inf_index").value == 7
+    assert "test point #7" in table(at)
+    titles = chart_titles(at)
+    assert "exact posterior p(z|x) against q" in titles
+    assert "estimators of log p(x) against k" in titles
+    # The numbers' table: log p(x) >= ELBO(q*) >= ELBO(q_enc), and KL = log p(x) − ELBO.
+    rows = {}  # label -> first number of the row; labels hold escaped pipes (p(z\|x))
+    for line in table(at).splitlines():
+        cells = line.strip("| ").split(" | ")
+        if len(cells) == 2 and cells[1][:1] in "-*0123456789":
+            rows[cells[0]] = float(cells[1].split()[0].strip("*"))
+
+    def number(start: str) -> float:
+        return next(v for k, v in rows.items() if k.startswith(start))
+
+    log_px, enc, best = number("log p(x)"), number("ELBO(q_encoder)"), number("ELBO(q\\*)")
+    assert log_px >= best >= enc
+    assert number("KL(q_enc ‖ p(z\\|x)) = ") == pytest.approx(log_px - enc, abs=2e-3)
+    assert number("KL(q_enc ‖ p(z\\|x)) on") == pytest.approx(log_px - enc, abs=0.05)
+
+
+def test_across_the_test_set_and_the_large_gap_button(active):
+    at = open_page(active, inf_k_max=1_000, inf_runs=3)
+    at.select_slider(key="inf_gap_n").set_value(50).run()
+    at.button(key="inf_gap_go").click().run()
+    assert not at.exception
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert len(charts) == 3  # the posterior, the estimators, the gaps
+    subplot_titles = str(charts[2]["layout"].get("annotations", []))
+    assert "approximation gap" in subplot_titles and "amortisation gap" in subplot_titles
+    assert sum(t["type"] == "histogram" for t in charts[2]["data"]) == 3
+    assert "Means over 50 points" in "\n".join(c.value for c in at.caption)
+    at.button(key="inf_large_gap").click().run()
+    assert not at.exception
+    chosen = at.number_input(key="inf_index").value
+    assert 0 <= chosen < 100
+    assert f"test point #{chosen}" in table(at)
+
+
+def test_a_model_without_a_2d_latent_space_gets_a_clear_message(digits):
+    three = ActiveModel(
+        key="test:3d", name="3-D", model=small_model(digits, latent_dim=3), metadata={},
+        dataset=digits, source="session",
+    )  # fmt: skip
+    at = open_page(three)
+    assert "needs a 2-D latent space" in "\n".join(i.value for i in at.info)
+    assert not at.get("plotly_chart")
+
+
+def test_a_picture_sent_from_draw_and_encode_is_shown_instead_of_a_test_point(active, digits):
+    picture = {"x": [float(v) for v in digits.x_test[3]], "source": "upload", "name": "three.png"}
+    at = open_page(active, vx_inference_input=picture, inf_k_max=1_000, inf_runs=3)
+    assert at.toggle(key="inf_use_drawing").value
+    assert "**three.png**" in table(at)
+    assert "exact posterior p(z|x) against q" in chart_titles(at)
+    at.toggle(key="inf_use_drawing").set_value(False).run()
+    assert not at.exception
+    assert "test point #0" in table(at)
