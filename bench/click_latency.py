@@ -46,7 +46,7 @@ from bench.latent_bench import (  # noqa: E402
 )
 from tests.e2e.driver import empty_spots, keyed_graph, lonely_points, to_page, wait_idle  # noqa: E402
 
-QUICK_START = "Quick start: train on digits"
+QUICK_START = "Train on digits"
 WARM_UP = 2  # clicks per contender before timing: first decode, first image fetch
 SPOTS = 4  # empty spots used in turn; each round moves them by JITTER_PX
 JITTER_PX = 2

@@ -64,7 +64,7 @@ def steps(browser, url: str, quick_start: bool, away: str) -> dict[str, tuple[in
     def land() -> None:
         page.goto(url)
         if quick_start:
-            page.get_by_role("button", name="Quick start: train on digits").click()
+            page.get_by_role("button", name="Train on digits").click()
         page.get_by_role("heading", name="Latent map").wait_for(timeout=180_000)
         keyed_graph(page, "map_chart")
 

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.latent_bench import ROOT, append_results, chromium, machine, median  # noqa: E402
 from tests.e2e.conftest import free_port, start_streamlit, stop  # noqa: E402
 
-QUICK_START = "Quick start: train on digits"
+QUICK_START = "Train on digits"
 MAP_DRAWN_JS = """
 async () => {
   for (;;) {

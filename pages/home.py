@@ -47,13 +47,13 @@ with start:
         "latent map."
     )
     quick_start = st.button(
-        "Quick start: train on digits", type="primary", key="home_quick_start",
+        "Train on digits", type="primary", key="home_quick_start",
         icon=":material/bolt:", width="stretch",
     )  # fmt: skip
     quick_start_progress = st.empty()  # filled once the whole page is drawn (below)
     pretrained = next((e for e in shipped_models() if e.name == PRETRAINED_FASHION), None)
     if pretrained is not None:
-        if st.button("Open the Fashion-MNIST map (pretrained)", key="home_open_pretrained",
+        if st.button("Open Fashion-MNIST", key="home_open_pretrained",
                      icon=":material/checkroom:", width="stretch"):  # fmt: skip
             try:
                 activate_shipped_model(pretrained)
@@ -82,7 +82,7 @@ with start:
                 st.error(f"Cannot open '{plain(chosen)}': {plain(error)}")
             else:
                 st.switch_page(LATENT_MAP_PAGE)
-    st.page_link("pages/train.py", label="Your own settings or data",
+    st.page_link("pages/train.py", label="Your own data",
                  icon=":material/model_training:")  # fmt: skip
 
     st.subheader("What a bubble means")

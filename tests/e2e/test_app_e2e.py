@@ -29,7 +29,7 @@ from tests.e2e.driver import (
     wait_idle,
 )
 
-QUICK_START = "Quick start: train on digits"
+QUICK_START = "Train on digits"
 NAV = '[data-testid="stSidebarNav"] a'
 
 

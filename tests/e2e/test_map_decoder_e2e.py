@@ -40,7 +40,7 @@ def page(browser, app_url, artifacts_dir):
     page.received = []  # the websocket frames from the server (bytes)
     page.on("websocket", lambda ws: ws.on("framereceived", lambda f: page.received.append(f)))
     page.goto(app_url)
-    page.get_by_role("button", name="Quick start: train on digits").click()
+    page.get_by_role("button", name="Train on digits").click()
     page.get_by_role("heading", name="Latent map").wait_for(timeout=120_000)
     keyed_graph(page, "map_chart")
     wait_idle(page)

@@ -44,7 +44,7 @@ def page(browser, app_url, artifacts_dir):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.goto(app_url)
-    page.get_by_role("button", name="Quick start: train on digits").click()
+    page.get_by_role("button", name="Train on digits").click()
     page.get_by_role("heading", name="Latent map").wait_for(timeout=120_000)
     keyed_graph(page, "map_chart")
     page.locator(UNDER).wait_for(state="attached", timeout=60_000)
