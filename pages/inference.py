@@ -14,7 +14,9 @@ from ui.inference_lab import (
     is_gap_sample_cached,
     point_inference,
 )
+from ui.latent_panel import point_label
 from ui.state import CLICKED_INDEX_KEY, latent_view, require_active_model
+from ui.text import plain
 from viz.inference import convergence_figure, gap_histograms, posterior_figure
 from viz.plots import display_factor, to_png_bytes
 
@@ -158,17 +160,10 @@ with left:
     )
 with right:
     if use_drawing:
-        st.markdown(
-            f"**{'your drawing' if drawn.get('source') == 'drawing' else drawn.get('name')}**"
-        )
+        name = "your drawing" if drawn.get("source") == "drawing" else drawn.get("name")
+        st.markdown(f"**{plain(name)}**")
     else:
-        label = ""
-        if view.y is not None:
-            value = view.y[index]
-            label = f" · label {value}"
-            if view.class_names is not None and view.label_kind == "class":
-                label = f" · {view.class_names[int(value)]}"
-        st.markdown(f"**test point #{index}**{label}")
+        st.markdown(f"**test point #{index}**{point_label(view, index)}")
     if shape is not None:
         st.image(
             to_png_bytes(x_shown.reshape(shape), display_factor(shape, 84)),

@@ -268,3 +268,21 @@ def test_a_rerun_does_not_serialise_the_map_again(active: ActiveModel, monkeypat
     assert not at.exception
     assert at.get("plotly_chart")[0].proto.spec == first
     assert conversions == []
+
+
+def test_a_points_label_is_escaped_for_markdown_on_the_map_and_in_the_inference_lab():
+    from ui.latent_panel import point_label
+    from ui.state import LatentView
+
+    hostile = ("![x](http://evil.example/i.png)", "[click](http://phish.example)")
+    view = LatentView(x=np.zeros((2, 1)), y=np.array([0, 1]), mu=np.zeros((2, 2)),
+                      sigma=np.ones((2, 2)), kl=np.zeros(2), recon_nll=np.zeros(2),
+                      label_kind="class", class_names=hostile)  # fmt: skip
+    for index, name in enumerate(hostile):
+        label = point_label(view, index)
+        assert "](" not in label and name.strip("!") not in label  # no link, no image
+        assert label.replace("\\", "") == f" · {name}"  # the same text, shown literally
+    unlabelled = LatentView(x=np.zeros((1, 1)), y=None, mu=np.zeros((1, 2)),
+                            sigma=np.ones((1, 2)), kl=np.zeros(1), recon_nll=np.zeros(1),
+                            label_kind=None, class_names=None)  # fmt: skip
+    assert point_label(unlabelled, 0) == ""

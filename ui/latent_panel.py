@@ -27,6 +27,17 @@ N_SAMPLES = 6  # decodes of z = mu + sigma * eps shown for a clicked data point
 MAP_HEIGHT = 640  # px: the map fills its column's width at any height (equal units, wider range)
 
 
+def point_label(view: LatentView, index: int) -> str:
+    """' · <class name>' or ' · label <value>' for test point `index` (escaped for Markdown:
+    names come from the user's data), or '' when the data have no labels."""
+    if view.y is None:
+        return ""
+    value = view.y[index]
+    if view.class_names is not None and view.label_kind == "class":
+        return f" · {plain(view.class_names[int(value)])}"
+    return f" · label {plain(value)}"
+
+
 def color_values(view: LatentView, color_by: str):
     """(values (N,) or None, color_kind, legend title) for a "Colour by" choice."""
     if color_by == "label" and view.y is not None:
@@ -130,14 +141,8 @@ def decode_panel(
     mu, sigma = view.mu[index], view.sigma[index]
     seed = st.session_state.get(SAMPLE_SEED_KEY, 0)
     decoded = decode_latents(active.model, np.vstack([mu[None], samples]))  # (1 + S, D)
-    label = ""
-    if view.y is not None:
-        value = view.y[index]
-        label = f" · label {plain(value)}"
-        if view.class_names is not None and view.label_kind == "class":
-            label = f" · {plain(view.class_names[int(value)])}"
     st.markdown(
-        f"**test point #{index}**{label}  \nμ = ({mu[0]:.3f}, {mu[1]:.3f}) · "
+        f"**test point #{index}**{point_label(view, index)}  \nμ = ({mu[0]:.3f}, {mu[1]:.3f}) · "
         f"σ = ({sigma[0]:.3f}, {sigma[1]:.3f}) · KL {view.kl[index]:.2f} nats"
     )
     if picture_in_browser:  # decoded from mu: the picture above
