@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile import ROOT, assert_clear_message, assert_cli_refused, folder_state, run_cli
+from tests.hostile import (
+    ROOT,
+    assert_clear_message,
+    assert_cli_refused,
+    folder_state,
+    run_cli,
+    shown,
+)
 from vae.config import ConfigError, TrainConfig
 from vae.library import ModelLibrary
 
@@ -315,6 +322,6 @@ def test_save_and_upload_forms_refuse_names(
                 library.delete(name[:80])
                 continue
             assert len(errors) == 1 and errors[0].startswith(prefix), (case_id, field, errors)
-            assert_clear_message(errors[0], message)
+            assert_clear_message(shown(errors[0]), message)  # as a reader sees it
             assert at.session_state["vx_active_model"].key == active.key
     assert folder_state(tmp_path) == before
