@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
@@ -114,6 +116,27 @@ def test_across_the_test_set_and_the_large_gap_button(active):
     chosen = at.number_input(key="inf_index").value
     assert 0 <= chosen < 100
     assert f"test point #{chosen}" in table(at)
+    # The gaps of those 50 points are now a colouring of the Latent map; the others are grey.
+    at.switch_page("pages/latent_map.py").run()
+    assert not at.exception
+    assert "approximation gap" in at.selectbox(key="map_color_by").options
+    at.selectbox(key="map_color_by").set_value("approximation gap").run()
+    assert not at.exception
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    coloured = next(t for t in figure["data"] if t.get("name") == "log p(x) − ELBO(q*) (nats)")
+    grey = next(t for t in figure["data"] if t.get("name") == "no value")
+    scored, unscored = (set(_plotly_array(t["customdata"]).tolist()) for t in (coloured, grey))
+    # the first test points, as many as the largest sample the page computed (50 here, 100 for
+    # the large-gap button)
+    assert len(scored) >= 50 and scored == set(range(len(scored)))
+    assert unscored and not scored & unscored
+
+
+def _plotly_array(value) -> np.ndarray:
+    """An array as Plotly's JSON carries it: typed bytes in base64, or a plain list."""
+    if isinstance(value, dict):
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+    return np.asarray(value)
 
 
 def test_a_model_without_a_2d_latent_space_gets_a_clear_message(digits):

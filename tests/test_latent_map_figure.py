@@ -8,6 +8,7 @@ import pytest
 
 from viz.latent_map import (
     CONTINUOUS_BINS,
+    NO_VALUE_COLOR,
     PALETTE,
     bubble_data,
     data_bounds,
@@ -79,12 +80,14 @@ def test_continuous_bubbles_take_the_colour_of_their_bin(cloud) -> None:
     mu, sigma, _ = cloud
     values = np.linspace(0.0, 1.0, len(mu))
     data = bubble_data(mu, sigma, values, color_kind="continuous")
-    assert len(data.palette) == CONTINUOUS_BINS
+    assert len(data.palette) == CONTINUOUS_BINS + 1  # the bins, then the grey of "no value"
+    assert data.palette[-1] == NO_VALUE_COLOR
     assert data.color[0] == 0 and data.color[-1] == CONTINUOUS_BINS - 1
     assert (np.diff(data.color.astype(int)) >= 0).all()  # monotone in the value
-    # NaN values (a failed reconstruction, say) do not break the bins
+    # NaN values (a failed reconstruction, a point not scored) take the grey, the rest the bins
     values[3] = np.nan
-    assert bubble_data(mu, sigma, values, color_kind="continuous").color.max() < CONTINUOUS_BINS
+    with_gap = bubble_data(mu, sigma, values, color_kind="continuous").color
+    assert with_gap[3] == CONTINUOUS_BINS and np.delete(with_gap, 3).max() < CONTINUOUS_BINS
     single = bubble_data(mu, sigma, None, color_kind=None)
     assert set(single.color.tolist()) == {0} and len(single.palette) == 1
 
@@ -142,3 +145,19 @@ def test_one_palette() -> None:
 
     assert PALETTE[0] == plots.TRAIN_COLOR
     assert compare.PALETTE is PALETTE
+
+
+def test_a_colouring_known_for_some_points_only_draws_the_others_grey():
+    mu = np.arange(10, dtype=np.float32).reshape(5, 2)
+    sigma = np.full((5, 2), 0.1, np.float32)
+    values = np.array([np.nan, 1.0, np.nan, 3.0, 2.0])
+    fig = latent_map_figure(mu, sigma, values, color_kind="continuous", color_label="gap")
+    grey = next(t for t in fig.data if t.name == "no value")
+    coloured = next(t for t in fig.data if t.name == "gap")
+    assert list(grey.customdata) == [0, 2] and grey.marker.color == NO_VALUE_COLOR
+    assert list(coloured.customdata) == [1, 3, 4]  # clicks still name the right test points
+    np.testing.assert_array_equal(coloured.marker.color, [1.0, 3.0, 2.0])
+    bubbles = bubble_data(mu, sigma, values, color_kind="continuous")
+    assert bubbles.palette[bubbles.color[0]] == NO_VALUE_COLOR
+    assert bubbles.palette[bubbles.color[2]] == NO_VALUE_COLOR
+    assert NO_VALUE_COLOR not in {bubbles.palette[i] for i in bubbles.color[[1, 3, 4]]}

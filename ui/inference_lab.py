@@ -197,6 +197,12 @@ def _gap_store() -> dict:
 MAX_GAP_SAMPLES = 6
 
 
+def latest_gap_sample(view: LatentView) -> GapSample | None:
+    """The largest gap sample computed for this view (on the Inference lab page), if any."""
+    samples = [(n, s) for (token, n), s in list(_gap_store().items()) if token == view.token]
+    return max(samples, key=lambda item: item[0])[1] if samples else None
+
+
 def is_gap_sample_cached(view: LatentView, n: int) -> bool:
     return (view.token, min(n, len(view.x))) in _gap_store()
 

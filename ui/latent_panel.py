@@ -15,6 +15,7 @@ import streamlit as st
 
 from ui.components.map_layer import MapClick
 from ui.frozen_figure import FrozenFigure
+from ui.inference_lab import latest_gap_sample
 from ui.latent_images import show_vector, strip_image
 from ui.state import ActiveModel, LatentView
 from ui.text import plain
@@ -22,6 +23,7 @@ from ui.view_link import COLOR_CHOICES  # noqa: F401  (re-exported: the Colour-b
 from vae.latent import decode_latents
 from viz.latent_map import BubbleData, bubble_data, latent_map_figure
 
+GAP_CHOICE = "approximation gap"  # of ui.view_link.COLOR_CHOICES
 SAMPLE_SEED_KEY = "vx_map_sample_seed"
 N_SAMPLES = 6  # decodes of z = mu + sigma * eps shown for a clicked data point
 MAP_HEIGHT = 640  # px: the map fills its column's width at any height (equal units, wider range)
@@ -49,7 +51,19 @@ def color_values(view: LatentView, color_by: str):
         return view.kl, "continuous", "KL (nats)"
     if color_by == "reconstruction error":
         return view.recon_nll, "continuous", "−log p(x|z=μ) (nats)"
+    if color_by == GAP_CHOICE and (sample := latest_gap_sample(view)) is not None:
+        # Only the points the Inference lab scored have a value; the others are drawn grey.
+        values = np.full(len(view.mu), np.nan)
+        values[sample.indices] = sample.gaps.approximation_gap
+        return values, "continuous", "log p(x) − ELBO(q*) (nats)"
     return None, None, "points"
+
+
+def color_key(view: LatentView, color_by: str) -> str:
+    """What a colouring depends on, for the caches: the choice (and the gap sample's size)."""
+    if color_by == GAP_CHOICE and (sample := latest_gap_sample(view)) is not None:
+        return f"{color_by}:{len(sample.indices)}"
+    return color_by
 
 
 def cached_map_figure(
@@ -77,7 +91,7 @@ def cached_map_figure(
         )
         return FrozenFigure(figure)  # shown on every run of the page: serialised once
 
-    base = view.derived(("map", model_key, color_by, prior), build)
+    base = view.derived(("map", model_key, color_key(view, color_by), prior), build)
     return base if window is None else base.with_window(window)
 
 
@@ -90,7 +104,7 @@ def cached_bubbles(
         values, kind, _ = color_values(view, color_by)
         return bubble_data(view.mu, view.sigma, values, color_kind=kind, bubbles=bubbles)
 
-    return view.derived(("bubbles", model_key, color_by, bubbles), build)
+    return view.derived(("bubbles", model_key, color_key(view, color_by), bubbles), build)
 
 
 def clicked_samples(view: LatentView, click: MapClick | None) -> np.ndarray | None:

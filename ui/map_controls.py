@@ -36,7 +36,16 @@ SHORTCUT_HELP = (
 
 
 def color_options(view: LatentView) -> list[str]:
-    return [c for c in COLOR_CHOICES if c != "label" or view.y is not None]
+    """The colourings this view can show: labels only if it has them, the approximation gap
+    once the Inference lab has computed it for a sample of its points."""
+    from .inference_lab import latest_gap_sample
+
+    return [
+        c
+        for c in COLOR_CHOICES
+        if (c != "label" or view.y is not None)
+        and (c != "approximation gap" or latest_gap_sample(view) is not None)
+    ]
 
 
 def init_map_options(view: LatentView) -> list[str]:

@@ -23,8 +23,14 @@ KNOWN_PARAMS = (MODEL, Z, INDEX, SELECTED, PATH, WINDOW, COLOR, BUBBLES, PRIOR, 
 
 # The latent map's options (the widgets of pages/latent_map.py) and their short link codes:
 # plain ASCII, so a link stays readable where "σ" would be percent-encoded.
-COLOR_CHOICES = ("label", "σ (posterior std)", "KL to prior", "reconstruction error")
-COLOR_CODES = dict(zip(("label", "sigma", "kl", "recon"), COLOR_CHOICES, strict=True))
+COLOR_CHOICES = (
+    "label",
+    "σ (posterior std)",
+    "KL to prior",
+    "reconstruction error",
+    "approximation gap",  # offered once the Inference lab has computed the gaps of a sample
+)
+COLOR_CODES = dict(zip(("label", "sigma", "kl", "recon", "gap"), COLOR_CHOICES, strict=True))
 BUBBLE_CHOICES = ("off", "1σ", "2σ")
 BUBBLE_CODES = dict(zip(("off", "1", "2"), BUBBLE_CHOICES, strict=True))
 

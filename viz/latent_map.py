@@ -36,6 +36,7 @@ NEUTRAL = "#444444"  # points (and bubbles) when nothing colours them
 # A continuous colouring's bubbles take the Viridis colour of their bin: one canvas path per
 # colour keeps the browser's redraw to a few fills and strokes.
 CONTINUOUS_BINS = 8
+NO_VALUE_COLOR = "#c8c8c8"  # points (and bubbles) of a continuous colouring that have no value
 WEBGL_ABOVE = 5_000  # points drawn as SVG markers up to here, WebGL (Scattergl) beyond
 MAP_UIREVISION = "latent-map"  # constant: Plotly keeps zoom/pan while this stays the same
 TRANSPARENT = "rgba(0,0,0,0)"  # plot and paper: the bubble canvas underneath shows through
@@ -125,9 +126,10 @@ def bubble_data(
         lo, hi = (values[finite].min(), values[finite].max()) if finite.any() else (0.0, 1.0)
         scaled = np.clip((np.where(finite, values, lo) - lo) / ((hi - lo) or 1.0), 0, 1)
         index = np.minimum((scaled * CONTINUOUS_BINS).astype(int), CONTINUOUS_BINS - 1)
+        index[~finite] = CONTINUOUS_BINS  # no value: the grey of their points
         centres = (np.arange(CONTINUOUS_BINS) + 0.5) / CONTINUOUS_BINS
         palette = tuple(sample_colorscale("Viridis", list(centres), colortype="rgb"))
-        return BubbleData(mu, sigma, index.astype(np.uint8), palette, k)
+        return BubbleData(mu, sigma, index.astype(np.uint8), (*palette, NO_VALUE_COLOR), k)
     groups = _groups(color, color_kind, n)
     for i, (_, _, idx) in enumerate(groups):
         index[idx] = i
@@ -225,18 +227,34 @@ def latent_map_figure(
     size = point_size or marker_size(n)
     index_hover = "z = (%{x:.2f}, %{y:.2f})<br>#%{customdata}<extra>%{fullData.name}</extra>"
     if color_kind == "continuous" and color is not None:
+        values = np.asarray(color, dtype=np.float32)
+        has_value = np.isfinite(values)
+        if not has_value.all():  # e.g. a quantity computed for a sample of the points only
+            missing = np.flatnonzero(~has_value)
+            fig.add_trace(
+                points_trace(
+                    x=mu[missing, 0],
+                    y=mu[missing, 1],
+                    mode="markers",
+                    marker=dict(size=size, color=NO_VALUE_COLOR),
+                    customdata=missing,
+                    name="no value",
+                    hovertemplate=index_hover,
+                )
+            )
+        shown = np.flatnonzero(has_value)
         fig.add_trace(
             points_trace(
-                x=mu[:, 0],
-                y=mu[:, 1],
+                x=mu[shown, 0],
+                y=mu[shown, 1],
                 mode="markers",
                 marker=dict(
                     size=size,
-                    color=np.asarray(color, dtype=np.float32),
+                    color=values[shown],
                     colorscale="Viridis",
                     colorbar=dict(title=dict(text=color_label), thickness=12, len=0.8),
                 ),
-                customdata=np.arange(n),
+                customdata=shown,
                 name=color_label,
                 hovertemplate=index_hover.replace(
                     "<extra>", f"<br>{color_label} %{{marker.color:.3g}}<extra>"
