@@ -226,22 +226,18 @@ def latent_map_figure(
     points_trace = go.Scattergl if n > webgl_above else go.Scatter
     size = point_size or marker_size(n)
     index_hover = "z = (%{x:.2f}, %{y:.2f})<br>#%{customdata}<extra>%{fullData.name}</extra>"
+
+    def points(idx: np.ndarray, color, name: str, **extra) -> go.Scatter | go.Scattergl:
+        """The points `idx` (test-set indices, carried as customdata for the click) in one trace."""
+        return points_trace(x=mu[idx, 0], y=mu[idx, 1], mode="markers", customdata=idx,
+                            marker=dict(size=size, color=color), name=name,
+                            hovertemplate=index_hover, **extra)  # fmt: skip
+
     if color_kind == "continuous" and color is not None:
         values = np.asarray(color, dtype=np.float32)
         has_value = np.isfinite(values)
         if not has_value.all():  # e.g. a quantity computed for a sample of the points only
-            missing = np.flatnonzero(~has_value)
-            fig.add_trace(
-                points_trace(
-                    x=mu[missing, 0],
-                    y=mu[missing, 1],
-                    mode="markers",
-                    marker=dict(size=size, color=NO_VALUE_COLOR),
-                    customdata=missing,
-                    name="no value",
-                    hovertemplate=index_hover,
-                )
-            )
+            fig.add_trace(points(np.flatnonzero(~has_value), NO_VALUE_COLOR, "no value"))
         shown = np.flatnonzero(has_value)
         fig.add_trace(
             points_trace(
@@ -272,19 +268,7 @@ def latent_map_figure(
                 and class_names[int(name)] != name
             ):
                 label = f"{name}: {plotly_text(class_names[int(name)])}"
-            fig.add_trace(
-                points_trace(
-                    x=mu[idx, 0],
-                    y=mu[idx, 1],
-                    mode="markers",
-                    marker=dict(size=size, color=hex_color),
-                    customdata=idx,
-                    name=label,
-                    legendgroup=name,
-                    hovertemplate=index_hover,
-                    meta={"vx_color": i},
-                )
-            )
+            fig.add_trace(points(idx, hex_color, label, legendgroup=name, meta={"vx_color": i}))
 
     fig.update_layout(
         height=height,
