@@ -113,6 +113,13 @@ def test_a_link_with_a_zoom_window_and_colour_by_is_applied(page, artifacts_dir)
     assert not exceptions(page)
 
 
+def press(page, key: str) -> None:
+    """A key pressed on a settled page, as a person presses it: a page that is still rerunning
+    (after a scene, the map reports its new window a moment later) remounts its key listener."""
+    wait_idle(page, timeout=60, quiet=1.5)
+    page.keyboard.press(key)
+
+
 def test_presenter_mode_keys_switch_bubbles_colour_prior_and_scenes(page, artifacts_dir):
     open_and_settle(
         page, f"/latent_map?model={MODEL.replace(' ', '+')}&present=1&bub=1&color=label", "Esc"
@@ -129,24 +136,24 @@ def test_presenter_mode_keys_switch_bubbles_colour_prior_and_scenes(page, artifa
     assert page.get_by_text("leave presenter mode").is_visible()  # the shortcut list
 
     blur(page)
-    page.keyboard.press("b")
+    press(page, "b")
     wait_for(lambda: checked_bubbles(page) == "bubbles 2σ" or checked_bubbles(page) == "2σ",
              "bubbles 2σ", page)  # fmt: skip
-    page.keyboard.press("p")
+    press(page, "p")
     prior = page.locator(".st-key-map_prior input[type=checkbox]")
     wait_for(prior.is_checked, "prior on", page)
-    page.keyboard.press("c")
+    press(page, "c")
     wait_for(lambda: "σ (posterior std)" in selected_colour(page), "colour σ", page)
     # → steps through the library's scenes: the first, then the second.
-    page.keyboard.press("ArrowRight")
+    press(page, "ArrowRight")
     wait_for(lambda: "label" in selected_colour(page), "scene 1", page)
-    page.keyboard.press("ArrowRight")
+    press(page, "ArrowRight")
     wait_for(lambda: "KL to prior" in selected_colour(page), "scene 2", page)
-    page.keyboard.press("ArrowLeft")
+    press(page, "ArrowLeft")
     wait_for(lambda: "label" in selected_colour(page), "scene 1 again", page)
     # Typing in a field is not a shortcut: no field is visible in presenter mode, so the
     # check is that Esc leaves it and the sidebar's controls come back.
-    page.keyboard.press("Escape")
+    press(page, "Escape")
     page.locator('[data-testid="stSidebar"]').wait_for(state="visible", timeout=60_000)
     assert not exceptions(page)
 
