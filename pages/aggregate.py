@@ -42,7 +42,7 @@ key = (active.key, "aggregate", resolution, extent)
 if not is_cached(key):  # computed once per model and grid; progress while it runs
     with st.status(
         f"Mixture of {min(len(view.mu), MAX_COMPONENTS):,} Gaussians on a "
-        f"{resolution}×{resolution} grid…"
+        f"{resolution:d}×{resolution:d} grid…"
     ) as status:
         bar = st.progress(0.0)
         cached(
@@ -134,7 +134,7 @@ st.plotly_chart(
     key="agg_forces",
     config={"displaylogo": False},
 )
-active_dims = [f"z{d + 1}" for d in np.flatnonzero(forces.active)]
+active_dims = [f"z{d + 1:d}" for d in np.flatnonzero(forces.active)]
 st.caption(
     "Active units (dimensions whose mean μ varies with x: variance over x above 0.01, "
     "Burda et al. 2016): "

@@ -117,6 +117,6 @@ if scores is not None:
 st.caption(" · ".join(notes) + ".")
 if selected:
     st.caption(
-        f"Selected points: {', '.join(str(i) for i in sorted(selected)[:30])}"
+        f"Selected points: {', '.join(f'{i:d}' for i in sorted(selected)[:30])}"
         + (" …" if len(selected) > 30 else "")
     )

@@ -26,13 +26,13 @@ model = active.model
 shape = model.config.image_shape or active.dataset.image_shape
 if shape is None or shape[0] * shape[1] != model.config.input_dim:
     st.info(
-        f"This model's data ({active.dataset.name}) are not images, so there is nothing to "
+        f"This model's data ({plain(active.dataset.name)}) are not images, so there is nothing to "
         "draw. Train a model on digits, MNIST or Fashion-MNIST (or your own images) first."
     )
     st.stop()
 if model.config.latent_dim != 2:
     st.info(
-        f"This model has a {model.config.latent_dim}-D latent space; the pad draws μ and its "
+        f"This model has a {model.config.latent_dim:d}-D latent space; the pad draws μ and its "
         "bubble on the 2-D map, so it needs a model with latent dimension 2."
     )
     st.stop()
@@ -50,9 +50,9 @@ if current is not None and len(current["x"]) != model.config.input_dim:  # anoth
     st.session_state[CURRENT_KEY] = current = None
 
 st.caption(
-    f"Draw a {active.dataset.name} example with the mouse, a pen or a finger. The drawing is "
+    f"Draw a {plain(active.dataset.name)} example with the mouse, a pen or a finger. The drawing is "
     f"framed as the training images are (the ink fills {framing.fill:.0%} of the frame) and "
-    f"reduced to {h}×{w}; your browser encodes it at every move, so **μ and its 1σ/2σ bubble "
+    f"reduced to {h:d}×{w:d}; your browser encodes it at every move, so **μ and its 1σ/2σ bubble "
     "follow the pen** on the map of the test set, and the decoder draws what μ looks like."
 )
 
@@ -120,7 +120,7 @@ def pad_and_send() -> None:
         right.caption("Draw something (or upload a picture) to send it on.")
     else:
         mu, sigma = encode_dataset(model, np.asarray(now["x"], dtype=np.float32)[None])
-        what = "your drawing" if now["source"] == "drawing" else f"**{now['name']}**"
+        what = "your drawing" if now["source"] == "drawing" else f"**{plain(now['name'])}**"
         right.caption(
             f"Encoded on the server, {what} has μ = ({mu[0, 0]:.3f}, "
             f"{mu[0, 1]:.3f}), σ = ({sigma[0, 0]:.3f}, {sigma[0, 1]:.3f})"

@@ -29,7 +29,7 @@ st.title("Inference lab")
 active = require_active_model()
 if active.model.config.latent_dim != 2:
     st.info(
-        f"This model has a {active.model.config.latent_dim}-D latent space. The exact posterior "
+        f"This model has a {active.model.config.latent_dim:d}-D latent space. The exact posterior "
         "and log p(x) are computed on a grid over the latent plane: this page needs a 2-D "
         "latent space. Train one with latent dim 2 (the default)."
     )
@@ -101,7 +101,7 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
         "Test point #", min_value=0, max_value=len(view.x) - 1, step=1, key=INDEX_KEY, width=140
     )
     st.button(
-        f"Last clicked on the Latent map (#{clicked})" if clicked is not None
+        f"Last clicked on the Latent map (#{clicked:d})" if clicked is not None
         else "Last clicked on the Latent map (none yet)",
         key="inf_use_clicked",
         disabled=clicked is None,
@@ -121,7 +121,7 @@ drawn = st.session_state.get(INFERENCE_INPUT_KEY)
 use_drawing = False
 if drawn is not None and len(drawn.get("x", ())) == view.x.shape[1]:
     use_drawing = st.toggle(
-        f"Show {'your drawing' if drawn.get('source') == 'drawing' else drawn.get('name')} "
+        f"Show {'your drawing' if drawn.get('source') == 'drawing' else plain(drawn.get('name'))} "
         "from Draw & encode instead of a test point",
         value=True,
         key="inf_use_drawing",

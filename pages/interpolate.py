@@ -56,7 +56,7 @@ with right:
     )
     scrubber(scrub_data(model_key, view.token, path, mode, active, view), key="interp_scrub")
 
-st.subheader(f"{n_frames} frames along the path")
+st.subheader(f"{n_frames:d} frames along the path")
 frames_z, frames_x, strip = strip_frames(model_key, path, mode, n_frames, active)
 if strip is not None:
     st.image(strip, output_format="PNG")

@@ -26,7 +26,7 @@ view = latent_view(active)
 shape = active.dataset.image_shape
 if shape is None:
     st.info(
-        f"This model's data ({plain(active.dataset.name)}) are {view.x.shape[1]}-dimensional vectors, "
+        f"This model's data ({plain(active.dataset.name)}) are {view.x.shape[1]:d}-dimensional vectors, "
         "not images, so a decoded grid cannot be drawn as pictures. For 3-D data the "
         "**3-D picture** page draws the decoder's image of the latent grid as a surface."
     )

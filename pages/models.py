@@ -191,14 +191,16 @@ if shipped:
                "with their dataset's test images, which must be on this computer.")  # fmt: skip
     st.dataframe([describe(e) for e in shipped], hide_index=True, key="models_shipped_table")
     for shipped_entry in shipped:
-        if st.button(f"Load {shipped_entry.name} (pretrained)", icon=":material/open_in_browser:",
+        if st.button(f"Load {plain(shipped_entry.name)} (pretrained)", icon=":material/open_in_browser:",
                      key=f"models_load_shipped_{shipped_entry.name}"):  # fmt: skip
             try:
                 activate_shipped_model(shipped_entry)
             except (CheckpointError, DataError, OSError) as error:
-                st.error(f"Cannot load {shipped_entry.name!r}: {error}")
+                st.error(f"Cannot load '{plain(shipped_entry.name)}': {plain(error)}")
             else:
-                flash(f"Loaded {shipped_entry.name!r} (pretrained): it is now the current model.")
+                flash(
+                    f"Loaded '{plain(shipped_entry.name)}' (pretrained): it is now the current model."
+                )
                 st.rerun()
 
 st.subheader("Upload a checkpoint")

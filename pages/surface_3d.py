@@ -24,6 +24,7 @@ from ui.state import (
     new_model_key,
     set_active_model,
 )
+from ui.text import plain
 from vae.embeddings import knn_field
 from vae.latent import decode_grid, decode_latents, encode_dataset
 from vae.recipes import quick_train
@@ -73,10 +74,12 @@ else:
     trained = st.session_state[TOY_KEY].get(source)
     label = "Retrain" if trained else "Train"
     if c[1].button(
-        f"{label} ({source})", key="s3d_train", type="primary" if not trained else "secondary"
+        f"{label} ({plain(source)})",
+        key="s3d_train",
+        type="primary" if not trained else "secondary",
     ):
         dataset = cached_dataset(source)
-        with st.status(f"Training a small VAE on the {source}…") as status:
+        with st.status(f"Training a small VAE on the {plain(source)}…") as status:
             bar = st.progress(0.0)
             quick = quick_train(
                 dataset,

@@ -15,6 +15,8 @@ from PIL import Image
 
 from viz.plots import to_uint8
 
+from .text import plain
+
 DISPLAY_PIXELS = 168  # on-screen size of a decoded image; a multiple of 8 and of 28
 
 
@@ -60,7 +62,7 @@ def show_vector(x: np.ndarray, image_shape: tuple[int, int] | None, caption: str
         st.image(to_image(x, image_shape), caption=caption, output_format="PNG", **kwargs)
     else:
         values = ", ".join(f"{v:.3g}" for v in np.asarray(x).ravel()[:12])
-        st.markdown(f"**{caption}**  \n`({values})`")  # captions are the app's own text
+        st.markdown(f"**{plain(caption)}**  \n`({values})`")
 
 
 def gif_bytes(

@@ -8,24 +8,17 @@ name another session could open, so it cannot have scenes until it is saved.
 
 from __future__ import annotations
 
-import re
-
 import streamlit as st
 
 from .scenes import Scene, SceneBook, SceneError, scene_name
 from .share import apply_view, current_view
 from .state import ActiveModel, model_library
+from .text import plain
 
 POSITION_KEY = "vx_scene_position"  # the index of the scene shown last, None before any
 MESSAGE_KEY = "vx_scene_message"  # (kind, text) left by a callback for the panel to show
 NAME_KEY = "scene_name_input"
 CHOICE_KEY = "scene_choice"
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$])")
-
-
-def escape(text: str) -> str:
-    """Untrusted text shown literally in Streamlit markdown."""
-    return _MARKDOWN.sub(r"\\\1", text)
 
 
 def scene_book() -> SceneBook:
@@ -49,9 +42,9 @@ def show_scene(scenes: list[Scene], position: int) -> None:
     scene = scenes[position]
     if apply_view(scene.view, whole=True):
         st.session_state[POSITION_KEY] = position
-        _say("info", f"Scene {position + 1} of {len(scenes)}: {escape(scene.name)}")
+        _say("info", f"Scene {position + 1:d} of {len(scenes)}: {plain(scene.name)}")
     else:
-        _say("warning", f"Scene {escape(scene.name)}: its model could not be opened.")
+        _say("warning", f"Scene {plain(scene.name)}: its model could not be opened.")
 
 
 def step_scene(delta: int) -> None:
@@ -59,7 +52,10 @@ def step_scene(delta: int) -> None:
     none was shown yet. Stops at either end."""
     scenes, error = read_scenes()
     if error or not scenes:
-        _say("warning", error or "No scenes saved yet: save one on the Latent map page.")
+        _say(
+            "warning",
+            plain(error) if error else "No scenes saved yet: save one on the Latent map page.",
+        )
         return
     position = st.session_state.get(POSITION_KEY)
     if position is None or not 0 <= position < len(scenes):
@@ -78,11 +74,11 @@ def _save() -> None:
         name = scene_name(st.session_state.get(NAME_KEY, ""))
         scenes = scene_book().save(Scene(name, view), overwrite=False)
     except SceneError as error:
-        _say("error", escape(f"{error}."))
+        _say("error", plain(f"{error}."))
         return
     st.session_state[POSITION_KEY] = len(scenes) - 1
     st.session_state[NAME_KEY] = ""
-    _say("success", f"Saved scene {escape(name)} ({len(scenes)} in this library).")
+    _say("success", f"Saved scene {plain(name)} ({len(scenes)} in this library).")
 
 
 def _chosen(scenes: list[Scene]) -> int | None:
@@ -94,7 +90,9 @@ def _show_chosen() -> None:
     scenes, error = read_scenes()
     position = _chosen(scenes)
     if error or position is None:
-        _say("warning", error or "That scene is gone (deleted in another session).")
+        _say(
+            "warning", plain(error) if error else "That scene is gone (deleted in another session)."
+        )
         return
     show_scene(scenes, position)
 
@@ -104,10 +102,10 @@ def _delete_chosen() -> None:
     try:
         scene_book().delete(str(name))
     except SceneError as error:
-        _say("error", escape(f"{error}."))
+        _say("error", plain(f"{error}."))
         return
     st.session_state[POSITION_KEY] = None
-    _say("success", f"Deleted scene {escape(str(name))}.")
+    _say("success", f"Deleted scene {plain(str(name))}.")
 
 
 def _show_message() -> None:
@@ -123,7 +121,9 @@ def scenes_expander(active: ActiveModel) -> None:
         _show_message()
         scenes, error = read_scenes()
         if error:
-            st.error(error + " Fix or remove scenes.json in the model library to save scenes.")
+            st.error(
+                plain(error) + " Fix or remove scenes.json in the model library to save scenes."
+            )
         if active.source == "session":
             st.caption(
                 "Scenes need a saved model: save this one on the Models page, then save views "
@@ -174,4 +174,4 @@ def _show_message_inline() -> None:
         st.toast(message[1], icon=":material/slideshow:" if message[0] == "info" else None)
 
 
-__all__ = ["escape", "read_scenes", "scene_stepper", "scenes_expander", "step_scene"]
+__all__ = ["read_scenes", "scene_stepper", "scenes_expander", "step_scene"]

@@ -22,6 +22,7 @@ from vae.metadata import training_metadata
 from vae.train import warm_up
 
 from .state import ActiveModel, new_model_key, set_active_model
+from .text import plain
 
 RUN_KEY = "vx_train_run"
 _LOG = logging.getLogger(__name__)
@@ -273,7 +274,7 @@ def show_training_status(current_page_title: str) -> None:
     def panel() -> None:
         progress = poll(run)
         if progress.finished:
-            st.caption(f"Training {progress.message}.")
+            st.caption(f"Training {plain(progress.message)}.")
             st.page_link("pages/train.py", label="See the result", icon=":material/done:")
             if alive:  # this fragment was polling: one full rerun turns the polling off
                 st.rerun()
