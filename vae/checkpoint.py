@@ -19,7 +19,6 @@ import io
 import json
 import math
 import os
-import stat
 import struct
 import tempfile
 from pathlib import Path
@@ -34,6 +33,7 @@ from .config import ConfigError, ModelConfig
 from .device import pick_device
 from .metadata_check import MetadataError, parse_json, quoted, validate_metadata
 from .model import VAE
+from .strict_files import UnsafeFileError, open_regular
 from .version import __version__
 
 FORMAT_NAME = "vae-explorer"
@@ -180,49 +180,18 @@ def remove_quietly(path: Path) -> None:
 
 
 def _open_checked(path: Path, follow_links: bool = True) -> tuple[Any, int]:
-    """Open `path` for reading and return (handle, size) after the type and size checks.
-
-    Only a regular file is read: a FIFO would block the reader forever and a device such as
-    /dev/zero never ends. With follow_links False a symbolic link is refused too (O_NOFOLLOW:
-    checked by the same system call that opens, so it cannot be swapped in between).
-    """
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    if not follow_links:
-        flags |= getattr(os, "O_NOFOLLOW", 0)
+    """Open `path` for reading: (handle, size) after vae.strict_files.open_regular's checks (a
+    regular file within the size cap, opened without blocking; without following a link when
+    `follow_links` is False)."""
     try:
-        fd = os.open(path, flags)
-    except FileNotFoundError:
-        raise CheckpointError(f"no checkpoint at {path}") from None
-    except IsADirectoryError:
-        raise CheckpointError(f"{path} is a folder, not a checkpoint file") from None
-    except OSError as error:
-        if not follow_links and os.path.islink(path):
-            raise CheckpointError(
-                f"{path.name} is a symbolic link, not a checkpoint file"
-            ) from None
-        raise CheckpointError(f"cannot read {path}: {error.strerror or error}") from None
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
-        what = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-        raise CheckpointError(f"{path.name} is {what}, not a checkpoint file")
-    if not follow_links and os.path.islink(path):  # a platform without O_NOFOLLOW
-        os.close(fd)
-        raise CheckpointError(f"{path.name} is a symbolic link, not a checkpoint file")
-    if hasattr(os, "set_blocking"):
-        os.set_blocking(fd, True)
-    handle = os.fdopen(fd, "rb")
-    size = info.st_size
-    if size == 0:
-        handle.close()
-        raise CheckpointError(f"{path.name} is empty")
-    if size > MAX_CHECKPOINT_BYTES:
-        handle.close()
-        raise CheckpointError(
-            f"{path.name} is {size / 2**20:.0f} MB, more than the "
-            f"{MAX_CHECKPOINT_BYTES // 2**20} MB a checkpoint may be"
+        handle, info = open_regular(
+            path, MAX_CHECKPOINT_BYTES, follow_links=follow_links, what="checkpoint file"
         )
-    return handle, size
+    except UnsafeFileError as error:
+        raise CheckpointError(
+            str(error).replace("no checkpoint file at", "no checkpoint at")
+        ) from None
+    return handle, info.st_size
 
 
 def _read_header(handle: Any, size: int, label: str) -> tuple[dict[str, Any], int]:
