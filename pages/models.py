@@ -55,7 +55,7 @@ def describe(entry: ModelEntry) -> dict:
     return {
         "name": entry.name,
         "dataset": dataset_label(meta) if entry.ok else "—",
-        "epochs": len(meta.get("history") or []) if entry.ok else None,
+        "epochs": entry.epochs if entry.ok else None,
         "test ELBO": round(elbo, 2) if isinstance(elbo, (int, float)) else None,
         "model": f"{config.get('architecture', '?')} {tuple(config.get('hidden', ()))}"
         if entry.ok
@@ -70,15 +70,16 @@ def flash(message: str) -> None:
     st.session_state[NOTICE_KEY] = message
 
 
-def load_entry(entry: ModelEntry) -> None:
+def load_entry(name: str) -> None:
     """The Load button's callback: it runs before the page, so the page is drawn once, with the
-    new model and the notice (a rerun after loading cost every student a second page run)."""
+    new model and the notice (a rerun after loading cost every student a second page run). It
+    gets the name only: a session keeps its callbacks' arguments, not a listing's metadata."""
     try:
-        activate_library_model(entry)
+        activate_library_model(model_library().entry(name))
     except (CheckpointError, DataError, OSError) as error:
-        st.session_state[LOAD_ERROR_KEY] = f"Cannot load '{plain(entry.name)}': {plain(error)}"
+        st.session_state[LOAD_ERROR_KEY] = f"Cannot load '{plain(name)}': {plain(error)}"
     else:
-        flash(f"Loaded '{plain(entry.name)}': it is now the current model on every page.")
+        flash(f"Loaded '{plain(name)}': it is now the current model on every page.")
 
 
 st.title("Models")
@@ -129,7 +130,7 @@ else:
     user_data = entry.ok and builtin_dataset(entry.metadata) is None
     load_col.button("Load", key="models_load", icon=":material/open_in_browser:",
                     disabled=not entry.ok or user_data, type="primary",
-                    on_click=load_entry, args=(entry,))  # fmt: skip
+                    on_click=load_entry, args=(entry.name,))  # fmt: skip
     if load_error := st.session_state.pop(LOAD_ERROR_KEY, None):
         st.error(load_error)
     download_col.download_button(

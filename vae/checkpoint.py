@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load as _st_load
 from safetensors.torch import save as _st_save
 
@@ -237,6 +237,9 @@ def _parse_document(header: dict[str, Any], label: str) -> tuple[ModelConfig, di
             f"{label} is a safetensors file but not a vae-explorer checkpoint "
             f"(no '{FORMAT_KEY}' metadata)"
         )
+    if not all(isinstance(value, str) for value in strings.values()):
+        # safetensors reads __metadata__ as a map of strings and refuses the file otherwise
+        raise CheckpointError(f"{label} has a corrupt header (__metadata__ holds a non-string)")
     try:
         document = parse_json(strings[FORMAT_KEY], "the metadata")
     except MetadataError as error:
@@ -289,6 +292,42 @@ def read_checkpoint_bytes(path: str | os.PathLike, follow_links: bool = False) -
         data = handle.read(size)
     _checked_header(io.BytesIO(data), len(data), path.name)
     return data
+
+
+def verify_checkpoint(path: str | os.PathLike, follow_links: bool = False) -> dict[str, Any]:
+    """The metadata of a checkpoint that load_checkpoint() would accept, or CheckpointError.
+
+    What a listing shows as "ok" must load: besides the header (read_metadata's checks), the
+    tensors are read by the same safetensors parser as load_checkpoint (byte ranges that
+    overlap, leave gaps or do not match shape × dtype are refused) and every weight is checked
+    to be finite, one tensor at a time. The file is read through the descriptor already opened
+    (and checked) where the platform names it, so it cannot be swapped in between.
+    """
+    path = Path(path)
+    handle, size = _open_checked(path, follow_links)
+    with handle:
+        _, metadata = _checked_header(handle, size, path.name)
+        opened = Path(f"/proc/self/fd/{handle.fileno()}")
+        source = opened if opened.exists() else path
+        try:
+            with safe_open(str(source), framework="pt") as tensors:
+                for name in tensors.keys():  # noqa: SIM118 - safe_open is not a mapping
+                    _check_finite(tensors.get_tensor(name), name, path.name)
+        except (SafetensorError, ValueError, RuntimeError, OSError) as error:
+            if isinstance(error, CheckpointError):
+                raise
+            raise CheckpointError(f"{path.name} is corrupt or truncated: {error}") from None
+    return metadata
+
+
+def _check_finite(tensor: torch.Tensor, name: str, label: str) -> None:
+    """A NaN or inf anywhere makes the sum non-finite: a cheap first test, exact second."""
+    if (
+        tensor.is_floating_point()
+        and not torch.isfinite(tensor.sum())
+        and not torch.isfinite(tensor).all()
+    ):
+        raise CheckpointError(f"{label}: {name} holds NaN or infinite values")
 
 
 def _checked_header(handle: Any, size: int, label: str) -> tuple[VAE, dict[str, Any]]:
@@ -368,13 +407,7 @@ def load_checkpoint(
     except (SafetensorError, ValueError, RuntimeError) as error:
         raise CheckpointError(f"{label} is corrupt or truncated: {error}") from None
     for name, tensor in tensors.items():
-        # A NaN or inf anywhere makes the sum non-finite: a cheap first test, exact second.
-        if (
-            tensor.is_floating_point()
-            and not torch.isfinite(tensor.sum())
-            and not torch.isfinite(tensor).all()
-        ):
-            raise CheckpointError(f"{label}: {name} holds NaN or infinite values")
+        _check_finite(tensor, name, label)
     # The skeleton takes the file's tensors as they are (assign=True): no second copy and no
     # random initialisation that would be overwritten; the file's size bounds the memory.
     try:
@@ -393,4 +426,5 @@ __all__ = [
     "read_checkpoint_bytes",
     "read_metadata",
     "save_checkpoint",
+    "verify_checkpoint",
 ]
