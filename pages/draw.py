@@ -7,12 +7,14 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from runner.sandbox import parse_picture
 from ui.components.drawing_pad import drawing_pad, pad_map, upload_input
 from ui.latent_images import to_image
 from ui.state import latent_view, require_active_model
 from ui.text import plain
+from vae.data import DataError
 from vae.latent import encode_dataset
-from viz.image_input import ImageInputError, measure_framing, picture_to_input
+from viz.image_input import measure_framing
 
 INFERENCE_INPUT_KEY = "vx_inference_input"  # {"x": list (D,), "source", "name"}: read there
 INFERENCE_PAGE = "pages/inference.py"
@@ -67,8 +69,9 @@ with st.expander(
     )
     if upload is not None and st.session_state.get(UPLOAD_SEEN_KEY) != upload.file_id:
         try:
-            x = picture_to_input(upload.getvalue(), (h, w), framing)
-        except ImageInputError as err:
+            # Decoded in a child process under a memory cap (runner/sandbox.py), never here.
+            x = parse_picture(upload.getvalue(), upload.name, (h, w), framing)
+        except DataError as err:
             st.error(f"{plain(upload.name)}: {plain(err)}.")  # the pad keeps what it had
         else:
             st.session_state[UPLOAD_SEEN_KEY] = upload.file_id
@@ -82,7 +85,7 @@ with st.expander(
     if current is not None and current["source"] == "upload":
         st.image(
             to_image(np.asarray(current["x"]), (h, w)),
-            caption=f"what the model sees: {current['name']} as {h}×{w}",
+            caption=f"what the model sees: {plain(current['name'])} as {h:d}×{w:d}",
             output_format="PNG",
         )
 

@@ -21,8 +21,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from runner.frames import ProtocolError, read_frame, write_frame
 from vae.data import DataError, Dataset
+from viz.image_input import Framing
 
 ROOT = Path(__file__).resolve().parent.parent
 # Generous for the data limits (50 M values: 400 MB as float64, pandas copies it 2-3 times)
@@ -30,6 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 MEMORY_LIMIT_MB = int(os.environ.get("VAE_EXPLORER_PARSE_MEMORY_MB", "3072"))
 # A 200 MB CSV parses in seconds; a minute covers a loaded machine.
 TIME_LIMIT_SECONDS = float(os.environ.get("VAE_EXPLORER_PARSE_SECONDS", "60"))
+# Reading a picture: its decoded steps and the padded canvas (viz.image_input.decode_memory);
+# the 40 MP a picture may have need about 1.2 GB.
+PICTURE_MEMORY_MB = int(os.environ.get("VAE_EXPLORER_PICTURE_MEMORY_MB", "1536"))
 CHILD_NICE = 10  # the server's sessions come first, as for training
 ARRAY_FIELDS = ("x_train", "x_test", "y_train", "y_test")
 
@@ -57,13 +63,48 @@ def parse_upload(
     time_limit: float = TIME_LIMIT_SECONDS,
     memory_limit_mb: int = MEMORY_LIMIT_MB,
 ) -> Dataset:
-    """vae.data.load_user_data(data, filename), run in a limited child process.
+    """vae.data.load_user_data(data, filename), run in a limited child process."""
+    request = {"kind": "data", "filename": filename, "memory_mb": memory_limit_mb,
+               "seconds": time_limit}  # fmt: skip
+    reply, arrays = _run_child(data, request)
+    fields = reply["dataset"]
+    for key in ("image_shape", "class_names"):  # JSON has lists; the Dataset holds tuples
+        if fields.get(key) is not None:
+            fields[key] = tuple(fields[key])
+    return Dataset(**{k: (arrays.get(k) if k in ARRAY_FIELDS else v) for k, v in fields.items()})
+
+
+def parse_picture(
+    data: bytes,
+    filename: str,
+    image_shape: tuple[int, int],
+    framing: Framing,
+    time_limit: float = TIME_LIMIT_SECONDS,
+    memory_limit_mb: int = PICTURE_MEMORY_MB,
+) -> np.ndarray:
+    """viz.image_input.picture_to_input(data, image_shape, framing) in a limited child process:
+    the model's input (H*W,) float32. The child reads the picture's size from its header and
+    refuses it when decode_memory() (the decoded steps and frame()'s padded canvas) is over
+    `memory_limit_mb`; else its address space is capped at what it uses plus that amount."""
+    request = {"kind": "picture", "filename": filename, "memory_mb": memory_limit_mb,
+               "seconds": time_limit, "image_shape": list(image_shape),
+               "framing": [framing.fill, framing.stroke]}  # fmt: skip
+    _, arrays = _run_child(data, request)
+    x = arrays.get("x")
+    if x is None or x.shape != (image_shape[0] * image_shape[1],):
+        raise DataError(f"{filename} could not be read")
+    return x.astype(np.float32, copy=False)
+
+
+def _run_child(data: bytes, request: dict) -> tuple[dict, dict]:
+    """Run the child on `data`: its reply and arrays, or the DataError it (or its limits) gave.
 
     The bytes go through files in a private temp folder, each written or read in one call that
     releases the GIL: a pipe fed by subprocess.communicate() would cost the server's interpreter
     one Python loop iteration per 4 KB (measured: a 0.5 s freeze for a 100 MB upload).
     """
-    request = {"filename": filename, "memory_mb": memory_limit_mb, "seconds": time_limit}
+    filename, time_limit = request["filename"], request["seconds"]
+    memory_limit_mb = request["memory_mb"]
     with tempfile.TemporaryDirectory(prefix="vae-upload-") as folder:
         upload, reply_path, log = (Path(folder) / n for n in ("upload", "reply", "log"))
         upload.write_bytes(data)
@@ -107,11 +148,7 @@ def parse_upload(
     if "error" in reply:
         error_type = ParseLimitError if reply.get("limit") else DataError
         raise error_type(reply["error"])
-    fields = reply["dataset"]
-    for key in ("image_shape", "class_names"):  # JSON has lists; the Dataset holds tuples
-        if fields.get(key) is not None:
-            fields[key] = tuple(fields[key])
-    return Dataset(**{k: (arrays.get(k) if k in ARRAY_FIELDS else v) for k, v in fields.items()})
+    return reply, arrays
 
 
 def child_main() -> None:
@@ -127,15 +164,55 @@ def child_main() -> None:
     try:
         with open(upload, "rb") as stream:
             data = stream.read()
-        reply, arrays = _parse(data, request["filename"])
+        if request["kind"] == "picture":
+            reply, arrays = _parse_picture(data, request)
+        else:
+            reply, arrays = _parse(data, request["filename"])
     except MemoryError:
         reply, arrays = (
             {"error": f"{request['filename']} needs more than {request['memory_mb']:,} MB "
                       f"of memory to read", "limit": True},
             {},
         )  # fmt: skip
+    except Exception as error:  # a parser's bug: say so, not "out of memory"
+        sys.stderr.write(f"{type(error).__name__}: {error}\n")
+        reply, arrays = (
+            {"error": f"{request['filename']} could not be read (the reader failed with "
+                      f"{type(error).__name__}); check that it is a well-formed file"},
+            {},
+        )  # fmt: skip
     with open(reply_path, "wb") as stream:
         write_frame(stream, reply, arrays)
+
+
+def _parse_picture(data: bytes, request: dict) -> tuple[dict, dict]:
+    import resource
+
+    from viz.image_input import (
+        Framing,
+        ImageInputError,
+        decode_memory,
+        picture_size,
+        picture_to_input,
+    )
+
+    shape, framing = tuple(request["image_shape"]), Framing(*request["framing"])
+    try:
+        width, height = picture_size(data)
+        need = decode_memory(width, height, shape, framing)
+        if need > request["memory_mb"] * 2**20:
+            return {"error": f"the picture is {width:,}x{height:,} pixels: it needs about "
+                             f"{need / 2**20:,.0f} MB to read, more than the "
+                             f"{request['memory_mb']:,} MB allowed; make it smaller",
+                    "limit": True}, {}  # fmt: skip
+        # What this process holds now, plus what reading this picture allocates: no more.
+        in_use = os.sysconf("SC_PAGE_SIZE") * int(Path("/proc/self/statm").read_text().split()[0])
+        limit = in_use + need + 64 * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        x = picture_to_input(data, shape, framing)
+    except ImageInputError as error:
+        return {"error": str(error)}, {}
+    return {"ok": True}, {"x": np.asarray(x, dtype=np.float32)}
 
 
 def _parse(data: bytes, filename: str) -> tuple[dict, dict]:
