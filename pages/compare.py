@@ -9,7 +9,7 @@ from ui import presenter
 from ui.explore_cache import cached, is_cached
 from ui.share import SELECTED_KEY, write_url
 from ui.state import latent_view, require_2d_model
-from vae.embeddings import MAX_TSNE_POINTS, compute_embeddings, knn_scores
+from vae.embeddings import MAX_TSNE_POINTS, MIN_POINTS, compute_embeddings, knn_scores
 from viz.compare import embedding_figure
 
 LAST_EVENT_KEY = "vx_compare_last_event"
@@ -17,6 +17,12 @@ LAST_EVENT_KEY = "vx_compare_last_event"
 st.title("Compare embeddings")
 active = require_2d_model()
 view = latent_view(active)
+if len(view.x) < MIN_POINTS:  # a small upload's test split (10 rows give 2 test points)
+    st.info(
+        f"This model's test set has {len(view.x):d} points; comparing embeddings needs at least "
+        f"{MIN_POINTS:d}. Upload a file with more rows to compare them here."
+    )
+    st.stop()
 if SELECTED_KEY not in st.session_state:
     st.session_state[SELECTED_KEY] = []
 

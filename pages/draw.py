@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 
 from runner.sandbox import parse_picture
-from ui.components.drawing_pad import drawing_pad, pad_map, upload_input
+from ui.components.drawing_pad import drawing_pad, drawn_value, pad_map, upload_input
 from ui.latent_images import to_image
 from ui.state import latent_view, require_active_model
 from ui.text import plain
@@ -92,12 +92,9 @@ with st.expander(
 
 def drawing_finished() -> None:
     """A stroke ended (or the pad was cleared): the drawing becomes the current input."""
-    state = st.session_state.get(PAD_KEY) or {}
-    value = state.get("image")
-    if isinstance(value, dict) and isinstance(value.get("x"), list):
-        st.session_state[CURRENT_KEY] = {"x": value["x"], "source": "drawing", "name": "drawing"}
-    else:
-        st.session_state[CURRENT_KEY] = None
+    x = drawn_value(PAD_KEY, model.config.input_dim)  # checked: it comes from the browser
+    drawing = {"x": x.tolist(), "source": "drawing", "name": "drawing"} if x is not None else None
+    st.session_state[CURRENT_KEY] = drawing
 
 
 @st.fragment

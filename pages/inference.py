@@ -7,11 +7,13 @@ import streamlit as st
 
 from ui import presenter
 from ui.inference_lab import (
+    decoder_is_finite,
     estimator_runs,
     gap_sample,
     input_estimates,
     input_inference,
     is_gap_sample_cached,
+    plane_for,
     point_inference,
 )
 from ui.latent_panel import point_label
@@ -36,6 +38,12 @@ if active.model.config.latent_dim != 2:
     st.stop()
 view = latent_view(active)
 shape = active.dataset.image_shape
+if not decoder_is_finite(plane_for(active, view)):
+    st.warning(
+        f"“{plain(active.name)}”'s decoder gives NaN or infinite values on the latent plane, so "
+        "p(z|x) and log p(x) cannot be computed (its weights are too large to compute with)."
+    )
+    st.stop()
 
 with st.expander("The maths: exact inference against the ELBO", expanded=False):
     st.latex(r"p(z\mid x) = \frac{p(x\mid z)\,p(z)}{p(x)}, \qquad p(x) = \int p(x\mid z)\,p(z)\,dz")
