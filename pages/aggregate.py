@@ -8,6 +8,7 @@ import streamlit as st
 from ui import presenter
 from ui.explore_cache import cached, is_cached
 from ui.state import latent_view, require_2d_model
+from ui.text import download_name
 from vae.density import MAX_COMPONENTS, aggregate_density, find_holes, hole_mask, kl_forces
 from vae.latent import decode_latents
 from viz.aggregate import density_figure, kl_forces_figure
@@ -112,7 +113,7 @@ if holes and shape is not None:
         [to_png_bytes(image, display_factor(shape, 112)) for image in images],
         caption=[f"densest z ({best[0, 0]:.1f}, {best[0, 1]:.1f})"]
         + [
-            f"hole {i + 1} ({h.center[0]:.1f}, {h.center[1]:.1f}), {100 * h.prior_mass:.1f} %"
+            f"hole {i + 1:d} ({h.center[0]:.1f}, {h.center[1]:.1f}), {100 * h.prior_mass:.1f} %"
             for i, h in enumerate(holes[: len(centers)])
         ],
         output_format="PNG",
@@ -148,7 +149,7 @@ st.caption(
 st.download_button(
     "Latent coordinates (CSV)",
     latent_csv(view.mu, view.sigma, view.kl, view.recon_nll, view.y, view.class_names),
-    file_name=f"{active.name}-latents.csv",
+    file_name=download_name(active.name, "-latents.csv"),
     mime="text/csv",
     key="agg_csv",
     help="index, label, μ, σ, KL and reconstruction error of every test point shown.",

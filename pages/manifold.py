@@ -10,7 +10,7 @@ from ui import presenter
 from ui.explore_cache import cached
 from ui.latent_panel import color_values
 from ui.state import latent_view, require_2d_model
-from ui.text import plain
+from ui.text import download_name, plain
 from vae.latent import decode_grid, decode_latents, latent_grid
 from viz.export import gallery_png, grid_png
 from viz.latent_map import latent_map_figure
@@ -115,7 +115,7 @@ with grid_tab:
     st.download_button(
         "Decoded grid (PNG)",
         grid_png(decoded, shape),
-        file_name=f"{active.name}-grid-{spacing}-{n}x{n}.png",
+        file_name=download_name(active.name, f"-grid-{spacing}-{n}x{n}.png"),
         mime="image/png",
         key="manifold_grid_png",
     )
@@ -135,7 +135,7 @@ with samples_tab:
     left, right = st.columns([3, 2])
     left.image(
         png,
-        caption=f"{n_samples} samples z ~ N(0, I) (draw #{seed})",
+        caption=f"{n_samples:d} samples z ~ N(0, I) (draw #{seed:d})",
         output_format="PNG",
         width=presenter.image_width(),
     )
@@ -151,7 +151,7 @@ with samples_tab:
     st.download_button(
         "Samples (PNG)",
         png,
-        file_name=f"{active.name}-samples-{seed}.png",
+        file_name=download_name(active.name, f"-samples-{seed}.png"),
         mime="image/png",
         key="manifold_samples_png",
     )

@@ -24,7 +24,7 @@ from ui.state import (
     model_library,
     unsaved_models,
 )
-from ui.text import plain
+from ui.text import download_name, plain
 from vae.checkpoint import SUFFIX, CheckpointError, checkpoint_bytes
 from vae.data import USER_DATA_SUFFIXES, DataError
 from vae.library import ModelEntry, ModelExistsError
@@ -101,7 +101,7 @@ if active is not None:
         st.download_button(
             "Download the current model",
             data=lambda: checkpoint_bytes(active.model, active.metadata),
-            file_name=f"{active.name}{SUFFIX}",
+            file_name=download_name(active.name, SUFFIX),
             mime="application/octet-stream",
             key="models_download_current",
             on_click="ignore",
@@ -136,7 +136,7 @@ else:
     download_col.download_button(
         "Download",
         data=lambda name=entry.name: library.read_bytes(name),
-        file_name=f"{entry.name}{SUFFIX}",
+        file_name=download_name(entry.name, SUFFIX),
         mime="application/octet-stream",
         key="models_download",
         disabled=not entry.ok,  # only a validated regular file in the folder is served

@@ -37,10 +37,13 @@ TEXT_CALLS = {
     "color_picker", "date_input", "time_input", "expander", "popover", "tabs", "metric",
     "status", "pills", "segmented_control", "feedback", "chat_input", "latex", "badge",
 }  # fmt: skip
+# Calls whose first argument is not text (a picture), but whose caption is
+CAPTIONED = {"image", "audio", "video", "download_button"}
 # Keyword arguments rendered as Markdown; the first positional argument is the body or label.
-TEXT_KEYWORDS = {"body", "label", "help", "caption", "captions", "placeholder", "text"}
+TEXT_KEYWORDS = {"body", "label", "help", "caption", "captions", "placeholder", "text",
+                 "file_name"}  # fmt: skip
 # The renderer and the helpers of ui/text.py that return only its output
-RENDERERS = {"plain"}
+RENDERERS = {"plain", "download_name"}
 NUMERIC = {"int", "float", "len", "round", "abs", "min", "max", "sum"}
 NUMBER_FORMAT_TYPES = set("bdeEfFgGnoxX%")
 # Session-state keys that carry a message from a callback to the next run: what is stored
@@ -275,7 +278,9 @@ def _is_number_format(spec: ast.JoinedStr) -> bool:
 
 
 def text_arguments(call: ast.Call) -> Iterator[ast.AST]:
-    if call.args:
+    if call.args and not (
+        isinstance(call.func, ast.Attribute) and call.func.attr in CAPTIONED - TEXT_CALLS
+    ):
         yield call.args[0]
     for keyword in call.keywords:
         if keyword.arg in TEXT_KEYWORDS:
@@ -292,7 +297,11 @@ def _check(body: ast.AST, scope: Scope, filename: str) -> Iterator[str]:
     for node in Scope._own_nodes(body):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             receiver = _root_name(node.func.value)
-            if node.func.attr in TEXT_CALLS and receiver and scope.is_streamlit(receiver):
+            if (
+                node.func.attr in TEXT_CALLS | CAPTIONED
+                and receiver
+                and scope.is_streamlit(receiver)
+            ):
                 for argument in text_arguments(node):
                     if not is_trusted(argument, scope):
                         yield f"{filename}:{node.lineno}: st.{node.func.attr}({ast.unparse(argument)})"

@@ -59,7 +59,7 @@ def png_bytes(img: Image.Image) -> bytes:
 def show_vector(x: np.ndarray, image_shape: tuple[int, int] | None, caption: str, **kwargs) -> None:
     """An image when the data are images, else the numbers (e.g. 3-D points of a swiss roll)."""
     if image_shape is not None:
-        st.image(to_image(x, image_shape), caption=caption, output_format="PNG", **kwargs)
+        st.image(to_image(x, image_shape), caption=plain(caption), output_format="PNG", **kwargs)
     else:
         values = ", ".join(f"{v:.3g}" for v in np.asarray(x).ravel()[:12])
         st.markdown(f"**{plain(caption)}**  \n`({values})`")

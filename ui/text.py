@@ -39,4 +39,15 @@ def plain(value: object, limit: int = MAX_SHOWN_CHARS) -> str:
     return _AUTOLINK_START.sub(rf"\1{WORD_JOINER}", _SPECIAL.sub(r"\\\1", text))
 
 
-__all__ = ["WORD_JOINER", "plain"]
+_NOT_IN_FILE_NAMES = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]')
+
+
+def download_name(stem: object, suffix: str) -> str:
+    """A download's file name from untrusted text (a model's name): valid Unicode (a lone
+    surrogate cannot be sent in the download's header), one line, no path separators or
+    characters a file system refuses, at most 120 characters before `suffix`."""
+    text = _NOT_IN_FILE_NAMES.sub("_", one_line(stem)).strip(" .") or "download"
+    return f"{text[:120]}{suffix}"
+
+
+__all__ = ["WORD_JOINER", "download_name", "plain"]
