@@ -18,6 +18,7 @@ from ui.interp_panel import (
 )
 from ui.latent_images import show_vector
 from ui.state import latent_view, require_2d_model
+from viz.export import LABEL_CHARS
 
 st.title("Interpolate")
 active = require_2d_model()
@@ -57,10 +58,21 @@ with right:
     scrubber(scrub_data(model_key, view.token, path, mode, active, view), key="interp_scrub")
 
 st.subheader(f"{n_frames} frames along the path")
-frames_z, frames_x, strip = strip_frames(model_key, path, mode, n_frames, active)
+label = ""
+if shape is not None:
+    label = st.text_input(
+        "Label on the strip and the animation (optional)",
+        key="interp_label",
+        max_chars=LABEL_CHARS,
+        placeholder="e.g. Sneaker → Ankle boot",
+    )
+frames_z, frames_x, strip = strip_frames(model_key, path, mode, n_frames, active, label)
 if strip is not None:
     st.image(strip, output_format="PNG")
-    st.caption(" → ".join(f"({a:.2f}, {b:.2f})" for a, b in frames_z))
+    st.caption(
+        "t is the distance along the path (0 at the first waypoint, 1 at the last): "
+        + " → ".join(f"({a:.2f}, {b:.2f})" for a, b in frames_z)
+    )
     dl = st.columns(2)
     dl[0].download_button(
         "Download the strip (PNG)",
@@ -73,7 +85,7 @@ if strip is not None:
     )
     dl[1].download_button(
         "Download the animation (GIF)",
-        lambda: animation_gif(model_key, path, mode, active),  # built on click, then cached
+        lambda: animation_gif(model_key, path, mode, active, label),  # built on click, cached
         file_name="interpolation.gif",
         mime="image/gif",
         key="interp_download_gif",

@@ -20,9 +20,9 @@ from ui import presenter
 from ui.components.map_layer import map_layer
 from ui.components.scrubber import ScrubFrames, build_frames, scrub_payload
 from ui.frozen_figure import FrozenFigure
-from ui.latent_images import gif_bytes, png_bytes, strip_image
 from ui.state import CLICKED_INDEX_KEY, CLICKED_Z_KEY, PATH_KEY, ActiveModel, LatentView
 from vae.latent import decode_latents, interpolation_path
+from viz.export import interpolation_gif, interpolation_strip_png
 from viz.latent_map import latent_map_figure
 
 SEEDED_KEY = "vx_interp_seeded"  # model key whose default path was already offered
@@ -155,21 +155,29 @@ def scrub_data(
 
 @st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
 def strip_frames(
-    model_key: str, points: Waypoints, mode: str, k: int, _active: ActiveModel
+    model_key: str, points: Waypoints, mode: str, k: int, _active: ActiveModel, label: str = ""
 ) -> tuple[np.ndarray, np.ndarray, bytes | None]:
-    """K frames along the path: (z (K, 2), decoded (K, D), the strip as PNG bytes or None)."""
+    """K frames along the path: (z (K, 2), decoded (K, D), the strip as PNG bytes or None:
+    slide-sized, each frame's t under it, `label` over it). The frames are equally spaced
+    along the path, so frame i is at t = i / (K - 1)."""
     z = interpolation_path(np.asarray(points), k, mode)
     decoded = decode_latents(_active.model, z)
     shape = _active.dataset.image_shape
-    strip = png_bytes(strip_image(decoded, shape)) if shape is not None else None
+    ts = np.linspace(0.0, 1.0, k)
+    strip = interpolation_strip_png(decoded, ts, shape, label) if shape is not None else None
     return z, decoded, strip
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)  # ~0.5 MB each (MNIST)
-def animation_gif(model_key: str, points: Waypoints, mode: str, _active: ActiveModel) -> bytes:
-    """The scrubber's frames as a looping GIF; only built when someone downloads it."""
+@st.cache_resource(max_entries=16, show_spinner=False)  # ~3 MB each (512 px frames)
+def animation_gif(
+    model_key: str, points: Waypoints, mode: str, _active: ActiveModel, label: str = ""
+) -> bytes:
+    """The scrubber's frames as a looping, slide-sized GIF with their t values and `label`;
+    only built when someone downloads it."""
     frames = scrub_frames(model_key, points, mode, _active)
-    return gif_bytes(frames.decoded[::GIF_EVERY], _active.dataset.image_shape, frame_ms=50)
+    ts = np.linspace(0.0, 1.0, len(frames.decoded))  # equally spaced along the path
+    shape = _active.dataset.image_shape
+    return interpolation_gif(frames.decoded[::GIF_EVERY], ts[::GIF_EVERY], shape, label)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
