@@ -143,7 +143,7 @@ with st.spinner("Computing p(z|x) on a grid and fitting q*…"):
 left, right = st.columns([1.25, 1])
 with left:
     grid = point.grid
-    st.plotly_chart(
+    presenter.plotly_chart(
         posterior_figure(
             grid.xs,
             grid.ys,
@@ -166,7 +166,7 @@ with right:
         st.markdown(f"**test point #{index}**{point_label(view, index)}")
     if shape is not None:
         st.image(
-            to_png_bytes(x_shown.reshape(shape), display_factor(shape, 84)),
+            to_png_bytes(x_shown.reshape(shape), display_factor(shape, presenter.picture_px(84))),
             caption="x",
             output_format="PNG",
         )
@@ -215,7 +215,7 @@ with st.spinner(f"{2 * runs * k_max:,} decoder calls…"):
         estimates = input_estimates(active, x_shown, k_max, runs)
     else:
         estimates = estimator_runs(active, view, index, k_max, runs)
-st.plotly_chart(
+presenter.plotly_chart(
     convergence_figure(
         estimates.ks,
         {"naive": estimates.naive, "iwae": estimates.iwae, "elbo": estimates.elbo},
@@ -247,7 +247,7 @@ if go or ready:
         sample = gap_sample(active, view, n, progress=bar.progress)
         status.update(label=f"Gaps of {n:,} test points ({sample.seconds:.0f} s)", state="complete")
     gaps = sample.gaps
-    st.plotly_chart(
+    presenter.plotly_chart(
         gap_histograms(
             gaps.approximation_gap,
             gaps.amortisation_gap,

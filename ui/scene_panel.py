@@ -66,6 +66,10 @@ def step_scene(delta: int) -> None:
         target = 0 if delta > 0 else len(scenes) - 1
     else:
         target = min(max(position + delta, 0), len(scenes) - 1)
+        if target == position:  # at either end a key press must still answer
+            end = "last" if delta > 0 else "first"
+            _say("info", f"Scene {position + 1} of {len(scenes)} is the {end} one.")
+            return
     show_scene(scenes, target)
 
 
@@ -157,21 +161,17 @@ def scenes_expander(active: ActiveModel) -> None:
         )
 
 
-def scene_stepper() -> None:
-    """Previous / next scene buttons and where we are, for presenter mode's control row."""
-    _show_message_inline()
+def scene_stepper() -> str | None:
+    """Previous / next scene buttons for presenter mode's control row; returns the message a
+    step left (the scene's name, or why not), escaped, for the row to show beside them: a
+    toast covered the map's decoded picture."""
+    message = st.session_state.pop(MESSAGE_KEY, None)
     left, right = st.columns(2)
     left.button("◀ Scene", key="scene_previous", on_click=step_scene, args=(-1,),
                 help="Previous scene (←)")  # fmt: skip
     right.button("Scene ▶", key="scene_next", on_click=step_scene, args=(1,),
                  help="Next scene (→)")  # fmt: skip
-
-
-def _show_message_inline() -> None:
-    """In presenter mode a scene's name is a toast, not a box that pushes the map down."""
-    message = st.session_state.pop(MESSAGE_KEY, None)
-    if message:
-        st.toast(message[1], icon=":material/slideshow:" if message[0] == "info" else None)
+    return message[1] if message else None
 
 
 __all__ = ["escape", "read_scenes", "scene_stepper", "scenes_expander", "step_scene"]

@@ -16,6 +16,7 @@ const ENCODER_CACHE = 4; // encoders kept per window, by content id
 const PAD_PX_BASE = 280; // the drawing surface's CSS size (times header.scale: presenter mode)
 const SMALL_PX_BASE = 140; // "what the model sees" and the reconstruction
 const MAP_PX_BASE = 280;
+const COLUMN_PX_BASE = 200; // the pictures' column: its captions are wider than the pictures
 const RENDER_PX = 224; // strokes are rendered at about this many px, then area-averaged
 
 export function parsePadPayload(bytes) {
@@ -227,7 +228,11 @@ export default function mountDrawingPad({ data, key, parentElement, setStateValu
   const pad = loadPad(data);
   const { header } = pad;
   const shape = header.image_shape;
-  const scale = header.scale || 1;
+  // The pad, its pictures and the map side by side in whatever width the page gives them (a
+  // laptop at 1000 px with the sidebar open put the map under the pad): shrunk together to fit.
+  const wanted = (PAD_PX_BASE + MAP_PX_BASE + COLUMN_PX_BASE + 2 * 16) * (header.scale || 1);
+  const room = parentElement.clientWidth || wanted;
+  const scale = (header.scale || 1) * Math.min(1, room / wanted);
   const PAD_PX = Math.round(PAD_PX_BASE * scale);
   const SMALL_PX = Math.round(SMALL_PX_BASE * scale);
   const MAP_PX = Math.round(MAP_PX_BASE * scale);
