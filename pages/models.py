@@ -125,7 +125,8 @@ else:
     entry = next(e for e in entries if e.name == chosen)
     if not entry.ok:
         st.error(f"'{plain(entry.name)}' cannot be used: {plain(entry.error)}")
-    load_col, download_col, delete_col, _ = st.columns([1, 1, 1, 3])
+    # One row of buttons as wide as their labels (columns cut them to "Lo…" at 1000 px).
+    load_col = download_col = delete_col = st.container(horizontal=True)
     user_data = entry.ok and builtin_dataset(entry.metadata) is None
     load_col.button("Load", key="models_load", icon=":material/open_in_browser:",
                     disabled=not entry.ok or user_data, type="primary",
@@ -169,7 +170,7 @@ else:
         st.warning(
             f"Delete **{plain(pending)}** from the library for every session? This cannot be undone."
         )
-        yes, no, _ = st.columns([1, 1, 4])
+        yes = no = st.container(horizontal=True)  # buttons as wide as their labels
         if yes.button("Yes, delete", key="models_delete_yes", type="primary"):
             st.session_state[CONFIRM_KEY] = None
             try:

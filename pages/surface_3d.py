@@ -56,7 +56,7 @@ st.caption(
 
 active = get_active_model()
 active_is_3d = active is not None and active.dataset.x_test.shape[1] == 3
-c = st.columns([1.4, 1, 2.6])
+c = st.columns([1.4, 1.3, 2.3])  # the Train button keeps "(swiss-roll)" whole at 1000 px
 choices = (["the active model"] if active_is_3d else []) + list(TOY_DATASETS)
 source = c[0].selectbox(
     "Model",

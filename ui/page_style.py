@@ -19,7 +19,6 @@ APP_CSS = """
 [data-testid="stMetricLabel"] p, [data-testid="stCheckbox"] label p,
 [data-testid="stRadio"] label p {
   white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
-  overflow-wrap: anywhere;
 }
 [data-testid^="stBaseButton"] { height: auto; min-height: 2.5rem; }
 [data-testid="stMetricValue"] { font-size: clamp(1.1rem, 2.2vw, 2.25rem); line-height: 1.2; }

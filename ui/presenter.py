@@ -104,7 +104,7 @@ def map_columns(aspect: float, height: int, margins: int = 110) -> list[float]:
     if not is_on():
         return [7, 3]
     width = viewport()[0] - 2 * SIDE_PADDING_REM * round(16 * SCALE)
-    plot_height = height - 150  # the legend rows and the axis under the plot
+    plot_height = height - 210  # the legend's rows, the axis and its title under the plot
     wanted = aspect * plot_height + margins
     map_px = min(max(wanted, 0.4 * width), 0.68 * width)
     return [map_px, width - map_px]

@@ -110,6 +110,9 @@ def projector_figure(
             _title_font(axis, minimum)
             if axis.get("showgrid", True):
                 axis.setdefault("gridcolor", PRESENTER_GRID_COLOR)
+            if axis.get("type") == "log" and "dtick" not in axis:
+                axis["dtick"] = 1  # decades only: Plotly writes 2 and 5 between them smaller
+                axis.setdefault("exponentformat", "power")
         elif name.startswith("scene") and isinstance(axis, dict):  # 3-D axes
             for inner in ("xaxis", "yaxis", "zaxis"):
                 sub = axis.setdefault(inner, {})

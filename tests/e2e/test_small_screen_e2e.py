@@ -51,7 +51,8 @@ CUT_LABELS_JS = """
       continue;
     }
     for (const el of [root, ...root.querySelectorAll('*')]) {
-      if (el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 0 &&
+      // (a radio's or checkbox's own input is a 1 px box, hidden by design)
+      if (el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 4 && el.tagName !== 'INPUT' &&
           getComputedStyle(el).overflowX !== 'visible') {
         out.push([root.innerText.trim().slice(0, 60), el.scrollWidth, el.clientWidth]);
         break;
