@@ -20,7 +20,7 @@ from ui.text import plain
 from ui.training import about, estimate_run_seconds
 from vae import recipes
 from vae.latent import encode_dataset
-from vae.recipes import test_terms, train_beta_pair
+from vae.recipes import elbo_terms, train_beta_pair
 from viz.beta import elbo_terms_figure
 from viz.latent_map import bubble_data, data_bounds, latent_map_figure
 
@@ -126,7 +126,7 @@ else:
             st.stop()
         beta = metadata.get("train_config", {}).get("beta", "?")
         key = f"library:{entry.name}:{entry.mtime}"
-        terms = cached((key, "beta-terms"), lambda m=model, d=dataset: test_terms(m, d.x_test))
+        terms = cached((key, "beta-terms"), lambda m=model, d=dataset: elbo_terms(m, d.x_test))
         models.append((f"{name} (β = {beta})", model, dataset, terms, key))
     if models[0][2].name != models[1][2].name:
         st.warning("These models were trained on different data: their maps do not compare.")

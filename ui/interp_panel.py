@@ -21,11 +21,12 @@ from ui.active_model import ActiveModel
 from ui.components.map_layer import map_layer
 from ui.components.scrubber import ScrubFrames, build_frames, scrub_payload
 from ui.frozen_figure import FrozenFigure
-from ui.latent_images import gif_bytes, png_bytes, strip_image
+from ui.latent_images import gif_bytes, strip_image
 from ui.session_keys import INTERP_SEEDED_KEY
 from ui.view_cache import LatentView
 from vae.latent import decode_latents, interpolation_path
 from viz.latent_map import latent_map_figure
+from viz.plots import png_bytes
 
 SCRUB_STEPS = 101  # frames of the scrubber: t = 0, 0.01, ..., 1
 GIF_EVERY = 2  # the GIF takes every 2nd scrubber frame (51 frames, ~2.5 s each way)
