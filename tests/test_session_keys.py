@@ -11,6 +11,7 @@ constant (a parameter) is allowed only in the registry's KEYED_WRITERS.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -204,3 +205,9 @@ def test_no_page_or_helper_initialises_keys_by_itself(module):
                 ):
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not offenders, offenders
+
+
+def test_the_architecture_doc_lists_every_key_with_its_writer():
+    doc = (ROOT / "docs" / "ARCHITECTURE.md").read_text()
+    rows = dict(re.findall(r"^\| `([^`]+)` \|.*\| `([\w/]+\.py)` \|", doc, re.MULTILINE))
+    assert {name: key.writer for name, key in REGISTRY.items()}.items() <= rows.items()
