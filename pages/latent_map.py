@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import presenter
+from ui import presenter, selection
 from ui.components.map_decoder import browser_decoder
-from ui.components.map_layer import current_click, map_layer
+from ui.components.map_layer import map_layer
+from ui.guards import require_2d_model
 from ui.latent_images import DISPLAY_PIXELS
 from ui.latent_panel import (
     MAP_HEIGHT,
@@ -18,7 +19,8 @@ from ui.latent_panel import (
 )
 from ui.map_controls import map_options
 from ui.scene_panel import scenes_expander
-from ui.state import MAP_WINDOW_KEY, latent_view, require_2d_model
+from ui.script_thread import fragment
+from ui.view_cache import latent_view
 from viz.latent_map import framed_window
 
 if not presenter.is_on():  # on a projector the map needs the room
@@ -32,7 +34,7 @@ color_by, bubbles, prior = map_options(view)
 # them). The window the browser last reported is applied, so a new colouring keeps the zoom;
 # on a projector the map opens framed on the data, in a column as wide as they need.
 framed = framed_window(view.mu)
-window = st.session_state.get(MAP_WINDOW_KEY) or (framed if presenter.is_on() else None)
+window = selection.window() or (framed if presenter.is_on() else None)
 figure = cached_map_figure(active.key, view, color_by, prior, window, bubbles != "off")
 bubble_layer = cached_bubbles(active.key, view, color_by, bubbles)
 map_height = presenter.map_height(MAP_HEIGHT)
@@ -50,7 +52,7 @@ with left:
     st.plotly_chart(shown, key="map_chart", config=config)
 
 
-@st.fragment
+@fragment
 def decode_beside_the_map(picture_in_browser: bool) -> None:
     """A click on the map reruns only this: the layer hands over the click, the panel decodes."""
     click, _ = map_layer(
@@ -58,8 +60,10 @@ def decode_beside_the_map(picture_in_browser: bool) -> None:
         key="map_layer",
         bubbles=bubble_layer,
         points=view.mu,
+        clicked=selection.clicked(),
+        on_click=selection.set_clicked,
         samples=lambda c: clicked_samples(view, c),
-        window_key=MAP_WINDOW_KEY,
+        on_window=selection.set_window,
     )
     decode_panel(active, view, click, picture_in_browser)
 
@@ -69,7 +73,7 @@ with right:
     # outside the fragment); the fragment brings the rest of the panel, beside the picture on
     # a projector (under it, the ε strip would fall below the window).
     picture_area, panel_area = st.columns(2) if presenter.is_on() else (st.container(),) * 2
-    clicked = current_click()
+    clicked = selection.clicked()
     with picture_area:
         in_browser = browser_decoder(
             active.model,

@@ -7,8 +7,6 @@ JPEG otherwise, smearing the few pixels there are).
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import streamlit as st
 from PIL import Image
@@ -46,12 +44,6 @@ def strip_image(
     for i, tile in enumerate(tiles):
         strip.paste(tile, (i * (w + gap), 0))
     return strip
-
-
-def png_bytes(img: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    img.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def show_vector(

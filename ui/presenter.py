@@ -18,15 +18,18 @@ import streamlit as st
 
 from viz.presentation import PRESENTER_FONT_PX, PRESENTER_MARKER_SCALE, projector_figure
 
-from .components.shortcuts import VIEWPORT_KEY
 from .frozen_figure import FrozenFigure
+from .session_keys import (
+    PRESENTER_KEY,
+    PRESENTER_PAGE_MENU_KEY,
+    PRESENTER_PAGE_WANTED_KEY,
+    PRESENTER_TOGGLE_KEY,
+    VIEWPORT_KEY,
+)
 
-PRESENTER_KEY = "vx_presenter"
 SCALE = 1.45  # text and figures in presenter mode, relative to normal
 MAP_SHARE = 0.74  # of the window's height, for the latent map on a projector
 ASSUMED_VIEWPORT = (1920, 1080)  # until the browser has reported its size
-PAGE_MENU_KEY = "presenter_page_menu"
-PAGE_WANTED_KEY = "vx_presenter_page_wanted"  # the page chosen in the menu, until switched to
 PICTURE_PX = 336  # a decoded picture on a projector: 12 screen pixels per Fashion pixel
 SIDE_PADDING_REM = 1.5  # the page's left and right padding on a projector
 
@@ -48,11 +51,6 @@ h1 {{ font-size: 1.7rem !important; padding: 0 0 0.2rem 0 !important; }}
   left: 0.5rem !important; }}
 </style>
 """
-
-
-def init_presenter() -> None:
-    if PRESENTER_KEY not in st.session_state:
-        st.session_state[PRESENTER_KEY] = False
 
 
 def is_on() -> bool:
@@ -128,30 +126,31 @@ def plotly_chart(figure: go.Figure, **kwargs):
 
 
 def _sync_toggle() -> None:
-    set_presenter(st.session_state["presenter_toggle"])
+    set_presenter(st.session_state[PRESENTER_TOGGLE_KEY])
 
 
 def _exit() -> None:
     set_presenter(False)
-    st.session_state["presenter_toggle"] = False
+    st.session_state[PRESENTER_TOGGLE_KEY] = False
 
 
 def _want_page() -> None:
-    st.session_state[PAGE_WANTED_KEY] = st.session_state[PAGE_MENU_KEY]
+    st.session_state[PRESENTER_PAGE_WANTED_KEY] = st.session_state[PRESENTER_PAGE_MENU_KEY]
 
 
 def _presenter_bar(pages: Sequence[st.Page], current: st.Page | None) -> None:
     """The top of the page on a projector: the page menu (the sidebar is hidden) and the way
     out, in the page's flow (a floating button covered what lay under it)."""
     titles = [p.title for p in pages]
-    wanted = st.session_state.pop(PAGE_WANTED_KEY, None)
+    wanted = st.session_state.get(PRESENTER_PAGE_WANTED_KEY)
+    st.session_state[PRESENTER_PAGE_WANTED_KEY] = None
     if current is not None and wanted in titles and wanted != current.title:
         st.switch_page(pages[titles.index(wanted)])
     with st.container(key="presenter_keep_bar", horizontal=True, horizontal_alignment="right"):
         if current is not None and current.title in titles:
-            st.session_state[PAGE_MENU_KEY] = current.title  # the menu shows where we are
+            st.session_state[PRESENTER_PAGE_MENU_KEY] = current.title  # where we are
             st.selectbox(
-                "Page", titles, key=PAGE_MENU_KEY, label_visibility="collapsed", width=340,
+                "Page", titles, key=PRESENTER_PAGE_MENU_KEY, label_visibility="collapsed", width=340,
                 on_change=_want_page,
             )  # fmt: skip
         st.button(
@@ -163,13 +162,12 @@ def _presenter_bar(pages: Sequence[st.Page], current: st.Page | None) -> None:
 def apply_presenter_mode(pages: Sequence[st.Page] = (), current: st.Page | None = None) -> None:
     """Sidebar toggle; when on, the stylesheet and a bar at the top of the page with a menu of
     `pages` (the app's navigation; `current` is shown) and the exit button."""
-    init_presenter()
     # The toggle mirrors vx_presenter, which a shared link (?present=1) may also have set.
-    st.session_state["presenter_toggle"] = is_on()
+    st.session_state[PRESENTER_TOGGLE_KEY] = is_on()
     with st.sidebar:
         st.toggle(
             "Presenter mode",
-            key="presenter_toggle",
+            key=PRESENTER_TOGGLE_KEY,
             on_change=_sync_toggle,
             help="Larger text and pictures, for a projector.",
         )
@@ -185,13 +183,11 @@ def leave() -> None:
 
 __all__ = [
     "PRESENTER_CSS",
-    "PRESENTER_KEY",
     "apply_presenter_mode",
     "chart",
     "font_size",
     "height",
     "image_width",
-    "init_presenter",
     "is_on",
     "leave",
     "map_columns",
