@@ -61,6 +61,19 @@ gd => {
 }
 """
 
+# The median 1σ bubble radius on screen (px, x direction) and the radius of the point marker
+# at its centre, at the map's current zoom.
+BUBBLE_AND_DOT_JS = """
+gd => {
+  const arrays = [...window.__vxBubbleData.values()].pop();
+  const xa = gd._fullLayout.xaxis, sx = xa._length / (xa.range[1] - xa.range[0]);
+  const radii = Array.from({length: arrays.n}, (_, i) => arrays.sigma[2 * i] * sx);
+  radii.sort((a, b) => a - b);
+  const points = gd._fullData.find(t => t.customdata);
+  return [radii[radii.length >> 1], points.marker.size / 2];
+}
+"""
+
 pytestmark = pytest.mark.skipif(
     not (PRETRAINED_ROOT / "fashion-mnist.safetensors").exists(), reason="no shipped model"
 )
@@ -107,6 +120,10 @@ def test_the_latent_map_is_hall_sized(hall, artifacts_dir):
     x_share, y_share, units = graph.evaluate(DATA_SHARE_JS)
     assert x_share >= HALL_DATA_SHARE, f"the data fill {x_share:.0%} of the plot's width"
     assert units == pytest.approx(1, abs=0.02), "one latent unit is as long on both axes"
+    # At full view every point's bubble shows around its dot: the dot is well inside the
+    # median bubble (before: a 1.75 px marker radius under a 2.5 px median radius).
+    bubble, dot = graph.evaluate(BUBBLE_AND_DOT_JS)
+    assert bubble >= 2 * dot, f"median 1σ radius {bubble:.2f} px over a {dot:.2f} px dot"
     plot = rect(graph.locator(".nsewdrag").first)
     assert_nothing_floats_over(
         page, plot, rect(picture), rect(page.locator(".st-key-map_resample"))
