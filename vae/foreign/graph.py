@@ -121,6 +121,11 @@ class GraphError(ValueError):
 
 def parse_graph(data: bytes, role: str) -> onnx.ModelProto:
     """The protobuf of `data` (the `role` graph: "encoder" or "decoder"), checked statically."""
+    return check_graph(load_graph(data, role), role)
+
+
+def load_graph(data: bytes, role: str) -> onnx.ModelProto:
+    """The protobuf of `data`, not yet checked (an encoder loses its ignored outputs first)."""
     if len(data) > MAX_GRAPH_BYTES:
         raise GraphError(f"the {role} is {len(data) / 2**20:.0f} MB; at most "
                          f"{MAX_GRAPH_BYTES // 2**20} MB")  # fmt: skip
@@ -131,6 +136,11 @@ def parse_graph(data: bytes, role: str) -> onnx.ModelProto:
                          f"{REEXPORT}") from None  # fmt: skip
     if not model.graph.node and not model.graph.output:
         raise GraphError(f"the {role} is not an ONNX file (no graph in it); {REEXPORT}")
+    return model
+
+
+def check_graph(model: onnx.ModelProto, role: str) -> onnx.ModelProto:
+    """`model` if it passes every static check; GraphError saying what and how to fix it."""
     _check_opsets(model, role)
     _check_tensors(model, role)
     _check_nodes(model.graph, role)
@@ -325,5 +335,5 @@ def _show(shape) -> str:
                            for i, d in enumerate(shape)) + ")"  # fmt: skip
 
 
-__all__ = ["GraphError", "batch_size", "check_declared_shapes", "drop_ignored_outputs",
-           "parse_graph"]  # fmt: skip
+__all__ = ["GraphError", "batch_size", "check_declared_shapes", "check_graph",
+           "drop_ignored_outputs", "load_graph", "parse_graph"]  # fmt: skip
