@@ -29,7 +29,7 @@ def _session(model: onnx.ModelProto) -> ort.InferenceSession:
     # One thread each: a server shares its cores among every session of a class.
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
-    options.log_severity_level = 3  # errors only: its warnings are not the user's business
+    options.log_severity_level = 4  # its errors come back as exceptions, said in our words
     return ort.InferenceSession(
         model.SerializeToString(), options, providers=["CPUExecutionProvider"]
     )
