@@ -468,6 +468,25 @@ def load_checkpoint(
     return model, metadata
 
 
+def foreign_parts(data: bytes, label: str = "the upload") -> dict[str, bytes] | None:
+    """{"encoder", "decoder", "card"} bytes of a foreign model's checkpoint, None for a native
+    one; CheckpointError for a file that is neither. Nothing is run: an upload's graphs go to
+    the upload sandbox from here, never to onnxruntime in the server."""
+    header, length = _read_header(io.BytesIO(data), len(data), label)
+    _, metadata = _parse_document(header, label)
+    if "foreign" not in metadata:
+        return None
+    _check_foreign_entries(header, label)
+    _check_declared_size(header, 8 + length, len(data), label)
+    try:
+        tensors = _st_load(data)
+    except (SafetensorError, ValueError, RuntimeError) as error:
+        raise CheckpointError(f"{label} is corrupt or truncated: {error}") from None
+    encoder, decoder = (tensors[name].numpy().tobytes() for name in FOREIGN_TENSORS)
+    card = json.dumps(metadata["foreign"]).encode()
+    return {"encoder": encoder, "decoder": decoder, "card": card}
+
+
 def _load_foreign(tensors: dict[str, torch.Tensor], metadata: dict[str, Any], label: str):
     from .data import DATASET_NAMES
     from .foreign.graph import GraphError
@@ -485,6 +504,7 @@ __all__ = [
     "MAX_CHECKPOINT_BYTES",
     "CheckpointError",
     "checkpoint_bytes",
+    "foreign_parts",
     "load_checkpoint",
     "read_checkpoint_bytes",
     "read_metadata",
