@@ -100,6 +100,9 @@ ALLOWED_OPS = frozenset(
         "ReduceSum",
         "ReduceMax",
         "ReduceMin",
+        "Mod",  # Mod, Floor, Ceil: the integer arithmetic of a reshape's target shape
+        "Floor",
+        "Ceil",
     ]
 )
 RANDOM_OPS = frozenset(

@@ -26,6 +26,7 @@ from torch import nn
 from ..model import VAE
 from .card import Card
 from .graph import parse_graph
+from .layers import decoder_chain
 from .runtime import ForeignGraphs
 
 SIGMA_CEILING = 1e2  # 100 prior standard deviations: no meaningful posterior is wider
@@ -77,9 +78,9 @@ class ForeignVAE(nn.Module):
         self.card = card
         self.config = card.model_config()
         self.onnx_bytes = (encoder, decoder)
-        self.graphs = ForeignGraphs(
-            parse_graph(encoder, "encoder"), parse_graph(decoder, "decoder"), card
-        )
+        decoder_graph = parse_graph(decoder, "decoder")
+        self.graphs = ForeignGraphs(parse_graph(encoder, "encoder"), decoder_graph, card)
+        self._chain = decoder_chain(decoder_graph, card)
         self.encoder_body = _GraphModule("encoder")
         self.encoder_head = nn.Identity()
         self.decoder = _GraphModule("decoder")
@@ -109,6 +110,11 @@ class ForeignVAE(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         mu, logvar = self.encode(x)
         return self.decode(self.reparameterize(mu, logvar)), mu, logvar
+
+    def decoder_chain(self) -> list[tuple[dict, list[np.ndarray]]] | None:
+        """The decoder as a chain of layers the browser can run (vae/foreign/layers.py), or
+        None when it is not one (the picture of a click is then decoded on the server)."""
+        return self._chain
 
     def train(self, mode: bool = True) -> ForeignVAE:
         if mode:
