@@ -267,3 +267,35 @@ def test_a_wrong_input_range_and_a_swap_at_once(images, decoder):
     the_card = card(input_range=[-1, 1])
     message = refused(shipped_encoder("logvar,mu"), decoder, the_card, images, ProbeError)
     assert '"encoder_outputs": ["logvar", "mu"] and "input_range": [0, 1]' in message
+
+
+# --- the library file ----------------------------------------------------------------------------
+
+
+def test_a_library_file_with_a_forbidden_operator_is_refused_at_load(tmp_path, images, decoder):
+    """A foreign checkpoint copied into the folder by hand gets the same static checks."""
+    import json
+
+    from safetensors.numpy import save
+
+    from vae.checkpoint import CheckpointError, foreign_parts, load_checkpoint
+    from vae.foreign.model import ForeignVAE
+    from vae.library import ModelLibrary
+    from vae.metadata import imported_metadata
+
+    validated = validate_foreign(shipped_encoder(), decoder, card(), images)
+    library = ModelLibrary(tmp_path)
+    model = ForeignVAE(validated.encoder, validated.decoder, card())
+    path = library.save("good", model, imported_metadata("good", card(), validated.report, {}))
+    parts = foreign_parts(path.read_bytes())
+    assert parts["encoder"] == validated.encoder and json.loads(parts["card"]) == card().to_dict()
+
+    header_len = int.from_bytes(path.read_bytes()[:8], "little")
+    document = json.loads(path.read_bytes()[8 : 8 + header_len])["__metadata__"]
+    odd = tiny_encoder([helper.make_node("Det", ["x"], ["d"])])
+    tensors = {"onnx.encoder": np.frombuffer(odd, np.uint8),
+               "onnx.decoder": np.frombuffer(validated.decoder, np.uint8)}  # fmt: skip
+    (tmp_path / "copied.safetensors").write_bytes(save(tensors, metadata=document))
+    with pytest.raises(CheckpointError, match="holds a graph this app does not run: .*Det"):
+        load_checkpoint(tmp_path / "copied.safetensors")
+    assert set(library.names()) == {"copied", "good"}  # listed: the header is fine
