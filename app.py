@@ -9,12 +9,15 @@ from pathlib import Path
 import pandas  # noqa: F401
 import streamlit as st
 
+from ui.app_entry import follow_page_request
+from ui.badge import show_model_badge
 from ui.map_controls import page_shortcuts
 from ui.presenter import apply_presenter_mode
 from ui.reconnect import notice_lost_session
+from ui.script_thread import follow_thread_policy
 from ui.server_tuning import tune_server_process
+from ui.session_keys import init_state
 from ui.share import restore_shared_view, sync_share_params
-from ui.state import follow_page_request, init_state, show_model_badge
 from ui.training import show_training_status
 
 ROOT = Path(__file__).parent
@@ -41,6 +44,7 @@ tune_server_process()  # once per process: TCP_NODELAY, GIL switch interval (see
 # browser code fetches the SVG from fonts.gstatic.com (the icons in the page use a bundled font).
 st.set_page_config(page_title="VAE explorer", page_icon=ROOT / "ui" / "favicon.svg", layout="wide")
 init_state()
+follow_thread_policy()  # this run's thread; fragments follow it too (ui/script_thread.py)
 notice_lost_session()  # the page reconnected, but its server had lost the session
 
 sections: dict[str, list[st.Page]] = {}

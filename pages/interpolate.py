@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from ui.components.scrubber import scrubber
+from ui.guards import require_2d_model
 from ui.interp_panel import (
     animation_gif,
     model_cache_key,
@@ -17,7 +18,7 @@ from ui.interp_panel import (
     waypoint_builder,
 )
 from ui.latent_images import show_vector
-from ui.state import latent_view, require_2d_model
+from ui.view_cache import latent_view
 
 st.title("Interpolate")
 active = require_2d_model()

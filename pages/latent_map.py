@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import presenter
+from ui import presenter, selection
 from ui.components.map_decoder import browser_decoder
-from ui.components.map_layer import current_click, map_layer
+from ui.components.map_layer import map_layer
+from ui.guards import require_2d_model
 from ui.latent_panel import (
     MAP_HEIGHT,
     MAP_ROW_CSS,
@@ -17,7 +18,8 @@ from ui.latent_panel import (
 )
 from ui.map_controls import map_options
 from ui.scene_panel import scenes_expander
-from ui.state import MAP_WINDOW_KEY, latent_view, require_2d_model
+from ui.script_thread import fragment
+from ui.view_cache import latent_view
 
 if not presenter.is_on():  # on a projector the map needs the room
     st.title("Latent map")
@@ -28,7 +30,7 @@ color_by, bubbles, prior = map_options(view)
 
 # The bubbles are not in the figure: changing them never re-sends the map. The window the
 # browser last reported is applied, so a new colouring keeps the zoom.
-figure = cached_map_figure(active.key, view, color_by, prior, st.session_state.get(MAP_WINDOW_KEY))
+figure = cached_map_figure(active.key, view, color_by, prior, selection.window())
 bubble_layer = cached_bubbles(active.key, view, color_by, bubbles)
 
 st.html(MAP_ROW_CSS)
@@ -43,7 +45,7 @@ with left:
     st.plotly_chart(shown, key="map_chart", config=config)
 
 
-@st.fragment
+@fragment
 def decode_beside_the_map(picture_in_browser: bool) -> None:
     """A click on the map reruns only this: the layer hands over the click, the panel decodes."""
     click, _ = map_layer(
@@ -51,8 +53,10 @@ def decode_beside_the_map(picture_in_browser: bool) -> None:
         key="map_layer",
         bubbles=bubble_layer,
         points=view.mu,
+        clicked=selection.clicked(),
+        on_click=selection.set_clicked,
         samples=lambda c: clicked_samples(view, c),
-        window_key=MAP_WINDOW_KEY,
+        on_window=selection.set_window,
     )
     decode_panel(active, view, click, picture_in_browser)
 
@@ -60,7 +64,7 @@ def decode_beside_the_map(picture_in_browser: bool) -> None:
 with right:
     # The clicked z's picture, drawn by the browser at the click (weights sent once, here,
     # outside the fragment); the fragment brings the rest of the panel.
-    clicked = current_click()
+    clicked = selection.clicked()
     in_browser = browser_decoder(
         active.model,
         active.dataset.image_shape,

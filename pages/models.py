@@ -8,7 +8,11 @@ from pathlib import Path
 import streamlit as st
 
 from runner.sandbox import parse_upload
+from ui.active_model import get_active_model, is_unsaved, unsaved_models
+from ui.app_entry import ensure_app_entry
+from ui.badge import dataset_label
 from ui.foreign_upload import foreign_upload_panel, import_foreign
+from ui.loaders import model_library
 from ui.models import (
     activate_library_model,
     activate_shipped_model,
@@ -17,30 +21,14 @@ from ui.models import (
     shipped_models,
     unsaved_models_list,
 )
-from ui.state import (
-    dataset_label,
-    ensure_app_entry,
-    get_active_model,
-    is_unsaved,
-    model_library,
-    unsaved_models,
-)
+from ui.session_keys import MODELS_CONFIRM_KEY, MODELS_LOAD_ERROR_KEY, MODELS_NOTICE_KEY
 from ui.text import plain
 from vae.checkpoint import SUFFIX, CheckpointError, checkpoint_bytes, foreign_parts
 from vae.data import USER_DATA_SUFFIXES, DataError
 from vae.library import ModelEntry, ModelExistsError
 
-CONFIRM_KEY = "vx_models_confirm_delete"  # the name awaiting "yes, delete", or None
-
 ensure_app_entry()  # a deep link on a cold server must still go through app.py
 CHECKPOINT_UPLOAD_MB = 100  # our largest configs save to ~10 MB; the server allows 200 MB
-NOTICE_KEY = "vx_models_notice"  # a success message that survives the rerun after an action
-LOAD_ERROR_KEY = "vx_models_load_error"  # why the Load callback failed, shown by the page
-
-if CONFIRM_KEY not in st.session_state:
-    st.session_state[CONFIRM_KEY] = None
-if NOTICE_KEY not in st.session_state:
-    st.session_state[NOTICE_KEY] = None
 
 
 def describe(entry: ModelEntry) -> dict:
@@ -72,7 +60,7 @@ def _model_kind(meta: dict) -> str:
 
 
 def flash(message: str) -> None:
-    st.session_state[NOTICE_KEY] = message
+    st.session_state[MODELS_NOTICE_KEY] = message
 
 
 def load_entry(entry: ModelEntry) -> None:
@@ -81,17 +69,19 @@ def load_entry(entry: ModelEntry) -> None:
     try:
         activate_library_model(entry)
     except (CheckpointError, DataError, OSError) as error:
-        st.session_state[LOAD_ERROR_KEY] = f"Cannot load '{plain(entry.name)}': {plain(error)}"
+        st.session_state[MODELS_LOAD_ERROR_KEY] = (
+            f"Cannot load '{plain(entry.name)}': {plain(error)}"
+        )
     else:
         flash(f"Loaded '{plain(entry.name)}': it is now the current model on every page.")
 
 
 st.title("Models")
 library = model_library()
-notice = st.session_state[NOTICE_KEY]
+notice = st.session_state[MODELS_NOTICE_KEY]
 if notice:
     st.success(notice)
-    st.session_state[NOTICE_KEY] = None
+    st.session_state[MODELS_NOTICE_KEY] = None
 
 active = get_active_model()
 if active is not None:
@@ -135,7 +125,8 @@ else:
     load_col.button("Load", key="models_load", icon=":material/open_in_browser:",
                     disabled=not entry.ok or user_data, type="primary",
                     on_click=load_entry, args=(entry,))  # fmt: skip
-    if load_error := st.session_state.pop(LOAD_ERROR_KEY, None):
+    if load_error := st.session_state[MODELS_LOAD_ERROR_KEY]:
+        st.session_state[MODELS_LOAD_ERROR_KEY] = None  # shown once
         st.error(load_error)
     download_col.download_button(
         "Download",
@@ -148,7 +139,7 @@ else:
         icon=":material/download:",
     )
     if delete_col.button("Delete…", key="models_delete", icon=":material/delete:"):
-        st.session_state[CONFIRM_KEY] = entry.name
+        st.session_state[MODELS_CONFIRM_KEY] = entry.name
     if user_data:
         # Checkpoints hold weights and plain metadata, never training data: to look at a model
         # trained on uploaded data, the same file is uploaded again and checked for shape.
@@ -169,14 +160,14 @@ else:
                 flash(f"Loaded '{plain(entry.name)}' with {plain(data_file.name)}.")
                 st.rerun()
 
-    pending = st.session_state[CONFIRM_KEY]
+    pending = st.session_state[MODELS_CONFIRM_KEY]
     if pending is not None:
         st.warning(
             f"Delete **{plain(pending)}** from the library for every session? This cannot be undone."
         )
         yes, no, _ = st.columns([1, 1, 4])
         if yes.button("Yes, delete", key="models_delete_yes", type="primary"):
-            st.session_state[CONFIRM_KEY] = None
+            st.session_state[MODELS_CONFIRM_KEY] = None
             try:
                 library.delete(pending)
             except (CheckpointError, ValueError) as error:
@@ -185,7 +176,7 @@ else:
                 flash(f"Deleted '{plain(pending)}'.")
                 st.rerun()
         if no.button("Cancel", key="models_delete_no"):
-            st.session_state[CONFIRM_KEY] = None
+            st.session_state[MODELS_CONFIRM_KEY] = None
             st.rerun()
 
 shipped = shipped_models()

@@ -11,8 +11,8 @@ import pytest
 from foreign_graphs import card, shipped_decoder, shipped_encoder
 from streamlit.testing.v1 import AppTest
 
+from ui.active_model import ActiveModel
 from ui.models import library_key
-from ui.state import ActiveModel
 from vae.data import load_dataset
 from vae.foreign.model import ForeignVAE
 from vae.foreign.probe import validate_foreign

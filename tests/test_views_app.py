@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ui.active_model import ActiveModel
 from ui.scenes import FILE_NAME
-from ui.state import ActiveModel, compute_latent_view
+from ui.view_cache import compute_latent_view
 from vae import TrainConfig
 from vae.data import load_dataset
 from vae.library import ModelLibrary

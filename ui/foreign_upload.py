@@ -21,7 +21,7 @@ from vae.foreign.model import ForeignVAE
 from vae.library import ModelEntry, ModelExistsError, ModelLibrary
 from vae.metadata import imported_metadata
 
-from .state import cached_dataset
+from .loaders import cached_dataset
 from .text import plain
 
 UPLOAD_MB = 256  # vae.foreign.graph.MAX_GRAPH_BYTES

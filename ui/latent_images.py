@@ -48,12 +48,6 @@ def strip_image(
     return strip
 
 
-def png_bytes(img: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    img.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def show_vector(x: np.ndarray, image_shape: tuple[int, int] | None, caption: str, **kwargs) -> None:
     """An image when the data are images, else the numbers (e.g. 3-D points of a swiss roll)."""
     if image_shape is not None:

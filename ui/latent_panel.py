@@ -13,18 +13,17 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from ui.active_model import ActiveModel
+from ui.colourings import colour_key, colour_values
 from ui.components.map_layer import MapClick
 from ui.frozen_figure import FrozenFigure
-from ui.inference_lab import latest_gap_sample
 from ui.latent_images import show_vector, strip_image
-from ui.state import ActiveModel, LatentView
+from ui.session_keys import SAMPLE_SEED_KEY
 from ui.text import plain
-from ui.view_link import COLOR_CHOICES  # noqa: F401  (re-exported: the Colour-by choices)
+from ui.view_cache import LatentView
 from vae.latent import decode_latents
 from viz.latent_map import BubbleData, bubble_data, latent_map_figure
 
-GAP_CHOICE = "approximation gap"  # of ui.view_link.COLOR_CHOICES
-SAMPLE_SEED_KEY = "vx_map_sample_seed"
 N_SAMPLES = 6  # decodes of z = mu + sigma * eps shown for a clicked data point
 MAP_HEIGHT = 640  # px: the map fills its column's width at any height (equal units, wider range)
 
@@ -40,45 +39,19 @@ def point_label(view: LatentView, index: int) -> str:
     return f" · label {plain(value)}"
 
 
-def color_values(view: LatentView, color_by: str):
-    """(values (N,) or None, color_kind, legend title) for a "Colour by" choice."""
-    if color_by == "label" and view.y is not None:
-        kind = "class" if view.label_kind == "class" else "continuous"
-        return view.y, kind, "label"
-    if color_by == "σ (posterior std)":
-        return view.sigma.mean(1), "continuous", "mean σ"
-    if color_by == "KL to prior":
-        return view.kl, "continuous", "KL (nats)"
-    if color_by == "reconstruction error":
-        return view.recon_nll, "continuous", "−log p(x|z=μ) (nats)"
-    if color_by == GAP_CHOICE and (sample := latest_gap_sample(view)) is not None:
-        # Only the points the Inference lab scored have a value; the others are drawn grey.
-        values = np.full(len(view.mu), np.nan)
-        values[sample.indices] = sample.gaps.approximation_gap
-        return values, "continuous", "log p(x) − ELBO(q*) (nats)"
-    return None, None, "points"
-
-
-def color_key(view: LatentView, color_by: str) -> str:
-    """What a colouring depends on, for the caches: the choice (and the gap sample's size)."""
-    if color_by == GAP_CHOICE and (sample := latest_gap_sample(view)) is not None:
-        return f"{color_by}:{len(sample.indices)}"
-    return color_by
-
-
 def cached_map_figure(
     model_key: str, view: LatentView, color_by: str, prior: bool, window: list[float] | None
 ) -> go.Figure:
     """The map figure for these options, built once per view, showing `window` (None: all).
 
-    Kept with the view: a saved model's view is shared by every session (ui.state.latent_view),
+    Kept with the view: a saved model's view is shared by every session (ui.view_cache.latent_view),
     so its figures are built once per server, not once per session. The window only changes
     the axes' ranges (and the uirevision, so that Plotly applies them): a copy of the frozen
     figure's layout, not a rebuild. The bubbles are not in it (see cached_bubbles).
     """
 
     def build() -> go.Figure:
-        values, kind, label = color_values(view, color_by)
+        values, kind, label = colour_values(view, color_by)
         figure = latent_map_figure(
             view.mu,
             view.sigma,
@@ -91,7 +64,7 @@ def cached_map_figure(
         )
         return FrozenFigure(figure)  # shown on every run of the page: serialised once
 
-    base = view.derived(("map", model_key, color_key(view, color_by), prior), build)
+    base = view.derived(("map", model_key, colour_key(view, color_by), prior), build)
     return base if window is None else base.with_window(window)
 
 
@@ -101,10 +74,10 @@ def cached_bubbles(
     """The bubbles' data for these options (coloured as the points are), once per view."""
 
     def build() -> BubbleData | None:
-        values, kind, _ = color_values(view, color_by)
+        values, kind, _ = colour_values(view, color_by)
         return bubble_data(view.mu, view.sigma, values, color_kind=kind, bubbles=bubbles)
 
-    return view.derived(("bubbles", model_key, color_key(view, color_by), bubbles), build)
+    return view.derived(("bubbles", model_key, colour_key(view, color_by), bubbles), build)
 
 
 def clicked_samples(view: LatentView, click: MapClick | None) -> np.ndarray | None:

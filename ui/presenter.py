@@ -15,10 +15,9 @@ import streamlit as st
 
 from viz.presentation import PRESENTER_FONT_PX, projector_figure
 
-from .components.shortcuts import VIEWPORT_KEY
 from .frozen_figure import FrozenFigure
+from .session_keys import PRESENTER_KEY, PRESENTER_TOGGLE_KEY, VIEWPORT_KEY
 
-PRESENTER_KEY = "vx_presenter"
 SCALE = 1.45  # text and figures in presenter mode, relative to normal
 MAP_SHARE = 0.82  # of the window's height, for the latent map on a projector
 ASSUMED_VIEWPORT = (1920, 1080)  # until the browser has reported its size
@@ -60,11 +59,6 @@ body, .stMarkdown, [data-testid="stCaptionContainer"] {{ color: #000; }}
 h1 {{ font-size: 1.7rem !important; padding: 0 0 0.2rem 0 !important; }}
 </style>
 """
-
-
-def init_presenter() -> None:
-    if PRESENTER_KEY not in st.session_state:
-        st.session_state[PRESENTER_KEY] = False
 
 
 def is_on() -> bool:
@@ -113,23 +107,22 @@ def chart(figure: go.Figure, height: int | None = None) -> go.Figure:
 
 
 def _sync_toggle() -> None:
-    set_presenter(st.session_state["presenter_toggle"])
+    set_presenter(st.session_state[PRESENTER_TOGGLE_KEY])
 
 
 def _exit() -> None:
     set_presenter(False)
-    st.session_state["presenter_toggle"] = False
+    st.session_state[PRESENTER_TOGGLE_KEY] = False
 
 
 def apply_presenter_mode() -> None:
     """Sidebar toggle; when on, the stylesheet and an exit button at the top of the page."""
-    init_presenter()
     # The toggle mirrors vx_presenter, which a shared link (?present=1) may also have set.
-    st.session_state["presenter_toggle"] = is_on()
+    st.session_state[PRESENTER_TOGGLE_KEY] = is_on()
     with st.sidebar:
         st.toggle(
             "Presenter mode",
-            key="presenter_toggle",
+            key=PRESENTER_TOGGLE_KEY,
             on_change=_sync_toggle,
             help="Larger text and pictures, no controls: for a projector.",
         )
@@ -146,13 +139,11 @@ def leave() -> None:
 
 __all__ = [
     "PRESENTER_CSS",
-    "PRESENTER_KEY",
     "apply_presenter_mode",
     "chart",
     "font_size",
     "height",
     "image_width",
-    "init_presenter",
     "is_on",
     "leave",
     "map_height",

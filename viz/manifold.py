@@ -6,14 +6,12 @@ The same picture can sit beside the latent map (same axes) or under it (same plo
 from __future__ import annotations
 
 import base64
-import io
 
 import numpy as np
 import plotly.graph_objects as go
-from PIL import Image
 from plotly.subplots import make_subplots
 
-from .plots import to_uint8
+from .plots import png_bytes, to_uint8
 
 
 def pin_image(
@@ -105,13 +103,6 @@ def latent_mosaic(
     rgba[..., :3] = gray[..., None]
     rgba[..., 3] = 255
     return rgba, x_extent, y_extent
-
-
-def png_bytes(image: np.ndarray) -> bytes:
-    """uint8 (H, W) grey or (H, W, 3|4) colour -> PNG bytes."""
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(image)).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def data_uri(image: np.ndarray) -> str:

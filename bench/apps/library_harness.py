@@ -9,8 +9,9 @@ import streamlit as st
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+from ui.active_model import ActiveModel, get_active_model, set_active_model  # noqa: E402
 from ui.models import library_key  # noqa: E402
-from ui.state import ActiveModel, get_active_model, init_state, set_active_model  # noqa: E402
+from ui.session_keys import init_state  # noqa: E402
 from vae.data import load_dataset  # noqa: E402
 from vae.library import ModelLibrary  # noqa: E402
 
