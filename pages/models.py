@@ -11,6 +11,7 @@ from runner.sandbox import parse_upload
 from ui.active_model import get_active_model, is_unsaved, unsaved_models
 from ui.app_entry import ensure_app_entry
 from ui.badge import dataset_label
+from ui.foreign_upload import foreign_upload_panel, import_foreign
 from ui.loaders import model_library
 from ui.models import (
     activate_library_model,
@@ -22,7 +23,7 @@ from ui.models import (
 )
 from ui.session_keys import MODELS_CONFIRM_KEY, MODELS_LOAD_ERROR_KEY, MODELS_NOTICE_KEY
 from ui.text import plain
-from vae.checkpoint import SUFFIX, CheckpointError, checkpoint_bytes
+from vae.checkpoint import SUFFIX, CheckpointError, checkpoint_bytes, foreign_parts
 from vae.data import USER_DATA_SUFFIXES, DataError
 from vae.library import ModelEntry, ModelExistsError
 
@@ -39,19 +40,23 @@ def describe(entry: ModelEntry) -> dict:
         when = dt.datetime.fromisoformat(created).strftime("%Y-%m-%d %H:%M") if created else ""
     except (TypeError, ValueError):
         when = str(created)
-    config = meta.get("model_config") or {}
     return {
         "name": entry.name,
         "dataset": dataset_label(meta) if entry.ok else "—",
         "epochs": len(meta.get("history") or []) if entry.ok else None,
         "test ELBO": round(elbo, 2) if isinstance(elbo, (int, float)) else None,
-        "model": f"{config.get('architecture', '?')} {tuple(config.get('hidden', ()))}"
-        if entry.ok
-        else "—",
+        "model": _model_kind(meta) if entry.ok else "—",
         "created": when,
         "size": f"{entry.size / 2**20:.1f} MB",
         "status": "ok" if entry.ok else f"broken: {entry.error}",  # a table cell: plain text
     }
+
+
+def _model_kind(meta: dict) -> str:
+    if isinstance(meta.get("foreign"), dict):
+        return "imported ONNX"
+    config = meta.get("model_config") or {}
+    return f"{config.get('architecture', '?')} {tuple(config.get('hidden', ()))}"
 
 
 def flash(message: str) -> None:
@@ -206,12 +211,23 @@ if uploaded is not None:
     overwrite = st.checkbox("Replace a saved model of that name", key="models_upload_overwrite")
     if st.button("Add to the library", key="models_upload_add", icon=":material/upload:"):
         try:
-            added = library.import_bytes(name, uploaded.getvalue(), overwrite=overwrite)
+            data = uploaded.getvalue()
+            if (parts := foreign_parts(data, uploaded.name)) is not None:
+                # An imported model from another library: its graphs are checked and run in
+                # the upload sandbox like any ONNX upload, never first in this process.
+                sources = {"checkpoint": uploaded.name}
+                added, _ = import_foreign(library, name, parts, sources, overwrite)
+            else:
+                added = library.import_bytes(name, data, overwrite=overwrite)
         except ModelExistsError as error:
             st.error(f"{plain(error)}.")
-        except (CheckpointError, ValueError) as error:
+        except (CheckpointError, ValueError, OSError) as error:
             # Validated in a temp file first: a broken upload never replaces a good model.
             st.error(f"This file cannot be used: {plain(error)}")
         else:
             flash(f"Added '{plain(added.name)}' to the library.")
             st.rerun()
+
+if (added_message := foreign_upload_panel(library)) is not None:
+    flash(added_message)
+    st.rerun()
