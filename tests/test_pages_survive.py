@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
 from tests.hostile_text import HOSTILE_STRINGS
-from ui.state import ActiveModel
+from ui.active_model import ActiveModel
 from vae import VAE, ModelConfig
 from vae.data import DataError, Dataset
 from vae.data.core import encode_labels

@@ -67,7 +67,8 @@ def module_scope(module: str) -> Scope | None:
             if not package.is_file():
                 return None
             path = package
-        _MODULES[module] = Scope(ast.parse(path.read_text(), str(path)), None)
+        package = module.rpartition(".")[0]
+        _MODULES[module] = Scope(ast.parse(path.read_text(), str(path)), None, package)
     return _MODULES[module]
 
 
@@ -96,7 +97,7 @@ def _targets(node: ast.AST) -> Iterator[str]:
 class Scope:
     """The assignments of one function (or of the module, outside functions)."""
 
-    def __init__(self, body: ast.AST, parent: Scope | None) -> None:
+    def __init__(self, body: ast.AST, parent: Scope | None, package: str = "") -> None:
         self.parent = parent
         self.assigned: dict[str, list[ast.AST | None]] = {}
         self.streamlit: set[str] = {"st"} if parent is None else set()
@@ -107,9 +108,10 @@ class Scope:
             for node in getattr(body, "body", []):
                 if isinstance(node, ast.FunctionDef):
                     self.functions[node.name] = node
-                elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    module = node.module if node.level == 0 else f"{package}.{node.module}"
                     for alias in node.names:
-                        self.imported[alias.asname or alias.name] = (node.module, alias.name)
+                        self.imported[alias.asname or alias.name] = (module, alias.name)
         if isinstance(body, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
             arguments = body.args
             for arg in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
@@ -213,9 +215,9 @@ def is_trusted(node: ast.AST | None, scope: Scope, seen: frozenset[str] = frozen
             return is_trusted(operand, scope, seen)
         case ast.Call(func=ast.Name(id=name)) if name in RENDERERS | NUMERIC:
             return True
-        case ast.Call(func=ast.Name(id=name)) if name not in seen:
+        case ast.Call(func=ast.Name(id=name)) if f"fn:{name}" not in seen:
             function = scope.function(name)
-            return function is not None and returns_trusted(function, seen | {name})
+            return function is not None and returns_trusted(function, seen | {f"fn:{name}"})
         case ast.Call(func=ast.Attribute(attr=name)) if name in RENDERERS:
             return True
         case ast.Call(func=ast.Attribute(value=ast.Constant(value=str()), attr="join"), args=[arg]):
@@ -259,7 +261,8 @@ def returns_trusted(function: Function, seen: frozenset[str]) -> bool:
     definition, module_scope = function
     scope = Scope(definition, module_scope)
     returns = [node.value for node in Scope._own_nodes(definition) if isinstance(node, ast.Return)]
-    return bool(returns) and all(is_trusted(value, scope, seen) for value in returns)
+    calls = frozenset(name for name in seen if name.startswith("fn:"))  # its names are its own
+    return bool(returns) and all(is_trusted(value, scope, calls) for value in returns)
 
 
 def _elements_trusted(node: ast.AST, scope: Scope, seen: frozenset[str]) -> bool:
@@ -289,7 +292,7 @@ def text_arguments(call: ast.Call) -> Iterator[ast.AST]:
 
 def violations(source: str, filename: str) -> Iterator[str]:
     tree = ast.parse(source, filename)
-    module = Scope(tree, None)
+    module = Scope(tree, None, str(Path(filename).parent).replace("/", "."))
     yield from _check(tree, module, filename)
 
 
