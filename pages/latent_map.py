@@ -17,6 +17,7 @@ from ui.latent_panel import (
 )
 from ui.map_controls import map_options
 from ui.scene_panel import scenes_expander
+from ui.scored_input import likelihood_note
 from ui.state import MAP_WINDOW_KEY, latent_view, require_2d_model
 
 if not presenter.is_on():  # on a projector the map needs the room
@@ -41,6 +42,8 @@ with left:
     config = {"scrollZoom": True, "displaylogo": False, "doubleClick": "autosize"}
     shown = presenter.chart(figure, height=presenter.map_height(MAP_HEIGHT))
     st.plotly_chart(shown, key="map_chart", config=config)
+    if color_by == "reconstruction error":  # −log p(x|z=μ): a likelihood only of binary x
+        likelihood_note(active, short=True)
 
 
 @st.fragment
