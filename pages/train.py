@@ -11,18 +11,16 @@ from runner.live_figures import live_curves, snapshot_bubbles, snapshot_map
 from runner.sandbox import parse_upload
 from runner.worker import prestart_worker
 from ui import presenter
+from ui.active_model import get_active_model, set_active_model, unsaved_models
+from ui.app_entry import ensure_app_entry
+from ui.badge import current_device_label
 from ui.components.map_layer import map_layer
 from ui.form_memory import forget, recall, recalled, remember
 from ui.frozen_figure import FrozenFigure
+from ui.loaders import cached_dataset
 from ui.models import save_active_model_form
-from ui.state import (
-    cached_dataset,
-    current_device_label,
-    ensure_app_entry,
-    get_active_model,
-    set_active_model,
-    unsaved_models,
-)
+from ui.script_thread import fragment
+from ui.session_keys import TRAIN_LIVE_FIGURES_KEY, TRAIN_LOAD_FAILURES_KEY, TRAIN_UPLOAD_KEY
 from ui.text import plain
 from ui.training import (
     about,
@@ -63,10 +61,7 @@ DEFAULTS = {
     "s-curve": {"hidden": "128, 128", "epochs": 60, "batch": 128, "lr": 1e-3},
     UPLOAD: {"hidden": "256, 128", "epochs": 30, "batch": 128, "lr": 1e-3},
 }
-LIVE_FIGURES_KEY = "vx_train_live_figures"  # the live panel's last map and curves (see below)
 REDRAW_SHARE = 0.1  # while training, rebuilding the live figures takes at most this share
-LOAD_FAILURES = "vx_train_load_failures"  # {dataset name: error message} for this session
-UPLOAD_STATE = "vx_train_upload"  # (file_id, Dataset, file name) of the last parsed upload
 
 ensure_app_entry()  # a deep link on a cold server must still go through app.py
 
@@ -116,7 +111,7 @@ def load_data(choice: str) -> Dataset | None:
     if choice != UPLOAD:
         # A failed load (e.g. MNIST offline) is remembered for this session: otherwise every
         # rerun of this page would retry the download and wait for its timeout again.
-        failures = st.session_state.setdefault(LOAD_FAILURES, {})
+        failures = st.session_state[TRAIN_LOAD_FAILURES_KEY]
         if choice not in failures:
             try:
                 return cached_dataset(choice)
@@ -132,14 +127,14 @@ def load_data(choice: str) -> Dataset | None:
         help="Rows are examples. .npz with x (and y), .npy, .csv with an optional label column, "
         "or a .zip of images in one folder per class.",
     )  # fmt: skip
-    cached = st.session_state.get(UPLOAD_STATE)
+    cached = st.session_state.get(TRAIN_UPLOAD_KEY)
     if upload is None:
         # The uploader comes back empty after a visit to another page: keep the parsed file.
         if cached is None:
             return None
         st.caption(f"Using **{cached[2]}**, uploaded earlier. Upload a file to replace it.")
         if st.button("Forget this file", key="train_upload_forget", icon=":material/close:"):
-            st.session_state.pop(UPLOAD_STATE, None)
+            st.session_state[TRAIN_UPLOAD_KEY] = None
             st.rerun()
         return cached[1]
     if cached is not None and cached[0] == upload.file_id:
@@ -149,7 +144,7 @@ def load_data(choice: str) -> Dataset | None:
     except DataError as error:
         st.error(f"Cannot use {plain(upload.name)}: {plain(error)}")
         return None
-    st.session_state[UPLOAD_STATE] = (upload.file_id, dataset, upload.name)
+    st.session_state[TRAIN_UPLOAD_KEY] = (upload.file_id, dataset, upload.name)
     forget("train_likelihood")
     return dataset
 
@@ -186,14 +181,14 @@ def live_figures(run, history: list[dict], snap, finished: bool, prebuilt: dict 
     b / REDRAW_SHARE seconds of the same pictures (the progress bar still moves on every poll).
     Finished runs (the replay slider) redraw at once.
     """
-    cached = st.session_state.get(LIVE_FIGURES_KEY)
+    cached = st.session_state.get(TRAIN_LIVE_FIGURES_KEY)
     if prebuilt is not None and not finished:
         key = (id(run.job), "prebuilt", prebuilt["epoch"])
         if cached is None or cached["key"] != key:
             figure = FrozenFigure.from_json(prebuilt["map"]) if prebuilt["map"] else None
             cached = {"job": id(run.job), "key": key, "built_at": time.monotonic(), "cost": 0.0,
                       "map": figure, "curves": FrozenFigure.from_json(prebuilt["curves"])}  # fmt: skip
-            st.session_state[LIVE_FIGURES_KEY] = cached
+            st.session_state[TRAIN_LIVE_FIGURES_KEY] = cached
         return cached["map"], cached["curves"]
     key = (id(run.job), len(history), snap.epoch if snap is not None else None, finished)
     now = time.monotonic()
@@ -212,7 +207,7 @@ def live_figures(run, history: list[dict], snap, finished: bool, prebuilt: dict 
     # Frozen: the polls that show these same pictures again do not serialise them again.
     figure = FrozenFigure(figure) if figure is not None else None
     curves = FrozenFigure(curves)
-    st.session_state[LIVE_FIGURES_KEY] = {
+    st.session_state[TRAIN_LIVE_FIGURES_KEY] = {
         "job": key[0], "key": key, "built_at": now, "cost": time.perf_counter() - start,
         "map": figure, "curves": curves,
     }  # fmt: skip
@@ -328,7 +323,7 @@ if dataset is not None:
         )  # fmt: skip
     except ConfigError as error:
         config_error = str(error)
-upload = st.session_state.get(UPLOAD_STATE) if choice == UPLOAD else None
+upload = st.session_state.get(TRAIN_UPLOAD_KEY) if choice == UPLOAD else None
 form_data = upload[2] if upload else choice
 estimate = None
 if form_configs is not None and not running:
@@ -404,7 +399,6 @@ def live_panel() -> None:
                     "train_map",
                     key="train_map_layer",
                     bubbles=snapshot_bubbles(shown, data.y_test, data.label_kind),
-                    clickable=False,
                 )
         elif not progress.finished:
             per_epoch = (
@@ -423,7 +417,7 @@ def live_panel() -> None:
         st.rerun()  # the whole page: stop polling, unlock the settings, offer Save
 
 
-st.fragment(live_panel, run_every=POLL_SECONDS if running else None)()
+fragment(live_panel, run_every=POLL_SECONDS if running else None)()
 
 if run is not None and not run.job.alive:
     job = run.job

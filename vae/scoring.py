@@ -32,16 +32,17 @@ NOT_A_LIKELIHOOD_SHORT = "not a log-likelihood: Bernoulli on grey levels"  # a t
 
 
 def trained_binarized(metadata: dict[str, Any]) -> bool:
-    """Whether the model was trained with dynamic binarisation. A checkpoint without the flag
+    """Whether the model was trained with dynamic binarisation: its training config says so, or,
+    for a model imported as ONNX, its card (`binarized`). A checkpoint without the flag
     predates it and was trained on grey levels."""
-    train = metadata.get("train_config")
     model = metadata.get("model_config")
-    return (
-        isinstance(train, dict)
-        and train.get("dynamic_binarization") is True
-        and isinstance(model, dict)
-        and model.get("likelihood") == "bernoulli"
-    )
+    if not isinstance(model, dict) or model.get("likelihood") != "bernoulli":
+        return False
+    foreign = metadata.get("foreign")
+    if isinstance(foreign, dict):
+        return foreign.get("binarized") is True
+    train = metadata.get("train_config")
+    return isinstance(train, dict) and train.get("dynamic_binarization") is True
 
 
 def is_binary(x: np.ndarray | torch.Tensor) -> bool:
