@@ -117,7 +117,7 @@ def load_data(choice: str) -> Dataset | None:
                 return cached_dataset(choice)
             except DataError as error:
                 failures[choice] = str(error)
-        st.error(f"Cannot load {choice}: {plain(failures[choice])}")
+        st.error(f"Cannot load {plain(choice)}: {plain(failures[choice])}")
         if st.button("Try again", key="train_data_retry", icon=":material/refresh:"):
             failures.pop(choice, None)
             st.rerun()
@@ -132,7 +132,7 @@ def load_data(choice: str) -> Dataset | None:
         # The uploader comes back empty after a visit to another page: keep the parsed file.
         if cached is None:
             return None
-        st.caption(f"Using **{cached[2]}**, uploaded earlier. Upload a file to replace it.")
+        st.caption(f"Using **{plain(cached[2])}**, uploaded earlier. Upload a file to replace it.")
         if st.button("Forget this file", key="train_upload_forget", icon=":material/close:"):
             st.session_state[TRAIN_UPLOAD_KEY] = None
             st.rerun()
@@ -241,9 +241,11 @@ with data_col:
     )  # fmt: skip
     dataset = load_data(choice)
     if dataset is not None:
-        shape = "×".join(map(str, dataset.image_shape)) if dataset.image_shape else "vectors"
+        shape = (
+            "×".join(f"{n:d}" for n in dataset.image_shape) if dataset.image_shape else "vectors"
+        )
         st.caption(
-            f"{plain(dataset.description)}  \n{dataset.x_train.shape[1]} values per example ({shape})."
+            f"{plain(dataset.description)}  \n{dataset.x_train.shape[1]:d} values per example ({shape})."
         )
 with model_col:
     st.subheader("Model")
@@ -292,7 +294,7 @@ with train_col:
         format_func=lambda v: f"{v:g}", disabled=running,
     )  # fmt: skip
     seed = st.number_input("Seed", 0, 2**31 - 1, step=1, **kept("train_seed"), disabled=running)
-    st.caption(f"Runs on **{current_device_label()}**.")
+    st.caption(f"Runs on **{plain(current_device_label())}**.")
 remember(*SETTING_KEYS)  # also on each change (on_change): a click on another page comes next
 
 start_col, stop_col, _ = st.columns([1, 1, 4])
@@ -330,8 +332,8 @@ if form_configs is not None and not running:
     estimate = estimate_run_seconds(dataset, *form_configs)
     steps = -(-len(dataset.x_train) // form_configs[1].batch_size)
     st.caption(
-        f"Estimated: **{about(estimate)}** on {current_device_label()} at its present load "
-        f"({form_configs[1].epochs} epochs × {steps} steps, timed on a few steps just now, "
+        f"Estimated: **{about(estimate)}** on {plain(current_device_label())} at its present load "
+        f"({form_configs[1].epochs:d} epochs × {steps:d} steps, timed on a few steps just now, "
         "plus a test pass after each epoch)."
     )
 if start and config_error is not None:
@@ -429,7 +431,7 @@ if run is not None and not run.job.alive:
     elif job.error:
         st.error(f"Training failed: {plain(job.error)}")
     elif job.progress().state == "stopped":
-        st.warning(f"Training {job.progress().message}; the epochs done so far are kept.")
+        st.warning(f"Training {plain(job.progress().message)}; the epochs done so far are kept.")
 
     active = get_active_model()
     unsaved = unsaved_models().get(run.active_key)
@@ -444,7 +446,7 @@ if run is not None and not run.job.alive:
                      icon=":material/scatter_plot:")  # fmt: skip
     elif unsaved is not None:
         st.subheader("Keep this model")
-        current = f"**{active.name}**" if active is not None else "another model"
+        current = f"**{plain(active.name)}**" if active is not None else "another model"
         st.caption(
             f"Not saved, and no longer the current model ({current} is). It is kept for this "
             "browser session: make it current again to look at it or save it."

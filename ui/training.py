@@ -25,6 +25,7 @@ from vae.train import warm_up
 from .active_model import ActiveModel, new_model_key, set_active_model
 from .script_thread import fragment
 from .session_keys import TRAIN_RUN_KEY
+from .text import plain
 
 _LOG = logging.getLogger(__name__)
 
@@ -290,7 +291,7 @@ def show_training_status(current_page_title: str) -> None:
     def panel() -> None:
         progress = poll(run)
         if progress.finished:
-            st.caption(f"Training {progress.message}.")
+            st.caption(f"Training {plain(progress.message)}.")
             st.page_link("pages/train.py", label="See the result", icon=":material/done:")
             if alive:  # this fragment was polling: one full rerun turns the polling off
                 st.rerun()
