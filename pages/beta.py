@@ -126,7 +126,9 @@ else:
             st.stop()
         beta = metadata.get("train_config", {}).get("beta", "?")
         key = f"library:{entry.name}:{entry.mtime}"
-        terms = cached((key, "beta-terms"), lambda m=model, d=dataset: elbo_terms(m, d.x_test))
+        terms = cached(
+            (key, "beta-terms"), lambda m=model, d=dataset, md=metadata: elbo_terms(m, d.x_test, md)
+        )
         models.append((f"{name} (β = {beta})", model, dataset, terms, key))
     if models[0][2].name != models[1][2].name:
         st.warning("These models were trained on different data: their maps do not compare.")

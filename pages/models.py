@@ -26,6 +26,7 @@ from ui.text import download_name, plain
 from vae.checkpoint import SUFFIX, CheckpointError, checkpoint_bytes, foreign_parts
 from vae.data import USER_DATA_SUFFIXES, DataError
 from vae.library import ModelEntry, ModelExistsError
+from vae.scoring import NOT_A_LIKELIHOOD, not_a_likelihood
 
 ensure_app_entry()  # a deep link on a cold server must still go through app.py
 CHECKPOINT_UPLOAD_MB = 100  # our largest configs save to ~10 MB; the server allows 200 MB
@@ -45,11 +46,26 @@ def describe(entry: ModelEntry) -> dict:
         "dataset": dataset_label(meta) if entry.ok else "—",
         "epochs": entry.epochs if entry.ok else None,
         "test ELBO": round(elbo, 2) if isinstance(elbo, (int, float)) else None,
+        "likelihood": likelihood_label(meta) if entry.ok else "—",
         "model": _model_kind(meta) if entry.ok else "—",
         "created": when,
         "size": f"{entry.size / 2**20:.1f} MB",
         "status": "ok" if entry.ok else f"broken: {entry.error}",  # a table cell: plain text
     }
+
+
+def likelihood_label(meta: dict) -> str:
+    """What the row's test ELBO is a log-likelihood of, or the note that it is not one."""
+    likelihood = str((meta.get("model_config") or {}).get("likelihood", "?"))
+    if likelihood != "bernoulli":
+        return likelihood
+    return not_a_likelihood(meta, short=True) or "bernoulli, dynamically binarised"
+
+
+def not_a_likelihood_caption(entries: list[ModelEntry]) -> None:
+    """The full note under a table that has a model whose ELBO is not a log-likelihood."""
+    if any(e.ok and not_a_likelihood(e.metadata) for e in entries):
+        st.caption(NOT_A_LIKELIHOOD)
 
 
 def _model_kind(meta: dict) -> str:
@@ -114,6 +130,7 @@ if not entries:
     )
 else:
     st.dataframe([describe(e) for e in entries], hide_index=True, key="models_table")
+    not_a_likelihood_caption(entries)
     names = [e.name for e in entries]
     chosen = st.selectbox("Model", names, key="models_chosen")
     entry = next(e for e in entries if e.name == chosen)
@@ -186,6 +203,7 @@ if shipped:
     st.caption("Ready-made models (`scripts/make_pretrained.sh`), read-only. They are shown "
                "with their dataset's test images, which must be on this computer.")  # fmt: skip
     st.dataframe([describe(e) for e in shipped], hide_index=True, key="models_shipped_table")
+    not_a_likelihood_caption(shipped)
     for shipped_entry in shipped:
         if st.button(f"Load {plain(shipped_entry.name)} (pretrained)", icon=":material/open_in_browser:",
                      key=f"models_load_shipped_{shipped_entry.name}"):  # fmt: skip

@@ -30,6 +30,7 @@ from ui.training import (
     get_run,
     model_config_for,
     poll,
+    run_likelihood_note,
     run_settings,
     start_run,
     stop_run,
@@ -75,6 +76,7 @@ SETTING_DEFAULTS = {
     "train_beta": 1.0,
     "train_warmup": 0,
     "train_seed": 0,
+    "train_binarize": TrainConfig().dynamic_binarization,  # the config owns the default
 }
 # Every setting of the form; the likelihood's default follows the data (see below).
 SETTING_KEYS = (*SETTING_DEFAULTS, "train_likelihood")
@@ -265,6 +267,14 @@ with model_col:
         "Likelihood p(x|z)", likelihoods, **kept("train_likelihood"), disabled=running,
         help="Bernoulli for pixel intensities in [0, 1]; Gaussian (learned σ) for other data.",
     )  # fmt: skip
+    binarize = st.checkbox(
+        "Binarise dynamically", **kept("train_binarize"),
+        disabled=running or likelihood != "bernoulli",
+        help="Train on a fresh black-and-white draw x ~ Bernoulli(pixel) each time an image is "
+        "used, and score the test set over such draws: a Bernoulli p(x|z) is a distribution "
+        "over binary images, so only then are its ELBO and log p(x) log-likelihoods (the "
+        "literature's protocol). Bernoulli likelihood only.",
+    )  # fmt: skip
     beta = st.number_input(
         "β (weight of the KL term)", min_value=0.0, max_value=100.0, step=0.5, **kept("train_beta"),
         disabled=running, help="1 is the true ELBO; β > 1 pulls bubbles towards the prior.",
@@ -310,6 +320,7 @@ if dataset is not None:
             TrainConfig(
                 epochs=int(epochs), batch_size=int(batch), lr=float(lr), beta=float(beta),
                 warmup_epochs=int(warmup), seed=int(seed), device="auto",
+                dynamic_binarization=bool(binarize),
             ),
         )  # fmt: skip
     except ConfigError as error:
@@ -400,6 +411,9 @@ def live_panel() -> None:
             st.caption(f"The latent map appears when the first epoch ends{per_epoch}.")
     with curves:
         st.plotly_chart(presenter.chart(curves_figure), key="train_curves")
+        note = run_likelihood_note(run)
+        if note is not None:
+            st.warning(note, icon=":material/info:")
     if progress.finished and run.active_key is None and not run.job.alive:
         adopt_result(run)
         st.rerun()  # the whole page: stop polling, unlock the settings, offer Save

@@ -11,14 +11,15 @@ from typing import Any
 
 from ..checkpoint import load_checkpoint
 from ..data import DATASET_NAMES
-from .shared import CommandError, binarize_once, load_data
+from ..scoring import not_a_likelihood, trained_binarized
+from .shared import CommandError, load_data
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
     import torch
 
     from ..device import pick_device
-    from ..train import evaluate
+    from ..train import binarize_test_set, evaluate
 
     started = time.perf_counter()
     device = pick_device(args.device)
@@ -30,13 +31,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
             f"expects {model.config.input_dim}"
         )
     train_config = metadata.get("train_config") or {}
-    dynamic = bool(train_config.get("dynamic_binarization", False))
+    dynamic = trained_binarized(metadata)
     seed = int(train_config.get("seed", 0)) if isinstance(train_config.get("seed"), int) else 0
     x = _scored_examples(model, dataset, args.split).to(device)  # (N, D)
     # A dynamically binarised model is scored on binary images: fresh draws for the ELBO, and
     # the one fixed draw of its training run's test protocol for the (costlier) IWAE bound.
     binarizations = args.binarizations if dynamic else 0
-    x_iwae = binarize_once(x, seed).to(device) if dynamic else x
+    x_iwae = binarize_test_set(x, seed) if dynamic else x
 
     metrics = evaluate(model, x, z_samples=args.z_samples, binarizations=binarizations,
                        seed=args.seed)  # fmt: skip
@@ -46,6 +47,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     bound = model.config.max_posterior_sigma
     # On the same examples as the IWAE bound (a dynamically binarised model: its fixed draw).
     exact = _exact_log_likelihood(model, x_iwae, args.quiet) if args.exact else None
+    note = not_a_likelihood(metadata, x)
     results = {"ELBO": metrics["elbo"], "reconstruction": metrics["recon"], "KL": metrics["kl"],
                "IWAE log p(x)": iwae, "exact log p(x)": exact[0] if exact else None,
                "k-NN accuracy": knn}  # fmt: skip
@@ -61,6 +63,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
             "split": args.split,
             "examples": len(x),
             "dynamic_binarization": dynamic,
+            "is_log_likelihood": note is None,
+            "note": note,
             "elbo": metrics["elbo"],
             "elbo_sem": metrics["elbo_sem"],
             "recon": metrics["recon"],
@@ -98,6 +102,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(
             f"log p(x) exact  {exact[0]:10.3f} nats  (quadrature, mean error bound {exact[1]:.4f})"
         )
+    if note is not None:
+        print(f"note: {note}")
     if knn is not None:
         print(f"{args.knn}-NN accuracy  {knn:10.3f}  (test means classified from train means)")
     return _exit_code(failed)
