@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import os
-import time
 
 import streamlit as st
 
-from runner.live_figures import live_curves, snapshot_bubbles, snapshot_map
+from runner.live_figures import snapshot_bubbles
 from runner.sandbox import parse_upload
 from runner.worker import prestart_worker
 from ui import presenter
 from ui.components.map_layer import map_layer
 from ui.form_memory import forget, recall, recalled, remember
-from ui.frozen_figure import FrozenFigure
+from ui.live_pictures import live_pictures, shown_snapshot
 from ui.models import save_active_model_form
 from ui.state import (
     cached_dataset,
@@ -62,8 +61,6 @@ DEFAULTS = {
     "s-curve": {"hidden": "128, 128", "epochs": 60, "batch": 128, "lr": 1e-3},
     UPLOAD: {"hidden": "256, 128", "epochs": 30, "batch": 128, "lr": 1e-3},
 }
-LIVE_FIGURES_KEY = "vx_train_live_figures"  # the live panel's last map and curves (see below)
-REDRAW_SHARE = 0.1  # while training, rebuilding the live figures takes at most this share
 LOAD_FAILURES = "vx_train_load_failures"  # {dataset name: error message} for this session
 UPLOAD_STATE = "vx_train_upload"  # (file_id, Dataset, file name) of the last parsed upload
 
@@ -172,68 +169,9 @@ def format_seconds(seconds: float | None) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
-def live_figures(run, history: list[dict], snap, finished: bool, prebuilt: dict | None):
-    """(map or None, loss curves) for the live panel.
-
-    While a training process runs, it builds them itself (`prebuilt`, see runner/live_figures.py):
-    here they are only parsed, once per version. Otherwise (a run in this process, the replay
-    after training) they are built here, only when they would change, and while training at
-    most REDRAW_SHARE of the time: building them (~0.1-0.2 s each on a 2-core CPU, more when
-    busy) holds the GIL that every other session's clicks need, and a fast run finishes epochs
-    quicker than the page polls. So a rebuild that took b seconds is followed by at least
-    b / REDRAW_SHARE seconds of the same pictures (the progress bar still moves on every poll).
-    Finished runs (the replay slider) redraw at once.
-    """
-    cached = st.session_state.get(LIVE_FIGURES_KEY)
-    if prebuilt is not None and not finished:
-        key = (id(run.job), "prebuilt", prebuilt["epoch"])
-        if cached is None or cached["key"] != key:
-            figure = FrozenFigure.from_json(prebuilt["map"]) if prebuilt["map"] else None
-            cached = {"job": id(run.job), "key": key, "built_at": time.monotonic(), "cost": 0.0,
-                      "map": figure, "curves": FrozenFigure.from_json(prebuilt["curves"])}  # fmt: skip
-            st.session_state[LIVE_FIGURES_KEY] = cached
-        return cached["map"], cached["curves"]
-    key = (id(run.job), len(history), snap.epoch if snap is not None else None, finished)
-    now = time.monotonic()
-    if cached is not None and cached["job"] == key[0]:
-        too_soon = now - cached["built_at"] < cached["cost"] / REDRAW_SHARE
-        if cached["key"] == key or (not finished and too_soon):
-            return cached["map"], cached["curves"]
-    start = time.perf_counter()
-    figure = None
-    if snap is not None:
-        data = run.dataset
-        figure = snapshot_map(snap, data.y_test, data.label_kind, data.class_names)
-    curves = live_curves(history)
-    if snap is not None and finished:
-        curves.add_vline(x=snap.epoch, line=dict(color="grey", dash="dot", width=1))
-    # Frozen: the polls that show these same pictures again do not serialise them again.
-    figure = FrozenFigure(figure) if figure is not None else None
-    curves = FrozenFigure(curves)
-    st.session_state[LIVE_FIGURES_KEY] = {
-        "job": key[0], "key": key, "built_at": now, "cost": time.perf_counter() - start,
-        "map": figure, "curves": curves,
-    }  # fmt: skip
-    return figure, curves
-
-
-def shown_snapshot(snapshots: list, snap, prebuilt: dict | None, finished: bool):
-    """The snapshot whose points the live map shows: a training process's prebuilt map may be
-    an epoch or two behind the latest snapshot, and the bubbles must sit on those points."""
-    if prebuilt is None or finished or not prebuilt.get("map"):
-        return snap
-    epoch = prebuilt["epoch"]
-    return next((s for s in reversed(snapshots) if s.epoch == epoch), snap)
-
-
 st.title("Train")
 run = get_run()
 running = run is not None and run.job.alive
-if not running and RUNNER == "process":
-    # Training runs in a child process (it would hold the GIL that every session's clicks
-    # need); one is started now, while the user picks settings, so Start does not wait for
-    # torch's import in it.
-    prestart_worker()
 
 data_col, model_col, train_col = st.columns(3, gap="medium")
 with data_col:
@@ -321,13 +259,18 @@ upload = st.session_state.get(UPLOAD_STATE) if choice == UPLOAD else None
 form_data = upload[2] if upload else choice
 estimate = None
 if form_configs is not None and not running:
-    estimate = estimate_run_seconds(dataset, *form_configs)
+    estimate = estimate_run_seconds(dataset, *form_configs, runner=RUNNER)
     steps = -(-len(dataset.x_train) // form_configs[1].batch_size)
     st.caption(
         f"Estimated: **{about(estimate)}** on {current_device_label()} at its present load "
         f"({form_configs[1].epochs} epochs × {steps} steps, timed on a few steps just now, "
         "plus a test pass after each epoch)."
     )
+if not running and RUNNER == "process":
+    # Training runs in a child process (it would hold the GIL that every session's clicks
+    # need); one is started now, while the user reads the estimate, so Start does not wait for
+    # torch's import in it. After the estimate: its start-up would slow the timed steps down.
+    prestart_worker()
 if start and config_error is not None:
     st.error(f"Cannot train with these settings: {plain(config_error)}")
 elif start and form_configs is not None:
@@ -379,7 +322,7 @@ def live_panel() -> None:
                 key=f"train_replay_{run.active_key}",
             )  # fmt: skip
             snap = snapshots[epoch - 1]
-        map_figure, curves_figure = live_figures(
+        map_figure, curves_figure = live_pictures(
             run, history, snap, run.active_key is not None, progress.figures
         )
         if map_figure is not None:
