@@ -139,7 +139,7 @@ def activate_shipped_model(entry: ModelEntry) -> ActiveModel:
 
 def save_active_model_form(active: ActiveModel, prefix: str) -> None:
     """Name + Save for a model trained in this session; bad names and clashes -> st.error."""
-    name = st.text_input(
+    st.text_input(
         "Save as",
         value=active.name,
         max_chars=80,
@@ -147,17 +147,29 @@ def save_active_model_form(active: ActiveModel, prefix: str) -> None:
         help="Letters, digits, spaces, '-', '_' and '.'. Saved models are shared with every "
         "session of this server.",
     )
-    overwrite = st.checkbox("Replace a saved model of that name", key=f"{prefix}_save_overwrite")
-    if st.button("Save to the library", key=f"{prefix}_save", icon=":material/save:"):
-        try:
-            path = model_library().save(name, active.model, active.metadata, overwrite=overwrite)
-        except ModelExistsError as error:
-            st.error(f"{plain(error)}.")
-        except (ValueError, CheckpointError, OSError) as error:  # bad name, unwritable folder
-            st.error(f"Cannot save: {plain(error)}.")
-        else:
-            saved = path.name.removesuffix(path.suffix)
-            active.metadata = {**active.metadata, "name": saved}
-            active.name = saved
-            mark_saved(active, path)
-            st.success(f"Saved as **{plain(saved)}**. It is listed on the Models page.")
+    st.checkbox("Replace a saved model of that name", key=f"{prefix}_save_overwrite")
+    st.button("Save to the library", key=f"{prefix}_save", icon=":material/save:",
+              on_click=_save_active_model, args=(active, prefix))  # fmt: skip
+    problem = st.session_state.pop(f"{prefix}_save_problem", None)
+    if problem is not None:
+        st.error(problem)
+
+
+def _save_active_model(active: ActiveModel, prefix: str) -> None:
+    """The Save button's callback: it runs before the script, so the sidebar (drawn before the
+    page) already knows the model is saved; a problem is shown by the form, success by a toast."""
+    name = st.session_state[f"{prefix}_save_name"]
+    overwrite = st.session_state.get(f"{prefix}_save_overwrite", False)
+    try:
+        path = model_library().save(name, active.model, active.metadata, overwrite=overwrite)
+    except ModelExistsError as error:
+        st.session_state[f"{prefix}_save_problem"] = f"{plain(error)}."
+    except (ValueError, CheckpointError, OSError) as error:  # bad name, unwritable folder
+        st.session_state[f"{prefix}_save_problem"] = f"Cannot save: {plain(error)}."
+    else:
+        saved = path.name.removesuffix(path.suffix)
+        active.metadata = {**active.metadata, "name": saved}
+        active.name = saved
+        mark_saved(active, path)
+        st.toast(f"Saved as **{plain(saved)}**. It is listed on the Models page.",
+                 icon=":material/save:")  # fmt: skip

@@ -35,6 +35,7 @@ from .state import (
     PATH_KEY,
     PRIOR_KEY,
     get_active_model,
+    is_unsaved,
 )
 from .text import plain
 
@@ -57,7 +58,7 @@ def current_view() -> SharedView:
     window = state.get(MAP_WINDOW_KEY)
     prior = state.get(PRIOR_KEY)
     return SharedView(
-        model=active.name if active is not None and active.source == "library" else None,
+        model=active.name if active is not None and _in_library(active) else None,
         z=(float(z[0]), float(z[1])) if z is not None else None,
         index=int(index) if z is not None and index is not None else None,
         selected=tuple(int(i) for i in state.get(SELECTED_KEY) or ()),
@@ -68,6 +69,11 @@ def current_view() -> SharedView:
         prior=bool(prior) if prior is not None else None,
         present=presenter_on(),
     )
+
+
+def _in_library(active) -> bool:
+    """A link can name it: a library model, or this session's once saved (and not replaced)."""
+    return active.source == "library" or (active.source == "session" and not is_unsaved(active))
 
 
 def _activate(name: str) -> bool:
@@ -160,7 +166,7 @@ def sync_share_params() -> None:
     with st.sidebar:
         if active is None:
             return
-        if active.source == "session":
+        if is_unsaved(active):
             st.caption(
                 ":material/link_off: This model was trained in this session: save it "
                 "(Models page) to share a link to this view."
