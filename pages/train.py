@@ -173,59 +173,69 @@ st.title("Train")
 run = get_run()
 running = run is not None and run.job.alive
 
-data_col, model_col, train_col = st.columns(3, gap="medium")
-with data_col:
-    st.subheader("Data")
-    choice = st.selectbox(
-        "Dataset", list(DATASET_LABELS), format_func=DATASET_LABELS.get, key="train_dataset",
-        on_change=apply_defaults, disabled=running,
-    )  # fmt: skip
-    dataset = load_data(choice)
-    if dataset is not None:
-        shape = "×".join(map(str, dataset.image_shape)) if dataset.image_shape else "vectors"
-        st.caption(
-            f"{plain(dataset.description)}  \n{dataset.x_train.shape[1]} values per example ({shape})."
+# While a run trains, its settings are locked and named above the map: folded away, so that
+# the live map is on the first screen (1400 x 900 and smaller).
+settings_box = (
+    st.expander("Settings (locked while training)", icon=":material/tune:")
+    if running
+    else st.container()
+)
+with settings_box:
+    data_col, model_col, train_col = st.columns(3, gap="medium")
+    with data_col:
+        st.subheader("Data")
+        choice = st.selectbox(
+            "Dataset", list(DATASET_LABELS), format_func=DATASET_LABELS.get, key="train_dataset",
+            on_change=apply_defaults, disabled=running,
+        )  # fmt: skip
+        dataset = load_data(choice)
+        if dataset is not None:
+            shape = "×".join(map(str, dataset.image_shape)) if dataset.image_shape else "vectors"
+            st.caption(
+                f"{plain(dataset.description)}  \n{dataset.x_train.shape[1]} values per example ({shape})."
+            )
+    with model_col:
+        st.subheader("Model")
+        conv_ok = dataset is not None and dataset.image_shape == (28, 28)
+        architecture = st.radio(
+            "Architecture", ["mlp", "conv"], horizontal=True, **kept("train_architecture"),
+            format_func={"mlp": "MLP", "conv": "Conv (28×28 images)"}.get, disabled=running,
+        )  # fmt: skip
+        if architecture == "conv" and not conv_ok:
+            st.caption("The conv net is for 28×28 images: the MLP will be used.")
+            architecture = "mlp"
+        hidden_text = st.text_input(
+            "Hidden layer widths", **kept("train_hidden"), disabled=running,
+            help="Encoder widths, e.g. 512, 256; the decoder mirrors them. Conv uses the last one.",
+        )  # fmt: skip
+        likelihoods = ["bernoulli", "gaussian"]
+        recall("train_likelihood", dataset.likelihood if dataset is not None else "bernoulli")
+        likelihood = st.selectbox(
+            "Likelihood p(x|z)", likelihoods, **kept("train_likelihood"), disabled=running,
+            help="Bernoulli for pixel intensities in [0, 1]; Gaussian (learned σ) for other data.",
+        )  # fmt: skip
+        beta = st.number_input(
+            "β (weight of the KL term)", min_value=0.0, max_value=100.0, step=0.5, **kept("train_beta"),
+            disabled=running, help="1 is the true ELBO; β > 1 pulls bubbles towards the prior.",
+        )  # fmt: skip
+        warmup = st.number_input(
+            "KL warm-up epochs", min_value=0, max_value=1000, step=1, **kept("train_warmup"),
+            disabled=running, help="The KL weight grows linearly from 0 to β over these epochs.",
+        )  # fmt: skip
+    with train_col:
+        st.subheader("Training")
+        epochs = st.number_input(
+            "Epochs", 1, 1000, step=5, **kept("train_epochs"), disabled=running
         )
-with model_col:
-    st.subheader("Model")
-    conv_ok = dataset is not None and dataset.image_shape == (28, 28)
-    architecture = st.radio(
-        "Architecture", ["mlp", "conv"], horizontal=True, **kept("train_architecture"),
-        format_func={"mlp": "MLP", "conv": "Conv (28×28 images)"}.get, disabled=running,
-    )  # fmt: skip
-    if architecture == "conv" and not conv_ok:
-        st.caption("The conv net is for 28×28 images: the MLP will be used.")
-        architecture = "mlp"
-    hidden_text = st.text_input(
-        "Hidden layer widths", **kept("train_hidden"), disabled=running,
-        help="Encoder widths, e.g. 512, 256; the decoder mirrors them. Conv uses the last one.",
-    )  # fmt: skip
-    likelihoods = ["bernoulli", "gaussian"]
-    recall("train_likelihood", dataset.likelihood if dataset is not None else "bernoulli")
-    likelihood = st.selectbox(
-        "Likelihood p(x|z)", likelihoods, **kept("train_likelihood"), disabled=running,
-        help="Bernoulli for pixel intensities in [0, 1]; Gaussian (learned σ) for other data.",
-    )  # fmt: skip
-    beta = st.number_input(
-        "β (weight of the KL term)", min_value=0.0, max_value=100.0, step=0.5, **kept("train_beta"),
-        disabled=running, help="1 is the true ELBO; β > 1 pulls bubbles towards the prior.",
-    )  # fmt: skip
-    warmup = st.number_input(
-        "KL warm-up epochs", min_value=0, max_value=1000, step=1, **kept("train_warmup"),
-        disabled=running, help="The KL weight grows linearly from 0 to β over these epochs.",
-    )  # fmt: skip
-with train_col:
-    st.subheader("Training")
-    epochs = st.number_input("Epochs", 1, 1000, step=5, **kept("train_epochs"), disabled=running)
-    batch = st.select_slider(
-        "Batch size", [16, 32, 64, 128, 256, 512, 1024], **kept("train_batch"), disabled=running
-    )
-    lr = st.select_slider(
-        "Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], **kept("train_lr"),
-        format_func=lambda v: f"{v:g}", disabled=running,
-    )  # fmt: skip
-    seed = st.number_input("Seed", 0, 2**31 - 1, step=1, **kept("train_seed"), disabled=running)
-    st.caption(f"Runs on **{current_device_label()}**.")
+        batch = st.select_slider(
+            "Batch size", [16, 32, 64, 128, 256, 512, 1024], **kept("train_batch"), disabled=running
+        )
+        lr = st.select_slider(
+            "Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], **kept("train_lr"),
+            format_func=lambda v: f"{v:g}", disabled=running,
+        )  # fmt: skip
+        seed = st.number_input("Seed", 0, 2**31 - 1, step=1, **kept("train_seed"), disabled=running)
+        st.caption(f"Runs on **{current_device_label()}**.")
 remember(*SETTING_KEYS)  # also on each change (on_change): a click on another page comes next
 
 start_col, stop_col, _ = st.columns([1, 1, 4])
@@ -303,11 +313,10 @@ def live_panel() -> None:
             else progress.message
         )
         st.progress(progress.fraction, text=text)
-    shown = run_settings(run)
-    st.caption(f"Results of: {plain(shown)}")  # names the uploaded file
+    settings = run_settings(run)
     if not run.job.alive and form_configs is not None:
         asked = describe_settings(form_data, *form_configs)
-        if asked != shown:
+        if asked != settings:
             st.caption(
                 f"The settings above ({plain(asked)}) are not these: **Start** trains with them."
             )
@@ -347,6 +356,8 @@ def live_panel() -> None:
             st.caption(f"The latent map appears when the first epoch ends{per_epoch}.")
     with curves:
         st.plotly_chart(presenter.chart(curves_figure), key="train_curves")
+    # Under the pictures: above them it would push the live map below the fold (1400 x 900).
+    st.caption(f"Results of: {plain(settings)}")  # names the uploaded file
     if progress.finished and run.active_key is None and not run.job.alive:
         adopt_result(run)
         st.rerun()  # the whole page: stop polling, unlock the settings, offer Save
