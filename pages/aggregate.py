@@ -7,7 +7,8 @@ import streamlit as st
 
 from ui import presenter
 from ui.explore_cache import cached, is_cached
-from ui.state import latent_view, require_2d_model
+from ui.guards import require_2d_model
+from ui.view_cache import latent_view
 from vae.density import MAX_COMPONENTS, aggregate_density, find_holes, hole_mask, kl_forces
 from vae.latent import decode_latents
 from viz.aggregate import density_figure, kl_forces_figure

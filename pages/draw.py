@@ -8,16 +8,16 @@ import numpy as np
 import streamlit as st
 
 from ui.components.drawing_pad import drawing_pad, pad_map, upload_input
+from ui.guards import require_active_model
 from ui.latent_images import to_image
-from ui.state import latent_view, require_active_model
+from ui.script_thread import fragment
+from ui.session_keys import DRAW_CURRENT_KEY, DRAW_UPLOAD_SEEN_KEY, INFERENCE_INPUT_KEY
 from ui.text import plain
+from ui.view_cache import latent_view
 from vae.latent import encode_dataset
 from viz.image_input import ImageInputError, measure_framing, picture_to_input
 
-INFERENCE_INPUT_KEY = "vx_inference_input"  # {"x": list (D,), "source", "name"}: read there
 INFERENCE_PAGE = "pages/inference.py"
-CURRENT_KEY = "vx_draw_current"  # the pad's input now: {"x", "source", "name"} or None
-UPLOAD_SEEN_KEY = "vx_draw_upload_seen"  # the file_id of the upload last converted
 PAD_KEY = "draw_pad"
 
 st.title("Draw & encode")
@@ -43,11 +43,9 @@ framing = view.derived(("pad-framing",), lambda: measure_framing(view.x.reshape(
 the_map = view.derived(
     ("pad-map",), lambda: pad_map(view.mu, view.y, view.label_kind, view.class_names)
 )
-if CURRENT_KEY not in st.session_state:
-    st.session_state[CURRENT_KEY] = None
-current = st.session_state[CURRENT_KEY]
+current = st.session_state[DRAW_CURRENT_KEY]
 if current is not None and len(current["x"]) != model.config.input_dim:  # another model's
-    st.session_state[CURRENT_KEY] = current = None
+    st.session_state[DRAW_CURRENT_KEY] = current = None
 
 st.caption(
     f"Draw a {active.dataset.name} example with the mouse, a pen or a finger. The drawing is "
@@ -65,20 +63,20 @@ with st.expander(
         type=["png", "jpg", "jpeg"],
         key="draw_upload",
     )
-    if upload is not None and st.session_state.get(UPLOAD_SEEN_KEY) != upload.file_id:
+    if upload is not None and st.session_state.get(DRAW_UPLOAD_SEEN_KEY) != upload.file_id:
         try:
             x = picture_to_input(upload.getvalue(), (h, w), framing)
         except ImageInputError as err:
             st.error(f"{plain(upload.name)}: {plain(err)}.")  # the pad keeps what it had
         else:
-            st.session_state[UPLOAD_SEEN_KEY] = upload.file_id
+            st.session_state[DRAW_UPLOAD_SEEN_KEY] = upload.file_id
             current = {
                 "x": x.tolist(),
                 "source": "upload",
                 "name": upload.name,
                 "id": upload.file_id,
             }
-            st.session_state[CURRENT_KEY] = current
+            st.session_state[DRAW_CURRENT_KEY] = current
     if current is not None and current["source"] == "upload":
         st.image(
             to_image(np.asarray(current["x"]), (h, w)),
@@ -92,22 +90,26 @@ def drawing_finished() -> None:
     state = st.session_state.get(PAD_KEY) or {}
     value = state.get("image")
     if isinstance(value, dict) and isinstance(value.get("x"), list):
-        st.session_state[CURRENT_KEY] = {"x": value["x"], "source": "drawing", "name": "drawing"}
+        st.session_state[DRAW_CURRENT_KEY] = {
+            "x": value["x"],
+            "source": "drawing",
+            "name": "drawing",
+        }
     else:
-        st.session_state[CURRENT_KEY] = None
+        st.session_state[DRAW_CURRENT_KEY] = None
 
 
-@st.fragment
+@fragment
 def pad_and_send() -> None:
     """A finished stroke reruns only this."""
-    now = st.session_state[CURRENT_KEY]
+    now = st.session_state[DRAW_CURRENT_KEY]
     upload_shown = (
         upload_input(np.asarray(now["x"]), now["name"], now.get("id", ""))
         if now is not None and now["source"] == "upload"
         else None
     )
     drawing_pad(model, (h, w), framing, the_map, PAD_KEY, upload_shown, drawing_finished)
-    now = st.session_state[CURRENT_KEY]
+    now = st.session_state[DRAW_CURRENT_KEY]
     left, right = st.columns([2, 3], vertical_alignment="center")
     send = left.button(
         "Send to the Inference lab",

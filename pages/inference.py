@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from ui import presenter
+from ui import presenter, selection
+from ui.guards import require_active_model
 from ui.inference_lab import (
     estimator_runs,
     gap_sample,
@@ -15,13 +16,12 @@ from ui.inference_lab import (
     point_inference,
 )
 from ui.latent_panel import point_label
-from ui.state import CLICKED_INDEX_KEY, latent_view, require_active_model
+from ui.session_keys import INFERENCE_INDEX_KEY, INFERENCE_INPUT_KEY, INFERENCE_WANT_LARGE_GAP_KEY
 from ui.text import plain
+from ui.view_cache import latent_view
 from viz.inference import convergence_figure, gap_histograms, posterior_figure
 from viz.plots import display_factor, to_png_bytes
 
-INDEX_KEY = "inf_index"
-INFERENCE_INPUT_KEY = "vx_inference_input"  # written by pages/draw.py: {"x", "source", "name"}
 GAP_SIZES = [50, 100, 200, 500, 1000]
 LARGE_GAP_SAMPLE = 100  # test points searched for a large approximation gap
 
@@ -67,22 +67,24 @@ with st.expander("The maths: exact inference against the ELBO", expanded=False):
     )
 
 # --- Which point -------------------------------------------------------------------------
-clicked = st.session_state.get(CLICKED_INDEX_KEY)
+click = selection.clicked()
+clicked = click.index if click is not None else None
 if clicked is not None and not 0 <= int(clicked) < len(view.x):
     clicked = None
-if INDEX_KEY not in st.session_state:
-    st.session_state[INDEX_KEY] = int(clicked) if clicked is not None else 0
+if INFERENCE_INDEX_KEY not in st.session_state:
+    st.session_state[INFERENCE_INDEX_KEY] = int(clicked) if clicked is not None else 0
 
 
 def _choose(index: int) -> None:
-    st.session_state[INDEX_KEY] = int(index)
+    st.session_state[INFERENCE_INDEX_KEY] = int(index)
 
 
 def _want_large_gap() -> None:
-    st.session_state["inf_want_large_gap"] = True
+    st.session_state[INFERENCE_WANT_LARGE_GAP_KEY] = True
 
 
-if st.session_state.pop("inf_want_large_gap", False):  # before the index input is drawn
+if st.session_state[INFERENCE_WANT_LARGE_GAP_KEY]:  # before the index input is drawn
+    st.session_state[INFERENCE_WANT_LARGE_GAP_KEY] = False
     with st.status(f"Gaps of the first {LARGE_GAP_SAMPLE} test points…") as status:
         bar = st.progress(0.0)
         sample = gap_sample(active, view, LARGE_GAP_SAMPLE, progress=bar.progress)
@@ -98,7 +100,12 @@ if st.session_state.pop("inf_want_large_gap", False):  # before the index input 
 
 with st.container(horizontal=True, vertical_alignment="bottom"):
     st.number_input(
-        "Test point #", min_value=0, max_value=len(view.x) - 1, step=1, key=INDEX_KEY, width=140
+        "Test point #",
+        min_value=0,
+        max_value=len(view.x) - 1,
+        step=1,
+        key=INFERENCE_INDEX_KEY,
+        width=140,
     )
     st.button(
         f"Last clicked on the Latent map (#{clicked})" if clicked is not None
@@ -131,7 +138,7 @@ else:
         "Draw or upload an image on **Draw & encode** and send it here to see its posterior."
     )
 
-index = int(st.session_state[INDEX_KEY])
+index = int(st.session_state[INFERENCE_INDEX_KEY])
 with st.spinner("Computing p(z|x) on a grid and fitting q*…"):
     if use_drawing:
         x_shown = np.asarray(drawn["x"], dtype=np.float32)
@@ -143,7 +150,7 @@ with st.spinner("Computing p(z|x) on a grid and fitting q*…"):
 left, right = st.columns([1.25, 1])
 with left:
     grid = point.grid
-    st.plotly_chart(
+    presenter.plotly_chart(
         posterior_figure(
             grid.xs,
             grid.ys,
@@ -166,7 +173,7 @@ with right:
         st.markdown(f"**test point #{index}**{point_label(view, index)}")
     if shape is not None:
         st.image(
-            to_png_bytes(x_shown.reshape(shape), display_factor(shape, 84)),
+            to_png_bytes(x_shown.reshape(shape), display_factor(shape, presenter.picture_px(84))),
             caption="x",
             output_format="PNG",
         )
@@ -215,7 +222,7 @@ with st.spinner(f"{2 * runs * k_max:,} decoder calls…"):
         estimates = input_estimates(active, x_shown, k_max, runs)
     else:
         estimates = estimator_runs(active, view, index, k_max, runs)
-st.plotly_chart(
+presenter.plotly_chart(
     convergence_figure(
         estimates.ks,
         {"naive": estimates.naive, "iwae": estimates.iwae, "elbo": estimates.elbo},
@@ -247,7 +254,7 @@ if go or ready:
         sample = gap_sample(active, view, n, progress=bar.progress)
         status.update(label=f"Gaps of {n:,} test points ({sample.seconds:.0f} s)", state="complete")
     gaps = sample.gaps
-    st.plotly_chart(
+    presenter.plotly_chart(
         gap_histograms(
             gaps.approximation_gap,
             gaps.amortisation_gap,

@@ -7,18 +7,16 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ui import presenter
+from ui.colourings import colour_values
 from ui.explore_cache import cached
-from ui.latent_panel import color_values
-from ui.state import latent_view, require_2d_model
+from ui.guards import require_2d_model
+from ui.session_keys import MANIFOLD_SEED_KEY
 from ui.text import plain
+from ui.view_cache import latent_view
 from vae.latent import decode_grid, decode_latents, latent_grid
 from viz.export import gallery_png, grid_png
 from viz.latent_map import latent_map_figure
 from viz.manifold import add_mosaic_image, add_prior_samples, latent_mosaic, manifold_beside_map
-
-SEED_KEY = "vx_manifold_seed"
-if SEED_KEY not in st.session_state:
-    st.session_state[SEED_KEY] = 0
 
 st.title("Manifold & samples")
 active = require_2d_model()
@@ -33,7 +31,7 @@ if shape is None:
     st.page_link("pages/surface_3d.py", label="3-D picture", icon=":material/view_in_ar:")
     st.stop()
 
-values, kind, label = color_values(view, "label")
+values, kind, label = colour_values(view, "label")
 height = presenter.height(560)
 font = presenter.font_size()
 
@@ -126,8 +124,8 @@ with samples_tab:
         "Samples", [8, 16, 32, 48, 64], value=32, key="manifold_n_samples"
     )
     if c[1].button("Resample", key="manifold_resample", icon=":material/casino:"):
-        st.session_state[SEED_KEY] += 1
-    seed = st.session_state[SEED_KEY]
+        st.session_state[MANIFOLD_SEED_KEY] += 1
+    seed = st.session_state[MANIFOLD_SEED_KEY]
     z = np.random.default_rng(seed).standard_normal((n_samples, 2)).astype(np.float32)
     samples = decode_latents(active.model, z)  # (S, D)
     cols = 8

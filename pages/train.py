@@ -10,18 +10,16 @@ from runner.live_figures import snapshot_bubbles
 from runner.sandbox import parse_upload
 from runner.worker import prestart_worker
 from ui import presenter
+from ui.active_model import get_active_model, set_active_model, unsaved_models
+from ui.app_entry import ensure_app_entry
+from ui.badge import current_device_label
 from ui.components.map_layer import map_layer
 from ui.form_memory import forget, recall, recalled, remember
 from ui.live_pictures import live_pictures, shown_snapshot
+from ui.loaders import cached_dataset
 from ui.models import save_active_model_form
-from ui.state import (
-    cached_dataset,
-    current_device_label,
-    ensure_app_entry,
-    get_active_model,
-    set_active_model,
-    unsaved_models,
-)
+from ui.script_thread import fragment
+from ui.session_keys import TRAIN_LOAD_FAILURES_KEY, TRAIN_UPLOAD_KEY
 from ui.text import plain
 from ui.training import (
     about,
@@ -61,8 +59,6 @@ DEFAULTS = {
     "s-curve": {"hidden": "128, 128", "epochs": 60, "batch": 128, "lr": 1e-3},
     UPLOAD: {"hidden": "256, 128", "epochs": 30, "batch": 128, "lr": 1e-3},
 }
-LOAD_FAILURES = "vx_train_load_failures"  # {dataset name: error message} for this session
-UPLOAD_STATE = "vx_train_upload"  # (file_id, Dataset, file name) of the last parsed upload
 
 ensure_app_entry()  # a deep link on a cold server must still go through app.py
 
@@ -111,7 +107,7 @@ def load_data(choice: str) -> Dataset | None:
     if choice != UPLOAD:
         # A failed load (e.g. MNIST offline) is remembered for this session: otherwise every
         # rerun of this page would retry the download and wait for its timeout again.
-        failures = st.session_state.setdefault(LOAD_FAILURES, {})
+        failures = st.session_state[TRAIN_LOAD_FAILURES_KEY]
         if choice not in failures:
             try:
                 return cached_dataset(choice)
@@ -127,14 +123,14 @@ def load_data(choice: str) -> Dataset | None:
         help="Rows are examples. .npz with x (and y), .npy, .csv with an optional label column, "
         "or a .zip of images in one folder per class.",
     )  # fmt: skip
-    cached = st.session_state.get(UPLOAD_STATE)
+    cached = st.session_state.get(TRAIN_UPLOAD_KEY)
     if upload is None:
         # The uploader comes back empty after a visit to another page: keep the parsed file.
         if cached is None:
             return None
         st.caption(f"Using **{cached[2]}**, uploaded earlier. Upload a file to replace it.")
         if st.button("Forget this file", key="train_upload_forget", icon=":material/close:"):
-            st.session_state.pop(UPLOAD_STATE, None)
+            st.session_state[TRAIN_UPLOAD_KEY] = None
             st.rerun()
         return cached[1]
     if cached is not None and cached[0] == upload.file_id:
@@ -144,7 +140,7 @@ def load_data(choice: str) -> Dataset | None:
     except DataError as error:
         st.error(f"Cannot use {plain(upload.name)}: {plain(error)}")
         return None
-    st.session_state[UPLOAD_STATE] = (upload.file_id, dataset, upload.name)
+    st.session_state[TRAIN_UPLOAD_KEY] = (upload.file_id, dataset, upload.name)
     forget("train_likelihood")
     return dataset
 
@@ -265,7 +261,7 @@ if dataset is not None:
         )  # fmt: skip
     except ConfigError as error:
         config_error = str(error)
-upload = st.session_state.get(UPLOAD_STATE) if choice == UPLOAD else None
+upload = st.session_state.get(TRAIN_UPLOAD_KEY) if choice == UPLOAD else None
 form_data = upload[2] if upload else choice
 estimate = None
 if form_configs is not None and not running:
@@ -345,7 +341,6 @@ def live_panel() -> None:
                     "train_map",
                     key="train_map_layer",
                     bubbles=snapshot_bubbles(shown, data.y_test, data.label_kind),
-                    clickable=False,
                 )
         elif not progress.finished:
             per_epoch = (
@@ -363,7 +358,7 @@ def live_panel() -> None:
         st.rerun()  # the whole page: stop polling, unlock the settings, offer Save
 
 
-st.fragment(live_panel, run_every=POLL_SECONDS if running else None)()
+fragment(live_panel, run_every=POLL_SECONDS if running else None)()
 
 if run is not None and not run.job.alive:
     job = run.job

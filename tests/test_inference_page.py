@@ -11,7 +11,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from ui.state import ActiveModel
+from ui.active_model import ActiveModel
 from vae import VAE, ModelConfig, TrainConfig, train
 from vae.data import load_dataset
 
@@ -78,7 +78,8 @@ def test_page_without_a_model_points_to_where_one_comes_from():
 
 
 def test_the_clicked_point_opens_with_its_posterior_numbers_and_estimators(active):
-    at = open_page(active, vx_clicked_index=7, inf_k_max=1_000, inf_runs=3)
+    # a click on test point 7 leaves its z (its μ; any z here) and its index
+    at = open_page(active, vx_clicked_z=(0.0, 0.0), vx_clicked_index=7, inf_k_max=1_000, inf_runs=3)
     assert at.number_input(key="inf_index").value == 7
     assert "test point #7" in table(at)
     titles = chart_titles(at)

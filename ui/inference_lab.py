@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from ui.active_model import ActiveModel
 from ui.explore_cache import cached
-from ui.state import ActiveModel, LatentView
+from ui.view_cache import LatentView
 from vae.inference import (
     EstimatorRuns,
     InferenceGaps,

@@ -19,8 +19,8 @@ from runner.live_figures import RedrawThrottle, live_curves, snapshot_map
 from vae.train import LatentSnapshot
 
 from .frozen_figure import FrozenFigure
+from .session_keys import TRAIN_LIVE_FIGURES_KEY
 
-LIVE_PICTURES_KEY = "vx_train_live_pictures"  # this session's LivePictures
 REDRAW_SHARE = 0.1  # while training in this process, rebuilding takes at most this share
 
 
@@ -39,9 +39,9 @@ def live_pictures(run, history: list[dict], snap: LatentSnapshot | None, finishe
                   prebuilt: dict | None) -> tuple[FrozenFigure | None, FrozenFigure]:  # fmt: skip
     """(map or None, loss curves) of `run` for the live panel; `prebuilt` is what a training
     process sent (`JobProgress.figures`), `snap` the snapshot to draw otherwise."""
-    pictures = st.session_state.get(LIVE_PICTURES_KEY)
+    pictures = st.session_state.get(TRAIN_LIVE_FIGURES_KEY)
     if pictures is None or pictures.job_id != id(run.job):
-        pictures = st.session_state[LIVE_PICTURES_KEY] = LivePictures(id(run.job))
+        pictures = st.session_state[TRAIN_LIVE_FIGURES_KEY] = LivePictures(id(run.job))
     if prebuilt is not None and not finished:
         shows = ("prebuilt", prebuilt["epoch"])
         if pictures.shows != shows:

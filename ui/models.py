@@ -12,16 +12,10 @@ from vae.data import DATASET_NAMES, DataError, Dataset, local_idx_folder, missin
 from vae.library import ModelEntry, ModelExistsError, ModelLibrary
 from vae.metadata import builtin_dataset as metadata_builtin_dataset
 
-from .state import (
-    ActiveModel,
-    cached_dataset,
-    dataset_label,
-    load_library_model,
-    mark_saved,
-    model_library,
-    set_active_model,
-    unsaved_models,
-)
+from .active_model import ActiveModel, mark_saved, set_active_model, unsaved_models
+from .badge import dataset_label
+from .loaders import cached_dataset, load_library_model, model_library
+from .session_keys import SAVE_PROBLEM_KEY
 from .text import plain
 
 
@@ -150,9 +144,10 @@ def save_active_model_form(active: ActiveModel, prefix: str) -> None:
     st.checkbox("Replace a saved model of that name", key=f"{prefix}_save_overwrite")
     st.button("Save to the library", key=f"{prefix}_save", icon=":material/save:",
               on_click=_save_active_model, args=(active, prefix))  # fmt: skip
-    problem = st.session_state.pop(f"{prefix}_save_problem", None)
-    if problem is not None:
-        st.error(problem)
+    problem = st.session_state[SAVE_PROBLEM_KEY]
+    if problem is not None and problem[0] == prefix:
+        st.error(problem[1])
+        st.session_state[SAVE_PROBLEM_KEY] = None
 
 
 def _save_active_model(active: ActiveModel, prefix: str) -> None:
@@ -163,9 +158,9 @@ def _save_active_model(active: ActiveModel, prefix: str) -> None:
     try:
         path = model_library().save(name, active.model, active.metadata, overwrite=overwrite)
     except ModelExistsError as error:
-        st.session_state[f"{prefix}_save_problem"] = f"{plain(error)}."
+        st.session_state[SAVE_PROBLEM_KEY] = (prefix, f"{plain(error)}.")
     except (ValueError, CheckpointError, OSError) as error:  # bad name, unwritable folder
-        st.session_state[f"{prefix}_save_problem"] = f"Cannot save: {plain(error)}."
+        st.session_state[SAVE_PROBLEM_KEY] = (prefix, f"Cannot save: {plain(error)}.")
     else:
         saved = path.name.removesuffix(path.suffix)
         active.metadata = {**active.metadata, "name": saved}

@@ -12,14 +12,13 @@ import re
 
 import streamlit as st
 
+from .active_model import ActiveModel
+from .loaders import model_library
 from .scenes import Scene, SceneBook, SceneError, scene_name
+from .session_keys import SCENE_MESSAGE_KEY, SCENE_NAME_KEY, SCENE_POSITION_KEY
 from .share import apply_view, current_view
-from .state import ActiveModel, model_library
 
-POSITION_KEY = "vx_scene_position"  # the index of the scene shown last, None before any
-MESSAGE_KEY = "vx_scene_message"  # (kind, text) left by a callback for the panel to show
-NAME_KEY = "scene_name_input"
-CHOICE_KEY = "scene_choice"
+CHOICE_KEY = "scene_choice"  # the Saved scenes selectbox (only its widget writes it)
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$])")
 
 
@@ -41,14 +40,14 @@ def read_scenes() -> tuple[list[Scene], str | None]:
 
 
 def _say(kind: str, text: str) -> None:
-    st.session_state[MESSAGE_KEY] = (kind, text)
+    st.session_state[SCENE_MESSAGE_KEY] = (kind, text)
 
 
 def show_scene(scenes: list[Scene], position: int) -> None:
     """Apply scene `position` (a callback's work: it sets the map's widget keys)."""
     scene = scenes[position]
     if apply_view(scene.view, whole=True):
-        st.session_state[POSITION_KEY] = position
+        st.session_state[SCENE_POSITION_KEY] = position
         _say("info", f"Scene {position + 1} of {len(scenes)}: {escape(scene.name)}")
     else:
         _say("warning", f"Scene {escape(scene.name)}: its model could not be opened.")
@@ -61,11 +60,15 @@ def step_scene(delta: int) -> None:
     if error or not scenes:
         _say("warning", error or "No scenes saved yet: save one on the Latent map page.")
         return
-    position = st.session_state.get(POSITION_KEY)
+    position = st.session_state.get(SCENE_POSITION_KEY)
     if position is None or not 0 <= position < len(scenes):
         target = 0 if delta > 0 else len(scenes) - 1
     else:
         target = min(max(position + delta, 0), len(scenes) - 1)
+        if target == position:  # at either end a key press must still answer
+            end = "last" if delta > 0 else "first"
+            _say("info", f"Scene {position + 1} of {len(scenes)} is the {end} one.")
+            return
     show_scene(scenes, target)
 
 
@@ -75,13 +78,13 @@ def _save() -> None:
         _say("warning", "Scenes need a saved model: save this one on the Models page first.")
         return
     try:
-        name = scene_name(st.session_state.get(NAME_KEY, ""))
+        name = scene_name(st.session_state.get(SCENE_NAME_KEY, ""))
         scenes = scene_book().save(Scene(name, view), overwrite=False)
     except SceneError as error:
         _say("error", escape(f"{error}."))
         return
-    st.session_state[POSITION_KEY] = len(scenes) - 1
-    st.session_state[NAME_KEY] = ""
+    st.session_state[SCENE_POSITION_KEY] = len(scenes) - 1
+    st.session_state[SCENE_NAME_KEY] = ""
     _say("success", f"Saved scene {escape(name)} ({len(scenes)} in this library).")
 
 
@@ -106,12 +109,19 @@ def _delete_chosen() -> None:
     except SceneError as error:
         _say("error", escape(f"{error}."))
         return
-    st.session_state[POSITION_KEY] = None
+    st.session_state[SCENE_POSITION_KEY] = None
     _say("success", f"Deleted scene {escape(str(name))}.")
 
 
+def _take_message() -> tuple[str, str] | None:
+    """The message a callback left, once."""
+    message = st.session_state[SCENE_MESSAGE_KEY]
+    st.session_state[SCENE_MESSAGE_KEY] = None
+    return message
+
+
 def _show_message() -> None:
-    message = st.session_state.pop(MESSAGE_KEY, None)
+    message = _take_message()
     if message:
         kind, text = message
         getattr(st, kind)(text)
@@ -133,7 +143,7 @@ def scenes_expander(active: ActiveModel) -> None:
             left, right = st.columns([3, 1], vertical_alignment="bottom")
             left.text_input(
                 "Scene name",
-                key=NAME_KEY,
+                key=SCENE_NAME_KEY,
                 max_chars=80,
                 placeholder="e.g. 1 overview",
                 help="Letters, digits, space, '-', '_' and '.'. A scene is this view: the model, "
@@ -157,21 +167,17 @@ def scenes_expander(active: ActiveModel) -> None:
         )
 
 
-def scene_stepper() -> None:
-    """Previous / next scene buttons and where we are, for presenter mode's control row."""
-    _show_message_inline()
+def scene_stepper() -> str | None:
+    """Previous / next scene buttons for presenter mode's control row; returns the message a
+    step left (the scene's name, or why not), escaped, for the row to show beside them: a
+    toast covered the map's decoded picture."""
+    message = _take_message()
     left, right = st.columns(2)
     left.button("◀ Scene", key="scene_previous", on_click=step_scene, args=(-1,),
                 help="Previous scene (←)")  # fmt: skip
     right.button("Scene ▶", key="scene_next", on_click=step_scene, args=(1,),
                  help="Next scene (→)")  # fmt: skip
-
-
-def _show_message_inline() -> None:
-    """In presenter mode a scene's name is a toast, not a box that pushes the map down."""
-    message = st.session_state.pop(MESSAGE_KEY, None)
-    if message:
-        st.toast(message[1], icon=":material/slideshow:" if message[0] == "info" else None)
+    return message[1] if message else None
 
 
 __all__ = ["escape", "read_scenes", "scene_stepper", "scenes_expander", "step_scene"]

@@ -1,7 +1,7 @@
 """Training glue: start a background TrainingJob, follow it, and turn its result into the active model.
 
 The job itself (runner/job.py) knows nothing of Streamlit; this module keeps the session's run
-in st.session_state["vx_train_run"] and hands a finished model to ui.state.set_active_model.
+in st.session_state["vx_train_run"] and hands a finished model to ui.active_model.set_active_model.
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ from vae.device import cpu_threads, cpu_threads_per_job
 from vae.metadata import training_metadata
 from vae.train import warm_up
 
-from .state import ActiveModel, new_model_key, set_active_model
+from .active_model import ActiveModel, new_model_key, set_active_model
+from .script_thread import fragment
+from .session_keys import TRAIN_RUN_KEY
 
-RUN_KEY = "vx_train_run"
 _LOG = logging.getLogger(__name__)
 
 # Home's quick start. Measured with bench/quick_start.py (1,497 digits, one thread, 10 seeds):
@@ -66,7 +67,7 @@ def start_warm_up() -> threading.Thread:
             from vae.data import load_dataset
 
             start = time.perf_counter()
-            # Not ui.state.cached_dataset (Streamlit's cache wants a script thread): this is for
+            # Not ui.loaders.cached_dataset (Streamlit's cache wants a script thread): this is for
             # the imports (sklearn), after which the page's own load of digits takes ~30 ms.
             load_dataset("digits")
             seconds = warm_up()
@@ -205,7 +206,7 @@ def start_run(
         dataset_file=dataset_file,
         estimate_seconds=estimate_seconds,
     )
-    st.session_state[RUN_KEY] = run
+    st.session_state[TRAIN_RUN_KEY] = run
     return run
 
 
@@ -222,7 +223,7 @@ def _session_connected():
 
 
 def get_run() -> TrainRun | None:
-    return st.session_state.get(RUN_KEY)
+    return st.session_state.get(TRAIN_RUN_KEY)
 
 
 def stop_run() -> None:
@@ -321,4 +322,4 @@ def show_training_status(current_page_title: str) -> None:
             )
 
     with st.sidebar:
-        st.fragment(panel, run_every=1.0 if alive else None)()
+        fragment(panel, run_every=1.0 if alive else None)()

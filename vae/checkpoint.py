@@ -32,6 +32,7 @@ from safetensors.torch import save as _st_save
 
 from .config import ConfigError, ModelConfig
 from .device import pick_device
+from .foreign.card import CardError, parse_card
 from .metadata_check import MetadataError, parse_json, quoted, validate_metadata
 from .model import VAE
 from .version import __version__
@@ -52,7 +53,9 @@ _DTYPE_CODES = {
     torch.int64: "I64",
     torch.int32: "I32",
     torch.bool: "BOOL",
+    torch.uint8: "U8",
 }
+FOREIGN_TENSORS = ("onnx.encoder", "onnx.decoder")
 
 
 class CheckpointError(ValueError):
@@ -112,6 +115,12 @@ def checkpoint_bytes(model: VAE, metadata: dict[str, Any]) -> bytes:
         "model_config": model.config.to_dict(),
         "metadata": meta,
     }
+    foreign = getattr(model, "onnx_bytes", None)
+    if foreign is not None:
+        document["foreign"] = model.card.to_dict()
+        tensors = {name: torch.frombuffer(bytearray(data), dtype=torch.uint8)
+                   for name, data in zip(FOREIGN_TENSORS, foreign, strict=True)}  # fmt: skip
+        return _st_save(tensors, metadata={FORMAT_KEY: json.dumps(document, allow_nan=False)})
     # Own contiguous CPU copies: safetensors refuses shared or strided storage.
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
     return _st_save(tensors, metadata={FORMAT_KEY: json.dumps(document, allow_nan=False)})
@@ -261,6 +270,8 @@ def _parse_document(header: dict[str, Any], label: str) -> tuple[ModelConfig, di
     """Validate our JSON document inside the header: (config, metadata incl. model_config).
 
     The metadata returned is validate_metadata()'s: the only form pages and the CLI ever see.
+    A foreign model's metadata has its card under "foreign" (the document's, not whatever the
+    metadata itself says) and a config derived from the card.
     """
     strings = header.get("__metadata__")
     if not isinstance(strings, dict) or not isinstance(strings.get(FORMAT_KEY), str):
@@ -292,7 +303,23 @@ def _parse_document(header: dict[str, Any], label: str) -> tuple[ModelConfig, di
         metadata = validate_metadata(document["metadata"])
     except MetadataError as error:
         raise CheckpointError(f"{label} has invalid metadata: {error}") from None
+    metadata.pop("foreign", None)
+    if "foreign" in document:
+        card = _foreign_card(document["foreign"], label)
+        config = card.model_config()
+        metadata["foreign"] = card.to_dict()
     return config, {**metadata, "model_config": config.to_dict()}
+
+
+def _foreign_card(raw: Any, label: str):
+    from .data import DATASET_NAMES
+
+    try:
+        return parse_card(raw, DATASET_NAMES)
+    except CardError as error:
+        raise CheckpointError(
+            f"{label} is an imported model with an invalid card: {error}"
+        ) from None
 
 
 def read_metadata(path: str | os.PathLike, follow_links: bool = True) -> dict[str, Any]:
@@ -322,15 +349,38 @@ def read_checkpoint_bytes(path: str | os.PathLike, follow_links: bool = False) -
     return data
 
 
-def _checked_header(handle: Any, size: int, label: str) -> tuple[VAE, dict[str, Any]]:
-    """(model skeleton on the meta device, validated metadata) from a checked header."""
+def _checked_header(handle: Any, size: int, label: str) -> tuple[VAE | None, dict[str, Any]]:
+    """(model skeleton on the meta device, validated metadata) from a checked header; no
+    skeleton for a foreign model (its graphs are checked when loaded)."""
     header, length = _read_header(handle, size, label)
     config, metadata = _parse_document(header, label)
-    with torch.device("meta"):  # shapes only, no memory
-        skeleton = VAE(config)
-    _check_tensor_entries(header, skeleton, label)
+    if "foreign" in metadata:
+        skeleton = None
+        _check_foreign_entries(header, label)
+    else:
+        with torch.device("meta"):  # shapes only, no memory
+            skeleton = VAE(config)
+        _check_tensor_entries(header, skeleton, label)
     _check_declared_size(header, 8 + length, size, label)
     return skeleton, metadata
+
+
+def _check_foreign_entries(header: dict[str, Any], label: str) -> None:
+    """A foreign model holds its two graphs as 1-D uint8 tensors, nothing else."""
+    declared = {k: v for k, v in header.items() if k != "__metadata__"}
+    if sorted(declared) != sorted(FOREIGN_TENSORS):
+        raise CheckpointError(
+            f"{label} is an imported model but holds {', '.join(sorted(declared)[:5]) or 'no'} "
+            f"tensors instead of {' and '.join(FOREIGN_TENSORS)}"
+        )
+    for name, entry in declared.items():
+        shape = entry.get("shape") if isinstance(entry, dict) else None
+        if (
+            not isinstance(entry, dict)
+            or entry.get("dtype") != "U8"
+            or not (isinstance(shape, list) and len(shape) == 1)
+        ):
+            raise CheckpointError(f"{label}: {name} must be the bytes of an ONNX graph")
 
 
 def _check_declared_size(header: dict[str, Any], data_start: int, size: int, label: str) -> None:
@@ -398,6 +448,8 @@ def load_checkpoint(
         tensors = _st_load(data)
     except (SafetensorError, ValueError, RuntimeError) as error:
         raise CheckpointError(f"{label} is corrupt or truncated: {error}") from None
+    if skeleton is None:
+        return _load_foreign(tensors, metadata, label), metadata
     for name, tensor in tensors.items():
         # A NaN or inf anywhere makes the sum non-finite: a cheap first test, exact second.
         if (
@@ -416,10 +468,43 @@ def load_checkpoint(
     return model, metadata
 
 
+def foreign_parts(data: bytes, label: str = "the upload") -> dict[str, bytes] | None:
+    """{"encoder", "decoder", "card"} bytes of a foreign model's checkpoint, None for a native
+    one; CheckpointError for a file that is neither. Nothing is run: an upload's graphs go to
+    the upload sandbox from here, never to onnxruntime in the server."""
+    header, length = _read_header(io.BytesIO(data), len(data), label)
+    _, metadata = _parse_document(header, label)
+    if "foreign" not in metadata:
+        return None
+    _check_foreign_entries(header, label)
+    _check_declared_size(header, 8 + length, len(data), label)
+    try:
+        tensors = _st_load(data)
+    except (SafetensorError, ValueError, RuntimeError) as error:
+        raise CheckpointError(f"{label} is corrupt or truncated: {error}") from None
+    encoder, decoder = (tensors[name].numpy().tobytes() for name in FOREIGN_TENSORS)
+    card = json.dumps(metadata["foreign"]).encode()
+    return {"encoder": encoder, "decoder": decoder, "card": card}
+
+
+def _load_foreign(tensors: dict[str, torch.Tensor], metadata: dict[str, Any], label: str):
+    from .data import DATASET_NAMES
+    from .foreign.graph import GraphError
+    from .foreign.model import ForeignVAE
+
+    card = parse_card(metadata["foreign"], DATASET_NAMES)
+    encoder, decoder = (tensors[name].numpy().tobytes() for name in FOREIGN_TENSORS)
+    try:
+        return ForeignVAE(encoder, decoder, card)
+    except GraphError as error:
+        raise CheckpointError(f"{label} holds a graph this app does not run: {error}") from None
+
+
 __all__ = [
     "MAX_CHECKPOINT_BYTES",
     "CheckpointError",
     "checkpoint_bytes",
+    "foreign_parts",
     "load_checkpoint",
     "read_checkpoint_bytes",
     "read_metadata",

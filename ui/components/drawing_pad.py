@@ -26,7 +26,13 @@ from torch import nn
 
 from ui import presenter
 from ui.components.component_js import component_js
-from ui.components.map_decoder import MAX_BROWSER_WEIGHTS, SENT_KEY, BrowserWeights, browser_weights
+from ui.components.map_decoder import (
+    MAX_BROWSER_WEIGHTS,
+    BrowserWeights,
+    browser_weights,
+    resend_weights,
+    weights_sent,
+)
 from ui.components.map_decoder import pack_weights as _pack
 from ui.components.scrubber import point_colors
 from ui.latent_images import DISPLAY_PIXELS
@@ -36,7 +42,6 @@ from viz.image_input import Framing
 from viz.latent_map import data_bounds
 
 MAP_POINTS = 1_500  # background means on the pad's map: drawn once per mount
-VALUE_KEY_SUFFIX = "_value"  # session_state[key + suffix]: the last finished drawing (D,)
 
 
 def _pad_js() -> str:
@@ -304,17 +309,15 @@ def drawing_pad(
     for. `upload` (see upload_input) is shown and encoded instead of the drawing until the
     user draws again.
     """
-    sent: set[str] = st.session_state.setdefault(SENT_KEY, set())
+    sent = weights_sent()
 
     def changed() -> None:
         state = st.session_state.get(key) or {}
         wanted = state.get("need")
         if wanted is not None:  # the browser lacks these weights: send them again
-            ids = wanted if isinstance(wanted, list) else []
-            if not ids:
-                st.session_state[SENT_KEY].clear()
-            for i in ids:
-                st.session_state[SENT_KEY].discard(str(i))
+            resend_weights(
+                [str(i) for i in wanted] if isinstance(wanted, list) and wanted else None
+            )
 
     encoder = browser_encoder(model)
     server = None

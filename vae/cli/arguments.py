@@ -192,12 +192,55 @@ def _add_list(listing: argparse.ArgumentParser) -> None:
                          help="library folder (default: $VAE_EXPLORER_MODELS or ./models)")  # fmt: skip
 
 
+def _add_import(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--encoder",
+        type=Path,
+        required=True,
+        metavar="ENC.onnx",
+        help="the encoder graph: x -> outputs as the card lists them",
+    )
+    command.add_argument(
+        "--decoder",
+        type=Path,
+        required=True,
+        metavar="DEC.onnx",
+        help="the decoder graph: z (batch, 2) -> the decoded image",
+    )
+    command.add_argument(
+        "--card",
+        type=Path,
+        required=True,
+        metavar="CARD.json",
+        help="the conventions of the graphs (docs/BRING_YOUR_OWN.md)",
+    )
+    command.add_argument("--name", required=True, help="the model's name in the library")
+    command.add_argument(
+        "--root",
+        type=Path,
+        default=None,
+        help="library folder (default: $VAE_EXPLORER_MODELS or ./models)",
+    )
+    command.add_argument(
+        "--data-dir", type=Path, metavar="DIR", help="where the card's dataset is (as for train)"
+    )
+    command.add_argument("--force", action="store_true", help="replace a model of that name")
+
+
+def _add_export(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--checkpoint", type=Path, required=True, metavar="PATH")
+    command.add_argument("--onnx", type=Path, required=True, metavar="DIR",
+                         help="folder for encoder.onnx, decoder.onnx and card.json")  # fmt: skip
+
+
 # name -> (one-line help in `python -m vae --help`, what adds the command's flags)
 _COMMANDS = {
     "train": ("train a VAE and save a checkpoint", _add_train),
     "evaluate": ("ELBO, IWAE log-likelihood and k-NN accuracy", _add_evaluate),
     "info": ("what a checkpoint holds (reads the header only)", _add_info),
     "list": ("the models in the library", _add_list),
+    "import": ("add a VAE exported as ONNX (encoder, decoder, card) to the library", _add_import),
+    "export": ("write a model as encoder.onnx, decoder.onnx and card.json", _add_export),
 }
 
 
