@@ -269,8 +269,9 @@ if form_configs is not None and not running:
     steps = -(-len(dataset.x_train) // form_configs[1].batch_size)
     st.caption(
         f"Estimated: **{about(estimate)}** on {current_device_label()} at its present load "
-        f"({form_configs[1].epochs} epochs × {steps} steps, timed on a few steps just now, "
-        "plus a test pass after each epoch)."
+        f"({form_configs[1].epochs} epochs × {steps} steps, timed just now at the training's "
+        "priority, plus a test pass and the live pictures after each epoch). A busier machine "
+        "later makes it longer."
     )
 if not running and RUNNER == "process":
     # Training runs in a child process (it would hold the GIL that every session's clicks
