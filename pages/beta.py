@@ -64,7 +64,7 @@ if source == "train a pair now":
     )
     c[4].caption(f"{about(pair_estimate)} for both on this machine now")
     if c[4].button("Train both", key="beta_train", type="primary"):
-        with st.status(f"Training two models on {dataset_name}…") as status:
+        with st.status(f"Training two models on {plain(dataset_name)}…") as status:
             bar = st.progress(0.0)
             a, b = train_beta_pair(
                 dataset,
@@ -120,20 +120,24 @@ else:
             st.stop()
         if model.config.latent_dim != 2:
             st.warning(
-                f"“{plain(name)}” has a {model.config.latent_dim}-dimensional latent space; "
+                f"“{plain(name)}” has a {model.config.latent_dim:d}-dimensional latent space; "
                 "this page draws 2-D ones: pick another model."
             )
             st.stop()
         beta = metadata.get("train_config", {}).get("beta", "?")
         key = f"library:{entry.name}:{entry.mtime}"
-        terms = cached((key, "beta-terms"), lambda m=model, d=dataset: elbo_terms(m, d.x_test))
+        terms = cached(
+            (key, "beta-terms"), lambda m=model, d=dataset, md=metadata: elbo_terms(m, d.x_test, md)
+        )
         models.append((f"{name} (β = {beta})", model, dataset, terms, key))
     if models[0][2].name != models[1][2].name:
         st.warning("These models were trained on different data: their maps do not compare.")
     pair = {"models": models}
 
 if not pair:
-    when = f" ({about(pair_estimate)} on {dataset_name})" if pair_estimate is not None else ""
+    when = (
+        f" ({about(pair_estimate)} on {plain(dataset_name)})" if pair_estimate is not None else ""
+    )
     st.info(f"Choose two β values and press **Train both**{when}.")
     st.stop()
 

@@ -58,7 +58,7 @@ with right:
     )
     scrubber(scrub_data(model_key, view.token, path, mode, active, view), key="interp_scrub")
 
-st.subheader(f"{n_frames} frames along the path")
+st.subheader(f"{n_frames:d} frames along the path")
 label = ""
 if shape is not None:
     label = st.text_input(

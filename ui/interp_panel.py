@@ -84,7 +84,7 @@ def waypoint_builder(view: LatentView) -> list[tuple[float, float]]:
             label_visibility="collapsed",
             width=120,
         )
-        if st.button(f"Add test point #{index}", key="interp_add_index"):
+        if st.button(f"Add test point #{index:d}", key="interp_add_index"):
             selection.set_path([*selection.path(), view.mu[int(index)]])
         if st.button("Random pair", key="interp_random", icon=":material/shuffle:"):
             rng = np.random.default_rng()

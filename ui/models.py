@@ -75,7 +75,7 @@ def unsaved_models_list(prefix: str, exclude: str | None = None) -> None:
             continue
         text_col, button_col = st.columns([4, 1])
         text_col.markdown(
-            f"**{model.name}** · {dataset_label(model.metadata)} · trained in this session, "
+            f"**{plain(model.name)}** · {plain(dataset_label(model.metadata))} · trained in this session, "
             "not saved: make it current to save it."
         )
         if button_col.button("Make current", key=f"{prefix}_make_current_{key}"):

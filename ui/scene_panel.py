@@ -8,8 +8,6 @@ name another session could open, so it cannot have scenes until it is saved.
 
 from __future__ import annotations
 
-import re
-
 import streamlit as st
 
 from .active_model import ActiveModel
@@ -17,14 +15,9 @@ from .loaders import model_library
 from .scenes import Scene, SceneBook, SceneError, scene_name
 from .session_keys import SCENE_MESSAGE_KEY, SCENE_NAME_KEY, SCENE_POSITION_KEY
 from .share import apply_view, current_view
+from .text import plain
 
 CHOICE_KEY = "scene_choice"  # the Saved scenes selectbox (only its widget writes it)
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$])")
-
-
-def escape(text: str) -> str:
-    """Untrusted text shown literally in Streamlit markdown."""
-    return _MARKDOWN.sub(r"\\\1", text)
 
 
 def scene_book() -> SceneBook:
@@ -48,9 +41,9 @@ def show_scene(scenes: list[Scene], position: int) -> None:
     scene = scenes[position]
     if apply_view(scene.view, whole=True):
         st.session_state[SCENE_POSITION_KEY] = position
-        _say("info", f"Scene {position + 1} of {len(scenes)}: {escape(scene.name)}")
+        _say("info", f"Scene {position + 1:d} of {len(scenes)}: {plain(scene.name)}")
     else:
-        _say("warning", f"Scene {escape(scene.name)}: its model could not be opened.")
+        _say("warning", f"Scene {plain(scene.name)}: its model could not be opened.")
 
 
 def step_scene(delta: int) -> None:
@@ -58,7 +51,10 @@ def step_scene(delta: int) -> None:
     none was shown yet. Stops at either end."""
     scenes, error = read_scenes()
     if error or not scenes:
-        _say("warning", error or "No scenes saved yet: save one on the Latent map page.")
+        _say(
+            "warning",
+            plain(error) if error else "No scenes saved yet: save one on the Latent map page.",
+        )
         return
     position = st.session_state.get(SCENE_POSITION_KEY)
     if position is None or not 0 <= position < len(scenes):
@@ -67,7 +63,7 @@ def step_scene(delta: int) -> None:
         target = min(max(position + delta, 0), len(scenes) - 1)
         if target == position:  # at either end a key press must still answer
             end = "last" if delta > 0 else "first"
-            _say("info", f"Scene {position + 1} of {len(scenes)} is the {end} one.")
+            _say("info", f"Scene {position + 1:d} of {len(scenes)} is the {end} one.")
             return
     show_scene(scenes, target)
 
@@ -81,11 +77,11 @@ def _save() -> None:
         name = scene_name(st.session_state.get(SCENE_NAME_KEY, ""))
         scenes = scene_book().save(Scene(name, view), overwrite=False)
     except SceneError as error:
-        _say("error", escape(f"{error}."))
+        _say("error", plain(f"{error}."))
         return
     st.session_state[SCENE_POSITION_KEY] = len(scenes) - 1
     st.session_state[SCENE_NAME_KEY] = ""
-    _say("success", f"Saved scene {escape(name)} ({len(scenes)} in this library).")
+    _say("success", f"Saved scene {plain(name)} ({len(scenes)} in this library).")
 
 
 def _chosen(scenes: list[Scene]) -> int | None:
@@ -97,7 +93,9 @@ def _show_chosen() -> None:
     scenes, error = read_scenes()
     position = _chosen(scenes)
     if error or position is None:
-        _say("warning", error or "That scene is gone (deleted in another session).")
+        _say(
+            "warning", plain(error) if error else "That scene is gone (deleted in another session)."
+        )
         return
     show_scene(scenes, position)
 
@@ -107,10 +105,10 @@ def _delete_chosen() -> None:
     try:
         scene_book().delete(str(name))
     except SceneError as error:
-        _say("error", escape(f"{error}."))
+        _say("error", plain(f"{error}."))
         return
     st.session_state[SCENE_POSITION_KEY] = None
-    _say("success", f"Deleted scene {escape(str(name))}.")
+    _say("success", f"Deleted scene {plain(str(name))}.")
 
 
 def _take_message() -> tuple[str, str] | None:
@@ -133,7 +131,9 @@ def scenes_expander(active: ActiveModel) -> None:
         _show_message()
         scenes, error = read_scenes()
         if error:
-            st.error(error + " Fix or remove scenes.json in the model library to save scenes.")
+            st.error(
+                plain(error) + " Fix or remove scenes.json in the model library to save scenes."
+            )
         if active.source == "session":
             st.caption(
                 "Scenes need a saved model: save this one on the Models page, then save views "
@@ -180,4 +180,4 @@ def scene_stepper() -> str | None:
     return message[1] if message else None
 
 
-__all__ = ["escape", "read_scenes", "scene_stepper", "scenes_expander", "step_scene"]
+__all__ = ["read_scenes", "scene_stepper", "scenes_expander", "step_scene"]

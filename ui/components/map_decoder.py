@@ -52,8 +52,13 @@ def decoder_ops(model: VAE) -> list[tuple[dict, list[np.ndarray]]] | None:
     ops: {"op": "linear", "in", "out"} with W (out, in) and b (out,); {"op": "silu"};
     {"op": "unflatten", "shape": [C, H, W]}; {"op": "conv_transpose", "cin", "cout", "k",
     "stride", "pad"} with W (cin, cout, k, k) and b (cout,); {"op": "flatten"}. That covers
-    both decoders of vae.model (the MLP and the conv one); anything else stays on the server.
+    both decoders of vae.model (the MLP and the conv one). A foreign model's graph comes as
+    its own chain of layers when it is one (vae/foreign/layers.py: linear and elementwise
+    activations {"op": "relu" | "tanh" | "sigmoid" | "softplus" | "leaky_relu" | "affine"});
+    anything else stays on the server.
     """
+    if getattr(model, "is_foreign", False):
+        return model.decoder_chain()
     net = model.decoder
     net = getattr(net, "net", net)  # _ConvDecoder keeps its layers in .net
     if not isinstance(net, nn.Sequential):
