@@ -11,6 +11,7 @@ from vae.checkpoint import CheckpointError
 from vae.data import DATASET_NAMES, DataError, Dataset, local_idx_folder, missing_files_help
 from vae.library import ModelEntry, ModelExistsError, ModelLibrary
 from vae.metadata import builtin_dataset as metadata_builtin_dataset
+from viz.text import scalar_text
 
 from .active_model import ActiveModel, mark_saved, set_active_model, unsaved_models
 from .badge import dataset_label
@@ -134,7 +135,7 @@ def save_active_model_form(active: ActiveModel, prefix: str) -> None:
     """Name + Save for a model trained in this session; bad names and clashes -> st.error."""
     name = st.text_input(
         "Save as",
-        value=active.name,
+        value=scalar_text(active.name),  # sent to the browser: valid Unicode only
         max_chars=80,
         key=f"{prefix}_save_name",
         help="Letters, digits, spaces, '-', '_' and '.'. Saved models are shared with every "
