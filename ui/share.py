@@ -17,11 +17,14 @@ import streamlit as st
 from ui.view_link import (
     BUBBLE_CHOICES,
     COLOR_CHOICES,
+    PRETRAINED,
+    ModelRef,
     SharedView,
     ShareError,
     checked_window,
     decode_view,
     encode_view,
+    fit_view,
 )
 
 from .presenter import is_on as presenter_on
@@ -57,7 +60,7 @@ def current_view() -> SharedView:
     window = state.get(MAP_WINDOW_KEY)
     prior = state.get(PRIOR_KEY)
     return SharedView(
-        model=active.name if active is not None and active.source == "library" else None,
+        model=active.ref if active is not None else None,
         z=(float(z[0]), float(z[1])) if z is not None else None,
         index=int(index) if z is not None and index is not None else None,
         selected=tuple(int(i) for i in state.get(SELECTED_KEY) or ()),
@@ -70,25 +73,26 @@ def current_view() -> SharedView:
     )
 
 
-def _activate(name: str) -> bool:
-    """Make the saved model `name` active unless it already is; False (with a warning) if absent."""
+def _activate(ref: ModelRef) -> bool:
+    """Make the model `ref` active unless it already is; False (with a warning) if absent."""
     active = get_active_model()
-    if active is not None and active.source == "library" and active.name == name:
+    if active is not None and active.ref == ref:
         return True
     from vae.checkpoint import CheckpointError
     from vae.data import DataError
 
-    from .models import activate_library_model
-    from .state import model_library
+    from .models import activate_model
 
-    entry = next((e for e in model_library().list() if e.name == name and e.ok), None)
-    if entry is None:
-        st.warning(f"The link names the model “{plain(name)}”, which is not in this model library.")
-        return False
     try:
-        activate_library_model(entry)
+        activate_model(ref)
+    except LookupError:
+        where = "shipped with this app" if ref.source == PRETRAINED else "in this model library"
+        st.warning(f"The link names the model “{plain(ref.name)}”, which is not {where}.")
+        return False
     except (CheckpointError, DataError, OSError) as error:
-        st.warning(f"The model “{plain(name)}” from the link could not be opened: {plain(error)}")
+        st.warning(
+            f"The model “{plain(ref.name)}” from the link could not be opened: {plain(error)}"
+        )
         return False
     return True
 
@@ -102,6 +106,10 @@ def apply_view(view: SharedView, whole: bool = False) -> bool:
     """
     if view.model is not None and not _activate(view.model):
         return False  # the selections of an unknown model would point at the wrong points
+    active = get_active_model()
+    view, dropped = fit_view(view, active.view_size if active is not None else 0)
+    if dropped:
+        st.warning(" ".join(dropped))  # numbers only: no untrusted text
     state = st.session_state
     if view.z is not None or whole:
         state[CLICKED_Z_KEY] = view.z
@@ -160,7 +168,7 @@ def sync_share_params() -> None:
     with st.sidebar:
         if active is None:
             return
-        if active.source == "session":
+        if active.ref is None:
             st.caption(
                 ":material/link_off: This model was trained in this session: save it "
                 "(Models page) to share a link to this view."

@@ -28,6 +28,7 @@ from vae.latent import encode_dataset, kl_per_example, reconstruction_nll_at_mea
 from vae.metadata import dataset_file
 
 from .text import plain
+from .view_link import ModelRef
 
 if TYPE_CHECKING:  # vae.data / vae.library are imported lazily: pages load faster without them
     from vae.data import Dataset
@@ -69,6 +70,14 @@ class ActiveModel:
     metadata: dict  # the checkpoint metadata (see vae/checkpoint.py)
     dataset: Dataset
     source: Literal["session", "library"]
+    # How a link or a scene names this model (ui/view_link.py); None: no other session could
+    # open it (trained in this session and not saved, or saved from a copy only this session has).
+    ref: ModelRef | None = None
+
+    @property
+    def view_size(self) -> int:
+        """How many test points the latent map shows, so the indices a link may name."""
+        return min(len(self.dataset.x_test), MAX_VIEW_POINTS)
 
 
 @dataclass(eq=False)
