@@ -166,7 +166,7 @@ def marker_size(n: int) -> float:
 # a zoomed view (with one latent unit as long on both axes, a plot area of another size shows
 # other ranges): room at the right for a colour bar, kept when there is none, and room below
 # for the legend's rows, counted from the labels the label colouring would show.
-COLORBAR_ROOM = 90  # px: the colour bar, its ticks and its title (written sideways)
+COLORBAR_ROOM = 110  # px: the colour bar, ticks such as "0.125" and its title (sideways)
 AXIS_ROOM = 48  # px under the plot: the z₁ ticks and title
 LEGEND_ROW = 21  # px per legend row at the legend's 11 px font
 NARROWEST_PLOT = 440  # px: the map's plot width in a 1000 px window; wider plots need fewer rows
@@ -293,6 +293,7 @@ def latent_map_figure(
                         xref="container",  # in the room kept for it: the plot never narrows
                         x=1.0,
                         xanchor="right",
+                        xpad=6,
                     ),
                 ),
                 customdata=shown,
