@@ -168,6 +168,10 @@ def marker_size(n: int) -> float:
 # for the legend's rows, counted from the labels the label colouring would show.
 COLORBAR_ROOM = 110  # px: the colour bar, ticks such as "0.125" and its title (sideways)
 AXIS_ROOM = 48  # px under the plot: the z₁ ticks and title
+# px left of the plot: the z₂ ticks ("−7.5") and title. Room that Plotly had to push open
+# itself changed the plot area between its first layout pass and the next, and with equal
+# units the ranges widened on each pass: a redrawn window came back wider every time.
+Y_AXIS_ROOM = 56
 LEGEND_ROW = 21  # px per legend row at the legend's 11 px font
 NARROWEST_PLOT = 440  # px: the map's plot width in a 1000 px window; wider plots need fewer rows
 
@@ -316,7 +320,9 @@ def latent_map_figure(
     rows = legend_rows([*legend, PRIOR_NAME, NO_VALUE_NAME])
     fig.update_layout(
         height=height,
-        margin=dict(l=10, r=COLORBAR_ROOM, t=40 if title else 24, b=AXIS_ROOM + rows * LEGEND_ROW),
+        margin=dict(
+            l=Y_AXIS_ROOM, r=COLORBAR_ROOM, t=40 if title else 24, b=AXIS_ROOM + rows * LEGEND_ROW
+        ),
         title=title,
         uirevision=uirevision,
         hovermode="closest",

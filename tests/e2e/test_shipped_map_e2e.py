@@ -56,6 +56,13 @@ def open_shipped_map(browser, url: str, width: int):
     return context, page
 
 
+def plot_size(page) -> list[float]:
+    """The plot area's width and height in px, as Plotly laid it out."""
+    return keyed_graph(page, "map_chart").evaluate(
+        "gd => [gd._fullLayout._size.w, gd._fullLayout._size.h]"
+    )
+
+
 def clicked_on_canvas(page):
     text = page.locator(OVER).get_attribute("data-clicked")
     return json.loads(text) if text else None
@@ -145,7 +152,8 @@ def test_switching_colourings_keeps_the_axes(browser, shipped_url, artifacts_dir
         page.mouse.up()
         page.wait_for_timeout(800)  # the layer reports the window once the zoom settles
         wait_idle(page)
-        ranges = {"label": axis_ranges(keyed_graph(page, "map_chart"))}
+        ranges = {"zoomed": axis_ranges(keyed_graph(page, "map_chart"))}
+        sizes = {"zoomed": plot_size(page)}
         for colouring in ("σ (posterior std)", "KL to prior", "label"):
             page.get_by_role("combobox", name="Colour by").click()
             page.get_by_role("option", name=colouring).click()
@@ -153,11 +161,12 @@ def test_switching_colourings_keeps_the_axes(browser, shipped_url, artifacts_dir
             page.wait_for_timeout(500)
             wait_idle(page, timeout=120)
             ranges[colouring] = axis_ranges(keyed_graph(page, "map_chart"))
+            sizes[colouring] = plot_size(page)
             page.screenshot(path=str(artifacts_dir / f"shipped_colour_{colouring[:5]}_{width}.png"))
         spans = {k: (r[0][1] - r[0][0], r[1][1] - r[1][0]) for k, r in ranges.items()}
-        first = spans["label"]
+        first = spans["zoomed"]
         for colouring, span in spans.items():
-            assert span == pytest.approx(first, rel=1e-6), (colouring, spans)
+            assert span == pytest.approx(first, rel=1e-6), (colouring, spans, sizes)
         assert not exceptions(page)
     finally:
         context.close()
