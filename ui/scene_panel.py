@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from .scenes import Scene, SceneBook, SceneError, SceneFile, scene_name
+from .active_model import ActiveModel
+from .loaders import model_library
+from .scenes import Scene, SceneBook, SceneError, scene_name
+from .session_keys import SCENE_MESSAGE_KEY, SCENE_NAME_KEY, SCENE_POSITION_KEY
 from .share import apply_view, current_view
-from .state import ActiveModel, model_library
 from .text import plain
 
-POSITION_KEY = "vx_scene_position"  # the index of the scene shown last, None before any
-MESSAGE_KEY = "vx_scene_message"  # (kind, text) left by a callback for the panel to show
-NAME_KEY = "scene_name_input"
-CHOICE_KEY = "scene_choice"
+CHOICE_KEY = "scene_choice"  # the Saved scenes selectbox (only its widget writes it)
 MAX_PROBLEMS_SHOWN = 5
 
 
@@ -26,17 +25,21 @@ def scene_book() -> SceneBook:
     return SceneBook(model_library().root)
 
 
-def read_scenes() -> tuple[list[Scene], str | None]:
-    """The library's scenes that can be read, and a warning about the rest (None if none)."""
+def read_scenes() -> list[Scene]:
+    """The library's scenes that can be read ([] when the file cannot be read now)."""
+    try:
+        return scene_book().read_file().scenes
+    except SceneError:
+        return []
+
+
+def scene_warning() -> str | None:
+    """One warning, as inert text, for what scenes.json holds that is not a scene; None if
+    nothing (the file is parsed once per version, so asking again costs nothing)."""
     try:
         found = scene_book().read_file()
     except SceneError as error:
-        return [], f"The scenes of this library cannot be read now: {plain(error)}."
-    return found.scenes, _problems(found)
-
-
-def _problems(found: SceneFile) -> str | None:
-    """One warning for what scenes.json holds that is not a scene, as plain text."""
+        return f"The scenes of this library cannot be read now: {plain(error)}."
     if not found.problems:
         return None
     if found.damaged:
@@ -45,24 +48,24 @@ def _problems(found: SceneFile) -> str | None:
             "Saving a scene sets it aside under a new name and starts a new one."
         )
     shown = "; ".join(plain(p, limit=160) for p in found.problems[:MAX_PROBLEMS_SHOWN])
-    more = len(found.problems) - MAX_PROBLEMS_SHOWN
+    count, more = len(found.problems), len(found.problems) - MAX_PROBLEMS_SHOWN
     return (
-        f"{len(found.problems)} entr{'ies' if len(found.problems) != 1 else 'y'} of "
-        f"scenes.json cannot be read and {'are' if len(found.problems) != 1 else 'is'} "
-        f"kept there as they are: {shown}{f'; and {more} more' if more > 0 else ''}."
+        f"{count:d} entr{'ies' if count != 1 else 'y'} of scenes.json cannot be read and "
+        f"{'are' if count != 1 else 'is'} kept there as they are: {shown}"
+        f"{f'; and {more:d} more' if more > 0 else ''}."
     )
 
 
 def _say(kind: str, text: str) -> None:
-    st.session_state[MESSAGE_KEY] = (kind, text)
+    st.session_state[SCENE_MESSAGE_KEY] = (kind, text)
 
 
 def show_scene(scenes: list[Scene], position: int) -> None:
     """Apply scene `position` (a callback's work: it sets the map's widget keys)."""
     scene = scenes[position]
     if apply_view(scene.view, whole=True):
-        st.session_state[POSITION_KEY] = position
-        _say("info", f"Scene {position + 1} of {len(scenes)}: {plain(scene.name)}")
+        st.session_state[SCENE_POSITION_KEY] = position
+        _say("info", f"Scene {position + 1:d} of {len(scenes)}: {plain(scene.name)}")
     else:
         _say("warning", f"Scene {plain(scene.name)}: its model could not be opened.")
 
@@ -70,15 +73,19 @@ def show_scene(scenes: list[Scene], position: int) -> None:
 def step_scene(delta: int) -> None:
     """Next (+1) or previous (-1) scene, from a button or the ←/→ shortcuts; the first scene if
     none was shown yet. Stops at either end."""
-    scenes, _ = read_scenes()
+    scenes = read_scenes()
     if not scenes:
         _say("warning", "No scenes saved yet: save one on the Latent map page.")
         return
-    position = st.session_state.get(POSITION_KEY)
+    position = st.session_state.get(SCENE_POSITION_KEY)
     if position is None or not 0 <= position < len(scenes):
         target = 0 if delta > 0 else len(scenes) - 1
     else:
         target = min(max(position + delta, 0), len(scenes) - 1)
+        if target == position:  # at either end a key press must still answer
+            end = "last" if delta > 0 else "first"
+            _say("info", f"Scene {position + 1:d} of {len(scenes)} is the {end} one.")
+            return
     show_scene(scenes, target)
 
 
@@ -88,13 +95,13 @@ def _save() -> None:
         _say("warning", "Scenes need a saved model: save this one on the Models page first.")
         return
     try:
-        name = scene_name(st.session_state.get(NAME_KEY, ""))
+        name = scene_name(st.session_state.get(SCENE_NAME_KEY, ""))
         scenes, aside = scene_book().save(Scene(name, view), overwrite=False)
     except SceneError as error:
         _say("error", f"The scene was not saved: {plain(error)}.")
         return
-    st.session_state[POSITION_KEY] = len(scenes) - 1
-    st.session_state[NAME_KEY] = ""
+    st.session_state[SCENE_POSITION_KEY] = len(scenes) - 1
+    st.session_state[SCENE_NAME_KEY] = ""
     saved = f"Saved scene {plain(name)} ({len(scenes)} in this library)."
     if aside is not None:
         saved += f" The old scene file could not be read: it is kept as {plain(aside)}."
@@ -107,7 +114,7 @@ def _chosen(scenes: list[Scene]) -> int | None:
 
 
 def _show_chosen() -> None:
-    scenes, _ = read_scenes()
+    scenes = read_scenes()
     position = _chosen(scenes)
     if position is None:
         _say("warning", "That scene is gone (deleted in another session).")
@@ -122,12 +129,19 @@ def _delete_chosen() -> None:
     except SceneError as error:
         _say("error", f"{plain(error)}.")
         return
-    st.session_state[POSITION_KEY] = None
+    st.session_state[SCENE_POSITION_KEY] = None
     _say("success", f"Deleted scene {plain(name)}.")
 
 
+def _take_message() -> tuple[str, str] | None:
+    """The message a callback left, once."""
+    message = st.session_state[SCENE_MESSAGE_KEY]
+    st.session_state[SCENE_MESSAGE_KEY] = None
+    return message
+
+
 def _show_message() -> None:
-    message = st.session_state.pop(MESSAGE_KEY, None)
+    message = _take_message()
     if message:
         kind, text = message
         getattr(st, kind)(text)
@@ -137,9 +151,9 @@ def scenes_expander(active: ActiveModel) -> None:
     """The compact "Scenes" panel of the Latent map page."""
     with st.expander("Scenes for a lecture", icon=":material/slideshow:"):
         _show_message()
-        scenes, problems = read_scenes()
-        if problems:
-            st.warning(problems)
+        scenes = read_scenes()
+        if (warning := scene_warning()) is not None:
+            st.warning(warning)
         if active.ref is None:
             st.caption(
                 "Scenes need a saved model: save this one on the Models page, then save views "
@@ -149,7 +163,7 @@ def scenes_expander(active: ActiveModel) -> None:
             left, right = st.columns([3, 1], vertical_alignment="bottom")
             left.text_input(
                 "Scene name",
-                key=NAME_KEY,
+                key=SCENE_NAME_KEY,
                 max_chars=80,
                 placeholder="e.g. 1 overview",
                 help="Letters, digits, space, '-', '_' and '.'. A scene is this view: the model, "
@@ -170,21 +184,17 @@ def scenes_expander(active: ActiveModel) -> None:
         )
 
 
-def scene_stepper() -> None:
-    """Previous / next scene buttons and where we are, for presenter mode's control row."""
-    _show_message_inline()
+def scene_stepper() -> str | None:
+    """Previous / next scene buttons for presenter mode's control row; returns the message a
+    step left (the scene's name, or why not), escaped, for the row to show beside them: a
+    toast covered the map's decoded picture."""
+    message = _take_message()
     left, right = st.columns(2)
     left.button("◀ Scene", key="scene_previous", on_click=step_scene, args=(-1,),
                 help="Previous scene (←)")  # fmt: skip
     right.button("Scene ▶", key="scene_next", on_click=step_scene, args=(1,),
                  help="Next scene (→)")  # fmt: skip
-
-
-def _show_message_inline() -> None:
-    """In presenter mode a scene's name is a toast, not a box that pushes the map down."""
-    message = st.session_state.pop(MESSAGE_KEY, None)
-    if message:
-        st.toast(message[1], icon=":material/slideshow:" if message[0] == "info" else None)
+    return message[1] if message else None
 
 
 __all__ = ["read_scenes", "scene_stepper", "scenes_expander", "step_scene"]

@@ -16,6 +16,8 @@ from dataclasses import dataclass, replace
 
 from vae.library import safe_model_name
 
+from . import colourings
+
 # Parameter names, short so that links stay short.
 MODEL, SOURCE, Z, SELECTED, PATH, PRESENT = "model", "src", "z", "sel", "path", "present"
 WINDOW, COLOR, BUBBLES, PRIOR, INDEX = "win", "color", "bub", "prior", "i"
@@ -31,14 +33,8 @@ _OLD_PRETRAINED = re.compile(r"(.+) \(pretrained\)")
 
 # The latent map's options (the widgets of pages/latent_map.py) and their short link codes:
 # plain ASCII, so a link stays readable where "σ" would be percent-encoded.
-COLOR_CHOICES = (
-    "label",
-    "σ (posterior std)",
-    "KL to prior",
-    "reconstruction error",
-    "approximation gap",  # offered once the Inference lab has computed the gaps of a sample
-)
-COLOR_CODES = dict(zip(("label", "sigma", "kl", "recon", "gap"), COLOR_CHOICES, strict=True))
+COLOR_CHOICES = colourings.NAMES
+COLOR_CODES = colourings.CODES
 BUBBLE_CHOICES = ("off", "1σ", "2σ")
 BUBBLE_CODES = dict(zip(("off", "1", "2"), BUBBLE_CHOICES, strict=True))
 
