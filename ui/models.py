@@ -17,6 +17,7 @@ from .active_model import ActiveModel, mark_saved, set_active_model, unsaved_mod
 from .badge import dataset_label
 from .loaders import cached_dataset, load_library_model, model_library
 from .text import plain
+from .view_link import PRETRAINED, SAVED, ModelRef
 
 
 def builtin_dataset(metadata: dict) -> str | None:
@@ -64,6 +65,7 @@ def activate_library_model(entry: ModelEntry, dataset: Dataset | None = None) ->
         metadata=metadata,
         dataset=dataset,
         source="library",
+        ref=ModelRef(entry.name),
     )
     set_active_model(active)
     return active
@@ -126,9 +128,23 @@ def activate_shipped_model(entry: ModelEntry) -> ActiveModel:
         metadata=metadata,
         dataset=dataset,
         source="library",  # shared and read-only: its latent view is shared too
+        ref=ModelRef(entry.name, PRETRAINED),
     )
     set_active_model(active)
     return active
+
+
+def activate_model(ref: ModelRef) -> ActiveModel:
+    """Open the model a link or a scene names, where its source says it lives. LookupError if
+    there is none of that name; CheckpointError / DataError as the openers raise them."""
+    entries, activate = {
+        SAVED: (lambda: model_library().list(), activate_library_model),
+        PRETRAINED: (shipped_models, activate_shipped_model),
+    }[ref.source]
+    entry = next((e for e in entries() if e.name == ref.name and e.ok), None)
+    if entry is None:
+        raise LookupError(ref.name)
+    return activate(entry)
 
 
 def save_active_model_form(active: ActiveModel, prefix: str) -> None:

@@ -250,7 +250,7 @@ DRAW_UPLOAD_SEEN_KEY = _register(
 )  # fmt: skip
 BETA_PAIR_KEY = _register(
     "vx_beta_pair", "pages/beta.py", "dict | None", _none,
-    "the β page's two models: {id, models: [(label, model, dataset, terms, key)]}",
+    "the β page's two models: {differences, betas, models: [(label, model, dataset, terms, key)]}",
 )  # fmt: skip
 COMPARE_LAST_EVENT_KEY = _register(
     "vx_compare_last_event", "pages/compare.py", "tuple[int, ...] | None", _none,
