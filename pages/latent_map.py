@@ -19,6 +19,7 @@ from ui.latent_panel import (
 )
 from ui.map_controls import map_options
 from ui.scene_panel import scenes_expander
+from ui.scored_input import likelihood_note
 from ui.script_thread import fragment
 from ui.view_cache import latent_view
 from viz.latent_map import framed_window
@@ -50,6 +51,8 @@ with left:
     config = {"scrollZoom": True, "displaylogo": False, "doubleClick": "autosize"}
     shown = presenter.chart(figure, height=map_height)
     st.plotly_chart(shown, key="map_chart", config=config)
+    if color_by == "reconstruction error":  # −log p(x|z=μ): a likelihood only of binary x
+        likelihood_note(active, short=True)
 
 
 @fragment
