@@ -47,7 +47,7 @@ def training_metadata(
         "dataset_file": dataset_file,
         "preprocessing": dict(dataset.preprocessing),
         "model_config": model.config.to_dict(),
-        "train_config": config.to_dict(),
+        "train_config": config.for_model(model.config).to_dict(),  # what the trainer did
         "history": [dict(h) for h in result.history],
         "test_metrics": dict(test_metrics),
         "vae_version": __version__,

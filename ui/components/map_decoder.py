@@ -200,8 +200,9 @@ def browser_decoder(
     chart_key: str,
     z: tuple[float, float] | None,
     key: str,
+    pixels: int = DISPLAY_PIXELS,
 ) -> bool:
-    """Mount the in-browser picture of the clicked z; returns whether it is shown.
+    """Mount the in-browser picture of the clicked z, `pixels` wide; returns whether it is shown.
 
     Call it outside the fragment that reads the clicks. The weights go with the first run
     that shows this model in this session; later runs send the header only, unless the
@@ -220,7 +221,9 @@ def browser_decoder(
 
     weights = browser_weights(model)
     with_weights = weights is not None and weights.id not in sent
-    payload = decoder_payload(model, image_shape, chart_key, z, with_weights=with_weights)
+    payload = decoder_payload(
+        model, image_shape, chart_key, z, pixels=pixels, with_weights=with_weights
+    )
     if payload is None:
         return False
     _mount(key=key, data=payload, on_need_change=weights_needed)

@@ -149,8 +149,12 @@ def _add_train(train: argparse.ArgumentParser) -> None:
     train.add_argument("--max-posterior-sigma", type=_bound_or_none, metavar="SIGMA|none",
                        default=_MODEL_DEFAULTS["max_posterior_sigma"],
                        help="upper bound on the posterior sigma; none trains an unbounded one")  # fmt: skip
-    train.add_argument("--dynamic-binarization", action="store_true",
-                       help="resample binary pixels every batch (the standard MNIST protocol)")  # fmt: skip
+    train.add_argument("--dynamic-binarization", action=argparse.BooleanOptionalAction,
+                       default=None, help="train on a fresh binary draw x ~ Bernoulli(pixels) "
+                       "each time an image is used, and score the test set over such draws (the "
+                       "literature's protocol; without it a bernoulli likelihood of grey levels "
+                       "is not a likelihood); default: "
+                       f"{'on' if d['dynamic_binarization'] else 'off'} for the bernoulli likelihood")  # fmt: skip
     train.add_argument("--out", type=Path, metavar="PATH.safetensors",
                        help="where to save (default: the model library, $VAE_EXPLORER_MODELS or ./models)")  # fmt: skip
     train.add_argument("--force", action="store_true", help="replace --out if it exists")

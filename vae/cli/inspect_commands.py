@@ -8,6 +8,7 @@ from typing import Any
 
 from ..checkpoint import read_metadata
 from ..library import ModelLibrary, default_library_root
+from ..scoring import not_a_likelihood, trained_binarized
 from .shared import format_metrics, printable
 
 # The training settings `info` shows, in this order (the rest is in `info --json`).
@@ -75,6 +76,8 @@ def checkpoint_summary(metadata: dict[str, Any]) -> list[str]:
     if train:
         shown = ", ".join(f"{k} {train[k]}" for k in _TRAIN_KEYS if k in train)
         lines.append(f"training:    {shown}")
+    if config.get("likelihood") == "bernoulli":  # what its numbers are log-probabilities of
+        lines.append(f"dynamic_binarization: {trained_binarized(metadata)}")
     epochs = f"{len(history)} epoch(s) trained"
     if metadata.get("interrupted"):
         epochs += " (interrupted)"
@@ -82,6 +85,9 @@ def checkpoint_summary(metadata: dict[str, Any]) -> list[str]:
     metrics = metadata.get("test_metrics") or {}
     if metrics:
         lines.append(f"test:        {format_metrics(metrics)}")
+    note = not_a_likelihood(metadata)
+    if note is not None:
+        lines.append(f"note:        {note}")
     return lines
 
 
