@@ -233,6 +233,9 @@ def test_cli_import_refusal_leaves_the_library_as_it_was(shipped, tmp_path, caps
     assert "may not have: 'author'" in capsys.readouterr().err
     assert main(["import", *good, "--name", "kept", "--root", str(root)]) == 1
     assert "already exists; pass --force" in capsys.readouterr().err
+    device = ["--encoder", "/dev/null", *good[2:]]  # read through the one strict reader
+    assert main(["import", *device, "--name", "dev", "--root", str(root)]) == 1
+    assert "null is not a regular file" in capsys.readouterr().err
 
 
 def test_export_then_import_gives_the_same_model_to_1e_5(shipped, tmp_path, capsys):
