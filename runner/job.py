@@ -189,9 +189,11 @@ class TrainingJob:
             started, ended, reported = self._started_at, self._ended_at, self._reported_at
         now = self._clock()
         last = reports[-1] if reports else None
-        eta = None
-        if last is not None and reported is not None:
-            eta = max(0.0, last.eta_seconds - (now - reported)) if ended is None else 0.0
+        eta = None  # unknown before the first epoch; nothing is left once the job has ended
+        if ended is not None:
+            eta = 0.0
+        elif last is not None and reported is not None:
+            eta = max(0.0, last.eta_seconds - (now - reported))
         return JobProgress(
             state=state,
             epoch=last.epoch if last else 0,
