@@ -36,6 +36,7 @@ from ui.interp_panel import (
     strip_frames,
 )
 from ui.latent_images import to_image
+from ui.text import plain
 from ui.view_cache import compute_latent_view
 from vae import VAE, ModelConfig
 from vae.latent import decode_latents, interpolation_path
@@ -211,7 +212,8 @@ def test_page_scrubs_points_that_are_not_images() -> None:
     assert "sprite" not in data and np.asarray(data["vectors"]).shape == (SCRUB_STEPS, 3)
     assert data["palette"] == list(RAMP)  # coloured by the continuous label
     assert not at.get("image") and not at.get("download_button")  # no pictures to download
-    assert sum("**(" in md.value for md in at.markdown) == 8  # the strip, as numbers
+    # the strip, as numbers: each frame's caption "(z1, z2)" in bold, escaped by plain()
+    assert sum(md.value.startswith(f"**{plain('(')}") for md in at.markdown) == 8
 
 
 def test_clear_keeps_the_map_the_instructions_say_to_click_and_it_has_a_legend(
