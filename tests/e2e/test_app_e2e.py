@@ -238,6 +238,9 @@ def test_a_click_on_the_interpolation_map_adds_a_waypoint(page, artifacts_dir) -
     gd = keyed_graph(page, "interp_map")
     waypoints = page.locator(".st-key-interp_map .vx-scrub-overlay circle[cx]")
     before = waypoints.count()
+    # The downloads above scrolled the page down to their buttons, past the map's top: the
+    # mouse clicks where a person could, on the map in the window (to_page is window pixels).
+    gd.scroll_into_view_if_needed()
     spot = empty_spots(gd, 1)[0]
     page.mouse.click(*to_page(gd, *spot))
     page.wait_for_function(
