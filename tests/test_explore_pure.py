@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ui.view_link import SharedView, ShareError, decode_view, encode_view
+from ui.view_link import ModelRef, SharedView, ShareError, decode_view, encode_view
 from vae.density import (
     aggregate_density,
     find_holes,
@@ -257,7 +257,7 @@ def test_figures_build():
 
 def test_share_round_trip():
     view = SharedView(
-        model="digits run",
+        model=ModelRef("digits run"),  # a saved model: its link names no source
         z=(0.5, -1.25),
         selected=(3, 1, 7),
         path=((0, 0), (1.5, 2)),
