@@ -615,7 +615,7 @@ def test_loading_a_saved_model_keeps_the_unsaved_trained_one(trained, library_di
     at.switch_page("pages/models.py").run()
     at.button(key="models_load").click().run()
     assert at.session_state["vx_active_model"].source == "library"
-    unsaved = " ".join(m.value for m in at.markdown)
+    unsaved = " ".join(shown(m.value) for m in at.markdown)  # as read: escapes removed
     assert "not saved" in unsaved and run.name in unsaved  # listed, with a way back
 
     at.switch_page("pages/train.py").run()
@@ -644,7 +644,7 @@ def test_the_beta_page_estimates_the_pair_for_the_chosen_data():
     info = " ".join(i.value for i in at.info)
     assert "15 s" not in info and "about" in info and "on digits" in info
     at.selectbox(key="beta_dataset").set_value("s-curve").run()
-    assert "on s-curve" in " ".join(i.value for i in at.info)
+    assert "on s-curve" in " ".join(shown(i.value) for i in at.info)  # the name, escaped
     assert any("for both on this machine" in c.value for c in at.caption)
 
 
