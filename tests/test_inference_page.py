@@ -202,7 +202,9 @@ def test_a_binarised_model_is_scored_on_a_binary_sample_shown_beside_the_grey_x(
     from vae.scoring import binary_sample
 
     binarized = _with_metadata(active, "test:binarised", binarized=True)
-    at = open_page(binarized, vx_clicked_index=5, inf_k_max=1_000, inf_runs=3)
+    at = open_page(
+        binarized, vx_clicked_z=(0.0, 0.0), vx_clicked_index=5, inf_k_max=1_000, inf_runs=3
+    )
     assert at.number_input(key="inf_draw").value == 0
     assert _picture_captions(at) == ["grey original", "x scored: binary sample #0"]
     assert not [w for w in at.warning if "Not a log-likelihood" in w.value]
@@ -223,7 +225,7 @@ def test_a_binarised_model_is_scored_on_a_binary_sample_shown_beside_the_grey_x(
 
 def test_a_grey_level_bernoulli_model_says_its_numbers_are_not_likelihoods(active):
     grey = _with_metadata(active, "test:grey", binarized=False)
-    at = open_page(grey, vx_clicked_index=5, inf_k_max=1_000, inf_runs=3)
+    at = open_page(grey, vx_clicked_z=(0.0, 0.0), vx_clicked_index=5, inf_k_max=1_000, inf_runs=3)
     assert not at.exception
     assert not [n for n in at.number_input if n.key == "inf_draw"]
     assert _picture_captions(at) == ["x"]
