@@ -8,11 +8,13 @@ import streamlit as st
 from ui import presenter, selection
 from ui.guards import require_active_model
 from ui.inference_lab import (
+    decoder_is_finite,
     estimator_runs,
     gap_sample,
     input_estimates,
     input_inference,
     is_gap_sample_cached,
+    plane_for,
     point_inference,
     scored_x,
 )
@@ -31,13 +33,19 @@ st.title("Inference lab")
 active = require_active_model()
 if active.model.config.latent_dim != 2:
     st.info(
-        f"This model has a {active.model.config.latent_dim}-D latent space. The exact posterior "
+        f"This model has a {active.model.config.latent_dim:d}-D latent space. The exact posterior "
         "and log p(x) are computed on a grid over the latent plane: this page needs a 2-D "
         "latent space. Train one with latent dim 2 (the default)."
     )
     st.stop()
 view = latent_view(active)
 shape = active.dataset.image_shape
+if not decoder_is_finite(plane_for(active, view)):
+    st.warning(
+        f"“{plain(active.name)}”'s decoder gives NaN or infinite values on the latent plane, so "
+        "p(z|x) and log p(x) cannot be computed (its weights are too large to compute with)."
+    )
+    st.stop()
 
 with st.expander("The maths: exact inference against the ELBO", expanded=False):
     st.latex(r"p(z\mid x) = \frac{p(x\mid z)\,p(z)}{p(x)}, \qquad p(x) = \int p(x\mid z)\,p(z)\,dz")
@@ -110,7 +118,7 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
         width=140,
     )
     st.button(
-        f"Last clicked on the Latent map (#{clicked})" if clicked is not None
+        f"Last clicked on the Latent map (#{clicked:d})" if clicked is not None
         else "Last clicked on the Latent map (none yet)",
         key="inf_use_clicked",
         disabled=clicked is None,
@@ -130,7 +138,7 @@ drawn = st.session_state.get(INFERENCE_INPUT_KEY)
 use_drawing = False
 if drawn is not None and len(drawn.get("x", ())) == view.x.shape[1]:
     use_drawing = st.toggle(
-        f"Show {'your drawing' if drawn.get('source') == 'drawing' else drawn.get('name')} "
+        f"Show {'your drawing' if drawn.get('source') == 'drawing' else plain(drawn.get('name'))} "
         "from Draw & encode instead of a test point",
         value=True,
         key="inf_use_drawing",

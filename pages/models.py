@@ -22,7 +22,7 @@ from ui.models import (
     unsaved_models_list,
 )
 from ui.session_keys import MODELS_CONFIRM_KEY, MODELS_LOAD_ERROR_KEY, MODELS_NOTICE_KEY
-from ui.text import plain
+from ui.text import download_name, plain
 from vae.checkpoint import SUFFIX, CheckpointError, checkpoint_bytes, foreign_parts
 from vae.data import USER_DATA_SUFFIXES, DataError
 from vae.library import ModelEntry, ModelExistsError
@@ -44,7 +44,7 @@ def describe(entry: ModelEntry) -> dict:
     return {
         "name": entry.name,
         "dataset": dataset_label(meta) if entry.ok else "—",
-        "epochs": len(meta.get("history") or []) if entry.ok else None,
+        "epochs": entry.epochs if entry.ok else None,
         "test ELBO": round(elbo, 2) if isinstance(elbo, (int, float)) else None,
         "likelihood": likelihood_label(meta) if entry.ok else "—",
         "model": _model_kind(meta) if entry.ok else "—",
@@ -79,17 +79,16 @@ def flash(message: str) -> None:
     st.session_state[MODELS_NOTICE_KEY] = message
 
 
-def load_entry(entry: ModelEntry) -> None:
+def load_entry(name: str) -> None:
     """The Load button's callback: it runs before the page, so the page is drawn once, with the
-    new model and the notice (a rerun after loading cost every student a second page run)."""
+    new model and the notice (a rerun after loading cost every student a second page run). It
+    gets the name only: a session keeps its callbacks' arguments, not a listing's metadata."""
     try:
-        activate_library_model(entry)
+        activate_library_model(model_library().entry(name))
     except (CheckpointError, DataError, OSError) as error:
-        st.session_state[MODELS_LOAD_ERROR_KEY] = (
-            f"Cannot load '{plain(entry.name)}': {plain(error)}"
-        )
+        st.session_state[MODELS_LOAD_ERROR_KEY] = f"Cannot load '{plain(name)}': {plain(error)}"
     else:
-        flash(f"Loaded '{plain(entry.name)}': it is now the current model on every page.")
+        flash(f"Loaded '{plain(name)}': it is now the current model on every page.")
 
 
 st.title("Models")
@@ -111,7 +110,7 @@ if active is not None:
         st.download_button(
             "Download the current model",
             data=lambda: checkpoint_bytes(active.model, active.metadata),
-            file_name=f"{active.name}{SUFFIX}",
+            file_name=download_name(active.name, SUFFIX),
             mime="application/octet-stream",
             key="models_download_current",
             on_click="ignore",
@@ -142,14 +141,14 @@ else:
     user_data = entry.ok and builtin_dataset(entry.metadata) is None
     load_col.button("Load", key="models_load", icon=":material/open_in_browser:",
                     disabled=not entry.ok or user_data, type="primary",
-                    on_click=load_entry, args=(entry,))  # fmt: skip
+                    on_click=load_entry, args=(entry.name,))  # fmt: skip
     if load_error := st.session_state[MODELS_LOAD_ERROR_KEY]:
         st.session_state[MODELS_LOAD_ERROR_KEY] = None  # shown once
         st.error(load_error)
     download_col.download_button(
         "Download",
         data=lambda name=entry.name: library.read_bytes(name),
-        file_name=f"{entry.name}{SUFFIX}",
+        file_name=download_name(entry.name, SUFFIX),
         mime="application/octet-stream",
         key="models_download",
         disabled=not entry.ok,  # only a validated regular file in the folder is served
@@ -206,14 +205,16 @@ if shipped:
     st.dataframe([describe(e) for e in shipped], hide_index=True, key="models_shipped_table")
     not_a_likelihood_caption(shipped)
     for shipped_entry in shipped:
-        if st.button(f"Load {shipped_entry.name} (pretrained)", icon=":material/open_in_browser:",
+        if st.button(f"Load {plain(shipped_entry.name)} (pretrained)", icon=":material/open_in_browser:",
                      key=f"models_load_shipped_{shipped_entry.name}"):  # fmt: skip
             try:
                 activate_shipped_model(shipped_entry)
             except (CheckpointError, DataError, OSError) as error:
-                st.error(f"Cannot load {shipped_entry.name!r}: {error}")
+                st.error(f"Cannot load '{plain(shipped_entry.name)}': {plain(error)}")
             else:
-                flash(f"Loaded {shipped_entry.name!r} (pretrained): it is now the current model.")
+                flash(
+                    f"Loaded '{plain(shipped_entry.name)}' (pretrained): it is now the current model."
+                )
                 st.rerun()
 
 st.subheader("Upload a checkpoint")

@@ -26,6 +26,7 @@ import numpy as np
 
 from runner.frames import ProtocolError, read_frame, write_frame
 from vae.data import DataError, Dataset
+from viz.image_input import Framing
 
 ROOT = Path(__file__).resolve().parent.parent
 # Generous for the data limits (50 M values: 400 MB as float64, pandas copies it 2-3 times)
@@ -33,6 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 MEMORY_LIMIT_MB = int(os.environ.get("VAE_EXPLORER_PARSE_MEMORY_MB", "3072"))
 # A 200 MB CSV parses in seconds; a minute covers a loaded machine.
 TIME_LIMIT_SECONDS = float(os.environ.get("VAE_EXPLORER_PARSE_SECONDS", "60"))
+# Reading a picture: its decoded steps and the padded canvas (viz.image_input.decode_memory);
+# the 40 MP a picture may have need about 1.2 GB.
+PICTURE_MEMORY_MB = int(os.environ.get("VAE_EXPLORER_PICTURE_MEMORY_MB", "1536"))
 CHILD_NICE = 10  # the server's sessions come first, as for training
 ARRAY_FIELDS = ("x_train", "x_test", "y_train", "y_test")
 
@@ -71,6 +75,29 @@ def parse_upload(
         if fields.get(key) is not None:
             fields[key] = tuple(fields[key])
     return Dataset(**{k: (arrays.get(k) if k in ARRAY_FIELDS else v) for k, v in fields.items()})
+
+
+def parse_picture(
+    data: bytes,
+    filename: str,
+    image_shape: tuple[int, int],
+    framing: Framing,
+    time_limit: float = TIME_LIMIT_SECONDS,
+    memory_limit_mb: int = PICTURE_MEMORY_MB,
+) -> np.ndarray:
+    """viz.image_input.picture_to_input(data, image_shape, framing) in a limited child process:
+    the model's input (H*W,) float32. The child reads the picture's size from its header and
+    refuses it when decode_memory() (the decoded steps and frame()'s padded canvas) is over
+    `memory_limit_mb`; else its address space is capped at what it uses plus that amount."""
+    request = {"kind": "picture", "filename": filename, "image_shape": list(image_shape),
+               "framing": [framing.fill, framing.stroke]}  # fmt: skip
+    reply, arrays = _run_child(request, {"upload": data}, filename, time_limit, memory_limit_mb)
+    if "error" in reply:
+        raise (ParseLimitError if reply.get("limit") else DataError)(reply["error"])
+    x = arrays.get("x")
+    if x is None or x.shape != (image_shape[0] * image_shape[1],):
+        raise DataError(f"{filename} could not be read")
+    return x.astype(np.float32, copy=False)
 
 
 def validate_foreign_upload(
@@ -174,12 +201,21 @@ def child_main() -> None:
             _, arrays = read_frame(stream) or ({}, {})
         if request["kind"] == "onnx":
             reply, out = _validate_onnx(inputs, arrays.get("images"))
+        elif request["kind"] == "picture":
+            reply, out = _parse_picture(inputs["upload"], request)
         else:
             reply, out = _parse(inputs["upload"], request["filename"])
     except MemoryError:
         reply, out = (
             {"error": f"{request['label']} needs more than {request['memory_mb']:,} MB "
                       f"of memory to read", "limit": True},
+            {},
+        )  # fmt: skip
+    except Exception as error:  # a parser's bug: say so, not "out of memory"
+        sys.stderr.write(f"{type(error).__name__}: {error}\n")
+        reply, out = (
+            {"error": f"{request['label']} could not be read (the reader failed with "
+                      f"{type(error).__name__}); check that it is a well-formed file"},
             {},
         )  # fmt: skip
     with open(folder / "reply", "wb") as stream:
@@ -210,6 +246,35 @@ def _validate_onnx(inputs: dict[str, bytes], images) -> tuple[dict, dict]:
     graphs = {name: np.frombuffer(getattr(validated, name), dtype=np.uint8)
               for name in ("encoder", "decoder")}  # fmt: skip
     return {"report": validated.report}, graphs
+
+
+def _parse_picture(data: bytes, request: dict) -> tuple[dict, dict]:
+    import resource
+
+    from viz.image_input import (
+        ImageInputError,
+        decode_memory,
+        picture_size,
+        picture_to_input,
+    )
+
+    shape, framing = tuple(request["image_shape"]), Framing(*request["framing"])
+    try:
+        width, height = picture_size(data)
+        need = decode_memory(width, height, shape, framing)
+        if need > request["memory_mb"] * 2**20:
+            return {"error": f"the picture is {width:,}x{height:,} pixels: it needs about "
+                             f"{need / 2**20:,.0f} MB to read, more than the "
+                             f"{request['memory_mb']:,} MB allowed; make it smaller",
+                    "limit": True}, {}  # fmt: skip
+        # What this process holds now, plus what reading this picture allocates: no more.
+        in_use = os.sysconf("SC_PAGE_SIZE") * int(Path("/proc/self/statm").read_text().split()[0])
+        limit = in_use + need + 64 * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        x = picture_to_input(data, shape, framing)
+    except ImageInputError as error:
+        return {"error": str(error)}, {}
+    return {"ok": True}, {"x": np.asarray(x, dtype=np.float32)}
 
 
 def _parse(data: bytes, filename: str) -> tuple[dict, dict]:

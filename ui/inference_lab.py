@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
+import torch
 
 from ui.active_model import ActiveModel
 from ui.explore_cache import cached
@@ -70,6 +71,16 @@ def _plane(view_token: str, _model) -> LatentPlane:
 
 def plane_for(active: ActiveModel, view: LatentView) -> LatentPlane:
     return _plane(view.token, active.model)
+
+
+def decoder_is_finite(plane: LatentPlane) -> bool:
+    """Whether the decoder gives finite numbers over the whole plane: the exact posterior and
+    log p(x) are sums over it, so one NaN or ±inf cell leaves nothing to show (a checkpoint
+    with finite but huge weights, ±3e38, overflows inside the network)."""
+    parts = [plane.linear, plane.constant] + (
+        [plane.quadratic] if plane.quadratic is not None else []
+    )
+    return all(bool(torch.isfinite(part).all()) for part in parts)
 
 
 def _square_window(boxes: list[np.ndarray], pad: float = 0.15) -> np.ndarray:
@@ -250,6 +261,7 @@ __all__ = [
     "GapSample",
     "PointInference",
     "compute_point",
+    "decoder_is_finite",
     "estimator_runs",
     "gap_sample",
     "input_estimates",

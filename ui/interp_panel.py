@@ -84,7 +84,7 @@ def waypoint_builder(view: LatentView) -> list[tuple[float, float]]:
             label_visibility="collapsed",
             width=120,
         )
-        if st.button(f"Add test point #{index}", key="interp_add_index"):
+        if st.button(f"Add test point #{index:d}", key="interp_add_index"):
             selection.set_path([*selection.path(), view.mu[int(index)]])
         if st.button("Random pair", key="interp_random", icon=":material/shuffle:"):
             rng = np.random.default_rng()
@@ -192,9 +192,8 @@ def path_map_figure(model_key: str, view_token: str, _view: LatentView) -> go.Fi
         y,
         color_kind=kind,
         class_names=_view.class_names,
-        height=520,
+        height=560,  # the legend's rows below the plot: the plot keeps the Latent map's size
     )
-    fig.update_layout(showlegend=False)  # the Latent map page has the legend
     return FrozenFigure(fig)  # shown on every run of the page: serialised once
 
 

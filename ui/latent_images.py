@@ -13,6 +13,8 @@ from PIL import Image
 
 from viz.plots import to_uint8
 
+from .text import plain
+
 DISPLAY_PIXELS = 168  # on-screen size of a decoded image; a multiple of 8 and of 28
 
 
@@ -56,7 +58,7 @@ def show_vector(
     """An image when the data are images, else the numbers (e.g. 3-D points of a swiss roll)."""
     if image_shape is not None:
         picture = to_image(x, image_shape, pixels)
-        st.image(picture, caption=caption, output_format="PNG", **kwargs)
+        st.image(picture, caption=plain(caption), output_format="PNG", **kwargs)
     else:
         values = ", ".join(f"{v:.3g}" for v in np.asarray(x).ravel()[:12])
-        st.markdown(f"**{caption}**  \n`({values})`")  # captions are the app's own text
+        st.markdown(f"**{plain(caption)}**  \n`({values})`")

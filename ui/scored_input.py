@@ -57,7 +57,7 @@ def show_scored_x(
     with st.container(horizontal=True):
         for picture, caption in (
             (grey, "grey original"),
-            (scored, f"x scored: binary sample #{draw}"),
+            (scored, f"x scored: binary sample #{draw:d}"),
         ):
             st.image(to_png_bytes(picture.reshape(shape), factor), caption=caption, width=side,
                      output_format="PNG")  # fmt: skip

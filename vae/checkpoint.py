@@ -19,14 +19,13 @@ import io
 import json
 import math
 import os
-import stat
 import struct
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load as _st_load
 from safetensors.torch import save as _st_save
 
@@ -35,6 +34,7 @@ from .device import pick_device
 from .foreign.card import CardError, parse_card
 from .metadata_check import MetadataError, parse_json, quoted, validate_metadata
 from .model import VAE
+from .strict_files import UnsafeFileError, open_regular
 from .version import __version__
 
 FORMAT_NAME = "vae-explorer"
@@ -189,49 +189,18 @@ def remove_quietly(path: Path) -> None:
 
 
 def _open_checked(path: Path, follow_links: bool = True) -> tuple[Any, int]:
-    """Open `path` for reading and return (handle, size) after the type and size checks.
-
-    Only a regular file is read: a FIFO would block the reader forever and a device such as
-    /dev/zero never ends. With follow_links False a symbolic link is refused too (O_NOFOLLOW:
-    checked by the same system call that opens, so it cannot be swapped in between).
-    """
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    if not follow_links:
-        flags |= getattr(os, "O_NOFOLLOW", 0)
+    """Open `path` for reading: (handle, size) after vae.strict_files.open_regular's checks (a
+    regular file within the size cap, opened without blocking; without following a link when
+    `follow_links` is False)."""
     try:
-        fd = os.open(path, flags)
-    except FileNotFoundError:
-        raise CheckpointError(f"no checkpoint at {path}") from None
-    except IsADirectoryError:
-        raise CheckpointError(f"{path} is a folder, not a checkpoint file") from None
-    except OSError as error:
-        if not follow_links and os.path.islink(path):
-            raise CheckpointError(
-                f"{path.name} is a symbolic link, not a checkpoint file"
-            ) from None
-        raise CheckpointError(f"cannot read {path}: {error.strerror or error}") from None
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
-        what = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-        raise CheckpointError(f"{path.name} is {what}, not a checkpoint file")
-    if not follow_links and os.path.islink(path):  # a platform without O_NOFOLLOW
-        os.close(fd)
-        raise CheckpointError(f"{path.name} is a symbolic link, not a checkpoint file")
-    if hasattr(os, "set_blocking"):
-        os.set_blocking(fd, True)
-    handle = os.fdopen(fd, "rb")
-    size = info.st_size
-    if size == 0:
-        handle.close()
-        raise CheckpointError(f"{path.name} is empty")
-    if size > MAX_CHECKPOINT_BYTES:
-        handle.close()
-        raise CheckpointError(
-            f"{path.name} is {size / 2**20:.0f} MB, more than the "
-            f"{MAX_CHECKPOINT_BYTES // 2**20} MB a checkpoint may be"
+        handle, info = open_regular(
+            path, MAX_CHECKPOINT_BYTES, follow_links=follow_links, what="checkpoint file"
         )
-    return handle, size
+    except UnsafeFileError as error:
+        raise CheckpointError(
+            str(error).replace("no checkpoint file at", "no checkpoint at")
+        ) from None
+    return handle, info.st_size
 
 
 def _read_header(handle: Any, size: int, label: str) -> tuple[dict[str, Any], int]:
@@ -279,6 +248,9 @@ def _parse_document(header: dict[str, Any], label: str) -> tuple[ModelConfig, di
             f"{label} is a safetensors file but not a vae-explorer checkpoint "
             f"(no '{FORMAT_KEY}' metadata)"
         )
+    if not all(isinstance(value, str) for value in strings.values()):
+        # safetensors reads __metadata__ as a map of strings and refuses the file otherwise
+        raise CheckpointError(f"{label} has a corrupt header (__metadata__ holds a non-string)")
     try:
         document = parse_json(strings[FORMAT_KEY], "the metadata")
     except MetadataError as error:
@@ -347,6 +319,42 @@ def read_checkpoint_bytes(path: str | os.PathLike, follow_links: bool = False) -
         data = handle.read(size)
     _checked_header(io.BytesIO(data), len(data), path.name)
     return data
+
+
+def verify_checkpoint(path: str | os.PathLike, follow_links: bool = False) -> dict[str, Any]:
+    """The metadata of a checkpoint that load_checkpoint() would accept, or CheckpointError.
+
+    What a listing shows as "ok" must load: besides the header (read_metadata's checks), the
+    tensors are read by the same safetensors parser as load_checkpoint (byte ranges that
+    overlap, leave gaps or do not match shape × dtype are refused) and every weight is checked
+    to be finite, one tensor at a time. The file is read through the descriptor already opened
+    (and checked) where the platform names it, so it cannot be swapped in between.
+    """
+    path = Path(path)
+    handle, size = _open_checked(path, follow_links)
+    with handle:
+        _, metadata = _checked_header(handle, size, path.name)
+        opened = Path(f"/proc/self/fd/{handle.fileno()}")
+        source = opened if opened.exists() else path
+        try:
+            with safe_open(str(source), framework="pt") as tensors:
+                for name in tensors.keys():  # noqa: SIM118 - safe_open is not a mapping
+                    _check_finite(tensors.get_tensor(name), name, path.name)
+        except (SafetensorError, ValueError, RuntimeError, OSError) as error:
+            if isinstance(error, CheckpointError):
+                raise
+            raise CheckpointError(f"{path.name} is corrupt or truncated: {error}") from None
+    return metadata
+
+
+def _check_finite(tensor: torch.Tensor, name: str, label: str) -> None:
+    """A NaN or inf anywhere makes the sum non-finite: a cheap first test, exact second."""
+    if (
+        tensor.is_floating_point()
+        and not torch.isfinite(tensor.sum())
+        and not torch.isfinite(tensor).all()
+    ):
+        raise CheckpointError(f"{label}: {name} holds NaN or infinite values")
 
 
 def _checked_header(handle: Any, size: int, label: str) -> tuple[VAE | None, dict[str, Any]]:
@@ -451,13 +459,7 @@ def load_checkpoint(
     if skeleton is None:
         return _load_foreign(tensors, metadata, label), metadata
     for name, tensor in tensors.items():
-        # A NaN or inf anywhere makes the sum non-finite: a cheap first test, exact second.
-        if (
-            tensor.is_floating_point()
-            and not torch.isfinite(tensor.sum())
-            and not torch.isfinite(tensor).all()
-        ):
-            raise CheckpointError(f"{label}: {name} holds NaN or infinite values")
+        _check_finite(tensor, name, label)
     # The skeleton takes the file's tensors as they are (assign=True): no second copy and no
     # random initialisation that would be overwritten; the file's size bounds the memory.
     try:
@@ -469,11 +471,14 @@ def load_checkpoint(
 
 
 def foreign_parts(data: bytes, label: str = "the upload") -> dict[str, bytes] | None:
-    """{"encoder", "decoder", "card"} bytes of a foreign model's checkpoint, None for a native
-    one; CheckpointError for a file that is neither. Nothing is run: an upload's graphs go to
+    """{"encoder", "decoder", "card"} bytes of a foreign model's checkpoint, None for anything
+    else (a native one, or no valid checkpoint at all). Nothing is run: an upload's graphs go to
     the upload sandbox from here, never to onnxruntime in the server."""
-    header, length = _read_header(io.BytesIO(data), len(data), label)
-    _, metadata = _parse_document(header, label)
+    try:
+        header, length = _read_header(io.BytesIO(data), len(data), label)
+        _, metadata = _parse_document(header, label)
+    except CheckpointError:
+        return None  # not ours to judge: the native import says what is wrong, in its words
     if "foreign" not in metadata:
         return None
     _check_foreign_entries(header, label)
@@ -509,4 +514,5 @@ __all__ = [
     "read_checkpoint_bytes",
     "read_metadata",
     "save_checkpoint",
+    "verify_checkpoint",
 ]

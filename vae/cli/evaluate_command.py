@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from typing import Any
@@ -47,6 +48,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
     # On the same examples as the IWAE bound (a dynamically binarised model: its fixed draw).
     exact = _exact_log_likelihood(model, x_iwae, args.quiet) if args.exact else None
     note = not_a_likelihood(metadata, x)
+    results = {"ELBO": metrics["elbo"], "reconstruction": metrics["recon"], "KL": metrics["kl"],
+               "IWAE log p(x)": iwae, "exact log p(x)": exact[0] if exact else None,
+               "k-NN accuracy": knn}  # fmt: skip
+    # A NaN or infinite result is a failure, not a number: the report is still printed (JSON
+    # has no NaN: such a value is null there), and the exit code says it.
+    failed = [name for name, value in results.items() if value is not None
+              and not math.isfinite(value)]  # fmt: skip
 
     if args.json:
         report = {
@@ -74,8 +82,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
             "device": str(device),
             "seconds": round(time.perf_counter() - started, 3),
         }
-        print(json.dumps(report))
-        return 0
+        print(json.dumps(_finite_or_null(report), allow_nan=False))
+        return _exit_code(failed)
     draws = f"{binarizations} binarisations x " if binarizations else ""
     print(f"{dataset.name} {args.split} set, {len(x):,} examples"
           + (" (a dynamically binarised model: scored on binary draws)" if dynamic else ""))  # fmt: skip
@@ -98,7 +106,23 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     if knn is not None:
         print(f"{args.knn}-NN accuracy  {knn:10.3f}  (test means classified from train means)")
-    return 0
+    return _exit_code(failed)
+
+
+def _exit_code(failed: list[str]) -> int:
+    """0, or 1 with one `error:` line naming the results that are not finite numbers."""
+    if not failed:
+        return 0
+    sys.stderr.write(
+        f"error: the {', '.join(failed)} of this model on these data is not a finite number "
+        "(the model gives NaN or infinite values)\n"
+    )
+    return 1
+
+
+def _finite_or_null(report: dict[str, Any]) -> dict[str, Any]:
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v
+            for k, v in report.items()}  # fmt: skip
 
 
 def _dataset_name(args: argparse.Namespace, metadata: dict[str, Any]) -> str | None:
