@@ -16,7 +16,12 @@ import streamlit as st
 from viz.presentation import PRESENTER_FONT_PX, projector_figure
 
 from .frozen_figure import FrozenFigure
-from .session_keys import PRESENTER_KEY, PRESENTER_TOGGLE_KEY, VIEWPORT_KEY
+from .session_keys import (
+    PRESENTER_KEY,
+    PRESENTER_TOGGLE_KEY,
+    PRESENTER_TOGGLE_SHOWN_KEY,
+    VIEWPORT_KEY,
+)
 
 SCALE = 1.45  # text and figures in presenter mode, relative to normal
 MAP_SHARE = 0.82  # of the window's height, for the latent map on a projector
@@ -106,8 +111,15 @@ def chart(figure: go.Figure, height: int | None = None) -> go.Figure:
     return FrozenFigure.from_dict(projector_figure(figure.to_dict(), PRESENTER_FONT_PX, height))
 
 
-def _sync_toggle() -> None:
-    set_presenter(st.session_state[PRESENTER_TOGGLE_KEY])
+def _toggled() -> None:
+    """The toggle's on_change: the user flipped it, unless the value is the one it was drawn
+    with. A rerun the browser sent before it saw presenter mode change elsewhere (the exit
+    button, Esc, a link) carries the toggle's old value, which Streamlit reports as a change
+    when the run that would have redrawn the toggle was interrupted; followed, it turned
+    presenter mode back on after "Exit presenter mode" (seen under load in Chromium)."""
+    value = st.session_state[PRESENTER_TOGGLE_KEY]
+    if value != st.session_state[PRESENTER_TOGGLE_SHOWN_KEY]:
+        set_presenter(value)
 
 
 def _exit() -> None:
@@ -119,11 +131,12 @@ def apply_presenter_mode() -> None:
     """Sidebar toggle; when on, the stylesheet and an exit button at the top of the page."""
     # The toggle mirrors vx_presenter, which a shared link (?present=1) may also have set.
     st.session_state[PRESENTER_TOGGLE_KEY] = is_on()
+    st.session_state[PRESENTER_TOGGLE_SHOWN_KEY] = is_on()
     with st.sidebar:
         st.toggle(
             "Presenter mode",
             key=PRESENTER_TOGGLE_KEY,
-            on_change=_sync_toggle,
+            on_change=_toggled,
             help="Larger text and pictures, no controls: for a projector.",
         )
     if is_on():

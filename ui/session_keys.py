@@ -162,6 +162,10 @@ PRESENTER_TOGGLE_KEY = _register(
     "presenter_toggle", "ui/presenter.py", "bool", WIDGET,
     "the sidebar's Presenter mode toggle (mirrors vx_presenter)",
 )  # fmt: skip
+PRESENTER_TOGGLE_SHOWN_KEY = _register(
+    "vx_presenter_toggle_shown", "ui/presenter.py", "bool", bool,
+    "the value the Presenter mode toggle was last drawn with (a stale browser value is not a flip)",
+)  # fmt: skip
 SESSION_SEEN_KEY = _register(
     "vx_session_seen", "ui/reconnect.py", "bool", bool,
     "this session ran once (a reconnection notice is shown on a first run only)",
