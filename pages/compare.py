@@ -11,12 +11,18 @@ from ui.guards import require_2d_model
 from ui.session_keys import COMPARE_LAST_EVENT_KEY
 from ui.share import write_url
 from ui.view_cache import latent_view
-from vae.embeddings import MAX_TSNE_POINTS, compute_embeddings, knn_scores
+from vae.embeddings import MAX_TSNE_POINTS, MIN_POINTS, compute_embeddings, knn_scores
 from viz.compare import embedding_figure
 
 st.title("Compare embeddings")
 active = require_2d_model()
 view = latent_view(active)
+if len(view.x) < MIN_POINTS:  # a small upload's test split (10 rows give 2 test points)
+    st.info(
+        f"This model's test set has {len(view.x):d} points; comparing embeddings needs at least "
+        f"{MIN_POINTS:d}. Upload a file with more rows to compare them here."
+    )
+    st.stop()
 
 key = (active.key, "embeddings", MAX_TSNE_POINTS)
 if not is_cached(key):  # t-SNE takes seconds: once per model, with progress
@@ -115,6 +121,6 @@ if scores is not None:
 st.caption(" · ".join(notes) + ".")
 if selected:
     st.caption(
-        f"Selected points: {', '.join(str(i) for i in sorted(selected)[:30])}"
+        f"Selected points: {', '.join(f'{i:d}' for i in sorted(selected)[:30])}"
         + (" …" if len(selected) > 30 else "")
     )

@@ -60,7 +60,7 @@ with start:
             try:
                 activate_shipped_model(pretrained)
             except (CheckpointError, DataError, OSError) as error:
-                st.error(f"Cannot open the pretrained map: {error}")
+                st.error(f"Cannot open the pretrained map: {plain(error)}")
             else:
                 st.switch_page(LATENT_MAP_PAGE)
         st.caption(

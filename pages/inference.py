@@ -8,19 +8,23 @@ import streamlit as st
 from ui import presenter, selection
 from ui.guards import require_active_model
 from ui.inference_lab import (
+    decoder_is_finite,
     estimator_runs,
     gap_sample,
     input_estimates,
     input_inference,
     is_gap_sample_cached,
+    plane_for,
     point_inference,
+    scored_x,
 )
 from ui.latent_panel import point_label
+from ui.scored_input import likelihood_note, sample_control, show_scored_x
 from ui.session_keys import INFERENCE_INDEX_KEY, INFERENCE_INPUT_KEY, INFERENCE_WANT_LARGE_GAP_KEY
 from ui.text import plain
 from ui.view_cache import latent_view
+from vae.scoring import scored_example
 from viz.inference import convergence_figure, gap_histograms, posterior_figure
-from viz.plots import display_factor, to_png_bytes
 
 GAP_SIZES = [50, 100, 200, 500, 1000]
 LARGE_GAP_SAMPLE = 100  # test points searched for a large approximation gap
@@ -29,13 +33,19 @@ st.title("Inference lab")
 active = require_active_model()
 if active.model.config.latent_dim != 2:
     st.info(
-        f"This model has a {active.model.config.latent_dim}-D latent space. The exact posterior "
+        f"This model has a {active.model.config.latent_dim:d}-D latent space. The exact posterior "
         "and log p(x) are computed on a grid over the latent plane: this page needs a 2-D "
         "latent space. Train one with latent dim 2 (the default)."
     )
     st.stop()
 view = latent_view(active)
 shape = active.dataset.image_shape
+if not decoder_is_finite(plane_for(active, view)):
+    st.warning(
+        f"“{plain(active.name)}”'s decoder gives NaN or infinite values on the latent plane, so "
+        "p(z|x) and log p(x) cannot be computed (its weights are too large to compute with)."
+    )
+    st.stop()
 
 with st.expander("The maths: exact inference against the ELBO", expanded=False):
     st.latex(r"p(z\mid x) = \frac{p(x\mid z)\,p(z)}{p(x)}, \qquad p(x) = \int p(x\mid z)\,p(z)\,dz")
@@ -108,7 +118,7 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
         width=140,
     )
     st.button(
-        f"Last clicked on the Latent map (#{clicked})" if clicked is not None
+        f"Last clicked on the Latent map (#{clicked:d})" if clicked is not None
         else "Last clicked on the Latent map (none yet)",
         key="inf_use_clicked",
         disabled=clicked is None,
@@ -128,7 +138,7 @@ drawn = st.session_state.get(INFERENCE_INPUT_KEY)
 use_drawing = False
 if drawn is not None and len(drawn.get("x", ())) == view.x.shape[1]:
     use_drawing = st.toggle(
-        f"Show {'your drawing' if drawn.get('source') == 'drawing' else drawn.get('name')} "
+        f"Show {'your drawing' if drawn.get('source') == 'drawing' else plain(drawn.get('name'))} "
         "from Draw & encode instead of a test point",
         value=True,
         key="inf_use_drawing",
@@ -139,18 +149,21 @@ else:
     )
 
 index = int(st.session_state[INFERENCE_INDEX_KEY])
+draw = sample_control(active)  # which binary sample of x a binarised model is scored on
 with st.spinner("Computing p(z|x) on a grid and fitting q*…"):
     if use_drawing:
         x_shown = np.asarray(drawn["x"], dtype=np.float32)
-        point = input_inference(active, view, x_shown)
+        x_scored = scored_example(active.metadata, x_shown, draw)
+        point = input_inference(active, view, x_scored)
     else:
         x_shown = np.asarray(view.x[index])
-        point = point_inference(active, view, index)
+        x_scored = scored_x(active, view, index, draw)
+        point = point_inference(active, view, index, draw)
 
 left, right = st.columns([1.25, 1])
 with left:
     grid = point.grid
-    st.plotly_chart(
+    presenter.plotly_chart(
         posterior_figure(
             grid.xs,
             grid.ys,
@@ -172,11 +185,7 @@ with right:
     else:
         st.markdown(f"**test point #{index}**{point_label(view, index)}")
     if shape is not None:
-        st.image(
-            to_png_bytes(x_shown.reshape(shape), display_factor(shape, 84)),
-            caption="x",
-            output_format="PNG",
-        )
+        show_scored_x(active, x_shown, x_scored, draw, shape)
     else:
         st.caption("These data are not images: x is shown only through its numbers below.")
     kl_gap = point.log_px - point.elbo_encoder
@@ -190,6 +199,7 @@ with right:
         f"| KL(q_enc ‖ p(z\\|x)) = log p(x) − ELBO(q_enc) | {kl_gap:.3f} |\n"
         f"| KL(q_enc ‖ p(z\\|x)) on its own grid (check) | {point.kl_encoder_on_grid:.3f} |"
     )
+    likelihood_note(active)
     sd = np.sqrt(np.diag(grid.cov))
     corr = grid.cov[0, 1] / (sd[0] * sd[1])
     st.caption(
@@ -219,10 +229,10 @@ c[2].caption(
 )
 with st.spinner(f"{2 * runs * k_max:,} decoder calls…"):
     if use_drawing:
-        estimates = input_estimates(active, x_shown, k_max, runs)
+        estimates = input_estimates(active, x_scored, k_max, runs)
     else:
-        estimates = estimator_runs(active, view, index, k_max, runs)
-st.plotly_chart(
+        estimates = estimator_runs(active, view, index, k_max, runs, draw)
+presenter.plotly_chart(
     convergence_figure(
         estimates.ks,
         {"naive": estimates.naive, "iwae": estimates.iwae, "elbo": estimates.elbo},
@@ -234,6 +244,7 @@ st.plotly_chart(
     key="inf_convergence",
     config={"displaylogo": False},
 )
+likelihood_note(active, short=True)
 
 # --- Across the test set -----------------------------------------------------------------
 st.subheader("Across the test set")
@@ -254,7 +265,7 @@ if go or ready:
         sample = gap_sample(active, view, n, progress=bar.progress)
         status.update(label=f"Gaps of {n:,} test points ({sample.seconds:.0f} s)", state="complete")
     gaps = sample.gaps
-    st.plotly_chart(
+    presenter.plotly_chart(
         gap_histograms(
             gaps.approximation_gap,
             gaps.amortisation_gap,
@@ -272,6 +283,7 @@ if go or ready:
         f"largest quadrature error estimate {gaps.log_px_error.max():.1g} nats. Largest "
         "approximation gaps:"
     )
+    likelihood_note(active, short=True)
     with st.container(horizontal=True):
         for i in worst:
             st.button(

@@ -19,6 +19,7 @@ from ui.interp_panel import (
 )
 from ui.latent_images import show_vector
 from ui.view_cache import latent_view
+from viz.export import LABEL_CHARS
 
 st.title("Interpolate")
 active = require_2d_model()
@@ -39,16 +40,19 @@ st.caption(
     "or edit the table."
 )
 points = np.asarray(waypoint_builder(view), dtype=np.float64).reshape(-1, 2)
+left, right = st.columns([1, 1], gap="medium")
+with left:  # drawn with or without a path: a click on it adds a waypoint, even after Clear
+    st.subheader("The path on the latent map")
+    path_map(active, view)
 if len(points) < 2:
-    st.info("Add at least two waypoints to draw a path.")
+    right.info(
+        "Click the map (or add a waypoint above) until there are two waypoints: "
+        "the path between them is drawn here."
+    )
     st.stop()
 
 model_key, path = model_cache_key(active), path_key(points)
 shape = active.dataset.image_shape
-left, right = st.columns([1, 1], gap="medium")
-with left:
-    st.subheader("The path on the latent map")
-    path_map(active, view)
 with right:
     st.subheader("Scrub along the path")
     st.caption(
@@ -57,11 +61,22 @@ with right:
     )
     scrubber(scrub_data(model_key, view.token, path, mode, active, view), key="interp_scrub")
 
-st.subheader(f"{n_frames} frames along the path")
-frames_z, frames_x, strip = strip_frames(model_key, path, mode, n_frames, active)
+st.subheader(f"{n_frames:d} frames along the path")
+label = ""
+if shape is not None:
+    label = st.text_input(
+        "Label on the strip and the animation (optional)",
+        key="interp_label",
+        max_chars=LABEL_CHARS,
+        placeholder="e.g. Sneaker → Ankle boot",
+    )
+frames_z, frames_x, strip = strip_frames(model_key, path, mode, n_frames, active, label)
 if strip is not None:
     st.image(strip, output_format="PNG")
-    st.caption(" → ".join(f"({a:.2f}, {b:.2f})" for a, b in frames_z))
+    st.caption(
+        "t is the distance along the path (0 at the first waypoint, 1 at the last): "
+        + " → ".join(f"({a:.2f}, {b:.2f})" for a, b in frames_z)
+    )
     dl = st.columns(2)
     dl[0].download_button(
         "Download the strip (PNG)",
@@ -74,7 +89,7 @@ if strip is not None:
     )
     dl[1].download_button(
         "Download the animation (GIF)",
-        lambda: animation_gif(model_key, path, mode, active),  # built on click, then cached
+        lambda: animation_gif(model_key, path, mode, active, label),  # built on click, cached
         file_name="interpolation.gif",
         mime="image/gif",
         key="interp_download_gif",

@@ -11,7 +11,7 @@ from ui.colourings import colour_values
 from ui.explore_cache import cached
 from ui.guards import require_2d_model
 from ui.session_keys import MANIFOLD_SEED_KEY
-from ui.text import plain
+from ui.text import download_name, plain
 from ui.view_cache import latent_view
 from vae.latent import decode_grid, decode_latents, latent_grid
 from viz.export import gallery_png, grid_png
@@ -24,7 +24,7 @@ view = latent_view(active)
 shape = active.dataset.image_shape
 if shape is None:
     st.info(
-        f"This model's data ({plain(active.dataset.name)}) are {view.x.shape[1]}-dimensional vectors, "
+        f"This model's data ({plain(active.dataset.name)}) are {view.x.shape[1]:d}-dimensional vectors, "
         "not images, so a decoded grid cannot be drawn as pictures. For 3-D data the "
         "**3-D picture** page draws the decoder's image of the latent grid as a surface."
     )
@@ -113,7 +113,7 @@ with grid_tab:
     st.download_button(
         "Decoded grid (PNG)",
         grid_png(decoded, shape),
-        file_name=f"{active.name}-grid-{spacing}-{n}x{n}.png",
+        file_name=download_name(active.name, f"-grid-{spacing}-{n}x{n}.png"),
         mime="image/png",
         key="manifold_grid_png",
     )
@@ -133,7 +133,7 @@ with samples_tab:
     left, right = st.columns([3, 2])
     left.image(
         png,
-        caption=f"{n_samples} samples z ~ N(0, I) (draw #{seed})",
+        caption=f"{n_samples:d} samples z ~ N(0, I) (draw #{seed:d})",
         output_format="PNG",
         width=presenter.image_width(),
     )
@@ -149,7 +149,7 @@ with samples_tab:
     st.download_button(
         "Samples (PNG)",
         png,
-        file_name=f"{active.name}-samples-{seed}.png",
+        file_name=download_name(active.name, f"-samples-{seed}.png"),
         mime="image/png",
         key="manifold_samples_png",
     )

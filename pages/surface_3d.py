@@ -18,6 +18,7 @@ from ui.frozen_figure import FrozenFigure
 from ui.loaders import cached_dataset
 from ui.session_keys import S3D_MODELS_KEY, S3D_Z_KEY
 from ui.share import write_url
+from ui.text import plain
 from vae.embeddings import knn_field
 from vae.latent import decode_grid, decode_latents, encode_dataset
 from vae.recipes import quick_train
@@ -44,7 +45,7 @@ st.caption(
 
 active = get_active_model()
 active_is_3d = active is not None and active.dataset.x_test.shape[1] == 3
-c = st.columns([1.4, 1, 2.6])
+c = st.columns([1.4, 1.3, 2.3])  # the Train button keeps "(swiss-roll)" whole at 1000 px
 choices = (["the active model"] if active_is_3d else []) + list(TOY_DATASETS)
 source = c[0].selectbox(
     "Model",
@@ -61,10 +62,12 @@ else:
     trained = st.session_state[S3D_MODELS_KEY].get(source)
     label = "Retrain" if trained else "Train"
     if c[1].button(
-        f"{label} ({source})", key="s3d_train", type="primary" if not trained else "secondary"
+        f"{label} ({plain(source)})",
+        key="s3d_train",
+        type="primary" if not trained else "secondary",
     ):
         dataset = cached_dataset(source)
-        with st.status(f"Training a small VAE on the {source}…") as status:
+        with st.status(f"Training a small VAE on the {plain(source)}…") as status:
             bar = st.progress(0.0)
             quick = quick_train(
                 dataset,

@@ -30,6 +30,7 @@ from ui.training import (
     get_run,
     model_config_for,
     poll,
+    run_likelihood_note,
     run_settings,
     start_run,
     stop_run,
@@ -75,6 +76,7 @@ SETTING_DEFAULTS = {
     "train_beta": 1.0,
     "train_warmup": 0,
     "train_seed": 0,
+    "train_binarize": TrainConfig().dynamic_binarization,  # the config owns the default
 }
 # Every setting of the form; the likelihood's default follows the data (see below).
 SETTING_KEYS = (*SETTING_DEFAULTS, "train_likelihood")
@@ -115,7 +117,7 @@ def load_data(choice: str) -> Dataset | None:
                 return cached_dataset(choice)
             except DataError as error:
                 failures[choice] = str(error)
-        st.error(f"Cannot load {choice}: {plain(failures[choice])}")
+        st.error(f"Cannot load {plain(choice)}: {plain(failures[choice])}")
         if st.button("Try again", key="train_data_retry", icon=":material/refresh:"):
             failures.pop(choice, None)
             st.rerun()
@@ -130,7 +132,7 @@ def load_data(choice: str) -> Dataset | None:
         # The uploader comes back empty after a visit to another page: keep the parsed file.
         if cached is None:
             return None
-        st.caption(f"Using **{cached[2]}**, uploaded earlier. Upload a file to replace it.")
+        st.caption(f"Using **{plain(cached[2])}**, uploaded earlier. Upload a file to replace it.")
         if st.button("Forget this file", key="train_upload_forget", icon=":material/close:"):
             st.session_state[TRAIN_UPLOAD_KEY] = None
             st.rerun()
@@ -239,9 +241,11 @@ with data_col:
     )  # fmt: skip
     dataset = load_data(choice)
     if dataset is not None:
-        shape = "×".join(map(str, dataset.image_shape)) if dataset.image_shape else "vectors"
+        shape = (
+            "×".join(f"{n:d}" for n in dataset.image_shape) if dataset.image_shape else "vectors"
+        )
         st.caption(
-            f"{plain(dataset.description)}  \n{dataset.x_train.shape[1]} values per example ({shape})."
+            f"{plain(dataset.description)}  \n{dataset.x_train.shape[1]:d} values per example ({shape})."
         )
 with model_col:
     st.subheader("Model")
@@ -263,6 +267,14 @@ with model_col:
         "Likelihood p(x|z)", likelihoods, **kept("train_likelihood"), disabled=running,
         help="Bernoulli for pixel intensities in [0, 1]; Gaussian (learned σ) for other data.",
     )  # fmt: skip
+    binarize = st.checkbox(
+        "Binarise dynamically", **kept("train_binarize"),
+        disabled=running or likelihood != "bernoulli",
+        help="Train on a fresh black-and-white draw x ~ Bernoulli(pixel) each time an image is "
+        "used, and score the test set over such draws: a Bernoulli p(x|z) is a distribution "
+        "over binary images, so only then are its ELBO and log p(x) log-likelihoods (the "
+        "literature's protocol). Bernoulli likelihood only.",
+    )  # fmt: skip
     beta = st.number_input(
         "β (weight of the KL term)", min_value=0.0, max_value=100.0, step=0.5, **kept("train_beta"),
         disabled=running, help="1 is the true ELBO; β > 1 pulls bubbles towards the prior.",
@@ -282,7 +294,7 @@ with train_col:
         format_func=lambda v: f"{v:g}", disabled=running,
     )  # fmt: skip
     seed = st.number_input("Seed", 0, 2**31 - 1, step=1, **kept("train_seed"), disabled=running)
-    st.caption(f"Runs on **{current_device_label()}**.")
+    st.caption(f"Runs on **{plain(current_device_label())}**.")
 remember(*SETTING_KEYS)  # also on each change (on_change): a click on another page comes next
 
 start_col, stop_col, _ = st.columns([1, 1, 4])
@@ -308,6 +320,7 @@ if dataset is not None:
             TrainConfig(
                 epochs=int(epochs), batch_size=int(batch), lr=float(lr), beta=float(beta),
                 warmup_epochs=int(warmup), seed=int(seed), device="auto",
+                dynamic_binarization=bool(binarize),
             ),
         )  # fmt: skip
     except ConfigError as error:
@@ -319,8 +332,8 @@ if form_configs is not None and not running:
     estimate = estimate_run_seconds(dataset, *form_configs)
     steps = -(-len(dataset.x_train) // form_configs[1].batch_size)
     st.caption(
-        f"Estimated: **{about(estimate)}** on {current_device_label()} at its present load "
-        f"({form_configs[1].epochs} epochs × {steps} steps, timed on a few steps just now, "
+        f"Estimated: **{about(estimate)}** on {plain(current_device_label())} at its present load "
+        f"({form_configs[1].epochs:d} epochs × {steps:d} steps, timed on a few steps just now, "
         "plus a test pass after each epoch)."
     )
 if start and config_error is not None:
@@ -398,6 +411,9 @@ def live_panel() -> None:
             st.caption(f"The latent map appears when the first epoch ends{per_epoch}.")
     with curves:
         st.plotly_chart(presenter.chart(curves_figure), key="train_curves")
+        note = run_likelihood_note(run)
+        if note is not None:
+            st.warning(note, icon=":material/info:")
     if progress.finished and run.active_key is None and not run.job.alive:
         adopt_result(run)
         st.rerun()  # the whole page: stop polling, unlock the settings, offer Save
@@ -415,7 +431,7 @@ if run is not None and not run.job.alive:
     elif job.error:
         st.error(f"Training failed: {plain(job.error)}")
     elif job.progress().state == "stopped":
-        st.warning(f"Training {job.progress().message}; the epochs done so far are kept.")
+        st.warning(f"Training {plain(job.progress().message)}; the epochs done so far are kept.")
 
     active = get_active_model()
     unsaved = unsaved_models().get(run.active_key)
@@ -430,7 +446,7 @@ if run is not None and not run.job.alive:
                      icon=":material/scatter_plot:")  # fmt: skip
     elif unsaved is not None:
         st.subheader("Keep this model")
-        current = f"**{active.name}**" if active is not None else "another model"
+        current = f"**{plain(active.name)}**" if active is not None else "another model"
         st.caption(
             f"Not saved, and no longer the current model ({current} is). It is kept for this "
             "browser session: make it current again to look at it or save it."

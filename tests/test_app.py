@@ -530,7 +530,7 @@ def test_train_results_name_the_settings_they_came_from():
     at.number_input(key="train_epochs").set_value(2).run()  # as a browser does on each change
     at.button(key="train_start").click().run()
     wait_for_training(at)
-    ran = "digits · MLP 32 · bernoulli · β 1 · warm-up 0 · 2 epochs · batch 128 · lr 0.003 · seed 0"
+    ran = "digits · MLP 32 · bernoulli (binarised) · β 1 · warm-up 0 · 2 epochs · batch 128 · lr 0.003 · seed 0"
     assert f"Results of: {ran}" in _captions(at)
     assert "are not these" not in _captions(at)
     at.switch_page("pages/latent_map.py").run()
@@ -539,8 +539,29 @@ def test_train_results_name_the_settings_they_came_from():
     assert f"Results of: {ran}" in _captions(at) and "are not these" not in _captions(at)
     at.number_input(key="train_epochs").set_value(5).run()
     assert f"Results of: {ran}" in _captions(at)
-    assert "(digits · MLP 32 · bernoulli · β 1 · warm-up 0 · 5 epochs" in _captions(at)
+    assert "(digits · MLP 32 · bernoulli (binarised) · β 1 · warm-up 0 · 5 epochs" in _captions(at)
     assert "are not these: **Start** trains with them" in _captions(at)
+
+
+def _not_a_likelihood_notes(at: AppTest) -> list[str]:
+    return [w.value for w in at.warning if w.value.startswith("Not a log-likelihood")]
+
+
+def test_train_results_say_when_their_elbo_is_not_a_likelihood():
+    """Binarisation is on by default; unticked on grey digits, the results say that their
+    ELBO is not a log-likelihood, and the run's settings name the grey levels."""
+    at = open_page("pages/train.py")
+    assert at.checkbox(key="train_binarize").value is True
+    at.text_input(key="train_hidden").set_value("32")
+    at.number_input(key="train_epochs").set_value(1).run()
+    at.button(key="train_start").click().run()
+    wait_for_training(at)
+    assert not _not_a_likelihood_notes(at)
+    at.checkbox(key="train_binarize").uncheck().run()
+    at.button(key="train_start").click().run()
+    wait_for_training(at)
+    assert "bernoulli on grey levels" in _captions(at)
+    assert len(_not_a_likelihood_notes(at)) == 1
 
 
 def test_an_uploaded_training_file_survives_a_visit_to_another_page():

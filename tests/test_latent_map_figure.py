@@ -7,13 +7,18 @@ import plotly.io as pio
 import pytest
 
 from viz.latent_map import (
+    AXIS_ROOM,
     CONTINUOUS_BINS,
+    LEGEND_ROW,
     NO_VALUE_COLOR,
+    NO_VALUE_NAME,
     PALETTE,
+    PRIOR_NAME,
     bubble_data,
     data_bounds,
     ellipse_xy,
     latent_map_figure,
+    legend_rows,
 )
 
 
@@ -113,8 +118,33 @@ def test_the_map_is_identical_when_rebuilt(cloud) -> None:
 def test_the_legend_sits_under_the_plot_in_rows(cloud) -> None:
     """Never over the data, never under the toolbar (top right)."""
     mu, sigma, labels = cloud
-    legend = latent_map_figure(mu, sigma, labels).layout.legend
-    assert legend.orientation == "h" and legend.y < 0 and legend.yanchor == "top"
+    fig = latent_map_figure(mu, sigma, labels)
+    legend = fig.layout.legend
+    assert legend.orientation == "h" and legend.yref == "container" and legend.y == 0
+    # The room below the plot holds the legend's rows (at the narrowest map the app draws).
+    rows = legend_rows([t.name for t in fig.data] + [PRIOR_NAME, NO_VALUE_NAME])
+    assert fig.layout.margin.b >= AXIS_ROOM + rows * LEGEND_ROW
+
+
+def test_every_colouring_of_one_map_has_the_same_frame(cloud) -> None:
+    """A colour bar narrowed the plot and the legend's rows changed its height, so switching
+    colourings re-framed a zoomed view (the browser test measures the axes themselves)."""
+    mu, sigma, labels = cloud
+    names = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+             "Bag", "Ankle boot")  # fmt: skip
+    labels = labels % 10
+    frames = set()
+    for color, kind in ((labels, "class"), (sigma.mean(1), "continuous")):
+        for prior in (False, True):
+            fig = latent_map_figure(
+                mu, sigma, color, color_kind=kind, class_names=names, prior_contours=prior
+            )
+            frames.add(tuple(fig.layout.margin[k] for k in "lrtb"))
+            for trace in fig.data:
+                if trace.marker.colorbar.title.text is not None:  # in the room kept for it
+                    bar = trace.marker.colorbar
+                    assert (bar.xref, bar.x, bar.xanchor) == ("container", 1.0, "right")
+    assert len(frames) == 1
 
 
 @pytest.mark.parametrize("kind", ["continuous", None])
@@ -161,3 +191,20 @@ def test_a_colouring_known_for_some_points_only_draws_the_others_grey():
     assert bubbles.palette[bubbles.color[0]] == NO_VALUE_COLOR
     assert bubbles.palette[bubbles.color[2]] == NO_VALUE_COLOR
     assert NO_VALUE_COLOR not in {bubbles.palette[i] for i in bubbles.color[[1, 3, 4]]}
+
+
+def test_under_bubbles_the_points_are_dots_and_a_projector_frames_the_data():
+    """Issue 18: at full view Fashion's median 1σ radius (2.5 px) hid under a 3.5 px marker, and
+    presenter mode showed the data across half the plot's width (a symmetric box)."""
+    from viz.latent_map import framed_window, latent_map_figure, marker_size
+
+    assert marker_size(10_000, under_bubbles=True) <= 0.5 * marker_size(10_000)
+    rng = np.random.default_rng(0)
+    mu = rng.normal(size=(500, 2)) * [1.0, 0.5] + [3.0, -1.0]
+    sigma = np.full((500, 2), 0.1)
+    dots = latent_map_figure(mu, sigma, under_bubbles=True).data[0].marker.size
+    assert dots == marker_size(500, under_bubbles=True) < marker_size(500)
+    x0, x1, y0, y1 = framed_window(mu)
+    span = mu.max(0) - mu.min(0)
+    assert span[0] / (x1 - x0) >= 0.94 and span[1] / (y1 - y0) >= 0.94
+    assert x0 < mu[:, 0].min() and x1 > mu[:, 0].max() and y0 < mu[:, 1].min()

@@ -20,6 +20,7 @@ from . import selection
 from .app_entry import ensure_app_entry
 from .loaders import model_library
 from .session_keys import ACTIVE_KEY, SAVED_COPIES_KEY, UNSAVED_KEY
+from .view_link import ModelRef
 
 if TYPE_CHECKING:
     from vae.data import Dataset
@@ -35,6 +36,16 @@ class ActiveModel:
     metadata: dict  # the checkpoint metadata (see vae/checkpoint.py)
     dataset: Dataset
     source: Literal["session", "library"]
+    # How a link or a scene names this model (ui/view_link.py); None: no other session could
+    # open it (trained in this session and not saved).
+    ref: ModelRef | None = None
+
+    @property
+    def view_size(self) -> int:
+        """How many test points the latent map shows, so the indices a link may name."""
+        from .view_cache import MAX_VIEW_POINTS
+
+        return min(len(self.dataset.x_test), MAX_VIEW_POINTS)
 
 
 def new_model_key(prefix: str = "session") -> str:

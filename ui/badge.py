@@ -37,14 +37,14 @@ def show_model_badge() -> None:
     active = get_active_model()
     with st.sidebar:
         if active is None:
-            st.caption(f"**No model loaded** · device: {current_device_label()}")
+            st.caption(f"**No model loaded** · device: {plain(current_device_label())}")
             return
         unsaved = is_unsaved(active)
         source = "trained in this session, not saved" if unsaved else "saved"
         st.markdown(
             f"**Model:** {plain(active.name)}  \n**Data:** {plain(dataset_label(active.metadata))}"
         )
-        st.caption(f"{source} · runs on {device_label(active.model.device)}")
+        st.caption(f"{source} · runs on {plain(device_label(active.model.device))}")
         others = len(unsaved_models()) - (active.key in unsaved_models())
         if others:
             st.caption(f"{others} more unsaved model{'s' * (others > 1)}: see Models.")

@@ -41,7 +41,7 @@ def require_2d_model() -> ActiveModel:
     k = active.model.config.latent_dim
     if k != 2:
         st.info(
-            f"“{plain(active.name)}” has a {k}-dimensional latent space; this page draws a "
+            f"“{plain(active.name)}” has a {k:d}-dimensional latent space; this page draws a "
             "2-D one. Pick a model with a 2-D latent space (the app trains only those), or "
             "look at this one's numbers on the Models page or with `python -m vae evaluate`."
         )

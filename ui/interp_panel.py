@@ -21,12 +21,11 @@ from ui.active_model import ActiveModel
 from ui.components.map_layer import map_layer
 from ui.components.scrubber import ScrubFrames, build_frames, scrub_payload
 from ui.frozen_figure import FrozenFigure
-from ui.latent_images import gif_bytes, strip_image
 from ui.session_keys import INTERP_SEEDED_KEY
 from ui.view_cache import LatentView
 from vae.latent import decode_latents, interpolation_path
+from viz.export import interpolation_gif, interpolation_strip_png
 from viz.latent_map import latent_map_figure
-from viz.plots import png_bytes
 
 SCRUB_STEPS = 101  # frames of the scrubber: t = 0, 0.01, ..., 1
 GIF_EVERY = 2  # the GIF takes every 2nd scrubber frame (51 frames, ~2.5 s each way)
@@ -85,7 +84,7 @@ def waypoint_builder(view: LatentView) -> list[tuple[float, float]]:
             label_visibility="collapsed",
             width=120,
         )
-        if st.button(f"Add test point #{index}", key="interp_add_index"):
+        if st.button(f"Add test point #{index:d}", key="interp_add_index"):
             selection.set_path([*selection.path(), view.mu[int(index)]])
         if st.button("Random pair", key="interp_random", icon=":material/shuffle:"):
             rng = np.random.default_rng()
@@ -150,21 +149,29 @@ def scrub_data(
 
 @st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
 def strip_frames(
-    model_key: str, points: Waypoints, mode: str, k: int, _active: ActiveModel
+    model_key: str, points: Waypoints, mode: str, k: int, _active: ActiveModel, label: str = ""
 ) -> tuple[np.ndarray, np.ndarray, bytes | None]:
-    """K frames along the path: (z (K, 2), decoded (K, D), the strip as PNG bytes or None)."""
+    """K frames along the path: (z (K, 2), decoded (K, D), the strip as PNG bytes or None:
+    slide-sized, each frame's t under it, `label` over it). The frames are equally spaced
+    along the path, so frame i is at t = i / (K - 1)."""
     z = interpolation_path(np.asarray(points), k, mode)
     decoded = decode_latents(_active.model, z)
     shape = _active.dataset.image_shape
-    strip = png_bytes(strip_image(decoded, shape)) if shape is not None else None
+    ts = np.linspace(0.0, 1.0, k)
+    strip = interpolation_strip_png(decoded, ts, shape, label) if shape is not None else None
     return z, decoded, strip
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)  # ~0.5 MB each (MNIST)
-def animation_gif(model_key: str, points: Waypoints, mode: str, _active: ActiveModel) -> bytes:
-    """The scrubber's frames as a looping GIF; only built when someone downloads it."""
+@st.cache_resource(max_entries=16, show_spinner=False)  # ~3 MB each (512 px frames)
+def animation_gif(
+    model_key: str, points: Waypoints, mode: str, _active: ActiveModel, label: str = ""
+) -> bytes:
+    """The scrubber's frames as a looping, slide-sized GIF with their t values and `label`;
+    only built when someone downloads it."""
     frames = scrub_frames(model_key, points, mode, _active)
-    return gif_bytes(frames.decoded[::GIF_EVERY], _active.dataset.image_shape, frame_ms=50)
+    ts = np.linspace(0.0, 1.0, len(frames.decoded))  # equally spaced along the path
+    shape = _active.dataset.image_shape
+    return interpolation_gif(frames.decoded[::GIF_EVERY], ts[::GIF_EVERY], shape, label)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -185,9 +192,8 @@ def path_map_figure(model_key: str, view_token: str, _view: LatentView) -> go.Fi
         y,
         color_kind=kind,
         class_names=_view.class_names,
-        height=520,
+        height=560,  # the legend's rows below the plot: the plot keeps the Latent map's size
     )
-    fig.update_layout(showlegend=False)  # the Latent map page has the legend
     return FrozenFigure(fig)  # shown on every run of the page: serialised once
 
 

@@ -91,8 +91,11 @@ def map_options(view: LatentView) -> tuple[str, str, bool]:
         prior = cols[2].checkbox("Prior N(0, I)", key=PRIOR_KEY)
         if presenting:
             with cols[3]:
-                scene_stepper()
-            cols[4].caption(SHORTCUT_HELP)
+                message = scene_stepper()
+            if message:  # where the key list was, until the next step or click
+                cols[4].markdown(f":material/slideshow: **{message}**")
+            else:
+                cols[4].caption(SHORTCUT_HELP)
         else:
             cols[3].caption(
                 f"{len(view.mu):,} test points. **Click anywhere** — on a point or on empty "

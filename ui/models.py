@@ -11,11 +11,13 @@ from vae.checkpoint import CheckpointError
 from vae.data import DATASET_NAMES, DataError, Dataset, local_idx_folder, missing_files_help
 from vae.library import ModelEntry, ModelExistsError, ModelLibrary
 from vae.metadata import builtin_dataset as metadata_builtin_dataset
+from viz.text import scalar_text
 
 from .active_model import ActiveModel, mark_saved, set_active_model, unsaved_models
 from .badge import dataset_label
 from .loaders import cached_dataset, load_library_model, model_library
 from .text import plain
+from .view_link import PRETRAINED, SAVED, ModelRef
 
 
 def builtin_dataset(metadata: dict) -> str | None:
@@ -63,6 +65,7 @@ def activate_library_model(entry: ModelEntry, dataset: Dataset | None = None) ->
         metadata=metadata,
         dataset=dataset,
         source="library",
+        ref=ModelRef(entry.name),
     )
     set_active_model(active)
     return active
@@ -75,7 +78,7 @@ def unsaved_models_list(prefix: str, exclude: str | None = None) -> None:
             continue
         text_col, button_col = st.columns([4, 1])
         text_col.markdown(
-            f"**{model.name}** · {dataset_label(model.metadata)} · trained in this session, "
+            f"**{plain(model.name)}** · {plain(dataset_label(model.metadata))} · trained in this session, "
             "not saved: make it current to save it."
         )
         if button_col.button("Make current", key=f"{prefix}_make_current_{key}"):
@@ -125,16 +128,30 @@ def activate_shipped_model(entry: ModelEntry) -> ActiveModel:
         metadata=metadata,
         dataset=dataset,
         source="library",  # shared and read-only: its latent view is shared too
+        ref=ModelRef(entry.name, PRETRAINED),
     )
     set_active_model(active)
     return active
+
+
+def activate_model(ref: ModelRef) -> ActiveModel:
+    """Open the model a link or a scene names, where its source says it lives. LookupError if
+    there is none of that name; CheckpointError / DataError as the openers raise them."""
+    entries, activate = {
+        SAVED: (lambda: model_library().list(), activate_library_model),
+        PRETRAINED: (shipped_models, activate_shipped_model),
+    }[ref.source]
+    entry = next((e for e in entries() if e.name == ref.name and e.ok), None)
+    if entry is None:
+        raise LookupError(ref.name)
+    return activate(entry)
 
 
 def save_active_model_form(active: ActiveModel, prefix: str) -> None:
     """Name + Save for a model trained in this session; bad names and clashes -> st.error."""
     name = st.text_input(
         "Save as",
-        value=active.name,
+        value=scalar_text(active.name),  # sent to the browser: valid Unicode only
         max_chars=80,
         key=f"{prefix}_save_name",
         help="Letters, digits, spaces, '-', '_' and '.'. Saved models are shared with every "

@@ -166,6 +166,14 @@ PRESENTER_TOGGLE_SHOWN_KEY = _register(
     "vx_presenter_toggle_shown", "ui/presenter.py", "bool", bool,
     "the value the Presenter mode toggle was last drawn with (a stale browser value is not a flip)",
 )  # fmt: skip
+PRESENTER_PAGE_MENU_KEY = _register(
+    "presenter_page_menu", "ui/presenter.py", "str", WIDGET,
+    "presenter mode's page menu (set to the page shown before it draws)",
+)  # fmt: skip
+PRESENTER_PAGE_WANTED_KEY = _register(
+    "vx_presenter_page_wanted", "ui/presenter.py", "str | None", _none,
+    "the page chosen in presenter mode's menu, until the next run switches to it",
+)  # fmt: skip
 SESSION_SEEN_KEY = _register(
     "vx_session_seen", "ui/reconnect.py", "bool", bool,
     "this session ran once (a reconnection notice is shown on a first run only)",
@@ -216,6 +224,7 @@ TRAIN_SETTING_KEYS = tuple(
         ("train_warmup", "int", "KL warm-up epochs"),
         ("train_seed", "int", "seed"),
         ("train_likelihood", "str", "likelihood"),
+        ("train_binarize", "bool", "dynamic binarisation"),
     )
 )
 
@@ -226,6 +235,10 @@ INFERENCE_INDEX_KEY = _register(
 INFERENCE_WANT_LARGE_GAP_KEY = _register(
     "inf_want_large_gap", "pages/inference.py", "bool", bool,
     "the large-gap button was pressed: find the point before the index input draws",
+)  # fmt: skip
+INFERENCE_DRAW_KEY = _register(
+    "inf_draw", "ui/scored_input.py", "int", WIDGET,
+    "the number of the binary sample of x the Inference lab scores (a binarised model)",
 )  # fmt: skip
 INFERENCE_INPUT_KEY = _register(
     "vx_inference_input", "pages/draw.py", "dict | None", _none,
@@ -241,7 +254,7 @@ DRAW_UPLOAD_SEEN_KEY = _register(
 )  # fmt: skip
 BETA_PAIR_KEY = _register(
     "vx_beta_pair", "pages/beta.py", "dict | None", _none,
-    "the β page's two models: {id, models: [(label, model, dataset, terms, key)]}",
+    "the β page's two models: {differences, betas, models: [(label, model, dataset, terms, key)]}",
 )  # fmt: skip
 COMPARE_LAST_EVENT_KEY = _register(
     "vx_compare_last_event", "pages/compare.py", "tuple[int, ...] | None", _none,

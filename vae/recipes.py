@@ -11,10 +11,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from .config import ModelConfig, TrainConfig
+from .config import EVAL_BINARIZATIONS, ModelConfig, TrainConfig
 from .device import cpu_threads
 from .metadata import training_metadata
 from .model import VAE
+from .scoring import trained_binarized
 from .train import EpochReport, TrainResult, evaluate, train
 
 MAX_QUICK_TRAIN = 5000  # training examples used by a quick run; the rest would only cost time
@@ -56,10 +57,15 @@ def quick_model_config(dataset: Any, hidden: tuple[int, ...] = TOY_HIDDEN) -> Mo
     )
 
 
-def elbo_terms(model: VAE, x_test: np.ndarray, seed: int = 0) -> dict[str, float]:
-    """Mean reconstruction NLL, KL and ELBO (beta = 1) on x_test, with a fixed sampling seed."""
+def elbo_terms(
+    model: VAE, x_test: np.ndarray, metadata: dict[str, Any], seed: int = 0
+) -> dict[str, float]:
+    """Mean reconstruction NLL, KL and ELBO (beta = 1) on x_test, with a fixed sampling seed:
+    over EVAL_BINARIZATIONS binary draws of x_test for a dynamically binarised model (the x its
+    likelihood is of), on x_test as it is otherwise."""
     x = torch.as_tensor(np.asarray(x_test, dtype=np.float32)).to(model.device)
-    return evaluate(model, x, seed=seed)
+    draws = EVAL_BINARIZATIONS if trained_binarized(metadata) else 0
+    return evaluate(model, x, binarizations=draws, seed=seed)
 
 
 def quick_train(
@@ -83,7 +89,7 @@ def quick_train(
     model.eval()
     metadata = training_metadata(name, dataset, model, config, result)
     metadata["quick_train"] = {"max_train": int(min(max_train, len(dataset.x_train)))}
-    return QuickModel(model, metadata, result, elbo_terms(model, dataset.x_test))
+    return QuickModel(model, metadata, result, elbo_terms(model, dataset.x_test, metadata))
 
 
 def train_beta_pair(

@@ -30,8 +30,9 @@ def density_figure(
         shared_yaxes=True,
         horizontal_spacing=0.08,
         subplot_titles=(
-            "aggregate posterior log q(z)",
-            "log q(z) / p(z)  (blue: q below the prior)",
+            # Two short lines each: on one, they ran into each other at 1000 px.
+            "aggregate posterior<br>log q(z)",
+            "log q(z) / p(z)<br>(blue: q below the prior)",
         ),
     )
     floor = np.maximum(grid.log_q, grid.log_p.min() - 5)  # keep empty regions on the scale
@@ -104,11 +105,15 @@ def density_figure(
     y_range = [float(grid.ys[0]), float(grid.ys[-1])]
     fig.update_xaxes(range=x_range, title="z₁", constrain="domain")
     fig.update_yaxes(range=y_range, constrain="domain")
+    # One latent unit as long on every axis, so the prior's circles are round in both panels:
+    # the left panel's y is anchored to its x, and the right panel's axes match the left's
+    # (the same ranges and scale, zoomed together). Anchoring y2 to x2 as well conflicted with
+    # the shared y axis, and Plotly dropped the right panel's constraint (ellipses).
     fig.update_yaxes(title="z₂", scaleanchor="x", scaleratio=1, row=1, col=1)
-    fig.update_yaxes(scaleanchor="x2", scaleratio=1, row=1, col=2)
+    fig.update_xaxes(matches="x", row=1, col=2)
     fig.update_layout(
         height=height,
-        margin=dict(l=10, r=10, t=40, b=10),
+        margin=dict(l=10, r=10, t=round(4 * font_size), b=10),
         font=dict(size=font_size),
         legend=dict(orientation="h", y=-0.15),
         plot_bgcolor="white",

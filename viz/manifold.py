@@ -196,17 +196,18 @@ def manifold_beside_map(
     fig.update_yaxes(title="z₂", row=1, col=1)
     fig.update_layout(
         height=height,
-        margin=dict(l=10, r=10, t=30, b=10),
+        margin=dict(l=10, r=10, t=round(4 * font_size), b=10),
         plot_bgcolor="white",
         font=dict(size=font_size),
         showlegend=False,
         hovermode="closest",
         dragmode="zoom",
+        # Each title on two short lines: on one, they ran into each other at 1000 px.
         annotations=[
             dict(text=t, x=x, y=1.0, xref="paper", yref="paper", yanchor="bottom", showarrow=False)
             for t, x in (
-                ("latent map: test-set means μ", 0.24),
-                ("decoded E[x | z] on the grid", 0.76),
+                ("latent map:<br>test-set means μ", 0.24),
+                ("decoded E[x | z]<br>on the grid", 0.76),
             )
         ],
     )

@@ -283,14 +283,24 @@ def upload_input(x: np.ndarray, name: str, upload_id: str = "") -> dict:
     return {"x": values.tolist(), "id": digest, "name": name}
 
 
-def drawn_value(key: str) -> np.ndarray | None:
-    """The pad's last finished drawing (D,) in [0, 1], or None (nothing drawn, or cleared)."""
+def drawn_value(key: str, size: int) -> np.ndarray | None:
+    """The pad's last finished drawing (size,) in [0, 1], or None (nothing drawn, cleared, or
+    not a drawing of this model's size).
+
+    The value comes from the browser, where anyone may change it: it is used only when it is
+    a list of exactly `size` finite numbers, and those are clipped to [0, 1] (a pixel of 1e6
+    gave "log p(x) = +7e8"; text or nested lists gave error pages)."""
     state = st.session_state.get(key)
-    value = state.get("image") if state else None
-    if not isinstance(value, dict) or not isinstance(value.get("x"), list):
+    value = state.get("image") if isinstance(state, dict) else None
+    x = value.get("x") if isinstance(value, dict) else None
+    if not isinstance(x, list) or len(x) != size:
         return None
-    x = np.asarray(value["x"], dtype=np.float32)
-    return np.clip(np.nan_to_num(x), 0.0, 1.0) if x.ndim == 1 else None
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in x):
+        return None
+    pixels = np.asarray(x, dtype=np.float64)
+    if not np.isfinite(pixels).all():
+        return None
+    return np.clip(pixels, 0.0, 1.0).astype(np.float32)
 
 
 def drawing_pad(
@@ -322,7 +332,7 @@ def drawing_pad(
     encoder = browser_encoder(model)
     server = None
     if encoder is None:  # the server's μ, σ of what the pad showed last
-        current = upload["x"] if upload is not None else drawn_value(key)
+        current = upload["x"] if upload is not None else drawn_value(key, model.config.input_dim)
         if current is not None and len(current) == model.config.input_dim:
             server = server_posterior(model, np.asarray(current))
     scale = presenter.SCALE if presenter.is_on() else 1.0
@@ -334,7 +344,7 @@ def drawing_pad(
     decoder = browser_weights(model)
     if decoder is not None and decoder.count <= MAX_BROWSER_WEIGHTS:
         sent.add(decoder.id)
-    drawn = drawn_value(key)  # a drawing made for another model has another size
+    drawn = drawn_value(key, model.config.input_dim)  # None for another model's drawing
     return drawn if drawn is not None and len(drawn) == model.config.input_dim else None
 
 

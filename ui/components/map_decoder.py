@@ -52,8 +52,13 @@ def decoder_ops(model: VAE) -> list[tuple[dict, list[np.ndarray]]] | None:
     ops: {"op": "linear", "in", "out"} with W (out, in) and b (out,); {"op": "silu"};
     {"op": "unflatten", "shape": [C, H, W]}; {"op": "conv_transpose", "cin", "cout", "k",
     "stride", "pad"} with W (cin, cout, k, k) and b (cout,); {"op": "flatten"}. That covers
-    both decoders of vae.model (the MLP and the conv one); anything else stays on the server.
+    both decoders of vae.model (the MLP and the conv one). A foreign model's graph comes as
+    its own chain of layers when it is one (vae/foreign/layers.py: linear and elementwise
+    activations {"op": "relu" | "tanh" | "sigmoid" | "softplus" | "leaky_relu" | "affine"});
+    anything else stays on the server.
     """
+    if getattr(model, "is_foreign", False):
+        return model.decoder_chain()
     net = model.decoder
     net = getattr(net, "net", net)  # _ConvDecoder keeps its layers in .net
     if not isinstance(net, nn.Sequential):
@@ -195,8 +200,9 @@ def browser_decoder(
     chart_key: str,
     z: tuple[float, float] | None,
     key: str,
+    pixels: int = DISPLAY_PIXELS,
 ) -> bool:
-    """Mount the in-browser picture of the clicked z; returns whether it is shown.
+    """Mount the in-browser picture of the clicked z, `pixels` wide; returns whether it is shown.
 
     Call it outside the fragment that reads the clicks. The weights go with the first run
     that shows this model in this session; later runs send the header only, unless the
@@ -215,7 +221,9 @@ def browser_decoder(
 
     weights = browser_weights(model)
     with_weights = weights is not None and weights.id not in sent
-    payload = decoder_payload(model, image_shape, chart_key, z, with_weights=with_weights)
+    payload = decoder_payload(
+        model, image_shape, chart_key, z, pixels=pixels, with_weights=with_weights
+    )
     if payload is None:
         return False
     _mount(key=key, data=payload, on_need_change=weights_needed)
