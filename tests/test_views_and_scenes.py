@@ -486,7 +486,7 @@ def test_a_projector_figure_has_24_px_text_bigger_markers_and_decades_on_log_axe
 
 def test_share_round_trip():
     view = SharedView(
-        model="digits run",
+        model=ModelRef("digits run"),
         z=(0.5, -1.25),
         selected=(3, 1, 7),
         path=((0, 0), (1.5, 2)),
