@@ -20,10 +20,11 @@ from . import selection
 from .app_entry import ensure_app_entry
 from .loaders import model_library
 from .session_keys import ACTIVE_KEY, SAVED_COPIES_KEY, UNSAVED_KEY
-from .view_link import ModelRef
 
 if TYPE_CHECKING:
     from vae.data import Dataset
+
+    from .view_link import ModelRef  # a type only: view_link's colourings reach this module
 
 
 @dataclass

@@ -199,8 +199,12 @@ TRAIN_RUN_KEY = _register(
     "this session's training (running or finished)",
 )  # fmt: skip
 TRAIN_LIVE_FIGURES_KEY = _register(
-    "vx_train_live_figures", "pages/train.py", "tuple | None", _none,
-    "the Train page's last live map and curves",
+    "vx_train_live_figures", "ui/live_pictures.py", "LivePictures | None", _none,
+    "the Train page's last live map and curves, and when to rebuild them",
+)  # fmt: skip
+SAVE_PROBLEM_KEY = _register(
+    "vx_save_problem", "ui/models.py", "tuple[str, str] | None", _none,
+    "(form prefix, message): why the last Save failed, shown by that form",
 )  # fmt: skip
 TRAIN_LOAD_FAILURES_KEY = _register(
     "vx_train_load_failures", "pages/train.py", "dict[str, str]", dict,
