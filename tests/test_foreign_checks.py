@@ -299,3 +299,31 @@ def test_a_library_file_with_a_forbidden_operator_is_refused_at_load(tmp_path, i
     with pytest.raises(CheckpointError, match="holds a graph this app does not run: .*Det"):
         load_checkpoint(tmp_path / "copied.safetensors")
     assert set(library.names()) == {"copied", "good"}  # listed: the header is fine
+
+
+def test_foreign_sigma_is_shown_as_given_but_absurd_values_are_cut(decoder):
+    """No soft bound (σ = 5 stays 5, where a native model would give at most 3); σ = e^100
+    is cut to 100, σ ≈ 0 to 1e-12, and a NaN stays a NaN (a point without a value)."""
+    import torch
+
+    from vae.foreign.model import SIGMA_CEILING, SIGMA_FLOOR, ForeignVAE
+
+    # logvar = x[:, :2] (the first two pixels), mu = 0: σ is whatever the input makes it
+    pick = numpy_helper.from_array(np.eye(784, 2, dtype=np.float32), "pick")
+    zero = numpy_helper.from_array(np.zeros((784, 2), np.float32), "zero")
+    nodes = [helper.make_node("MatMul", ["x", "pick"], ["logvar"]),
+             helper.make_node("MatMul", ["x", "zero"], ["mu"])]  # fmt: skip
+    encoder = model_bytes(nodes, [value("x", [None, 784])],
+                          [value("mu", [None, 2]), value("logvar", [None, 2])], [pick, zero])  # fmt: skip
+    model = ForeignVAE(encoder, decoder, card())
+    x = torch.zeros(4, 784)
+    x[0, :2] = 2 * np.log(5.0)
+    x[1, :2] = 200.0
+    x[2, :2] = -500.0
+    x[3, 0] = float("nan")
+    mu, logvar = model.encode(x)
+    sigma = torch.exp(0.5 * logvar)
+    torch.testing.assert_close(sigma[0], torch.tensor([5.0, 5.0]))
+    torch.testing.assert_close(sigma[1], torch.tensor([SIGMA_CEILING] * 2))
+    assert torch.allclose(sigma[2], torch.tensor([SIGMA_FLOOR] * 2), rtol=1e-3)
+    assert torch.isnan(logvar[3]).all()  # NaN times the matrix: both NaN, neither made finite

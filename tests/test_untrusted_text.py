@@ -49,7 +49,7 @@ NUMBER_FORMAT_TYPES = set("bdeEfFgGnoxX%")
 # Session-state keys that carry a message from a callback to the next run: what is stored
 # there is checked like a text call's argument (where it is written, or by the helpers that
 # write it: a store's argument at the given position), so what is read back is trusted.
-MESSAGE_KEY = re.compile(r"(NOTICE|ERROR|MESSAGE)_KEY$")
+MESSAGE_KEY = re.compile(r"(NOTICE|ERROR|MESSAGE|PROBLEM)_KEY$")
 STORES = {"flash": 0, "_say": 1}
 STR_METHODS = {"split", "replace", "strip", "lower", "upper", "capitalize", "title", "removesuffix"}
 
@@ -318,7 +318,8 @@ def _check(body: ast.AST, scope: Scope, filename: str) -> Iterator[str]:
                 yield f"{filename}:{node.lineno}: {node.func.id}({ast.unparse(node.args[position])})"
         if isinstance(node, ast.Assign) and any(_is_message_store(t) for t in node.targets):
             value = node.value
-            parts = value.elts if isinstance(value, ast.Tuple) else [value]
+            # a (tag, text) pair: the text is what is shown
+            parts = value.elts[-1:] if isinstance(value, ast.Tuple) else [value]
             stored_by_helper = isinstance(body, ast.FunctionDef) and body.name in STORES
             for part in parts:
                 if not (is_trusted(part, scope) or stored_by_helper):

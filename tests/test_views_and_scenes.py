@@ -339,7 +339,7 @@ def test_a_damaged_file_is_set_aside_by_a_save_never_overwritten(tmp_path):
 def test_an_oversized_scene_file_is_not_read(tmp_path):
     (tmp_path / FILE_NAME).write_bytes(b" " * (MAX_FILE_BYTES + 10))
     found = SceneBook(tmp_path).read_file()
-    assert found.damaged and "too large" in found.problems[0]
+    assert found.damaged and "more than the 0.5 MB a scene file may be" in found.problems[0]
 
 
 def test_a_fifo_is_not_waited_for(tmp_path):

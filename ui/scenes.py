@@ -18,9 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import stat
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,21 +29,25 @@ from filelock import FileLock, Timeout
 from ui.view_link import KNOWN_PARAMS, SharedView, ShareError, decode_view, encode_view
 from vae.checkpoint import fsync_dir
 from vae.library import safe_model_name
+from vae.strict_files import (
+    FileVersion,
+    UnsafeFileError,
+    VersionCache,
+    count_json_values,
+    read_regular,
+)
 
 FILE_NAME = "scenes.json"
 FORMAT_VERSION = 1
 MAX_SCENES = 200
 MAX_FILE_BYTES = 512 * 1024  # 200 scenes with long paths fit many times over
+MAX_VALUES = 50_000  # JSON values in the file: a full file of 200 scenes holds about 3,000
 LOCK_NAME = ".scenes.lock"  # hidden: the model library lists only *.safetensors
 LOCK_SECONDS = 10  # a save holds the lock for milliseconds; longer means a stuck writer
 
 
 class SceneError(ValueError):
     """A scene or the scene file is not valid; the message is one sentence for the user."""
-
-
-class NotAFile(SceneError):
-    """scenes.json is something no scene file can be: a link, a FIFO, a device, too large."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,8 @@ def parse_scenes(data: bytes) -> SceneFile:
     """
     if len(data) > MAX_FILE_BYTES:
         return _damaged(f"the scene file is too large ({len(data):,} bytes)")
+    if (values := count_json_values(data)) > MAX_VALUES:
+        return _damaged(f"the scene file holds about {values:,} values; at most {MAX_VALUES:,}")
     try:
         document = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
@@ -159,50 +163,9 @@ def dump_scenes(entries: list[object] | tuple[object, ...]) -> bytes:
     return json.dumps(document, ensure_ascii=True, indent=1).encode("ascii")
 
 
-def read_capped(path: Path) -> tuple[bytes, os.stat_result] | None:
-    """The bytes of `path`, a regular file of at most MAX_FILE_BYTES; None when it is absent.
-
-    Opened without following a link and without blocking (a FIFO would block every reader
-    forever, a link to /dev/zero would never end), checked with fstat on the open file, and
-    read no further than the cap even if the file grows meanwhile. NotAFile for what is no
-    scene file, SceneError when the file cannot be read now.
-    """
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-    try:
-        fd = os.open(path, flags)
-    except FileNotFoundError:
-        return None
-    except OSError as error:
-        if path.is_symlink():
-            raise NotAFile(f"{FILE_NAME} is a symbolic link, not a file") from None
-        raise SceneError(f"{FILE_NAME} cannot be read: {error.strerror or error}") from None
-    with os.fdopen(fd, "rb") as file:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise NotAFile(f"{FILE_NAME} is not a regular file")
-        if info.st_size > MAX_FILE_BYTES:
-            raise NotAFile(f"{FILE_NAME} is too large ({info.st_size:,} bytes)")
-        data = file.read(MAX_FILE_BYTES + 1)
-    return data, info
-
-
 # One parse per version of a scene file, for every session of this server: the Latent map
 # reads the scenes on every rerun. A save replaces the file (a new inode and mtime).
-_PARSED: dict[tuple, SceneFile] = {}
-_PARSED_LOCK = threading.Lock()
-_PARSED_ENTRIES = 8
-
-
-def _parsed(key: tuple, data: bytes) -> SceneFile:
-    with _PARSED_LOCK:
-        if key in _PARSED:
-            return _PARSED[key]
-    result = parse_scenes(data)
-    with _PARSED_LOCK:
-        while len(_PARSED) >= _PARSED_ENTRIES:
-            del _PARSED[next(iter(_PARSED))]  # the oldest
-        _PARSED[key] = result
-    return result
+_PARSED: VersionCache[SceneFile] = VersionCache(capacity=8)
 
 
 class SceneBook:
@@ -230,18 +193,16 @@ class SceneBook:
 
     def read_file(self) -> SceneFile:
         """Every scene that can be read and why the rest cannot; SceneFile() without a file.
-        A file that is no scene list at all (a FIFO, a link, too large, not JSON) is damaged;
-        SceneError only when it cannot be read now (permissions), which a save must not undo."""
-        try:
-            found = read_capped(self.path)
-        except NotAFile as error:
-            return _damaged(str(error))
-        if found is None:
+        The file is read by the app's one strict reader (vae.strict_files: a regular file, no
+        link followed, no blocking on a FIFO, at most MAX_FILE_BYTES); what it refuses (a
+        FIFO, a link, a device, too large, unreadable) is a damaged file, set aside by a save."""
+        if not os.path.lexists(self.path):
             return SceneFile()
-        data, info = found
-        return _parsed(
-            (str(self.path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns), data
-        )
+        try:
+            data, info = read_regular(self.path, MAX_FILE_BYTES, what="scene file")
+        except UnsafeFileError as error:
+            return _damaged(str(error))
+        return _PARSED.get(FileVersion.of(self.path, info), lambda: parse_scenes(data))
 
     def read(self) -> list[Scene]:
         """The scenes that can be read, in the order they were saved."""

@@ -72,7 +72,7 @@ def open_regular(path: str | os.PathLike, max_bytes: int, *, follow_links: bool 
         if info.st_size > max_bytes:
             raise UnsafeFileError(
                 f"{path.name} is {info.st_size / 2**20:.1f} MB, more than the "
-                f"{max_bytes / 2**20:.0f} MB a {what} may be"
+                f"{max_bytes / 2**20:g} MB a {what} may be"
             )
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)  # a regular file: reads never wait on a writer
