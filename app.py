@@ -9,12 +9,16 @@ from pathlib import Path
 import pandas  # noqa: F401
 import streamlit as st
 
+from ui.app_entry import follow_page_request
+from ui.badge import show_model_badge
 from ui.map_controls import page_shortcuts
+from ui.page_style import apply_page_style
 from ui.presenter import apply_presenter_mode
 from ui.reconnect import notice_lost_session
+from ui.script_thread import follow_thread_policy
 from ui.server_tuning import tune_server_process
+from ui.session_keys import init_state
 from ui.share import restore_shared_view, sync_share_params
-from ui.state import follow_page_request, init_state, show_model_badge
 from ui.training import show_training_status
 
 ROOT = Path(__file__).parent
@@ -41,6 +45,7 @@ tune_server_process()  # once per process: TCP_NODELAY, GIL switch interval (see
 # browser code fetches the SVG from fonts.gstatic.com (the icons in the page use a bundled font).
 st.set_page_config(page_title="VAE explorer", page_icon=ROOT / "ui" / "favicon.svg", layout="wide")
 init_state()
+follow_thread_policy()  # this run's thread; fragments follow it too (ui/script_thread.py)
 notice_lost_session()  # the page reconnected, but its server had lost the session
 
 sections: dict[str, list[st.Page]] = {}
@@ -53,7 +58,8 @@ follow_page_request(page.url_path)  # a page first opened without app.py (cold d
 restore_shared_view()  # a shared link (?model=&z=...) sets the view before anything draws
 show_model_badge()  # after st.navigation: its elements belong to the page being shown
 show_training_status(page.title)  # keeps a run's heartbeat going on every page
-apply_presenter_mode()  # sidebar toggle; when on: big text, the map's controls only
+apply_page_style()  # labels wrap rather than end in "…" on a small screen
+apply_presenter_mode([p for ps in sections.values() for p in ps], page)  # big text, menu
 page_shortcuts(page.url_path)  # B, C, P, ←/→ on the Latent map (listed there), Esc
 sync_share_params()  # before page.run(): code after it does not run on reruns (measured)
 page.run()

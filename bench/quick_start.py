@@ -67,7 +67,14 @@ def main() -> None:
     args = parser.parse_args()
     from ui.training import QUICK_START_MODEL, QUICK_START_TRAIN
 
-    candidates = {"current (ui.training)": (QUICK_START_MODEL["hidden"], QUICK_START_TRAIN)}
+    candidates = {
+        "current (ui.training)": (QUICK_START_MODEL["hidden"], QUICK_START_TRAIN),
+        # The same recipe on grey levels, as before dynamic binarisation was the default (#18).
+        "current, grey levels": (
+            QUICK_START_MODEL["hidden"],
+            TrainConfig(**{**QUICK_START_TRAIN.to_dict(), "dynamic_binarization": False}),
+        ),
+    }
     candidates.update(CANDIDATES)
     if args.only:
         candidates = {k: v for k, v in candidates.items() if k in args.only}

@@ -36,12 +36,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.machine import cpu_model, utc_stamp  # noqa: E402
 from vae import VAE, load_checkpoint  # noqa: E402
-from vae.cli.shared import binarize_once  # noqa: E402
 from vae.config import EVAL_BINARIZATIONS, EVAL_Z_SAMPLES  # noqa: E402
 from vae.data import load_dataset  # noqa: E402
 from vae.data.idx import read_idx_pair  # noqa: E402
 from vae.losses import iwae_log_likelihood  # noqa: E402
-from vae.train import evaluate  # noqa: E402
+from vae.train import binarize_test_set, evaluate  # noqa: E402
 
 SIGMA_SEEDS = 20  # binarisations of the test set searched for the largest sigma (the issue's)
 # ../shared/data/mnist beside the checkout (or beside the folder of a git worktree).
@@ -71,7 +70,7 @@ def hostile_inputs(data) -> dict[str, object]:
         "train images (60k)": data.x_train,
         "test images (10k)": x_test,
         f"test binarised, {SIGMA_SEEDS} seeds (200k)": lambda: (
-            binarize_once(torch.as_tensor(x_test), seed) for seed in range(SIGMA_SEEDS)
+            binarize_test_set(torch.as_tensor(x_test), seed) for seed in range(SIGMA_SEEDS)
         ),
         "uniform noise (10k)": rng.random((10_000, 784), dtype=np.float32),
         "all zeros": np.zeros((1, 784), np.float32),
@@ -120,7 +119,7 @@ def quality(name: str, model, data, seed: int, iw_k: int) -> None:
     )
     if iw_k:
         start = time.perf_counter()
-        x_fixed = binarize_once(x_test, seed)
+        x_fixed = binarize_test_set(x_test, seed)
         ll = iwae_log_likelihood(model, x_fixed, k=iw_k, seed=0)
         print(
             f"{name}: IW log-likelihood {float(ll.mean()):.2f} (k={iw_k}, all {len(ll):,}, "

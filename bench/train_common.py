@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from vae.config import ModelConfig
 from vae.data import load_dataset
+from vae.train import binarize
 
 
 def load_fashion_mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
@@ -27,12 +28,6 @@ def load_fashion_mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     """
     data = load_dataset("fashion-mnist")
     return data.x_train, data.y_train, data.x_test, data.y_test, "vae.data.load_dataset"
-
-
-def binarize_once(x: np.ndarray, seed: int = 1) -> np.ndarray:
-    """The fixed binarisation of the test set that both contenders are scored on."""
-    generator = torch.Generator().manual_seed(seed)
-    return torch.bernoulli(torch.as_tensor(x), generator=generator).numpy()
 
 
 class ExamplesVAE(nn.Module):
@@ -103,7 +98,7 @@ def examples_train_epoch(
     for data, _ in loader:
         data = data.to(device)
         if dynamic_binarization:
-            data = torch.bernoulli(data)
+            data = binarize(data)  # the same draw as ours (vae.train)
         optimizer.zero_grad()
         recon_batch, mu, logvar = model(data)
         loss = examples_loss(recon_batch, data, mu, logvar)

@@ -7,7 +7,9 @@ import streamlit as st
 
 from ui import presenter
 from ui.explore_cache import cached, is_cached
-from ui.state import latent_view, require_2d_model
+from ui.guards import require_2d_model
+from ui.text import download_name
+from ui.view_cache import latent_view
 from vae.density import MAX_COMPONENTS, aggregate_density, find_holes, hole_mask, kl_forces
 from vae.latent import decode_latents
 from viz.aggregate import density_figure, kl_forces_figure
@@ -42,7 +44,7 @@ key = (active.key, "aggregate", resolution, extent)
 if not is_cached(key):  # computed once per model and grid; progress while it runs
     with st.status(
         f"Mixture of {min(len(view.mu), MAX_COMPONENTS):,} Gaussians on a "
-        f"{resolution}×{resolution} grid…"
+        f"{resolution:d}×{resolution:d} grid…"
     ) as status:
         bar = st.progress(0.0)
         cached(
@@ -112,7 +114,7 @@ if holes and shape is not None:
         [to_png_bytes(image, display_factor(shape, 112)) for image in images],
         caption=[f"densest z ({best[0, 0]:.1f}, {best[0, 1]:.1f})"]
         + [
-            f"hole {i + 1} ({h.center[0]:.1f}, {h.center[1]:.1f}), {100 * h.prior_mass:.1f} %"
+            f"hole {i + 1:d} ({h.center[0]:.1f}, {h.center[1]:.1f}), {100 * h.prior_mass:.1f} %"
             for i, h in enumerate(holes[: len(centers)])
         ],
         output_format="PNG",
@@ -134,7 +136,7 @@ st.plotly_chart(
     key="agg_forces",
     config={"displaylogo": False},
 )
-active_dims = [f"z{d + 1}" for d in np.flatnonzero(forces.active)]
+active_dims = [f"z{d + 1:d}" for d in np.flatnonzero(forces.active)]
 st.caption(
     "Active units (dimensions whose mean μ varies with x: variance over x above 0.01, "
     "Burda et al. 2016): "
@@ -148,7 +150,7 @@ st.caption(
 st.download_button(
     "Latent coordinates (CSV)",
     latent_csv(view.mu, view.sigma, view.kl, view.recon_nll, view.y, view.class_names),
-    file_name=f"{active.name}-latents.csv",
+    file_name=download_name(active.name, "-latents.csv"),
     mime="text/csv",
     key="agg_csv",
     help="index, label, μ, σ, KL and reconstruction error of every test point shown.",

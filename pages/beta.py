@@ -8,28 +8,24 @@ import numpy as np
 import streamlit as st
 
 from ui import presenter
+from ui.active_model import get_active_model
+from ui.app_entry import ensure_app_entry
 from ui.components.map_layer import map_layer
 from ui.explore_cache import cached
+from ui.finite_checks import stop_unless_finite
+from ui.loaders import cached_dataset, load_library_model, model_library
 from ui.models import builtin_dataset, input_mismatch
-from ui.state import (
-    cached_dataset,
-    get_active_model,
-    load_library_model,
-    model_library,
-    stop_unless_finite,
-)
+from ui.session_keys import BETA_PAIR_KEY
 from ui.text import plain
 from ui.training import about, estimate_run_seconds
 from vae import recipes
 from vae.latent import encode_dataset
-from vae.recipes import test_terms, train_beta_pair
+from vae.recipes import elbo_terms, train_beta_pair
 from viz.beta import elbo_terms_figure
 from viz.latent_map import bubble_data, data_bounds, latent_map_figure
 
-PAIR_KEY = "vx_beta_pair"  # {"id": (...), "models": [(label, model, dataset, terms, key)]}
 SMALL_DATASETS = ("digits", "swiss-roll", "s-curve")
-if PAIR_KEY not in st.session_state:
-    st.session_state[PAIR_KEY] = None
+ensure_app_entry()  # a deep link on a cold server must still go through app.py
 
 st.title("β and the bubbles")
 st.caption(
@@ -42,7 +38,7 @@ st.caption(
 source = st.radio(
     "Models", ["train a pair now", "two saved models"], horizontal=True, key="beta_source"
 )
-pair = st.session_state[PAIR_KEY]
+pair = st.session_state[BETA_PAIR_KEY]
 pair_estimate = None  # seconds the two trainings should take, for the chosen data
 
 if source == "train a pair now":
@@ -68,7 +64,7 @@ if source == "train a pair now":
     )
     c[4].caption(f"{about(pair_estimate)} for both on this machine now")
     if c[4].button("Train both", key="beta_train", type="primary"):
-        with st.status(f"Training two models on {dataset_name}…") as status:
+        with st.status(f"Training two models on {plain(dataset_name)}…") as status:
             bar = st.progress(0.0)
             a, b = train_beta_pair(
                 dataset,
@@ -96,7 +92,7 @@ if source == "train a pair now":
                 for i, q in enumerate((a, b))
             ]
         }
-        st.session_state[PAIR_KEY] = pair
+        st.session_state[BETA_PAIR_KEY] = pair
 else:
     entries = [e for e in model_library().list() if e.ok]
     if len(entries) < 2:
@@ -124,20 +120,24 @@ else:
             st.stop()
         if model.config.latent_dim != 2:
             st.warning(
-                f"“{plain(name)}” has a {model.config.latent_dim}-dimensional latent space; "
+                f"“{plain(name)}” has a {model.config.latent_dim:d}-dimensional latent space; "
                 "this page draws 2-D ones: pick another model."
             )
             st.stop()
         beta = metadata.get("train_config", {}).get("beta", "?")
         key = f"library:{entry.name}:{entry.mtime}"
-        terms = cached((key, "beta-terms"), lambda m=model, d=dataset: test_terms(m, d.x_test))
+        terms = cached(
+            (key, "beta-terms"), lambda m=model, d=dataset, md=metadata: elbo_terms(m, d.x_test, md)
+        )
         models.append((f"{name} (β = {beta})", model, dataset, terms, key))
     if models[0][2].name != models[1][2].name:
         st.warning("These models were trained on different data: their maps do not compare.")
     pair = {"models": models}
 
 if not pair:
-    when = f" ({about(pair_estimate)} on {dataset_name})" if pair_estimate is not None else ""
+    when = (
+        f" ({about(pair_estimate)} on {plain(dataset_name)})" if pair_estimate is not None else ""
+    )
     st.info(f"Choose two β values and press **Train both**{when}.")
     st.stop()
 
@@ -183,7 +183,6 @@ for i, (col, (label, dataset, terms, mu, sigma)) in enumerate(zip(cols, encoded,
                     bubbles=bubbles,
                 ),
             ),
-            clickable=False,
         )
     col.caption(f"mean σ = {sigma.mean():.3f} · spread of μ (std) = {mu.std(0).mean():.2f}")
 st.plotly_chart(

@@ -5,20 +5,24 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from ui import presenter
+from ui import presenter, selection
 from ui.explore_cache import cached, is_cached
-from ui.share import SELECTED_KEY, write_url
-from ui.state import latent_view, require_2d_model
-from vae.embeddings import MAX_TSNE_POINTS, compute_embeddings, knn_scores
+from ui.guards import require_2d_model
+from ui.session_keys import COMPARE_LAST_EVENT_KEY
+from ui.share import write_url
+from ui.view_cache import latent_view
+from vae.embeddings import MAX_TSNE_POINTS, MIN_POINTS, compute_embeddings, knn_scores
 from viz.compare import embedding_figure
-
-LAST_EVENT_KEY = "vx_compare_last_event"
 
 st.title("Compare embeddings")
 active = require_2d_model()
 view = latent_view(active)
-if SELECTED_KEY not in st.session_state:
-    st.session_state[SELECTED_KEY] = []
+if len(view.x) < MIN_POINTS:  # a small upload's test split (10 rows give 2 test points)
+    st.info(
+        f"This model's test set has {len(view.x):d} points; comparing embeddings needs at least "
+        f"{MIN_POINTS:d}. Upload a file with more rows to compare them here."
+    )
+    st.stop()
 
 key = (active.key, "embeddings", MAX_TSNE_POINTS)
 if not is_cached(key):  # t-SNE takes seconds: once per model, with progress
@@ -51,14 +55,14 @@ if kind == "class" and labels is not None:
         "Highlight a class", [None, *classes], format_func=_name, key="compare_class"
     )
 if c[1].button("Clear selection", key="compare_clear", icon=":material/deselect:"):
-    st.session_state[SELECTED_KEY] = []
+    selection.set_selected([])
     write_url()
 c[2].caption(
     "Click a point or lasso some: they are highlighted in all three pictures. The same colours "
     "mean the same labels everywhere."
 )
 
-selected = set(int(i) for i in st.session_state[SELECTED_KEY])
+selected = set(selection.selected())
 highlight = np.isin(emb.indices, list(selected))
 if highlight_class is not None:
     highlight |= labels.astype(int) == highlight_class
@@ -95,9 +99,9 @@ def _ids(points) -> list[int]:
 
 points = (event or {}).get("selection", {}).get("points", []) if event else []
 signature = tuple(sorted(_ids(points)))
-if signature and signature != st.session_state.get(LAST_EVENT_KEY):
-    st.session_state[LAST_EVENT_KEY] = signature
-    st.session_state[SELECTED_KEY] = list(signature)
+if signature and signature != st.session_state[COMPARE_LAST_EVENT_KEY]:
+    st.session_state[COMPARE_LAST_EVENT_KEY] = signature
+    selection.set_selected(signature)
     write_url()  # the link now carries the selection
     st.rerun()  # draw the highlight in every panel
 
@@ -117,6 +121,6 @@ if scores is not None:
 st.caption(" · ".join(notes) + ".")
 if selected:
     st.caption(
-        f"Selected points: {', '.join(str(i) for i in sorted(selected)[:30])}"
+        f"Selected points: {', '.join(f'{i:d}' for i in sorted(selected)[:30])}"
         + (" …" if len(selected) > 30 else "")
     )

@@ -7,17 +7,19 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from ui.components.drawing_pad import drawing_pad, pad_map, upload_input
+from runner.sandbox import parse_picture
+from ui.components.drawing_pad import drawing_pad, drawn_value, pad_map, upload_input
+from ui.guards import require_active_model
 from ui.latent_images import to_image
-from ui.state import latent_view, require_active_model
+from ui.script_thread import fragment
+from ui.session_keys import DRAW_CURRENT_KEY, DRAW_UPLOAD_SEEN_KEY, INFERENCE_INPUT_KEY
 from ui.text import plain
+from ui.view_cache import latent_view
+from vae.data import DataError
 from vae.latent import encode_dataset
-from viz.image_input import ImageInputError, measure_framing, picture_to_input
+from viz.image_input import measure_framing
 
-INFERENCE_INPUT_KEY = "vx_inference_input"  # {"x": list (D,), "source", "name"}: read there
 INFERENCE_PAGE = "pages/inference.py"
-CURRENT_KEY = "vx_draw_current"  # the pad's input now: {"x", "source", "name"} or None
-UPLOAD_SEEN_KEY = "vx_draw_upload_seen"  # the file_id of the upload last converted
 PAD_KEY = "draw_pad"
 
 st.title("Draw & encode")
@@ -26,13 +28,13 @@ model = active.model
 shape = model.config.image_shape or active.dataset.image_shape
 if shape is None or shape[0] * shape[1] != model.config.input_dim:
     st.info(
-        f"This model's data ({active.dataset.name}) are not images, so there is nothing to "
+        f"This model's data ({plain(active.dataset.name)}) are not images, so there is nothing to "
         "draw. Train a model on digits, MNIST or Fashion-MNIST (or your own images) first."
     )
     st.stop()
 if model.config.latent_dim != 2:
     st.info(
-        f"This model has a {model.config.latent_dim}-D latent space; the pad draws μ and its "
+        f"This model has a {model.config.latent_dim:d}-D latent space; the pad draws μ and its "
         "bubble on the 2-D map, so it needs a model with latent dimension 2."
     )
     st.stop()
@@ -43,16 +45,14 @@ framing = view.derived(("pad-framing",), lambda: measure_framing(view.x.reshape(
 the_map = view.derived(
     ("pad-map",), lambda: pad_map(view.mu, view.y, view.label_kind, view.class_names)
 )
-if CURRENT_KEY not in st.session_state:
-    st.session_state[CURRENT_KEY] = None
-current = st.session_state[CURRENT_KEY]
+current = st.session_state[DRAW_CURRENT_KEY]
 if current is not None and len(current["x"]) != model.config.input_dim:  # another model's
-    st.session_state[CURRENT_KEY] = current = None
+    st.session_state[DRAW_CURRENT_KEY] = current = None
 
 st.caption(
-    f"Draw a {active.dataset.name} example with the mouse, a pen or a finger. The drawing is "
+    f"Draw a {plain(active.dataset.name)} example with the mouse, a pen or a finger. The drawing is "
     f"framed as the training images are (the ink fills {framing.fill:.0%} of the frame) and "
-    f"reduced to {h}×{w}; your browser encodes it at every move, so **μ and its 1σ/2σ bubble "
+    f"reduced to {h:d}×{w:d}; your browser encodes it at every move, so **μ and its 1σ/2σ bubble "
     "follow the pen** on the map of the test set, and the decoder draws what μ looks like."
 )
 
@@ -65,49 +65,47 @@ with st.expander(
         type=["png", "jpg", "jpeg"],
         key="draw_upload",
     )
-    if upload is not None and st.session_state.get(UPLOAD_SEEN_KEY) != upload.file_id:
+    if upload is not None and st.session_state.get(DRAW_UPLOAD_SEEN_KEY) != upload.file_id:
         try:
-            x = picture_to_input(upload.getvalue(), (h, w), framing)
-        except ImageInputError as err:
+            # Decoded in a child process under a memory cap (runner/sandbox.py), never here.
+            x = parse_picture(upload.getvalue(), upload.name, (h, w), framing)
+        except DataError as err:
             st.error(f"{plain(upload.name)}: {plain(err)}.")  # the pad keeps what it had
         else:
-            st.session_state[UPLOAD_SEEN_KEY] = upload.file_id
+            st.session_state[DRAW_UPLOAD_SEEN_KEY] = upload.file_id
             current = {
                 "x": x.tolist(),
                 "source": "upload",
                 "name": upload.name,
                 "id": upload.file_id,
             }
-            st.session_state[CURRENT_KEY] = current
+            st.session_state[DRAW_CURRENT_KEY] = current
     if current is not None and current["source"] == "upload":
         st.image(
             to_image(np.asarray(current["x"]), (h, w)),
-            caption=f"what the model sees: {current['name']} as {h}×{w}",
+            caption=f"what the model sees: {plain(current['name'])} as {h:d}×{w:d}",
             output_format="PNG",
         )
 
 
 def drawing_finished() -> None:
     """A stroke ended (or the pad was cleared): the drawing becomes the current input."""
-    state = st.session_state.get(PAD_KEY) or {}
-    value = state.get("image")
-    if isinstance(value, dict) and isinstance(value.get("x"), list):
-        st.session_state[CURRENT_KEY] = {"x": value["x"], "source": "drawing", "name": "drawing"}
-    else:
-        st.session_state[CURRENT_KEY] = None
+    x = drawn_value(PAD_KEY, model.config.input_dim)  # checked: it comes from the browser
+    drawing = {"x": x.tolist(), "source": "drawing", "name": "drawing"} if x is not None else None
+    st.session_state[DRAW_CURRENT_KEY] = drawing
 
 
-@st.fragment
+@fragment
 def pad_and_send() -> None:
     """A finished stroke reruns only this."""
-    now = st.session_state[CURRENT_KEY]
+    now = st.session_state[DRAW_CURRENT_KEY]
     upload_shown = (
         upload_input(np.asarray(now["x"]), now["name"], now.get("id", ""))
         if now is not None and now["source"] == "upload"
         else None
     )
     drawing_pad(model, (h, w), framing, the_map, PAD_KEY, upload_shown, drawing_finished)
-    now = st.session_state[CURRENT_KEY]
+    now = st.session_state[DRAW_CURRENT_KEY]
     left, right = st.columns([2, 3], vertical_alignment="center")
     send = left.button(
         "Send to the Inference lab",
@@ -120,7 +118,7 @@ def pad_and_send() -> None:
         right.caption("Draw something (or upload a picture) to send it on.")
     else:
         mu, sigma = encode_dataset(model, np.asarray(now["x"], dtype=np.float32)[None])
-        what = "your drawing" if now["source"] == "drawing" else f"**{now['name']}**"
+        what = "your drawing" if now["source"] == "drawing" else f"**{plain(now['name'])}**"
         right.caption(
             f"Encoded on the server, {what} has μ = ({mu[0, 0]:.3f}, "
             f"{mu[0, 1]:.3f}), σ = ({sigma[0, 0]:.3f}, {sigma[0, 1]:.3f})"

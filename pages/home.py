@@ -6,13 +6,15 @@ import numpy as np
 import streamlit as st
 
 from ui import presenter
+from ui.active_model import get_active_model
+from ui.app_entry import ensure_app_entry
+from ui.loaders import cached_dataset, model_library
 from ui.models import (
     PRETRAINED_FASHION,
     activate_library_model,
     activate_shipped_model,
     shipped_models,
 )
-from ui.state import cached_dataset, ensure_app_entry, get_active_model, model_library
 from ui.text import plain
 from ui.training import (
     QUICK_START_MODEL,
@@ -58,7 +60,7 @@ with start:
             try:
                 activate_shipped_model(pretrained)
             except (CheckpointError, DataError, OSError) as error:
-                st.error(f"Cannot open the pretrained map: {error}")
+                st.error(f"Cannot open the pretrained map: {plain(error)}")
             else:
                 st.switch_page(LATENT_MAP_PAGE)
         st.caption(

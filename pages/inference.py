@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from ui.inference_lab import input_inference, point_inference
+from ui import selection
+from ui.guards import require_active_model
+from ui.inference_lab import (
+    decoder_is_finite,
+    input_inference,
+    plane_for,
+    point_inference,
+    scored_x,
+)
 from ui.inference_panel import (
     LARGE_GAP_SAMPLE,
     estimator_panel,
@@ -14,23 +22,29 @@ from ui.inference_panel import (
     test_set_panel,
 )
 from ui.latent_panel import point_label
-from ui.state import CLICKED_INDEX_KEY, latent_view, require_active_model
+from ui.scored_input import sample_control
+from ui.session_keys import INFERENCE_INDEX_KEY, INFERENCE_INPUT_KEY, INFERENCE_WANT_LARGE_GAP_KEY
 from ui.text import plain
-
-INDEX_KEY = "inf_index"
-INFERENCE_INPUT_KEY = "vx_inference_input"  # written by pages/draw.py: {"x", "source", "name"}
+from ui.view_cache import latent_view
+from vae.scoring import scored_example
 
 st.title("Inference lab")
 active = require_active_model()
 if active.model.config.latent_dim != 2:
     st.info(
-        f"This model has a {active.model.config.latent_dim}-D latent space. The exact posterior "
+        f"This model has a {active.model.config.latent_dim:d}-D latent space. The exact posterior "
         "and log p(x) are computed on a grid over the latent plane: this page needs a 2-D "
         "latent space. Train one with latent dim 2 (the default)."
     )
     st.stop()
 view = latent_view(active)
 shape = active.dataset.image_shape
+if not decoder_is_finite(plane_for(active, view)):
+    st.warning(
+        f"“{plain(active.name)}”'s decoder gives NaN or infinite values on the latent plane, so "
+        "p(z|x) and log p(x) cannot be computed (its weights are too large to compute with)."
+    )
+    st.stop()
 
 with st.expander("The maths: exact inference against the ELBO", expanded=False):
     st.latex(r"p(z\mid x) = \frac{p(x\mid z)\,p(z)}{p(x)}, \qquad p(x) = \int p(x\mid z)\,p(z)\,dz")
@@ -64,30 +78,37 @@ with st.expander("The maths: exact inference against the ELBO", expanded=False):
     )
 
 # --- Which point -------------------------------------------------------------------------
-clicked = st.session_state.get(CLICKED_INDEX_KEY)
+click = selection.clicked()
+clicked = click.index if click is not None else None
 if clicked is not None and not 0 <= int(clicked) < len(view.x):
     clicked = None
-if INDEX_KEY not in st.session_state:
-    st.session_state[INDEX_KEY] = int(clicked) if clicked is not None else 0
+if INFERENCE_INDEX_KEY not in st.session_state:
+    st.session_state[INFERENCE_INDEX_KEY] = int(clicked) if clicked is not None else 0
 
 
 def _choose(index: int) -> None:
-    st.session_state[INDEX_KEY] = int(index)
+    st.session_state[INFERENCE_INDEX_KEY] = int(index)
 
 
 def _want_large_gap() -> None:
-    st.session_state["inf_want_large_gap"] = True
+    st.session_state[INFERENCE_WANT_LARGE_GAP_KEY] = True
 
 
-if st.session_state.pop("inf_want_large_gap", False):  # before the index input is drawn
+if st.session_state[INFERENCE_WANT_LARGE_GAP_KEY]:  # before the index input is drawn
+    st.session_state[INFERENCE_WANT_LARGE_GAP_KEY] = False
     _choose(find_large_gap(active, view))
 
 with st.container(horizontal=True, vertical_alignment="bottom"):
     st.number_input(
-        "Test point #", min_value=0, max_value=len(view.x) - 1, step=1, key=INDEX_KEY, width=140
+        "Test point #",
+        min_value=0,
+        max_value=len(view.x) - 1,
+        step=1,
+        key=INFERENCE_INDEX_KEY,
+        width=140,
     )
     st.button(
-        f"Last clicked on the Latent map (#{clicked})" if clicked is not None
+        f"Last clicked on the Latent map (#{clicked:d})" if clicked is not None
         else "Last clicked on the Latent map (none yet)",
         key="inf_use_clicked",
         disabled=clicked is None,
@@ -117,18 +138,21 @@ else:
         "Draw or upload an image on **Draw & encode** and send it here to see its posterior."
     )
 
-index = int(st.session_state[INDEX_KEY])
+index = int(st.session_state[INFERENCE_INDEX_KEY])
+draw = sample_control(active)  # which binary sample of x a binarised model is scored on
 with st.spinner("Computing p(z|x) on a grid and searching for q*…"):
     if use_drawing:
         x_shown = np.asarray(drawn["x"], dtype=np.float32)
-        point = input_inference(active, view, x_shown)
+        x_scored = scored_example(active.metadata, x_shown, draw)
+        point = input_inference(active, view, x_scored)
         name = "your drawing" if drawn.get("source") == "drawing" else drawn.get("name")
         heading = f"**{plain(name)}**"
     else:
         x_shown = np.asarray(view.x[index])
-        point = point_inference(active, view, index)
+        x_scored = scored_x(active, view, index, draw)
+        point = point_inference(active, view, index, draw)
         heading = f"**test point #{index}**{point_label(view, index)}"
 
-posterior_panel(point, x_shown, heading, shape)
-estimator_panel(active, view, point, x_shown)
+posterior_panel(active, point, heading, x_shown, x_scored, draw)
+estimator_panel(active, view, point, x_scored, draw)
 test_set_panel(active, view, point, _choose)

@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from ui.components.scrubber import scrubber
+from ui.guards import require_2d_model
 from ui.interp_panel import (
     animation_gif,
     model_cache_key,
@@ -17,7 +18,8 @@ from ui.interp_panel import (
     waypoint_builder,
 )
 from ui.latent_images import show_vector
-from ui.state import latent_view, require_2d_model
+from ui.view_cache import latent_view
+from viz.export import LABEL_CHARS
 
 st.title("Interpolate")
 active = require_2d_model()
@@ -56,11 +58,22 @@ with right:
     )
     scrubber(scrub_data(model_key, view.token, path, mode, active, view), key="interp_scrub")
 
-st.subheader(f"{n_frames} frames along the path")
-frames_z, frames_x, strip = strip_frames(model_key, path, mode, n_frames, active)
+st.subheader(f"{n_frames:d} frames along the path")
+label = ""
+if shape is not None:
+    label = st.text_input(
+        "Label on the strip and the animation (optional)",
+        key="interp_label",
+        max_chars=LABEL_CHARS,
+        placeholder="e.g. Sneaker → Ankle boot",
+    )
+frames_z, frames_x, strip = strip_frames(model_key, path, mode, n_frames, active, label)
 if strip is not None:
     st.image(strip, output_format="PNG")
-    st.caption(" → ".join(f"({a:.2f}, {b:.2f})" for a, b in frames_z))
+    st.caption(
+        "t is the distance along the path (0 at the first waypoint, 1 at the last): "
+        + " → ".join(f"({a:.2f}, {b:.2f})" for a, b in frames_z)
+    )
     dl = st.columns(2)
     dl[0].download_button(
         "Download the strip (PNG)",
@@ -73,7 +86,7 @@ if strip is not None:
     )
     dl[1].download_button(
         "Download the animation (GIF)",
-        lambda: animation_gif(model_key, path, mode, active),  # built on click, then cached
+        lambda: animation_gif(model_key, path, mode, active, label),  # built on click, cached
         file_name="interpolation.gif",
         mime="image/gif",
         key="interp_download_gif",

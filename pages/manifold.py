@@ -7,18 +7,16 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ui import presenter
+from ui.colourings import colour_values
 from ui.explore_cache import cached
-from ui.latent_panel import color_values
-from ui.state import latent_view, require_2d_model
-from ui.text import plain
+from ui.guards import require_2d_model
+from ui.session_keys import MANIFOLD_SEED_KEY
+from ui.text import download_name, plain
+from ui.view_cache import latent_view
 from vae.latent import decode_grid, decode_latents, latent_grid
 from viz.export import gallery_png, grid_png
 from viz.latent_map import latent_map_figure
 from viz.manifold import add_mosaic_image, add_prior_samples, latent_mosaic, manifold_beside_map
-
-SEED_KEY = "vx_manifold_seed"
-if SEED_KEY not in st.session_state:
-    st.session_state[SEED_KEY] = 0
 
 st.title("Manifold & samples")
 active = require_2d_model()
@@ -26,14 +24,14 @@ view = latent_view(active)
 shape = active.dataset.image_shape
 if shape is None:
     st.info(
-        f"This model's data ({plain(active.dataset.name)}) are {view.x.shape[1]}-dimensional vectors, "
+        f"This model's data ({plain(active.dataset.name)}) are {view.x.shape[1]:d}-dimensional vectors, "
         "not images, so a decoded grid cannot be drawn as pictures. For 3-D data the "
         "**3-D picture** page draws the decoder's image of the latent grid as a surface."
     )
     st.page_link("pages/surface_3d.py", label="3-D picture", icon=":material/view_in_ar:")
     st.stop()
 
-values, kind, label = color_values(view, "label")
+values, kind, label = colour_values(view, "label")
 height = presenter.height(560)
 font = presenter.font_size()
 
@@ -115,7 +113,7 @@ with grid_tab:
     st.download_button(
         "Decoded grid (PNG)",
         grid_png(decoded, shape),
-        file_name=f"{active.name}-grid-{spacing}-{n}x{n}.png",
+        file_name=download_name(active.name, f"-grid-{spacing}-{n}x{n}.png"),
         mime="image/png",
         key="manifold_grid_png",
     )
@@ -126,8 +124,8 @@ with samples_tab:
         "Samples", [8, 16, 32, 48, 64], value=32, key="manifold_n_samples"
     )
     if c[1].button("Resample", key="manifold_resample", icon=":material/casino:"):
-        st.session_state[SEED_KEY] += 1
-    seed = st.session_state[SEED_KEY]
+        st.session_state[MANIFOLD_SEED_KEY] += 1
+    seed = st.session_state[MANIFOLD_SEED_KEY]
     z = np.random.default_rng(seed).standard_normal((n_samples, 2)).astype(np.float32)
     samples = decode_latents(active.model, z)  # (S, D)
     cols = 8
@@ -135,7 +133,7 @@ with samples_tab:
     left, right = st.columns([3, 2])
     left.image(
         png,
-        caption=f"{n_samples} samples z ~ N(0, I) (draw #{seed})",
+        caption=f"{n_samples:d} samples z ~ N(0, I) (draw #{seed:d})",
         output_format="PNG",
         width=presenter.image_width(),
     )
@@ -151,7 +149,7 @@ with samples_tab:
     st.download_button(
         "Samples (PNG)",
         png,
-        file_name=f"{active.name}-samples-{seed}.png",
+        file_name=download_name(active.name, f"-samples-{seed}.png"),
         mime="image/png",
         key="manifold_samples_png",
     )

@@ -8,6 +8,11 @@ from pathlib import Path
 import streamlit as st
 
 from runner.sandbox import parse_upload
+from ui.active_model import get_active_model, is_unsaved, unsaved_models
+from ui.app_entry import ensure_app_entry
+from ui.badge import dataset_label
+from ui.foreign_upload import foreign_upload_panel, import_foreign
+from ui.loaders import model_library
 from ui.models import (
     activate_library_model,
     activate_shipped_model,
@@ -16,30 +21,15 @@ from ui.models import (
     shipped_models,
     unsaved_models_list,
 )
-from ui.state import (
-    dataset_label,
-    ensure_app_entry,
-    get_active_model,
-    is_unsaved,
-    model_library,
-    unsaved_models,
-)
-from ui.text import plain
-from vae.checkpoint import SUFFIX, CheckpointError, checkpoint_bytes
+from ui.session_keys import MODELS_CONFIRM_KEY, MODELS_LOAD_ERROR_KEY, MODELS_NOTICE_KEY
+from ui.text import download_name, plain
+from vae.checkpoint import SUFFIX, CheckpointError, checkpoint_bytes, foreign_parts
 from vae.data import USER_DATA_SUFFIXES, DataError
 from vae.library import ModelEntry, ModelExistsError
-
-CONFIRM_KEY = "vx_models_confirm_delete"  # the name awaiting "yes, delete", or None
+from vae.scoring import NOT_A_LIKELIHOOD, not_a_likelihood
 
 ensure_app_entry()  # a deep link on a cold server must still go through app.py
 CHECKPOINT_UPLOAD_MB = 100  # our largest configs save to ~10 MB; the server allows 200 MB
-NOTICE_KEY = "vx_models_notice"  # a success message that survives the rerun after an action
-LOAD_ERROR_KEY = "vx_models_load_error"  # why the Load callback failed, shown by the page
-
-if CONFIRM_KEY not in st.session_state:
-    st.session_state[CONFIRM_KEY] = None
-if NOTICE_KEY not in st.session_state:
-    st.session_state[NOTICE_KEY] = None
 
 
 def describe(entry: ModelEntry) -> dict:
@@ -51,42 +41,62 @@ def describe(entry: ModelEntry) -> dict:
         when = dt.datetime.fromisoformat(created).strftime("%Y-%m-%d %H:%M") if created else ""
     except (TypeError, ValueError):
         when = str(created)
-    config = meta.get("model_config") or {}
     return {
         "name": entry.name,
         "dataset": dataset_label(meta) if entry.ok else "—",
-        "epochs": len(meta.get("history") or []) if entry.ok else None,
+        "epochs": entry.epochs if entry.ok else None,
         "test ELBO": round(elbo, 2) if isinstance(elbo, (int, float)) else None,
-        "model": f"{config.get('architecture', '?')} {tuple(config.get('hidden', ()))}"
-        if entry.ok
-        else "—",
+        "likelihood": likelihood_label(meta) if entry.ok else "—",
+        "model": _model_kind(meta) if entry.ok else "—",
         "created": when,
         "size": f"{entry.size / 2**20:.1f} MB",
         "status": "ok" if entry.ok else f"broken: {entry.error}",  # a table cell: plain text
     }
 
 
+def likelihood_label(meta: dict) -> str:
+    """What the row's test ELBO is a log-likelihood of, or the note that it is not one."""
+    likelihood = str((meta.get("model_config") or {}).get("likelihood", "?"))
+    if likelihood != "bernoulli":
+        return likelihood
+    return not_a_likelihood(meta, short=True) or "bernoulli, dynamically binarised"
+
+
+def not_a_likelihood_caption(entries: list[ModelEntry]) -> None:
+    """The full note under a table that has a model whose ELBO is not a log-likelihood."""
+    if any(e.ok and not_a_likelihood(e.metadata) for e in entries):
+        st.caption(NOT_A_LIKELIHOOD)
+
+
+def _model_kind(meta: dict) -> str:
+    if isinstance(meta.get("foreign"), dict):
+        return "imported ONNX"
+    config = meta.get("model_config") or {}
+    return f"{config.get('architecture', '?')} {tuple(config.get('hidden', ()))}"
+
+
 def flash(message: str) -> None:
-    st.session_state[NOTICE_KEY] = message
+    st.session_state[MODELS_NOTICE_KEY] = message
 
 
-def load_entry(entry: ModelEntry) -> None:
+def load_entry(name: str) -> None:
     """The Load button's callback: it runs before the page, so the page is drawn once, with the
-    new model and the notice (a rerun after loading cost every student a second page run)."""
+    new model and the notice (a rerun after loading cost every student a second page run). It
+    gets the name only: a session keeps its callbacks' arguments, not a listing's metadata."""
     try:
-        activate_library_model(entry)
+        activate_library_model(model_library().entry(name))
     except (CheckpointError, DataError, OSError) as error:
-        st.session_state[LOAD_ERROR_KEY] = f"Cannot load '{plain(entry.name)}': {plain(error)}"
+        st.session_state[MODELS_LOAD_ERROR_KEY] = f"Cannot load '{plain(name)}': {plain(error)}"
     else:
-        flash(f"Loaded '{plain(entry.name)}': it is now the current model on every page.")
+        flash(f"Loaded '{plain(name)}': it is now the current model on every page.")
 
 
 st.title("Models")
 library = model_library()
-notice = st.session_state[NOTICE_KEY]
+notice = st.session_state[MODELS_NOTICE_KEY]
 if notice:
     st.success(notice)
-    st.session_state[NOTICE_KEY] = None
+    st.session_state[MODELS_NOTICE_KEY] = None
 
 active = get_active_model()
 if active is not None:
@@ -100,7 +110,7 @@ if active is not None:
         st.download_button(
             "Download the current model",
             data=lambda: checkpoint_bytes(active.model, active.metadata),
-            file_name=f"{active.name}{SUFFIX}",
+            file_name=download_name(active.name, SUFFIX),
             mime="application/octet-stream",
             key="models_download_current",
             on_click="ignore",
@@ -120,22 +130,25 @@ if not entries:
     )
 else:
     st.dataframe([describe(e) for e in entries], hide_index=True, key="models_table")
+    not_a_likelihood_caption(entries)
     names = [e.name for e in entries]
     chosen = st.selectbox("Model", names, key="models_chosen")
     entry = next(e for e in entries if e.name == chosen)
     if not entry.ok:
         st.error(f"'{plain(entry.name)}' cannot be used: {plain(entry.error)}")
-    load_col, download_col, delete_col, _ = st.columns([1, 1, 1, 3])
+    # One row of buttons as wide as their labels (columns cut them to "Lo…" at 1000 px).
+    load_col = download_col = delete_col = st.container(horizontal=True)
     user_data = entry.ok and builtin_dataset(entry.metadata) is None
     load_col.button("Load", key="models_load", icon=":material/open_in_browser:",
                     disabled=not entry.ok or user_data, type="primary",
-                    on_click=load_entry, args=(entry,))  # fmt: skip
-    if load_error := st.session_state.pop(LOAD_ERROR_KEY, None):
+                    on_click=load_entry, args=(entry.name,))  # fmt: skip
+    if load_error := st.session_state[MODELS_LOAD_ERROR_KEY]:
+        st.session_state[MODELS_LOAD_ERROR_KEY] = None  # shown once
         st.error(load_error)
     download_col.download_button(
         "Download",
         data=lambda name=entry.name: library.read_bytes(name),
-        file_name=f"{entry.name}{SUFFIX}",
+        file_name=download_name(entry.name, SUFFIX),
         mime="application/octet-stream",
         key="models_download",
         disabled=not entry.ok,  # only a validated regular file in the folder is served
@@ -143,7 +156,7 @@ else:
         icon=":material/download:",
     )
     if delete_col.button("Delete…", key="models_delete", icon=":material/delete:"):
-        st.session_state[CONFIRM_KEY] = entry.name
+        st.session_state[MODELS_CONFIRM_KEY] = entry.name
     if user_data:
         # Checkpoints hold weights and plain metadata, never training data: to look at a model
         # trained on uploaded data, the same file is uploaded again and checked for shape.
@@ -164,14 +177,14 @@ else:
                 flash(f"Loaded '{plain(entry.name)}' with {plain(data_file.name)}.")
                 st.rerun()
 
-    pending = st.session_state[CONFIRM_KEY]
+    pending = st.session_state[MODELS_CONFIRM_KEY]
     if pending is not None:
         st.warning(
             f"Delete **{plain(pending)}** from the library for every session? This cannot be undone."
         )
-        yes, no, _ = st.columns([1, 1, 4])
+        yes = no = st.container(horizontal=True)  # buttons as wide as their labels
         if yes.button("Yes, delete", key="models_delete_yes", type="primary"):
-            st.session_state[CONFIRM_KEY] = None
+            st.session_state[MODELS_CONFIRM_KEY] = None
             try:
                 library.delete(pending)
             except (CheckpointError, ValueError) as error:
@@ -180,7 +193,7 @@ else:
                 flash(f"Deleted '{plain(pending)}'.")
                 st.rerun()
         if no.button("Cancel", key="models_delete_no"):
-            st.session_state[CONFIRM_KEY] = None
+            st.session_state[MODELS_CONFIRM_KEY] = None
             st.rerun()
 
 shipped = shipped_models()
@@ -190,15 +203,18 @@ if shipped:
     st.caption("Ready-made models (`scripts/make_pretrained.sh`), read-only. They are shown "
                "with their dataset's test images, which must be on this computer.")  # fmt: skip
     st.dataframe([describe(e) for e in shipped], hide_index=True, key="models_shipped_table")
+    not_a_likelihood_caption(shipped)
     for shipped_entry in shipped:
-        if st.button(f"Load {shipped_entry.name} (pretrained)", icon=":material/open_in_browser:",
+        if st.button(f"Load {plain(shipped_entry.name)} (pretrained)", icon=":material/open_in_browser:",
                      key=f"models_load_shipped_{shipped_entry.name}"):  # fmt: skip
             try:
                 activate_shipped_model(shipped_entry)
             except (CheckpointError, DataError, OSError) as error:
-                st.error(f"Cannot load {shipped_entry.name!r}: {error}")
+                st.error(f"Cannot load '{plain(shipped_entry.name)}': {plain(error)}")
             else:
-                flash(f"Loaded {shipped_entry.name!r} (pretrained): it is now the current model.")
+                flash(
+                    f"Loaded '{plain(shipped_entry.name)}' (pretrained): it is now the current model."
+                )
                 st.rerun()
 
 st.subheader("Upload a checkpoint")
@@ -214,12 +230,23 @@ if uploaded is not None:
     overwrite = st.checkbox("Replace a saved model of that name", key="models_upload_overwrite")
     if st.button("Add to the library", key="models_upload_add", icon=":material/upload:"):
         try:
-            added = library.import_bytes(name, uploaded.getvalue(), overwrite=overwrite)
+            data = uploaded.getvalue()
+            if (parts := foreign_parts(data, uploaded.name)) is not None:
+                # An imported model from another library: its graphs are checked and run in
+                # the upload sandbox like any ONNX upload, never first in this process.
+                sources = {"checkpoint": uploaded.name}
+                added, _ = import_foreign(library, name, parts, sources, overwrite)
+            else:
+                added = library.import_bytes(name, data, overwrite=overwrite)
         except ModelExistsError as error:
             st.error(f"{plain(error)}.")
-        except (CheckpointError, ValueError) as error:
+        except (CheckpointError, ValueError, OSError) as error:
             # Validated in a temp file first: a broken upload never replaces a good model.
             st.error(f"This file cannot be used: {plain(error)}")
         else:
             flash(f"Added '{plain(added.name)}' to the library.")
             st.rerun()
+
+if (added_message := foreign_upload_panel(library)) is not None:
+    flash(added_message)
+    st.rerun()

@@ -10,28 +10,21 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from ui import presenter
-from ui.components.map_layer import map_layer
+from ui import presenter, selection
+from ui.active_model import ActiveModel, get_active_model, new_model_key, set_active_model
+from ui.components.map_layer import MapClick, map_layer
 from ui.explore_cache import cached
 from ui.frozen_figure import FrozenFigure
+from ui.loaders import cached_dataset
+from ui.session_keys import S3D_MODELS_KEY, S3D_Z_KEY
 from ui.share import write_url
-from ui.state import (
-    CLICKED_INDEX_KEY,
-    CLICKED_Z_KEY,
-    ActiveModel,
-    cached_dataset,
-    get_active_model,
-    new_model_key,
-    set_active_model,
-)
+from ui.text import plain
 from vae.embeddings import knn_field
 from vae.latent import decode_grid, decode_latents, encode_dataset
 from vae.recipes import quick_train
 from viz.latent_map import bubble_data, data_bounds, latent_map_figure
 from viz.surface_3d import surface_3d_figure
 
-TOY_KEY = "vx_s3d_models"  # {dataset name: (model key, QuickModel)} trained on this page
-Z_KEY = "vx_s3d_z"  # clicked z when the page's own toy model is shown (not the active model)
 TOY_DATASETS = ("swiss-roll", "s-curve")
 
 
@@ -44,10 +37,6 @@ class Shown:
     is_active: bool
 
 
-for k, v in ((TOY_KEY, {}), (Z_KEY, None)):
-    if k not in st.session_state:
-        st.session_state[k] = v
-
 st.title("The 3-D picture")
 st.caption(
     "Input space 3-D, latent space 2-D: a VAE trained on points of a rolled-up sheet learns a "
@@ -56,7 +45,7 @@ st.caption(
 
 active = get_active_model()
 active_is_3d = active is not None and active.dataset.x_test.shape[1] == 3
-c = st.columns([1.4, 1, 2.6])
+c = st.columns([1.4, 1.3, 2.3])  # the Train button keeps "(swiss-roll)" whole at 1000 px
 choices = (["the active model"] if active_is_3d else []) + list(TOY_DATASETS)
 source = c[0].selectbox(
     "Model",
@@ -70,13 +59,15 @@ shown: Shown | None = None
 if source == "the active model":
     shown = Shown(active.key, active.name, active.model, active.dataset, True)
 else:
-    trained = st.session_state[TOY_KEY].get(source)
+    trained = st.session_state[S3D_MODELS_KEY].get(source)
     label = "Retrain" if trained else "Train"
     if c[1].button(
-        f"{label} ({source})", key="s3d_train", type="primary" if not trained else "secondary"
+        f"{label} ({plain(source)})",
+        key="s3d_train",
+        type="primary" if not trained else "secondary",
     ):
         dataset = cached_dataset(source)
-        with st.status(f"Training a small VAE on the {source}…") as status:
+        with st.status(f"Training a small VAE on the {plain(source)}…") as status:
             bar = st.progress(0.0)
             quick = quick_train(
                 dataset,
@@ -90,8 +81,8 @@ else:
                 expanded=False,
             )
         trained = (new_model_key("s3d"), quick)
-        st.session_state[TOY_KEY][source] = trained
-        st.session_state[Z_KEY] = None
+        st.session_state[S3D_MODELS_KEY][source] = trained
+        st.session_state[S3D_Z_KEY] = None
     if trained:
         model_key, quick = trained
         shown = Shown(model_key, quick.metadata["name"], quick.model, cached_dataset(source), False)
@@ -139,7 +130,17 @@ surface_color = (
     else gx
 )
 
-z_key = CLICKED_Z_KEY if shown.is_active else Z_KEY
+
+def keep_toy_click(click: MapClick) -> None:
+    """A click on the page's own toy model's map: not a point of the active model's data."""
+    st.session_state[S3D_Z_KEY] = click.z
+
+
+if shown.is_active:
+    clicked, keep_click = selection.clicked(), selection.set_clicked
+else:
+    toy_z = st.session_state[S3D_Z_KEY]
+    clicked, keep_click = (MapClick(toy_z, None) if toy_z is not None else None), keep_toy_click
 
 
 left, right = st.columns([3, 2], gap="medium")
@@ -160,8 +161,8 @@ with right:
         presenter.chart(map_fig), key="s3d_map", config={"displaylogo": False, "scrollZoom": True}
     )
     click, fresh = map_layer(
-        "s3d_map", key="s3d_click", bubbles=map_bubbles, points=mu, z_key=z_key,
-        index_key=CLICKED_INDEX_KEY if shown.is_active else None,
+        "s3d_map", key="s3d_click", bubbles=map_bubbles, points=mu, clicked=clicked,
+        on_click=keep_click,
     )  # fmt: skip
     if fresh and shown.is_active:
         write_url()  # the link now carries the clicked z

@@ -11,18 +11,16 @@ from runner.live_figures import live_curves, snapshot_bubbles, snapshot_map
 from runner.sandbox import parse_upload
 from runner.worker import prestart_worker
 from ui import presenter
+from ui.active_model import get_active_model, set_active_model, unsaved_models
+from ui.app_entry import ensure_app_entry
+from ui.badge import current_device_label
 from ui.components.map_layer import map_layer
 from ui.form_memory import forget, recall, recalled, remember
 from ui.frozen_figure import FrozenFigure
+from ui.loaders import cached_dataset
 from ui.models import save_active_model_form
-from ui.state import (
-    cached_dataset,
-    current_device_label,
-    ensure_app_entry,
-    get_active_model,
-    set_active_model,
-    unsaved_models,
-)
+from ui.script_thread import fragment
+from ui.session_keys import TRAIN_LIVE_FIGURES_KEY, TRAIN_LOAD_FAILURES_KEY, TRAIN_UPLOAD_KEY
 from ui.text import plain
 from ui.training import (
     about,
@@ -32,6 +30,7 @@ from ui.training import (
     get_run,
     model_config_for,
     poll,
+    run_likelihood_note,
     run_settings,
     start_run,
     stop_run,
@@ -62,10 +61,7 @@ DEFAULTS = {
     "s-curve": {"hidden": "128, 128", "epochs": 60, "batch": 128, "lr": 1e-3},
     UPLOAD: {"hidden": "256, 128", "epochs": 30, "batch": 128, "lr": 1e-3},
 }
-LIVE_FIGURES_KEY = "vx_train_live_figures"  # the live panel's last map and curves (see below)
 REDRAW_SHARE = 0.1  # while training, rebuilding the live figures takes at most this share
-LOAD_FAILURES = "vx_train_load_failures"  # {dataset name: error message} for this session
-UPLOAD_STATE = "vx_train_upload"  # (file_id, Dataset, file name) of the last parsed upload
 
 ensure_app_entry()  # a deep link on a cold server must still go through app.py
 
@@ -80,6 +76,7 @@ SETTING_DEFAULTS = {
     "train_beta": 1.0,
     "train_warmup": 0,
     "train_seed": 0,
+    "train_binarize": TrainConfig().dynamic_binarization,  # the config owns the default
 }
 # Every setting of the form; the likelihood's default follows the data (see below).
 SETTING_KEYS = (*SETTING_DEFAULTS, "train_likelihood")
@@ -114,13 +111,13 @@ def load_data(choice: str) -> Dataset | None:
     if choice != UPLOAD:
         # A failed load (e.g. MNIST offline) is remembered for this session: otherwise every
         # rerun of this page would retry the download and wait for its timeout again.
-        failures = st.session_state.setdefault(LOAD_FAILURES, {})
+        failures = st.session_state[TRAIN_LOAD_FAILURES_KEY]
         if choice not in failures:
             try:
                 return cached_dataset(choice)
             except DataError as error:
                 failures[choice] = str(error)
-        st.error(f"Cannot load {choice}: {plain(failures[choice])}")
+        st.error(f"Cannot load {plain(choice)}: {plain(failures[choice])}")
         if st.button("Try again", key="train_data_retry", icon=":material/refresh:"):
             failures.pop(choice, None)
             st.rerun()
@@ -130,14 +127,14 @@ def load_data(choice: str) -> Dataset | None:
         help="Rows are examples. .npz with x (and y), .npy, .csv with an optional label column, "
         "or a .zip of images in one folder per class.",
     )  # fmt: skip
-    cached = st.session_state.get(UPLOAD_STATE)
+    cached = st.session_state.get(TRAIN_UPLOAD_KEY)
     if upload is None:
         # The uploader comes back empty after a visit to another page: keep the parsed file.
         if cached is None:
             return None
-        st.caption(f"Using **{cached[2]}**, uploaded earlier. Upload a file to replace it.")
+        st.caption(f"Using **{plain(cached[2])}**, uploaded earlier. Upload a file to replace it.")
         if st.button("Forget this file", key="train_upload_forget", icon=":material/close:"):
-            st.session_state.pop(UPLOAD_STATE, None)
+            st.session_state[TRAIN_UPLOAD_KEY] = None
             st.rerun()
         return cached[1]
     if cached is not None and cached[0] == upload.file_id:
@@ -147,7 +144,7 @@ def load_data(choice: str) -> Dataset | None:
     except DataError as error:
         st.error(f"Cannot use {plain(upload.name)}: {plain(error)}")
         return None
-    st.session_state[UPLOAD_STATE] = (upload.file_id, dataset, upload.name)
+    st.session_state[TRAIN_UPLOAD_KEY] = (upload.file_id, dataset, upload.name)
     forget("train_likelihood")
     return dataset
 
@@ -184,14 +181,14 @@ def live_figures(run, history: list[dict], snap, finished: bool, prebuilt: dict 
     b / REDRAW_SHARE seconds of the same pictures (the progress bar still moves on every poll).
     Finished runs (the replay slider) redraw at once.
     """
-    cached = st.session_state.get(LIVE_FIGURES_KEY)
+    cached = st.session_state.get(TRAIN_LIVE_FIGURES_KEY)
     if prebuilt is not None and not finished:
         key = (id(run.job), "prebuilt", prebuilt["epoch"])
         if cached is None or cached["key"] != key:
             figure = FrozenFigure.from_json(prebuilt["map"]) if prebuilt["map"] else None
             cached = {"job": id(run.job), "key": key, "built_at": time.monotonic(), "cost": 0.0,
                       "map": figure, "curves": FrozenFigure.from_json(prebuilt["curves"])}  # fmt: skip
-            st.session_state[LIVE_FIGURES_KEY] = cached
+            st.session_state[TRAIN_LIVE_FIGURES_KEY] = cached
         return cached["map"], cached["curves"]
     key = (id(run.job), len(history), snap.epoch if snap is not None else None, finished)
     now = time.monotonic()
@@ -210,7 +207,7 @@ def live_figures(run, history: list[dict], snap, finished: bool, prebuilt: dict 
     # Frozen: the polls that show these same pictures again do not serialise them again.
     figure = FrozenFigure(figure) if figure is not None else None
     curves = FrozenFigure(curves)
-    st.session_state[LIVE_FIGURES_KEY] = {
+    st.session_state[TRAIN_LIVE_FIGURES_KEY] = {
         "job": key[0], "key": key, "built_at": now, "cost": time.perf_counter() - start,
         "map": figure, "curves": curves,
     }  # fmt: skip
@@ -244,9 +241,11 @@ with data_col:
     )  # fmt: skip
     dataset = load_data(choice)
     if dataset is not None:
-        shape = "×".join(map(str, dataset.image_shape)) if dataset.image_shape else "vectors"
+        shape = (
+            "×".join(f"{n:d}" for n in dataset.image_shape) if dataset.image_shape else "vectors"
+        )
         st.caption(
-            f"{plain(dataset.description)}  \n{dataset.x_train.shape[1]} values per example ({shape})."
+            f"{plain(dataset.description)}  \n{dataset.x_train.shape[1]:d} values per example ({shape})."
         )
 with model_col:
     st.subheader("Model")
@@ -268,6 +267,14 @@ with model_col:
         "Likelihood p(x|z)", likelihoods, **kept("train_likelihood"), disabled=running,
         help="Bernoulli for pixel intensities in [0, 1]; Gaussian (learned σ) for other data.",
     )  # fmt: skip
+    binarize = st.checkbox(
+        "Binarise dynamically", **kept("train_binarize"),
+        disabled=running or likelihood != "bernoulli",
+        help="Train on a fresh black-and-white draw x ~ Bernoulli(pixel) each time an image is "
+        "used, and score the test set over such draws: a Bernoulli p(x|z) is a distribution "
+        "over binary images, so only then are its ELBO and log p(x) log-likelihoods (the "
+        "literature's protocol). Bernoulli likelihood only.",
+    )  # fmt: skip
     beta = st.number_input(
         "β (weight of the KL term)", min_value=0.0, max_value=100.0, step=0.5, **kept("train_beta"),
         disabled=running, help="1 is the true ELBO; β > 1 pulls bubbles towards the prior.",
@@ -287,7 +294,7 @@ with train_col:
         format_func=lambda v: f"{v:g}", disabled=running,
     )  # fmt: skip
     seed = st.number_input("Seed", 0, 2**31 - 1, step=1, **kept("train_seed"), disabled=running)
-    st.caption(f"Runs on **{current_device_label()}**.")
+    st.caption(f"Runs on **{plain(current_device_label())}**.")
 remember(*SETTING_KEYS)  # also on each change (on_change): a click on another page comes next
 
 start_col, stop_col, _ = st.columns([1, 1, 4])
@@ -313,19 +320,20 @@ if dataset is not None:
             TrainConfig(
                 epochs=int(epochs), batch_size=int(batch), lr=float(lr), beta=float(beta),
                 warmup_epochs=int(warmup), seed=int(seed), device="auto",
+                dynamic_binarization=bool(binarize),
             ),
         )  # fmt: skip
     except ConfigError as error:
         config_error = str(error)
-upload = st.session_state.get(UPLOAD_STATE) if choice == UPLOAD else None
+upload = st.session_state.get(TRAIN_UPLOAD_KEY) if choice == UPLOAD else None
 form_data = upload[2] if upload else choice
 estimate = None
 if form_configs is not None and not running:
     estimate = estimate_run_seconds(dataset, *form_configs)
     steps = -(-len(dataset.x_train) // form_configs[1].batch_size)
     st.caption(
-        f"Estimated: **{about(estimate)}** on {current_device_label()} at its present load "
-        f"({form_configs[1].epochs} epochs × {steps} steps, timed on a few steps just now, "
+        f"Estimated: **{about(estimate)}** on {plain(current_device_label())} at its present load "
+        f"({form_configs[1].epochs:d} epochs × {steps:d} steps, timed on a few steps just now, "
         "plus a test pass after each epoch)."
     )
 if start and config_error is not None:
@@ -393,7 +401,6 @@ def live_panel() -> None:
                     "train_map",
                     key="train_map_layer",
                     bubbles=snapshot_bubbles(shown, data.y_test, data.label_kind),
-                    clickable=False,
                 )
         elif not progress.finished:
             per_epoch = (
@@ -404,12 +411,15 @@ def live_panel() -> None:
             st.caption(f"The latent map appears when the first epoch ends{per_epoch}.")
     with curves:
         st.plotly_chart(presenter.chart(curves_figure), key="train_curves")
+        note = run_likelihood_note(run)
+        if note is not None:
+            st.warning(note, icon=":material/info:")
     if progress.finished and run.active_key is None and not run.job.alive:
         adopt_result(run)
         st.rerun()  # the whole page: stop polling, unlock the settings, offer Save
 
 
-st.fragment(live_panel, run_every=POLL_SECONDS if running else None)()
+fragment(live_panel, run_every=POLL_SECONDS if running else None)()
 
 if run is not None and not run.job.alive:
     job = run.job
@@ -421,7 +431,7 @@ if run is not None and not run.job.alive:
     elif job.error:
         st.error(f"Training failed: {plain(job.error)}")
     elif job.progress().state == "stopped":
-        st.warning(f"Training {job.progress().message}; the epochs done so far are kept.")
+        st.warning(f"Training {plain(job.progress().message)}; the epochs done so far are kept.")
 
     active = get_active_model()
     unsaved = unsaved_models().get(run.active_key)
@@ -436,7 +446,7 @@ if run is not None and not run.job.alive:
                      icon=":material/scatter_plot:")  # fmt: skip
     elif unsaved is not None:
         st.subheader("Keep this model")
-        current = f"**{active.name}**" if active is not None else "another model"
+        current = f"**{plain(active.name)}**" if active is not None else "another model"
         st.caption(
             f"Not saved, and no longer the current model ({current} is). It is kept for this "
             "browser session: make it current again to look at it or save it."

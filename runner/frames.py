@@ -1,7 +1,7 @@
 """Messages between the app and its child processes: a JSON header plus raw arrays, never pickled.
 
 A frame is a 4-byte big-endian length, that many bytes of a JSON object of plain data, then the
-raw buffers of the arrays the header names (dtype float32/float64/int64/bool, and shape). Neither
+raw buffers of the arrays the header names (dtype float32/float64/int64/bool/uint8, and shape). Neither
 side unpickles anything, so a bug or a hostile input in a child can never make the server run
 code. Arrays are streamed from their own buffers and read straight into the arrays that are
 returned: the largest message (a training set, 188 MB for Fashion-MNIST) is never copied whole.
@@ -19,7 +19,7 @@ import numpy as np
 
 MAX_HEADER_BYTES = 16 * 2**20  # histories and configs are a few KB; this is a sanity cap
 MAX_ARRAY_BYTES = 8 * 2**30  # one array: the largest dataset the app accepts is ~800 MB
-_DTYPES = ("float32", "float64", "int64", "bool")
+_DTYPES = ("float32", "float64", "int64", "bool", "uint8")
 
 Arrays = dict[str, np.ndarray]
 

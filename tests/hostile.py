@@ -38,8 +38,9 @@ def assert_clear_message(message: str, pattern: str) -> None:
 
 
 def shown(markdown: str) -> str:
-    """What a reader sees of Markdown that ui.text.plain() escaped: the backslashes removed."""
-    return re.sub(r"\\(.)", r"\1", markdown)
+    """What a reader sees of Markdown that ui.text.plain() escaped: the backslashes and the
+    invisible word joiners that break autolinks removed."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")
 
 
 def run_cli(argv: list[str]) -> tuple[int, str, str]:

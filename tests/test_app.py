@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from runner.job import TrainingJob
 from tests.hostile import shown
-from ui.state import ActiveModel
+from ui.active_model import ActiveModel
 from ui.training import QUICK_START_TRAIN
 from vae import VAE, ModelConfig, TrainConfig
 from vae.checkpoint import SUFFIX, checkpoint_bytes
@@ -144,13 +144,13 @@ def test_quick_start_trains_digits_and_opens_the_latent_map():
 
 
 def test_quick_start_failure_is_a_message_under_the_button_and_home_stays(monkeypatch):
-    import ui.state
+    import ui.loaders
     from vae.data import DataError
 
     def no_digits(name):
         raise DataError(f"cannot load {name}: disk says no")
 
-    monkeypatch.setattr(ui.state, "cached_dataset", no_digits)
+    monkeypatch.setattr(ui.loaders, "cached_dataset", no_digits)
     at = open_page("pages/home.py")
     at.button(key="home_quick_start").click().run()
     assert not at.exception
@@ -245,7 +245,7 @@ def test_train_rejects_bad_settings_with_a_message():
     at.button(key="train_start").click().run()
     assert not at.exception
     assert any("whole numbers" in e.value for e in at.error)
-    assert "vx_train_run" not in at.session_state
+    assert at.session_state["vx_train_run"] is None  # no run started
 
 
 def test_train_upload_of_a_broken_file_is_an_error_not_a_crash():
@@ -532,7 +532,7 @@ def test_train_results_name_the_settings_they_came_from():
     at.number_input(key="train_epochs").set_value(2).run()  # as a browser does on each change
     at.button(key="train_start").click().run()
     wait_for_training(at)
-    ran = "digits · MLP 32 · bernoulli · β 1 · warm-up 0 · 2 epochs · batch 128 · lr 0.003 · seed 0"
+    ran = "digits · MLP 32 · bernoulli (binarised) · β 1 · warm-up 0 · 2 epochs · batch 128 · lr 0.003 · seed 0"
     assert f"Results of: {ran}" in _captions(at)
     assert "are not these" not in _captions(at)
     at.switch_page("pages/latent_map.py").run()
@@ -541,8 +541,29 @@ def test_train_results_name_the_settings_they_came_from():
     assert f"Results of: {ran}" in _captions(at) and "are not these" not in _captions(at)
     at.number_input(key="train_epochs").set_value(5).run()
     assert f"Results of: {ran}" in _captions(at)
-    assert "(digits · MLP 32 · bernoulli · β 1 · warm-up 0 · 5 epochs" in _captions(at)
+    assert "(digits · MLP 32 · bernoulli (binarised) · β 1 · warm-up 0 · 5 epochs" in _captions(at)
     assert "are not these: **Start** trains with them" in _captions(at)
+
+
+def _not_a_likelihood_notes(at: AppTest) -> list[str]:
+    return [w.value for w in at.warning if w.value.startswith("Not a log-likelihood")]
+
+
+def test_train_results_say_when_their_elbo_is_not_a_likelihood():
+    """Binarisation is on by default; unticked on grey digits, the results say that their
+    ELBO is not a log-likelihood, and the run's settings name the grey levels."""
+    at = open_page("pages/train.py")
+    assert at.checkbox(key="train_binarize").value is True
+    at.text_input(key="train_hidden").set_value("32")
+    at.number_input(key="train_epochs").set_value(1).run()
+    at.button(key="train_start").click().run()
+    wait_for_training(at)
+    assert not _not_a_likelihood_notes(at)
+    at.checkbox(key="train_binarize").uncheck().run()
+    at.button(key="train_start").click().run()
+    wait_for_training(at)
+    assert "bernoulli on grey levels" in _captions(at)
+    assert len(_not_a_likelihood_notes(at)) == 1
 
 
 def test_an_uploaded_training_file_survives_a_visit_to_another_page():

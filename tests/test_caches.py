@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ui.state import DERIVED_ENTRIES, LatentView
+from ui.view_cache import DERIVED_ENTRIES, LatentView
 
 
 def tiny_view() -> LatentView:

@@ -69,8 +69,10 @@ def test_train_writes_a_loadable_checkpoint(trained, capsys):
     assert [h["epoch"] for h in metadata["history"]] == [1, 2]
     # The saved test metrics are the robust ELBO (10 z per example), not the last epoch's
     # one-z figure: the two estimate the same ELBO.
+    # The default is the literature's protocol: trained on binary draws, scored over several.
+    assert metadata["train_config"]["dynamic_binarization"] is True
     metrics = metadata["test_metrics"]
-    assert metrics["z_samples"] == 10 and metrics["binarizations"] == 0
+    assert metrics["z_samples"] == 10 and metrics["binarizations"] == 5
     assert metrics["elbo"] == pytest.approx(metadata["history"][-1]["test_elbo"], abs=2.0)
     assert 0 < metrics["max_sigma"] <= 3.0 * (1 + 1e-6)  # the default posterior bound
     assert all(math.isfinite(v) for v in metrics.values())
@@ -86,7 +88,9 @@ def test_evaluate_json(trained, capsys):
     for key in ("elbo", "elbo_sem", "recon", "kl", "max_sigma", "iwae", "knn_accuracy"):
         assert isinstance(report[key], float) and math.isfinite(report[key]), key
     assert report["elbo"] == pytest.approx(-(report["recon"] + report["kl"]))
-    assert report["z_samples"] == 10 and report["binarizations"] == 0  # grey-level model
+    assert report["z_samples"] == 10 and report["binarizations"] == 5  # binarised by default
+    assert report["dynamic_binarization"] is True
+    assert report["is_log_likelihood"] is True and report["note"] is None
     assert report["max_posterior_sigma"] == 3.0 and report["max_sigma"] <= 3.0 * (1 + 1e-6)
     # The checkpoint's saved metrics came from the same robust estimator with the same seed.
     saved = read_metadata(trained)["test_metrics"]
@@ -118,7 +122,7 @@ def test_evaluate_text_and_options(trained, capsys):
     out, _ = capsys.readouterr()
     assert code == 0
     assert "digits train set" in out and "ELBO" in out and "IWAE" not in out
-    assert "mean over 10 samples of z per example" in out
+    assert "mean over 5 binarisations x 10 samples of z per example" in out
     assert "largest sigma" in out and "the model's bound is 3" in out
     code = main(["evaluate", "--checkpoint", str(trained), "--iw", "0", "--z-samples", "3",
                  "--quiet", "--json"])  # fmt: skip
@@ -129,6 +133,8 @@ def test_info(trained, capsys):
     assert main(["info", "--checkpoint", str(trained)]) == 0
     out, _ = capsys.readouterr()
     assert "digits-test" in out and "2 epoch(s) trained" in out
+    assert "dynamic_binarization: True" in out.splitlines()
+    assert "Not a log-likelihood" not in out
     assert main(["info", "--checkpoint", str(trained), "--json"]) == 0
     out, _ = capsys.readouterr()
     assert json.loads(out) == read_metadata(trained)
@@ -188,6 +194,42 @@ def test_default_out_is_the_library(tmp_path, monkeypatch, capsys):
     assert main(["evaluate", "--checkpoint", str(path), "--iw", "5", "--quiet"]) == 0
     out, _ = capsys.readouterr()
     assert "5 binarisations x 10 samples of z" in out and "one fixed binarisation" in out
+
+
+def test_a_grey_level_bernoulli_model_is_said_not_to_be_a_likelihood(tmp_path, capsys):
+    """--no-dynamic-binarization trains on grey levels: every number it reports says that it is
+    not a log-likelihood, and evaluate scores the grey levels (no binarisations)."""
+    out_path = tmp_path / "grey.safetensors"
+    code = main(["train", "--dataset", "digits", "--epochs", "1", "--no-dynamic-binarization",
+                 "--out", str(out_path), *SMALL])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    capsys.readouterr()
+    metadata = read_metadata(out_path)
+    assert metadata["train_config"]["dynamic_binarization"] is False
+    assert metadata["test_metrics"]["binarizations"] == 0
+    assert main(["info", "--checkpoint", str(out_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "dynamic_binarization: False" in lines
+    assert any(line.startswith("note:        Not a log-likelihood") for line in lines)
+    assert main(["evaluate", "--checkpoint", str(out_path), "--iw", "5", "--quiet"]) == 0
+    assert "note: Not a log-likelihood" in capsys.readouterr().out
+    assert main(["evaluate", "--checkpoint", str(out_path), "--iw", "5", "--json", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["binarizations"] == 0 and report["is_log_likelihood"] is False
+    assert report["note"].startswith("Not a log-likelihood")
+
+
+def test_a_gaussian_model_is_not_binarised_by_default(tmp_path, capsys):
+    out_path = tmp_path / "roll.safetensors"
+    code = main(["train", "--dataset", "swiss-roll", "--epochs", "1", "--out", str(out_path),
+                 *SMALL])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    metadata = read_metadata(out_path)
+    assert metadata["model_config"]["likelihood"] == "gaussian"
+    assert metadata["train_config"]["dynamic_binarization"] is False
+    assert main(["info", "--checkpoint", str(out_path)]) == 0
+    out = capsys.readouterr().out
+    assert "dynamic_binarization:" not in out and "Not a log-likelihood" not in out
 
 
 def test_progress_bar_on_a_terminal():

@@ -23,6 +23,24 @@ def test_defaults_are_valid_and_documented_choices() -> None:
     assert ModelConfig(input_dim=10).hidden == (512, 256)
 
 
+def test_bernoulli_models_are_dynamically_binarised_by_default() -> None:
+    """The one owner of the default: TrainConfig binarises; only a Bernoulli p(x|z) is trained
+    on binary draws, a Gaussian one on its real values."""
+    assert TrainConfig().dynamic_binarization is True
+    bernoulli = ModelConfig(input_dim=784, image_shape=(28, 28))
+    gaussian = ModelConfig(input_dim=3, likelihood="gaussian")
+    assert TrainConfig().for_model(bernoulli).dynamic_binarization is True
+    assert TrainConfig().for_model(gaussian).dynamic_binarization is False
+    grey = TrainConfig(dynamic_binarization=False)
+    assert grey.for_model(bernoulli).dynamic_binarization is False
+
+
+def test_a_saved_config_without_the_flag_reads_as_grey_level_training() -> None:
+    plain = TrainConfig().to_dict()
+    del plain["dynamic_binarization"]
+    assert TrainConfig.from_dict(plain).dynamic_binarization is False
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [

@@ -15,7 +15,7 @@ from sklearn.datasets import load_digits
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.testing.v1 import AppTest
 
-from ui.state import ActiveModel
+from ui.active_model import ActiveModel
 from vae import VAE, ModelConfig
 
 TIMEOUT = 60

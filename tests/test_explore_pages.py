@@ -14,7 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import vae.recipes as explore_train
-from ui.state import ActiveModel
+from ui.active_model import ActiveModel
 from vae import TrainConfig
 from vae.data import load_dataset
 from vae.library import ModelLibrary

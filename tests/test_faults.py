@@ -293,18 +293,18 @@ def test_sigkill_during_library_saves_and_imports_never_shows_a_partial_model(
 def test_a_shared_library_model_is_loaded_once_and_safe_from_many_threads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """ui.state.load_library_model (st.cache_resource): one object per file version for every
+    """ui.loaders.load_library_model (st.cache_resource): one object per file version for every
     session, frozen, and 8 threads decoding through it at once get exactly the serial results."""
-    from ui import state
+    from ui import loaders
     from vae.latent import decode_latents
 
     monkeypatch.setenv("VAE_EXPLORER_MODELS", str(tmp_path / "models"))
     library = ModelLibrary(tmp_path / "models")
     path = library.save("shared", digits_model(3), {"name": "shared", "dataset": "digits"})
     mtime = path.stat().st_mtime
-    state.load_library_model.clear()
-    first, _ = state.load_library_model("shared", mtime)
-    second, _ = state.load_library_model("shared", mtime)
+    loaders.load_library_model.clear()
+    first, _ = loaders.load_library_model("shared", mtime)
+    second, _ = loaders.load_library_model("shared", mtime)
     assert first is second  # loaded once, shared
     assert not first.training and not any(p.requires_grad for p in first.parameters())
     weights = {k: v.clone() for k, v in first.state_dict().items()}
@@ -334,7 +334,7 @@ def test_a_shared_library_model_is_loaded_once_and_safe_from_many_threads(
         assert torch.equal(tensor, weights[name]), name  # nobody changed the shared weights
     with pytest.raises(RuntimeError):  # and nobody can train it by accident
         first(torch.zeros(2, 64))[0].sum().backward()
-    state.load_library_model.clear()
+    loaders.load_library_model.clear()
 
 
 def _open_saved_model_map(name: str):
@@ -358,14 +358,15 @@ def test_a_saved_models_map_is_computed_once_per_server_and_read_only(
     """Two sessions opening the same saved model share one latent view (the encoded test set)
     and one map figure; the shared arrays cannot be written. A model trained on uploaded data
     is shown with each session's own file, so its view is not shared."""
-    from ui import state
+    from ui import active_model, view_cache
+    from ui.session_keys import ACTIVE_KEY, LATENT_VIEW_KEY
 
     monkeypatch.setenv("VAE_EXPLORER_MODELS", str(tmp_path / "models"))
     ModelLibrary(tmp_path / "models").save(
         "class model", digits_model(5), {"name": "class model", "dataset": "digits"}
     )
     first, second = _open_saved_model_map("class model"), _open_saved_model_map("class model")
-    views = [at.session_state[state.LATENT_VIEW_KEY][1] for at in (first, second)]
+    views = [at.session_state[LATENT_VIEW_KEY][1] for at in (first, second)]
     assert views[0] is views[1]
     view = views[0]
     for array in (view.mu, view.sigma, view.kl, view.recon_nll, view.x):
@@ -374,15 +375,15 @@ def test_a_saved_models_map_is_computed_once_per_server_and_read_only(
             array[0] = 0
     maps = [key for key in view._derived if key[0] == "map"]
     assert len(maps) == 1  # one map figure for the default options, built once
-    active = first.session_state[state.ACTIVE_KEY]
-    assert state.shares_view(active)
-    assert active.model is second.session_state[state.ACTIVE_KEY].model
-    uploaded = state.ActiveModel(key=active.key, name=active.name, model=active.model,
+    active = first.session_state[ACTIVE_KEY]
+    assert view_cache.shares_view(active)
+    assert active.model is second.session_state[ACTIVE_KEY].model
+    uploaded = active_model.ActiveModel(key=active.key, name=active.name, model=active.model,
                                  metadata={**active.metadata, "dataset_source": "upload"},
                                  dataset=digits, source="library")  # fmt: skip
-    session = state.ActiveModel(key="session:x", name="x", model=active.model,
+    session = active_model.ActiveModel(key="session:x", name="x", model=active.model,
                                 metadata=active.metadata, dataset=digits, source="session")  # fmt: skip
-    assert not state.shares_view(uploaded) and not state.shares_view(session)
+    assert not view_cache.shares_view(uploaded) and not view_cache.shares_view(session)
 
 
 # --- the real server: a closed tab, and the server stopped mid-training ----------------------

@@ -496,7 +496,7 @@ def test_cli_subprocess_refuses(case_id: str, tmp_path: Path) -> None:
 
 def _active_model():
     """A session model (as after training): the page must leave it as the current model."""
-    from ui.state import ActiveModel
+    from ui.active_model import ActiveModel
     from vae.data import load_dataset
 
     return ActiveModel(

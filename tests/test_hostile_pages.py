@@ -87,7 +87,7 @@ def assert_no_markdown_from(payload: str, at: AppTest, visible: str | None = Non
 def test_metadata_strings_render_as_text_not_links_or_images(library: ModelLibrary) -> None:
     """The sidebar's model badge (drawn by app.py on every page) and the Models page, for a
     model trained on a file with a hostile name."""
-    from ui.state import ActiveModel
+    from ui.active_model import ActiveModel
     from vae.data import load_dataset
 
     active = ActiveModel(

@@ -11,7 +11,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from ui.state import ActiveModel
+from ui.active_model import ActiveModel
 from vae import VAE, ModelConfig, TrainConfig, train
 from vae.data import load_dataset
 
@@ -78,7 +78,8 @@ def test_page_without_a_model_points_to_where_one_comes_from():
 
 
 def test_the_clicked_point_opens_with_its_posterior_numbers_and_estimators(active):
-    at = open_page(active, vx_clicked_index=7, inf_k_max=1_000, inf_runs=3)
+    # a click on test point 7 leaves its z (its μ; any z here) and its index
+    at = open_page(active, vx_clicked_z=(0.0, 0.0), vx_clicked_index=7, inf_k_max=1_000, inf_runs=3)
     assert at.number_input(key="inf_index").value == 7
     assert "test point #7" in table(at)
     titles = chart_titles(at)
@@ -158,3 +159,77 @@ def test_a_picture_sent_from_draw_and_encode_is_shown_instead_of_a_test_point(ac
     at.toggle(key="inf_use_drawing").set_value(False).run()
     assert not at.exception
     assert "test point #0" in table(at)
+
+
+# --- which x is scored: binary samples of a binarised model, a note for a grey-level one ------
+
+
+def _with_metadata(active: ActiveModel, key: str, binarized: bool) -> ActiveModel:
+    """The same weights, described as trained with or without dynamic binarisation."""
+    metadata = {
+        "model_config": active.model.config.to_dict(),
+        "train_config": TrainConfig(dynamic_binarization=binarized).to_dict(),
+    }
+    return ActiveModel(key=key, name=key, model=active.model, metadata=metadata,
+                       dataset=active.dataset, source="session")  # fmt: skip
+
+
+def _log_px_shown(at: AppTest) -> float:
+    line = next(ln for ln in table(at).splitlines() if ln.startswith("| log p(x), exact"))
+    return float(line.split("|")[2].split()[0].strip("*"))
+
+
+def _brute_force_log_px(model: VAE, x: np.ndarray) -> float:
+    """log p(x) = log ∫ p(x|z) N(z; 0, I) dz on a fine 2-D grid, by plain torch (no vae.inference)."""
+    step = 0.01
+    axis = torch.arange(-7.0, 7.0 + step / 2, step, dtype=torch.float64)
+    zz = torch.cartesian_prod(axis, axis)  # (G, 2)
+    with torch.no_grad():
+        logits = torch.cat([model.decode(c.float()).double() for c in zz.split(65536)])
+    target = torch.as_tensor(x, dtype=torch.float64).expand_as(logits)
+    log_lik = -torch.nn.functional.binary_cross_entropy_with_logits(
+        logits, target, reduction="none"
+    ).sum(-1)
+    log_prior = -0.5 * (zz**2).sum(-1) - np.log(2 * np.pi)
+    return float(torch.logsumexp(log_lik + log_prior, 0) + 2 * np.log(step))
+
+
+def _picture_captions(at: AppTest) -> list[str]:
+    return [caption for element in at.get("image") for caption in element.captions]
+
+
+def test_a_binarised_model_is_scored_on_a_binary_sample_shown_beside_the_grey_x(active):
+    from vae.scoring import binary_sample
+
+    binarized = _with_metadata(active, "test:binarised", binarized=True)
+    at = open_page(binarized, vx_clicked_index=5, inf_k_max=1_000, inf_runs=3)
+    assert at.number_input(key="inf_draw").value == 0
+    assert _picture_captions(at) == ["grey original", "x scored: binary sample #0"]
+    assert not [w for w in at.warning if "Not a log-likelihood" in w.value]
+    grey = active.dataset.x_test[5]
+    sample = binary_sample(grey, 0)
+    assert set(np.unique(sample)) <= {0.0, 1.0} and not np.array_equal(sample, grey)
+    shown = _log_px_shown(at)
+    assert shown == pytest.approx(_brute_force_log_px(active.model, sample), abs=0.01)
+    # "New sample" scores the next draw: another picture, its own log p(x).
+    at.button(key="inf_new_sample").click().run()
+    assert not at.exception
+    assert at.number_input(key="inf_draw").value == 1
+    assert _picture_captions(at)[1] == "x scored: binary sample #1"
+    other = binary_sample(grey, 1)
+    assert not np.array_equal(other, sample)
+    assert _log_px_shown(at) == pytest.approx(_brute_force_log_px(active.model, other), abs=0.01)
+
+
+def test_a_grey_level_bernoulli_model_says_its_numbers_are_not_likelihoods(active):
+    grey = _with_metadata(active, "test:grey", binarized=False)
+    at = open_page(grey, vx_clicked_index=5, inf_k_max=1_000, inf_runs=3)
+    assert not at.exception
+    assert not [n for n in at.number_input if n.key == "inf_draw"]
+    assert _picture_captions(at) == ["x"]
+    notes = [w.value for w in at.warning if w.value.startswith("Not a log-likelihood")]
+    assert len(notes) == 1  # beside the table of log p(x) and the ELBOs
+    assert any("not a log-likelihood" in c.value for c in at.caption)  # beside the estimators
+    # It scores the grey levels as they are.
+    x = active.dataset.x_test[5]
+    assert _log_px_shown(at) == pytest.approx(_brute_force_log_px(active.model, x), abs=0.01)

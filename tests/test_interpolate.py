@@ -17,6 +17,7 @@ import pytest
 import torch
 from PIL import Image
 
+from ui.active_model import ActiveModel
 from ui.components.scrubber import (
     MAP_POINTS,
     RAMP,
@@ -35,7 +36,7 @@ from ui.interp_panel import (
     strip_frames,
 )
 from ui.latent_images import to_image
-from ui.state import ActiveModel, compute_latent_view
+from ui.view_cache import compute_latent_view
 from vae import VAE, ModelConfig
 from vae.latent import decode_latents, interpolation_path
 from viz.latent_map import PALETTE

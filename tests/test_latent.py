@@ -150,9 +150,9 @@ def test_reconstruction_nll_at_mean_is_minus_log_p_x_given_mu_in_nats(likelihood
 def test_the_map_colours_reconstruction_in_nats() -> None:
     from types import SimpleNamespace
 
-    from ui.latent_panel import color_values
+    from ui.colourings import colour_values
 
     view = SimpleNamespace(recon_nll=np.array([260.0, 270.0]))
-    values, kind, label = color_values(view, "reconstruction error")
+    values, kind, label = colour_values(view, "reconstruction error")
     assert kind == "continuous" and list(values) == [260.0, 270.0]
     assert "nats" in label and "log p(x|z=μ)" in label

@@ -161,3 +161,20 @@ def test_a_colouring_known_for_some_points_only_draws_the_others_grey():
     assert bubbles.palette[bubbles.color[0]] == NO_VALUE_COLOR
     assert bubbles.palette[bubbles.color[2]] == NO_VALUE_COLOR
     assert NO_VALUE_COLOR not in {bubbles.palette[i] for i in bubbles.color[[1, 3, 4]]}
+
+
+def test_under_bubbles_the_points_are_dots_and_a_projector_frames_the_data():
+    """Issue 18: at full view Fashion's median 1σ radius (2.5 px) hid under a 3.5 px marker, and
+    presenter mode showed the data across half the plot's width (a symmetric box)."""
+    from viz.latent_map import framed_window, latent_map_figure, marker_size
+
+    assert marker_size(10_000, under_bubbles=True) <= 0.5 * marker_size(10_000)
+    rng = np.random.default_rng(0)
+    mu = rng.normal(size=(500, 2)) * [1.0, 0.5] + [3.0, -1.0]
+    sigma = np.full((500, 2), 0.1)
+    dots = latent_map_figure(mu, sigma, under_bubbles=True).data[0].marker.size
+    assert dots == marker_size(500, under_bubbles=True) < marker_size(500)
+    x0, x1, y0, y1 = framed_window(mu)
+    span = mu.max(0) - mu.min(0)
+    assert span[0] / (x1 - x0) >= 0.94 and span[1] / (y1 - y0) >= 0.94
+    assert x0 < mu[:, 0].min() and x1 > mu[:, 0].max() and y0 < mu[:, 1].min()

@@ -16,7 +16,7 @@ import torch
 from sklearn.datasets import load_digits
 from streamlit.testing.v1 import AppTest
 
-from ui.state import ActiveModel
+from ui.active_model import ActiveModel
 from vae import VAE, ModelConfig
 
 TIMEOUT = 60
@@ -124,7 +124,7 @@ def test_the_bubbles_go_to_the_browser_once_as_float32(active: ActiveModel) -> N
     start += (4 - start % 4) % 4
     floats = np.frombuffer(payload[start:], dtype="<f4")
     assert floats.size == 5 * n
-    from ui.state import compute_latent_view
+    from ui.view_cache import compute_latent_view
 
     view = compute_latent_view(active.model, active.dataset)
     np.testing.assert_allclose(floats[: 2 * n].reshape(n, 2), view.mu, rtol=1e-6)
@@ -143,7 +143,7 @@ def test_the_clicked_points_samples_are_drawn_on_the_map(active: ActiveModel) ->
     assert header["index"] == 7 and header["clicked"] == [0.0, 0.0]
     samples = np.array(header["samples"])
     assert samples.shape == (6, 2)
-    from ui.state import compute_latent_view
+    from ui.view_cache import compute_latent_view
 
     view = compute_latent_view(active.model, active.dataset)
     eps = (samples - view.mu[7]) / view.sigma[7]
@@ -272,7 +272,7 @@ def test_a_rerun_does_not_serialise_the_map_again(active: ActiveModel, monkeypat
 
 def test_a_points_label_is_escaped_for_markdown_on_the_map_and_in_the_inference_lab():
     from ui.latent_panel import point_label
-    from ui.state import LatentView
+    from ui.view_cache import LatentView
 
     hostile = ("![x](http://evil.example/i.png)", "[click](http://phish.example)")
     view = LatentView(x=np.zeros((2, 1)), y=np.array([0, 1]), mu=np.zeros((2, 2)),

@@ -449,7 +449,7 @@ def test_sigkill_leftovers_are_cleaned_by_the_next_save_once_stale(tmp_path):
 
 
 def test_an_empty_models_variable_means_the_same_folder_to_the_app_and_the_cli(monkeypatch):
-    from ui.state import model_library
+    from ui.loaders import model_library
 
     monkeypatch.setenv("VAE_EXPLORER_MODELS", "")
     assert default_library_root() == Path("models")

@@ -209,7 +209,9 @@ def _session_script(models: dict) -> None:
     import streamlit as st
 
     from ui.components.map_decoder import browser_decoder
+    from ui.session_keys import init_state
 
+    init_state()  # as app.py does on every run
     model = models[st.session_state.get("which", "a")]
     browser_decoder(model, (8, 8), "map_chart", st.session_state.get("z"), key="map_decoded")
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ui.badge import dataset_label
 from ui.models import builtin_dataset
-from ui.state import dataset_label
 from vae.checkpoint import read_metadata
 from vae.cli import main
 from vae.metadata import dataset_file

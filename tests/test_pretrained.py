@@ -10,8 +10,10 @@ from streamlit.testing.v1 import AppTest
 
 from ui.models import PRETRAINED_FASHION, PRETRAINED_ROOT
 from vae import load_checkpoint
+from vae.config import EVAL_BINARIZATIONS
 from vae.data import DataError, load_dataset, local_idx_folder
 from vae.library import ModelLibrary
+from vae.scoring import not_a_likelihood, trained_binarized
 from vae.train import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,11 +32,15 @@ def test_the_shipped_file_is_small_bounded_and_described():
     model, metadata = load_checkpoint(PRETRAINED)
     assert model.config.max_posterior_sigma == 3.0
     assert model.config.input_dim == 784 and model.config.latent_dim == 2
-    assert metadata["dataset"] == "fashion-mnist"
+    assert metadata["dataset"] == "fashion-mnist" and metadata["dataset_source"] == "builtin"
     assert metadata["interrupted"] is False
+    # Trained and scored as the literature does: its ELBO is a log-likelihood of binary images.
+    assert metadata["train_config"]["dynamic_binarization"] is True
+    assert trained_binarized(metadata) and not_a_likelihood(metadata) is None
     assert len(metadata["history"]) == metadata["train_config"]["epochs"] == 30
     metrics = metadata["test_metrics"]
     assert metrics["z_samples"] == 10 and metrics["max_sigma"] <= 3.0
+    assert metrics["binarizations"] == EVAL_BINARIZATIONS
     assert [e.name for e in ModelLibrary(PRETRAINED_ROOT).list() if e.ok] == [PRETRAINED_FASHION]
 
 

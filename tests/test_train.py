@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import numpy as np
@@ -192,3 +193,45 @@ def test_small_models_train_on_one_thread_and_the_count_is_restored(digits) -> N
         on_epoch=lambda r: during.append(torch.get_num_threads()),
     )
     assert during[-1] == before
+
+
+def _inputs_seen(monkeypatch, model: VAE, x_train, x_test, config: TrainConfig) -> list:
+    """Every batch the trainer's loss saw, and the test inputs of the per-epoch pass."""
+    trainer = importlib.import_module("vae.train")  # the module: vae.train is also a function
+    seen: list[torch.Tensor] = []
+    real = trainer.vae_loss
+
+    def recording(model, x, *args, **kwargs):
+        seen.append(x.detach().clone())
+        return real(model, x, *args, **kwargs)
+
+    monkeypatch.setattr(trainer, "vae_loss", recording)
+    train(model, x_train, x_test, config)
+    return seen
+
+
+def test_by_default_a_bernoulli_model_trains_on_fresh_binary_draws(digits, monkeypatch) -> None:
+    x_train, x_test = digits
+    assert not np.isin(x_train, (0.0, 1.0)).all()  # grey levels go in
+    seen = _inputs_seen(monkeypatch, small_model(), x_train, x_test, TrainConfig(
+        epochs=2, batch_size=500, device="cpu", snapshot_latents=False))  # fmt: skip
+    assert seen and all(set(x.unique().tolist()) <= {0.0, 1.0} for x in seen)
+    # Fresh draws each time an example is used: the batches of epoch 2 (three of 500 and one of
+    # 0 + 1500 % 500 = 0) hold the examples of epoch 1, drawn again, so the pixel sums differ.
+    train_batches = [x for x in seen if len(x) == 500]
+    assert len(train_batches) == 6
+    first, second = (torch.cat(train_batches[i : i + 3]) for i in (0, 3))
+    assert first.sum() != second.sum()
+
+
+def test_a_gaussian_model_and_an_unticked_flag_train_on_the_values(digits, monkeypatch) -> None:
+    x_train, x_test = digits
+    grey = TrainConfig(epochs=1, batch_size=500, device="cpu", snapshot_latents=False,
+                       dynamic_binarization=False)  # fmt: skip
+    seen = _inputs_seen(monkeypatch, small_model(), x_train, x_test, grey)
+    assert any(not set(x.unique().tolist()) <= {0.0, 1.0} for x in seen)
+    torch.manual_seed(0)
+    gaussian = VAE(ModelConfig(input_dim=64, hidden=(16,), likelihood="gaussian"))
+    seen = _inputs_seen(monkeypatch, gaussian, x_train, x_test, TrainConfig(
+        epochs=1, batch_size=500, device="cpu", snapshot_latents=False))  # fmt: skip
+    assert any(not set(x.unique().tolist()) <= {0.0, 1.0} for x in seen)

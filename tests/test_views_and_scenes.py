@@ -319,3 +319,19 @@ def test_only_a_window_a_link_can_carry_is_written_into_it(window, expected):
     from ui.view_link import checked_window
 
     assert checked_window(window) == expected
+
+
+def test_a_projector_figure_has_24_px_text_bigger_markers_and_decades_on_log_axes():
+    """Hall grade (issue 18): text 24 px (was 18), markers 1.6x; Plotly labels a log axis's
+    2 and 5 between decades at three quarters of the tick size, so only decades are labelled."""
+    import plotly.graph_objects as go
+
+    from viz.presentation import PRESENTER_FONT_PX, projector_figure, smallest_font
+
+    fig = go.Figure(go.Scatter(x=[1, 10, 100], y=[1, 2, 3], mode="markers", marker=dict(size=5)))
+    fig.update_xaxes(type="log")
+    source = fig.to_dict()
+    styled = projector_figure(source, marker_scale=1.6)
+    assert PRESENTER_FONT_PX == 24 and smallest_font(styled) >= 24
+    assert styled["data"][0]["marker"]["size"] == 8 and source["data"][0]["marker"]["size"] == 5
+    assert styled["layout"]["xaxis"]["dtick"] == 1

@@ -13,21 +13,21 @@ from typing import TypeVar
 import streamlit as st
 from cachetools import LRUCache
 
-CACHE_KEY = "vx_explore_cache"
-MAX_ENTRIES = 12
+from .session_keys import EXPLORE_CACHE_KEY
+
 T = TypeVar("T")
 
 
 def cached(key: Hashable, compute: Callable[[], T]) -> T:
     """compute() once per session for `key` (which should start with the model key)."""
-    cache: LRUCache = st.session_state.setdefault(CACHE_KEY, LRUCache(maxsize=MAX_ENTRIES))
+    cache: LRUCache = st.session_state[EXPLORE_CACHE_KEY]
     if key not in cache:
         cache[key] = compute()
     return cache[key]
 
 
 def is_cached(key: Hashable) -> bool:
-    return key in st.session_state.get(CACHE_KEY, {})
+    return key in st.session_state.get(EXPLORE_CACHE_KEY, {})
 
 
 __all__ = ["cached", "is_cached"]

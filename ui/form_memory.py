@@ -13,11 +13,11 @@ from typing import Any
 
 import streamlit as st
 
-MEMORY_KEY = "vx_form_memory"  # {widget key: last value}
+from .session_keys import FORM_MEMORY_KEY
 
 
 def _memory() -> dict[str, Any]:
-    return st.session_state.setdefault(MEMORY_KEY, {})
+    return st.session_state[FORM_MEMORY_KEY]
 
 
 def recall(key: str, default: Any) -> None:

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
+import torch
 
+from ui.active_model import ActiveModel
 from ui.explore_cache import cached
-from ui.state import ActiveModel, LatentView
+from ui.view_cache import LatentView
 from vae.inference import (
     EstimatorRuns,
     InferenceGaps,
@@ -28,6 +30,7 @@ from vae.inference import (
     optimal_gaussian,
     posterior_window,
 )
+from vae.scoring import scored_example, scored_examples
 
 RESOLUTION = 64  # the posterior heatmap's cells per side: 4,096 decodes
 GAP_CHUNK = 50  # test points per progress step of the across-the-test-set computation
@@ -79,6 +82,16 @@ def _plane(view_token: str, _model) -> LatentPlane:
 
 def plane_for(active: ActiveModel, view: LatentView) -> LatentPlane:
     return _plane(view.token, active.model)
+
+
+def decoder_is_finite(plane: LatentPlane) -> bool:
+    """Whether the decoder gives finite numbers over the whole plane: the exact posterior and
+    log p(x) are sums over it, so one NaN or ±inf cell leaves nothing to show (a checkpoint
+    with finite but huge weights, ±3e38, overflows inside the network)."""
+    parts = [plane.linear, plane.constant] + (
+        [plane.quadratic] if plane.quadratic is not None else []
+    )
+    return all(bool(torch.isfinite(part).all()) for part in parts)
 
 
 def _square_window(boxes: list[np.ndarray], pad: float = 0.15) -> np.ndarray:
@@ -147,33 +160,44 @@ def _coverage(grid: PosteriorGrid, mu: np.ndarray, sigma: np.ndarray, reach: flo
     return float(weights[inside].sum() / weights.sum())
 
 
+def scored_x(active: ActiveModel, view: LatentView, index: int, draw: int) -> np.ndarray:
+    """The x the lab scores for test point `index`: its binary sample `draw` for a
+    dynamically binarised model, the grey levels otherwise (vae.scoring.scored_example)."""
+    return scored_example(active.metadata, np.asarray(view.x[index]), draw)
+
+
 @st.cache_resource(show_spinner=False, max_entries=64)
-def _point(view_token: str, index: int, _model, _plane: LatentPlane, _x: np.ndarray):
-    del view_token  # the cache key only
+def _point(view_token: str, index: int, draw: int, _model, _plane: LatentPlane, _x: np.ndarray):
+    del view_token, draw  # the cache key only
     return compute_point(_model, _plane, _x, index)
 
 
-def point_inference(active: ActiveModel, view: LatentView, index: int) -> PointInference:
-    """compute_point for test point `index`, once per model view and point for the server:
-    a class looking at the same point (a saved model's view is shared) computes it once."""
-    return _point(
-        view.token, index, active.model, plane_for(active, view), np.asarray(view.x[index])
-    )
+def point_inference(
+    active: ActiveModel, view: LatentView, index: int, draw: int = 0
+) -> PointInference:
+    """compute_point for test point `index` (its scored x, see scored_x), once per model view,
+    point and sample for the server: a class looking at the same point (a saved model's view
+    is shared) computes it once."""
+    x = scored_x(active, view, index, draw)
+    return _point(view.token, index, draw, active.model, plane_for(active, view), x)
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def _estimates(view_token: str, index: int, k_max: int, runs: int, _model, _x: np.ndarray):
-    del view_token  # the cache key only
+def _estimates(
+    view_token: str, index: int, draw: int, k_max: int, runs: int, _model, _x: np.ndarray
+):
+    del view_token, draw  # the cache key only
     ks = [k for k in (1, 3, 10, 30, 100, 300, 1000, 3000, 10_000, 30_000, 100_000) if k <= k_max]
     return log_px_estimates(_model, _x, ks=ks, runs=runs, seed=index)
 
 
 def estimator_runs(
-    active: ActiveModel, view: LatentView, index: int, k_max: int, runs: int
+    active: ActiveModel, view: LatentView, index: int, k_max: int, runs: int, draw: int = 0
 ) -> EstimatorRuns:
-    """The three estimators at k = 1, 3, 10, ..., k_max over `runs` runs (seeded by the point),
-    once per model view, point and options for the server."""
-    return _estimates(view.token, index, k_max, runs, active.model, np.asarray(view.x[index]))
+    """The three estimators at k = 1, 3, 10, ..., k_max over `runs` runs (seeded by the point)
+    on its scored x, once per model view, point, sample and options for the server."""
+    x = scored_x(active, view, index, draw)
+    return _estimates(view.token, index, draw, k_max, runs, active.model, x)
 
 
 def input_inference(active: ActiveModel, view: LatentView, x: np.ndarray) -> PointInference:
@@ -241,7 +265,8 @@ def gap_sample(
     started = time.perf_counter()
     parts: list[tuple[np.ndarray, ...]] = []
     for start in range(0, n, GAP_CHUNK):
-        x = np.asarray(view.x[start : min(n, start + GAP_CHUNK)])
+        # Each point's scored x: its binary sample 0 for a dynamically binarised model.
+        x = scored_examples(active.metadata, view.x[start : min(n, start + GAP_CHUNK)])
         exact = exact_log_likelihood(active.model, x, plane=plane)
         best = optimal_gaussian(active.model, x, exact=exact)
         parts.append((exact.log_px, exact.error, best.elbo_encoder, best.elbo))
@@ -258,6 +283,7 @@ __all__ = [
     "GapSample",
     "PointInference",
     "compute_point",
+    "decoder_is_finite",
     "estimator_runs",
     "gap_sample",
     "input_estimates",
@@ -265,4 +291,5 @@ __all__ = [
     "is_gap_sample_cached",
     "plane_for",
     "point_inference",
+    "scored_x",
 ]

@@ -10,6 +10,7 @@ import numpy as np
 import streamlit as st
 
 from ui import presenter
+from ui.active_model import ActiveModel
 from ui.inference_captions import estimator_caption, large_gap_pick, posterior_caption
 from ui.inference_lab import (
     PointInference,
@@ -18,7 +19,8 @@ from ui.inference_lab import (
     input_estimates,
     is_gap_sample_cached,
 )
-from ui.state import ActiveModel, LatentView
+from ui.scored_input import likelihood_note, show_scored_x
+from ui.view_cache import LatentView
 from viz.inference import (
     convergence_figure,
     error_text,
@@ -26,7 +28,6 @@ from viz.inference import (
     nats,
     posterior_figure,
 )
-from viz.plots import display_factor, to_png_bytes
 
 GAP_SIZES = [50, 100, 200, 500, 1000]
 LARGE_GAP_SAMPLE = 100  # test points searched for a large approximation gap
@@ -47,14 +48,21 @@ def numbers_table(point: PointInference) -> str:
 
 
 def posterior_panel(
-    point: PointInference, x_shown: np.ndarray, heading: str, shape: tuple[int, ...] | None
+    active: ActiveModel,
+    point: PointInference,
+    heading: str,
+    x_shown: np.ndarray,
+    x_scored: np.ndarray,
+    draw: int,
 ) -> None:
-    """p(z|x) against q_enc and q* on the left; x, the numbers and what they show on the right.
-    `heading` is Markdown, escaped by the caller."""
+    """p(z|x) against q_enc and q* on the left; x (the scored sample beside it for a binarised
+    model), the numbers and what they show on the right. `heading` is Markdown, escaped by the
+    caller."""
+    shape = active.dataset.image_shape
     left, right = st.columns([1.25, 1])
     with left:
         grid = point.grid
-        st.plotly_chart(
+        presenter.plotly_chart(
             posterior_figure(
                 grid.xs,
                 grid.ys,
@@ -72,21 +80,18 @@ def posterior_panel(
     with right:
         st.markdown(heading)
         if shape is not None:
-            st.image(
-                to_png_bytes(x_shown.reshape(shape), display_factor(shape, 84)),
-                caption="x",
-                output_format="PNG",
-            )
+            show_scored_x(active, x_shown, x_scored, draw, shape)
         else:
             st.caption("These data are not images: x is shown only through its numbers below.")
         st.markdown(numbers_table(point))
+        likelihood_note(active)
         st.caption(posterior_caption(point))
 
 
 def estimator_panel(
-    active: ActiveModel, view: LatentView, point: PointInference, x_shown: np.ndarray
+    active: ActiveModel, view: LatentView, point: PointInference, x_scored: np.ndarray, draw: int
 ) -> None:
-    """The naive, IWAE and ELBO estimators against k for the shown x, with the exact value."""
+    """The naive, IWAE and ELBO estimators against k for the scored x, with the exact value."""
     st.subheader("Estimating log p(x) from k samples")
     c = st.columns([1.3, 1, 3])
     k_max = c[0].select_slider(
@@ -99,11 +104,11 @@ def estimator_panel(
         "the estimates; below: how far each stays under log p(x), on a log scale."
     )
     with st.spinner(f"{2 * runs * k_max:,} decoder calls…"):
-        if point.index < 0:
-            estimates = input_estimates(active, x_shown, k_max, runs)
+        if point.index < 0:  # a drawn or uploaded picture
+            estimates = input_estimates(active, x_scored, k_max, runs)
         else:
-            estimates = estimator_runs(active, view, point.index, k_max, runs)
-    st.plotly_chart(
+            estimates = estimator_runs(active, view, point.index, k_max, runs, draw)
+    presenter.plotly_chart(
         convergence_figure(
             estimates.ks,
             {"naive": estimates.naive, "iwae": estimates.iwae, "elbo": estimates.elbo},
@@ -116,6 +121,7 @@ def estimator_panel(
         config={"displaylogo": False},
     )
     st.caption(estimator_caption(estimates, point.log_px, point.encoder_coverage))
+    likelihood_note(active, short=True)
 
 
 def find_large_gap(active: ActiveModel, view: LatentView) -> int:
@@ -155,7 +161,7 @@ def test_set_panel(
         sample = gap_sample(active, view, n, progress=bar.progress)
         status.update(label=f"Gaps of {n:,} test points ({sample.seconds:.0f} s)", state="complete")
     gaps = sample.gaps
-    st.plotly_chart(
+    presenter.plotly_chart(
         gap_histograms(
             gaps.approximation_gap,
             gaps.amortisation_gap,
@@ -174,6 +180,7 @@ def test_set_panel(
         f"{nats(gaps.amortisation_gap.mean())} nats; largest quadrature error estimate "
         f"{error_text(float(gaps.log_px_error.max()))} nats. Largest approximation gaps:"
     )
+    likelihood_note(active, short=True)
     with st.container(horizontal=True):
         for i in worst:
             st.button(

@@ -1,4 +1,4 @@
-"""Interpolate-page glue: the waypoint list (vx_path) and the path's decoded frames, cached.
+"""Interpolate-page glue: the waypoints (the path of ui/selection.py) and their decoded frames.
 
 What a path costs (decoding, encoding the pictures, the strip, the GIF) is computed once per
 (model, waypoints, mode) for the whole server, not per session or per rerun: thirty sessions
@@ -16,16 +16,17 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from ui import presenter
+from ui import presenter, selection
+from ui.active_model import ActiveModel
 from ui.components.map_layer import map_layer
 from ui.components.scrubber import ScrubFrames, build_frames, scrub_payload
 from ui.frozen_figure import FrozenFigure
-from ui.latent_images import gif_bytes, png_bytes, strip_image
-from ui.state import CLICKED_INDEX_KEY, CLICKED_Z_KEY, PATH_KEY, ActiveModel, LatentView
+from ui.session_keys import INTERP_SEEDED_KEY
+from ui.view_cache import LatentView
 from vae.latent import decode_latents, interpolation_path
+from viz.export import interpolation_gif, interpolation_strip_png
 from viz.latent_map import latent_map_figure
 
-SEEDED_KEY = "vx_interp_seeded"  # model key whose default path was already offered
 SCRUB_STEPS = 101  # frames of the scrubber: t = 0, 0.01, ..., 1
 GIF_EVERY = 2  # the GIF takes every 2nd scrubber frame (51 frames, ~2.5 s each way)
 MAP_KEY = "interp_map"  # the chart the scrubber draws the path on
@@ -34,23 +35,15 @@ CACHE_ENTRIES = 64  # per cache; an entry is a few hundred kB at most (MNIST: 10
 Waypoints = tuple[tuple[float, float], ...]  # hashable: part of the cache keys
 
 
-def waypoints() -> list[tuple[float, float]]:
-    return [tuple(map(float, p)) for p in st.session_state.get(PATH_KEY) or []]
-
-
-def set_waypoints(points) -> None:
-    st.session_state[PATH_KEY] = [(float(a), float(b)) for a, b in points]
-
-
 def seed_default_path(active: ActiveModel, view: LatentView) -> None:
     """First visit with this model and no path: offer one across the map.
 
     With class labels: from the most typical example of one class (nearest its class mean) to
     that of the class whose mean is farthest away, so that the morph crosses the map.
     """
-    if st.session_state.get(SEEDED_KEY) == active.key or waypoints():
+    if st.session_state.get(INTERP_SEEDED_KEY) == active.key or selection.path():
         return
-    st.session_state[SEEDED_KEY] = active.key
+    st.session_state[INTERP_SEEDED_KEY] = active.key
     if len(view.mu) < 2:
         return
     if view.y is not None and view.label_kind == "class" and len(np.unique(view.y)) > 1:
@@ -64,41 +57,42 @@ def seed_default_path(active: ActiveModel, view: LatentView) -> None:
             ends.append(
                 view.mu[members[np.argmin(np.linalg.norm(view.mu[members] - centre, axis=1))]]
             )
-        set_waypoints(ends)
+        selection.set_path(ends)
     else:  # the two points farthest apart along the first latent axis
-        set_waypoints(view.mu[[np.argmin(view.mu[:, 0]), np.argmax(view.mu[:, 0])]])
+        selection.set_path(view.mu[[np.argmin(view.mu[:, 0]), np.argmax(view.mu[:, 0])]])
 
 
 def waypoint_builder(view: LatentView) -> list[tuple[float, float]]:
     """Buttons that add waypoints (clicked z, a test point, a random pair) and an editable table;
     returns the waypoints as they stand after this run's edits."""
-    clicked = st.session_state.get(CLICKED_Z_KEY)
+    click = selection.clicked()
+    clicked = click.z if click is not None else None
     label = "Add z clicked on the Latent map"
     if clicked is not None:
         label = f"Add clicked z ({clicked[0]:.2f}, {clicked[1]:.2f})"
     # A row that wraps: each button as wide as its label, so none is cut off in a narrow window.
     with st.container(horizontal=True, vertical_alignment="center"):
         if st.button(label, key="interp_add_clicked", disabled=clicked is None):
-            set_waypoints([*waypoints(), clicked])
+            selection.set_path([*selection.path(), clicked])
         index = st.number_input(
             "Test point #",
             min_value=0,
             max_value=len(view.mu) - 1,
-            value=int(st.session_state.get(CLICKED_INDEX_KEY) or 0),
+            value=int(click.index or 0) if click is not None else 0,
             step=1,
             key="interp_index",
             label_visibility="collapsed",
             width=120,
         )
-        if st.button(f"Add test point #{index}", key="interp_add_index"):
-            set_waypoints([*waypoints(), view.mu[int(index)]])
+        if st.button(f"Add test point #{index:d}", key="interp_add_index"):
+            selection.set_path([*selection.path(), view.mu[int(index)]])
         if st.button("Random pair", key="interp_random", icon=":material/shuffle:"):
             rng = np.random.default_rng()
-            set_waypoints(view.mu[rng.choice(len(view.mu), size=2, replace=False)])
+            selection.set_path(view.mu[rng.choice(len(view.mu), size=2, replace=False)])
         if st.button("Clear", key="interp_clear"):
-            set_waypoints([])
+            selection.set_path([])
 
-    table = pd.DataFrame(waypoints(), columns=["z1", "z2"], dtype=float)
+    table = pd.DataFrame(selection.path(), columns=["z1", "z2"], dtype=float)
     edited = st.data_editor(
         table,
         key=f"interp_table_{len(table)}_{hash(tuple(map(tuple, table.values.tolist())))}",
@@ -111,9 +105,9 @@ def waypoint_builder(view: LatentView) -> list[tuple[float, float]]:
     )
     rows = edited.dropna().to_numpy(dtype=float)
     if rows.shape != table.shape or not np.allclose(rows, table.to_numpy(dtype=float)):
-        set_waypoints(rows)
+        selection.set_path(rows)
         st.rerun()
-    return waypoints()
+    return selection.path()
 
 
 def model_cache_key(active: ActiveModel) -> str:
@@ -155,21 +149,29 @@ def scrub_data(
 
 @st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
 def strip_frames(
-    model_key: str, points: Waypoints, mode: str, k: int, _active: ActiveModel
+    model_key: str, points: Waypoints, mode: str, k: int, _active: ActiveModel, label: str = ""
 ) -> tuple[np.ndarray, np.ndarray, bytes | None]:
-    """K frames along the path: (z (K, 2), decoded (K, D), the strip as PNG bytes or None)."""
+    """K frames along the path: (z (K, 2), decoded (K, D), the strip as PNG bytes or None:
+    slide-sized, each frame's t under it, `label` over it). The frames are equally spaced
+    along the path, so frame i is at t = i / (K - 1)."""
     z = interpolation_path(np.asarray(points), k, mode)
     decoded = decode_latents(_active.model, z)
     shape = _active.dataset.image_shape
-    strip = png_bytes(strip_image(decoded, shape)) if shape is not None else None
+    ts = np.linspace(0.0, 1.0, k)
+    strip = interpolation_strip_png(decoded, ts, shape, label) if shape is not None else None
     return z, decoded, strip
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)  # ~0.5 MB each (MNIST)
-def animation_gif(model_key: str, points: Waypoints, mode: str, _active: ActiveModel) -> bytes:
-    """The scrubber's frames as a looping GIF; only built when someone downloads it."""
+@st.cache_resource(max_entries=16, show_spinner=False)  # ~3 MB each (512 px frames)
+def animation_gif(
+    model_key: str, points: Waypoints, mode: str, _active: ActiveModel, label: str = ""
+) -> bytes:
+    """The scrubber's frames as a looping, slide-sized GIF with their t values and `label`;
+    only built when someone downloads it."""
     frames = scrub_frames(model_key, points, mode, _active)
-    return gif_bytes(frames.decoded[::GIF_EVERY], _active.dataset.image_shape, frame_ms=50)
+    ts = np.linspace(0.0, 1.0, len(frames.decoded))  # equally spaced along the path
+    shape = _active.dataset.image_shape
+    return interpolation_gif(frames.decoded[::GIF_EVERY], ts[::GIF_EVERY], shape, label)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -202,7 +204,13 @@ def path_map(active: ActiveModel, view: LatentView) -> None:
     st.plotly_chart(
         presenter.chart(fig), key=MAP_KEY, config={"displaylogo": False, "scrollZoom": True}
     )
-    click, fresh = map_layer(MAP_KEY, key="interp_map_click", points=view.mu)
+    click, fresh = map_layer(
+        MAP_KEY,
+        key="interp_map_click",
+        points=view.mu,
+        clicked=selection.clicked(),
+        on_click=selection.set_clicked,
+    )
     if fresh and click is not None:
-        set_waypoints([*waypoints(), click.z])
+        selection.set_path([*selection.path(), click.z])
         st.rerun()

@@ -7,13 +7,13 @@ JPEG otherwise, smearing the few pixels there are).
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import streamlit as st
 from PIL import Image
 
 from viz.plots import to_uint8
+
+from .text import plain
 
 DISPLAY_PIXELS = 168  # on-screen size of a decoded image; a multiple of 8 and of 28
 
@@ -48,29 +48,17 @@ def strip_image(
     return strip
 
 
-def png_bytes(img: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    img.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def show_vector(x: np.ndarray, image_shape: tuple[int, int] | None, caption: str, **kwargs) -> None:
+def show_vector(
+    x: np.ndarray,
+    image_shape: tuple[int, int] | None,
+    caption: str,
+    pixels: int = DISPLAY_PIXELS,
+    **kwargs,
+) -> None:
     """An image when the data are images, else the numbers (e.g. 3-D points of a swiss roll)."""
     if image_shape is not None:
-        st.image(to_image(x, image_shape), caption=caption, output_format="PNG", **kwargs)
+        picture = to_image(x, image_shape, pixels)
+        st.image(picture, caption=plain(caption), output_format="PNG", **kwargs)
     else:
         values = ", ".join(f"{v:.3g}" for v in np.asarray(x).ravel()[:12])
-        st.markdown(f"**{caption}**  \n`({values})`")  # captions are the app's own text
-
-
-def gif_bytes(
-    xs: np.ndarray, image_shape: tuple[int, int], pixels: int = 168, frame_ms: int = 60
-) -> bytes:
-    """An animated GIF (Pillow) of K examples (K, D), played forwards then back, looping."""
-    frames = [to_image(x, image_shape, pixels).convert("P") for x in xs]
-    frames = frames + frames[-2:0:-1]  # ping-pong: the loop has no jump back to the start
-    buffer = io.BytesIO()
-    frames[0].save(
-        buffer, format="GIF", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0
-    )
-    return buffer.getvalue()
+        st.markdown(f"**{plain(caption)}**  \n`({values})`")

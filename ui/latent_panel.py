@@ -13,18 +13,18 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from ui import presenter
+from ui.active_model import ActiveModel
+from ui.colourings import colour_key, colour_values
 from ui.components.map_layer import MapClick
 from ui.frozen_figure import FrozenFigure
-from ui.inference_lab import latest_gap_sample
-from ui.latent_images import show_vector, strip_image
-from ui.state import ActiveModel, LatentView
+from ui.latent_images import DISPLAY_PIXELS, show_vector, strip_image
+from ui.session_keys import SAMPLE_SEED_KEY
 from ui.text import plain
-from ui.view_link import COLOR_CHOICES  # noqa: F401  (re-exported: the Colour-by choices)
+from ui.view_cache import LatentView
 from vae.latent import decode_latents
 from viz.latent_map import BubbleData, bubble_data, latent_map_figure
 
-GAP_CHOICE = "approximation gap"  # of ui.view_link.COLOR_CHOICES
-SAMPLE_SEED_KEY = "vx_map_sample_seed"
 N_SAMPLES = 6  # decodes of z = mu + sigma * eps shown for a clicked data point
 MAP_HEIGHT = 640  # px: the map fills its column's width at any height (equal units, wider range)
 
@@ -40,45 +40,25 @@ def point_label(view: LatentView, index: int) -> str:
     return f" · label {plain(value)}"
 
 
-def color_values(view: LatentView, color_by: str):
-    """(values (N,) or None, color_kind, legend title) for a "Colour by" choice."""
-    if color_by == "label" and view.y is not None:
-        kind = "class" if view.label_kind == "class" else "continuous"
-        return view.y, kind, "label"
-    if color_by == "σ (posterior std)":
-        return view.sigma.mean(1), "continuous", "mean σ"
-    if color_by == "KL to prior":
-        return view.kl, "continuous", "KL (nats)"
-    if color_by == "reconstruction error":
-        return view.recon_nll, "continuous", "−log p(x|z=μ) (nats)"
-    if color_by == GAP_CHOICE and (sample := latest_gap_sample(view)) is not None:
-        # Only the points the Inference lab scored have a value; the others are drawn grey.
-        values = np.full(len(view.mu), np.nan)
-        values[sample.indices] = sample.gaps.approximation_gap
-        return values, "continuous", "log p(x) − ELBO(q*) (nats)"
-    return None, None, "points"
-
-
-def color_key(view: LatentView, color_by: str) -> str:
-    """What a colouring depends on, for the caches: the choice (and the gap sample's size)."""
-    if color_by == GAP_CHOICE and (sample := latest_gap_sample(view)) is not None:
-        return f"{color_by}:{len(sample.indices)}"
-    return color_by
-
-
 def cached_map_figure(
-    model_key: str, view: LatentView, color_by: str, prior: bool, window: list[float] | None
+    model_key: str,
+    view: LatentView,
+    color_by: str,
+    prior: bool,
+    window: list[float] | None,
+    under_bubbles: bool = False,
 ) -> go.Figure:
     """The map figure for these options, built once per view, showing `window` (None: all).
+    Under bubbles its points are dots at the bubbles' centres (viz.latent_map.marker_size).
 
-    Kept with the view: a saved model's view is shared by every session (ui.state.latent_view),
+    Kept with the view: a saved model's view is shared by every session (ui.view_cache.latent_view),
     so its figures are built once per server, not once per session. The window only changes
     the axes' ranges (and the uirevision, so that Plotly applies them): a copy of the frozen
     figure's layout, not a rebuild. The bubbles are not in it (see cached_bubbles).
     """
 
     def build() -> go.Figure:
-        values, kind, label = color_values(view, color_by)
+        values, kind, label = colour_values(view, color_by)
         figure = latent_map_figure(
             view.mu,
             view.sigma,
@@ -87,11 +67,13 @@ def cached_map_figure(
             class_names=view.class_names,
             color_label=label,
             prior_contours=prior,
+            under_bubbles=under_bubbles,
             height=MAP_HEIGHT,
         )
         return FrozenFigure(figure)  # shown on every run of the page: serialised once
 
-    base = view.derived(("map", model_key, color_key(view, color_by), prior), build)
+    key = ("map", model_key, colour_key(view, color_by), prior, under_bubbles)
+    base = view.derived(key, build)
     return base if window is None else base.with_window(window)
 
 
@@ -101,10 +83,10 @@ def cached_bubbles(
     """The bubbles' data for these options (coloured as the points are), once per view."""
 
     def build() -> BubbleData | None:
-        values, kind, _ = color_values(view, color_by)
+        values, kind, _ = colour_values(view, color_by)
         return bubble_data(view.mu, view.sigma, values, color_kind=kind, bubbles=bubbles)
 
-    return view.derived(("bubbles", model_key, color_key(view, color_by), bubbles), build)
+    return view.derived(("bubbles", model_key, colour_key(view, color_by), bubbles), build)
 
 
 def clicked_samples(view: LatentView, click: MapClick | None) -> np.ndarray | None:
@@ -133,6 +115,7 @@ def decode_panel(
     page does not reflow between them; the samples of a data point are one strip image.
     """
     shape = active.dataset.image_shape
+    pixels = presenter.picture_px(DISPLAY_PIXELS)
     if click is None:
         if not picture_in_browser:  # else the browser's placeholder above says it
             st.info("Click anywhere on the map: the decoded image for that z appears here.")
@@ -147,7 +130,7 @@ def decode_panel(
             return
         left, right = st.columns(2)
         with left:
-            show_vector(decode_latents(active.model, z[None])[0], shape, "decoded E[x | z]")
+            show_vector(decode_latents(active.model, z[None])[0], shape, "decoded E[x | z]", pixels)
         right.caption(imagined)
         return
 
@@ -164,16 +147,17 @@ def decode_panel(
     else:
         left, right = st.columns(2)
         with left:
-            show_vector(decoded[0], shape, "decoded from μ")
+            show_vector(decoded[0], shape, "decoded from μ", pixels)
         with right:
-            show_vector(view.x[index], shape, "original x")
+            show_vector(view.x[index], shape, "original x", pixels)
     st.caption(
         "z = μ + σ ⊙ ε, ε ~ N(0, I): the reparameterisation, decoded (the orange dots in the "
         "bubble on the map)"
     )
     where = " · ".join(f"({a:.2f}, {b:.2f})" for a, b in samples)
     if shape is not None:
-        st.image(strip_image(decoded[1:], shape, pixels=64), caption=where, output_format="PNG")
+        strip = strip_image(decoded[1:], shape, pixels=max(56, pixels // 4))
+        st.image(strip, caption=where, output_format="PNG")
     else:
         for x, s in zip(decoded[1:], samples, strict=True):
             show_vector(x, None, f"({s[0]:.2f}, {s[1]:.2f})")

@@ -12,16 +12,9 @@ from vae.data import DATASET_NAMES, DataError, Dataset, local_idx_folder, missin
 from vae.library import ModelEntry, ModelExistsError, ModelLibrary
 from vae.metadata import builtin_dataset as metadata_builtin_dataset
 
-from .state import (
-    ActiveModel,
-    cached_dataset,
-    dataset_label,
-    load_library_model,
-    mark_saved,
-    model_library,
-    set_active_model,
-    unsaved_models,
-)
+from .active_model import ActiveModel, mark_saved, set_active_model, unsaved_models
+from .badge import dataset_label
+from .loaders import cached_dataset, load_library_model, model_library
 from .text import plain
 
 
@@ -82,7 +75,7 @@ def unsaved_models_list(prefix: str, exclude: str | None = None) -> None:
             continue
         text_col, button_col = st.columns([4, 1])
         text_col.markdown(
-            f"**{model.name}** · {dataset_label(model.metadata)} · trained in this session, "
+            f"**{plain(model.name)}** · {plain(dataset_label(model.metadata))} · trained in this session, "
             "not saved: make it current to save it."
         )
         if button_col.button("Make current", key=f"{prefix}_make_current_{key}"):

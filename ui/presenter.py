@@ -1,70 +1,56 @@
 """Presenter mode: a projector-grade view (1920x1080) with large text and pictures.
 
 app.py calls apply_presenter_mode() on every run: a toggle in the sidebar, and when it is on a
-stylesheet that enlarges text and hides the sidebar, the header and every input widget except
-those in a container keyed "presenter_keep..." (the latent map's compact control row), plus an
-"exit presenter mode" button pinned to the bottom right. Every page hands its Plotly figures to
-chart(), which in presenter mode raises every font to PRESENTER_FONT_PX and darkens the text
-(viz/presentation.py); map_height() makes the latent map most of the projector's height.
+stylesheet that enlarges text (every control stays: each page is usable in front of the class)
+and hides the sidebar and the header, plus a bar at the top of the page, in the page's flow so
+that it never covers anything, with the page menu and "Exit presenter mode". Every page hands
+its Plotly figures to chart(), which in presenter mode raises every font to PRESENTER_FONT_PX,
+enlarges the markers and darkens the text (viz/presentation.py); map_height() makes the latent
+map most of the projector's height, and map_columns() gives it the width its data fill.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import plotly.graph_objects as go
 import streamlit as st
 
-from viz.presentation import PRESENTER_FONT_PX, projector_figure
+from viz.presentation import PRESENTER_FONT_PX, PRESENTER_MARKER_SCALE, projector_figure
 
-from .components.shortcuts import VIEWPORT_KEY
 from .frozen_figure import FrozenFigure
-
-PRESENTER_KEY = "vx_presenter"
-SCALE = 1.45  # text and figures in presenter mode, relative to normal
-MAP_SHARE = 0.82  # of the window's height, for the latent map on a projector
-ASSUMED_VIEWPORT = (1920, 1080)  # until the browser has reported its size
-
-# Input widgets by their test ids (Streamlit 1.67); charts, images and text stay.
-_CONTROLS = (
-    "stSlider",
-    "stSelectbox",
-    "stMultiSelect",
-    "stRadio",
-    "stCheckbox",
-    "stToggle",
-    "stNumberInput",
-    "stTextInput",
-    "stTextArea",
-    "stSelectSlider",
-    "stButton",
-    "stDownloadButton",
-    "stFileUploader",
-    "stButtonGroup",
-    "stPageLink",
+from .session_keys import (
+    PRESENTER_KEY,
+    PRESENTER_PAGE_MENU_KEY,
+    PRESENTER_PAGE_WANTED_KEY,
+    PRESENTER_TOGGLE_KEY,
+    VIEWPORT_KEY,
 )
-# Controls inside a container whose key starts with "presenter_keep" stay (the map's options).
-_KEEP = '[class*="st-key-presenter_keep"]'
-_HIDE = ", ".join(f'[data-testid="{name}"]:not({_KEEP} *)' for name in _CONTROLS)
+
+SCALE = 1.45  # text and figures in presenter mode, relative to normal
+MAP_SHARE = 0.74  # of the window's height, for the latent map on a projector
+ASSUMED_VIEWPORT = (1920, 1080)  # until the browser has reported its size
+PICTURE_PX = 336  # a decoded picture on a projector: 12 screen pixels per Fashion pixel
+SIDE_PADDING_REM = 1.5  # the page's left and right padding on a projector
 
 PRESENTER_CSS = f"""
 <style>
 html {{ font-size: {round(16 * SCALE)}px; }}
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
 [data-testid="stHeader"], [data-testid="stToolbar"] {{ display: none !important; }}
-{_HIDE} {{ display: none !important; }}
-.st-key-presenter_keep_exit {{ position: fixed; bottom: 0.6rem; right: 1rem; z-index: 999990;
-  width: auto !important; }}
 .st-key-presenter_keep_keys {{ position: fixed; width: 0; height: 0; overflow: hidden; }}
-.block-container {{ padding-top: 0.8rem; padding-bottom: 1rem; max-width: 100%; }}
+.block-container {{ padding: 0.6rem {SIDE_PADDING_REM}rem 1rem; max-width: 100%; }}
 body, .stMarkdown, [data-testid="stCaptionContainer"] {{ color: #000; }}
 [data-testid="stCaptionContainer"] {{ opacity: 1; }}
 h1 {{ font-size: 1.7rem !important; padding: 0 0 0.2rem 0 !important; }}
+/* A click on blank space focuses a container (tabindex) and the browser frames it in grey over
+   the controls: keyboard focus keeps its ring, a click never draws one. */
+:focus:not(:focus-visible) {{ outline: none !important; box-shadow: none !important; }}
+/* Toasts at the top left, beside the page menu, never over the decoded picture (right). */
+[data-testid="stToastContainer"] {{ top: 0.3rem; bottom: auto !important; right: auto !important;
+  left: 0.5rem !important; }}
 </style>
 """
-
-
-def init_presenter() -> None:
-    if PRESENTER_KEY not in st.session_state:
-        st.session_state[PRESENTER_KEY] = False
 
 
 def is_on() -> bool:
@@ -103,40 +89,91 @@ def map_height(base: int) -> int:
     return max(base, round(MAP_SHARE * viewport()[1]))
 
 
+def picture_px(base: int) -> int:
+    """On-screen size of a decoded picture: PICTURE_PX on a projector, `base` otherwise."""
+    return max(base, PICTURE_PX) if is_on() else base
+
+
+def map_columns(aspect: float, height: int, margins: int = 110) -> list[float]:
+    """Column widths [map, panel] (pixels, as st.columns ratios) for a map `height` px high
+    whose framed data are `aspect` (width / height, equal units) wide: on a projector the map's
+    plot is as wide as its data need at that height, so that they fill its width, and the
+    decode panel beside it gets the rest; elsewhere the usual 7 : 3."""
+    if not is_on():
+        return [7, 3]
+    width = viewport()[0] - 2 * SIDE_PADDING_REM * round(16 * SCALE)
+    plot_height = height - 210  # the legend's rows, the axis and its title under the plot
+    wanted = aspect * plot_height + margins
+    map_px = min(max(wanted, 0.4 * width), 0.68 * width)
+    return [map_px, width - map_px]
+
+
 def chart(figure: go.Figure, height: int | None = None) -> go.Figure:
     """`figure` as st.plotly_chart should show it: as it is, or in presenter mode restyled for
     a projector (fonts >= PRESENTER_FONT_PX, black text; `height` if given). The figure may be
     shared and frozen: presenter mode shows a restyled copy and never changes it."""
     if not is_on():
         return figure
-    return FrozenFigure.from_dict(projector_figure(figure.to_dict(), PRESENTER_FONT_PX, height))
+    restyled = projector_figure(
+        figure.to_dict(), PRESENTER_FONT_PX, height, marker_scale=PRESENTER_MARKER_SCALE
+    )
+    return FrozenFigure.from_dict(restyled)
+
+
+def plotly_chart(figure: go.Figure, **kwargs):
+    """st.plotly_chart of chart(figure): the figure, restyled in presenter mode."""
+    return st.plotly_chart(chart(figure), **kwargs)
 
 
 def _sync_toggle() -> None:
-    set_presenter(st.session_state["presenter_toggle"])
+    set_presenter(st.session_state[PRESENTER_TOGGLE_KEY])
 
 
 def _exit() -> None:
     set_presenter(False)
-    st.session_state["presenter_toggle"] = False
+    st.session_state[PRESENTER_TOGGLE_KEY] = False
 
 
-def apply_presenter_mode() -> None:
-    """Sidebar toggle; when on, the stylesheet and an exit button at the top of the page."""
-    init_presenter()
+def _want_page() -> None:
+    st.session_state[PRESENTER_PAGE_WANTED_KEY] = st.session_state[PRESENTER_PAGE_MENU_KEY]
+
+
+def _presenter_bar(pages: Sequence[st.Page], current: st.Page | None) -> None:
+    """The top of the page on a projector: the page menu (the sidebar is hidden) and the way
+    out, in the page's flow (a floating button covered what lay under it)."""
+    titles = [p.title for p in pages]
+    wanted = st.session_state.get(PRESENTER_PAGE_WANTED_KEY)
+    st.session_state[PRESENTER_PAGE_WANTED_KEY] = None
+    if current is not None and wanted in titles and wanted != current.title:
+        st.switch_page(pages[titles.index(wanted)])
+    with st.container(key="presenter_keep_bar", horizontal=True, horizontal_alignment="right"):
+        if current is not None and current.title in titles:
+            st.session_state[PRESENTER_PAGE_MENU_KEY] = current.title  # where we are
+            st.selectbox(
+                "Page", titles, key=PRESENTER_PAGE_MENU_KEY, label_visibility="collapsed", width=340,
+                on_change=_want_page,
+            )  # fmt: skip
+        st.button(
+            "Exit presenter mode", key="presenter_exit_button", on_click=_exit,
+            icon=":material/close_fullscreen:",
+        )  # fmt: skip
+
+
+def apply_presenter_mode(pages: Sequence[st.Page] = (), current: st.Page | None = None) -> None:
+    """Sidebar toggle; when on, the stylesheet and a bar at the top of the page with a menu of
+    `pages` (the app's navigation; `current` is shown) and the exit button."""
     # The toggle mirrors vx_presenter, which a shared link (?present=1) may also have set.
-    st.session_state["presenter_toggle"] = is_on()
+    st.session_state[PRESENTER_TOGGLE_KEY] = is_on()
     with st.sidebar:
         st.toggle(
             "Presenter mode",
-            key="presenter_toggle",
+            key=PRESENTER_TOGGLE_KEY,
             on_change=_sync_toggle,
-            help="Larger text and pictures, no controls: for a projector.",
+            help="Larger text and pictures, for a projector.",
         )
     if is_on():
         st.html(PRESENTER_CSS)
-        with st.container(key="presenter_keep_exit"):
-            st.button("Exit presenter mode", key="presenter_exit_button", on_click=_exit)
+        _presenter_bar(pages, current)
 
 
 def leave() -> None:
@@ -146,16 +183,17 @@ def leave() -> None:
 
 __all__ = [
     "PRESENTER_CSS",
-    "PRESENTER_KEY",
     "apply_presenter_mode",
     "chart",
     "font_size",
     "height",
     "image_width",
-    "init_presenter",
     "is_on",
     "leave",
+    "map_columns",
     "map_height",
+    "picture_px",
+    "plotly_chart",
     "set_presenter",
     "viewport",
 ]

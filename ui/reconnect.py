@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-SEEN_KEY = "vx_session_seen"
+from .session_keys import SESSION_SEEN_KEY
+
 NOTICE = (
     "The server this page was using stopped, so the page reconnected and started a new "
     "session: the model and view in the address bar are back; a model trained here and not "
@@ -31,9 +32,9 @@ def previous_session_id(protocol_header: str | None) -> str | None:
 def notice_lost_session() -> bool:
     """On a session's first run: a toast if its browser's previous session is gone. Returns
     whether it showed one."""
-    if st.session_state.get(SEEN_KEY):
+    if st.session_state.get(SESSION_SEEN_KEY):
         return False
-    st.session_state[SEEN_KEY] = True
+    st.session_state[SESSION_SEEN_KEY] = True
     if previous_session_id(st.context.headers.get("Sec-Websocket-Protocol")) is None:
         return False
     st.toast(NOTICE, icon=":material/sync_problem:", duration="long")

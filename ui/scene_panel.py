@@ -8,24 +8,16 @@ name another session could open, so it cannot have scenes until it is saved.
 
 from __future__ import annotations
 
-import re
-
 import streamlit as st
 
+from .active_model import ActiveModel
+from .loaders import model_library
 from .scenes import Scene, SceneBook, SceneError, scene_name
+from .session_keys import SCENE_MESSAGE_KEY, SCENE_NAME_KEY, SCENE_POSITION_KEY
 from .share import apply_view, current_view
-from .state import ActiveModel, model_library
+from .text import plain
 
-POSITION_KEY = "vx_scene_position"  # the index of the scene shown last, None before any
-MESSAGE_KEY = "vx_scene_message"  # (kind, text) left by a callback for the panel to show
-NAME_KEY = "scene_name_input"
-CHOICE_KEY = "scene_choice"
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$])")
-
-
-def escape(text: str) -> str:
-    """Untrusted text shown literally in Streamlit markdown."""
-    return _MARKDOWN.sub(r"\\\1", text)
+CHOICE_KEY = "scene_choice"  # the Saved scenes selectbox (only its widget writes it)
 
 
 def scene_book() -> SceneBook:
@@ -41,17 +33,17 @@ def read_scenes() -> tuple[list[Scene], str | None]:
 
 
 def _say(kind: str, text: str) -> None:
-    st.session_state[MESSAGE_KEY] = (kind, text)
+    st.session_state[SCENE_MESSAGE_KEY] = (kind, text)
 
 
 def show_scene(scenes: list[Scene], position: int) -> None:
     """Apply scene `position` (a callback's work: it sets the map's widget keys)."""
     scene = scenes[position]
     if apply_view(scene.view, whole=True):
-        st.session_state[POSITION_KEY] = position
-        _say("info", f"Scene {position + 1} of {len(scenes)}: {escape(scene.name)}")
+        st.session_state[SCENE_POSITION_KEY] = position
+        _say("info", f"Scene {position + 1:d} of {len(scenes)}: {plain(scene.name)}")
     else:
-        _say("warning", f"Scene {escape(scene.name)}: its model could not be opened.")
+        _say("warning", f"Scene {plain(scene.name)}: its model could not be opened.")
 
 
 def step_scene(delta: int) -> None:
@@ -59,13 +51,20 @@ def step_scene(delta: int) -> None:
     none was shown yet. Stops at either end."""
     scenes, error = read_scenes()
     if error or not scenes:
-        _say("warning", error or "No scenes saved yet: save one on the Latent map page.")
+        _say(
+            "warning",
+            plain(error) if error else "No scenes saved yet: save one on the Latent map page.",
+        )
         return
-    position = st.session_state.get(POSITION_KEY)
+    position = st.session_state.get(SCENE_POSITION_KEY)
     if position is None or not 0 <= position < len(scenes):
         target = 0 if delta > 0 else len(scenes) - 1
     else:
         target = min(max(position + delta, 0), len(scenes) - 1)
+        if target == position:  # at either end a key press must still answer
+            end = "last" if delta > 0 else "first"
+            _say("info", f"Scene {position + 1:d} of {len(scenes)} is the {end} one.")
+            return
     show_scene(scenes, target)
 
 
@@ -75,14 +74,14 @@ def _save() -> None:
         _say("warning", "Scenes need a saved model: save this one on the Models page first.")
         return
     try:
-        name = scene_name(st.session_state.get(NAME_KEY, ""))
+        name = scene_name(st.session_state.get(SCENE_NAME_KEY, ""))
         scenes = scene_book().save(Scene(name, view), overwrite=False)
     except SceneError as error:
-        _say("error", escape(f"{error}."))
+        _say("error", plain(f"{error}."))
         return
-    st.session_state[POSITION_KEY] = len(scenes) - 1
-    st.session_state[NAME_KEY] = ""
-    _say("success", f"Saved scene {escape(name)} ({len(scenes)} in this library).")
+    st.session_state[SCENE_POSITION_KEY] = len(scenes) - 1
+    st.session_state[SCENE_NAME_KEY] = ""
+    _say("success", f"Saved scene {plain(name)} ({len(scenes)} in this library).")
 
 
 def _chosen(scenes: list[Scene]) -> int | None:
@@ -94,7 +93,9 @@ def _show_chosen() -> None:
     scenes, error = read_scenes()
     position = _chosen(scenes)
     if error or position is None:
-        _say("warning", error or "That scene is gone (deleted in another session).")
+        _say(
+            "warning", plain(error) if error else "That scene is gone (deleted in another session)."
+        )
         return
     show_scene(scenes, position)
 
@@ -104,14 +105,21 @@ def _delete_chosen() -> None:
     try:
         scene_book().delete(str(name))
     except SceneError as error:
-        _say("error", escape(f"{error}."))
+        _say("error", plain(f"{error}."))
         return
-    st.session_state[POSITION_KEY] = None
-    _say("success", f"Deleted scene {escape(str(name))}.")
+    st.session_state[SCENE_POSITION_KEY] = None
+    _say("success", f"Deleted scene {plain(str(name))}.")
+
+
+def _take_message() -> tuple[str, str] | None:
+    """The message a callback left, once."""
+    message = st.session_state[SCENE_MESSAGE_KEY]
+    st.session_state[SCENE_MESSAGE_KEY] = None
+    return message
 
 
 def _show_message() -> None:
-    message = st.session_state.pop(MESSAGE_KEY, None)
+    message = _take_message()
     if message:
         kind, text = message
         getattr(st, kind)(text)
@@ -123,7 +131,9 @@ def scenes_expander(active: ActiveModel) -> None:
         _show_message()
         scenes, error = read_scenes()
         if error:
-            st.error(error + " Fix or remove scenes.json in the model library to save scenes.")
+            st.error(
+                plain(error) + " Fix or remove scenes.json in the model library to save scenes."
+            )
         if active.source == "session":
             st.caption(
                 "Scenes need a saved model: save this one on the Models page, then save views "
@@ -133,7 +143,7 @@ def scenes_expander(active: ActiveModel) -> None:
             left, right = st.columns([3, 1], vertical_alignment="bottom")
             left.text_input(
                 "Scene name",
-                key=NAME_KEY,
+                key=SCENE_NAME_KEY,
                 max_chars=80,
                 placeholder="e.g. 1 overview",
                 help="Letters, digits, space, '-', '_' and '.'. A scene is this view: the model, "
@@ -157,21 +167,17 @@ def scenes_expander(active: ActiveModel) -> None:
         )
 
 
-def scene_stepper() -> None:
-    """Previous / next scene buttons and where we are, for presenter mode's control row."""
-    _show_message_inline()
+def scene_stepper() -> str | None:
+    """Previous / next scene buttons for presenter mode's control row; returns the message a
+    step left (the scene's name, or why not), escaped, for the row to show beside them: a
+    toast covered the map's decoded picture."""
+    message = _take_message()
     left, right = st.columns(2)
     left.button("◀ Scene", key="scene_previous", on_click=step_scene, args=(-1,),
                 help="Previous scene (←)")  # fmt: skip
     right.button("Scene ▶", key="scene_next", on_click=step_scene, args=(1,),
                  help="Next scene (→)")  # fmt: skip
+    return message[1] if message else None
 
 
-def _show_message_inline() -> None:
-    """In presenter mode a scene's name is a toast, not a box that pushes the map down."""
-    message = st.session_state.pop(MESSAGE_KEY, None)
-    if message:
-        st.toast(message[1], icon=":material/slideshow:" if message[0] == "info" else None)
-
-
-__all__ = ["escape", "read_scenes", "scene_stepper", "scenes_expander", "step_scene"]
+__all__ = ["read_scenes", "scene_stepper", "scenes_expander", "step_scene"]

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.components.map_layer import MapClick
 from ui.view_link import (
-    BUBBLE_CHOICES,
-    COLOR_CHOICES,
     SharedView,
     ShareError,
     checked_window,
@@ -24,22 +23,12 @@ from ui.view_link import (
     encode_view,
 )
 
+from . import map_options, selection
+from .active_model import get_active_model
 from .presenter import is_on as presenter_on
 from .presenter import set_presenter
-from .state import (
-    BUBBLES_KEY,
-    CLICKED_INDEX_KEY,
-    CLICKED_Z_KEY,
-    COLOR_BY_KEY,
-    MAP_WINDOW_KEY,
-    PATH_KEY,
-    PRIOR_KEY,
-    get_active_model,
-)
+from .session_keys import SHARE_APPLIED_KEY
 from .text import plain
-
-SELECTED_KEY = "vx_selected"  # list[int]: points selected on the Compare page (indices of the view)
-APPLIED_KEY = "vx_share_applied"  # the query params last restored from or written to the URL
 
 
 def _url_params() -> dict[str, str]:
@@ -50,22 +39,20 @@ def _url_params() -> dict[str, str]:
 def current_view() -> SharedView:
     """What a link to this moment should restore."""
     active = get_active_model()
-    state = st.session_state
-    z = state.get(CLICKED_Z_KEY)
-    index = state.get(CLICKED_INDEX_KEY)
-    path = state.get(PATH_KEY) or []
-    window = state.get(MAP_WINDOW_KEY)
-    prior = state.get(PRIOR_KEY)
+    click = selection.clicked()
+    path = selection.path()
+    window = selection.window()
+    color_by, bubbles, prior = map_options.current()
     return SharedView(
         model=active.name if active is not None and active.source == "library" else None,
-        z=(float(z[0]), float(z[1])) if z is not None else None,
-        index=int(index) if z is not None and index is not None else None,
-        selected=tuple(int(i) for i in state.get(SELECTED_KEY) or ()),
-        path=tuple((float(x), float(y)) for x, y in path) if len(path) >= 2 else (),
+        z=click.z if click is not None else None,
+        index=click.index if click is not None else None,
+        selected=tuple(selection.selected()),
+        path=tuple(path) if len(path) >= 2 else (),
         window=checked_window(window) if window is not None else None,
-        color_by=state.get(COLOR_BY_KEY) if state.get(COLOR_BY_KEY) in COLOR_CHOICES else None,
-        bubbles=state.get(BUBBLES_KEY) if state.get(BUBBLES_KEY) in BUBBLE_CHOICES else None,
-        prior=bool(prior) if prior is not None else None,
+        color_by=color_by,
+        bubbles=bubbles,
+        prior=prior,
         present=presenter_on(),
     )
 
@@ -78,8 +65,8 @@ def _activate(name: str) -> bool:
     from vae.checkpoint import CheckpointError
     from vae.data import DataError
 
+    from .loaders import model_library
     from .models import activate_library_model
-    from .state import model_library
 
     entry = next((e for e in model_library().list() if e.name == name and e.ok), None)
     if entry is None:
@@ -102,22 +89,15 @@ def apply_view(view: SharedView, whole: bool = False) -> bool:
     """
     if view.model is not None and not _activate(view.model):
         return False  # the selections of an unknown model would point at the wrong points
-    state = st.session_state
     if view.z is not None or whole:
-        state[CLICKED_Z_KEY] = view.z
-        state[CLICKED_INDEX_KEY] = view.index if view.z is not None else None
+        selection.set_clicked(MapClick(view.z, view.index) if view.z is not None else None)
     if view.window is not None or whole:
-        state[MAP_WINDOW_KEY] = list(view.window) if view.window is not None else None
-    if view.color_by is not None:
-        state[COLOR_BY_KEY] = view.color_by
-    if view.bubbles is not None:
-        state[BUBBLES_KEY] = view.bubbles
-    if view.prior is not None:
-        state[PRIOR_KEY] = view.prior
+        selection.set_window(view.window)
+    map_options.set_options(view.color_by, view.bubbles, view.prior)
     if view.selected:
-        state[SELECTED_KEY] = list(view.selected)
+        selection.set_selected(view.selected)
     if view.path:
-        state[PATH_KEY] = [tuple(p) for p in view.path]
+        selection.set_path(view.path)
     if view.present:
         set_presenter(True)
     return True
@@ -127,9 +107,9 @@ def restore_shared_view() -> None:
     """Apply the URL's view once, when the query params differ from what this session last
     applied or wrote; malformed params -> one st.warning, the session's view is kept."""
     params = _url_params()
-    if params == st.session_state.get(APPLIED_KEY):
+    if params == st.session_state.get(SHARE_APPLIED_KEY):
         return
-    st.session_state[APPLIED_KEY] = params
+    st.session_state[SHARE_APPLIED_KEY] = params
     if not params:
         return
     try:
@@ -150,7 +130,7 @@ def write_url() -> None:
     params = encode_view(current_view())
     if params != _url_params():
         st.query_params.from_dict(params)
-    st.session_state[APPLIED_KEY] = params
+    st.session_state[SHARE_APPLIED_KEY] = params
 
 
 def sync_share_params() -> None:
@@ -176,7 +156,6 @@ def sync_share_params() -> None:
 
 
 __all__ = [
-    "SELECTED_KEY",
     "apply_view",
     "current_view",
     "restore_shared_view",

@@ -1,7 +1,7 @@
 """Training glue: start a background TrainingJob, follow it, and turn its result into the active model.
 
 The job itself (runner/job.py) knows nothing of Streamlit; this module keeps the session's run
-in st.session_state["vx_train_run"] and hands a finished model to ui.state.set_active_model.
+in st.session_state["vx_train_run"] and hands a finished model to ui.active_model.set_active_model.
 """
 
 from __future__ import annotations
@@ -19,11 +19,14 @@ from runner.job import JobProgress, Runner, TrainingJob
 from vae import VAE, ModelConfig, TrainConfig
 from vae.data import Dataset
 from vae.metadata import training_metadata
+from vae.scoring import not_a_likelihood
 from vae.train import warm_up
 
-from .state import ActiveModel, new_model_key, set_active_model
+from .active_model import ActiveModel, new_model_key, set_active_model
+from .script_thread import fragment
+from .session_keys import TRAIN_RUN_KEY
+from .text import plain
 
-RUN_KEY = "vx_train_run"
 _LOG = logging.getLogger(__name__)
 
 # Home's quick start. Measured with bench/quick_start.py (1,497 digits, one thread, 10 seeds):
@@ -63,7 +66,7 @@ def start_warm_up() -> threading.Thread:
             from vae.data import load_dataset
 
             start = time.perf_counter()
-            # Not ui.state.cached_dataset (Streamlit's cache wants a script thread): this is for
+            # Not ui.loaders.cached_dataset (Streamlit's cache wants a script thread): this is for
             # the imports (sklearn), after which the page's own load of digits takes ~30 ms.
             load_dataset("digits")
             seconds = warm_up()
@@ -131,8 +134,12 @@ def describe_settings(data: str, model_config: ModelConfig, train_config: TrainC
     """One line naming everything a run was asked to do, as the Train form names it."""
     net = "Conv" if model_config.architecture == "conv" else "MLP"
     widths = ", ".join(map(str, model_config.hidden))
+    likelihood = model_config.likelihood
+    if likelihood == "bernoulli":
+        binarized = train_config.for_model(model_config).dynamic_binarization
+        likelihood += " (binarised)" if binarized else " on grey levels"
     return (
-        f"{data} · {net} {widths} · {model_config.likelihood} · β {train_config.beta:g} · "
+        f"{data} · {net} {widths} · {likelihood} · β {train_config.beta:g} · "
         f"warm-up {train_config.warmup_epochs} · {train_config.epochs} epochs · "
         f"batch {train_config.batch_size} · lr {train_config.lr:g} · seed {train_config.seed}"
     )
@@ -142,6 +149,17 @@ def run_settings(run: TrainRun) -> str:
     """describe_settings() of the run's own configs: what its results came from."""
     return describe_settings(run.dataset_file or run.dataset.name, run.job.model.config,
                              run.job.config)  # fmt: skip
+
+
+def run_likelihood_note(run: TrainRun) -> str | None:
+    """vae.scoring's note for the run's numbers (its test ELBO curve), or None when they are
+    log-likelihoods; a Bernoulli model of binary data trained without binarisation is one."""
+    model_config = run.job.model.config
+    configs = {
+        "model_config": model_config.to_dict(),
+        "train_config": run.job.config.for_model(model_config).to_dict(),
+    }
+    return not_a_likelihood(configs, run.dataset.x_test)
 
 
 def start_run(
@@ -170,7 +188,7 @@ def start_run(
         dataset_file=dataset_file,
         estimate_seconds=estimate_seconds,
     )
-    st.session_state[RUN_KEY] = run
+    st.session_state[TRAIN_RUN_KEY] = run
     return run
 
 
@@ -187,7 +205,7 @@ def _session_connected():
 
 
 def get_run() -> TrainRun | None:
-    return st.session_state.get(RUN_KEY)
+    return st.session_state.get(TRAIN_RUN_KEY)
 
 
 def stop_run() -> None:
@@ -273,7 +291,7 @@ def show_training_status(current_page_title: str) -> None:
     def panel() -> None:
         progress = poll(run)
         if progress.finished:
-            st.caption(f"Training {progress.message}.")
+            st.caption(f"Training {plain(progress.message)}.")
             st.page_link("pages/train.py", label="See the result", icon=":material/done:")
             if alive:  # this fragment was polling: one full rerun turns the polling off
                 st.rerun()
@@ -286,4 +304,4 @@ def show_training_status(current_page_title: str) -> None:
             )
 
     with st.sidebar:
-        st.fragment(panel, run_every=1.0 if alive else None)()
+        fragment(panel, run_every=1.0 if alive else None)()

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from vae.library import safe_model_name
 
+from . import colourings
+
 # Parameter names, short so that links stay short.
 MODEL, Z, SELECTED, PATH, PRESENT = "model", "z", "sel", "path", "present"
 WINDOW, COLOR, BUBBLES, PRIOR, INDEX = "win", "color", "bub", "prior", "i"
@@ -23,14 +25,8 @@ KNOWN_PARAMS = (MODEL, Z, INDEX, SELECTED, PATH, WINDOW, COLOR, BUBBLES, PRIOR, 
 
 # The latent map's options (the widgets of pages/latent_map.py) and their short link codes:
 # plain ASCII, so a link stays readable where "σ" would be percent-encoded.
-COLOR_CHOICES = (
-    "label",
-    "σ (posterior std)",
-    "KL to prior",
-    "reconstruction error",
-    "approximation gap",  # offered once the Inference lab has computed the gaps of a sample
-)
-COLOR_CODES = dict(zip(("label", "sigma", "kl", "recon", "gap"), COLOR_CHOICES, strict=True))
+COLOR_CHOICES = colourings.NAMES
+COLOR_CODES = colourings.CODES
 BUBBLE_CHOICES = ("off", "1σ", "2σ")
 BUBBLE_CODES = dict(zip(("off", "1", "2"), BUBBLE_CHOICES, strict=True))
 

@@ -19,21 +19,22 @@ import io
 import json
 import math
 import os
-import stat
 import struct
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load as _st_load
 from safetensors.torch import save as _st_save
 
 from .config import ConfigError, ModelConfig
 from .device import pick_device
+from .foreign.card import CardError, parse_card
 from .metadata_check import MetadataError, parse_json, quoted, validate_metadata
 from .model import VAE
+from .strict_files import UnsafeFileError, open_regular
 from .version import __version__
 
 FORMAT_NAME = "vae-explorer"
@@ -52,7 +53,9 @@ _DTYPE_CODES = {
     torch.int64: "I64",
     torch.int32: "I32",
     torch.bool: "BOOL",
+    torch.uint8: "U8",
 }
+FOREIGN_TENSORS = ("onnx.encoder", "onnx.decoder")
 
 
 class CheckpointError(ValueError):
@@ -112,6 +115,12 @@ def checkpoint_bytes(model: VAE, metadata: dict[str, Any]) -> bytes:
         "model_config": model.config.to_dict(),
         "metadata": meta,
     }
+    foreign = getattr(model, "onnx_bytes", None)
+    if foreign is not None:
+        document["foreign"] = model.card.to_dict()
+        tensors = {name: torch.frombuffer(bytearray(data), dtype=torch.uint8)
+                   for name, data in zip(FOREIGN_TENSORS, foreign, strict=True)}  # fmt: skip
+        return _st_save(tensors, metadata={FORMAT_KEY: json.dumps(document, allow_nan=False)})
     # Own contiguous CPU copies: safetensors refuses shared or strided storage.
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
     return _st_save(tensors, metadata={FORMAT_KEY: json.dumps(document, allow_nan=False)})
@@ -180,49 +189,18 @@ def remove_quietly(path: Path) -> None:
 
 
 def _open_checked(path: Path, follow_links: bool = True) -> tuple[Any, int]:
-    """Open `path` for reading and return (handle, size) after the type and size checks.
-
-    Only a regular file is read: a FIFO would block the reader forever and a device such as
-    /dev/zero never ends. With follow_links False a symbolic link is refused too (O_NOFOLLOW:
-    checked by the same system call that opens, so it cannot be swapped in between).
-    """
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    if not follow_links:
-        flags |= getattr(os, "O_NOFOLLOW", 0)
+    """Open `path` for reading: (handle, size) after vae.strict_files.open_regular's checks (a
+    regular file within the size cap, opened without blocking; without following a link when
+    `follow_links` is False)."""
     try:
-        fd = os.open(path, flags)
-    except FileNotFoundError:
-        raise CheckpointError(f"no checkpoint at {path}") from None
-    except IsADirectoryError:
-        raise CheckpointError(f"{path} is a folder, not a checkpoint file") from None
-    except OSError as error:
-        if not follow_links and os.path.islink(path):
-            raise CheckpointError(
-                f"{path.name} is a symbolic link, not a checkpoint file"
-            ) from None
-        raise CheckpointError(f"cannot read {path}: {error.strerror or error}") from None
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
-        what = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-        raise CheckpointError(f"{path.name} is {what}, not a checkpoint file")
-    if not follow_links and os.path.islink(path):  # a platform without O_NOFOLLOW
-        os.close(fd)
-        raise CheckpointError(f"{path.name} is a symbolic link, not a checkpoint file")
-    if hasattr(os, "set_blocking"):
-        os.set_blocking(fd, True)
-    handle = os.fdopen(fd, "rb")
-    size = info.st_size
-    if size == 0:
-        handle.close()
-        raise CheckpointError(f"{path.name} is empty")
-    if size > MAX_CHECKPOINT_BYTES:
-        handle.close()
-        raise CheckpointError(
-            f"{path.name} is {size / 2**20:.0f} MB, more than the "
-            f"{MAX_CHECKPOINT_BYTES // 2**20} MB a checkpoint may be"
+        handle, info = open_regular(
+            path, MAX_CHECKPOINT_BYTES, follow_links=follow_links, what="checkpoint file"
         )
-    return handle, size
+    except UnsafeFileError as error:
+        raise CheckpointError(
+            str(error).replace("no checkpoint file at", "no checkpoint at")
+        ) from None
+    return handle, info.st_size
 
 
 def _read_header(handle: Any, size: int, label: str) -> tuple[dict[str, Any], int]:
@@ -261,6 +239,8 @@ def _parse_document(header: dict[str, Any], label: str) -> tuple[ModelConfig, di
     """Validate our JSON document inside the header: (config, metadata incl. model_config).
 
     The metadata returned is validate_metadata()'s: the only form pages and the CLI ever see.
+    A foreign model's metadata has its card under "foreign" (the document's, not whatever the
+    metadata itself says) and a config derived from the card.
     """
     strings = header.get("__metadata__")
     if not isinstance(strings, dict) or not isinstance(strings.get(FORMAT_KEY), str):
@@ -268,6 +248,9 @@ def _parse_document(header: dict[str, Any], label: str) -> tuple[ModelConfig, di
             f"{label} is a safetensors file but not a vae-explorer checkpoint "
             f"(no '{FORMAT_KEY}' metadata)"
         )
+    if not all(isinstance(value, str) for value in strings.values()):
+        # safetensors reads __metadata__ as a map of strings and refuses the file otherwise
+        raise CheckpointError(f"{label} has a corrupt header (__metadata__ holds a non-string)")
     try:
         document = parse_json(strings[FORMAT_KEY], "the metadata")
     except MetadataError as error:
@@ -292,7 +275,23 @@ def _parse_document(header: dict[str, Any], label: str) -> tuple[ModelConfig, di
         metadata = validate_metadata(document["metadata"])
     except MetadataError as error:
         raise CheckpointError(f"{label} has invalid metadata: {error}") from None
+    metadata.pop("foreign", None)
+    if "foreign" in document:
+        card = _foreign_card(document["foreign"], label)
+        config = card.model_config()
+        metadata["foreign"] = card.to_dict()
     return config, {**metadata, "model_config": config.to_dict()}
+
+
+def _foreign_card(raw: Any, label: str):
+    from .data import DATASET_NAMES
+
+    try:
+        return parse_card(raw, DATASET_NAMES)
+    except CardError as error:
+        raise CheckpointError(
+            f"{label} is an imported model with an invalid card: {error}"
+        ) from None
 
 
 def read_metadata(path: str | os.PathLike, follow_links: bool = True) -> dict[str, Any]:
@@ -322,15 +321,74 @@ def read_checkpoint_bytes(path: str | os.PathLike, follow_links: bool = False) -
     return data
 
 
-def _checked_header(handle: Any, size: int, label: str) -> tuple[VAE, dict[str, Any]]:
-    """(model skeleton on the meta device, validated metadata) from a checked header."""
+def verify_checkpoint(path: str | os.PathLike, follow_links: bool = False) -> dict[str, Any]:
+    """The metadata of a checkpoint that load_checkpoint() would accept, or CheckpointError.
+
+    What a listing shows as "ok" must load: besides the header (read_metadata's checks), the
+    tensors are read by the same safetensors parser as load_checkpoint (byte ranges that
+    overlap, leave gaps or do not match shape × dtype are refused) and every weight is checked
+    to be finite, one tensor at a time. The file is read through the descriptor already opened
+    (and checked) where the platform names it, so it cannot be swapped in between.
+    """
+    path = Path(path)
+    handle, size = _open_checked(path, follow_links)
+    with handle:
+        _, metadata = _checked_header(handle, size, path.name)
+        opened = Path(f"/proc/self/fd/{handle.fileno()}")
+        source = opened if opened.exists() else path
+        try:
+            with safe_open(str(source), framework="pt") as tensors:
+                for name in tensors.keys():  # noqa: SIM118 - safe_open is not a mapping
+                    _check_finite(tensors.get_tensor(name), name, path.name)
+        except (SafetensorError, ValueError, RuntimeError, OSError) as error:
+            if isinstance(error, CheckpointError):
+                raise
+            raise CheckpointError(f"{path.name} is corrupt or truncated: {error}") from None
+    return metadata
+
+
+def _check_finite(tensor: torch.Tensor, name: str, label: str) -> None:
+    """A NaN or inf anywhere makes the sum non-finite: a cheap first test, exact second."""
+    if (
+        tensor.is_floating_point()
+        and not torch.isfinite(tensor.sum())
+        and not torch.isfinite(tensor).all()
+    ):
+        raise CheckpointError(f"{label}: {name} holds NaN or infinite values")
+
+
+def _checked_header(handle: Any, size: int, label: str) -> tuple[VAE | None, dict[str, Any]]:
+    """(model skeleton on the meta device, validated metadata) from a checked header; no
+    skeleton for a foreign model (its graphs are checked when loaded)."""
     header, length = _read_header(handle, size, label)
     config, metadata = _parse_document(header, label)
-    with torch.device("meta"):  # shapes only, no memory
-        skeleton = VAE(config)
-    _check_tensor_entries(header, skeleton, label)
+    if "foreign" in metadata:
+        skeleton = None
+        _check_foreign_entries(header, label)
+    else:
+        with torch.device("meta"):  # shapes only, no memory
+            skeleton = VAE(config)
+        _check_tensor_entries(header, skeleton, label)
     _check_declared_size(header, 8 + length, size, label)
     return skeleton, metadata
+
+
+def _check_foreign_entries(header: dict[str, Any], label: str) -> None:
+    """A foreign model holds its two graphs as 1-D uint8 tensors, nothing else."""
+    declared = {k: v for k, v in header.items() if k != "__metadata__"}
+    if sorted(declared) != sorted(FOREIGN_TENSORS):
+        raise CheckpointError(
+            f"{label} is an imported model but holds {', '.join(sorted(declared)[:5]) or 'no'} "
+            f"tensors instead of {' and '.join(FOREIGN_TENSORS)}"
+        )
+    for name, entry in declared.items():
+        shape = entry.get("shape") if isinstance(entry, dict) else None
+        if (
+            not isinstance(entry, dict)
+            or entry.get("dtype") != "U8"
+            or not (isinstance(shape, list) and len(shape) == 1)
+        ):
+            raise CheckpointError(f"{label}: {name} must be the bytes of an ONNX graph")
 
 
 def _check_declared_size(header: dict[str, Any], data_start: int, size: int, label: str) -> None:
@@ -398,14 +456,10 @@ def load_checkpoint(
         tensors = _st_load(data)
     except (SafetensorError, ValueError, RuntimeError) as error:
         raise CheckpointError(f"{label} is corrupt or truncated: {error}") from None
+    if skeleton is None:
+        return _load_foreign(tensors, metadata, label), metadata
     for name, tensor in tensors.items():
-        # A NaN or inf anywhere makes the sum non-finite: a cheap first test, exact second.
-        if (
-            tensor.is_floating_point()
-            and not torch.isfinite(tensor.sum())
-            and not torch.isfinite(tensor).all()
-        ):
-            raise CheckpointError(f"{label}: {name} holds NaN or infinite values")
+        _check_finite(tensor, name, label)
     # The skeleton takes the file's tensors as they are (assign=True): no second copy and no
     # random initialisation that would be overwritten; the file's size bounds the memory.
     try:
@@ -416,12 +470,46 @@ def load_checkpoint(
     return model, metadata
 
 
+def foreign_parts(data: bytes, label: str = "the upload") -> dict[str, bytes] | None:
+    """{"encoder", "decoder", "card"} bytes of a foreign model's checkpoint, None for a native
+    one; CheckpointError for a file that is neither. Nothing is run: an upload's graphs go to
+    the upload sandbox from here, never to onnxruntime in the server."""
+    header, length = _read_header(io.BytesIO(data), len(data), label)
+    _, metadata = _parse_document(header, label)
+    if "foreign" not in metadata:
+        return None
+    _check_foreign_entries(header, label)
+    _check_declared_size(header, 8 + length, len(data), label)
+    try:
+        tensors = _st_load(data)
+    except (SafetensorError, ValueError, RuntimeError) as error:
+        raise CheckpointError(f"{label} is corrupt or truncated: {error}") from None
+    encoder, decoder = (tensors[name].numpy().tobytes() for name in FOREIGN_TENSORS)
+    card = json.dumps(metadata["foreign"]).encode()
+    return {"encoder": encoder, "decoder": decoder, "card": card}
+
+
+def _load_foreign(tensors: dict[str, torch.Tensor], metadata: dict[str, Any], label: str):
+    from .data import DATASET_NAMES
+    from .foreign.graph import GraphError
+    from .foreign.model import ForeignVAE
+
+    card = parse_card(metadata["foreign"], DATASET_NAMES)
+    encoder, decoder = (tensors[name].numpy().tobytes() for name in FOREIGN_TENSORS)
+    try:
+        return ForeignVAE(encoder, decoder, card)
+    except GraphError as error:
+        raise CheckpointError(f"{label} holds a graph this app does not run: {error}") from None
+
+
 __all__ = [
     "MAX_CHECKPOINT_BYTES",
     "CheckpointError",
     "checkpoint_bytes",
+    "foreign_parts",
     "load_checkpoint",
     "read_checkpoint_bytes",
     "read_metadata",
     "save_checkpoint",
+    "verify_checkpoint",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, get_args
 
 Architecture = Literal["mlp", "conv"]
@@ -117,7 +117,12 @@ class TrainConfig:
     final_lr_fraction: float = 0.05
     beta: float = 1.0  # weight of KL: 1 is the true ELBO, other values give a beta-VAE
     warmup_epochs: int = 0  # KL weight ramps linearly from 0 to beta over these epochs
-    dynamic_binarization: bool = False  # resample x ~ Bernoulli(pixels) each batch (MNIST protocol)
+    # Dynamic binarisation (the literature's protocol for Bernoulli VAEs): each time an example
+    # is used, a fresh x ~ Bernoulli(pixels) is drawn, and the test set is scored over such
+    # draws. A Bernoulli p(x|z) is a distribution over binary x: on grey levels as they are, its
+    # ELBO and log p(x) are not log-likelihoods of anything. For a Bernoulli likelihood only
+    # (`for_model` turns it off for a Gaussian one); False reproduces the grey-level training.
+    dynamic_binarization: bool = True
     seed: int = 0
     device: str = "auto"  # "auto" picks CUDA, then MPS, then CPU
     test_every: int = 1  # evaluate the test set every this many epochs
@@ -136,11 +141,21 @@ class TrainConfig:
         _check_int("test_every", self.test_every, 1, 10_000)
         _check_int("snapshot_size", self.snapshot_size, 1, 1_000_000)
 
+    def for_model(self, model: ModelConfig) -> TrainConfig:
+        """This config as it trains `model`: binarisation applies to a Bernoulli p(x|z) only
+        (a Gaussian likelihood is a density over real values, which binary draws are not)."""
+        binarize = self.dynamic_binarization and model.likelihood == "bernoulli"
+        return replace(self, dynamic_binarization=binarize)
+
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Rebuild from to_dict()'s output. Without a dynamic_binarization key the config is
+        read as a grey-level training (False), the only kind there was before the flag."""
+        if isinstance(data, dict) and "dynamic_binarization" not in data:
+            data = {**data, "dynamic_binarization": False}
         return _from_plain(cls, data)
 
 

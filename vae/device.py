@@ -40,6 +40,19 @@ def interactive_threads(cpu_count: int | None = None) -> int:
     return 1 if cores <= 2 else cores - 1
 
 
+def use_interactive_threads() -> int:
+    """Put the calling thread on interactive_threads() intra-op threads; returns that number.
+
+    torch's count is per thread (OpenMP) and a fresh thread starts from torch's default (the
+    core count), so every thread that does a page's work calls this first: the app server runs
+    each script run, and each fragment run, on a thread of its own.
+    """
+    threads = interactive_threads()
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return threads
+
+
 def threads_for_work(macs_per_step: int) -> int | None:
     """1 when each step is too small to split across CPU threads, else None (torch's default)."""
     return 1 if macs_per_step < SMALL_STEP_MACS else None

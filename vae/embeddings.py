@@ -18,6 +18,7 @@ from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
 MAX_TSNE_POINTS = 3000  # a few seconds of Barnes-Hut t-SNE on 2 CPU cores
 TSNE_ITERATIONS = 500
+MIN_POINTS = 5  # t-SNE's perplexity and a k-NN score need a few points
 PCA_BEFORE_TSNE = 50  # the usual preprocessing (van der Maaten & Hinton 2008): denoise, speed up
 
 
@@ -48,14 +49,26 @@ def subsample_indices(n: int, max_points: int = MAX_TSNE_POINTS, seed: int = 0) 
 
 
 def pca_2d(x: np.ndarray) -> tuple[np.ndarray, float]:
-    """(n, D) -> (n, 2) principal-component scores and the share of variance they explain."""
+    """(n, D) -> (n, 2) principal-component scores and the share of variance they explain.
+
+    Data of one feature have one component: the second coordinate is then 0 (all of the
+    variance is explained by the first)."""
+    x = _two_columns(np.asarray(x, dtype=np.float32))
     pca = PCA(n_components=2, random_state=0).fit(x)
-    return pca.transform(x).astype(np.float32), float(pca.explained_variance_ratio_.sum())
+    explained = float(np.nan_to_num(pca.explained_variance_ratio_).sum())
+    return pca.transform(x).astype(np.float32), explained
+
+
+def _two_columns(x: np.ndarray) -> np.ndarray:
+    """(n, D) as is when D >= 2, else with a column of zeros: a plane needs two axes."""
+    if x.shape[1] >= 2:
+        return x
+    return np.hstack([x, np.zeros((len(x), 2 - x.shape[1]), dtype=x.dtype)])
 
 
 def tsne_2d(x: np.ndarray, perplexity: float = 30.0, seed: int = 0) -> np.ndarray:
     """(n, D) -> (n, 2) t-SNE (Barnes-Hut, PCA init), after PCA to 50 dimensions when D > 50."""
-    x = np.asarray(x, dtype=np.float32)
+    x = _two_columns(np.asarray(x, dtype=np.float32))  # its PCA initialisation needs two
     if x.shape[1] > PCA_BEFORE_TSNE and len(x) > PCA_BEFORE_TSNE:
         x = PCA(n_components=PCA_BEFORE_TSNE, random_state=seed).fit_transform(x)
     # perplexity must be below n; tiny sets (tests) get a proportionate one.
@@ -86,8 +99,8 @@ def compute_embeddings(
     mu = np.asarray(mu, dtype=np.float32)
     if len(x) != len(mu):
         raise ValueError(f"x has {len(x)} rows but mu has {len(mu)}")
-    if len(x) < 5:
-        raise ValueError("at least 5 points are needed to compare embeddings")
+    if len(x) < MIN_POINTS:
+        raise ValueError(f"at least {MIN_POINTS} points are needed to compare embeddings")
     indices = subsample_indices(len(x), max_points, seed)
     sub = x[indices]
     if progress:
@@ -157,6 +170,7 @@ def knn_scores(
 
 __all__ = [
     "MAX_TSNE_POINTS",
+    "MIN_POINTS",
     "Embeddings",
     "compute_embeddings",
     "knn_field",

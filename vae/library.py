@@ -10,6 +10,7 @@ removes such leftovers once they are clearly abandoned (see remove_stale_temp_fi
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import re
 import stat
@@ -26,11 +27,12 @@ from .checkpoint import (
     fsync_dir,
     load_checkpoint,
     read_checkpoint_bytes,
-    read_metadata,
     remove_quietly,
+    verify_checkpoint,
     write_temp,
 )
 from .model import VAE
+from .strict_files import FileVersion, VersionCache
 
 MAX_NAME_LENGTH = 80
 _ALLOWED = re.compile(r"[A-Za-z0-9 _.\-]+")
@@ -63,6 +65,7 @@ class ModelEntry:
     error: str | None = None  # why the file cannot be used, None when it is a valid checkpoint
     mtime: float = 0.0  # seconds since the epoch; changes when the file is replaced
     size: int = 0  # bytes
+    epochs: int = 0  # epochs trained (the history itself is not listed: it can be 120k values)
 
     @property
     def ok(self) -> bool:
@@ -100,6 +103,42 @@ def safe_model_name(name: str) -> str:
     if stripped.split(".")[0].strip().upper() in _RESERVED:
         raise ValueError(f"{stripped!r} is a reserved file name on Windows; choose another name")
     return stripped
+
+
+# One check per file version for every listing of every session (a page visit lists the
+# library): a file is read in full once when it changes, never once per visit.
+_VERIFIED: VersionCache[dict[str, Any]] = VersionCache(capacity=512)
+
+
+def _listed_metadata(path: Path, info: os.stat_result) -> dict[str, Any]:
+    """What a listing holds of a checkpoint that loads: its metadata without the history (a
+    count of epochs stands for it), shared by every listing of this file version; the
+    refusal (CheckpointError) of one that would not load."""
+
+    def verify() -> dict[str, Any]:
+        metadata = verify_checkpoint(path, follow_links=False)
+        history = metadata.pop("history", None) or []
+        return {**metadata, "epochs": len(history)}
+
+    return _VERIFIED.get(FileVersion.of(path, info), verify)
+
+
+def _entry(name: str, path: Path, listed: dict[str, Any], error: str | None,
+           info: os.stat_result) -> ModelEntry:  # fmt: skip
+    metadata = {k: v for k, v in listed.items() if k != "epochs"}
+    epochs = int(listed.get("epochs", 0))
+    return ModelEntry(name, path, metadata, error, info.st_mtime, info.st_size, epochs)
+
+
+def _newest_first(entry: ModelEntry) -> float:
+    """When the model was made: its `created` time, but never later than the file itself (a
+    forged "9999-…" or "\uffff…" cannot pin a model to the top), else the file's time."""
+    created = entry.metadata.get("created")
+    try:
+        when = dt.datetime.fromisoformat(created).timestamp() if isinstance(created, str) else None
+    except (ValueError, OverflowError, OSError):
+        when = None
+    return entry.mtime if when is None else min(when, entry.mtime)
 
 
 def default_library_root() -> Path:
@@ -150,18 +189,13 @@ class ModelLibrary:
                 entries.append(ModelEntry(name, path, {}, error, info.st_mtime, info.st_size))
                 continue
             try:
-                metadata, error = read_metadata(path, follow_links=False), None
+                metadata, error = _listed_metadata(path, info), None
             except CheckpointError as failure:
                 if not os.path.lexists(path):
                     continue  # deleted while we read it: not a broken file
                 metadata, error = {}, str(failure)
-            entries.append(ModelEntry(name, path, metadata, error, info.st_mtime, info.st_size))
-
-        def newest_first(entry: ModelEntry) -> tuple[str, float]:
-            created = entry.metadata.get("created")
-            return (created if isinstance(created, str) else "", entry.mtime)
-
-        return sorted(entries, key=newest_first, reverse=True)
+            entries.append(_entry(name, path, metadata, error, info))
+        return sorted(entries, key=_newest_first, reverse=True)
 
     def names(self) -> list[str]:
         """Names of the valid models, newest first."""
@@ -201,8 +235,7 @@ class ModelLibrary:
             info = path.lstat()
         except OSError:
             raise CheckpointError(f"there is no model called {name!r} in {self.root}") from None
-        return ModelEntry(path.name[: -len(SUFFIX)], path, read_metadata(path, follow_links=False),
-                          None, info.st_mtime, info.st_size)  # fmt: skip
+        return _entry(path.name[: -len(SUFFIX)], path, _listed_metadata(path, info), None, info)
 
     def delete(self, name: str) -> None:
         path = self.path_for(name)

@@ -47,13 +47,35 @@ def training_metadata(
         "dataset_file": dataset_file,
         "preprocessing": dict(dataset.preprocessing),
         "model_config": model.config.to_dict(),
-        "train_config": config.to_dict(),
+        "train_config": config.for_model(model.config).to_dict(),  # what the trainer did
         "history": [dict(h) for h in result.history],
         "test_metrics": dict(test_metrics),
         "vae_version": __version__,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "device": describe_device(torch.device(result.device)),
         **extra,
+    }
+
+
+def imported_metadata(
+    name: str, card: Any, report: dict[str, Any], sources: dict[str, str]
+) -> dict[str, Any]:
+    """The metadata of a foreign model (vae/foreign) as it enters the library.
+
+    card: its vae.foreign.card.Card; report: what the import's probes measured; sources: the
+    file names it came from ({"encoder": ..., "decoder": ..., "card": ...}). Its data is the
+    card's built-in dataset, or the user's own file (named by nobody: whoever opens the model
+    supplies it, as for a model trained on an upload).
+    """
+    return {
+        "name": name,
+        "dataset": card.dataset or "your data",
+        "dataset_source": "builtin" if card.dataset else "upload",
+        "dataset_file": None if card.dataset else "the data the model was trained on",
+        "train_config": {"dynamic_binarization": card.binarized},
+        "imported": {"format": "onnx", "probes": dict(report), "files": dict(sources)},
+        "vae_version": __version__,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
 
 
@@ -84,4 +106,10 @@ def builtin_dataset(metadata: dict[str, Any], choices: tuple[str, ...]) -> str |
     return name
 
 
-__all__ = ["builtin_dataset", "dataset_file", "last_test_metrics", "training_metadata"]
+__all__ = [
+    "builtin_dataset",
+    "dataset_file",
+    "imported_metadata",
+    "last_test_metrics",
+    "training_metadata",
+]

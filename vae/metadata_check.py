@@ -9,11 +9,11 @@ always call `.get` on them. Every refusal quotes at most QUOTE_CHARS of the offe
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from typing import Any
 
 from .config import TrainConfig
+from .strict_files import check_text, strict_json
 
 MAX_TEXT_CHARS = 1_000  # one string value (a file name, a date, a device label)
 MAX_KEY_CHARS = 64  # one key of any mapping
@@ -25,6 +25,11 @@ MAX_DEPTH = 6  # nesting of mappings and lists below the metadata itself
 MAX_MAGNITUDE = 1e15
 MAX_INTEGER = 2**53  # the largest integer a JavaScript number (the browser) holds exactly
 QUOTE_CHARS = 60
+# Every number, text, null, list and mapping of the document counts as one value. A real
+# history is about 12 values per epoch (10,000 epochs at most); 7 M zeros also fit in the
+# 16 MB header, and took every listing 2-3 s per file to parse and walk.
+MAX_VALUES = 250_000
+MAX_HEADER_TEXT = 16 * 1024 * 1024  # the header holds the metadata document as one string
 
 TEXT_FIELDS = ("name", "dataset", "dataset_file", "dataset_source", "data_file", "vae_version",
                "created", "device")  # fmt: skip
@@ -48,30 +53,15 @@ def quoted(value: Any, limit: int = QUOTE_CHARS) -> str:
     return text if len(text) <= limit else f"{text[:limit]}…"
 
 
-def parse_json(text: str | bytes, what: str) -> Any:
-    """json.loads for untrusted text: NaN/Infinity refused, deep nesting a MetadataError.
-
-    Python's parser recurses once per nesting level, so a document nested 100k deep raises
-    RecursionError; it is caught here, at the parse boundary, and the depth then checked
-    without recursion before anything walks the result (comparing or printing a value nested
-    a few hundred deep recurses too). Long lists are refused first, from their lengths alone,
-    so that the depth walk stays short.
-    """
-
-    def refuse_constant(name: str) -> Any:
-        raise MetadataError(f"{what} holds {name}, which is not a number JSON allows")
-
-    try:
-        value = json.loads(text, parse_constant=refuse_constant)
-    except RecursionError:
-        raise MetadataError(f"{what} is nested too deeply (more than {MAX_DEPTH} levels)") from None
-    except (UnicodeDecodeError, ValueError) as error:
-        if isinstance(error, MetadataError):
-            raise
-        raise MetadataError(f"{what} is not valid JSON") from None
+def parse_json(text: str | bytes, what: str, max_text: int = MAX_HEADER_TEXT) -> Any:
+    """vae.strict_files.strict_json for a checkpoint's JSON, every refusal a MetadataError: at
+    most MAX_VALUES values in all (counted before anything is built), no NaN/Infinity, valid
+    Unicode, and nesting within the metadata's depth (a document nested 100k deep is caught at
+    the parse: RecursionError never escapes). Long lists are refused by their lengths too, so
+    that a message can say which list."""
+    value = strict_json(text, what, max_values=MAX_VALUES, max_depth=MAX_DEPTH + 3,
+                        max_text=max_text, error=MetadataError)  # fmt: skip
     _check_lengths(value, what)
-    if nesting_depth(value) > MAX_DEPTH + 3:  # the document wraps the metadata 1-2 levels deep
-        raise MetadataError(f"{what} is nested too deeply (more than {MAX_DEPTH} levels)")
     return value
 
 
@@ -91,19 +81,6 @@ def _check_lengths(document: Any, what: str) -> None:
                     )
                 below.extend(item.values() if isinstance(item, dict) else item)
         level = below
-
-
-def nesting_depth(value: Any) -> int:
-    """How deep mappings and lists nest in `value`, without recursion."""
-    deepest, stack = 0, [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            item = list(item.values())
-        if isinstance(item, list):
-            deepest = max(deepest, depth + 1)
-            stack.extend((child, depth + 1) for child in item)
-    return deepest
 
 
 def validate_metadata(raw: Any) -> dict[str, Any]:
@@ -156,6 +133,7 @@ def _check_plain(value: Any, where: str, depth: int) -> None:
             raise MetadataError(
                 f"{where} is {len(value):,} characters long; at most {MAX_TEXT_CHARS:,}"
             )
+        check_text(value, where, MAX_TEXT_CHARS, MetadataError)
     elif isinstance(value, bool) or value is None:
         pass
     elif isinstance(value, int):
@@ -172,6 +150,7 @@ def _check_plain(value: Any, where: str, depth: int) -> None:
             for key, item in value.items():
                 if len(key) > MAX_KEY_CHARS:
                     raise MetadataError(f"{where} has a key of {len(key):,} characters")
+                check_text(key, f"a key of {where}", MAX_KEY_CHARS, MetadataError)
                 _check_plain(item, f"{where}.{key}", depth + 1)
         else:
             for item in value:
@@ -211,4 +190,4 @@ def _kind(value: Any) -> str:
     return "null" if value is None else f"a {type(value).__name__}"
 
 
-__all__ = ["MetadataError", "nesting_depth", "parse_json", "quoted", "validate_metadata"]
+__all__ = ["MetadataError", "parse_json", "quoted", "validate_metadata"]

@@ -30,8 +30,9 @@ def density_figure(
         shared_yaxes=True,
         horizontal_spacing=0.08,
         subplot_titles=(
-            "aggregate posterior log q(z)",
-            "log q(z) / p(z)  (blue: q below the prior)",
+            # Two short lines each: on one, they ran into each other at 1000 px.
+            "aggregate posterior<br>log q(z)",
+            "log q(z) / p(z)<br>(blue: q below the prior)",
         ),
     )
     floor = np.maximum(grid.log_q, grid.log_p.min() - 5)  # keep empty regions on the scale
@@ -108,7 +109,7 @@ def density_figure(
     fig.update_yaxes(scaleanchor="x2", scaleratio=1, row=1, col=2)
     fig.update_layout(
         height=height,
-        margin=dict(l=10, r=10, t=40, b=10),
+        margin=dict(l=10, r=10, t=round(4 * font_size), b=10),
         font=dict(size=font_size),
         legend=dict(orientation="h", y=-0.15),
         plot_bgcolor="white",

@@ -1,4 +1,6 @@
-"""Exports: the latent coordinates of a dataset as CSV, decoded grids and sample galleries as PNG."""
+"""Exports: the latent coordinates of a dataset as CSV, decoded grids and sample galleries as
+PNG, an interpolation as a strip (PNG) or an animation (GIF) sized for a slide, with its t
+values and an optional label drawn in."""
 
 from __future__ import annotations
 
@@ -7,8 +9,14 @@ import io
 from collections.abc import Sequence
 
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
-from .plots import display_factor, image_grid, to_png_bytes
+from .plots import display_factor, image_grid, to_png_bytes, to_uint8
+
+SLIDE_PICTURE_PX = 512  # the GIF's picture: a slide's worth, whatever the image's own size
+STRIP_TILE_PX = 224  # each frame of the strip (8 frames: 1,850 px, a slide's width)
+LABEL_CHARS = 80  # a label longer than this is cut (it is one line over the picture)
+_TEXT_SHARE = 0.09  # the text's height, relative to the picture it labels
 
 
 def latent_csv(
@@ -92,4 +100,113 @@ def gallery_png(images: np.ndarray, image_shape: tuple[int, int], cols: int, gap
     return to_png_bytes(image_grid(tiles, gap=gap), scale=display_factor(image_shape, 56))
 
 
-__all__ = ["gallery_png", "grid_png", "latent_csv"]
+def picture(x: np.ndarray, image_shape: tuple[int, int], pixels: int) -> Image.Image:
+    """One flattened example (D,) -> a greyscale picture at least `pixels` on its larger side,
+    upscaled nearest-neighbour by a whole factor. Values in [0, 1] are drawn as they are
+    (decoded Bernoulli means); others (Gaussian means of standardised data) are stretched to
+    the full range, so that contrast survives."""
+    h, w = image_shape
+    arr = np.asarray(x, dtype=np.float32).reshape(h, w)
+    finite = arr[np.isfinite(arr)]
+    if finite.size and (finite.min() < -0.05 or finite.max() > 1.05):
+        span = float(finite.max() - finite.min()) or 1.0
+        arr = (arr - finite.min()) / span
+    scale = max(1, -(-pixels // max(h, w)))
+    return Image.fromarray(to_uint8(arr), mode="L").resize((w * scale, h * scale), Image.NEAREST)
+
+
+def _font(height: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.load_default(size=max(12, height))
+
+
+def _clean(label: str | None) -> str:
+    """A label as one printable line (it is drawn, never interpreted)."""
+    text = " ".join("".join(c if c.isprintable() else " " for c in (label or "")).split())
+    return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
+
+
+def _labelled(tile: Image.Image, caption: str, title: str = "") -> Image.Image:
+    """`tile` on white with `caption` centred under it and `title` (if any) over it."""
+    size = max(12, round(_TEXT_SHARE * tile.height))
+    band = round(1.6 * size)
+    top = band if title else 0
+    out = Image.new("L", (tile.width, top + tile.height + band), 255)
+    out.paste(tile, (0, top))
+    draw = ImageDraw.Draw(out)
+    font = _font(size)
+    if title:
+        draw.text((tile.width / 2, band / 2), title, fill=0, font=font, anchor="mm")
+    draw.text((tile.width / 2, top + tile.height + band / 2), caption, fill=0, font=font,
+              anchor="mm")  # fmt: skip
+    return out
+
+
+def t_label(t: float) -> str:
+    """How a frame's place on the path is written: t = 0 at the first waypoint, 1 at the last."""
+    return f"t = {t:.2f}"
+
+
+def interpolation_strip_png(
+    images: np.ndarray,
+    ts: Sequence[float],
+    image_shape: tuple[int, int],
+    label: str | None = None,
+    tile: int = STRIP_TILE_PX,
+    gap: int = 8,
+) -> bytes:
+    """K frames (K, D) along a path, side by side, each `tile` px with its t under it, and the
+    label (if any) over the strip: a picture for a slide."""
+    if len(images) != len(ts):
+        raise ValueError(f"{len(images)} frames for {len(ts)} t values")
+    tiles = [
+        _labelled(picture(x, image_shape, tile), t_label(t))
+        for x, t in zip(images, ts, strict=True)
+    ]
+    w, h = tiles[0].size
+    title = _clean(label)
+    size = max(12, round(_TEXT_SHARE * tiles[0].width))
+    top = round(1.8 * size) if title else 0
+    strip = Image.new("L", (len(tiles) * (w + gap) - gap, top + h), 255)
+    for i, frame in enumerate(tiles):
+        strip.paste(frame, (i * (w + gap), top))
+    if title:
+        ImageDraw.Draw(strip).text((8, top / 2), title, fill=0, font=_font(size), anchor="lm")
+    buffer = io.BytesIO()
+    strip.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def interpolation_gif(
+    images: np.ndarray,
+    ts: Sequence[float],
+    image_shape: tuple[int, int],
+    label: str | None = None,
+    pixels: int = SLIDE_PICTURE_PX,
+    frame_ms: int = 50,
+) -> bytes:
+    """K frames (K, D) along a path as a looping GIF, played forwards then back: each picture
+    at least `pixels` px, its t under it, the label (if any) over it."""
+    if len(images) != len(ts):
+        raise ValueError(f"{len(images)} frames for {len(ts)} t values")
+    title = _clean(label)
+    frames = [
+        _labelled(picture(x, image_shape, pixels), t_label(t), title).convert("P")
+        for x, t in zip(images, ts, strict=True)
+    ]
+    frames = frames + frames[-2:0:-1]  # ping-pong: the loop has no jump back to the start
+    buffer = io.BytesIO()
+    frames[0].save(
+        buffer, format="GIF", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0
+    )
+    return buffer.getvalue()
+
+
+__all__ = [
+    "gallery_png",
+    "grid_png",
+    "interpolation_gif",
+    "interpolation_strip_png",
+    "latent_csv",
+    "picture",
+    "t_label",
+]

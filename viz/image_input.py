@@ -17,7 +17,7 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 MAX_UPLOAD_BYTES = 10 * 2**20  # a phone photo is 2-5 MB
 # Checked on the header, before any pixel is decoded: 40 MP is any camera's photo. PIL's own
@@ -27,6 +27,15 @@ FORMATS = ("PNG", "JPEG")
 # Of the stretched range: fainter than this is not content (JPEG noise, paper darker than the
 # border, as in a photo of a sheet on a table). Used alike on the training images and uploads.
 INK_THRESHOLD = 0.25
+# frame() pads the content to the model's aspect: a 1 x 16,000 line would pad to 17,778^2
+# floats (1.3 GB), a 1,000,000 x 1 one to 3.6 TiB. Content longer than this many output
+# pixels' worth is first reduced by area averaging, so the canvas has at most about
+# (CONTENT_OVERSAMPLING * longer output side / fill)^2 pixels, whatever the input.
+CONTENT_OVERSAMPLING = 16
+# Bytes per input pixel that decoding may hold at once: PIL's decoded image and its RGBA
+# conversion (4 + 4), the composite over white (4), grey (1), float32 brightness and ink
+# (4 + 4), and the comparisons and crop of _content_box and frame (about 4): rounded up.
+DECODE_BYTES_PER_PIXEL = 32
 
 
 class ImageInputError(ValueError):
@@ -99,7 +108,8 @@ def read_picture(data: bytes) -> np.ndarray:
                     f"the picture is {width}x{height} = {width * height:,} pixels; at most "
                     f"{MAX_UPLOAD_PIXELS:,} are accepted: make it smaller"
                 )
-            return _brightness(image)
+            # A phone stores a portrait photo as landscape with an EXIF note to turn it.
+            return _brightness(ImageOps.exif_transpose(image))
     except ImageInputError:
         raise
     except Image.DecompressionBombError as err:
@@ -108,10 +118,32 @@ def read_picture(data: bytes) -> np.ndarray:
         raise ImageInputError(f"the file is not a readable PNG or JPEG image ({err})") from err
 
 
+def picture_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from the header alone; ImageInputError for what read_picture refuses."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.size
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        raise ImageInputError(f"the file is not a readable PNG or JPEG image ({err})") from err
+
+
+def decode_memory(width: int, height: int, image_shape: tuple[int, int],
+                  framing: Framing = DEFAULT_FRAMING) -> int:  # fmt: skip
+    """Bytes picture_to_input() allocates at most for a width x height picture: the decoded
+    picture's steps, and frame()'s padded canvas (bounded by CONTENT_OVERSAMPLING)."""
+    side = CONTENT_OVERSAMPLING * max(image_shape) / framing.fill
+    canvas = (side + 1) ** 2 * 4 * 2  # the canvas and PIL's copy of it
+    return int(width * height * DECODE_BYTES_PER_PIXEL + canvas)
+
+
 def _brightness(image: Image.Image) -> np.ndarray:
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        values = np.asarray(image.convert("I"), dtype=np.float64)
-        return np.clip(values / 65535.0, 0, 1).astype(np.float32)
+        raw = np.asarray(image.convert("I"), dtype=np.float64)
+        values = np.clip(raw / 65535.0, 0, 1).astype(np.float32)
+        transparent = image.info.get("transparency")
+        if isinstance(transparent, int):  # a 16-bit grey PNG's tRNS: one grey level is clear
+            values[raw == transparent] = 1.0  # on white, as every transparent pixel
+        return values
     if image.mode == "P":
         image = image.convert("RGBA")  # applies a transparent palette entry, if any
     if image.mode in ("LA", "RGBA", "PA") or "transparency" in image.info:
@@ -155,6 +187,7 @@ def frame(ink: np.ndarray, image_shape: tuple[int, int], framing: Framing) -> np
     paper = float(np.median(edge))
     if 0 < paper < 0.5:
         content = np.clip((content - paper) / (1 - paper), 0.0, 1.0)
+    content = _reduced(content, CONTENT_OVERSAMPLING * max(h, w))
     ch, cw = content.shape
     # The padded canvas has the model's aspect; the content's longer side (relative to the
     # frame) is `fill` of it.
@@ -173,6 +206,23 @@ def picture_to_input(
 ) -> np.ndarray:
     """Uploaded PNG/JPEG bytes -> the model's input (H*W,) float32 in [0, 1]."""
     return frame(to_ink(read_picture(data)), image_shape, framing).ravel()
+
+
+def _reduced(content: np.ndarray, longest: int) -> np.ndarray:
+    """`content` reduced by area averaging so that its longer side is at most `longest` pixels,
+    the aspect kept; as it is when already that small. A side cannot shrink below one pixel:
+    the ink is then weighed down by what that pixel stands for (a line 0.03 px thin once
+    reduced is one pixel at 3 %), so the framed result is the one the full canvas gives."""
+    ch, cw = content.shape
+    factor = longest / max(ch, cw)
+    if factor >= 1:
+        return content
+    width, height = max(1, round(cw * factor)), max(1, round(ch * factor))
+    reduced = Image.fromarray(np.ascontiguousarray(content), mode="F").resize(
+        (width, height), Image.BOX
+    )
+    weight = min(1.0, ch * factor / height) * min(1.0, cw * factor / width)
+    return np.asarray(reduced, dtype=np.float32) * np.float32(weight)
 
 
 def _content_box(img: np.ndarray, threshold: float) -> tuple[int, int, int, int] | None:

@@ -6,14 +6,12 @@ The same picture can sit beside the latent map (same axes) or under it (same plo
 from __future__ import annotations
 
 import base64
-import io
 
 import numpy as np
 import plotly.graph_objects as go
-from PIL import Image
 from plotly.subplots import make_subplots
 
-from .plots import to_uint8
+from .plots import png_bytes, to_uint8
 
 
 def pin_image(
@@ -107,13 +105,6 @@ def latent_mosaic(
     return rgba, x_extent, y_extent
 
 
-def png_bytes(image: np.ndarray) -> bytes:
-    """uint8 (H, W) grey or (H, W, 3|4) colour -> PNG bytes."""
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(image)).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def data_uri(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode()
 
@@ -205,17 +196,18 @@ def manifold_beside_map(
     fig.update_yaxes(title="z₂", row=1, col=1)
     fig.update_layout(
         height=height,
-        margin=dict(l=10, r=10, t=30, b=10),
+        margin=dict(l=10, r=10, t=round(4 * font_size), b=10),
         plot_bgcolor="white",
         font=dict(size=font_size),
         showlegend=False,
         hovermode="closest",
         dragmode="zoom",
+        # Each title on two short lines: on one, they ran into each other at 1000 px.
         annotations=[
             dict(text=t, x=x, y=1.0, xref="paper", yref="paper", yanchor="bottom", showarrow=False)
             for t, x in (
-                ("latent map: test-set means μ", 0.24),
-                ("decoded E[x | z] on the grid", 0.76),
+                ("latent map:<br>test-set means μ", 0.24),
+                ("decoded E[x | z]<br>on the grid", 0.76),
             )
         ],
     )

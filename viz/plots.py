@@ -125,6 +125,15 @@ def image_grid(images: np.ndarray, gap: int = 1, gap_value: float = 1.0) -> np.n
     return out
 
 
+def png_bytes(image: np.ndarray | Image.Image) -> bytes:
+    """A picture as PNG bytes: uint8 (H, W) grey or (H, W, 3|4) colour, or a PIL image."""
+    if not isinstance(image, Image.Image):
+        image = Image.fromarray(np.ascontiguousarray(image))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def to_png_bytes(image: np.ndarray, scale: int = 1) -> bytes:
     """(H, W) floats in [0, 1] -> greyscale PNG bytes, upscaled by `scale` (nearest-neighbour).
 
@@ -133,11 +142,7 @@ def to_png_bytes(image: np.ndarray, scale: int = 1) -> bytes:
     image = np.asarray(image, dtype=np.float32)
     if image.ndim != 2:
         raise ValueError(f"expected a (H, W) image, got shape {image.shape}")
-    pixels = to_uint8(image)
-    buffer = io.BytesIO()
-    # (H, W) uint8 is saved as 8-bit greyscale (mode "L").
-    Image.fromarray(upscale(pixels, scale)).save(buffer, format="PNG")
-    return buffer.getvalue()
+    return png_bytes(upscale(to_uint8(image), scale))  # (H, W) uint8: 8-bit greyscale ("L")
 
 
 def bubble_sketch(

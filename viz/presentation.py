@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import copy
 
-PRESENTER_FONT_PX = 18  # the smallest text on a projected figure
+PRESENTER_FONT_PX = 24  # the smallest text on a projected figure: legible from a hall's back row
+PRESENTER_MARKER_SCALE = 1.6  # markers on a projector, relative to their size on a laptop
 PRESENTER_TEXT_COLOR = "#000000"
 PRESENTER_GRID_COLOR = "#bdbdbd"
 # Trace keys that may hold fonts (directly or in a colour bar); data arrays are never touched.
@@ -59,15 +60,18 @@ def _colorbar(colorbar: dict, minimum: int) -> None:
 _SCALED_TYPES = ("heatmap", "contour", "surface", "histogram2d", "histogram2dcontour")
 
 
-def _restyled_trace(trace: dict, minimum: int) -> dict:
+def _restyled_trace(trace: dict, minimum: int, marker_scale: float) -> dict:
     """A shallow copy of a trace with its font-bearing parts (text, colour bars) copied and
-    raised; its data arrays are shared, never copied."""
+    raised, its marker sizes (a number) scaled; its data arrays are shared, never copied."""
     marker = trace.get("marker") if isinstance(trace.get("marker"), dict) else {}
     own_bar = trace.get("type") in _SCALED_TYPES and trace.get("showscale", True)
     marker_bar = "colorbar" in marker or marker.get("showscale")
-    if not (any(k in trace for k in _TRACE_FONT_KEYS) or own_bar or marker_bar):
+    sized = isinstance(marker.get("size"), (int, float)) and marker_scale != 1
+    if not (any(k in trace for k in _TRACE_FONT_KEYS) or own_bar or marker_bar or sized):
         return trace
     trace = dict(trace)
+    if sized:
+        marker = trace["marker"] = dict(marker, size=round(marker["size"] * marker_scale, 2))
     for key in _TRACE_FONT_KEYS:
         if key in trace:
             trace[key] = copy.deepcopy(trace[key])
@@ -85,11 +89,15 @@ def _restyled_trace(trace: dict, minimum: int) -> dict:
 
 
 def projector_figure(
-    figure: dict, minimum: int = PRESENTER_FONT_PX, height: int | None = None
+    figure: dict,
+    minimum: int = PRESENTER_FONT_PX,
+    height: int | None = None,
+    marker_scale: float = 1.0,
 ) -> dict:
     """A figure dict restyled for a projector: fonts >= `minimum` px in the layout, axes,
-    legend, colour bars, annotations and trace text; black text, darker grid; `height` if given.
-    The input is not changed; its data arrays are shared with the result."""
+    legend, colour bars, annotations and trace text; black text, darker grid; markers of a
+    single size `marker_scale` times larger; `height` if given. The input is not changed; its
+    data arrays are shared with the result."""
     layout = copy.deepcopy(figure.get("layout", {}))
     font = layout.setdefault("font", {})
     font["size"] = max(minimum, font.get("size") or 0)
@@ -102,6 +110,9 @@ def projector_figure(
             _title_font(axis, minimum)
             if axis.get("showgrid", True):
                 axis.setdefault("gridcolor", PRESENTER_GRID_COLOR)
+            if axis.get("type") == "log" and "dtick" not in axis:
+                axis["dtick"] = 1  # decades only: Plotly writes 2 and 5 between them smaller
+                axis.setdefault("exponentformat", "power")
         elif name.startswith("scene") and isinstance(axis, dict):  # 3-D axes
             for inner in ("xaxis", "yaxis", "zaxis"):
                 sub = axis.setdefault(inner, {})
@@ -120,7 +131,7 @@ def projector_figure(
             _at_least(annotation, "font", minimum)
     if height is not None:
         layout["height"] = int(height)
-    data = [_restyled_trace(t, minimum) for t in figure.get("data", [])]
+    data = [_restyled_trace(t, minimum, marker_scale) for t in figure.get("data", [])]
     return {**figure, "data": data, "layout": layout}
 
 
@@ -148,4 +159,10 @@ def smallest_font(figure: dict) -> float:
     return min([*sizes, float(base)])
 
 
-__all__ = ["PRESENTER_FONT_PX", "projector_figure", "raise_fonts", "smallest_font"]
+__all__ = [
+    "PRESENTER_FONT_PX",
+    "PRESENTER_MARKER_SCALE",
+    "projector_figure",
+    "raise_fonts",
+    "smallest_font",
+]

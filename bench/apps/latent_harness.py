@@ -16,7 +16,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from ui.state import ActiveModel, get_active_model, init_state, set_active_model  # noqa: E402
+from ui.active_model import ActiveModel, get_active_model, set_active_model  # noqa: E402
+from ui.session_keys import init_state  # noqa: E402
 from vae import VAE, ModelConfig  # noqa: E402
 from vae.data import Dataset  # noqa: E402
 

@@ -13,8 +13,10 @@ import numpy as np
 import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from ui import selection  # noqa: E402
 from ui.components.map_layer import map_layer  # noqa: E402
 from ui.frozen_figure import FrozenFigure  # noqa: E402
+from ui.session_keys import init_state  # noqa: E402
 from viz.latent_map import bubble_data, latent_map_figure  # noqa: E402
 
 
@@ -36,7 +38,15 @@ def bubbles(data: str, k: str):
 
 
 st.set_page_config(page_title="map bench", layout="wide")
+init_state()
 params = st.query_params
 name, k = params.get("data", "mnist10k"), params.get("bubbles", "off")
 st.plotly_chart(figure(name), key="map_chart", config={"displaylogo": False, "scrollZoom": True})
-map_layer("map_chart", key="map_layer", bubbles=bubbles(name, k), points=arrays(name)["mu"])
+map_layer(
+    "map_chart",
+    key="map_layer",
+    bubbles=bubbles(name, k),
+    points=arrays(name)["mu"],
+    clicked=selection.clicked(),
+    on_click=selection.set_clicked,
+)

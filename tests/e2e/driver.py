@@ -155,3 +155,88 @@ SCRUB_PICTURE = ".st-key-interp_scrub canvas.vx-scrub-picture"
 def scrub_frame(page) -> str | None:
     """The index of the frame the scrubber last drew (its canvas's data-frame)."""
     return page.locator(SCRUB_PICTURE).get_attribute("data-frame")
+
+
+def open_shipped_fashion(page, base: str) -> None:
+    """Home's "Open Fashion-MNIST" (the model shipped with the app), in this page's session;
+    returns once the latent map is drawn and the page idle."""
+    page.goto(base + "/")
+    page.get_by_role("button", name="Open Fashion-MNIST").wait_for(timeout=120_000)
+    wait_idle(page, timeout=120)
+    page.get_by_role("button", name="Open Fashion-MNIST").click()
+    page.wait_for_url("**/latent_map**", timeout=180_000)
+    keyed_graph(page, "map_chart")
+    wait_idle(page, timeout=180, quiet=1.0)
+
+
+# Every rendered SVG text of every Plotly chart: [font size in px, its text, its height in px].
+PLOT_TEXT_SIZES_JS = """
+() => {
+  const out = [];
+  for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+    for (const t of gd.querySelectorAll('svg text')) {
+      if (!t.textContent.trim() || t.closest('.hoverlayer')) continue;
+      const box = t.getBoundingClientRect();
+      if (box.width === 0 || box.height === 0) continue;
+      out.push([parseFloat(getComputedStyle(t).fontSize), t.textContent.slice(0, 40), box.height]);
+    }
+  }
+  return out;
+}
+"""
+
+# Visible fixed or sticky elements (not the page's own frame): [test id or class, rect].
+FLOATING_JS = """
+() => {
+  const out = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const style = getComputedStyle(el);
+    if (style.position !== 'fixed' && style.position !== 'sticky') continue;
+    if (style.visibility === 'hidden' || style.display === 'none') continue;
+    const r = el.getBoundingClientRect();
+    if (r.width < 2 || r.height < 2) continue;
+    if (el.querySelector('.js-plotly-plot, [data-testid="stMain"]')) continue;  // a page frame
+    out.push([el.getAttribute('data-testid') || el.className.toString().slice(0, 60),
+              [r.left, r.top, r.right, r.bottom]]);
+  }
+  return out;
+}
+"""
+
+
+def floating_elements(page) -> list[tuple[str, list[float]]]:
+    return [(name, rect) for name, rect in page.evaluate(FLOATING_JS)]
+
+
+def overlaps(a, b) -> bool:
+    """Whether two [left, top, right, bottom] rectangles share any area."""
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def rect(locator) -> list[float]:
+    box = locator.bounding_box()
+    return [box["x"], box["y"], box["x"] + box["width"], box["y"] + box["height"]]
+
+
+# What a page shows: its drawn charts, pictures, and any spinner or status still running.
+_CONTENT_JS = """
+() => [document.querySelectorAll('.js-plotly-plot .main-svg').length,
+       document.querySelectorAll('[data-testid="stImage"] img, canvas').length,
+       document.querySelectorAll('[data-testid="stSpinner"], [data-testid="stStatusWidget"]')
+         .length]
+"""
+
+
+def wait_settled(page, timeout: float = 400.0, quiet: float = 3.0) -> None:
+    """Until the page has stopped running and its charts and pictures have not changed in
+    number for `quiet` seconds (a page switch draws its charts a while after its first run)."""
+    deadline = time.monotonic() + timeout
+    last, since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        now = page.evaluate(_CONTENT_JS)
+        if now != last or now[2]:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"the page kept changing: {last}")

@@ -16,6 +16,7 @@ const ENCODER_CACHE = 4; // encoders kept per window, by content id
 const PAD_PX_BASE = 280; // the drawing surface's CSS size (times header.scale: presenter mode)
 const SMALL_PX_BASE = 140; // "what the model sees" and the reconstruction
 const MAP_PX_BASE = 280;
+const COLUMN_PX = 200; // the pictures' column: its captions are wider than the pictures
 const RENDER_PX = 224; // strokes are rendered at about this many px, then area-averaged
 
 export function parsePadPayload(bytes) {
@@ -227,7 +228,12 @@ export default function mountDrawingPad({ data, key, parentElement, setStateValu
   const pad = loadPad(data);
   const { header } = pad;
   const shape = header.image_shape;
-  const scale = header.scale || 1;
+  // The pad, its pictures and the map side by side in whatever width the page gives them (a
+  // laptop at 1000 px with the sidebar open put the map under the pad): shrunk together to fit.
+  // (The pictures' column does not shrink: its captions keep their size.)
+  const base = header.scale || 1;
+  const room = (parentElement.clientWidth || Infinity) - (COLUMN_PX * base + 2 * 16);
+  const scale = base * Math.min(1, Math.max(0.5, room / ((PAD_PX_BASE + MAP_PX_BASE) * base)));
   const PAD_PX = Math.round(PAD_PX_BASE * scale);
   const SMALL_PX = Math.round(SMALL_PX_BASE * scale);
   const MAP_PX = Math.round(MAP_PX_BASE * scale);
@@ -275,6 +281,8 @@ export default function mountDrawingPad({ data, key, parentElement, setStateValu
   const recon = root.querySelector(".vx-pad-recon");
   const mapCanvas = root.querySelector(".vx-pad-map");
   const readout = root.querySelector(".vx-pad-readout");
+  readout.style.maxWidth = `${MAP_PX}px`; // wraps under the map rather than widen its column
+  readout.style.whiteSpace = "pre-wrap";
   const note = root.querySelector(".vx-pad-note");
   const penSelect = root.querySelector(".vx-pad-pen");
   const zoomBox = root.querySelector(".vx-pad-zoom");

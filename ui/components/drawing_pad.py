@@ -26,7 +26,13 @@ from torch import nn
 
 from ui import presenter
 from ui.components.component_js import component_js
-from ui.components.map_decoder import MAX_BROWSER_WEIGHTS, SENT_KEY, BrowserWeights, browser_weights
+from ui.components.map_decoder import (
+    MAX_BROWSER_WEIGHTS,
+    BrowserWeights,
+    browser_weights,
+    resend_weights,
+    weights_sent,
+)
 from ui.components.map_decoder import pack_weights as _pack
 from ui.components.scrubber import point_colors
 from ui.latent_images import DISPLAY_PIXELS
@@ -36,7 +42,6 @@ from viz.image_input import Framing
 from viz.latent_map import data_bounds
 
 MAP_POINTS = 1_500  # background means on the pad's map: drawn once per mount
-VALUE_KEY_SUFFIX = "_value"  # session_state[key + suffix]: the last finished drawing (D,)
 
 
 def _pad_js() -> str:
@@ -278,14 +283,24 @@ def upload_input(x: np.ndarray, name: str, upload_id: str = "") -> dict:
     return {"x": values.tolist(), "id": digest, "name": name}
 
 
-def drawn_value(key: str) -> np.ndarray | None:
-    """The pad's last finished drawing (D,) in [0, 1], or None (nothing drawn, or cleared)."""
+def drawn_value(key: str, size: int) -> np.ndarray | None:
+    """The pad's last finished drawing (size,) in [0, 1], or None (nothing drawn, cleared, or
+    not a drawing of this model's size).
+
+    The value comes from the browser, where anyone may change it: it is used only when it is
+    a list of exactly `size` finite numbers, and those are clipped to [0, 1] (a pixel of 1e6
+    gave "log p(x) = +7e8"; text or nested lists gave error pages)."""
     state = st.session_state.get(key)
-    value = state.get("image") if state else None
-    if not isinstance(value, dict) or not isinstance(value.get("x"), list):
+    value = state.get("image") if isinstance(state, dict) else None
+    x = value.get("x") if isinstance(value, dict) else None
+    if not isinstance(x, list) or len(x) != size:
         return None
-    x = np.asarray(value["x"], dtype=np.float32)
-    return np.clip(np.nan_to_num(x), 0.0, 1.0) if x.ndim == 1 else None
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in x):
+        return None
+    pixels = np.asarray(x, dtype=np.float64)
+    if not np.isfinite(pixels).all():
+        return None
+    return np.clip(pixels, 0.0, 1.0).astype(np.float32)
 
 
 def drawing_pad(
@@ -304,22 +319,20 @@ def drawing_pad(
     for. `upload` (see upload_input) is shown and encoded instead of the drawing until the
     user draws again.
     """
-    sent: set[str] = st.session_state.setdefault(SENT_KEY, set())
+    sent = weights_sent()
 
     def changed() -> None:
         state = st.session_state.get(key) or {}
         wanted = state.get("need")
         if wanted is not None:  # the browser lacks these weights: send them again
-            ids = wanted if isinstance(wanted, list) else []
-            if not ids:
-                st.session_state[SENT_KEY].clear()
-            for i in ids:
-                st.session_state[SENT_KEY].discard(str(i))
+            resend_weights(
+                [str(i) for i in wanted] if isinstance(wanted, list) and wanted else None
+            )
 
     encoder = browser_encoder(model)
     server = None
     if encoder is None:  # the server's μ, σ of what the pad showed last
-        current = upload["x"] if upload is not None else drawn_value(key)
+        current = upload["x"] if upload is not None else drawn_value(key, model.config.input_dim)
         if current is not None and len(current) == model.config.input_dim:
             server = server_posterior(model, np.asarray(current))
     scale = presenter.SCALE if presenter.is_on() else 1.0
@@ -331,7 +344,7 @@ def drawing_pad(
     decoder = browser_weights(model)
     if decoder is not None and decoder.count <= MAX_BROWSER_WEIGHTS:
         sent.add(decoder.id)
-    drawn = drawn_value(key)  # a drawing made for another model has another size
+    drawn = drawn_value(key, model.config.input_dim)  # None for another model's drawing
     return drawn if drawn is not None and len(drawn) == model.config.input_dim else None
 
 

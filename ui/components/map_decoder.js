@@ -8,7 +8,8 @@
 // data: bytes = uint32 header length (little-endian), the JSON header, and, when
 // header.weights, zero padding to a multiple of 4, then the float32 little-endian arrays of
 // header.ops in order (see ui/map_decoder.decoder_ops): linear W (out x in) and b,
-// conv_transpose W (cin x cout x k x k) and b. A sigmoid follows for a Bernoulli likelihood
+// conv_transpose W (cin x cout x k x k) and b; the elementwise ops of a foreign model's chain
+// (vae/foreign/layers.py) carry no arrays. A sigmoid follows for a Bernoulli likelihood
 // (E[x|z]). The picture is made exactly as ui/latent_images.to_image makes it (stretch if
 // outside [0, 1], clip, x255 rounded, nearest-neighbour upscale).
 const CACHE_SIZE = 4; // decoders kept (the default MNIST MLP is 2.1 MB of floats)
@@ -102,6 +103,18 @@ export function decode(model, z) {
       [x, shape] = [out, [op.out]];
     } else if (op.op === "silu") {
       x = x.map((s) => s / (1 + Math.exp(-s)));
+    } else if (op.op === "relu") {
+      x = x.map((s) => Math.max(s, 0));
+    } else if (op.op === "leaky_relu") {
+      x = x.map((s) => (s >= 0 ? s : op.alpha * s));
+    } else if (op.op === "tanh") {
+      x = x.map(Math.tanh);
+    } else if (op.op === "sigmoid") {
+      x = x.map((s) => 1 / (1 + Math.exp(-s)));
+    } else if (op.op === "softplus") {
+      x = x.map((s) => (s > 20 ? s : Math.log1p(Math.exp(s))));
+    } else if (op.op === "affine") {
+      x = x.map((s) => s * op.scale + op.shift);
     } else if (op.op === "unflatten") {
       shape = op.shape;
     } else if (op.op === "conv_transpose") {

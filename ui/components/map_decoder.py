@@ -33,13 +33,13 @@ from torch import nn
 
 from ui.components.component_js import component_js
 from ui.latent_images import DISPLAY_PIXELS
+from ui.session_keys import DECODERS_SENT_KEY
 from vae import VAE
 
 # Above this many weights (8 MB of float32) the decoder stays on the server: a new session
 # (every student of a class) or a model switch sends them all. The defaults are well below
 # (MLP 0.53M, conv 0.84M).
 MAX_BROWSER_WEIGHTS = 2_000_000
-SENT_KEY = "vx_map_decoder_sent"  # ids of the decoders this session's browser was sent
 
 
 _JS = component_js("map_decoder.js")
@@ -52,8 +52,13 @@ def decoder_ops(model: VAE) -> list[tuple[dict, list[np.ndarray]]] | None:
     ops: {"op": "linear", "in", "out"} with W (out, in) and b (out,); {"op": "silu"};
     {"op": "unflatten", "shape": [C, H, W]}; {"op": "conv_transpose", "cin", "cout", "k",
     "stride", "pad"} with W (cin, cout, k, k) and b (cout,); {"op": "flatten"}. That covers
-    both decoders of vae.model (the MLP and the conv one); anything else stays on the server.
+    both decoders of vae.model (the MLP and the conv one). A foreign model's graph comes as
+    its own chain of layers when it is one (vae/foreign/layers.py: linear and elementwise
+    activations {"op": "relu" | "tanh" | "sigmoid" | "softplus" | "leaky_relu" | "affine"});
+    anything else stays on the server.
     """
+    if getattr(model, "is_foreign", False):
+        return model.decoder_chain()
     net = model.decoder
     net = getattr(net, "net", net)  # _ConvDecoder keeps its layers in .net
     if not isinstance(net, nn.Sequential):
@@ -175,14 +180,29 @@ def decoder_payload(
     return struct.pack("<I", len(head)) + head + b"\0" * pad + weights.floats
 
 
+def weights_sent() -> set[str]:
+    """Ids of the network weights this session's browser was sent (decoders and the drawing
+    pad's encoders): a mount adds the id it sent, so the next run sends the header only."""
+    return st.session_state[DECODERS_SENT_KEY]
+
+
+def resend_weights(ids: list[str] | None) -> None:
+    """The browser lacks these weights (None: it could not say which): send them again."""
+    if ids is None:
+        st.session_state[DECODERS_SENT_KEY].clear()
+    for i in ids or ():
+        st.session_state[DECODERS_SENT_KEY].discard(str(i))
+
+
 def browser_decoder(
     model: VAE,
     image_shape: tuple[int, int] | None,
     chart_key: str,
     z: tuple[float, float] | None,
     key: str,
+    pixels: int = DISPLAY_PIXELS,
 ) -> bool:
-    """Mount the in-browser picture of the clicked z; returns whether it is shown.
+    """Mount the in-browser picture of the clicked z, `pixels` wide; returns whether it is shown.
 
     Call it outside the fragment that reads the clicks. The weights go with the first run
     that shows this model in this session; later runs send the header only, unless the
@@ -191,21 +211,19 @@ def browser_decoder(
     """
     if image_shape is None or model.config.latent_dim != 2:
         return False
-    if SENT_KEY not in st.session_state:
-        st.session_state[SENT_KEY] = set()
-    sent: set[str] = st.session_state[SENT_KEY]
+    sent = weights_sent()
 
     def weights_needed() -> None:  # runs before the rerun the browser's request asked for
         state = st.session_state.get(key)
         wanted = state.get("need") if state else None
-        if isinstance(wanted, str):
-            st.session_state[SENT_KEY].discard(wanted)
-        else:  # unreadable: send every decoder again rather than leave the box empty
-            st.session_state[SENT_KEY].clear()
+        # unreadable: send every decoder again rather than leave the box empty
+        resend_weights([wanted] if isinstance(wanted, str) else None)
 
     weights = browser_weights(model)
     with_weights = weights is not None and weights.id not in sent
-    payload = decoder_payload(model, image_shape, chart_key, z, with_weights=with_weights)
+    payload = decoder_payload(
+        model, image_shape, chart_key, z, pixels=pixels, with_weights=with_weights
+    )
     if payload is None:
         return False
     _mount(key=key, data=payload, on_need_change=weights_needed)

@@ -4,11 +4,10 @@ One st.components.v2 component beside an ordinary st.plotly_chart (found by the 
 - it draws the variance bubbles on a canvas under the points, for the window on screen, on
   every zoom and pan (ui/components/map_layer.js), so they are crisp at every zoom and never a
   Plotly trace: the figure holds only the points, and changing the bubbles never re-sends it;
-- it is the one place a click on the map lands. The click's callback writes the clicked z and
-  the example's index (`vx_clicked_z`, `vx_clicked_index`) before the rerun it asks for, and
-  `map_layer` returns them as a `MapClick` value for the caller to pass on (the decode panel,
-  the link, the Inference lab read that value or those keys; nothing else writes them);
-- it reports the zoom window (`vx_map_window`) when a zoom or pan ends.
+- it is the one place a click on the map lands. The click's callback hands it as a `MapClick`
+  to the caller's `on_click` (for the latent map, ui/selection.py keeps it) before the rerun it
+  asks for, and `map_layer` returns it for the caller to pass on (the decode panel);
+- it reports the zoom window to the caller's `on_window` when a zoom or pan ends.
 
 The bubbles' arrays (mu, sigma, colour index: 20 bytes a point) go once per browser session
 and data set: the browser keeps them by a content id, the session remembers which ids it has
@@ -31,12 +30,11 @@ import numpy as np
 import streamlit as st
 
 from ui.components.component_js import component_js
-from ui.state import CLICKED_INDEX_KEY, CLICKED_Z_KEY
+from ui.session_keys import BUBBLES_SENT_KEY
 from viz.latent_map import BubbleData
 
 _JS = component_js("map_layer.js")
 _mount = st.components.v2.component("vae_explorer_map_layer", js=_JS)
-SENT_KEY = "vx_map_layer_sent"  # ids of the bubble data sets this session's browser was sent
 
 
 @dataclass(frozen=True)
@@ -144,62 +142,51 @@ def parse_window(value) -> list[float] | None:
     return [x0, x1, y0, y1]
 
 
-def current_click(
-    z_key: str = CLICKED_Z_KEY, index_key: str | None = CLICKED_INDEX_KEY
-) -> MapClick | None:
-    """The clicked z and index as the map's last click (or a restored link) left them."""
-    z = st.session_state.get(z_key)
-    if z is None:
-        return None
-    index = st.session_state.get(index_key) if index_key else None
-    return MapClick((float(z[0]), float(z[1])), int(index) if index is not None else None)
-
-
 def map_layer(
     chart_key: str,
     key: str,
     *,
     bubbles: BubbleData | None = None,
     points: np.ndarray | None = None,
-    clickable: bool = True,  # False: a map to look at (no clicks, no clicked z drawn)
+    clicked: MapClick | None = None,
+    on_click: Callable[[MapClick], None] | None = None,
     samples: Callable[[MapClick], np.ndarray | None] | None = None,
-    window_key: str | None = None,
-    z_key: str = CLICKED_Z_KEY,
-    index_key: str | None = CLICKED_INDEX_KEY,
+    on_window: Callable[[list[float] | None], None] | None = None,
 ) -> tuple[MapClick | None, bool]:
     """Mount the layer on the st.plotly_chart with key `chart_key`: (the clicked z, is it new).
 
     points: the (N, 2) means the chart shows, so that a click on a point means its exact mu.
+    clicked: the click to draw, as the caller keeps it (None: none yet).
+    on_click(click): keeps a new click; runs before the rerun the click asks for, so the
+    caller's `clicked` on that rerun is the new one (None: a map to look at, no clicks).
     samples(click): points to draw over the clicked one (its z = mu + sigma * eps).
-    window_key: where the zoom window is reported (None: not reported).
-    z_key, index_key: where the click is kept (the shared clicked z unless a page keeps its
-    own). Must be called on every run in which the chart is shown (a trigger is delivered to
+    on_window(window): keeps the zoom window when a zoom or pan ends (None: not reported).
+    Must be called on every run in which the chart is shown (a trigger is delivered to
     exactly one run).
     """
-    sent: set[str] = st.session_state.setdefault(SENT_KEY, set())
+    sent: set[str] = st.session_state[BUBBLES_SENT_KEY]
 
-    def on_click() -> None:  # runs before the rerun the click asked for: the one writer
+    def click_landed() -> None:
         state = st.session_state.get(key)
         click = parse_click(state.get("click") if state else None, points)
-        if click is not None:
-            st.session_state[z_key] = click.z
-            if index_key is not None:
-                st.session_state[index_key] = click.index
+        if click is not None and on_click is not None:
+            on_click(click)
 
     def on_need() -> None:
         state = st.session_state.get(key)
         wanted = state.get("need") if state else None
         if isinstance(wanted, str):
-            st.session_state[SENT_KEY].discard(wanted)
+            st.session_state[BUBBLES_SENT_KEY].discard(wanted)
         else:
-            st.session_state[SENT_KEY].clear()
+            st.session_state[BUBBLES_SENT_KEY].clear()
 
-    def on_window() -> None:
+    def window_reported() -> None:
         state = st.session_state.get(key)
-        if window_key is not None and state is not None:
-            st.session_state[window_key] = parse_window(state.get("window"))
+        if on_window is not None and state is not None:
+            on_window(parse_window(state.get("window")))
 
-    clicked = current_click(z_key, index_key) if clickable else None
+    clickable = on_click is not None
+    clicked = clicked if clickable else None
     encoded = encode_bubbles(bubbles) if bubbles is not None else None
     with_data = encoded is not None and encoded.id not in sent
     payload = layer_payload(
@@ -213,9 +200,9 @@ def map_layer(
     result = _mount(
         key=key,
         data=payload,
-        on_click_change=on_click,
+        on_click_change=click_landed,
         on_need_change=on_need,
-        on_window_change=on_window,
+        on_window_change=window_reported,
     )
     if with_data:
         sent.add(encoded.id)

@@ -181,12 +181,14 @@ export default function ({ data, key, parentElement }) {
       left: `${xa._offset}px`, top: `${ya._offset}px`, width: `${xa._length}px`, height: `${ya._length}px`,
     });
     const at = (z) => [xa.l2p(z[0]).toFixed(1), ya.l2p(z[1]).toFixed(1)];
+    // The waypoints' numbers as large as the chart's own text (presenter mode raises it).
+    const labelPx = Math.max(12, (gd._fullLayout.font && gd._fullLayout.font.size) || 12);
     let svg = `<polyline class="vx-scrub-path" points="${data.path.map((z) => at(z).join(",")).join(" ")}"
       fill="none" stroke="#111" stroke-width="2" stroke-linejoin="round"/>`;
     data.waypoints.forEach((z, i) => {
       const [u, v] = at(z);
       svg += `<circle cx="${u}" cy="${v}" r="5.5" fill="#fff" stroke="#111" stroke-width="2"/>
-        <text x="${u}" y="${v - 10}" text-anchor="middle" font-size="12" font-family="sans-serif"
+        <text x="${u}" y="${v - 10}" text-anchor="middle" font-size="${labelPx}" font-family="sans-serif"
         fill="#111" stroke="#fff" stroke-width="3" paint-order="stroke">${i + 1}</text>`;
     });
     svg += `<g class="vx-scrub-marker"><circle r="8" fill="none" stroke="#fff" stroke-width="5"/>

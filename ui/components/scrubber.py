@@ -22,8 +22,9 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from ui.latent_images import png_bytes, to_image
+from ui.latent_images import to_image
 from viz.latent_map import PALETTE, data_bounds
+from viz.plots import png_bytes
 
 MAP_POINTS = 1_500  # background points of the mini map: drawn once per mount, free per step
 # A colour ramp for continuous labels (viridis at five stops): cheap, and readable on white.

@@ -14,10 +14,10 @@ from collections.abc import Callable, Mapping
 import streamlit as st
 
 from ui.components.component_js import component_js
+from ui.session_keys import VIEWPORT_KEY
 
 _JS = component_js("shortcuts.js")
 _mount = st.components.v2.component("vae_explorer_shortcuts", js=_JS)
-VIEWPORT_KEY = "vx_viewport"  # (width, height) of the browser window, as last reported
 
 
 def action_of(value: object, allowed: Mapping[str, str]) -> str | None:
@@ -68,4 +68,4 @@ def keyboard_shortcuts(
     return st.session_state.get(VIEWPORT_KEY)
 
 
-__all__ = ["VIEWPORT_KEY", "action_of", "keyboard_shortcuts"]
+__all__ = ["action_of", "keyboard_shortcuts"]

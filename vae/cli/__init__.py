@@ -1,4 +1,4 @@
-"""The command line: `python -m vae train | evaluate | info | list`.
+"""The command line: `python -m vae train | evaluate | info | list | import | export`.
 
 Progress goes to stderr, results to stdout. Every expected failure (bad arguments, a missing or
 broken checkpoint, bad data, an unavailable device, a diverged run) ends with one line
@@ -19,6 +19,7 @@ from ..checkpoint import CheckpointError
 from ..config import ConfigError
 from .arguments import build_parser
 from .evaluate_command import run_evaluate
+from .foreign_commands import run_export, run_import
 from .inspect_commands import run_info, run_list
 from .progress import ProgressLine
 from .shared import CommandError, printable
@@ -29,6 +30,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "evaluate": run_evaluate,
     "info": run_info,
     "list": run_list,
+    "import": run_import,
+    "export": run_export,
 }
 
 

@@ -149,8 +149,12 @@ def _add_train(train: argparse.ArgumentParser) -> None:
     train.add_argument("--max-posterior-sigma", type=_bound_or_none, metavar="SIGMA|none",
                        default=_MODEL_DEFAULTS["max_posterior_sigma"],
                        help="upper bound on the posterior sigma; none trains an unbounded one")  # fmt: skip
-    train.add_argument("--dynamic-binarization", action="store_true",
-                       help="resample binary pixels every batch (the standard MNIST protocol)")  # fmt: skip
+    train.add_argument("--dynamic-binarization", action=argparse.BooleanOptionalAction,
+                       default=None, help="train on a fresh binary draw x ~ Bernoulli(pixels) "
+                       "each time an image is used, and score the test set over such draws (the "
+                       "literature's protocol; without it a bernoulli likelihood of grey levels "
+                       "is not a likelihood); default: "
+                       f"{'on' if d['dynamic_binarization'] else 'off'} for the bernoulli likelihood")  # fmt: skip
     train.add_argument("--out", type=Path, metavar="PATH.safetensors",
                        help="where to save (default: the model library, $VAE_EXPLORER_MODELS or ./models)")  # fmt: skip
     train.add_argument("--force", action="store_true", help="replace --out if it exists")
@@ -192,12 +196,55 @@ def _add_list(listing: argparse.ArgumentParser) -> None:
                          help="library folder (default: $VAE_EXPLORER_MODELS or ./models)")  # fmt: skip
 
 
+def _add_import(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--encoder",
+        type=Path,
+        required=True,
+        metavar="ENC.onnx",
+        help="the encoder graph: x -> outputs as the card lists them",
+    )
+    command.add_argument(
+        "--decoder",
+        type=Path,
+        required=True,
+        metavar="DEC.onnx",
+        help="the decoder graph: z (batch, 2) -> the decoded image",
+    )
+    command.add_argument(
+        "--card",
+        type=Path,
+        required=True,
+        metavar="CARD.json",
+        help="the conventions of the graphs (docs/BRING_YOUR_OWN.md)",
+    )
+    command.add_argument("--name", required=True, help="the model's name in the library")
+    command.add_argument(
+        "--root",
+        type=Path,
+        default=None,
+        help="library folder (default: $VAE_EXPLORER_MODELS or ./models)",
+    )
+    command.add_argument(
+        "--data-dir", type=Path, metavar="DIR", help="where the card's dataset is (as for train)"
+    )
+    command.add_argument("--force", action="store_true", help="replace a model of that name")
+
+
+def _add_export(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--checkpoint", type=Path, required=True, metavar="PATH")
+    command.add_argument("--onnx", type=Path, required=True, metavar="DIR",
+                         help="folder for encoder.onnx, decoder.onnx and card.json")  # fmt: skip
+
+
 # name -> (one-line help in `python -m vae --help`, what adds the command's flags)
 _COMMANDS = {
     "train": ("train a VAE and save a checkpoint", _add_train),
     "evaluate": ("ELBO, IWAE log-likelihood and k-NN accuracy", _add_evaluate),
     "info": ("what a checkpoint holds (reads the header only)", _add_info),
     "list": ("the models in the library", _add_list),
+    "import": ("add a VAE exported as ONNX (encoder, decoder, card) to the library", _add_import),
+    "export": ("write a model as encoder.onnx, decoder.onnx and card.json", _add_export),
 }
 
 

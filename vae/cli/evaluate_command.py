@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from typing import Any
 
 from ..checkpoint import load_checkpoint
 from ..data import DATASET_NAMES
-from .shared import CommandError, binarize_once, load_data
+from ..scoring import not_a_likelihood, trained_binarized
+from .shared import CommandError, load_data
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
     import torch
 
     from ..device import pick_device
-    from ..train import evaluate
+    from ..train import binarize_test_set, evaluate
 
     started = time.perf_counter()
     device = pick_device(args.device)
@@ -29,13 +31,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
             f"expects {model.config.input_dim}"
         )
     train_config = metadata.get("train_config") or {}
-    dynamic = bool(train_config.get("dynamic_binarization", False))
+    dynamic = trained_binarized(metadata)
     seed = int(train_config.get("seed", 0)) if isinstance(train_config.get("seed"), int) else 0
     x = _scored_examples(model, dataset, args.split).to(device)  # (N, D)
     # A dynamically binarised model is scored on binary images: fresh draws for the ELBO, and
     # the one fixed draw of its training run's test protocol for the (costlier) IWAE bound.
     binarizations = args.binarizations if dynamic else 0
-    x_iwae = binarize_once(x, seed).to(device) if dynamic else x
+    x_iwae = binarize_test_set(x, seed) if dynamic else x
 
     metrics = evaluate(model, x, z_samples=args.z_samples, binarizations=binarizations,
                        seed=args.seed)  # fmt: skip
@@ -45,6 +47,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
     bound = model.config.max_posterior_sigma
     # On the same examples as the IWAE bound (a dynamically binarised model: its fixed draw).
     exact = _exact_log_likelihood(model, x_iwae, args.quiet) if args.exact else None
+    note = not_a_likelihood(metadata, x)
+    results = {"ELBO": metrics["elbo"], "reconstruction": metrics["recon"], "KL": metrics["kl"],
+               "IWAE log p(x)": iwae, "exact log p(x)": exact[0] if exact else None,
+               "k-NN accuracy": knn}  # fmt: skip
+    # A NaN or infinite result is a failure, not a number: the report is still printed (JSON
+    # has no NaN: such a value is null there), and the exit code says it.
+    failed = [name for name, value in results.items() if value is not None
+              and not math.isfinite(value)]  # fmt: skip
 
     if args.json:
         report = {
@@ -53,6 +63,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
             "split": args.split,
             "examples": len(x),
             "dynamic_binarization": dynamic,
+            "is_log_likelihood": note is None,
+            "note": note,
             "elbo": metrics["elbo"],
             "elbo_sem": metrics["elbo_sem"],
             "recon": metrics["recon"],
@@ -70,8 +82,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
             "device": str(device),
             "seconds": round(time.perf_counter() - started, 3),
         }
-        print(json.dumps(report))
-        return 0
+        print(json.dumps(_finite_or_null(report), allow_nan=False))
+        return _exit_code(failed)
     draws = f"{binarizations} binarisations x " if binarizations else ""
     print(f"{dataset.name} {args.split} set, {len(x):,} examples"
           + (" (a dynamically binarised model: scored on binary draws)" if dynamic else ""))  # fmt: skip
@@ -90,9 +102,27 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(
             f"log p(x) exact  {exact[0]:10.3f} nats  (quadrature, mean error bound {exact[1]:.4f})"
         )
+    if note is not None:
+        print(f"note: {note}")
     if knn is not None:
         print(f"{args.knn}-NN accuracy  {knn:10.3f}  (test means classified from train means)")
-    return 0
+    return _exit_code(failed)
+
+
+def _exit_code(failed: list[str]) -> int:
+    """0, or 1 with one `error:` line naming the results that are not finite numbers."""
+    if not failed:
+        return 0
+    sys.stderr.write(
+        f"error: the {', '.join(failed)} of this model on these data is not a finite number "
+        "(the model gives NaN or infinite values)\n"
+    )
+    return 1
+
+
+def _finite_or_null(report: dict[str, Any]) -> dict[str, Any]:
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v
+            for k, v in report.items()}  # fmt: skip
 
 
 def _dataset_name(args: argparse.Namespace, metadata: dict[str, Any]) -> str | None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..checkpoint import read_metadata
 from ..library import ModelLibrary, default_library_root
+from ..scoring import not_a_likelihood, trained_binarized
 from .shared import format_metrics, printable
 
 # The training settings `info` shows, in this order (the rest is in `info --json`).
@@ -61,14 +62,22 @@ def checkpoint_summary(metadata: dict[str, Any]) -> list[str]:
         f"name:        {metadata.get('name', '?')}",
         f"dataset:     {metadata.get('dataset', '?')}",
         f"created:     {metadata.get('created', '?')} (vae {metadata.get('vae_version', '?')})",
-        f"device:      {metadata.get('device', '?')}",
-        f"model:       {model['architecture']} hidden {model['hidden']}, latent "
-        f"{model['latent_dim']}, {model['likelihood']} likelihood, input {model['input_dim']}, "
-        + _posterior_bound(config.get("max_posterior_sigma")),
     ]
+    card = metadata.get("foreign")
+    if isinstance(card, dict):
+        lines.append(f"model:       imported ONNX graphs, {_card_line(card)}")
+    else:
+        lines += [
+            f"device:      {metadata.get('device', '?')}",
+            f"model:       {model['architecture']} hidden {model['hidden']}, latent "
+            f"{model['latent_dim']}, {model['likelihood']} likelihood, input "
+            f"{model['input_dim']}, " + _posterior_bound(config.get("max_posterior_sigma")),
+        ]
     if train:
         shown = ", ".join(f"{k} {train[k]}" for k in _TRAIN_KEYS if k in train)
         lines.append(f"training:    {shown}")
+    if config.get("likelihood") == "bernoulli":  # what its numbers are log-probabilities of
+        lines.append(f"dynamic_binarization: {trained_binarized(metadata)}")
     epochs = f"{len(history)} epoch(s) trained"
     if metadata.get("interrupted"):
         epochs += " (interrupted)"
@@ -76,7 +85,23 @@ def checkpoint_summary(metadata: dict[str, Any]) -> list[str]:
     metrics = metadata.get("test_metrics") or {}
     if metrics:
         lines.append(f"test:        {format_metrics(metrics)}")
+    note = not_a_likelihood(metadata)
+    if note is not None:
+        lines.append(f"note:        {note}")
     return lines
+
+
+def _card_line(card: dict[str, Any]) -> str:
+    """A foreign model's conventions, from its card: what `info` says instead of layers."""
+    likelihood = card.get("likelihood", "?")
+    if likelihood == "gaussian":
+        likelihood += f" (sigma {card.get('gaussian_sigma', '?')})"
+    return (
+        f"latent {card.get('latent_dim', '?')}, input {card.get('input_shape', '?')} in "
+        f"{card.get('input_range', '?')}, encoder outputs {card.get('encoder_outputs', '?')}, "
+        f"decoder {card.get('decoder_output', '?')}, {likelihood} likelihood, "
+        "posterior sigma as the model gives it"
+    )
 
 
 def _posterior_bound(bound: object) -> str:

@@ -43,14 +43,6 @@ def load_data(dataset: str | None, data: Path | None, data_dir: Path | None, qui
             bar.close()
 
 
-def binarize_once(x, seed: int):
-    """The test-set protocol of vae.train for dynamically binarised models: one fixed draw."""
-    import torch
-
-    generator = torch.Generator(device="cpu").manual_seed(seed + 1)
-    return torch.bernoulli(x.cpu(), generator=generator)
-
-
 def format_metrics(metrics: dict[str, Any]) -> str:
     """{"elbo": -90.1234, ...} -> "elbo -90.123, ..." (floats to 3 decimals)."""
     return ", ".join(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import re
 import sys
@@ -79,7 +80,7 @@ def _check_data_fits(dataset, likelihood: str, dynamic: bool) -> None:
             f"the bernoulli likelihood needs data in [0, 1], but {dataset.name} spans "
             f"[{low:.3g}, {high:.3g}]; use --likelihood gaussian"
         )
-    if dynamic and likelihood != "bernoulli":
+    if dynamic is True and likelihood != "bernoulli":  # None: the config's default
         raise CommandError("--dynamic-binarization needs the bernoulli likelihood")
 
 
@@ -151,12 +152,15 @@ def _configs(
         final_lr_fraction=args.final_lr_fraction,
         beta=args.beta,
         warmup_epochs=args.warmup_epochs,
-        dynamic_binarization=args.dynamic_binarization,
         seed=args.seed,
         device=device,
         snapshot_latents=False,  # replay snapshots are for the app; the CLI saves weights only
     )
-    return model_config, train_config
+    if args.dynamic_binarization is not None:  # else TrainConfig's default
+        train_config = dataclasses.replace(
+            train_config, dynamic_binarization=args.dynamic_binarization
+        )
+    return model_config, train_config.for_model(model_config)
 
 
 def _train_with_progress(model, dataset, train_config: TrainConfig, quiet: bool):

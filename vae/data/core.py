@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
+
+from ..strict_files import UnsafeFileError, check_text, read_regular
 
 Likelihood = Literal["bernoulli", "gaussian"]
 LabelKind = Literal["class", "continuous"]
@@ -18,6 +18,7 @@ MIN_ROWS = 10
 # A column of integers with more distinct values than this is treated as continuous, not classes:
 # nobody colours a scatter plot with 500 legend entries.
 MAX_CLASSES = 100
+MAX_CLASS_NAME_CHARS = 200  # one class name (a legend entry)
 # The fraction of the rows held out for testing when a source gives no split of its own.
 TEST_FRACTION = 0.15
 SPLIT_SEED = 0
@@ -30,25 +31,15 @@ class DataError(ValueError):
 def read_regular_file(path: Path, cap: int, label: str) -> bytes:
     """The bytes of `path` if it is a regular file of at most `cap` bytes, else DataError.
 
-    Opened without blocking and checked on the open file (fstat), so a FIFO cannot hang the
-    reader, a device such as /dev/zero (size 0, endless) is refused, and a file swapped after
-    a check is still the file checked. At most cap + 1 bytes are read, whatever it says.
+    vae.strict_files' reader: opened without blocking and checked on the open file (fstat), so
+    a FIFO cannot hang the reader, a device such as /dev/zero (size 0, endless) is refused, and
+    a file swapped after a check is still the file checked. A data folder may hold links to
+    the files (the person who runs the CLI chose it), so links to regular files are followed.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    except OSError as error:
-        raise DataError(f"cannot read {label} ({error.strerror or error})") from None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise DataError(f"{label} is not a regular file (a device, FIFO or socket)")
-        if info.st_size > cap:
-            raise DataError(f"{label} is larger than {cap // 2**20:,} MB")
-        if hasattr(os, "set_blocking"):
-            os.set_blocking(fd, True)
-        data = handle.read(cap + 1)
-    if len(data) > cap:
-        raise DataError(f"{label} is larger than {cap // 2**20:,} MB")
+        data, _ = read_regular(path, cap, follow_links=True, what="data file")
+    except UnsafeFileError as error:
+        raise DataError(f"cannot read {label}: {error}") from None
     return data
 
 
@@ -183,6 +174,8 @@ def encode_labels(y: np.ndarray, what: str) -> tuple[np.ndarray, LabelKind, tupl
                 f"{what} have {len(distinct):,} different text values; at most {MAX_CLASSES} "
                 f"classes are allowed (numbers would be taken as a continuous label)"
             )
+        for name in distinct:  # shown in legends, tables and downloads: valid Unicode only
+            check_text(name, what, MAX_CLASS_NAME_CHARS, DataError)
         names = sorted(distinct, key=_natural_key)
         return _ids(text, names), "class", tuple(names)
     if y.dtype.kind not in "biuf":

@@ -1,0 +1,77 @@
+"""A foreign model (ONNX encoder and decoder imported into the library) in Chromium: its
+Latent map, a click decoded (on the server: the browser has no weights for a foreign graph),
+a data point's panel, and the Inference lab on it. Screenshots: artifacts/e2e/foreign_*.png."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import app_server
+from tests.e2e.driver import (
+    empty_spots,
+    exceptions,
+    image_sources,
+    keyed_graph,
+    lonely_points,
+    to_page,
+    wait_for_new_image,
+    wait_idle,
+)
+
+MODEL = "their fashion vae"
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory) -> Path:
+    from tests.foreign_graphs import card, shipped_decoder, shipped_encoder
+    from vae.data import load_dataset
+    from vae.foreign.model import ForeignVAE
+    from vae.foreign.probe import validate_foreign
+    from vae.library import ModelLibrary
+    from vae.metadata import imported_metadata
+
+    folder = tmp_path_factory.mktemp("foreign_models")
+    images = load_dataset("fashion-mnist").x_test
+    validated = validate_foreign(shipped_encoder(), shipped_decoder(), card(), images)
+    model = ForeignVAE(validated.encoder, validated.decoder, card())
+    ModelLibrary(folder).save(MODEL, model, imported_metadata(MODEL, card(), validated.report, {}))
+    return folder
+
+
+def test_a_foreign_models_map_click_and_inference_lab(browser, library, artifacts_dir):
+    with app_server(library) as url:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.goto(url + f"/latent_map?model={MODEL}")
+        page.get_by_text(f"Model: {MODEL}").first.wait_for(timeout=120_000)
+        gd = keyed_graph(page, "map_chart")
+        wait_idle(page, timeout=120)
+        assert gd.evaluate("gd => gd.data.reduce((n, t) => n + (t.x ? t.x.length : 0), 0)") > 9000
+
+        before = image_sources(page)
+        page.mouse.click(*to_page(gd, *empty_spots(gd, 1)[0]))
+        page.get_by_text("what the decoder imagines at z").wait_for(timeout=60_000)
+        wait_for_new_image(page, before, timeout=60)
+        page.get_by_text("decoded E[x | z]").first.wait_for(timeout=30_000)
+        wait_idle(page, timeout=60)
+        page.screenshot(path=str(artifacts_dir / "foreign_map_click.png"), full_page=True)
+
+        x, y, index = lonely_points(gd, 1)[0]
+        page.mouse.click(*to_page(gd, x, y))
+        page.get_by_text(f"test point #{index}").first.wait_for(timeout=60_000)
+        page.get_by_text("decoded from μ").first.wait_for(timeout=60_000)
+        wait_idle(page, timeout=60)
+        page.screenshot(path=str(artifacts_dir / "foreign_map_point.png"), full_page=True)
+        assert not exceptions(page)
+
+        page.locator('[data-testid="stSidebarNav"] a', has_text="Inference lab").click()
+        page.get_by_text(f"Last clicked on the Latent map (#{index})").wait_for(timeout=120_000)
+        page.get_by_text("estimators of log p(x) against k").wait_for(timeout=240_000)
+        wait_idle(page, timeout=180)
+        assert page.get_by_text("exact posterior p(z|x) against q").count()
+        assert page.get_by_text("log p(x), exact (quadrature)").count()
+        page.screenshot(path=str(artifacts_dir / "foreign_inference.png"), full_page=True)
+        assert not exceptions(page)
+        context.close()
