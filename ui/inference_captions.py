@@ -116,18 +116,22 @@ def _amortisation_sentence(point: PointInference) -> str:
     )
 
 
+def _within(shortfall: float) -> str:
+    """A distance from log p(x) in words: noise may put an estimate a little above it."""
+    size = abs(shortfall)
+    return "less than 0.001 nats" if size < DISPLAY_FLOOR else f"{nats(size)} nats"
+
+
 def estimator_caption(runs: EstimatorRuns, exact: float, coverage: float) -> str:
     """What the estimator chart shows for this point, read off its median curves."""
-    ks = runs.ks
-    k_max = f"k = {int(ks[-1]):,}"
-    median = {name: np.median(getattr(runs, name), 0) for name in ("naive", "iwae", "elbo")}
-    short = {name: exact - m for name, m in median.items()}
-    iwae_start, iwae_end = short["iwae"][0], short["iwae"][-1]
+    k_max = f"k = {int(runs.ks[-1]):,}"
+    short = {name: exact - np.median(getattr(runs, name), 0) for name in ("naive", "iwae", "elbo")}
+    # The ELBO's median over many samples is its value; IWAE starts there at k = 1.
+    elbo_short, iwae_end = float(short["elbo"][-1]), float(short["iwae"][-1])
     if iwae_end < CLOSE:
-        left = f"{nats(iwae_end)} nats" if iwae_end >= DISPLAY_FLOOR else "less than 0.001 nats"
         iwae = (
-            f"Importance sampling with q (IWAE-k) rises from the ELBO ({nats(iwae_start)} nats "
-            f"below log p(x) at k = 1) to {left} below it at {k_max}."
+            f"Importance sampling with q (IWAE-k) rises from the ELBO, {_within(elbo_short)} "
+            f"below log p(x), to within {_within(iwae_end)} of it at {k_max}."
         )
     elif coverage < 0.5:
         iwae = (
@@ -138,26 +142,25 @@ def estimator_caption(runs: EstimatorRuns, exact: float, coverage: float) -> str
             "needs astronomically many samples."
         )
     else:
-        closed = 1 - iwae_end / iwae_start if iwae_start > 0 else 0.0
+        closed = 1 - iwae_end / elbo_short if elbo_short > 0 else 0.0
         iwae = (
-            f"IWAE-k closes {_percent(closed)} of the ELBO's shortfall from k = 1 "
-            f"({nats(iwae_start)} nats) to {k_max} ({nats(iwae_end)} nats left): where q is "
+            f"IWAE-k closes {_percent(max(closed, 0.0))} of the ELBO's shortfall "
+            f"({nats(elbo_short)} nats) by {k_max}, {nats(iwae_end)} nats left: where q is "
             "narrower than p(z|x) the weights p(x, z)/q(z|x) are heavy-tailed."
         )
-    naive_end = short["naive"][-1]
+    naive_end = float(short["naive"][-1])
     naive = (
         f"The naive estimator, averaging p(x|z) over z ~ p(z), is still {nats(naive_end)} nats "
         f"low at {k_max}: almost no prior draw lands where p(x|z) is large."
         if naive_end >= CLOSE
         else f"The naive estimator, averaging p(x|z) over z ~ p(z), is within "
-        f"{nats(max(naive_end, 0.0))} nats at {k_max}: p(z|x) is wide enough for prior draws "
-        "to find it."
+        f"{_within(naive_end)} at {k_max}: p(z|x) is wide enough for prior draws to find it."
     )
     spread = np.ptp(runs.elbo, 0)
     elbo = (
         f"The ELBO only gets less noisy: its spread over {len(runs.elbo)} runs narrows from "
-        f"{nats(float(spread[0]))} to {nats(float(spread[-1]))} nats, around "
-        f"{nats(float(short['elbo'][-1]))} nats below log p(x)."
+        f"{nats(float(spread[0]))} to {nats(float(spread[-1]))} nats, {_within(elbo_short)} "
+        "below log p(x)."
     )
     return " ".join([iwae, naive, elbo])
 
