@@ -171,15 +171,11 @@ def posterior_figure(
         margin=dict(l=10, r=10, t=30, b=10),
         font=dict(size=font_size),
         # A dark legend: the contours and modes are white, as they are drawn on the heatmap.
-        # Two entries a row at any width: one a row, in a narrow column (1000 px), squeezed
-        # the square plot above it to a fifth of the figure.
         legend=dict(
             orientation="h",
             yanchor="top",
             y=-0.2,
             x=0,
-            entrywidth=0.5,
-            entrywidthmode="fraction",
             bgcolor="#303030",
             font=dict(color="white"),
         ),  # fmt: skip
