@@ -19,10 +19,59 @@ from ui.session_keys import BETA_PAIR_KEY
 from ui.text import plain
 from ui.training import about, estimate_run_seconds
 from vae import recipes
+from vae.config_diff import Difference, config_differences
 from vae.latent import encode_dataset
 from vae.recipes import elbo_terms, train_beta_pair
 from viz.beta import elbo_terms_figure
 from viz.latent_map import bubble_data, data_bounds, latent_map_figure
+
+
+def _value(value) -> str:
+    """A recorded config value as text: numbers as numbers, a list (a width) in parentheses."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list | tuple):
+        return "(" + ", ".join(f"{v:g}" if isinstance(v, float) else plain(v) for v in value) + ")"
+    return plain(value, limit=40)
+
+
+def what_differs(differences: list[Difference]) -> str:
+    """What the two models' recorded recipes make different, and whether that is β alone."""
+    if not differences:
+        return (
+            "The two models were trained with the same recipe: nothing but chance tells them apart."
+        )
+    listed = "; ".join(
+        f"{plain(d.field)}: {_value(d.first)} vs {_value(d.second)}" for d in differences
+    )
+    fields = {d.field for d in differences}
+    if fields == {"beta"}:
+        return f"Same data, architecture, seed and schedule: only β differs ({listed})."
+    if "beta" not in fields:
+        return (
+            f"Both models have the same β; they differ in {listed}. "
+            "So what differs below is not an effect of β."
+        )
+    return (
+        f"These models differ in more than β ({listed}): what differs below is not β's "
+        "effect alone."
+    )
+
+
+def terms_caption(betas: list, terms: list[dict], differences: list[Difference]) -> str:
+    """The chart's caption, read from the numbers it shows."""
+    text = "Test-set terms at β = 1 (the true ELBO), one z sample per example."
+    if {d.field for d in differences} != {"beta"}:
+        return text  # no β lesson from models that differ otherwise (or not at all)
+    big, small = (1, 0) if betas[1] > betas[0] else (0, 1)
+    kl = "less" if terms[big]["kl"] < terms[small]["kl"] else "more"
+    recon = "more" if terms[big]["recon"] > terms[small]["recon"] else "less"
+    return (
+        f"{text} The model with the larger β (β = {_value(betas[big])}) pays {kl} KL "
+        f"({terms[big]['kl']:.2f} vs {terms[small]['kl']:.2f} nats) and {recon} reconstruction "
+        f"({terms[big]['recon']:.2f} vs {terms[small]['recon']:.2f} nats)."
+    )
+
 
 SMALL_DATASETS = ("digits", "swiss-roll", "s-curve")
 ensure_app_entry()  # a deep link on a cold server must still go through app.py
@@ -31,8 +80,7 @@ st.title("β and the bubbles")
 st.caption(
     "The objective is reconstruction + β·KL. A larger β pulls every bubble harder towards "
     "N(0, I): the bubbles grow and overlap, the map is rounder and reconstructions blur; a "
-    "smaller β lets them shrink and spread apart. Same data, architecture, seed and schedule: "
-    "only β differs."
+    "smaller β lets them shrink and spread apart."
 )
 
 source = st.radio(
@@ -81,6 +129,8 @@ if source == "train a pair now":
             )
         run_id = np.random.default_rng().integers(1 << 62)  # cache keys of this pair
         pair = {
+            "differences": config_differences(a.metadata, b.metadata),
+            "betas": [float(q.metadata["train_config"]["beta"]) for q in (a, b)],
             "models": [
                 (
                     f"β = {q.metadata['train_config']['beta']:g}",
@@ -90,7 +140,7 @@ if source == "train a pair now":
                     f"beta:{run_id}:{i}",
                 )
                 for i, q in enumerate((a, b))
-            ]
+            ],
         }
         st.session_state[BETA_PAIR_KEY] = pair
 else:
@@ -104,7 +154,7 @@ else:
         c[0].selectbox("Model 1", names, index=0, key="beta_saved_a"),
         c[1].selectbox("Model 2", names, index=1, key="beta_saved_b"),
     ]
-    models = []
+    models, metadatas = [], []
     for name in picks:
         entry = next(e for e in entries if e.name == name)
         model, metadata = load_library_model(entry.name, entry.mtime)
@@ -124,6 +174,7 @@ else:
                 "this page draws 2-D ones: pick another model."
             )
             st.stop()
+        metadatas.append(metadata)
         beta = metadata.get("train_config", {}).get("beta", "?")
         key = f"library:{entry.name}:{entry.mtime}"
         terms = cached(
@@ -132,7 +183,11 @@ else:
         models.append((f"{name} (β = {beta})", model, dataset, terms, key))
     if models[0][2].name != models[1][2].name:
         st.warning("These models were trained on different data: their maps do not compare.")
-    pair = {"models": models}
+    pair = {
+        "differences": config_differences(*metadatas),
+        "betas": [m.get("train_config", {}).get("beta") for m in metadatas],
+        "models": models,
+    }
 
 if not pair:
     when = (
@@ -141,6 +196,7 @@ if not pair:
     st.info(f"Choose two β values and press **Train both**{when}.")
     st.stop()
 
+st.caption(what_differs(pair["differences"]))
 encoded = []
 key_of = [key for *_, key in pair["models"]]
 for label, model, dataset, terms, key in pair["models"]:
@@ -197,6 +253,5 @@ st.plotly_chart(
     config={"displaylogo": False},
 )
 st.caption(
-    "Test-set terms at β = 1 (the true ELBO), one z sample per example. The model trained with "
-    "the larger β pays less KL and more reconstruction."
+    terms_caption(pair["betas"], [terms for _, _, terms, *_ in encoded], pair["differences"])
 )

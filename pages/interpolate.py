@@ -40,16 +40,19 @@ st.caption(
     "or edit the table."
 )
 points = np.asarray(waypoint_builder(view), dtype=np.float64).reshape(-1, 2)
+left, right = st.columns([1, 1], gap="medium")
+with left:  # drawn with or without a path: a click on it adds a waypoint, even after Clear
+    st.subheader("The path on the latent map")
+    path_map(active, view)
 if len(points) < 2:
-    st.info("Add at least two waypoints to draw a path.")
+    right.info(
+        "Click the map (or add a waypoint above) until there are two waypoints: "
+        "the path between them is drawn here."
+    )
     st.stop()
 
 model_key, path = model_cache_key(active), path_key(points)
 shape = active.dataset.image_shape
-left, right = st.columns([1, 1], gap="medium")
-with left:
-    st.subheader("The path on the latent map")
-    path_map(active, view)
 with right:
     st.subheader("Scrub along the path")
     st.caption(

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import time
 
 import streamlit as st
 
-from runner.live_figures import live_curves, snapshot_bubbles, snapshot_map
+from runner.live_figures import snapshot_bubbles
 from runner.sandbox import parse_upload
 from runner.worker import prestart_worker
 from ui import presenter
@@ -16,11 +15,11 @@ from ui.app_entry import ensure_app_entry
 from ui.badge import current_device_label
 from ui.components.map_layer import map_layer
 from ui.form_memory import forget, recall, recalled, remember
-from ui.frozen_figure import FrozenFigure
+from ui.live_pictures import live_pictures, shown_snapshot
 from ui.loaders import cached_dataset
 from ui.models import save_active_model_form
 from ui.script_thread import fragment
-from ui.session_keys import TRAIN_LIVE_FIGURES_KEY, TRAIN_LOAD_FAILURES_KEY, TRAIN_UPLOAD_KEY
+from ui.session_keys import TRAIN_LOAD_FAILURES_KEY, TRAIN_UPLOAD_KEY
 from ui.text import plain
 from ui.training import (
     about,
@@ -61,7 +60,6 @@ DEFAULTS = {
     "s-curve": {"hidden": "128, 128", "epochs": 60, "batch": 128, "lr": 1e-3},
     UPLOAD: {"hidden": "256, 128", "epochs": 30, "batch": 128, "lr": 1e-3},
 }
-REDRAW_SHARE = 0.1  # while training, rebuilding the live figures takes at most this share
 
 ensure_app_entry()  # a deep link on a cold server must still go through app.py
 
@@ -169,132 +167,85 @@ def format_seconds(seconds: float | None) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
-def live_figures(run, history: list[dict], snap, finished: bool, prebuilt: dict | None):
-    """(map or None, loss curves) for the live panel.
-
-    While a training process runs, it builds them itself (`prebuilt`, see runner/live_figures.py):
-    here they are only parsed, once per version. Otherwise (a run in this process, the replay
-    after training) they are built here, only when they would change, and while training at
-    most REDRAW_SHARE of the time: building them (~0.1-0.2 s each on a 2-core CPU, more when
-    busy) holds the GIL that every other session's clicks need, and a fast run finishes epochs
-    quicker than the page polls. So a rebuild that took b seconds is followed by at least
-    b / REDRAW_SHARE seconds of the same pictures (the progress bar still moves on every poll).
-    Finished runs (the replay slider) redraw at once.
-    """
-    cached = st.session_state.get(TRAIN_LIVE_FIGURES_KEY)
-    if prebuilt is not None and not finished:
-        key = (id(run.job), "prebuilt", prebuilt["epoch"])
-        if cached is None or cached["key"] != key:
-            figure = FrozenFigure.from_json(prebuilt["map"]) if prebuilt["map"] else None
-            cached = {"job": id(run.job), "key": key, "built_at": time.monotonic(), "cost": 0.0,
-                      "map": figure, "curves": FrozenFigure.from_json(prebuilt["curves"])}  # fmt: skip
-            st.session_state[TRAIN_LIVE_FIGURES_KEY] = cached
-        return cached["map"], cached["curves"]
-    key = (id(run.job), len(history), snap.epoch if snap is not None else None, finished)
-    now = time.monotonic()
-    if cached is not None and cached["job"] == key[0]:
-        too_soon = now - cached["built_at"] < cached["cost"] / REDRAW_SHARE
-        if cached["key"] == key or (not finished and too_soon):
-            return cached["map"], cached["curves"]
-    start = time.perf_counter()
-    figure = None
-    if snap is not None:
-        data = run.dataset
-        figure = snapshot_map(snap, data.y_test, data.label_kind, data.class_names)
-    curves = live_curves(history)
-    if snap is not None and finished:
-        curves.add_vline(x=snap.epoch, line=dict(color="grey", dash="dot", width=1))
-    # Frozen: the polls that show these same pictures again do not serialise them again.
-    figure = FrozenFigure(figure) if figure is not None else None
-    curves = FrozenFigure(curves)
-    st.session_state[TRAIN_LIVE_FIGURES_KEY] = {
-        "job": key[0], "key": key, "built_at": now, "cost": time.perf_counter() - start,
-        "map": figure, "curves": curves,
-    }  # fmt: skip
-    return figure, curves
-
-
-def shown_snapshot(snapshots: list, snap, prebuilt: dict | None, finished: bool):
-    """The snapshot whose points the live map shows: a training process's prebuilt map may be
-    an epoch or two behind the latest snapshot, and the bubbles must sit on those points."""
-    if prebuilt is None or finished or not prebuilt.get("map"):
-        return snap
-    epoch = prebuilt["epoch"]
-    return next((s for s in reversed(snapshots) if s.epoch == epoch), snap)
-
-
 st.title("Train")
 run = get_run()
 running = run is not None and run.job.alive
-if not running and RUNNER == "process":
-    # Training runs in a child process (it would hold the GIL that every session's clicks
-    # need); one is started now, while the user picks settings, so Start does not wait for
-    # torch's import in it.
-    prestart_worker()
 
-data_col, model_col, train_col = st.columns(3, gap="medium")
-with data_col:
-    st.subheader("Data")
-    choice = st.selectbox(
-        "Dataset", list(DATASET_LABELS), format_func=DATASET_LABELS.get, key="train_dataset",
-        on_change=apply_defaults, disabled=running,
-    )  # fmt: skip
-    dataset = load_data(choice)
-    if dataset is not None:
-        shape = (
-            "×".join(f"{n:d}" for n in dataset.image_shape) if dataset.image_shape else "vectors"
+# While a run trains, its settings are locked and named above the map: folded away, so that
+# the live map is on the first screen (1400 x 900 and smaller).
+settings_box = (
+    st.expander("Settings (locked while training)", icon=":material/tune:")
+    if running
+    else st.container()
+)
+with settings_box:
+    data_col, model_col, train_col = st.columns(3, gap="medium")
+    with data_col:
+        st.subheader("Data")
+        choice = st.selectbox(
+            "Dataset", list(DATASET_LABELS), format_func=DATASET_LABELS.get, key="train_dataset",
+            on_change=apply_defaults, disabled=running,
+        )  # fmt: skip
+        dataset = load_data(choice)
+        if dataset is not None:
+            shape = (
+                "×".join(f"{n:d}" for n in dataset.image_shape)
+                if dataset.image_shape
+                else "vectors"
+            )
+            st.caption(
+                f"{plain(dataset.description)}  \n{dataset.x_train.shape[1]:d} values per example ({shape})."
+            )
+    with model_col:
+        st.subheader("Model")
+        conv_ok = dataset is not None and dataset.image_shape == (28, 28)
+        architecture = st.radio(
+            "Architecture", ["mlp", "conv"], horizontal=True, **kept("train_architecture"),
+            format_func={"mlp": "MLP", "conv": "Conv (28×28 images)"}.get, disabled=running,
+        )  # fmt: skip
+        if architecture == "conv" and not conv_ok:
+            st.caption("The conv net is for 28×28 images: the MLP will be used.")
+            architecture = "mlp"
+        hidden_text = st.text_input(
+            "Hidden layer widths", **kept("train_hidden"), disabled=running,
+            help="Encoder widths, e.g. 512, 256; the decoder mirrors them. Conv uses the last one.",
+        )  # fmt: skip
+        likelihoods = ["bernoulli", "gaussian"]
+        recall("train_likelihood", dataset.likelihood if dataset is not None else "bernoulli")
+        likelihood = st.selectbox(
+            "Likelihood p(x|z)", likelihoods, **kept("train_likelihood"), disabled=running,
+            help="Bernoulli for pixel intensities in [0, 1]; Gaussian (learned σ) for other data.",
+        )  # fmt: skip
+        binarize = st.checkbox(
+            "Binarise dynamically", **kept("train_binarize"),
+            disabled=running or likelihood != "bernoulli",
+            help="Train on a fresh black-and-white draw x ~ Bernoulli(pixel) each time an image is "
+            "used, and score the test set over such draws: a Bernoulli p(x|z) is a distribution "
+            "over binary images, so only then are its ELBO and log p(x) log-likelihoods (the "
+            "literature's protocol). Bernoulli likelihood only.",
+        )  # fmt: skip
+        beta = st.number_input(
+            "β (weight of the KL term)", min_value=0.0, max_value=100.0, step=0.5, **kept("train_beta"),
+            disabled=running, help="1 is the true ELBO; β > 1 pulls bubbles towards the prior.",
+        )  # fmt: skip
+        warmup = st.number_input(
+            "KL warm-up epochs", min_value=0, max_value=1000, step=1, **kept("train_warmup"),
+            disabled=running, help="The KL weight grows linearly from 0 to β over these epochs.",
+        )  # fmt: skip
+    with train_col:
+        st.subheader("Training")
+        epochs = st.number_input(
+            "Epochs", 1, 1000, step=5, **kept("train_epochs"), disabled=running
         )
-        st.caption(
-            f"{plain(dataset.description)}  \n{dataset.x_train.shape[1]:d} values per example ({shape})."
+        batch = st.select_slider(
+            "Batch size", [16, 32, 64, 128, 256, 512, 1024], **kept("train_batch"), disabled=running
         )
-with model_col:
-    st.subheader("Model")
-    conv_ok = dataset is not None and dataset.image_shape == (28, 28)
-    architecture = st.radio(
-        "Architecture", ["mlp", "conv"], horizontal=True, **kept("train_architecture"),
-        format_func={"mlp": "MLP", "conv": "Conv (28×28 images)"}.get, disabled=running,
-    )  # fmt: skip
-    if architecture == "conv" and not conv_ok:
-        st.caption("The conv net is for 28×28 images: the MLP will be used.")
-        architecture = "mlp"
-    hidden_text = st.text_input(
-        "Hidden layer widths", **kept("train_hidden"), disabled=running,
-        help="Encoder widths, e.g. 512, 256; the decoder mirrors them. Conv uses the last one.",
-    )  # fmt: skip
-    likelihoods = ["bernoulli", "gaussian"]
-    recall("train_likelihood", dataset.likelihood if dataset is not None else "bernoulli")
-    likelihood = st.selectbox(
-        "Likelihood p(x|z)", likelihoods, **kept("train_likelihood"), disabled=running,
-        help="Bernoulli for pixel intensities in [0, 1]; Gaussian (learned σ) for other data.",
-    )  # fmt: skip
-    binarize = st.checkbox(
-        "Binarise dynamically", **kept("train_binarize"),
-        disabled=running or likelihood != "bernoulli",
-        help="Train on a fresh black-and-white draw x ~ Bernoulli(pixel) each time an image is "
-        "used, and score the test set over such draws: a Bernoulli p(x|z) is a distribution "
-        "over binary images, so only then are its ELBO and log p(x) log-likelihoods (the "
-        "literature's protocol). Bernoulli likelihood only.",
-    )  # fmt: skip
-    beta = st.number_input(
-        "β (weight of the KL term)", min_value=0.0, max_value=100.0, step=0.5, **kept("train_beta"),
-        disabled=running, help="1 is the true ELBO; β > 1 pulls bubbles towards the prior.",
-    )  # fmt: skip
-    warmup = st.number_input(
-        "KL warm-up epochs", min_value=0, max_value=1000, step=1, **kept("train_warmup"),
-        disabled=running, help="The KL weight grows linearly from 0 to β over these epochs.",
-    )  # fmt: skip
-with train_col:
-    st.subheader("Training")
-    epochs = st.number_input("Epochs", 1, 1000, step=5, **kept("train_epochs"), disabled=running)
-    batch = st.select_slider(
-        "Batch size", [16, 32, 64, 128, 256, 512, 1024], **kept("train_batch"), disabled=running
-    )
-    lr = st.select_slider(
-        "Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], **kept("train_lr"),
-        format_func=lambda v: f"{v:g}", disabled=running,
-    )  # fmt: skip
-    seed = st.number_input("Seed", 0, 2**31 - 1, step=1, **kept("train_seed"), disabled=running)
-    st.caption(f"Runs on **{plain(current_device_label())}**.")
+        lr = st.select_slider(
+            "Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], **kept("train_lr"),
+            format_func=lambda v: f"{v:g}", disabled=running,
+        )  # fmt: skip
+        seed = st.number_input("Seed", 0, 2**31 - 1, step=1, **kept("train_seed"), disabled=running)
+        st.caption(f"Runs on **{plain(current_device_label())}**.")
 remember(*SETTING_KEYS)  # also on each change (on_change): a click on another page comes next
 
 start_col, stop_col, _ = st.columns([1, 1, 4])
@@ -329,13 +280,19 @@ upload = st.session_state.get(TRAIN_UPLOAD_KEY) if choice == UPLOAD else None
 form_data = upload[2] if upload else choice
 estimate = None
 if form_configs is not None and not running:
-    estimate = estimate_run_seconds(dataset, *form_configs)
+    estimate = estimate_run_seconds(dataset, *form_configs, runner=RUNNER)
     steps = -(-len(dataset.x_train) // form_configs[1].batch_size)
     st.caption(
         f"Estimated: **{about(estimate)}** on {plain(current_device_label())} at its present load "
-        f"({form_configs[1].epochs:d} epochs × {steps:d} steps, timed on a few steps just now, "
-        "plus a test pass after each epoch)."
+        f"({form_configs[1].epochs:d} epochs × {steps:d} steps, timed just now at the training's "
+        "priority, plus a test pass and the live pictures after each epoch). A busier machine "
+        "later makes it longer."
     )
+if not running and RUNNER == "process":
+    # Training runs in a child process (it would hold the GIL that every session's clicks
+    # need); one is started now, while the user reads the estimate, so Start does not wait for
+    # torch's import in it. After the estimate: its start-up would slow the timed steps down.
+    prestart_worker()
 if start and config_error is not None:
     st.error(f"Cannot train with these settings: {plain(config_error)}")
 elif start and form_configs is not None:
@@ -368,11 +325,10 @@ def live_panel() -> None:
             else progress.message
         )
         st.progress(progress.fraction, text=text)
-    shown = run_settings(run)
-    st.caption(f"Results of: {plain(shown)}")  # names the uploaded file
+    settings = run_settings(run)
     if not run.job.alive and form_configs is not None:
         asked = describe_settings(form_data, *form_configs)
-        if asked != shown:
+        if asked != settings:
             st.caption(
                 f"The settings above ({plain(asked)}) are not these: **Start** trains with them."
             )
@@ -387,7 +343,7 @@ def live_panel() -> None:
                 key=f"train_replay_{run.active_key}",
             )  # fmt: skip
             snap = snapshots[epoch - 1]
-        map_figure, curves_figure = live_figures(
+        map_figure, curves_figure = live_pictures(
             run, history, snap, run.active_key is not None, progress.figures
         )
         if map_figure is not None:
@@ -414,6 +370,8 @@ def live_panel() -> None:
         note = run_likelihood_note(run)
         if note is not None:
             st.warning(note, icon=":material/info:")
+    # Under the pictures: above them it would push the live map below the fold (1400 x 900).
+    st.caption(f"Results of: {plain(settings)}")  # names the uploaded file
     if progress.finished and run.active_key is None and not run.job.alive:
         adopt_result(run)
         st.rerun()  # the whole page: stop polling, unlock the settings, offer Save

@@ -68,8 +68,8 @@ class JobProgress:
     state: JobState
     epoch: int  # epochs finished
     epochs: int
-    seconds: float  # since training started (0 while waiting)
-    eta_seconds: float | None
+    seconds: float  # since the job got its slot, read now (0 while waiting; frozen at the end)
+    eta_seconds: float | None  # the last epoch's estimate, counted down since it arrived
     reports: tuple[EpochReport, ...]  # every epoch so far, oldest first
     message: str  # one human sentence about the state
     # The live pictures a training process built (runner.live_figures): {"epoch", "map" (plotly
@@ -131,6 +131,10 @@ class TrainingJob:
         self._last_heartbeat = clock()
         self._state: JobState = "waiting"
         self._reports: list[EpochReport] = []
+        # On the job's clock: when it got its slot, when it ended, when the last epoch arrived.
+        self._started_at: float | None = None
+        self._ended_at: float | None = None
+        self._reported_at: float | None = None
         self._message = "waiting for a free training slot"
         self.result: TrainResult | None = None
         self.error: str | None = None
@@ -182,13 +186,20 @@ class TrainingJob:
         with self._lock:
             reports = tuple(self._reports)
             state, message, figures = self._state, self._message, self._figures
+            started, ended, reported = self._started_at, self._ended_at, self._reported_at
+        now = self._clock()
         last = reports[-1] if reports else None
+        eta = None  # unknown before the first epoch; nothing is left once the job has ended
+        if ended is not None:
+            eta = 0.0
+        elif last is not None and reported is not None:
+            eta = max(0.0, last.eta_seconds - (now - reported))
         return JobProgress(
             state=state,
             epoch=last.epoch if last else 0,
             epochs=self.config.epochs,
-            seconds=last.seconds if last else 0.0,
-            eta_seconds=last.eta_seconds if last else None,
+            seconds=0.0 if started is None else (ended if ended is not None else now) - started,
+            eta_seconds=eta,
             reports=reports,
             message=message,
             figures=figures,
@@ -202,6 +213,7 @@ class TrainingJob:
     def _on_epoch(self, report: EpochReport) -> None:
         with self._lock:
             self._reports.append(report)
+            self._reported_at = self._clock()
             self._message = f"epoch {report.epoch} of {report.epochs}"
 
     def _run(self) -> None:
@@ -210,6 +222,8 @@ class TrainingJob:
             if self.should_stop():
                 self._set("stopped", f"stopped before it started ({self.stop_reason})")
                 return
+        with self._lock:
+            self._started_at = self._clock()
         try:
             self._set("running", "starting")
             if self.runner == "process":
@@ -247,6 +261,8 @@ class TrainingJob:
             self.error = f"{type(error).__name__}: {error}"
             self._set("failed", f"training failed: {self.error}")
         finally:
+            with self._lock:
+                self._ended_at = self._clock()
             self.model.eval()
             self._slots.release()
 

@@ -11,8 +11,10 @@ replay after training.
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import plotly.graph_objects as go
@@ -66,12 +68,52 @@ def live_curves(history: Sequence[dict]) -> go.Figure:
     return loss_curves(history, height=CURVES_HEIGHT, stacked=True)
 
 
+class RedrawThrottle:
+    """Rebuild pictures within a share of the time: a rebuild that took b seconds is followed
+    by at least max(min_interval, b / share) seconds without one.
+
+    Used by the training process (`LiveFigureBuilder`) and by the Train page for a run in its
+    own process (ui/live_pictures.py): building a picture holds the interpreter, and a fast run
+    finishes epochs quicker than anyone can look at them.
+    """
+
+    def __init__(self, share: float, min_interval: float = 0.0, clock=time.monotonic) -> None:
+        self.share, self.min_interval = share, min_interval
+        self._clock = clock
+        self._next_at = -math.inf  # the first rebuild is due at once
+
+    def pause_after(self, build_seconds: float) -> float:
+        """Seconds without a rebuild after one that took build_seconds."""
+        return max(self.min_interval, build_seconds / self.share)
+
+    def due(self) -> bool:
+        return self._clock() >= self._next_at
+
+    @contextmanager
+    def rebuilding(self) -> Iterator[None]:
+        """Time the block as one rebuild and hold the next one back accordingly."""
+        start = self._clock()
+        yield
+        end = self._clock()
+        self._next_at = end + self.pause_after(end - start)
+
+    def added_seconds(self, run_seconds: float, epochs: int, build_seconds: float) -> float:
+        """What rebuilds of build_seconds each add to a run that trains for run_seconds: one
+        per epoch at most, and one per pause."""
+        builds = min(epochs, 1 + math.floor(run_seconds / self.pause_after(build_seconds)))
+        return builds * build_seconds
+
+
+def training_throttle(clock=time.monotonic) -> RedrawThrottle:
+    """The training process's: at most BUILD_SHARE of its time, at most once a second."""
+    return RedrawThrottle(BUILD_SHARE, MIN_INTERVAL_SECONDS, clock)
+
+
 class LiveFigureBuilder:
     """Rebuilds the live pictures now and then, within a share of the caller's time.
 
     builder.update(history, snapshot) -> {"epoch", "map" (JSON or None), "curves" (JSON)} when
-    it rebuilt them, else None. A rebuild that took b seconds is followed by at least
-    max(MIN_INTERVAL_SECONDS, b / BUILD_SHARE) seconds without one.
+    it rebuilt them, else None (see `training_throttle`).
     """
 
     def __init__(
@@ -82,21 +124,34 @@ class LiveFigureBuilder:
         clock=time.monotonic,
     ) -> None:
         self.labels, self.label_kind, self.class_names = labels, label_kind, class_names
-        self._clock = clock
-        self._next_at = clock()
+        self.throttle = training_throttle(clock)
 
     def update(self, history: Sequence[dict], snapshot: LatentSnapshot | None) -> dict | None:
-        start = self._clock()
-        if start < self._next_at or not history:
+        if not history or not self.throttle.due():
             return None
-        figure = None
-        if snapshot is not None:
-            figure = snapshot_map(snapshot, self.labels, self.label_kind, self.class_names)
-        built = {
-            "epoch": int(history[-1]["epoch"]),
-            "map": pio.to_json(figure, validate=False) if figure is not None else None,
-            "curves": pio.to_json(live_curves(history), validate=False),
-        }
-        end = self._clock()
-        self._next_at = end + max(MIN_INTERVAL_SECONDS, (end - start) / BUILD_SHARE)
-        return built
+        with self.throttle.rebuilding():
+            figure = None
+            if snapshot is not None:
+                figure = snapshot_map(snapshot, self.labels, self.label_kind, self.class_names)
+            return {
+                "epoch": int(history[-1]["epoch"]),
+                "map": pio.to_json(figure, validate=False) if figure is not None else None,
+                "curves": pio.to_json(live_curves(history), validate=False),
+            }
+
+
+def build_seconds(
+    points: int, epochs: int, label_kind: str | None, clock=time.perf_counter
+) -> float:
+    """How long one rebuild of the live pictures takes here and now: a map of `points` random
+    latents coloured as the run's would be, and curves of `epochs` epochs (the most they get)."""
+    rng = np.random.default_rng(0)
+    mu, sigma = rng.standard_normal((points, 2)), np.full((points, 2), 0.1)
+    labels = None if label_kind is None else rng.integers(0, 10, points)
+    history = [{"epoch": e, "train_loss": 1.0 / e, "train_recon": 1.0 / e, "train_kl": 0.1,
+                "train_elbo": -1.0 / e, "test_recon": 1.0 / e, "test_kl": 0.1,
+                "test_elbo": -1.0 / e} for e in range(1, epochs + 1)]  # fmt: skip
+    builder = LiveFigureBuilder(labels, label_kind, None, clock=clock)
+    start = clock()
+    builder.update(history, LatentSnapshot(epochs, mu, sigma))
+    return clock() - start

@@ -219,7 +219,7 @@ def test_train_page_trains_shows_progress_and_saves(library_dir):
     at.text_input(key="train_save_name").set_value("trained here")
     at.button(key="train_save").click().run()
     assert (library_dir / f"trained here{SUFFIX}").is_file()
-    assert any("Saved as" in s.value for s in at.success)
+    assert any("Saved as" in t.value for t in at.toast)
 
 
 def test_train_stop_ends_a_long_run(library_dir):
@@ -365,7 +365,24 @@ def test_models_name_clash_needs_overwrite(active, library_dir):
     assert any("already exists" in shown(e.value) for e in at.error)
     at.checkbox(key="models_save_overwrite").check()
     at.button(key="models_save").click().run()
-    assert any("Saved as" in s.value for s in at.success)
+    assert any("Saved as" in t.value for t in at.toast)
+
+
+def test_after_a_save_the_sidebar_links_to_the_view_instead_of_asking_to_save(active):
+    # The sidebar is checked on a first run (see test_the_sidebar_shows_the_current_model...).
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.session_state["vx_active_model"] = active
+    assert "save it" in sidebar_text(at.run())
+    at.switch_page("pages/models.py").run()
+    at.text_input(key="models_save_name").set_value("kept")
+    at.button(key="models_save").click().run()
+    assert any("Saved as" in t.value for t in at.toast)
+    again = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    for key in ("vx_active_model", "vx_saved_session_models"):
+        again.session_state[key] = at.session_state[key]
+    text = sidebar_text(again.run())
+    assert "save it" not in text and "links to this view" in text
+    assert again.query_params.get("model") == "kept"  # and the link names it
 
 
 CSV_ROWS = "\n".join(f"{i % 7},{(i * 3) % 5},{i % 2}" for i in range(60))

@@ -200,6 +200,49 @@ def test_beta_saved_models(active, library_dir):
     assert not at.exception, [e.value for e in at.exception]
     titles = " | ".join(title(c) for c in at.get("plotly_chart")[:2])
     assert "(β = 1.0)" in titles and "(β = 3.0)" in titles
+    shown = texts(at)
+    assert "only β differs (beta: 1 vs 3)" in shown or "only β differs (beta: 3 vs 1)" in shown
+    assert "The model with the larger β (β = 3)" in shown  # read from the numbers shown
+
+
+def test_beta_page_draws_no_beta_lesson_from_models_with_the_same_beta(active, digits, library_dir):
+    """Two saved models with β = 1 that differ in width and epochs were described as "only β
+    differs", with a β conclusion under their terms."""
+    library = ModelLibrary(library_dir)
+    library.save("wide", active.model, dict(active.metadata))
+    narrow = quick_train(
+        digits, "narrow", config=TrainConfig(epochs=2, batch_size=64), hidden=(32,)
+    )
+    library.save("narrow", narrow.model, dict(narrow.metadata))
+    at = open_page("pages/beta.py")
+    at.radio(key="beta_source").set_value("two saved models").run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = texts(at)
+    assert "only β differs" not in shown and "The model with the larger β" not in shown
+    assert "Both models have the same β" in shown
+    assert "hidden: (64) vs (32)" in shown or "hidden: (32) vs (64)" in shown
+    assert "epochs: 3 vs 2" in shown or "epochs: 2 vs 3" in shown
+
+
+def test_config_differences_name_each_recipe_field_that_differs():
+    from vae.config_diff import Difference, config_differences
+
+    a = {
+        "dataset": "mnist",
+        "model_config": {"hidden": [64]},
+        "train_config": {"beta": 1.0, "epochs": 3, "device": "cpu"},
+    }
+    b = {
+        "dataset": "mnist",
+        "model_config": {"hidden": [32]},
+        "train_config": {"beta": 1.0, "epochs": 2, "device": "cuda"},
+    }
+    assert config_differences(a, b) == [
+        Difference("hidden", [64], [32]),
+        Difference("epochs", 3, 2),
+    ]  # where it ran changes nothing learned
+    assert config_differences(a, a) == []
+    assert config_differences(a, {})[0] == Difference("dataset", "mnist", None)
 
 
 def test_beta_saved_models_needs_two(active):

@@ -233,6 +233,9 @@ def test_cli_import_refusal_leaves_the_library_as_it_was(shipped, tmp_path, caps
     assert "may not have: 'author'" in capsys.readouterr().err
     assert main(["import", *good, "--name", "kept", "--root", str(root)]) == 1
     assert "already exists; pass --force" in capsys.readouterr().err
+    device = ["--encoder", "/dev/null", *good[2:]]  # read through the one strict reader
+    assert main(["import", *device, "--name", "dev", "--root", str(root)]) == 1
+    assert "null is not a regular file" in capsys.readouterr().err
 
 
 def test_export_then_import_gives_the_same_model_to_1e_5(shipped, tmp_path, capsys):
@@ -260,3 +263,20 @@ def test_export_then_import_gives_the_same_model_to_1e_5(shipped, tmp_path, caps
                  str(again)]) == 0  # fmt: skip
     assert (again / "decoder.onnx").read_bytes() == (out / "decoder.onnx").read_bytes()
     assert np.isfinite(back.log_sigma_x.numpy()).all()
+
+
+def test_q_star_of_a_foreign_model_matches_the_native_ones(shipped):
+    """q* ascends the ELBO by gradients in z: the foreign decoder's are central differences
+    (ForeignVAE), checked here against the native model's autograd on the same network."""
+    from vae.inference import optimal_gaussian
+
+    model, images = shipped
+    encoder = to_onnx(Encoder(model, "flat", 0, "mu,logvar"), torch.rand(3, 784), False)
+    decoder = to_onnx(Decoder(model, "logits", "flat"), torch.randn(3, 2), False)
+    validated = validate_foreign(encoder, decoder, card(), images)
+    foreign = ForeignVAE(validated.encoder, validated.decoder, card())
+    x = images[:6]
+    native, imported = optimal_gaussian(model, x), optimal_gaussian(foreign, x)
+    np.testing.assert_allclose(imported.elbo_encoder, native.elbo_encoder, atol=1e-3)
+    np.testing.assert_allclose(imported.elbo, native.elbo, atol=0.02)  # nats, of ~ -240
+    assert (imported.elbo >= imported.elbo_encoder - 1e-6).all()

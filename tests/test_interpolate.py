@@ -212,3 +212,39 @@ def test_page_scrubs_points_that_are_not_images() -> None:
     assert data["palette"] == list(RAMP)  # coloured by the continuous label
     assert not at.get("image") and not at.get("download_button")  # no pictures to download
     assert sum("**(" in md.value for md in at.markdown) == 8  # the strip, as numbers
+
+
+def test_clear_keeps_the_map_the_instructions_say_to_click_and_it_has_a_legend(
+    active: ActiveModel,
+) -> None:
+    """Clear removed every waypoint and with them the map ("click the map below"), so a path
+    could only be started again from the table; the path map had no legend."""
+    from dataclasses import replace
+
+    from streamlit.testing.v1 import AppTest
+
+    labels = np.arange(len(active.dataset.x_test)) % 3
+    data = replace(
+        active.dataset,
+        y_train=labels,
+        y_test=labels,
+        label_kind="class",
+        class_names=("a", "b", "c"),
+    )
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state["vx_active_model"] = replace(active, dataset=data, key="test:interp-labels")
+    at.switch_page("pages/interpolate.py").run()
+    at.button(key="interp_clear").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state["vx_path"] == []
+    (chart,) = [c for c in at.get("plotly_chart") if "interp_map" in c.proto.id]
+    layout = json.loads(chart.proto.spec)["layout"]
+    assert layout.get("showlegend") is not False
+    names = {
+        t.get("name")
+        for t in json.loads(chart.proto.spec)["data"]
+        if t.get("showlegend") is not False
+    }
+    assert len(names) >= 2  # one entry per class
+    assert any(c.key == "interp_map_click" for c in at.get("bidi_component"))  # still clickable
+    assert "two waypoints" in " ".join(i.value for i in at.info)

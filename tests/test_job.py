@@ -15,7 +15,7 @@ from runner.job import TrainingJob
 from vae import VAE, ModelConfig, TrainConfig
 from vae.device import cpu_threads_per_job
 from vae.metadata import training_metadata
-from vae.train import history_record
+from vae.train import EpochReport, history_record
 
 
 @pytest.fixture(scope="module")
@@ -206,3 +206,39 @@ def test_warm_up_runs_on_its_own_thread_without_touching_the_callers_threads():
     thread.join(60)
     assert len(seconds) == 1 and seconds[0] > 0.0  # it finished, and trained for real
     assert torch.get_num_threads() == before  # torch's thread count is per thread
+
+
+def test_the_elapsed_time_is_read_when_asked_not_when_an_epoch_ends(digits):
+    """The Train page polls every second; before this, its "elapsed" moved only with the epochs
+    (a Fashion-MNIST epoch: "0 s elapsed" for ~20 s)."""
+    clock, slots = FakeClock(), own_slots()
+    slots.acquire()  # hold the slot: the job waits, and waiting is not training time
+    job = TrainingJob(small_model(), digits, TrainConfig(epochs=10_000), slots=slots,
+                      clock=clock, heartbeat_timeout=None).start()  # fmt: skip
+    clock.now = 5.0
+    assert job.progress().state == "waiting" and job.progress().seconds == 0.0
+    clock.now = 100.0
+    slots.release()  # it starts at t = 100 (the fake clock stands still meanwhile)
+    wait_until(lambda: job.progress().state == "running")
+    for now in (100.5, 101.0, 104.0):
+        clock.now = now
+        assert job.progress().seconds == pytest.approx(now - 100.0)
+    job.stop()
+    assert job.join(30)
+    clock.now = 150.0  # ended at t = 104: the counter stops there
+    assert job.progress().seconds == pytest.approx(4.0)
+    assert job.progress().eta_seconds == 0.0
+
+
+def test_the_time_left_counts_down_between_epochs(digits):
+    clock = FakeClock()
+    job = TrainingJob(small_model(), digits, TrainConfig(epochs=10), clock=clock)
+    assert job.progress().eta_seconds is None  # nothing to go by before the first epoch
+    clock.now = 20.0
+    job._on_epoch(EpochReport(epoch=1, epochs=10, train={"loss": 1.0}, test=None, kl_weight=1.0,
+                              seconds=8.0, eta_seconds=72.0, snapshot=None))  # fmt: skip
+    assert job.progress().eta_seconds == pytest.approx(72.0)
+    clock.now = 23.0
+    assert job.progress().eta_seconds == pytest.approx(69.0)
+    clock.now = 200.0  # a slower epoch than the last: "0 s left", never negative
+    assert job.progress().eta_seconds == 0.0

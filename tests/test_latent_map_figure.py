@@ -7,13 +7,18 @@ import plotly.io as pio
 import pytest
 
 from viz.latent_map import (
+    AXIS_ROOM,
     CONTINUOUS_BINS,
+    LEGEND_ROW,
     NO_VALUE_COLOR,
+    NO_VALUE_NAME,
     PALETTE,
+    PRIOR_NAME,
     bubble_data,
     data_bounds,
     ellipse_xy,
     latent_map_figure,
+    legend_rows,
 )
 
 
@@ -113,8 +118,33 @@ def test_the_map_is_identical_when_rebuilt(cloud) -> None:
 def test_the_legend_sits_under_the_plot_in_rows(cloud) -> None:
     """Never over the data, never under the toolbar (top right)."""
     mu, sigma, labels = cloud
-    legend = latent_map_figure(mu, sigma, labels).layout.legend
-    assert legend.orientation == "h" and legend.y < 0 and legend.yanchor == "top"
+    fig = latent_map_figure(mu, sigma, labels)
+    legend = fig.layout.legend
+    assert legend.orientation == "h" and legend.yref == "container" and legend.y == 0
+    # The room below the plot holds the legend's rows (at the narrowest map the app draws).
+    rows = legend_rows([t.name for t in fig.data] + [PRIOR_NAME, NO_VALUE_NAME])
+    assert fig.layout.margin.b >= AXIS_ROOM + rows * LEGEND_ROW
+
+
+def test_every_colouring_of_one_map_has_the_same_frame(cloud) -> None:
+    """A colour bar narrowed the plot and the legend's rows changed its height, so switching
+    colourings re-framed a zoomed view (the browser test measures the axes themselves)."""
+    mu, sigma, labels = cloud
+    names = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+             "Bag", "Ankle boot")  # fmt: skip
+    labels = labels % 10
+    frames = set()
+    for color, kind in ((labels, "class"), (sigma.mean(1), "continuous")):
+        for prior in (False, True):
+            fig = latent_map_figure(
+                mu, sigma, color, color_kind=kind, class_names=names, prior_contours=prior
+            )
+            frames.add(tuple(fig.layout.margin[k] for k in "lrtb"))
+            for trace in fig.data:
+                if trace.marker.colorbar.title.text is not None:  # in the room kept for it
+                    bar = trace.marker.colorbar
+                    assert (bar.xref, bar.x, bar.xanchor) == ("container", 1.0, "right")
+    assert len(frames) == 1
 
 
 @pytest.mark.parametrize("kind", ["continuous", None])

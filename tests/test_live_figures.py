@@ -34,15 +34,15 @@ def history(epochs: int) -> list[dict]:
 def test_the_pictures_are_rebuilt_within_their_share_of_time() -> None:
     clock = FakeClock()
     builder = LiveFigureBuilder(np.arange(40) % 3, "class", ["a", "b", "c"], clock=clock)
-    clock.step = 1.0  # the build's two clock readings are 1 s apart: a build "takes" 1 s
-    first = builder.update(history(1), snapshot(1))
+    clock.step = 1.0  # each reading 1 s after the one before: the build "takes" 1 s
+    first = builder.update(history(1), snapshot(1))  # readings: due at 100, from 101 to 102
     assert first is not None and first["epoch"] == 1
     assert json.loads(first["map"])["layout"]["title"]["text"] == "latent map after epoch 1"
     assert json.loads(first["curves"])["data"], "the curves have traces"
     clock.step = 0.0
     wait = max(MIN_INTERVAL_SECONDS, 1.0 / BUILD_SHARE)  # 5 s: the share decides, not the floor
     assert wait > MIN_INTERVAL_SECONDS
-    clock.now = 101.0 + wait - 0.5  # the build ended at 101
+    clock.now = 102.0 + wait - 0.5  # the build ended at 102
     assert builder.update(history(2), snapshot(2)) is None  # too soon: the trainer trains
     clock.now += 1.0
     second = builder.update(history(3), None)  # no snapshot yet or any more: curves only

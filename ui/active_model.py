@@ -24,6 +24,8 @@ from .session_keys import ACTIVE_KEY, SAVED_COPIES_KEY, UNSAVED_KEY
 if TYPE_CHECKING:
     from vae.data import Dataset
 
+    from .view_link import ModelRef  # a type only: view_link's colourings reach this module
+
 
 @dataclass
 class ActiveModel:
@@ -35,6 +37,16 @@ class ActiveModel:
     metadata: dict  # the checkpoint metadata (see vae/checkpoint.py)
     dataset: Dataset
     source: Literal["session", "library"]
+    # How a link or a scene names this model (ui/view_link.py); None: no other session could
+    # open it (trained in this session and not saved).
+    ref: ModelRef | None = None
+
+    @property
+    def view_size(self) -> int:
+        """How many test points the latent map shows, so the indices a link may name."""
+        from .view_cache import MAX_VIEW_POINTS
+
+        return min(len(self.dataset.x_test), MAX_VIEW_POINTS)
 
 
 def new_model_key(prefix: str = "session") -> str:

@@ -192,9 +192,8 @@ def path_map_figure(model_key: str, view_token: str, _view: LatentView) -> go.Fi
         y,
         color_kind=kind,
         class_names=_view.class_names,
-        height=520,
+        height=560,  # the legend's rows below the plot: the plot keeps the Latent map's size
     )
-    fig.update_layout(showlegend=False)  # the Latent map page has the legend
     return FrozenFigure(fig)  # shown on every run of the page: serialised once
 
 

@@ -11,11 +11,14 @@ from vae.checkpoint import CheckpointError
 from vae.data import DATASET_NAMES, DataError, Dataset, local_idx_folder, missing_files_help
 from vae.library import ModelEntry, ModelExistsError, ModelLibrary
 from vae.metadata import builtin_dataset as metadata_builtin_dataset
+from viz.text import scalar_text
 
 from .active_model import ActiveModel, mark_saved, set_active_model, unsaved_models
 from .badge import dataset_label
 from .loaders import cached_dataset, load_library_model, model_library
+from .session_keys import SAVE_PROBLEM_KEY
 from .text import plain
+from .view_link import PRETRAINED, SAVED, ModelRef
 
 
 def builtin_dataset(metadata: dict) -> str | None:
@@ -63,6 +66,7 @@ def activate_library_model(entry: ModelEntry, dataset: Dataset | None = None) ->
         metadata=metadata,
         dataset=dataset,
         source="library",
+        ref=ModelRef(entry.name),
     )
     set_active_model(active)
     return active
@@ -125,32 +129,60 @@ def activate_shipped_model(entry: ModelEntry) -> ActiveModel:
         metadata=metadata,
         dataset=dataset,
         source="library",  # shared and read-only: its latent view is shared too
+        ref=ModelRef(entry.name, PRETRAINED),
     )
     set_active_model(active)
     return active
 
 
+def activate_model(ref: ModelRef) -> ActiveModel:
+    """Open the model a link or a scene names, where its source says it lives. LookupError if
+    there is none of that name; CheckpointError / DataError as the openers raise them."""
+    entries, activate = {
+        SAVED: (lambda: model_library().list(), activate_library_model),
+        PRETRAINED: (shipped_models, activate_shipped_model),
+    }[ref.source]
+    entry = next((e for e in entries() if e.name == ref.name and e.ok), None)
+    if entry is None:
+        raise LookupError(ref.name)
+    return activate(entry)
+
+
 def save_active_model_form(active: ActiveModel, prefix: str) -> None:
     """Name + Save for a model trained in this session; bad names and clashes -> st.error."""
-    name = st.text_input(
+    st.text_input(
         "Save as",
-        value=active.name,
+        value=scalar_text(active.name),  # sent to the browser: valid Unicode only
         max_chars=80,
         key=f"{prefix}_save_name",
         help="Letters, digits, spaces, '-', '_' and '.'. Saved models are shared with every "
         "session of this server.",
     )
-    overwrite = st.checkbox("Replace a saved model of that name", key=f"{prefix}_save_overwrite")
-    if st.button("Save to the library", key=f"{prefix}_save", icon=":material/save:"):
-        try:
-            path = model_library().save(name, active.model, active.metadata, overwrite=overwrite)
-        except ModelExistsError as error:
-            st.error(f"{plain(error)}.")
-        except (ValueError, CheckpointError, OSError) as error:  # bad name, unwritable folder
-            st.error(f"Cannot save: {plain(error)}.")
-        else:
-            saved = path.name.removesuffix(path.suffix)
-            active.metadata = {**active.metadata, "name": saved}
-            active.name = saved
-            mark_saved(active, path)
-            st.success(f"Saved as **{plain(saved)}**. It is listed on the Models page.")
+    st.checkbox("Replace a saved model of that name", key=f"{prefix}_save_overwrite")
+    st.button("Save to the library", key=f"{prefix}_save", icon=":material/save:",
+              on_click=_save_active_model, args=(active, prefix))  # fmt: skip
+    problem = st.session_state[SAVE_PROBLEM_KEY]
+    if problem is not None and problem[0] == prefix:
+        st.error(problem[1])
+        st.session_state[SAVE_PROBLEM_KEY] = None
+
+
+def _save_active_model(active: ActiveModel, prefix: str) -> None:
+    """The Save button's callback: it runs before the script, so the sidebar (drawn before the
+    page) already knows the model is saved; a problem is shown by the form, success by a toast."""
+    name = st.session_state[f"{prefix}_save_name"]
+    overwrite = st.session_state.get(f"{prefix}_save_overwrite", False)
+    try:
+        path = model_library().save(name, active.model, active.metadata, overwrite=overwrite)
+    except ModelExistsError as error:
+        st.session_state[SAVE_PROBLEM_KEY] = (prefix, f"{plain(error)}.")
+    except (ValueError, CheckpointError, OSError) as error:  # bad name, unwritable folder
+        st.session_state[SAVE_PROBLEM_KEY] = (prefix, f"Cannot save: {plain(error)}.")
+    else:
+        saved = path.name.removesuffix(path.suffix)
+        active.metadata = {**active.metadata, "name": saved}
+        active.name = saved
+        active.ref = ModelRef(saved)  # a link can name it now
+        mark_saved(active, path)
+        st.toast(f"Saved as **{plain(saved)}**. It is listed on the Models page.",
+                 icon=":material/save:")  # fmt: skip

@@ -18,18 +18,42 @@ from .share import apply_view, current_view
 from .text import plain
 
 CHOICE_KEY = "scene_choice"  # the Saved scenes selectbox (only its widget writes it)
+MAX_PROBLEMS_SHOWN = 5
 
 
 def scene_book() -> SceneBook:
     return SceneBook(model_library().root)
 
 
-def read_scenes() -> tuple[list[Scene], str | None]:
-    """The library's scenes, or ([], why they cannot be read)."""
+def read_scenes() -> list[Scene]:
+    """The library's scenes that can be read ([] when the file cannot be read now)."""
     try:
-        return scene_book().read(), None
+        return scene_book().read_file().scenes
+    except SceneError:
+        return []
+
+
+def scene_warning() -> str | None:
+    """One warning, as inert text, for what scenes.json holds that is not a scene; None if
+    nothing (the file is parsed once per version, so asking again costs nothing)."""
+    try:
+        found = scene_book().read_file()
     except SceneError as error:
-        return [], f"The scenes of this library cannot be read: {error}."
+        return f"The scenes of this library cannot be read now: {plain(error)}."
+    if not found.problems:
+        return None
+    if found.damaged:
+        return (
+            f"The scene file of this library cannot be read ({plain(found.problems[0])}). "
+            "Saving a scene sets it aside under a new name and starts a new one."
+        )
+    shown = "; ".join(plain(p, limit=160) for p in found.problems[:MAX_PROBLEMS_SHOWN])
+    count, more = len(found.problems), len(found.problems) - MAX_PROBLEMS_SHOWN
+    return (
+        f"{count:d} entr{'ies' if count != 1 else 'y'} of scenes.json cannot be read and "
+        f"{'are' if count != 1 else 'is'} kept there as they are: {shown}"
+        f"{f'; and {more:d} more' if more > 0 else ''}."
+    )
 
 
 def _say(kind: str, text: str) -> None:
@@ -49,12 +73,9 @@ def show_scene(scenes: list[Scene], position: int) -> None:
 def step_scene(delta: int) -> None:
     """Next (+1) or previous (-1) scene, from a button or the ←/→ shortcuts; the first scene if
     none was shown yet. Stops at either end."""
-    scenes, error = read_scenes()
-    if error or not scenes:
-        _say(
-            "warning",
-            plain(error) if error else "No scenes saved yet: save one on the Latent map page.",
-        )
+    scenes = read_scenes()
+    if not scenes:
+        _say("warning", "No scenes saved yet: save one on the Latent map page.")
         return
     position = st.session_state.get(SCENE_POSITION_KEY)
     if position is None or not 0 <= position < len(scenes):
@@ -75,13 +96,16 @@ def _save() -> None:
         return
     try:
         name = scene_name(st.session_state.get(SCENE_NAME_KEY, ""))
-        scenes = scene_book().save(Scene(name, view), overwrite=False)
+        scenes, aside = scene_book().save(Scene(name, view), overwrite=False)
     except SceneError as error:
-        _say("error", plain(f"{error}."))
+        _say("error", f"The scene was not saved: {plain(error)}.")
         return
     st.session_state[SCENE_POSITION_KEY] = len(scenes) - 1
     st.session_state[SCENE_NAME_KEY] = ""
-    _say("success", f"Saved scene {plain(name)} ({len(scenes)} in this library).")
+    saved = f"Saved scene {plain(name)} ({len(scenes)} in this library)."
+    if aside is not None:
+        saved += f" The old scene file could not be read: it is kept as {plain(aside)}."
+    _say("success", saved)
 
 
 def _chosen(scenes: list[Scene]) -> int | None:
@@ -90,12 +114,10 @@ def _chosen(scenes: list[Scene]) -> int | None:
 
 
 def _show_chosen() -> None:
-    scenes, error = read_scenes()
+    scenes = read_scenes()
     position = _chosen(scenes)
-    if error or position is None:
-        _say(
-            "warning", plain(error) if error else "That scene is gone (deleted in another session)."
-        )
+    if position is None:
+        _say("warning", "That scene is gone (deleted in another session).")
         return
     show_scene(scenes, position)
 
@@ -105,10 +127,10 @@ def _delete_chosen() -> None:
     try:
         scene_book().delete(str(name))
     except SceneError as error:
-        _say("error", plain(f"{error}."))
+        _say("error", f"{plain(error)}.")
         return
     st.session_state[SCENE_POSITION_KEY] = None
-    _say("success", f"Deleted scene {plain(str(name))}.")
+    _say("success", f"Deleted scene {plain(name)}.")
 
 
 def _take_message() -> tuple[str, str] | None:
@@ -129,12 +151,10 @@ def scenes_expander(active: ActiveModel) -> None:
     """The compact "Scenes" panel of the Latent map page."""
     with st.expander("Scenes for a lecture", icon=":material/slideshow:"):
         _show_message()
-        scenes, error = read_scenes()
-        if error:
-            st.error(
-                plain(error) + " Fix or remove scenes.json in the model library to save scenes."
-            )
-        if active.source == "session":
+        scenes = read_scenes()
+        if (warning := scene_warning()) is not None:
+            st.warning(warning)
+        if active.ref is None:
             st.caption(
                 "Scenes need a saved model: save this one on the Models page, then save views "
                 "of it here."
@@ -149,10 +169,7 @@ def scenes_expander(active: ActiveModel) -> None:
                 help="Letters, digits, space, '-', '_' and '.'. A scene is this view: the model, "
                 "zoom, colour, bubbles, prior, clicked point and path.",
             )
-            right.button(
-                "Save view", key="scene_save", icon=":material/add:", on_click=_save,
-                disabled=error is not None,
-            )  # fmt: skip
+            right.button("Save view", key="scene_save", icon=":material/add:", on_click=_save)
         if not scenes:
             st.caption("No scenes saved in this library yet.")
             return

@@ -60,7 +60,7 @@ def show_scored_x(
         )
         st.image(
             to_png_bytes(scored.reshape(shape), factor),
-            caption=f"x scored: binary sample #{draw}",
+            caption=f"x scored: binary sample #{draw:d}",
             output_format="PNG",
         )
 

@@ -195,8 +195,12 @@ TRAIN_RUN_KEY = _register(
     "this session's training (running or finished)",
 )  # fmt: skip
 TRAIN_LIVE_FIGURES_KEY = _register(
-    "vx_train_live_figures", "pages/train.py", "tuple | None", _none,
-    "the Train page's last live map and curves",
+    "vx_train_live_figures", "ui/live_pictures.py", "LivePictures | None", _none,
+    "the Train page's last live map and curves, and when to rebuild them",
+)  # fmt: skip
+SAVE_PROBLEM_KEY = _register(
+    "vx_save_problem", "ui/models.py", "tuple[str, str] | None", _none,
+    "(form prefix, message): why the last Save failed, shown by that form",
 )  # fmt: skip
 TRAIN_LOAD_FAILURES_KEY = _register(
     "vx_train_load_failures", "pages/train.py", "dict[str, str]", dict,
@@ -250,7 +254,7 @@ DRAW_UPLOAD_SEEN_KEY = _register(
 )  # fmt: skip
 BETA_PAIR_KEY = _register(
     "vx_beta_pair", "pages/beta.py", "dict | None", _none,
-    "the β page's two models: {id, models: [(label, model, dataset, terms, key)]}",
+    "the β page's two models: {differences, betas, models: [(label, model, dataset, terms, key)]}",
 )  # fmt: skip
 COMPARE_LAST_EVENT_KEY = _register(
     "vx_compare_last_event", "pages/compare.py", "tuple[int, ...] | None", _none,

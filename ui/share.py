@@ -16,11 +16,14 @@ import streamlit as st
 
 from ui.components.map_layer import MapClick
 from ui.view_link import (
+    PRETRAINED,
+    ModelRef,
     SharedView,
     ShareError,
     checked_window,
     decode_view,
     encode_view,
+    fit_view,
 )
 
 from . import map_options, selection
@@ -44,7 +47,7 @@ def current_view() -> SharedView:
     window = selection.window()
     color_by, bubbles, prior = map_options.current()
     return SharedView(
-        model=active.name if active is not None and active.source == "library" else None,
+        model=active.ref if active is not None else None,
         z=click.z if click is not None else None,
         index=click.index if click is not None else None,
         selected=tuple(selection.selected()),
@@ -57,25 +60,26 @@ def current_view() -> SharedView:
     )
 
 
-def _activate(name: str) -> bool:
-    """Make the saved model `name` active unless it already is; False (with a warning) if absent."""
+def _activate(ref: ModelRef) -> bool:
+    """Make the model `ref` active unless it already is; False (with a warning) if absent."""
     active = get_active_model()
-    if active is not None and active.source == "library" and active.name == name:
+    if active is not None and active.ref == ref:
         return True
     from vae.checkpoint import CheckpointError
     from vae.data import DataError
 
-    from .loaders import model_library
-    from .models import activate_library_model
+    from .models import activate_model
 
-    entry = next((e for e in model_library().list() if e.name == name and e.ok), None)
-    if entry is None:
-        st.warning(f"The link names the model “{plain(name)}”, which is not in this model library.")
-        return False
     try:
-        activate_library_model(entry)
+        activate_model(ref)
+    except LookupError:
+        where = "shipped with this app" if ref.source == PRETRAINED else "in this model library"
+        st.warning(f"The link names the model “{plain(ref.name)}”, which is not {where}.")
+        return False
     except (CheckpointError, DataError, OSError) as error:
-        st.warning(f"The model “{plain(name)}” from the link could not be opened: {plain(error)}")
+        st.warning(
+            f"The model “{plain(ref.name)}” from the link could not be opened: {plain(error)}"
+        )
         return False
     return True
 
@@ -89,6 +93,10 @@ def apply_view(view: SharedView, whole: bool = False) -> bool:
     """
     if view.model is not None and not _activate(view.model):
         return False  # the selections of an unknown model would point at the wrong points
+    active = get_active_model()
+    view, dropped = fit_view(view, active.view_size if active is not None else 0)
+    for note in dropped:
+        st.warning(plain(note))
     if view.z is not None or whole:
         selection.set_clicked(MapClick(view.z, view.index) if view.z is not None else None)
     if view.window is not None or whole:
@@ -140,7 +148,7 @@ def sync_share_params() -> None:
     with st.sidebar:
         if active is None:
             return
-        if active.source == "session":
+        if active.ref is None:
             st.caption(
                 ":material/link_off: This model was trained in this session: save it "
                 "(Models page) to share a link to this view."

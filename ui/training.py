@@ -11,13 +11,16 @@ import json
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import streamlit as st
 
 from runner.job import JobProgress, Runner, TrainingJob
+from runner.live_figures import build_seconds, training_throttle
+from runner.worker import at_training_priority
 from vae import VAE, ModelConfig, TrainConfig
 from vae.data import Dataset
+from vae.device import cpu_threads, cpu_threads_per_job
 from vae.metadata import training_metadata
 from vae.scoring import not_a_likelihood
 from vae.train import warm_up
@@ -96,13 +99,33 @@ def model_config_for(dataset: Dataset, **overrides) -> ModelConfig:
     return ModelConfig(**values)
 
 
-@st.cache_resource(show_spinner="Timing a few training steps…", max_entries=64)
-def _step_timing(data_key: tuple, config_json: str, batch_size: int, _x, _model_config):
-    """One probe per (data, model, batch size) per server: the machine does not change."""
+# The probe measures the machine at its present load: a timing older than this is taken again.
+PROBE_TTL_SECONDS = 120
+
+
+@st.cache_resource(show_spinner="Timing a few training steps…", max_entries=64,
+                   ttl=PROBE_TTL_SECONDS)  # fmt: skip
+def _run_timing(data_key: tuple, configs_json: str, runner: Runner | None, _x, _model_config,
+                _train_config, snapshot: int, label_kind: str | None):  # fmt: skip
+    """(StepTiming, seconds of one live-picture rebuild or 0), measured as the run will train:
+
+    - runner "process": in a thread at the training process's priority (runner.worker), with
+      its thread count, timing one rebuild of the pictures that process builds;
+    - runner "thread": on a job thread's thread count, at this process's priority;
+    - None: a quick training in the page (vae.recipes), on one thread.
+    """
     from vae.estimate import probe_step_timing
 
-    del data_key, config_json  # the cache key
-    return probe_step_timing(_model_config, _x, TrainConfig(batch_size=batch_size))
+    del data_key, configs_json  # the cache key
+    threads = 1 if runner is None else cpu_threads_per_job()
+
+    def measure():
+        with cpu_threads(threads):
+            timing = probe_step_timing(_model_config, _x, _train_config)
+            rebuild = build_seconds(snapshot, _train_config.epochs, label_kind) if snapshot else 0.0
+        return timing, rebuild
+
+    return at_training_priority(measure) if runner == "process" else measure()
 
 
 def estimate_run_seconds(
@@ -110,15 +133,27 @@ def estimate_run_seconds(
     model_config: ModelConfig,
     train_config: TrainConfig,
     max_train: int | None = None,
+    runner: Runner | None = None,
 ) -> float:
-    """Seconds a run of these settings should take on this machine (vae/estimate.py)."""
+    """Seconds a run of these settings should take on this machine (vae/estimate.py).
+
+    `runner` as in start_run (the Train page), or None for a quick training in the page.
+    """
     n_train = len(dataset.x_train) if max_train is None else min(max_train, len(dataset.x_train))
+    n_test = len(dataset.x_test)
+    snapshot = min(train_config.snapshot_size, n_test) if train_config.snapshot_latents else 0
     data_key = (dataset.name, dataset.x_train.shape, dataset.x_test.shape)
-    timing = _step_timing(data_key, json.dumps(model_config.to_dict(), sort_keys=True),
-                          train_config.batch_size, dataset.x_train[:4096], model_config)  # fmt: skip
-    return timing.run_seconds(
-        n_train, len(dataset.x_test), train_config.epochs, train_config.batch_size
-    )
+    # Epochs only scale the timing (and the curves' length, a small share of a rebuild).
+    configs = {"model": model_config.to_dict(), "train": replace(train_config, epochs=1).to_dict()}
+    timing, rebuild = _run_timing(
+        data_key, json.dumps(configs, sort_keys=True), runner, dataset.x_train[:4096],
+        model_config, train_config, snapshot if runner == "process" else 0, dataset.label_kind,
+    )  # fmt: skip
+    seconds = timing.run_seconds(n_train, n_test, train_config.epochs, train_config.batch_size,
+                                 snapshot)  # fmt: skip
+    if rebuild:  # the training process builds the live pictures between its epochs
+        seconds += training_throttle().added_seconds(seconds, train_config.epochs, rebuild)
+    return seconds
 
 
 def about(seconds: float) -> str:

@@ -1,5 +1,5 @@
 """A view of the app as URL query parameters, and back, so that a link opens the same view in
-another browser: the model, the latent map's zoom window, colour-by, bubbles and prior, the
+another browser: the model (a ModelRef: its name and where it lives), the latent map's zoom window, colour-by, bubbles and prior, the
 clicked z and the data point there, the selected points, the interpolation path, presenter mode.
 
 The URL is untrusted input: decoding checks every value (type, finiteness, bounds, counts) and
@@ -12,16 +12,24 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from vae.library import safe_model_name
 
 from . import colourings
 
 # Parameter names, short so that links stay short.
-MODEL, Z, SELECTED, PATH, PRESENT = "model", "z", "sel", "path", "present"
+MODEL, SOURCE, Z, SELECTED, PATH, PRESENT = "model", "src", "z", "sel", "path", "present"
 WINDOW, COLOR, BUBBLES, PRIOR, INDEX = "win", "color", "bub", "prior", "i"
-KNOWN_PARAMS = (MODEL, Z, INDEX, SELECTED, PATH, WINDOW, COLOR, BUBBLES, PRIOR, PRESENT)
+KNOWN_PARAMS = (MODEL, SOURCE, Z, INDEX, SELECTED, PATH, WINDOW, COLOR, BUBBLES, PRIOR, PRESENT)
+
+# Where a linked model is looked up (ui/models.py opens each): the model library (the default,
+# so a saved model's link is just ?model=name) and the models shipped with the app.
+SAVED, PRETRAINED = "saved", "pretrained"
+MODEL_SOURCES = (SAVED, PRETRAINED)
+# Links written before the source had its own parameter named a shipped model by its display
+# name, "fashion-mnist (pretrained)"; they were shared, so they still open.
+_OLD_PRETRAINED = re.compile(r"(.+) \(pretrained\)")
 
 # The latent map's options (the widgets of pages/latent_map.py) and their short link codes:
 # plain ASCII, so a link stays readable where "σ" would be percent-encoded.
@@ -44,10 +52,44 @@ class ShareError(ValueError):
 
 
 @dataclass(frozen=True)
+class ModelRef:
+    """How a link names a model: the one owner of what a link may name, for its writer (the
+    active model's `ref`) and its reader (decode_view) alike. A ref that exists reopens: its
+    name follows the model library's file-name rules (vae.library.safe_model_name), which
+    every saved or shipped model's name does, and its source is one the app can open."""
+
+    name: str
+    source: str = SAVED
+
+    def __post_init__(self) -> None:
+        if self.source not in MODEL_SOURCES:
+            raise ShareError(
+                f"{SOURCE} must be one of {', '.join(MODEL_SOURCES)}, got {_quote(self.source)}"
+            )
+        try:
+            name = safe_model_name(self.name)  # no paths, no traversal, no control characters
+        except ValueError as error:
+            raise ShareError(f"the model name in the link is not valid: {error}") from None
+        if name != self.name:
+            raise ShareError("the model name in the link has spaces around it")
+
+    @classmethod
+    def read(cls, name: str, source: str | None) -> ModelRef:
+        """The ref of a link's `model` and `src` values (ShareError if they name none)."""
+        if source is None and (old := _OLD_PRETRAINED.fullmatch(name.strip())):
+            return cls(old.group(1).strip(), PRETRAINED)
+        return cls(name.strip(), SAVED if source is None else source)
+
+    def params(self) -> dict[str, str]:
+        """The link's parameters for this model: the source only when it is not the library."""
+        return {MODEL: self.name} | ({SOURCE: self.source} if self.source != SAVED else {})
+
+
+@dataclass(frozen=True)
 class SharedView:
     """What a link restores. Every field is optional: a link may carry any subset."""
 
-    model: str | None = None  # a saved model's name in the library
+    model: ModelRef | None = None  # a saved or shipped model
     z: tuple[float, float] | None = None  # the clicked latent point
     index: int | None = None  # the test point clicked at z (its μ), None: empty space
     selected: tuple[int, ...] = ()  # indices into the test set as the latent map shows it
@@ -75,8 +117,8 @@ def _code(codes: dict[str, str], choice: str) -> str:
 def encode_view(view: SharedView) -> dict[str, str]:
     """SharedView -> {param: value} holding only the fields that are set."""
     params: dict[str, str] = {}
-    if view.model:
-        params[MODEL] = view.model
+    if view.model is not None:
+        params.update(view.model.params())
     if view.z is not None:
         params[Z] = f"{_fmt_z(view.z[0])},{_fmt_z(view.z[1])}"
         if view.index is not None:
@@ -170,12 +212,12 @@ def decode_view(params: Mapping[str, str]) -> tuple[SharedView, list[str]]:
             raise ShareError(f"the link parameter {name!r} must appear once, as text")
         if value is not None and len(value) > MAX_VALUE_CHARS:
             raise ShareError(f"the link parameter {name!r} is too long ({len(value):,} characters)")
-    model = params.get(MODEL)
-    if model is not None:
-        try:
-            model = safe_model_name(model)  # the library's own rule: no paths, no traversal
-        except ValueError as error:
-            raise ShareError(f"the model name in the link is not valid: {error}") from None
+    if MODEL in params:
+        model = ModelRef.read(params[MODEL], params.get(SOURCE))
+    elif SOURCE in params:
+        raise ShareError(f"{SOURCE} (where the model is) needs {MODEL}, the model's name")
+    else:
+        model = None
     z = _point(params[Z], "z") if Z in params else None
     index = None
     if params.get(INDEX) is not None:
@@ -221,13 +263,41 @@ def decode_view(params: Mapping[str, str]) -> tuple[SharedView, list[str]]:
     return view, unknown
 
 
+def fit_view(view: SharedView, points: int) -> tuple[SharedView, list[str]]:
+    """`view` with only the point numbers the model's map has (0 … points - 1), and a sentence
+    for each kind of number dropped. decode_view checks what a link alone can tell; how many
+    points there are is known once its model is open, so this is the second half of the check,
+    run once where a link or a scene is applied (ui/share.py), never by its readers."""
+    notes: list[str] = []
+    index = view.index
+    if index is not None and index >= points:
+        notes.append(
+            f"The link's point #{index} is not one of this model's {points:,} test points: "
+            "its z is shown without it."
+        )
+        index = None
+    selected = tuple(i for i in view.selected if i < points)
+    if len(selected) < len(view.selected):
+        missing = len(view.selected) - len(selected)
+        notes.append(
+            f"{missing} selected point number{'s' if missing != 1 else ''} of the link "
+            f"{'are' if missing != 1 else 'is'} not among this model's {points:,} test points."
+        )
+    return replace(view, index=index, selected=selected), notes
+
+
 __all__ = [
     "BUBBLE_CHOICES",
     "COLOR_CHOICES",
     "KNOWN_PARAMS",
+    "MODEL_SOURCES",
+    "PRETRAINED",
+    "SAVED",
+    "ModelRef",
     "SharedView",
     "ShareError",
     "checked_window",
     "decode_view",
     "encode_view",
+    "fit_view",
 ]

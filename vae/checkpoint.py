@@ -471,11 +471,14 @@ def load_checkpoint(
 
 
 def foreign_parts(data: bytes, label: str = "the upload") -> dict[str, bytes] | None:
-    """{"encoder", "decoder", "card"} bytes of a foreign model's checkpoint, None for a native
-    one; CheckpointError for a file that is neither. Nothing is run: an upload's graphs go to
+    """{"encoder", "decoder", "card"} bytes of a foreign model's checkpoint, None for anything
+    else (a native one, or no valid checkpoint at all). Nothing is run: an upload's graphs go to
     the upload sandbox from here, never to onnxruntime in the server."""
-    header, length = _read_header(io.BytesIO(data), len(data), label)
-    _, metadata = _parse_document(header, label)
+    try:
+        header, length = _read_header(io.BytesIO(data), len(data), label)
+        _, metadata = _parse_document(header, label)
+    except CheckpointError:
+        return None  # not ours to judge: the native import says what is wrong, in its words
     if "foreign" not in metadata:
         return None
     _check_foreign_entries(header, label)

@@ -72,7 +72,7 @@ def open_regular(path: str | os.PathLike, max_bytes: int, *, follow_links: bool 
         if info.st_size > max_bytes:
             raise UnsafeFileError(
                 f"{path.name} is {info.st_size / 2**20:.1f} MB, more than the "
-                f"{max_bytes / 2**20:.0f} MB a {what} may be"
+                f"{max_bytes / 2**20:g} MB a {what} may be"
             )
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)  # a regular file: reads never wait on a writer
@@ -93,8 +93,9 @@ def read_regular(path: str | os.PathLike, max_bytes: int, *, follow_links: bool 
 
 # -- JSON --------------------------------------------------------------------------------------
 
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_VALUE_SEPARATORS = re.compile(rb"[,\[{]")
+# A JSON string, written as an unrolled loop: one alternation per character backtracked
+# through a 14 MB string for 7 s; this form takes 0.2 s.
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 
 
 def count_json_values(raw: bytes) -> int:
@@ -102,7 +103,7 @@ def count_json_values(raw: bytes) -> int:
     first follows a ',' or opens a '[' / '{' (strings are blanked first, so their commas do not
     count). Linear, in C, before json.loads builds anything."""
     blanked = _JSON_STRING.sub(b'""', raw)
-    return len(_VALUE_SEPARATORS.findall(blanked)) + 1
+    return blanked.count(b",") + blanked.count(b"[") + blanked.count(b"{") + 1
 
 
 def strict_json(

@@ -105,8 +105,12 @@ def density_figure(
     y_range = [float(grid.ys[0]), float(grid.ys[-1])]
     fig.update_xaxes(range=x_range, title="z₁", constrain="domain")
     fig.update_yaxes(range=y_range, constrain="domain")
+    # One latent unit as long on every axis, so the prior's circles are round in both panels:
+    # the left panel's y is anchored to its x, and the right panel's axes match the left's
+    # (the same ranges and scale, zoomed together). Anchoring y2 to x2 as well conflicted with
+    # the shared y axis, and Plotly dropped the right panel's constraint (ellipses).
     fig.update_yaxes(title="z₂", scaleanchor="x", scaleratio=1, row=1, col=1)
-    fig.update_yaxes(scaleanchor="x2", scaleratio=1, row=1, col=2)
+    fig.update_xaxes(matches="x", row=1, col=2)
     fig.update_layout(
         height=height,
         margin=dict(l=10, r=10, t=round(4 * font_size), b=10),

@@ -116,7 +116,12 @@ def picture(x: np.ndarray, image_shape: tuple[int, int], pixels: int) -> Image.I
 
 
 def _font(height: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.load_default(size=max(12, height))
+    """DejaVu Sans where the system has it (it draws arrows, Greek and accents in a label),
+    else Pillow's own font (Latin only)."""
+    try:
+        return ImageFont.truetype("DejaVuSans.ttf", max(12, height))
+    except OSError:
+        return ImageFont.load_default(size=max(12, height))
 
 
 def _clean(label: str | None) -> str:

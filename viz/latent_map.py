@@ -37,6 +37,8 @@ NEUTRAL = "#444444"  # points (and bubbles) when nothing colours them
 # colour keeps the browser's redraw to a few fills and strokes.
 CONTINUOUS_BINS = 8
 NO_VALUE_COLOR = "#c8c8c8"  # points (and bubbles) of a continuous colouring that have no value
+NO_VALUE_NAME = "no value"
+PRIOR_NAME = "prior N(0, I): 1, 2, 3σ"
 WEBGL_ABOVE = 5_000  # points drawn as SVG markers up to here, WebGL (Scattergl) beyond
 MAP_UIREVISION = "latent-map"  # constant: Plotly keeps zoom/pan while this stays the same
 TRANSPARENT = "rgba(0,0,0,0)"  # plot and paper: the bubble canvas underneath shows through
@@ -149,7 +151,7 @@ def prior_circles(color: str, legend: bool = True) -> list[go.Scatter]:
                 line=dict(color=color, width=1, dash="dot"),
                 hoverinfo="skip",
                 showlegend=legend and r == 1.0,
-                name="prior N(0, I): 1, 2, 3σ",
+                name=PRIOR_NAME,
             )
         )
     return circles
@@ -179,12 +181,52 @@ def framed_window(mu: np.ndarray, pad: float = 0.03) -> list[float]:
     return [float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])]
 
 
+# Every colouring of one map gets the same frame, so that switching colourings never re-frames
+# a zoomed view (with one latent unit as long on both axes, a plot area of another size shows
+# other ranges): room at the right for a colour bar, kept when there is none, and room below
+# for the legend's rows, counted from the labels the label colouring would show.
+COLORBAR_ROOM = 110  # px: the colour bar, ticks such as "0.125" and its title (sideways)
+AXIS_ROOM = 48  # px under the plot: the z₁ ticks and title
+# px left of the plot: the z₂ ticks ("−7.5") and title. Room that Plotly had to push open
+# itself changed the plot area between its first layout pass and the next, and with equal
+# units the ranges widened on each pass: a redrawn window came back wider every time.
+Y_AXIS_ROOM = 56
+LEGEND_ROW = 21  # px per legend row at the legend's 11 px font
+NARROWEST_PLOT = 440  # px: the map's plot width in a 1000 px window; wider plots need fewer rows
+
+
+def legend_rows(labels: Sequence[str], width: float = NARROWEST_PLOT) -> int:
+    """How many rows a horizontal legend of these entries takes in `width` px (Plotly's 11 px
+    font: ~6.5 px a character, 40 px for the symbol and the gaps), a little generously."""
+    rows, used = 1, 0.0
+    for label in labels:
+        item = 40 + 6.5 * len(label)
+        if used and used + item > width:
+            rows, used = rows + 1, 0.0
+        used += item
+    return rows
+
+
+def class_label(name: str, class_names: Sequence[str] | None) -> str:
+    """A class id's legend entry: with its name ("3: Dress") where the dataset has names."""
+    if (
+        class_names is not None
+        and name.lstrip("-").isdigit()
+        and 0 <= int(name) < len(class_names)
+        and class_names[int(name)] != name
+    ):
+        return f"{name}: {plotly_text(class_names[int(name)])}"
+    return name
+
+
 def compact_legend(font_size: int = 11) -> dict:
-    """A legend in rows under the plot: it never covers data or the toolbar (top right)."""
+    """A legend in rows at the bottom of the figure: it never covers data or the toolbar (top
+    right), and its place does not depend on the plot's height."""
     return dict(
         orientation="h",
-        yanchor="top",
-        y=-0.08,
+        yref="container",
+        yanchor="bottom",
+        y=0.0,
         x=0.0,
         xanchor="left",
         itemsizing="constant",
@@ -258,7 +300,7 @@ def latent_map_figure(
         values = np.asarray(color, dtype=np.float32)
         has_value = np.isfinite(values)
         if not has_value.all():  # e.g. a quantity computed for a sample of the points only
-            fig.add_trace(points(np.flatnonzero(~has_value), NO_VALUE_COLOR, "no value"))
+            fig.add_trace(points(np.flatnonzero(~has_value), NO_VALUE_COLOR, NO_VALUE_NAME))
         shown = np.flatnonzero(has_value)
         fig.add_trace(
             points_trace(
@@ -269,7 +311,15 @@ def latent_map_figure(
                     size=size,
                     color=values[shown],
                     colorscale="Viridis",
-                    colorbar=dict(title=dict(text=color_label), thickness=12, len=0.8),
+                    colorbar=dict(
+                        title=dict(text=color_label, side="right"),
+                        thickness=12,
+                        len=0.8,
+                        xref="container",  # in the room kept for it: the plot never narrows
+                        x=1.0,
+                        xanchor="right",
+                        xpad=6,
+                    ),
                 ),
                 customdata=shown,
                 name=color_label,
@@ -281,19 +331,19 @@ def latent_map_figure(
         )
     else:
         for i, (name, hex_color, idx) in enumerate(_groups(color, color_kind, n)):
-            label = name
-            if (
-                class_names is not None
-                and name.lstrip("-").isdigit()
-                and 0 <= int(name) < len(class_names)
-                and class_names[int(name)] != name
-            ):
-                label = f"{name}: {plotly_text(class_names[int(name)])}"
+            label = class_label(name, class_names)
             fig.add_trace(points(idx, hex_color, label, legendgroup=name, meta={"vx_color": i}))
 
+    if class_names is not None:  # the same for every colouring of this data
+        legend = [class_label(str(i), class_names) for i in range(len(class_names))]
+    else:
+        legend = [trace.name for trace in fig.data if trace.showlegend is not False]
+    rows = legend_rows([*legend, PRIOR_NAME, NO_VALUE_NAME])
     fig.update_layout(
         height=height,
-        margin=dict(l=10, r=10, t=40 if title else 24, b=10),
+        margin=dict(
+            l=Y_AXIS_ROOM, r=COLORBAR_ROOM, t=40 if title else 24, b=AXIS_ROOM + rows * LEGEND_ROW
+        ),
         title=title,
         uirevision=uirevision,
         hovermode="closest",

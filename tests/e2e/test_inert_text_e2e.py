@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 from tests.e2e.conftest import ROOT, free_port, start_streamlit, stop
+from tests.e2e.driver import wait_idle
 from tests.hostile_text import HOSTILE_STRINGS
 
 
@@ -18,6 +19,9 @@ def test_hostile_strings_render_as_text_without_links_or_images(browser, artifac
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"http://127.0.0.1:{port}")
         page.get_by_text("rendered-all").wait_for(timeout=120_000)
+        wait_idle(page)
+        last = len(HOSTILE_STRINGS) - 1
+        page.get_by_text(f"checkbox {last}:").wait_for(timeout=60_000)
         main = page.locator('[data-testid="stMain"]')
         links = main.locator("a[href]").evaluate_all("els => els.map(e => e.outerHTML)")
         images = main.locator("img").evaluate_all("els => els.map(e => e.outerHTML)")

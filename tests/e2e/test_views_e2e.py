@@ -22,7 +22,7 @@ WINDOW = "-1.5,1.25,-1,2"
 @pytest.fixture(scope="module")
 def library(tmp_path_factory) -> Path:
     from ui.scenes import Scene, SceneBook
-    from ui.view_link import SharedView
+    from ui.view_link import ModelRef, SharedView
     from vae import TrainConfig
     from vae.data import load_dataset
     from vae.library import ModelLibrary
@@ -32,8 +32,10 @@ def library(tmp_path_factory) -> Path:
     quick = quick_train(load_dataset("digits"), MODEL, config=TrainConfig(epochs=3), hidden=(64,))
     ModelLibrary(folder).save(MODEL, quick.model, quick.metadata)
     book = SceneBook(folder)
-    book.save(Scene("1 labels", SharedView(model=MODEL, color_by="label", bubbles="1σ")))
-    book.save(Scene("2 kl", SharedView(model=MODEL, color_by="KL to prior", bubbles="off")))
+    book.save(Scene("1 labels", SharedView(model=ModelRef(MODEL), color_by="label", bubbles="1σ")))
+    book.save(
+        Scene("2 kl", SharedView(model=ModelRef(MODEL), color_by="KL to prior", bubbles="off"))
+    )
     return folder
 
 

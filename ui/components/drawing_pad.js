@@ -281,7 +281,8 @@ export default function mountDrawingPad({ data, key, parentElement, setStateValu
   const recon = root.querySelector(".vx-pad-recon");
   const mapCanvas = root.querySelector(".vx-pad-map");
   const readout = root.querySelector(".vx-pad-readout");
-  readout.style.maxWidth = `${MAP_PX}px`; // wraps under the map rather than widen its column
+  // The map's readout and legend wrap under it rather than widen its column.
+  mapCanvas.parentElement.style.maxWidth = `${MAP_PX}px`;
   readout.style.whiteSpace = "pre-wrap";
   const note = root.querySelector(".vx-pad-note");
   const penSelect = root.querySelector(".vx-pad-pen");

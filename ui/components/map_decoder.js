@@ -208,6 +208,11 @@ export default function mountDecoder({ data, key, parentElement, setTriggerValue
     placeholder.style.display = "none";
     caption.textContent = `decoded E[x | z] at z = (${z[0].toFixed(3)}, ${z[1].toFixed(3)})`;
   };
+  const hide = () => {
+    img.style.display = "none";
+    placeholder.style.display = "flex";
+    caption.textContent = "";
+  };
   if (!model.ops) {
     placeholder.textContent = "loading the decoder\u2026";
     setTriggerValue("need", model.header.id);
@@ -216,7 +221,9 @@ export default function mountDecoder({ data, key, parentElement, setTriggerValue
   }
 
   const onClick = (e) => {
-    if (e.detail && e.detail.target === target) show(e.detail.z);
+    if (!e.detail || e.detail.target !== target) return;
+    if (e.detail.z) show(e.detail.z);
+    else hide(); // a double-click took back the first click, and there was none before
   };
   window.addEventListener("vx-map-click", onClick);
   const teardown = () => {

@@ -354,6 +354,11 @@ export default function mountMapLayer({ data, key, setTriggerValue, setStateValu
   let queued = false;
   let reportTimer = null;
   let down = null;
+  // A click waits for the double-click delay before the server hears of it: a double-click
+  // zooms out and selects nothing, so its first click is taken back. Its picture, ring and
+  // hover are drawn at once all the same; `before` is what a double-click puts back.
+  let pending = null; // { timer, at: [x, y], before: { z, index, samples }, send }
+  let swallowUp = false; // the release of a double-click's second press is no click
 
   function draw() {
     queued = false;
@@ -462,11 +467,38 @@ export default function mountMapLayer({ data, key, setTriggerValue, setStateValu
     if (last && Math.hypot(down[0] - last[0], down[1] - last[1]) > DOUBLE_CLICK_SLOP)
       gd._mouseDownTime = 0;
     gd.__vxLastPress = down;
+    if (pending && Math.hypot(down[0] - pending.at[0], down[1] - pending.at[1]) <= DOUBLE_CLICK_SLOP) {
+      takeBack(); // the second press of a double-click: Plotly zooms out, nothing is selected
+      swallowUp = true;
+    } else {
+      flush(); // a press elsewhere: the waiting click was a click
+    }
+  };
+  const flush = () => {
+    if (!pending) return;
+    clearTimeout(pending.timer);
+    const { send } = pending;
+    pending = null;
+    send();
+  };
+  const takeBack = () => {
+    clearTimeout(pending.timer);
+    const { z, index, samples } = pending.before;
+    pending = null;
+    state.clicked = z;
+    header.index = index;
+    header.samples = samples;
+    window.dispatchEvent(new CustomEvent("vx-map-click", { detail: { target: header.target, z } }));
+    schedule();
   };
   const onUp = (e) => {
     if (!down) return;
     const [x0, y0, left, top] = down;
     down = null;
+    if (swallowUp) {
+      swallowUp = false;
+      return;
+    }
     if (Math.hypot(e.clientX - x0, e.clientY - y0) > 4) return; // zoom or pan
     const gd = document.querySelector(selector);
     if (!gd || !gd._fullLayout) return;
@@ -479,8 +511,12 @@ export default function mountMapLayer({ data, key, setTriggerValue, setStateValu
     // The picture first (ui/components/map_decoder.js draws it in the browser, if mounted),
     // then the trigger (Streamlit sends it on its next timer tick), the ring in the next frame.
     // Until the server answers, the old samples and bubble are not this click's: none drawn.
+    const before = { z: state.clicked, index: header.index, samples: header.samples };
     window.dispatchEvent(new CustomEvent("vx-map-click", { detail: { target: header.target, z } }));
-    setTriggerValue("click", { x: z[0], y: z[1], index: hit ? hit[2] : null, at: Date.now() });
+    const click = { x: z[0], y: z[1], index: hit ? hit[2] : null, at: Date.now() };
+    const send = () => setTriggerValue("click", click);
+    const delay = (gd._context && gd._context.doubleClickDelay) || 300;
+    pending = { timer: setTimeout(flush, delay), at: [x0, y0], before, send };
     state.clicked = z;
     header.samples = [];
     header.index = hit ? hit[2] : null;
@@ -501,6 +537,7 @@ export default function mountMapLayer({ data, key, setTriggerValue, setStateValu
   schedule();
 
   const teardown = () => {
+    flush(); // a click waiting for the double-click delay is still a click
     live = false;
     if (registry[key] === teardown) delete registry[key];
     clearInterval(timer);

@@ -18,18 +18,19 @@ from ..foreign.card import MAX_CARD_BYTES, CardError, parse_card
 from ..foreign.graph import MAX_GRAPH_BYTES, GraphError
 from ..library import ModelLibrary, default_library_root, safe_model_name
 from ..metadata import imported_metadata
+from ..strict_files import UnsafeFileError, open_regular
 from .shared import CommandError, printable
 
 
 def _read(path: Path, limit: int, what: str) -> bytes:
+    """The file's bytes through the one strict reader (a regular file, a link followed: the
+    user named it on the command line), at most `limit` bytes."""
     try:
-        size = path.stat().st_size
-    except OSError as error:
-        raise CommandError(f"cannot read the {what} {path}: {error.strerror or error}") from None
-    if size > limit:
-        raise CommandError(f"the {what} {path} is {size / 2**20:.0f} MB, more than "
-                           f"{limit / 2**20:.0f} MB")  # fmt: skip
-    return path.read_bytes()
+        handle, info = open_regular(path, limit, follow_links=True, what=what)
+    except UnsafeFileError as error:
+        raise CommandError(str(error)) from None
+    with handle:
+        return handle.read(info.st_size)
 
 
 def run_import(args: argparse.Namespace) -> int:
@@ -40,10 +41,10 @@ def run_import(args: argparse.Namespace) -> int:
     library = ModelLibrary(args.root if args.root is not None else default_library_root())
     if library.exists(name) and not args.force:
         raise CommandError(f"a model called {name!r} already exists; pass --force to replace it")
-    encoder = _read(args.encoder, MAX_GRAPH_BYTES, "encoder")
-    decoder = _read(args.decoder, MAX_GRAPH_BYTES, "decoder")
+    encoder = _read(args.encoder, MAX_GRAPH_BYTES, "graph file")
+    decoder = _read(args.decoder, MAX_GRAPH_BYTES, "graph file")
     try:
-        card = parse_card(_read(args.card, MAX_CARD_BYTES, "card"), DATASET_NAMES)
+        card = parse_card(_read(args.card, MAX_CARD_BYTES, "card file"), DATASET_NAMES)
     except CardError as error:
         raise CommandError(f"{args.card.name}: {error}") from None
     images = None
