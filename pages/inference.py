@@ -21,7 +21,6 @@ from ui.inference_panel import (
     posterior_panel,
     test_set_panel,
 )
-from ui.latent_panel import point_label
 from ui.scored_input import sample_control
 from ui.session_keys import INFERENCE_INDEX_KEY, INFERENCE_INPUT_KEY, INFERENCE_WANT_LARGE_GAP_KEY
 from ui.text import plain
@@ -146,13 +145,14 @@ with st.spinner("Computing p(z|x) on a grid and searching for q*…"):
         x_scored = scored_example(active.metadata, x_shown, draw)
         point = input_inference(active, view, x_scored)
         name = "your drawing" if drawn.get("source") == "drawing" else drawn.get("name")
-        heading = f"**{plain(name)}**"
     else:
         x_shown = np.asarray(view.x[index])
         x_scored = scored_x(active, view, index, draw)
         point = point_inference(active, view, index, draw)
-        heading = f"**test point #{index}**{point_label(view, index)}"
 
-posterior_panel(active, point, heading, x_shown, x_scored, draw)
+if use_drawing:
+    posterior_panel(active, view, point, x_shown, x_scored, draw, input_name=name)
+else:
+    posterior_panel(active, view, point, x_shown, x_scored, draw, index=index)
 estimator_panel(active, view, point, x_scored, draw)
 test_set_panel(active, view, point, _choose)

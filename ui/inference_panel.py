@@ -19,7 +19,9 @@ from ui.inference_lab import (
     input_estimates,
     is_gap_sample_cached,
 )
+from ui.latent_panel import point_label
 from ui.scored_input import likelihood_note, show_scored_x
+from ui.text import plain
 from ui.view_cache import LatentView
 from viz.inference import (
     convergence_figure,
@@ -35,29 +37,39 @@ LARGE_GAP_SAMPLE = 100  # test points searched for a large approximation gap
 
 def numbers_table(point: PointInference) -> str:
     """The panel's numbers as a Markdown table, each formatted by viz.inference.nats."""
-    rows = [
-        ("log p(x), exact (quadrature)", f"**{nats(point.log_px, error=point.log_px_error)}**"),
-        ("ELBO(q_encoder)", nats(point.elbo_encoder)),
-        ("ELBO(q\\*), the best Gaussian (E-step)", nats(point.elbo_optimal)),
-        ("approximation gap: log p(x) − ELBO(q\\*)", nats(point.approximation_gap)),
-        ("amortisation gap: ELBO(q\\*) − ELBO(q_enc)", nats(point.amortisation_gap)),
-        ("KL(q_enc ‖ p(z\\|x)) = log p(x) − ELBO(q_enc)", nats(point.inference_gap)),
-        ("KL(q_enc ‖ p(z\\|x)) on its own grid (check)", nats(point.kl_encoder_on_grid)),
-    ]
-    return "| | nats |\n|---|---:|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)
+    return (
+        "| | nats |\n|---|---:|\n"
+        f"| log p(x), exact (quadrature) | **{nats(point.log_px, error=point.log_px_error)}** |\n"
+        f"| ELBO(q_encoder) | {nats(point.elbo_encoder)} |\n"
+        f"| ELBO(q\\*), the best Gaussian (E-step) | {nats(point.elbo_optimal)} |\n"
+        f"| approximation gap: log p(x) − ELBO(q\\*) | {nats(point.approximation_gap)} |\n"
+        f"| amortisation gap: ELBO(q\\*) − ELBO(q_enc) | {nats(point.amortisation_gap)} |\n"
+        f"| KL(q_enc ‖ p(z\\|x)) = log p(x) − ELBO(q_enc) | {nats(point.inference_gap)} |\n"
+        f"| KL(q_enc ‖ p(z\\|x)) on its own grid (check) | {nats(point.kl_encoder_on_grid)} |"
+    )
+
+
+def panel_heading(view: LatentView, index: int | None, input_name: str | None) -> str:
+    """The panel's title: the test point with its class, or the drawn or uploaded input."""
+    if index is None:
+        return f"**{plain(input_name or 'your input')}**"
+    return f"**test point #{index:d}**{point_label(view, index)}"
 
 
 def posterior_panel(
     active: ActiveModel,
+    view: LatentView,
     point: PointInference,
-    heading: str,
     x_shown: np.ndarray,
     x_scored: np.ndarray,
     draw: int,
+    *,
+    index: int | None = None,
+    input_name: str | None = None,
 ) -> None:
     """p(z|x) against q_enc and q* on the left; x (the scored sample beside it for a binarised
-    model), the numbers and what they show on the right. `heading` is Markdown, escaped by the
-    caller."""
+    model), the numbers and what they show on the right. Titled by the test point `index`, or
+    by `input_name` for a drawing or an upload."""
     shape = active.dataset.image_shape
     left, right = st.columns([1.25, 1])
     with left:
@@ -78,7 +90,7 @@ def posterior_panel(
             config={"displaylogo": False},
         )
     with right:
-        st.markdown(heading)
+        st.markdown(panel_heading(view, index, input_name))
         if shape is not None:
             show_scored_x(active, x_shown, x_scored, draw, shape)
         else:
