@@ -55,12 +55,10 @@ def show_scored_x(
                  output_format="PNG")  # fmt: skip
         return
     with st.container(horizontal=True):
-        for picture, caption in (
-            (grey, "grey original"),
-            (scored, f"x scored: binary sample #{draw:d}"),
-        ):
-            st.image(to_png_bytes(picture.reshape(shape), factor), caption=caption, width=side,
-                     output_format="PNG")  # fmt: skip
+        st.image(to_png_bytes(grey.reshape(shape), factor), caption="grey original", width=side,
+                 output_format="PNG")  # fmt: skip
+        st.image(to_png_bytes(scored.reshape(shape), factor), width=side, output_format="PNG",
+                 caption=f"x scored: binary sample #{draw:d}")  # fmt: skip
 
 
 def likelihood_note(active: ActiveModel, short: bool = False) -> None:
