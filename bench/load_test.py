@@ -404,11 +404,19 @@ async def trainer(url: str, stop: asyncio.Event, report: dict, started: asyncio.
 
 
 def rss_mb(pid: int) -> tuple[float, float]:
-    """(current, peak) resident memory of the server process itself, MB."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        fields[key] = value
+    """(current, peak) resident memory of one process, MB; (0, 0) once it has exited.
+
+    An exited process holds no memory: gone from /proc, or a zombie whose status has no Vm*
+    lines at all (HAProxy, say, when the hall stopped before the last sample: that was a
+    KeyError 'VmRSS' at the end of a run).
+    """
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0, 0.0
+    fields = dict(line.partition(":")[::2] for line in status.splitlines())
+    if "VmRSS" not in fields:
+        return 0.0, 0.0
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
@@ -431,13 +439,7 @@ def server_cpu_seconds(pid: int) -> tuple[float, float]:
 
 def tree_rss_mb(pid: int) -> float:
     """Resident memory of the server plus its children, MB (shared pages counted twice)."""
-    total = rss_mb(pid)[0]
-    for child in child_pids(pid):
-        try:
-            total += rss_mb(child)[0]
-        except (OSError, KeyError):  # it ended meanwhile
-            continue
-    return total
+    return rss_mb(pid)[0] + sum(rss_mb(child)[0] for child in child_pids(pid))
 
 
 def slow_click_company(timeline: list[tuple[float, float, str]], slow_ms: float) -> dict:

@@ -7,53 +7,25 @@ does not check: that no two modules import each other, directly or around a loop
 
 from __future__ import annotations
 
+import graphlib
+
 import grimp
 
 PACKAGES = ("vae", "viz", "runner", "ui")
 
 
 def import_cycles(graph: grimp.ImportGraph) -> list[list[str]]:
-    """The strongly connected components of more than one module (Tarjan, iteratively)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    on_stack: set[str] = set()
-    stack: list[str] = []
-    cycles: list[list[str]] = []
-    for root in sorted(graph.modules):
-        if root in index:
-            continue
-        work = [(root, iter(sorted(graph.find_modules_directly_imported_by(root))))]
-        index[root] = low[root] = len(index)
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            module, children = work[-1]
-            child = next(children, None)
-            if child is not None:
-                if child not in index:
-                    index[child] = low[child] = len(index)
-                    stack.append(child)
-                    on_stack.add(child)
-                    work.append(
-                        (child, iter(sorted(graph.find_modules_directly_imported_by(child))))
-                    )
-                elif child in on_stack:
-                    low[module] = min(low[module], index[child])
-                continue
-            work.pop()
-            if work:
-                low[work[-1][0]] = min(low[work[-1][0]], low[module])
-            if low[module] == index[module]:
-                component = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    component.append(member)
-                    if member == module:
-                        break
-                if len(component) > 1:
-                    cycles.append(sorted(component))
-    return cycles
+    """The modules of one import cycle, or [] (graphlib stops at the first cycle it meets:
+    fix it, and the next run shows the next one)."""
+    sorter = graphlib.TopologicalSorter(
+        {m: graph.find_modules_directly_imported_by(m) for m in graph.modules}
+    )
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as error:
+        loop = error.args[1]  # [a, b, ..., a]
+        return [sorted(set(loop))]
+    return []
 
 
 def test_no_import_cycles() -> None:

@@ -15,6 +15,7 @@ import pytest
 import torch
 from safetensors.torch import save as st_save
 
+from tests.conftest import small_model
 from vae import checkpoint
 from vae.checkpoint import (
     FORMAT_KEY,
@@ -25,13 +26,6 @@ from vae.checkpoint import (
 )
 from vae.config import ModelConfig
 from vae.model import VAE
-
-
-def small_model(**overrides) -> VAE:
-    fields = {"input_dim": 64, "image_shape": (8, 8), "hidden": (32, 16)}
-    fields.update(overrides)
-    torch.manual_seed(0)
-    return VAE(ModelConfig(**fields))
 
 
 def write_raw(path: Path, tensors: dict[str, torch.Tensor], document: object) -> Path:

@@ -20,13 +20,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 
 from deploy.hall import COOKIE, Hall, free_port, haproxy_binary, render_config, running_hall
-from tests.conftest import child_pids
+from tests.conftest import child_pids, small_model
 from tests.e2e.driver import image_sources, keyed_graph, lonely_points, to_page, wait_idle
 from ui.reconnect import NOTICE, previous_session_id
-from vae import VAE, ModelConfig
 from vae.checkpoint import SUFFIX, checkpoint_bytes, load_checkpoint
 from vae.library import ModelLibrary
 
@@ -34,11 +32,6 @@ ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts" / "e2e"
 SHARED = "class model"  # in the library before the hall starts
 HAPROXY_MISSING = "HAProxy is not installed (apt-get install haproxy; scripts/test.sh does)"
-
-
-def small_model(seed: int) -> VAE:
-    torch.manual_seed(seed)
-    return VAE(ModelConfig(input_dim=64, image_shape=(8, 8), hidden=(32,)))
 
 
 def checkpoint(seed: int, name: str) -> bytes:

@@ -22,6 +22,7 @@ import pytest
 import torch
 from safetensors.torch import save as st_save
 
+from tests.conftest import small_model
 from tests.hostile import (
     assert_clear_message,
     assert_cli_refused,
@@ -53,11 +54,6 @@ class Payload:
 
     def __reduce__(self):
         return (exec, (self.code,))
-
-
-def small_model(seed: int = 0, hidden: tuple[int, ...] = (32, 16)) -> VAE:
-    torch.manual_seed(seed)
-    return VAE(ModelConfig(input_dim=64, image_shape=(8, 8), hidden=hidden)).eval()
 
 
 def good_bytes() -> bytes:
@@ -502,7 +498,7 @@ def _active_model():
     return ActiveModel(
         key="session:hostile-test",
         name="current",
-        model=small_model(seed=1),
+        model=small_model(seed=1).eval(),
         metadata={"name": "current", "dataset": "digits"},
         dataset=load_dataset("digits"),
         source="session",

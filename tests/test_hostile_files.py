@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.conftest import small_model
 from tests.hostile import assert_clear_message, run_cli
-from tests.test_hostile_checkpoints import small_model
 from vae.checkpoint import CheckpointError
 from vae.library import ModelLibrary
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import small_model
 from tests.hostile import (
     ROOT,
     assert_clear_message,
@@ -249,22 +250,16 @@ NAMES = [
 NAME_IDS = [n[0] for n in NAMES]
 
 
-def _small_model():
-    from tests.test_hostile_checkpoints import small_model
-
-    return small_model()
-
-
 @pytest.mark.parametrize(("name", "message"), [n[1:] for n in NAMES], ids=NAME_IDS)
 def test_library_refuses_names_and_writes_nothing(name: str, message: str, tmp_path: Path) -> None:
     from tests.test_hostile_checkpoints import good_bytes
 
     library = ModelLibrary(tmp_path / "lib" / "models")
-    library.save("kept", _small_model(), {"name": "kept"})
+    library.save("kept", small_model(), {"name": "kept"})
     before = folder_state(tmp_path)
     for action in (
-        lambda: library.save(name, _small_model(), {}),
-        lambda: library.save(name, _small_model(), {}, overwrite=True),
+        lambda: library.save(name, small_model(), {}),
+        lambda: library.save(name, small_model(), {}, overwrite=True),
         lambda: library.import_bytes(name, good_bytes(), overwrite=True),
         lambda: library.load(name),
         lambda: library.delete(name),
@@ -297,7 +292,7 @@ def test_save_and_upload_forms_refuse_names(
     from tests.test_hostile_checkpoints import _active_model, good_bytes
 
     library = ModelLibrary(tmp_path / "lib" / "models")
-    library.save("kept", _small_model(), {"name": "kept"})
+    library.save("kept", small_model(), {"name": "kept"})
     before = folder_state(tmp_path)
     active = _active_model()
     at = _app("pages/models.py", library.root, monkeypatch, active=active)

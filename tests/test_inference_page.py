@@ -32,7 +32,7 @@ def digits():
     return load_dataset("digits")
 
 
-def small_model(digits, latent_dim: int = 2) -> VAE:
+def trained_digits_model(digits, latent_dim: int = 2) -> VAE:
     torch.manual_seed(0)
     config = ModelConfig(
         input_dim=digits.input_dim, image_shape=digits.image_shape, hidden=(32,),
@@ -46,7 +46,7 @@ def small_model(digits, latent_dim: int = 2) -> VAE:
 @pytest.fixture(scope="module")
 def active(digits) -> ActiveModel:
     return ActiveModel(
-        key="test:inference", name="tiny digits", model=small_model(digits), metadata={},
+        key="test:inference", name="tiny digits", model=trained_digits_model(digits), metadata={},
         dataset=digits, source="session",
     )  # fmt: skip
 
@@ -142,7 +142,7 @@ def _plotly_array(value) -> np.ndarray:
 
 def test_a_model_without_a_2d_latent_space_gets_a_clear_message(digits):
     three = ActiveModel(
-        key="test:3d", name="3-D", model=small_model(digits, latent_dim=3), metadata={},
+        key="test:3d", name="3-D", model=trained_digits_model(digits, latent_dim=3), metadata={},
         dataset=digits, source="session",
     )  # fmt: skip
     at = open_page(three)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -12,7 +11,8 @@ import torch
 from sklearn.datasets import load_digits
 
 from runner.job import TrainingJob
-from vae import VAE, ModelConfig, TrainConfig
+from tests.conftest import FakeClock, small_model, wait_until
+from vae import ModelConfig, TrainConfig
 from vae.device import cpu_threads_per_job
 from vae.metadata import training_metadata
 from vae.train import EpochReport, history_record
@@ -29,27 +29,6 @@ def digits():
         y_test=y[1500:1700],
         preprocessing={"scale": "divide by 16"},
     )
-
-
-def small_model() -> VAE:
-    torch.manual_seed(0)
-    return VAE(ModelConfig(input_dim=64, image_shape=(8, 8), hidden=(32,)))
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def wait_until(predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.01)
 
 
 def own_slots() -> threading.BoundedSemaphore:
@@ -101,7 +80,7 @@ def test_missing_heartbeat_stops_the_job(digits):
     clock.now = 10.0
     job.heartbeat()  # a poll at t = 10 s keeps it alive ...
     clock.now = 24.0
-    time.sleep(0.2)
+    clock.read_again()  # the trainer has looked at its heartbeat since
     assert job.alive and not job.should_stop()
     clock.now = 26.0  # ... but 16 s of silence after it ends the run
     assert job.join(30)
@@ -138,11 +117,23 @@ def test_an_unexpected_error_is_captured_not_raised(digits):
     assert job.error and "RuntimeError" in job.error
 
 
+class CountedSlot(threading.BoundedSemaphore):
+    """One training slot that counts the attempts to take it."""
+
+    def __init__(self) -> None:
+        super().__init__(1)
+        self.attempts = 0
+
+    def acquire(self, *args, **kwargs) -> bool:
+        self.attempts += 1
+        return super().acquire(*args, **kwargs)
+
+
 def test_a_job_waits_for_a_free_slot_and_says_so(digits):
-    slots = own_slots()
+    slots = CountedSlot()
     slots.acquire()  # another job holds the only slot
     job = TrainingJob(small_model(), digits, TrainConfig(epochs=2), slots=slots).start()
-    time.sleep(0.3)
+    wait_until(lambda: slots.attempts >= 3, what="two failed tries for the slot")
     assert job.progress().state == "waiting"
     assert "waiting for a free training slot" in job.progress().message
     slots.release()

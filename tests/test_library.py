@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.conftest import small_model
 from vae.checkpoint import CheckpointError, checkpoint_bytes, load_checkpoint
-from vae.config import ModelConfig
 from vae.library import (
     ABANDONED_TEMP_SECONDS,
     STALE_TEMP_SECONDS,
@@ -26,11 +26,6 @@ from vae.library import (
 from vae.model import VAE
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def small_model(seed: int = 0, hidden: tuple[int, ...] = (16,)) -> VAE:
-    torch.manual_seed(seed)
-    return VAE(ModelConfig(input_dim=64, image_shape=(8, 8), hidden=hidden))
 
 
 def same_weights(a: VAE, b: VAE) -> bool:
@@ -93,7 +88,7 @@ def test_non_text_name():
 @pytest.mark.parametrize("name", ["../x", "a/b", "\x00", "x" * 5000, "..", ".hidden"])
 def test_library_never_touches_paths_for_unsafe_names(tmp_path, name):
     library = ModelLibrary(tmp_path / "lib")
-    model = small_model()
+    model = small_model(hidden=(16,))
     for action in (
         lambda: library.save(name, model, {}),
         lambda: library.load(name),
@@ -127,10 +122,14 @@ def test_default_root(monkeypatch, tmp_path):
 def test_save_load_list_delete(tmp_path):
     library = ModelLibrary(tmp_path / "models")  # created on the first save
     assert library.list() == []
-    model = small_model()
+    model = small_model(hidden=(16,))
     path = library.save("first", model, {"dataset": "digits", "created": "2026-01-01T00:00:00"})
     assert path == (tmp_path / "models" / "first.safetensors").resolve()
-    library.save("second", small_model(1), {"dataset": "digits", "created": "2026-02-01T00:00:00"})
+    library.save(
+        "second",
+        small_model(1, hidden=(16,)),
+        {"dataset": "digits", "created": "2026-02-01T00:00:00"},
+    )
 
     entries = library.list()
     assert [e.name for e in entries] == ["second", "first"]  # newest first
@@ -153,18 +152,18 @@ def test_save_load_list_delete(tmp_path):
 
 def test_save_refuses_to_overwrite_unless_asked(tmp_path):
     library = ModelLibrary(tmp_path)
-    library.save("m", small_model(0), {})
+    library.save("m", small_model(0, hidden=(16,)), {})
     with pytest.raises(ModelExistsError, match="already exists"):
-        library.save("m", small_model(1), {})
-    assert same_weights(library.load("m")[0], small_model(0))  # untouched
-    library.save("m", small_model(1), {}, overwrite=True)
-    assert same_weights(library.load("m")[0], small_model(1))
+        library.save("m", small_model(1, hidden=(16,)), {})
+    assert same_weights(library.load("m")[0], small_model(0, hidden=(16,)))  # untouched
+    library.save("m", small_model(1, hidden=(16,)), {}, overwrite=True)
+    assert same_weights(library.load("m")[0], small_model(1, hidden=(16,)))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors"]  # no temp files
 
 
 def test_broken_files_are_listed_with_their_error(tmp_path):
     library = ModelLibrary(tmp_path)
-    library.save("good", small_model(), {})
+    library.save("good", small_model(hidden=(16,)), {})
     (tmp_path / "empty.safetensors").write_bytes(b"")
     (tmp_path / "garbage.safetensors").write_bytes(os.urandom(300))
     (tmp_path / "notes.txt").write_text("not a model")  # other files are ignored
@@ -188,9 +187,9 @@ def test_broken_files_are_listed_with_their_error(tmp_path):
 
 def test_import_bytes_validates_before_replacing(tmp_path):
     library = ModelLibrary(tmp_path)
-    good = small_model(0)
+    good = small_model(0, hidden=(16,))
     library.save("m", good, {})
-    data = checkpoint_bytes(small_model(1), {"name": "uploaded"})
+    data = checkpoint_bytes(small_model(1, hidden=(16,)), {"name": "uploaded"})
 
     for broken in (b"", data[: len(data) // 2], b"\x80\x04pickle", os.urandom(1000)):
         with pytest.raises(CheckpointError):
@@ -202,9 +201,9 @@ def test_import_bytes_validates_before_replacing(tmp_path):
         library.import_bytes("m", data)
     entry = library.import_bytes("new one", data)
     assert entry.name == "new one" and entry.ok and entry.metadata["name"] == "uploaded"
-    assert same_weights(library.load("new one")[0], small_model(1))
+    assert same_weights(library.load("new one")[0], small_model(1, hidden=(16,)))
     library.import_bytes("m", data, overwrite=True)
-    assert same_weights(library.load("m")[0], small_model(1))
+    assert same_weights(library.load("m")[0], small_model(1, hidden=(16,)))
 
 
 def test_import_refuses_huge_uploads_before_writing(tmp_path, monkeypatch):
@@ -262,7 +261,9 @@ def test_concurrent_creates_of_one_name_have_one_winner(tmp_path):
     outcomes: list[str] = []
     barrier = threading.Barrier(6)
 
-    models = [small_model(i) for i in range(6)]  # here: torch's global RNG is not per thread
+    models = [
+        small_model(i, hidden=(16,)) for i in range(6)
+    ]  # here: torch's global RNG is not per thread
 
     def create(i: int) -> None:
         barrier.wait()
@@ -279,12 +280,12 @@ def test_concurrent_creates_of_one_name_have_one_winner(tmp_path):
         thread.join()
     assert sorted(outcomes) == ["refused"] * 5 + ["saved"]
     model, metadata = load_checkpoint(tmp_path / "race.safetensors")
-    assert same_weights(model, small_model(metadata["seed"]))
+    assert same_weights(model, small_model(metadata["seed"], hidden=(16,)))
 
 
 def test_files_copied_in_under_unusable_names_are_listed_as_broken(tmp_path):
     library = ModelLibrary(tmp_path)
-    library.save("mnist", small_model(), {})
+    library.save("mnist", small_model(hidden=(16,)), {})
     (tmp_path / "mnist.safetensors").rename(tmp_path / "mnist(1).safetensors")
     (entry,) = library.list()
     assert entry.name == "mnist(1)" and not entry.ok and "rename" in entry.error
@@ -301,7 +302,7 @@ def test_import_errors_name_the_upload_not_the_temp_file(tmp_path):
 def test_a_link_in_the_folder_is_listed_as_broken_and_deleted_as_a_link(tmp_path):
     """Only regular files in the folder are used: a link could point anywhere, and change."""
     elsewhere = tmp_path / "elsewhere"
-    ModelLibrary(elsewhere).save("real", small_model(), {})
+    ModelLibrary(elsewhere).save("real", small_model(hidden=(16,)), {})
     library = ModelLibrary(tmp_path / "lib")
     (tmp_path / "lib").mkdir()
     (tmp_path / "lib" / "linked.safetensors").symlink_to(elsewhere / "real.safetensors")
@@ -359,7 +360,7 @@ def test_stale_temp_files_go_and_live_writers_keep_theirs(tmp_path):
         folder.mkdir()
         kept.add(aged(folder, ancient))
 
-        library.save("model", small_model(), {})  # a save cleans up first
+        library.save("model", small_model(hidden=(16,)), {})  # a save cleans up first
         assert {p for p in tmp_path.iterdir() if p.name != "model.safetensors"} == kept
         assert not gone & set(tmp_path.iterdir())
         assert library.remove_stale_temp_files() == []  # nothing more to remove
@@ -390,7 +391,9 @@ def test_cleaning_during_saves_never_touches_a_temp_file_being_written(tmp_path,
     of this process and in another process all succeed while this one cleans without pause."""
     monkeypatch.setattr("vae.library.STALE_TEMP_SECONDS", 0)
     library = ModelLibrary(tmp_path)
-    library.save("seed", small_model(), {})  # the folder exists before the cleaning starts
+    library.save(
+        "seed", small_model(hidden=(16,)), {}
+    )  # the folder exists before the cleaning starts
     other_process = subprocess.Popen(
         [sys.executable, "-c", SAVE_LOOP, str(tmp_path)],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -401,7 +404,9 @@ def test_cleaning_during_saves_never_touches_a_temp_file_being_written(tmp_path,
     def save_in_a_thread(i: int) -> None:
         try:
             for round_ in range(10):
-                library.save(f"thread-{i}", small_model(i), {"round": round_}, overwrite=True)
+                library.save(
+                    f"thread-{i}", small_model(i, hidden=(16,)), {"round": round_}, overwrite=True
+                )
         except BaseException as error:
             errors.append(error)
 
@@ -409,7 +414,9 @@ def test_cleaning_during_saves_never_touches_a_temp_file_being_written(tmp_path,
     for thread in threads:
         thread.start()
     removed = []
+    deadline = time.monotonic() + 300
     while any(t.is_alive() for t in threads) or other_process.poll() is None:
+        assert time.monotonic() < deadline, "the savers did not finish"
         removed += library.remove_stale_temp_files()
         time.sleep(0.001)
     for thread in threads:
@@ -438,14 +445,16 @@ def test_sigkill_leftovers_are_cleaned_by_the_next_save_once_stale(tmp_path):
                 break
     assert leftovers, "no kill landed inside a save: nothing to clean"
     library = ModelLibrary(root)
-    library.save("after", small_model(), {})  # young leftovers: a writer might still be busy
+    library.save(
+        "after", small_model(hidden=(16,)), {}
+    )  # young leftovers: a writer might still be busy
     assert sorted(root.glob(".incoming-*.tmp")) == leftovers
     for path in leftovers:
         aged(path, STALE_TEMP_SECONDS + 1)
-    library.save("after", small_model(1), {}, overwrite=True)
+    library.save("after", small_model(1, hidden=(16,)), {}, overwrite=True)
     assert list(root.glob(".*")) == []
     assert all(entry.ok for entry in library.list())
-    assert same_weights(library.load("after")[0], small_model(1))
+    assert same_weights(library.load("after")[0], small_model(1, hidden=(16,)))
 
 
 def test_an_empty_models_variable_means_the_same_folder_to_the_app_and_the_cli(monkeypatch):

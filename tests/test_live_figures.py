@@ -7,18 +7,8 @@ import json
 import numpy as np
 
 from runner.live_figures import BUILD_SHARE, MIN_INTERVAL_SECONDS, LiveFigureBuilder, snapshot_map
+from tests.conftest import FakeClock
 from vae.train import LatentSnapshot
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.step = 0.0  # seconds that pass while a picture is built
-
-    def __call__(self) -> float:
-        value = self.now
-        self.now += self.step
-        return value
 
 
 def snapshot(epoch: int) -> LatentSnapshot:
@@ -32,7 +22,7 @@ def history(epochs: int) -> list[dict]:
 
 
 def test_the_pictures_are_rebuilt_within_their_share_of_time() -> None:
-    clock = FakeClock()
+    clock = FakeClock(now=100.0)
     builder = LiveFigureBuilder(np.arange(40) % 3, "class", ["a", "b", "c"], clock=clock)
     clock.step = 1.0  # each reading 1 s after the one before: the build "takes" 1 s
     first = builder.update(history(1), snapshot(1))  # readings: due at 100, from 101 to 102

@@ -10,6 +10,7 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 
+from tests.conftest import small_model
 from vae import VAE, ModelConfig, TrainConfig, TrainingDiverged, train
 from vae.train import EpochReport, binarize, kl_weight, learning_rate
 
@@ -18,11 +19,6 @@ from vae.train import EpochReport, binarize, kl_weight, learning_rate
 def digits() -> tuple[np.ndarray, np.ndarray]:
     x = load_digits().data.astype(np.float32) / 16.0  # (1797, 64) in [0, 1]
     return x[:1500], x[1500:]
-
-
-def small_model(seed: int = 0) -> VAE:
-    torch.manual_seed(seed)
-    return VAE(ModelConfig(input_dim=64, image_shape=(8, 8), hidden=(32, 16)))
 
 
 def quick(**overrides) -> TrainConfig:

@@ -45,6 +45,8 @@ TEXT_KEYWORDS = {"body", "label", "help", "caption", "captions", "placeholder", 
 # The renderer and the helpers of ui/text.py that return only its output
 RENDERERS = {"plain", "download_name"}
 NUMERIC = {"int", "float", "len", "round", "abs", "min", "max", "sum"}
+# viz.inference's formatters of numbers in nats: a float in, only its digits and signs out
+NUMERIC |= {"nats", "error_text"}
 NUMBER_FORMAT_TYPES = set("bdeEfFgGnoxX%")
 # Session-state keys that carry a message from a callback to the next run: what is stored
 # there is checked like a text call's argument (where it is written, or by the helpers that

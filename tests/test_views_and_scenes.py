@@ -479,3 +479,56 @@ def test_a_projector_figure_has_24_px_text_bigger_markers_and_decades_on_log_axe
     assert PRESENTER_FONT_PX == 24 and smallest_font(styled) >= 24
     assert styled["data"][0]["marker"]["size"] == 8 and source["data"][0]["marker"]["size"] == 5
     assert styled["layout"]["xaxis"]["dtick"] == 1
+
+
+# --- the link codec ----------------------------------------------------------------------------
+
+
+def test_share_round_trip():
+    view = SharedView(
+        model=ModelRef("digits run"),
+        z=(0.5, -1.25),
+        selected=(3, 1, 7),
+        path=((0, 0), (1.5, 2)),
+        present=True,
+    )
+    params = encode_view(view)
+    assert set(params) == {"model", "z", "sel", "path", "present"}
+    decoded, unknown = decode_view(params)
+    assert decoded == view and unknown == []
+    assert decode_view({}) == (SharedView(), [])
+    assert decode_view({"z": "1,2", "utm": "x"})[1] == ["utm"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"z": "1"},
+        {"z": "a,b"},
+        {"z": "nan,0"},
+        {"z": "1e9,0"},
+        {"z": "inf,1"},
+        {"sel": "1,-2"},
+        {"sel": "1,x"},
+        {"sel": ",".join(["1"] * 501)},
+        {"path": "0,0"},
+        {"path": "0,0;1"},
+        {"path": ";".join(["0,0"] * 40)},
+        {"model": "../etc/passwd"},
+        {"model": "a/b"},
+        {"model": "x" * 200},
+        {"present": "yes"},
+    ],
+)
+def test_share_rejects_malformed(params):
+    with pytest.raises(ShareError):
+        decode_view(params)
+
+
+@pytest.mark.parametrize(
+    "params", [{"sel": "²"}, {"z": "1" * 100_000}, {"model": ["a", "b"]}, {"sel": "1" * 30}]
+)
+def test_share_errors_are_short_sentences(params):
+    with pytest.raises(ShareError) as caught:
+        decode_view(params)
+    assert len(str(caught.value)) < 200 and "\n" not in str(caught.value)

@@ -202,6 +202,30 @@ def test_shortcuts_cycle_bubbles_and_colour_and_toggle_the_prior(monkeypatch):
     map_controls.run_shortcut("no such action")  # ignored
 
 
+def test_exit_is_not_undone_by_a_stale_toggle_value(monkeypatch):
+    """The presenter-exit e2e failure under load (issue 22), replayed on session state: "Exit
+    presenter mode" turned it off, but the run that would have redrawn the sidebar toggle was
+    interrupted by another rerun from the browser, which still carried the toggle's old value
+    (on). Streamlit calls the toggle's on_change for that value; it must not turn presenter
+    mode back on. A real flip of the toggle still does."""
+    import streamlit as st
+
+    from ui import presenter
+
+    # As the presenter page was drawn: presenter mode on, the toggle drawn on.
+    state = {"vx_presenter": True, "presenter_toggle": True, "vx_presenter_toggle_shown": True}
+    monkeypatch.setattr(st, "session_state", state)
+    presenter.leave()  # the exit button's callback (Esc runs the same)
+    assert state["vx_presenter"] is False
+    state["presenter_toggle"] = True  # the stale rerun: the browser's toggle still shows on
+    presenter._toggled()
+    assert state["vx_presenter"] is False
+    # The user flips the toggle (drawn off) on: presenter mode follows.
+    state.update({"presenter_toggle": True, "vx_presenter_toggle_shown": False})
+    presenter._toggled()
+    assert state["vx_presenter"] is True
+
+
 def test_shortcut_payloads_are_checked():
     from ui.components.shortcuts import _viewport, action_of
     from ui.map_controls import MAP_SHORTCUTS

@@ -11,7 +11,6 @@ import struct
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -23,6 +22,7 @@ from sklearn.datasets import load_digits
 from runner.frames import ProtocolError, read_frame, write_frame
 from runner.job import TrainingJob
 from runner.worker import close_all_workers, prestart_worker
+from tests.conftest import small_model, wait_until
 from vae import VAE, ModelConfig, TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,25 +41,12 @@ def no_workers_left():
     close_all_workers()
 
 
-def small_model(seed: int = 0) -> VAE:
-    torch.manual_seed(seed)
-    return VAE(ModelConfig(input_dim=64, image_shape=(8, 8), hidden=(32,)))
-
-
 def own_slots() -> threading.BoundedSemaphore:
     return threading.BoundedSemaphore(1)
 
 
 def process_job(model, data, config, **kwargs) -> TrainingJob:
     return TrainingJob(model, data, config, slots=own_slots(), runner="process", **kwargs)
-
-
-def wait_until(predicate, timeout: float = 120.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached in {timeout:.0f} s")
-        time.sleep(0.02)
 
 
 def gone(pid: int) -> bool:

@@ -10,14 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from .view_cache import LatentView
-
 Kind = Literal["class", "continuous"]
+
+
+class LatentView(Protocol):
+    """What a colouring reads of ui/view_cache.py's LatentView (named here, not imported: the
+    link codec imports this module, and the view cache must not be part of its imports)."""
+
+    y: np.ndarray | None
+    label_kind: Literal["class", "continuous"] | None
+    mu: np.ndarray
+    sigma: np.ndarray
+    kl: np.ndarray
+    recon_nll: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -25,25 +34,16 @@ class Colouring:
     name: str  # shown in the Colour-by choice; stored in scenes
     code: str  # in a link: plain ASCII, so a link stays readable where "σ" would be encoded
     legend: str  # the colour bar's or legend's title
-    values: Callable[[LatentView], np.ndarray | None]  # (N,) per point (NaN: no value); None: n/a
+    # (N,) per point (NaN: no value), or None where this view does not offer it; the second
+    # argument is the Inference lab's gap sample for the view (see colour_values)
+    values: Callable[[LatentView, object | None], np.ndarray | None]
     kind: Callable[[LatentView], Kind] = lambda view: "continuous"
     # What the values depend on besides the view, for the caches ("" : nothing).
-    version: Callable[[LatentView], str] = lambda view: ""
-
-    def offered(self, view: LatentView) -> bool:
-        return self.values(view) is not None
+    version: Callable[[object | None], str] = lambda gaps: ""
 
 
-def _gap_sample(view: LatentView):
-    """The Inference lab's largest sample of approximation gaps for this view (None: none)."""
-    from .inference_lab import latest_gap_sample  # the lab imports the view cache, not this
-
-    return latest_gap_sample(view)
-
-
-def _gaps(view: LatentView) -> np.ndarray | None:
+def _gaps(view: LatentView, sample) -> np.ndarray | None:
     """Only the points the Inference lab scored have a value; the others are drawn grey."""
-    sample = _gap_sample(view)
     if sample is None:
         return None
     values = np.full(len(view.mu), np.nan)
@@ -53,15 +53,17 @@ def _gaps(view: LatentView) -> np.ndarray | None:
 
 COLOURINGS = (
     Colouring(
-        "label", "label", "label", lambda view: view.y,
+        "label", "label", "label", lambda view, gaps: view.y,
         kind=lambda view: "class" if view.label_kind == "class" else "continuous",
     ),
-    Colouring("σ (posterior std)", "sigma", "mean σ", lambda view: view.sigma.mean(1)),
-    Colouring("KL to prior", "kl", "KL (nats)", lambda view: view.kl),
-    Colouring("reconstruction error", "recon", "−log p(x|z=μ) (nats)", lambda view: view.recon_nll),
+    Colouring("σ (posterior std)", "sigma", "mean σ", lambda view, gaps: view.sigma.mean(1)),
+    Colouring("KL to prior", "kl", "KL (nats)", lambda view, gaps: view.kl),
+    Colouring(
+        "reconstruction error", "recon", "−log p(x|z=μ) (nats)", lambda view, gaps: view.recon_nll,
+    ),
     Colouring(
         "approximation gap", "gap", "log p(x) − ELBO(q*) (nats)", _gaps,
-        version=lambda view: str(len(sample.indices)) if (sample := _gap_sample(view)) else "",
+        version=lambda gaps: str(len(gaps.indices)) if gaps is not None else "",
     ),
 )  # fmt: skip
 BY_NAME = {c.name: c for c in COLOURINGS}
@@ -69,24 +71,28 @@ NAMES = tuple(BY_NAME)
 CODES = {c.code: c.name for c in COLOURINGS}  # link code -> name
 
 
-def offered(view: LatentView) -> list[str]:
+def offered(view: LatentView, gaps=None) -> list[str]:
     """The colourings this view can show: labels only if it has them, the approximation gap
-    once the Inference lab has computed it for a sample of its points."""
-    return [c.name for c in COLOURINGS if c.offered(view)]
+    once the Inference lab has computed it for a sample of its points (`gaps`)."""
+    return [c.name for c in COLOURINGS if c.values(view, gaps) is not None]
 
 
-def colour_values(view: LatentView, name: str) -> tuple[np.ndarray | None, Kind | None, str]:
+def colour_values(
+    view: LatentView, name: str, gaps=None
+) -> tuple[np.ndarray | None, Kind | None, str]:
     """(values (N,) or None, their kind, legend title) for a colouring; no colour ("points")
-    for an unknown name or one this view does not offer."""
+    for an unknown name or one this view does not offer. `gaps`: the Inference lab's gap
+    sample for this view (ui.inference_lab.latest_gap_sample), passed in by the caller so that
+    this registry, which the link codec imports, imports nothing of the app."""
     colouring = BY_NAME.get(name)
-    values = colouring.values(view) if colouring is not None else None
+    values = colouring.values(view, gaps) if colouring is not None else None
     if values is None:
         return None, None, "points"
     return values, colouring.kind(view), colouring.legend
 
 
-def colour_key(view: LatentView, name: str) -> str:
+def colour_key(name: str, gaps=None) -> str:
     """What a colouring's picture depends on, for the caches: its name (and version)."""
     colouring = BY_NAME.get(name)
-    version = colouring.version(view) if colouring is not None else ""
+    version = colouring.version(gaps) if colouring is not None else ""
     return f"{name}:{version}" if version else name

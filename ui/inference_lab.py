@@ -50,6 +50,13 @@ class PointInference:
     optimal_sigma: np.ndarray
     elbo_encoder: float
     elbo_optimal: float
+    # The best ELBO an ascent from the encoder's q reaches: short of ELBO(q*) where the encoder
+    # sits on a lesser mode, which the ascent cannot leave.
+    elbo_from_encoder: float
+    # The shares of p(z|x) within the encoder q's and q*'s 3σ ellipses: where their samples
+    # land, and what a Gaussian on one mode leaves out.
+    encoder_coverage: float
+    optimal_coverage: float
     kl_encoder_on_grid: float  # KL(q_enc ‖ p(z|x)) by its own quadrature, a check
     seconds: float  # how long this took: the basis of the across-the-test-set time estimate
 
@@ -60,6 +67,10 @@ class PointInference:
     @property
     def amortisation_gap(self) -> float:
         return self.elbo_optimal - self.elbo_encoder
+
+    @property
+    def inference_gap(self) -> float:
+        return self.log_px - self.elbo_encoder
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -107,8 +118,8 @@ def _q_box(mu: np.ndarray, sigma: np.ndarray, reach: float = 2.5) -> np.ndarray:
 def compute_point(model, plane: LatentPlane, x: np.ndarray, index: int) -> PointInference:
     """The posterior panel for one example x (D,): exact, q_encoder, q* and the check."""
     started = time.perf_counter()
-    best = optimal_gaussian(model, x[None])
     exact = exact_log_likelihood(model, x[None], plane=plane)
+    best = optimal_gaussian(model, x[None], exact=exact)
     enc_mu, enc_sigma = best.encoder_mu[0], np.exp(0.5 * best.encoder_logvar[0])
     opt_mu, opt_sigma = best.mu[0], np.exp(0.5 * best.logvar[0])
     # Zoomed on the posterior's mass and both q's: a posterior of width 0.05 is a dot on the
@@ -133,9 +144,20 @@ def compute_point(model, plane: LatentPlane, x: np.ndarray, index: int) -> Point
         optimal_sigma=opt_sigma,
         elbo_encoder=float(best.elbo_encoder[0]),
         elbo_optimal=float(best.elbo[0]),
+        elbo_from_encoder=float(best.elbo_from_encoder[0]),
+        encoder_coverage=_coverage(grid, enc_mu, enc_sigma),
+        optimal_coverage=_coverage(grid, opt_mu, opt_sigma),
         kl_encoder_on_grid=kl,
         seconds=time.perf_counter() - started,
     )
+
+
+def _coverage(grid: PosteriorGrid, mu: np.ndarray, sigma: np.ndarray, reach: float = 3.0) -> float:
+    """The mass of p(z|x) on the grid within N(μ, σ²)'s `reach`-σ ellipse."""
+    zx, zy = np.meshgrid(grid.xs, grid.ys)  # (ny, nx), as log_density
+    inside = ((zx - mu[0]) / sigma[0]) ** 2 + ((zy - mu[1]) / sigma[1]) ** 2 <= reach**2
+    weights = np.exp(grid.log_density - grid.log_density.max())
+    return float(weights[inside].sum() / weights.sum())
 
 
 def scored_x(active: ActiveModel, view: LatentView, index: int, draw: int) -> np.ndarray:
@@ -246,7 +268,7 @@ def gap_sample(
         # Each point's scored x: its binary sample 0 for a dynamically binarised model.
         x = scored_examples(active.metadata, view.x[start : min(n, start + GAP_CHUNK)])
         exact = exact_log_likelihood(active.model, x, plane=plane)
-        best = optimal_gaussian(active.model, x)
+        best = optimal_gaussian(active.model, x, exact=exact)
         parts.append((exact.log_px, exact.error, best.elbo_encoder, best.elbo))
         progress(min(n, start + GAP_CHUNK) / n)
     columns = (np.concatenate(c).astype(np.float64) for c in zip(*parts, strict=True))

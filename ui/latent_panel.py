@@ -18,6 +18,7 @@ from ui.active_model import ActiveModel
 from ui.colourings import colour_key, colour_values
 from ui.components.map_layer import MapClick
 from ui.frozen_figure import FrozenFigure
+from ui.inference_lab import latest_gap_sample
 from ui.latent_images import DISPLAY_PIXELS, show_vector, strip_image
 from ui.session_keys import SAMPLE_SEED_KEY
 from ui.text import plain
@@ -57,8 +58,10 @@ def cached_map_figure(
     figure's layout, not a rebuild. The bubbles are not in it (see cached_bubbles).
     """
 
+    gaps = latest_gap_sample(view)
+
     def build() -> go.Figure:
-        values, kind, label = colour_values(view, color_by)
+        values, kind, label = colour_values(view, color_by, gaps)
         figure = latent_map_figure(
             view.mu,
             view.sigma,
@@ -72,7 +75,7 @@ def cached_map_figure(
         )
         return FrozenFigure(figure)  # shown on every run of the page: serialised once
 
-    key = ("map", model_key, colour_key(view, color_by), prior, under_bubbles)
+    key = ("map", model_key, colour_key(color_by, gaps), prior, under_bubbles)
     base = view.derived(key, build)
     return base if window is None else base.with_window(window)
 
@@ -82,11 +85,13 @@ def cached_bubbles(
 ) -> BubbleData | None:
     """The bubbles' data for these options (coloured as the points are), once per view."""
 
+    gaps = latest_gap_sample(view)
+
     def build() -> BubbleData | None:
-        values, kind, _ = colour_values(view, color_by)
+        values, kind, _ = colour_values(view, color_by, gaps)
         return bubble_data(view.mu, view.sigma, values, color_kind=kind, bubbles=bubbles)
 
-    return view.derived(("bubbles", model_key, colour_key(view, color_by), bubbles), build)
+    return view.derived(("bubbles", model_key, colour_key(color_by, gaps), bubbles), build)
 
 
 def clicked_samples(view: LatentView, click: MapClick | None) -> np.ndarray | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import streamlit as st
 
 from . import colourings
+from .inference_lab import latest_gap_sample
 from .session_keys import BUBBLES_KEY, COLOR_BY_KEY, COLOR_OPTIONS_KEY, PRIOR_KEY
 from .view_cache import LatentView
 from .view_link import BUBBLE_CHOICES
@@ -23,7 +24,7 @@ def init_map_options(view: LatentView) -> list[str]:
     """Defaults for the option keys, and a valid colour for this model (a link or a scene may
     name "label" for a model without labels). Before the widgets draw."""
     state = st.session_state
-    options = colourings.offered(view)
+    options = colourings.offered(view, latest_gap_sample(view))
     if state.get(COLOR_BY_KEY) not in options:
         state[COLOR_BY_KEY] = options[0]
     if state.get(BUBBLES_KEY) not in BUBBLE_CHOICES:

@@ -24,6 +24,7 @@ from .session_keys import (
     PRESENTER_PAGE_MENU_KEY,
     PRESENTER_PAGE_WANTED_KEY,
     PRESENTER_TOGGLE_KEY,
+    PRESENTER_TOGGLE_SHOWN_KEY,
     VIEWPORT_KEY,
 )
 
@@ -125,8 +126,15 @@ def plotly_chart(figure: go.Figure, **kwargs):
     return st.plotly_chart(chart(figure), **kwargs)
 
 
-def _sync_toggle() -> None:
-    set_presenter(st.session_state[PRESENTER_TOGGLE_KEY])
+def _toggled() -> None:
+    """The toggle's on_change: the user flipped it, unless the value is the one it was drawn
+    with. A rerun the browser sent before it saw presenter mode change elsewhere (the exit
+    button, Esc, a link) carries the toggle's old value, which Streamlit reports as a change
+    when the run that would have redrawn the toggle was interrupted; followed, it turned
+    presenter mode back on after "Exit presenter mode" (seen under load in Chromium)."""
+    value = st.session_state[PRESENTER_TOGGLE_KEY]
+    if value != st.session_state[PRESENTER_TOGGLE_SHOWN_KEY]:
+        set_presenter(value)
 
 
 def _exit() -> None:
@@ -164,11 +172,12 @@ def apply_presenter_mode(pages: Sequence[st.Page] = (), current: st.Page | None 
     `pages` (the app's navigation; `current` is shown) and the exit button."""
     # The toggle mirrors vx_presenter, which a shared link (?present=1) may also have set.
     st.session_state[PRESENTER_TOGGLE_KEY] = is_on()
+    st.session_state[PRESENTER_TOGGLE_SHOWN_KEY] = is_on()
     with st.sidebar:
         st.toggle(
             "Presenter mode",
             key=PRESENTER_TOGGLE_KEY,
-            on_change=_sync_toggle,
+            on_change=_toggled,
             help="Larger text and pictures, for a projector.",
         )
     if is_on():

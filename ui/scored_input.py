@@ -49,20 +49,16 @@ def show_scored_x(
 ) -> None:
     """The x whose numbers are shown: the binary sample beside its grey original, or x."""
     factor = display_factor(shape, presenter.picture_px(PICTURE_PX))
+    side = factor * max(shape)  # both at their own pixel size: a long caption must not stretch one
     if not trained_binarized(active.metadata):
-        st.image(to_png_bytes(grey.reshape(shape), factor), caption="x", output_format="PNG")
+        st.image(to_png_bytes(grey.reshape(shape), factor), caption="x", width=side,
+                 output_format="PNG")  # fmt: skip
         return
     with st.container(horizontal=True):
-        st.image(
-            to_png_bytes(grey.reshape(shape), factor),
-            caption="grey original",
-            output_format="PNG",
-        )
-        st.image(
-            to_png_bytes(scored.reshape(shape), factor),
-            caption=f"x scored: binary sample #{draw:d}",
-            output_format="PNG",
-        )
+        st.image(to_png_bytes(grey.reshape(shape), factor), caption="grey original", width=side,
+                 output_format="PNG")  # fmt: skip
+        st.image(to_png_bytes(scored.reshape(shape), factor), width=side, output_format="PNG",
+                 caption=f"x scored: binary sample #{draw:d}")  # fmt: skip
 
 
 def likelihood_note(active: ActiveModel, short: bool = False) -> None:

@@ -162,6 +162,10 @@ PRESENTER_TOGGLE_KEY = _register(
     "presenter_toggle", "ui/presenter.py", "bool", WIDGET,
     "the sidebar's Presenter mode toggle (mirrors vx_presenter)",
 )  # fmt: skip
+PRESENTER_TOGGLE_SHOWN_KEY = _register(
+    "vx_presenter_toggle_shown", "ui/presenter.py", "bool", bool,
+    "the value the Presenter mode toggle was last drawn with (a stale browser value is not a flip)",
+)  # fmt: skip
 PRESENTER_PAGE_MENU_KEY = _register(
     "presenter_page_menu", "ui/presenter.py", "str", WIDGET,
     "presenter mode's page menu (set to the page shown before it draws)",

@@ -11,7 +11,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
 import numpy as np
 import streamlit as st
@@ -27,12 +27,22 @@ from .session_keys import LATENT_VIEW_KEY
 if TYPE_CHECKING:
     from vae.data import Dataset
 
-    from .active_model import ActiveModel
-
 MAX_VIEW_POINTS = 60_000  # the latent map draws at most this many test points
 DERIVED_ENTRIES = 10  # figures and bubble data kept with one latent view (a few options' worth)
 
 T = TypeVar("T")
+
+
+class ShownModel(Protocol):
+    """What the view cache reads of ui/active_model.py's ActiveModel (named here, not imported:
+    the active model needs this module's MAX_VIEW_POINTS)."""
+
+    key: str
+    name: str
+    model: VAE
+    metadata: dict
+    dataset: Dataset
+    source: Literal["session", "library"]
 
 
 @dataclass(eq=False)
@@ -69,7 +79,7 @@ class LatentView:
             return self._derived[key]
 
 
-def latent_view(active: ActiveModel) -> LatentView:
+def latent_view(active: ShownModel) -> LatentView:
     """Encode the test set once per model: per server for a saved model on built-in data
     (every session shares one read-only view), else once per session. A model whose
     encodings are not finite gets a message instead (see stop_unless_finite)."""
@@ -86,7 +96,7 @@ def latent_view(active: ActiveModel) -> LatentView:
     return view
 
 
-def shares_view(active: ActiveModel) -> bool:
+def shares_view(active: ShownModel) -> bool:
     """A saved model shown with its built-in dataset: the same for every session.
 
     A saved model trained on uploaded data is shown with the file each session uploads again,

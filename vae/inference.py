@@ -130,10 +130,84 @@ class ExactLogLikelihood:
     error: np.ndarray  # resolution + outside-the-box estimate, nats (see the module docstring)
     box: np.ndarray  # (N, 4): x0, x1, y0, y1 of the finely integrated box
     fine_points: np.ndarray  # (N,) m, the fine grid's points per side that met `tol`
+    posterior: PosteriorSummary  # p(z|x) as the final fine grid saw it
 
     @property
     def mean(self) -> float:
         return float(self.log_px.mean())
+
+
+@dataclass(frozen=True)
+class PosteriorSummary:
+    """Per-example p(z|x) read off a fine grid: its moments and up to K local modes, each with
+    the widths of the parabola through it and its neighbours (its Laplace approximation).
+
+    Modes are padded with NaN (height −inf) where an example has fewer than K; the highest
+    comes first. Heights are log p(z|x) at the mode minus that at the highest mode.
+    """
+
+    mean: np.ndarray  # (N, 2)
+    variance: np.ndarray  # (N, 2)
+    modes: np.ndarray  # (N, K, 2)
+    mode_variance: np.ndarray  # (N, K, 2)
+    mode_height: np.ndarray  # (N, K), 0 for the highest, −inf for padding
+
+    @property
+    def mode_count(self) -> np.ndarray:
+        return np.isfinite(self.mode_height).sum(1)
+
+
+SUMMARY_FIELDS = ("mean", "variance", "modes", "mode_variance", "mode_height")
+
+
+def _grid_summary(log_f: torch.Tensor, edges: torch.Tensor, max_modes: int, floor: float):
+    """Moments and local modes of p(z|x) from log p(x, z) (b, m, m) on the midpoint grids over
+    edges (b, 4) (rows along z2): tensors in PosteriorSummary's order.
+
+    A mode is a point at least as high as its 8 neighbours and within `floor` nats of the
+    highest. Its centre and widths come from the parabola through it and its two neighbours
+    on each axis: exact for a Gaussian posterior, even one narrower than the grid's step.
+    """
+    b, m = len(log_f), log_f.shape[-1]
+    step = torch.stack([edges[:, 1] - edges[:, 0], edges[:, 3] - edges[:, 2]], 1) / m  # (b, 2)
+    steps = torch.arange(m, device=log_f.device, dtype=log_f.dtype) + 0.5
+    gx = edges[:, 0:1] + step[:, 0:1] * steps  # (b, m)
+    gy = edges[:, 2:3] + step[:, 1:2] * steps
+    weights = torch.softmax(log_f.flatten(1), 1).view(b, m, m)
+    px, py = weights.sum(1), weights.sum(2)  # marginals along z1 (columns) and z2 (rows)
+    mean = torch.stack([(px * gx).sum(1), (py * gy).sum(1)], 1)
+    variance = torch.stack(
+        [(px * (gx - mean[:, :1]).pow(2)).sum(1), (py * (gy - mean[:, 1:]).pow(2)).sum(1)], 1
+    )
+    pooled = F.max_pool2d(log_f[:, None], 3, stride=1, padding=1)[:, 0]
+    top = log_f.flatten(1).max(1).values
+    peak = (log_f >= pooled) & (log_f >= top[:, None, None] - floor)
+    k = min(max_modes, m * m)
+    heights, cells = log_f.masked_fill(~peak, -math.inf).flatten(1).topk(k, dim=1)
+    rows, cols = cells // m, cells % m
+    batch = torch.arange(b, device=log_f.device)[:, None].expand_as(cells)
+
+    def at(di: int, dj: int) -> torch.Tensor:
+        return log_f[batch, (rows + di).clamp(0, m - 1), (cols + dj).clamp(0, m - 1)]
+
+    centre, widths = [], []
+    for axis, (minus, plus), index, grid in (
+        (0, (at(0, -1), at(0, 1)), cols, gx),
+        (1, (at(-1, 0), at(1, 0)), rows, gy),
+    ):
+        curvature = (2 * heights - minus - plus).clamp(min=1e-6)  # −f''·h², > 0 at a peak
+        offset = (0.5 * (plus - minus) / curvature).clamp(-0.5, 0.5)
+        h = step[:, axis : axis + 1]
+        centre.append(grid.gather(1, index) + offset * h)
+        widths.append(h.pow(2) / curvature)  # σ² = −1/f''
+    found = torch.isfinite(heights)
+    modes = torch.stack(centre, -1).masked_fill(~found[..., None], math.nan)
+    mode_variance = torch.stack(widths, -1).masked_fill(~found[..., None], math.nan)
+    if k < max_modes:
+        pad = (0, 0, 0, max_modes - k)
+        modes, mode_variance = (F.pad(t, pad, value=math.nan) for t in (modes, mode_variance))
+        heights = F.pad(heights, (0, max_modes - k), value=-math.inf)
+    return mean, variance, modes, mode_variance, heights - top[:, None]
 
 
 def _mass_boxes(
@@ -175,13 +249,24 @@ def _outside_log_mass(plane: LatentPlane, log_joint: torch.Tensor, box: torch.Te
     return torch.logsumexp(masked, 1) + 2 * math.log(plane.spacing)
 
 
+PASS_FIELDS = ("inside", "error", "zoom", "dropped", *SUMMARY_FIELDS)
+
+
 def _fine_pass(
-    model: VAE, x: torch.Tensor, edges: torch.Tensor, m: int, threshold: float, max_elements: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    model: VAE,
+    x: torch.Tensor,
+    edges: torch.Tensor,
+    m: int,
+    threshold: float,
+    max_elements: int,
+    max_modes: int,
+    mode_floor: float,
+) -> dict[str, torch.Tensor]:
     """Midpoint rule on an m × m grid over each box (edges (B, 4) in z).
 
-    Returns log I (B,), its error estimate (B,), the tighter box (B, 4) holding the fine cells
-    within `threshold` nats of the best (padded by two cells), and the log mass outside it.
+    Returns, under PASS_FIELDS' names: log I (B,), its error estimate (B,), the tighter box
+    (B, 4) holding the fine cells within `threshold` nats of the best (padded by two cells),
+    the log mass outside it, and the posterior's summary on this grid (_grid_summary).
     """
     steps = (torch.arange(m, device=x.device, dtype=torch.float32) + 0.5) / m  # (m,)
     per_batch = max(1, max_elements // (m * m * model.config.input_dim))
@@ -225,8 +310,10 @@ def _fine_pass(
         in_y = (idx >= i0[:, None]) & (idx < i1[:, None])
         inside = in_y[:, :, None] & in_x[:, None, :]
         dropped = torch.logsumexp(log_f.masked_fill(inside, -math.inf).flatten(1), 1) + cell
-        results.append((fine, err, zoom, dropped))
-    return tuple(torch.cat(parts) for parts in zip(*results, strict=True))  # type: ignore[return-value]
+        summary = _grid_summary(log_f, eb, max_modes, mode_floor)
+        results.append((fine, err, zoom, dropped, *summary))
+    columns = zip(*results, strict=True)
+    return {name: torch.cat(parts) for name, parts in zip(PASS_FIELDS, columns, strict=True)}
 
 
 @torch.no_grad()
@@ -241,6 +328,8 @@ def exact_log_likelihood(
     threshold: float = 25.0,
     chunk: int = 256,
     max_elements: int = 2**23,
+    max_modes: int = 4,
+    mode_floor: float = 12.0,
     progress: Callable[[int, int], None] | None = None,
 ) -> ExactLogLikelihood:
     """log p(x) per example by quadrature over the latent plane (see the module docstring).
@@ -250,11 +339,23 @@ def exact_log_likelihood(
     Memory is bounded by `chunk` examples × the plane's cells and `max_elements` decoder outputs.
     Where the error estimate exceeds `tol`, a box much wider than its mass (say, a poor
     encoder's wide q) is first narrowed to the mass, else the grid is doubled, up to max_fine.
+    The final grid also gives each posterior's moments and its modes within `mode_floor` nats
+    of the highest (at most `max_modes`), where the search for q* starts (optimal_gaussian).
     """
     _check_model(model)
     x = _as_tensor(model, x)
     plane = plane if plane is not None else decode_plane(model)
-    log_px, error, boxes, points = [], [], [], []
+    log_px, error, boxes, points, summaries = [], [], [], [], []
+
+    def fine_pass(rows: torch.Tensor, size: int) -> None:
+        part = _fine_pass(
+            model, xb[rows], edges[rows], size, threshold, max_elements, max_modes, mode_floor
+        )
+        for name, value in part.items():
+            if name not in found:
+                found[name] = value.new_empty((len(xb), *value.shape[1:]))
+            found[name][rows] = value
+
     for start in range(0, len(x), chunk):
         xb = x[start : start + chunk]
         mu, logvar = model.encode(xb)
@@ -269,14 +370,11 @@ def exact_log_likelihood(
         m = torch.full((len(xb),), fine, device=x.device)
         for size in START_SIZES:
             m = torch.where((wanted > m) & (m < size) & (size <= max_fine), size, m)
-        inside, err, zoom, dropped = (
-            torch.empty(len(xb), *s, device=x.device) for s in ((), (), (4,), ())
-        )
+        found: dict[str, torch.Tensor] = {}
         for size in m.unique().tolist():
-            rows = (m == size).nonzero().flatten()
-            part = _fine_pass(model, xb[rows], edges[rows], size, threshold, max_elements)
-            inside[rows], err[rows], zoom[rows], dropped[rows] = part
+            fine_pass((m == size).nonzero().flatten(), size)
         for _ in range(12):  # each round halves a box or doubles a grid: a few rounds at most
+            err, zoom, dropped = found["error"], found["zoom"], found["dropped"]
             todo = (err > tol) & (m < max_fine)
             if not todo.any():
                 break
@@ -288,16 +386,15 @@ def exact_log_likelihood(
             edges = torch.where(narrow[:, None], zoom, edges)
             m = torch.where(todo & ~narrow, torch.clamp(2 * m, max=max_fine), m)
             for size in m[todo].unique().tolist():
-                rows = (todo & (m == size)).nonzero().flatten()
-                part = _fine_pass(model, xb[rows], edges[rows], size, threshold, max_elements)
-                inside[rows], err[rows], zoom[rows], dropped[rows] = part
+                fine_pass((todo & (m == size)).nonzero().flatten(), size)
+        inside = found["inside"]
         total = torch.logaddexp(inside, outside)
         # The outside cells' whole share counts as error: they are integrated coarsely.
-        err = err + torch.log1p(torch.exp(outside - inside))
         log_px.append(total)
-        error.append(err)
+        error.append(found["error"] + torch.log1p(torch.exp(outside - inside)))
         boxes.append(edges)
         points.append(m)
+        summaries.append([found[name] for name in SUMMARY_FIELDS])
         if progress is not None:
             progress(min(len(x), start + chunk), len(x))
     return ExactLogLikelihood(
@@ -305,6 +402,9 @@ def exact_log_likelihood(
         error=torch.cat(error).double().cpu().numpy(),
         box=torch.cat(boxes).cpu().numpy(),
         fine_points=torch.cat(points).cpu().numpy(),
+        posterior=PosteriorSummary(
+            *(torch.cat(parts).double().cpu().numpy() for parts in zip(*summaries, strict=True))
+        ),
     )
 
 
@@ -419,32 +519,131 @@ class OptimalGaussian:
 
     mu: np.ndarray  # (B, 2)
     logvar: np.ndarray  # (B, 2)
-    elbo: np.ndarray  # (B,) ELBO(q*) >= elbo_encoder, by construction (see optimal_gaussian)
+    elbo: np.ndarray  # (B,) ELBO(q*) >= elbo_from_encoder >= elbo_encoder (see optimal_gaussian)
     encoder_mu: np.ndarray
     encoder_logvar: np.ndarray
     elbo_encoder: np.ndarray  # (B,) ELBO(q_encoder), same quadrature
+    # The best Gaussian reached by ascent from the encoder's q alone: below ELBO(q*) where the
+    # encoder sits in the basin of a lesser mode, which the ascent cannot leave.
+    elbo_from_encoder: np.ndarray  # (B,)
+    starts: np.ndarray  # (B,) how many ascents were run
+
+
+def _other_starts(
+    posterior: PosteriorSummary, mu_end: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Starts beyond the encoder's: the Laplace approximation at each mode of p(z|x) that the
+    ascent from the encoder's q did not end on (mu_end further than one σ of the mode away on
+    an axis), and, where there are several modes, the Gaussian with the posterior's mean and
+    variances, which straddles them. Returns (S,) example indices, (S, 2) μ, (S, 2) log σ².
+    """
+
+    def as_tensor(array: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(array, dtype=mu_end.dtype, device=mu_end.device)
+
+    mean, var = as_tensor(posterior.mean), as_tensor(posterior.variance)
+    # A flat-topped mode's parabola can be far wider than the whole posterior: cap it there.
+    modes = as_tensor(posterior.modes)
+    mode_var = torch.minimum(as_tensor(posterior.mode_variance), var[:, None])
+    found = torch.isfinite(as_tensor(posterior.mode_height))  # (B, K)
+    reached = ((modes - mu_end[:, None]).abs() <= mode_var.sqrt()).all(-1)
+    several = found.sum(1) >= 2
+    mus = torch.cat([modes, mean[:, None]], 1)  # (B, K + 1, 2)
+    logvars = torch.cat([mode_var.log(), var.log()[:, None]], 1)
+    use = torch.cat([found & ~reached, several[:, None]], 1)
+    example, slot = use.nonzero(as_tuple=True)
+    logvars = logvars[example, slot].clamp(LOG_MIN, LOG_MAX)
+    return example, mus[example, slot], logvars
 
 
 def optimal_gaussian(
-    model: VAE, x, *, nodes: int = 8, iterations: int = 40, batch_size: int = 8
+    model: VAE,
+    x,
+    *,
+    exact: ExactLogLikelihood | None = None,
+    plane: LatentPlane | None = None,
+    nodes: int = 8,
+    score_nodes: int = 16,
+    iterations: int = 40,
+    batch_size: int = 8,
 ) -> OptimalGaussian:
-    """The E-step: each example's own (μ, log σ²) by L-BFGS ascent on its ELBO from the encoder's.
+    """The E-step: each example's best Gaussian N(μ, diag σ²), the global maximum of its ELBO.
 
-    The ELBO is gaussian_elbo's deterministic quadrature, so L-BFGS with a line search applies.
-    Where the search ends below its start (it cannot, barring a failed line search) the
-    encoder's q is kept: q* is the best Gaussian found, so ELBO(q*) >= ELBO(q_encoder). q* need
-    not obey any bound the encoder puts on its sigma.
+    The ELBO of a posterior with several modes has a local maximum near each, so an ascent from
+    the encoder's q stops at whichever mode the encoder chose, however minor. The ascent
+    (L-BFGS with a line search on gaussian_elbo's deterministic `nodes`² quadrature) therefore
+    runs from the encoder's q, then from each mode of p(z|x) that it did not reach and from a
+    Gaussian straddling the modes (_other_starts); each end point is scored with a finer
+    `score_nodes`² rule (a wide q over a bent log-likelihood needs it) and the best is q*. The
+    modes come from the quadrature of log p(x): pass `exact` (exact_log_likelihood of the same
+    x) to reuse it, else it is computed here, on `plane` if given. The encoder's q competes
+    too, so ELBO(q*) >= ELBO(q_encoder). q* need not obey any bound the encoder puts on its σ.
     """
     _check_model(model)
     xt = _as_tensor(model, x)
-    parts = [_optimise_batch(model, b, nodes, iterations) for b in xt.split(batch_size)]
-    return OptimalGaussian(*(np.concatenate(p) for p in zip(*parts, strict=True)))
-
-
-def _optimise_batch(model: VAE, x: torch.Tensor, nodes: int, iterations: int):
+    if exact is None:
+        exact = exact_log_likelihood(model, xt, plane=plane)
+    if len(exact.log_px) != len(xt):
+        raise ValueError("exact must be exact_log_likelihood of the same examples")
+    n = len(xt)
     with torch.no_grad():
-        mu0, logvar0 = (t.float() for t in model.encode(x))
-        elbo0 = gaussian_elbo(model, x, mu0, logvar0, nodes)
+        mu0, logvar0 = (t.float() for t in model.encode(xt))
+    everyone = torch.arange(n, device=xt.device)
+    mu_local, logvar_local = _ascend_all(
+        model, xt, everyone, mu0, logvar0, nodes, iterations, batch_size
+    )
+    others, mu_start, logvar_start = _other_starts(exact.posterior, mu_local)
+    mu_other, logvar_other = _ascend_all(
+        model, xt, others, mu_start, logvar_start, nodes, iterations, batch_size
+    )
+    # The candidates: the encoder's q, the end of the ascent from it, the other ascents' ends.
+    example = torch.cat([everyone, everyone, others])
+    mu = torch.cat([mu0, mu_local, mu_other])
+    logvar = torch.cat([logvar0, logvar_local, logvar_other])
+    with torch.no_grad():
+        scores = torch.cat(
+            [
+                gaussian_elbo(model, xt[e], m, v, score_nodes)
+                for e, m, v in zip(
+                    example.split(256), mu.split(256), logvar.split(256), strict=True
+                )
+            ]
+        )
+    # A NaN or infinite ELBO is a numerical failure of that candidate, never its best.
+    scores = scores.nan_to_num(-math.inf, posinf=-math.inf, neginf=-math.inf)
+    best = torch.full((n,), -math.inf, device=xt.device).scatter_reduce(0, example, scores, "amax")
+    winner = (scores == best[example]).nonzero().flatten()  # the first to reach the best
+    first = torch.full((n,), len(example), device=xt.device).scatter_reduce(
+        0, example[winner], winner, "amin"
+    )
+    local = torch.maximum(scores[:n], scores[n : 2 * n])
+    ascents = 1 + torch.bincount(others, minlength=n)
+    fields = (mu[first], logvar[first], best, mu0, logvar0, scores[:n], local, ascents)
+    return OptimalGaussian(*(t.cpu().numpy() for t in fields))
+
+
+def _ascend_all(model, x, example, mu, logvar, nodes, iterations, batch_size):
+    """_ascend for x[example[i]] from (mu[i], logvar[i]), batch_size pairs at a time."""
+    if not len(example):
+        return mu, logvar
+    ends = [
+        _ascend(model, x[e], m, v, nodes, iterations)
+        for e, m, v in zip(
+            example.split(batch_size), mu.split(batch_size), logvar.split(batch_size), strict=True
+        )
+    ]
+    return torch.cat([e[0] for e in ends]), torch.cat([e[1] for e in ends])
+
+
+def _ascend(
+    model: VAE,
+    x: torch.Tensor,
+    mu0: torch.Tensor,
+    logvar0: torch.Tensor,
+    nodes: int,
+    iterations: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """L-BFGS ascent on the ELBO of each (x, q) pair from (mu0, logvar0): the end points."""
     mu = mu0.clone().requires_grad_(True)
     logvar = logvar0.clone().requires_grad_(True)
     optimiser = torch.optim.LBFGS(
@@ -459,15 +658,7 @@ def _optimise_batch(model: VAE, x: torch.Tensor, nodes: int, iterations: int):
 
     with torch.enable_grad():
         optimiser.step(closure)
-    with torch.no_grad():
-        logvar_star = logvar.detach().clamp(LOG_MIN, LOG_MAX)
-        mu_star = mu.detach()
-        elbo_star = gaussian_elbo(model, x, mu_star, logvar_star, nodes)
-        better = torch.isfinite(elbo_star) & (elbo_star >= elbo0)
-        mu_star = torch.where(better[:, None], mu_star, mu0)
-        logvar_star = torch.where(better[:, None], logvar_star, logvar0)
-        elbo_star = torch.where(better, elbo_star, elbo0)
-    return tuple(t.cpu().numpy() for t in (mu_star, logvar_star, elbo_star, mu0, logvar0, elbo0))
+    return mu.detach(), logvar.detach().clamp(LOG_MIN, LOG_MAX)
 
 
 @dataclass(frozen=True)
@@ -500,7 +691,7 @@ def inference_gaps(
 ) -> InferenceGaps:
     """log p(x), ELBO(q_encoder) and ELBO(q*) for each example of x (N, D)."""
     exact = exact_log_likelihood(model, x, plane=plane)
-    best = optimal_gaussian(model, x, nodes=nodes)
+    best = optimal_gaussian(model, x, exact=exact, nodes=nodes)
     return InferenceGaps(exact.log_px, exact.error, best.elbo_encoder, best.elbo)
 
 

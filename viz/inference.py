@@ -24,6 +24,30 @@ ESTIMATOR_NAMES = {
 }
 
 
+DECIMALS = 3  # nats are shown to a thousandth: the quadrature's error is about that
+DISPLAY_FLOOR = 10.0**-DECIMALS
+
+
+def nats(value: float, *, error: float | None = None, decimals: int = DECIMALS) -> str:
+    """A number of nats as the Inference lab shows every one: `decimals` places, and its error
+    bar (error_text) where one is given."""
+    text = f"{value:.{decimals}f}"
+    if error is None:
+        return text
+    bound = error_text(error, decimals)
+    return f"{text} (error {bound})" if bound.startswith("<") else f"{text} ± {bound}"
+
+
+def error_text(error: float, decimals: int = DECIMALS) -> str:
+    """An error bound to two significant figures, or "< 0.001" below the display precision."""
+    floor = 10.0**-decimals
+    if not np.isfinite(error):
+        return "?"
+    if error < floor:
+        return f"< {floor:.{decimals}f}"
+    return f"{float(f'{error:.2g}'):g}"
+
+
 def _ellipse(center, radii, vertices: int = 72) -> tuple[np.ndarray, np.ndarray]:
     t = np.linspace(0, 2 * np.pi, vertices)
     return center[0] + radii[0] * np.cos(t), center[1] + radii[1] * np.sin(t)
@@ -166,15 +190,19 @@ def convergence_figure(
     exact: float,
     *,
     exact_error: float = 0.0,
-    height: int = 420,
+    height: int = 520,
     font_size: int = 12,
 ) -> go.Figure:
-    """Estimates of log p(x) against the number of samples k (log axis), each run a point.
+    """Estimates of log p(x) against the number of samples k (log axis), and below them each
+    estimator's shortfall log p(x) − estimate on a log axis.
 
     estimates maps "naive", "iwae", "elbo" to (runs, len(ks)) arrays; the median over runs is
-    a line, the runs' range a band. Values far below the exact line (the naive estimator at
-    small k can be hundreds of nats short) are pinned to the bottom as ▼ with their value on
-    hover, so the axis stays readable and the failure stays visible.
+    a line, the runs' range a band. Above, values far below the exact line (the naive
+    estimator at small k can be hundreds of nats short) are pinned to the bottom as ▼ with
+    their value on hover, so the axis stays readable and the failure stays visible. Below, a
+    shortfall of 0.01 nats is as legible as one of 100: IWAE's last hundredth of a nat, hidden
+    under the exact line above, is seen there. Shortfalls under DISPLAY_FLOOR (and estimates
+    above log p(x), which noise allows) sit on the floor as ▼.
     """
     ks = np.asarray(ks, dtype=float)
     # Down to the lowest median (the naive estimator's), at most 40 nats: the failure shows,
@@ -182,71 +210,123 @@ def convergence_figure(
     lowest = min(float(np.median(np.asarray(r), 0).min()) for r in estimates.values())
     depth = float(np.clip(exact - lowest + 0.5, 6.0, 40.0))
     low, high = exact - depth, exact + max(1.0, 0.1 * depth)
-    fig = go.Figure()
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06,
+                        row_heights=[0.55, 0.45])  # fmt: skip
     for name in ("naive", "iwae", "elbo"):
         if name not in estimates:
             continue
         runs, colour = np.asarray(estimates[name], dtype=float), ESTIMATOR_COLOURS[name]
-        lo, hi = runs.min(0), runs.max(0)
-        fig.add_trace(
-            go.Scatter(
-                x=np.concatenate([ks, ks[::-1]]),
-                y=np.clip(np.concatenate([hi, lo[::-1]]), low, high),
-                fill="toself",
-                fillcolor=colour,
-                opacity=0.18,
-                line=dict(width=0),
-                hoverinfo="skip",
-                showlegend=False,
-                legendgroup=name,
-            )
-        )
         median = np.median(runs, 0)
-        clipped = median < low
-        fig.add_trace(
-            go.Scatter(
-                x=ks,
-                y=np.maximum(median, low),
-                mode="lines+markers",
-                line=dict(color=colour, width=2),
-                marker=dict(symbol=np.where(clipped, "triangle-down", "circle"), size=8),
-                customdata=median,
-                name=ESTIMATOR_NAMES[name],
-                legendgroup=name,
-                hovertemplate="k = %{x:,.0f}<br>median %{customdata:.2f} nats<extra>"
-                + name
-                + "</extra>",
-            )
-        )
-        points = runs.ravel()
-        fig.add_trace(
-            go.Scatter(
-                x=np.tile(ks, len(runs)),
-                y=np.maximum(points, low),
-                mode="markers",
-                marker=dict(color=colour, size=4, opacity=0.6),
-                customdata=points,
-                legendgroup=name,
-                showlegend=False,
-                hovertemplate="k = %{x:,.0f}<br>run: %{customdata:.2f} nats<extra></extra>",
-            )
-        )
+        _estimate_traces(fig, ks, runs, median, low, high, name, colour)
+        _shortfall_traces(fig, ks, exact - runs, exact - median, name, colour)
     fig.add_hline(
         y=exact,
         line=dict(color="black", width=2),
-        annotation_text=f"exact log p(x) = {exact:.2f} ± {exact_error:.2g}",
+        annotation_text=f"exact log p(x) = {nats(exact, error=exact_error)}",
         annotation_position="top left",
+        row=1,
+        col=1,
     )
-    fig.update_xaxes(type="log", title="samples k", exponentformat="power")
-    fig.update_yaxes(range=[low, high], title="estimate of log p(x) (nats)")
+    fig.update_xaxes(type="log", exponentformat="power")
+    fig.update_xaxes(title="samples k", row=2, col=1)
+    fig.update_yaxes(range=[low, high], title="estimate of log p(x)", row=1, col=1)
+    fig.update_yaxes(type="log", exponentformat="power", title="log p(x) − estimate", row=2, col=1)
     fig.update_layout(
         height=height,
         margin=dict(l=10, r=10, t=30, b=10),
         font=dict(size=font_size),
-        legend=dict(orientation="h", yanchor="top", y=-0.2, x=0),
+        legend=dict(orientation="h", yanchor="top", y=-0.12, x=0),
         title=dict(text="estimators of log p(x) against k", font=dict(size=font_size + 2)),
     )
     return fig
+
+
+def _estimate_traces(fig, ks, runs, median, low, high, name, colour) -> None:
+    lo, hi = runs.min(0), runs.max(0)
+    fig.add_trace(
+        go.Scatter(
+            x=np.concatenate([ks, ks[::-1]]),
+            y=np.clip(np.concatenate([hi, lo[::-1]]), low, high),
+            fill="toself",
+            fillcolor=colour,
+            opacity=0.18,
+            line=dict(width=0),
+            hoverinfo="skip",
+            showlegend=False,
+            legendgroup=name,
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=ks,
+            y=np.maximum(median, low),
+            mode="lines+markers",
+            line=dict(color=colour, width=2),
+            marker=dict(symbol=np.where(median < low, "triangle-down", "circle"), size=8),
+            customdata=median,
+            name=ESTIMATOR_NAMES[name],
+            legendgroup=name,
+            hovertemplate="k = %{x:,.0f}<br>median %{customdata:.3f} nats<extra>"
+            + name
+            + "</extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    points = runs.ravel()
+    fig.add_trace(
+        go.Scatter(
+            x=np.tile(ks, len(runs)),
+            y=np.maximum(points, low),
+            mode="markers",
+            marker=dict(color=colour, size=4, opacity=0.6),
+            customdata=points,
+            legendgroup=name,
+            showlegend=False,
+            hovertemplate="k = %{x:,.0f}<br>run: %{customdata:.3f} nats<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
+
+
+def _shortfall_traces(fig, ks, shortfalls, median, name, colour) -> None:
+    """log p(x) − estimate per run (band) and its median (line), floored at DISPLAY_FLOOR."""
+    floored = np.maximum(shortfalls, DISPLAY_FLOOR)
+    fig.add_trace(
+        go.Scatter(
+            x=np.concatenate([ks, ks[::-1]]),
+            y=np.concatenate([floored.max(0), floored.min(0)[::-1]]),
+            fill="toself",
+            fillcolor=colour,
+            opacity=0.18,
+            line=dict(width=0),
+            hoverinfo="skip",
+            showlegend=False,
+            legendgroup=name,
+        ),
+        row=2,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=ks,
+            y=np.maximum(median, DISPLAY_FLOOR),
+            mode="lines+markers",
+            line=dict(color=colour, width=2),
+            marker=dict(symbol=np.where(median < DISPLAY_FLOOR, "triangle-down", "circle"), size=8),
+            customdata=[nats(v) for v in median],
+            legendgroup=name,
+            showlegend=False,
+            hovertemplate="k = %{x:,.0f}<br>median shortfall %{customdata} nats<extra>"
+            + name
+            + "</extra>",
+        ),
+        row=2,
+        col=1,
+    )
 
 
 def gap_histograms(
@@ -282,7 +362,7 @@ def gap_histograms(
         fig.add_vline(
             x=float(np.mean(values)),
             line=dict(color="black", dash="dash"),
-            annotation_text=f"mean {np.mean(values):.2f}",
+            annotation_text=f"mean {nats(float(np.mean(values)))}",
             row=1,
             col=col,
         )
@@ -297,4 +377,11 @@ def gap_histograms(
     return fig
 
 
-__all__ = ["convergence_figure", "gap_histograms", "posterior_figure"]
+__all__ = [
+    "DISPLAY_FLOOR",
+    "convergence_figure",
+    "error_text",
+    "gap_histograms",
+    "nats",
+    "posterior_figure",
+]

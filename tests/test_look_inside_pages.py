@@ -1,4 +1,6 @@
-"""AppTest of the explore pages (issue 4) with and without a model, through app.py's navigation.
+"""AppTest of the "Look inside" pages without a page test of their own (Manifold, Aggregate
+posterior, Compare, 3-D picture, β), with and without a model, and links and presenter mode
+opened on them, through app.py's navigation.
 
 A digits VAE trained for a few epochs stands in for a real model; the 3-D and β pages train
 their own tiny models, shortened here by monkeypatching the quick-training schedules.

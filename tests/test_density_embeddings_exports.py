@@ -1,4 +1,5 @@
-"""Pure explore computations: density, holes, KL forces, embeddings, exports, figures, URL codec."""
+"""The explore pages' computations: the aggregate posterior's density, holes and KL forces, the
+embeddings and their k-NN scores, the exports (CSV, PNG), the manifold mosaic, and their figures."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import pytest
 import torch
 from PIL import Image
 
-from ui.view_link import ModelRef, SharedView, ShareError, decode_view, encode_view
 from vae.density import (
     aggregate_density,
     find_holes,
@@ -253,53 +253,3 @@ def test_figures_build():
     assert len(highlighted) == 2 and list(highlighted[0].customdata) == [5, 6, 7, 8, 9]
     bars = elbo_terms_figure({"β=1": {"recon": 10, "kl": 3, "elbo": -13}})
     assert list(bars.data[0].y) == [10, 3, 13]
-
-
-def test_share_round_trip():
-    view = SharedView(
-        model=ModelRef("digits run"),  # a saved model: its link names no source
-        z=(0.5, -1.25),
-        selected=(3, 1, 7),
-        path=((0, 0), (1.5, 2)),
-        present=True,
-    )
-    params = encode_view(view)
-    assert set(params) == {"model", "z", "sel", "path", "present"}
-    decoded, unknown = decode_view(params)
-    assert decoded == view and unknown == []
-    assert decode_view({}) == (SharedView(), [])
-    assert decode_view({"z": "1,2", "utm": "x"})[1] == ["utm"]
-
-
-@pytest.mark.parametrize(
-    "params",
-    [
-        {"z": "1"},
-        {"z": "a,b"},
-        {"z": "nan,0"},
-        {"z": "1e9,0"},
-        {"z": "inf,1"},
-        {"sel": "1,-2"},
-        {"sel": "1,x"},
-        {"sel": ",".join(["1"] * 501)},
-        {"path": "0,0"},
-        {"path": "0,0;1"},
-        {"path": ";".join(["0,0"] * 40)},
-        {"model": "../etc/passwd"},
-        {"model": "a/b"},
-        {"model": "x" * 200},
-        {"present": "yes"},
-    ],
-)
-def test_share_rejects_malformed(params):
-    with pytest.raises(ShareError):
-        decode_view(params)
-
-
-@pytest.mark.parametrize(
-    "params", [{"sel": "²"}, {"z": "1" * 100_000}, {"model": ["a", "b"]}, {"sel": "1" * 30}]
-)
-def test_share_errors_are_short_sentences(params):
-    with pytest.raises(ShareError) as caught:
-        decode_view(params)
-    assert len(str(caught.value)) < 200 and "\n" not in str(caught.value)
