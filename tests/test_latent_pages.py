@@ -16,6 +16,7 @@ import torch
 from sklearn.datasets import load_digits
 from streamlit.testing.v1 import AppTest
 
+from tests.hostile import shown
 from ui.active_model import ActiveModel
 from vae import VAE, ModelConfig
 
@@ -246,7 +247,7 @@ def test_interpolate_adds_the_clicked_z(active: ActiveModel) -> None:
         vx_interp_seeded="test:digits",
         vx_clicked_z=(1.0, 2.0),
     )
-    assert any("at least two waypoints" in i.value for i in at.info)
+    assert any("until there are two waypoints" in i.value for i in at.info)  # no path yet
     at.button(key="interp_add_clicked").click().run()
     assert not at.exception
     assert at.session_state["vx_path"] == [(0.0, 0.0), (1.0, 2.0)]
@@ -281,7 +282,7 @@ def test_a_points_label_is_escaped_for_markdown_on_the_map_and_in_the_inference_
     for index, name in enumerate(hostile):
         label = point_label(view, index)
         assert "](" not in label and name.strip("!") not in label  # no link, no image
-        assert label.replace("\\", "") == f" · {name}"  # the same text, shown literally
+        assert shown(label) == f" · {name}"  # the same text, shown literally
     unlabelled = LatentView(x=np.zeros((1, 1)), y=None, mu=np.zeros((1, 2)),
                             sigma=np.ones((1, 2)), kl=np.zeros(1), recon_nll=np.zeros(1),
                             label_kind=None, class_names=None)  # fmt: skip
