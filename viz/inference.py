@@ -241,12 +241,12 @@ def convergence_figure(
     return fig
 
 
-def _estimate_traces(fig, ks, runs, median, low, high, name, colour) -> None:
-    lo, hi = runs.min(0), runs.max(0)
+def _band(fig, ks, upper, lower, name, colour, row: int) -> None:
+    """The spread of the runs at each k: a translucent band between `lower` and `upper`."""
     fig.add_trace(
         go.Scatter(
             x=np.concatenate([ks, ks[::-1]]),
-            y=np.clip(np.concatenate([hi, lo[::-1]]), low, high),
+            y=np.concatenate([upper, lower[::-1]]),
             fill="toself",
             fillcolor=colour,
             opacity=0.18,
@@ -255,9 +255,14 @@ def _estimate_traces(fig, ks, runs, median, low, high, name, colour) -> None:
             showlegend=False,
             legendgroup=name,
         ),
-        row=1,
+        row=row,
         col=1,
     )
+
+
+def _estimate_traces(fig, ks, runs, median, low, high, name, colour) -> None:
+    band = np.clip(runs, low, high)
+    _band(fig, ks, band.max(0), band.min(0), name, colour, row=1)
     fig.add_trace(
         go.Scatter(
             x=ks,
@@ -295,21 +300,7 @@ def _estimate_traces(fig, ks, runs, median, low, high, name, colour) -> None:
 def _shortfall_traces(fig, ks, shortfalls, median, name, colour) -> None:
     """log p(x) − estimate per run (band) and its median (line), floored at DISPLAY_FLOOR."""
     floored = np.maximum(shortfalls, DISPLAY_FLOOR)
-    fig.add_trace(
-        go.Scatter(
-            x=np.concatenate([ks, ks[::-1]]),
-            y=np.concatenate([floored.max(0), floored.min(0)[::-1]]),
-            fill="toself",
-            fillcolor=colour,
-            opacity=0.18,
-            line=dict(width=0),
-            hoverinfo="skip",
-            showlegend=False,
-            legendgroup=name,
-        ),
-        row=2,
-        col=1,
-    )
+    _band(fig, ks, floored.max(0), floored.min(0), name, colour, row=2)
     fig.add_trace(
         go.Scatter(
             x=ks,
