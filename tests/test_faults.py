@@ -173,7 +173,9 @@ def test_stop_pressed_mid_training_ends_the_thread_and_saves_nothing(
     assert run.job.alive and len(training_threads()) == before + 1
     at.button(key="train_stop").click()
     at.run()
-    assert run.job.join(10), "the training thread did not end after Stop"
+    # What is promised is that Stop ends the thread, not how fast: a generous deadline for a
+    # loaded machine (the stop takes effect at the next step, well under a second when quiet).
+    assert run.job.join(120), "the training thread did not end after Stop"
     assert len(training_threads()) == before
     progress = run.job.progress()
     assert progress.state == "stopped" and "stopped by the user" in progress.message

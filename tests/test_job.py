@@ -146,7 +146,7 @@ def test_a_waiting_job_can_be_stopped(digits):
     slots.acquire()
     job = TrainingJob(small_model(), digits, TrainConfig(epochs=2), slots=slots).start()
     job.stop()
-    assert job.join(10)
+    assert job.join(120)  # a deadline for a loaded machine, not a speed target
     assert job.progress().state == "stopped" and job.result is None
     slots.release()
 
