@@ -56,3 +56,23 @@ def test_tuning_runs_once_and_sets_the_switch_interval(monkeypatch) -> None:
         assert calls == [1]
     finally:
         sys.setswitchinterval(before)
+
+
+def test_ast_parse_runs_one_thread_at_a_time(monkeypatch) -> None:
+    """Streamlit parses page scripts with ast.parse on session threads; CPython 3.11.7's AST
+    converter can fail when two threads convert at once (gh-106905): parses are serialised."""
+    import ast
+    import threading
+
+    monkeypatch.setattr(ast, "parse", ast.parse)  # restored after the test
+    server_tuning.serialise_ast_parse()
+    server_tuning.serialise_ast_parse()  # idempotent: one lock, not two nested wrappers
+    assert ast.parse.serialised and not getattr(ast.parse.__wrapped__, "serialised", False)
+    done = threading.Event()
+    with server_tuning._AST_LOCK:  # another thread is parsing
+        worker = threading.Thread(target=lambda: (ast.parse("x = 1"), done.set()))
+        worker.start()
+        assert not done.wait(0.2), "a parse ran while another held the lock"
+    assert done.wait(60), "the parse did not run once the lock was free"
+    worker.join(60)
+    assert isinstance(ast.parse("y = [1, 2]"), ast.Module)

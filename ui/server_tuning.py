@@ -18,29 +18,58 @@ trains, 2 cores); the numbers are in bench/RESULTS.md.
    per running session share the GIL, and a click's answer needs it several times (read the
    message, run the fragment, flush the answer). Behind another session's 20 ms page run, each
    of those waits up to the holder's switch interval.
+
+3. ``ast.parse`` one thread at a time. CPython 3.11.7 (this project's interpreter; fixed in
+   later releases, gh-106905) keeps the AST converter's recursion-depth check in state that
+   two threads converting at once can share, and then fails with "SystemError: AST constructor
+   recursion depth mismatch". Streamlit parses each page script with ``ast.parse`` (its
+   "magic") on the script thread of the session that opens it first, so sessions (or a session
+   and a library parsing in another thread) can meet there: seen in a full end-to-end run, a
+   page opened from a link showed that error instead of the map. Parsing is rare (Streamlit
+   caches the compiled page), so a lock costs nothing.
 """
 
 from __future__ import annotations
 
+import ast
+import functools
 import os
 import socket
 import stat
 import sys
+import threading
 from pathlib import Path
 
 _FD_FOLDER = Path("/dev/fd")  # this process's descriptors (Linux, macOS); Windows has none
 SWITCH_INTERVAL_SECONDS = 0.001
 _tuned = False
+_AST_LOCK = threading.Lock()
 
 
 def tune_server_process() -> None:
-    """Apply both settings, once per process (later calls do nothing)."""
+    """Apply the three settings, once per process (later calls do nothing)."""
     global _tuned
     if _tuned:
         return
     _tuned = True
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     disable_nagle_on_open_sockets()
+    serialise_ast_parse()
+
+
+def serialise_ast_parse() -> None:
+    """Make ``ast.parse`` take a process-wide lock (3. above); idempotent."""
+    if getattr(ast.parse, "serialised", False):
+        return
+    unlocked = ast.parse
+
+    @functools.wraps(unlocked)
+    def parse(*args, **kwargs):
+        with _AST_LOCK:
+            return unlocked(*args, **kwargs)
+
+    parse.serialised = True
+    ast.parse = parse
 
 
 def disable_nagle_on_open_sockets() -> int:
