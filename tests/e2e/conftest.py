@@ -1,8 +1,27 @@
 """End-to-end fixtures: the real app (`streamlit run app.py`) driven by headless Chromium.
 
-The server gets a free port, an empty model library in a temporary directory and no
-file watcher; it is killed at teardown. Tests skip (saying why) where Chromium or
-Playwright is missing, and never run `playwright install`.
+A server gets a free port, a model library in a temporary directory and no file watcher; it
+is killed at teardown. Tests skip (saying why) where Chromium or Playwright is missing, and
+never run `playwright install`.
+
+Starting a server (Streamlit, then torch in its first run) and opening a model in it cost
+seconds of CPU each, so the browser tests share what they only read, for the whole run:
+
+- `browser` (tests/conftest.py): one Chromium. Give each test or module its own context
+  (`browser.new_context(viewport=...)`, closed at the end): a context is a fresh Streamlit
+  session, with nothing of another test's clicks.
+- `app_url`: the app on an EMPTY library, as a newcomer finds it (Home's quick start, the
+  shipped Fashion-MNIST model, "No scenes saved yet"). Do not save models or scenes into it.
+- `library` + `library_url`: the app on a library holding one small digits model, trained
+  once per run and saved as `SAVED_DIGITS` and as `LONG_NAMED_DIGITS`; open it with a link
+  (`library_url + f"/latent_map?model={SAVED_DIGITS}"`). A module may add what it needs to
+  `library` (a scene, an imported model) before it opens a page: the app reads the folder
+  on each run. Never delete or overwrite what is there; other modules read it.
+- `app_server(folder)`: a server of your own, only where the test is about the server itself
+  (a cold start) or needs a library the others must not see.
+
+Wait for a settled page (tests/e2e/driver.py: `wait_idle`, `wait_settled`, a locator's
+`wait_for`) with a generous deadline, never a fixed sleep: the CI machine may be busy.
 """
 
 from __future__ import annotations
@@ -100,5 +119,35 @@ def app_server(library: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def app_url(artifacts_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app on an empty model library, for the whole run."""
     with app_server(tmp_path_factory.mktemp("models")) as url:
+        yield url
+
+
+SAVED_DIGITS = "saved digits"
+LONG_NAMED_DIGITS = "a saved digits model with a long name"  # for labels that must not be cut
+
+
+@pytest.fixture(scope="session")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model library with one small digits model (5 epochs, one hidden layer of 64), trained
+    once per run and saved under both names above."""
+    from vae import TrainConfig
+    from vae.data import load_dataset
+    from vae.library import ModelLibrary
+    from vae.recipes import quick_train
+
+    folder = tmp_path_factory.mktemp("saved_models")
+    quick = quick_train(
+        load_dataset("digits"), SAVED_DIGITS, config=TrainConfig(epochs=5), hidden=(64,)
+    )
+    for name in (SAVED_DIGITS, LONG_NAMED_DIGITS):
+        ModelLibrary(folder).save(name, quick.model, quick.metadata)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def library_url(library: Path, artifacts_dir: Path) -> Iterator[str]:
+    """The app on `library`, for the whole run."""
+    with app_server(library) as url:
         yield url

@@ -1,7 +1,7 @@
 """The Draw & encode page in Chromium: a stroke moves the bubble (μ leaves the blank pad's μ),
 the finished stroke reaches the server, an upload is shown as the model sees it.
 
-Its own server with a library holding one small saved digits model. Screenshots go to
+On the shared server with the saved digits model (tests/e2e/conftest.py). Screenshots go to
 artifacts/e2e/draw_*.png.
 """
 
@@ -15,39 +15,25 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.e2e.conftest import app_server
+from tests.e2e.conftest import SAVED_DIGITS
 from tests.e2e.driver import exceptions, wait_idle
 
-MODEL = "drawn digits"
+MODEL = SAVED_DIGITS
 PAD = ".st-key-draw_pad .vx-pad"
 SURFACE = ".st-key-draw_pad .vx-pad-surface"
 
 
 @pytest.fixture(scope="module")
-def library(tmp_path_factory) -> Path:
-    from vae import TrainConfig
-    from vae.data import load_dataset
-    from vae.library import ModelLibrary
-    from vae.recipes import quick_train
-
-    folder = tmp_path_factory.mktemp("draw_models")
-    quick = quick_train(load_dataset("digits"), MODEL, config=TrainConfig(epochs=5), hidden=(64,))
-    ModelLibrary(folder).save(MODEL, quick.model, quick.metadata)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def page(browser, library, artifacts_dir):
-    with app_server(library) as url:
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        page = context.new_page()
-        page.goto(url + "/")  # registers st.navigation's pages (see test_explore_e2e)
-        page.get_by_text("Presenter mode").wait_for(timeout=120_000)
-        page.goto(url + f"/draw?model={MODEL}")
-        page.locator(PAD).wait_for(timeout=120_000)
-        wait_idle(page, timeout=120)
-        yield page
-        context.close()
+def page(browser, library_url, artifacts_dir):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(library_url + "/")  # registers st.navigation's pages (see test_explore_e2e)
+    page.get_by_text("Presenter mode").wait_for(timeout=120_000)
+    page.goto(library_url + f"/draw?model={MODEL}")
+    page.locator(PAD).wait_for(timeout=120_000)
+    wait_idle(page, timeout=120)
+    yield page
+    context.close()
 
 
 def pad_mu(page) -> list[float] | None:

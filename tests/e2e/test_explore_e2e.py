@@ -1,45 +1,24 @@
 """The explore pages (issue 4) in Chromium: a shared link, the 3-D click, presenter mode.
 
-Its own server with a library holding one small saved digits model, so that links can name
-it. Screenshots go to artifacts/e2e/explore_*.png.
+On the shared server with the saved digits model (tests/e2e/conftest.py), so that links can
+name it; the cold-server test starts its own. Screenshots go to artifacts/e2e/explore_*.png.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from tests.e2e.conftest import app_server
+from tests.e2e.conftest import SAVED_DIGITS, app_server
 from tests.e2e.driver import exceptions, keyed_graph, wait_idle
 
-MODEL = "linked digits"
+MODEL = SAVED_DIGITS
 
 
 @pytest.fixture(scope="module")
-def library(tmp_path_factory) -> Path:
-    from vae import TrainConfig
-    from vae.data import load_dataset
-    from vae.library import ModelLibrary
-    from vae.recipes import quick_train
-
-    folder = tmp_path_factory.mktemp("explore_models")
-    quick = quick_train(load_dataset("digits"), MODEL, config=TrainConfig(epochs=3), hidden=(64,))
-    ModelLibrary(folder).save(MODEL, quick.model, quick.metadata)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def explore_url(library: Path, artifacts_dir: Path):
-    with app_server(library) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def page(browser, explore_url):
+def page(browser, library_url):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
-    page.base = explore_url
+    page.base = library_url
     # The first run of app.py registers st.navigation's pages with the server; until then a
     # deep link is served as a plain pages/ script (see the report). Open Home once.
     page.goto(page.base + "/")

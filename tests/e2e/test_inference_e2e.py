@@ -1,39 +1,22 @@
 """The Inference lab in Chromium: a point clicked on the Latent map opens with its posterior.
 
-Its own server with a library holding one small saved digits model. Screenshots go to
+On the shared server with the saved digits model (tests/e2e/conftest.py). Screenshots go to
 artifacts/e2e/inference_*.png.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
-from tests.e2e.conftest import app_server
+from tests.e2e.conftest import SAVED_DIGITS
 from tests.e2e.driver import exceptions, keyed_graph, lonely_points, to_page, wait_idle
 
-MODEL = "inference digits"
+MODEL = SAVED_DIGITS
 
 
-@pytest.fixture(scope="module")
-def library(tmp_path_factory) -> Path:
-    from vae import TrainConfig
-    from vae.data import load_dataset
-    from vae.library import ModelLibrary
-    from vae.recipes import quick_train
-
-    folder = tmp_path_factory.mktemp("inference_models")
-    quick = quick_train(load_dataset("digits"), MODEL, config=TrainConfig(epochs=3), hidden=(64,))
-    ModelLibrary(folder).save(MODEL, quick.model, quick.metadata)
-    return folder
-
-
-def test_a_clicked_point_opens_in_the_inference_lab(browser, library, artifacts_dir):
-    with app_server(library) as url:
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+def test_a_clicked_point_opens_in_the_inference_lab(browser, library_url, artifacts_dir):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
         page = context.new_page()
-        page.goto(url + f"/latent_map?model={MODEL}")
+        page.goto(library_url + f"/latent_map?model={MODEL}")
         page.get_by_text(f"Model: {MODEL}").first.wait_for(timeout=120_000)
         gd = keyed_graph(page, "map_chart")
         wait_idle(page, timeout=120)
@@ -52,4 +35,5 @@ def test_a_clicked_point_opens_in_the_inference_lab(browser, library, artifacts_
         assert page.get_by_text("log p(x), exact (quadrature)").count()
         page.screenshot(path=str(artifacts_dir / "inference_clicked.png"), full_page=True)
         assert not exceptions(page)
+    finally:
         context.close()

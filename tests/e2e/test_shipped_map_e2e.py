@@ -12,7 +12,6 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.e2e.conftest import app_server
 from tests.e2e.driver import axis_ranges, exceptions, keyed_graph, lonely_points, to_page, wait_idle
 from vae.data import local_idx_folder
 
@@ -24,9 +23,9 @@ OVER = ".st-key-map_chart canvas.vx-over"
 
 
 @pytest.fixture(scope="module")
-def shipped_url(tmp_path_factory, artifacts_dir):
-    with app_server(tmp_path_factory.mktemp("shipped_models")) as url:
-        yield url
+def shipped_url(app_url):
+    """The shared server on an empty library (tests/e2e/conftest.py): only the shipped model."""
+    return app_url
 
 
 def wait_for(predicate, what: str, timeout: float = 60.0):

@@ -7,11 +7,8 @@ pad. Screenshots go to artifacts/e2e/small_*.png.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from tests.e2e.conftest import app_server
 from tests.e2e.driver import exceptions, open_shipped_fashion, overlaps, wait_settled
 from ui.models import PRETRAINED_ROOT
 
@@ -83,27 +80,13 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def library(tmp_path_factory) -> Path:
-    """A library with one saved model, so that the Models page shows its buttons."""
-    from vae import TrainConfig
-    from vae.data import load_dataset
-    from vae.library import ModelLibrary
-    from vae.recipes import quick_train
-
-    folder = tmp_path_factory.mktemp("small_models")
-    name = "a saved digits model with a long name"
-    quick = quick_train(load_dataset("digits"), name, config=TrainConfig(epochs=1), hidden=(32,))
-    ModelLibrary(folder).save(name, quick.model, quick.metadata)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def laptop(browser, library, artifacts_dir):
+def laptop(browser, library_url, artifacts_dir):
+    """The shared server, whose library holds LONG_NAMED_DIGITS (the Models page shows its
+    buttons beside that name), with the shipped Fashion model open at 1000x800."""
     context = browser.new_context(viewport={"width": 1000, "height": 800})
     page = context.new_page()
-    with app_server(library) as url:
-        open_shipped_fashion(page, url)
-        yield page
+    open_shipped_fashion(page, library_url)
+    yield page
     context.close()
 
 

@@ -1,7 +1,7 @@
 """Views that travel, presenter mode's shortcuts and lecture scenes, in Chromium.
 
-Its own server with a library holding one small saved digits model and two scenes of it.
-Screenshots go to artifacts/e2e/views_*.png.
+On the shared server with the saved digits model (tests/e2e/conftest.py), to whose library
+this module adds two scenes of it. Screenshots go to artifacts/e2e/views_*.png.
 """
 
 from __future__ import annotations
@@ -12,38 +12,27 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.e2e.conftest import app_server
+from tests.e2e.conftest import SAVED_DIGITS
 from tests.e2e.driver import axis_ranges, exceptions, keyed_graph, wait_idle
 from ui.presenter import MAP_SHARE
 
-MODEL = "views digits"
+MODEL = SAVED_DIGITS
 WINDOW = "-1.5,1.25,-1,2"
 
 
 @pytest.fixture(scope="module")
-def library(tmp_path_factory) -> Path:
+def views_url(library: Path, library_url: str) -> str:
+    """The shared server, its library holding two scenes of the saved model (the app reads
+    the scene book on each run)."""
     from ui.scenes import Scene, SceneBook
     from ui.view_link import ModelRef, SharedView
-    from vae import TrainConfig
-    from vae.data import load_dataset
-    from vae.library import ModelLibrary
-    from vae.recipes import quick_train
 
-    folder = tmp_path_factory.mktemp("views_models")
-    quick = quick_train(load_dataset("digits"), MODEL, config=TrainConfig(epochs=3), hidden=(64,))
-    ModelLibrary(folder).save(MODEL, quick.model, quick.metadata)
-    book = SceneBook(folder)
+    book = SceneBook(library)
     book.save(Scene("1 labels", SharedView(model=ModelRef(MODEL), color_by="label", bubbles="1σ")))
     book.save(
         Scene("2 kl", SharedView(model=ModelRef(MODEL), color_by="KL to prior", bubbles="off"))
     )
-    return folder
-
-
-@pytest.fixture(scope="module")
-def views_url(library: Path, artifacts_dir: Path):
-    with app_server(library) as url:
-        yield url
+    return library_url
 
 
 @pytest.fixture
