@@ -1,7 +1,11 @@
-"""The app in Chromium: quick start, click-to-decode, zoom kept, live scrubbing, every page.
+"""The app in Chromium: quick start, click-to-decode, zoom kept, live scrubbing, every page,
+and nothing of it leaves the machine.
 
 One browser page walks through the app in order (a newcomer's path); the steps are separate
-tests so that a failure names the broken step. Screenshots go to artifacts/e2e/.
+tests so that a failure names the broken step. Every request the browser makes on the way is
+recorded: a classroom may have no internet, and the app must not tell anyone outside who uses
+it, so the last step (every page) also checks that each request went to the app.
+Screenshots go to artifacts/e2e/.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import hashlib
 import json
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
@@ -31,13 +36,32 @@ from tests.e2e.driver import (
 
 QUICK_START = "Train on digits"
 NAV = '[data-testid="stSidebarNav"] a'
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
+LOCAL_SCHEMES = {"data", "blob", "about"}  # in-page URLs: nothing goes on the network
+
+
+def leaves_the_machine(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme not in LOCAL_SCHEMES and parts.hostname not in LOCAL_HOSTS
+
+
+def test_leaves_the_machine_tells_local_from_remote() -> None:
+    assert leaves_the_machine("https://fonts.gstatic.com/s/i/x/24px.svg")
+    assert leaves_the_machine("http://example.org/")
+    assert not leaves_the_machine("http://127.0.0.1:8501/_stcore/health")
+    assert not leaves_the_machine("ws://localhost:8501/_stcore/stream")
+    assert not leaves_the_machine("data:image/svg+xml;base64,PHN2Zz4=")
+    assert not leaves_the_machine("blob:http://127.0.0.1:8501/5b1c")
 
 
 @pytest.fixture(scope="module")
 def page(browser, app_url, artifacts_dir):
     """The app after a quick start: the digits model trained, the Latent map drawn."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    requests: list[str] = []  # every URL the browser asks for, from the first page on
+    context.on("request", lambda request: requests.append(request.url))
     page = context.new_page()
+    page.requests = requests
     page.sent_frames = []  # websocket frames the browser sent (server round trips)
     page.on(
         "websocket",
@@ -262,13 +286,26 @@ def test_a_click_on_the_interpolation_map_adds_a_waypoint(page, artifacts_dir) -
     assert not exceptions(page)
 
 
-def test_every_page_runs_without_an_exception(page, artifacts_dir) -> None:
+def test_every_page_runs_without_an_exception_or_a_request_off_the_machine(
+    page, artifacts_dir
+) -> None:
     titles = [t.strip().split("\n")[-1] for t in page.locator(NAV).all_inner_texts()]  # no icon
     assert {"Home", "Train", "Latent map", "Interpolate", "Models"} <= set(titles)
+    assert len(titles) >= 10, titles
     for i, title in enumerate(titles):
         page.locator(NAV).nth(i).click()
         page.wait_for_timeout(300)
         with contextlib.suppress(TimeoutError):  # a page that polls never idles: look anyway
             wait_idle(page, timeout=60)
+        page.wait_for_timeout(500)  # images, fonts and the favicon load after the run
         _shot(page, artifacts_dir, f"10-page-{i:02d}.png")
         assert not exceptions(page), f"{title}: {exceptions(page)}"
+
+    remote_all = [url for url in page.requests if leaves_the_machine(url)]
+    remote = sorted(set(remote_all))
+    (artifacts_dir / "offline-requests.txt").write_text(
+        f"{len(page.requests)} requests, {len(remote_all)} off the machine "
+        f"({len(remote)} distinct):\n" + "\n".join(remote)
+    )
+    assert len(page.requests) > 20, "the recorder saw too little to vouch for anything"
+    assert not remote, f"{len(remote)} requests leave the machine: {remote}"
