@@ -339,12 +339,29 @@ def verify_checkpoint(path: str | os.PathLike, follow_links: bool = False) -> di
         try:
             with safe_open(str(source), framework="pt") as tensors:
                 for name in tensors.keys():  # noqa: SIM118 - safe_open is not a mapping
-                    _check_finite(tensors.get_tensor(name), name, path.name)
+                    tensor = tensors.get_tensor(name)  # one at a time: the memory of one
+                    _check_finite(tensor, name, path.name)
+                    if name in FOREIGN_TENSORS and "foreign" in metadata:
+                        # an imported model's graphs get load's static checks (ForeignVAE's)
+                        _check_foreign_graph(tensor, name, path.name)
         except (SafetensorError, ValueError, RuntimeError, OSError) as error:
             if isinstance(error, CheckpointError):
                 raise
             raise CheckpointError(f"{path.name} is corrupt or truncated: {error}") from None
     return metadata
+
+
+def _check_foreign_graph(tensor: torch.Tensor, name: str, label: str) -> None:
+    """An imported model's graph passes the static checks every load makes (operators,
+    opsets, tensors kept inside): a file copied in by hand with a forbidden operator is
+    listed as broken, not listed as ok and refused only at load."""
+    from .foreign.graph import GraphError, parse_graph
+
+    role = "encoder" if name == FOREIGN_TENSORS[0] else "decoder"
+    try:
+        parse_graph(tensor.numpy().tobytes(), role)
+    except GraphError as error:
+        raise CheckpointError(f"{label} holds a graph this app does not run: {error}") from None
 
 
 def _check_finite(tensor: torch.Tensor, name: str, label: str) -> None:
