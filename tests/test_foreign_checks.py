@@ -280,7 +280,7 @@ def test_a_library_file_with_a_forbidden_operator_is_refused_at_listing_and_load
 
     from safetensors.numpy import save
 
-    from vae.checkpoint import CheckpointError, foreign_parts, load_checkpoint
+    from vae.checkpoint import CheckpointError, load_checkpoint, revalidate_upload
     from vae.foreign.model import ForeignVAE
     from vae.library import ModelLibrary
     from vae.metadata import imported_metadata
@@ -289,7 +289,7 @@ def test_a_library_file_with_a_forbidden_operator_is_refused_at_listing_and_load
     library = ModelLibrary(tmp_path)
     model = ForeignVAE(validated.encoder, validated.decoder, card())
     path = library.save("good", model, imported_metadata("good", card(), validated.report, {}))
-    parts = foreign_parts(path.read_bytes())
+    parts = revalidate_upload(path, "good")  # what the upload sandbox hands on
     assert parts["encoder"] == validated.encoder and json.loads(parts["card"]) == card().to_dict()
 
     header_len = int.from_bytes(path.read_bytes()[:8], "little")

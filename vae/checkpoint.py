@@ -452,16 +452,29 @@ def _check_tensor_entries(header: dict[str, Any], model: VAE, label: str) -> Non
 
 
 def load_checkpoint(
-    path: str | os.PathLike, device: str | torch.device = "cpu", follow_links: bool = True
+    path: str | os.PathLike,
+    device: str | torch.device = "cpu",
+    follow_links: bool = True,
+    label: str | None = None,
 ) -> tuple[VAE, dict]:
     """Rebuild the VAE from a checkpoint: the one place in the project that does so.
 
     Returns (model in eval mode on `device`, metadata). Anything wrong with the file raises
-    CheckpointError with a sentence saying what.
+    CheckpointError with a sentence saying what (naming the file `label`, its name by default).
     """
     path = Path(path)
-    label = path.name
+    label = label or path.name
     target = pick_device(device) if isinstance(device, str) else device  # ValueError if absent
+    skeleton, metadata, tensors = _read_tensors(path, follow_links, label)
+    if skeleton is None:
+        return _load_foreign(tensors, metadata, label), metadata
+    return _assemble(skeleton, tensors, label).to(target).eval(), metadata
+
+
+def _read_tensors(
+    path: Path, follow_links: bool, label: str
+) -> tuple[VAE | None, dict[str, Any], dict[str, torch.Tensor]]:
+    """(meta-device skeleton or None for a foreign model, metadata, the file's tensors)."""
     handle, size = _open_checked(path, follow_links)
     with handle:
         # Shapes only, on the meta device: a tiny file whose config asks for a huge (but
@@ -470,11 +483,13 @@ def load_checkpoint(
         handle.seek(0)
         data = handle.read(size)  # the size checked above, even if the file grew meanwhile
     try:
-        tensors = _st_load(data)
+        return skeleton, metadata, _st_load(data)
     except (SafetensorError, ValueError, RuntimeError) as error:
         raise CheckpointError(f"{label} is corrupt or truncated: {error}") from None
-    if skeleton is None:
-        return _load_foreign(tensors, metadata, label), metadata
+
+
+def _assemble(skeleton: VAE, tensors: dict[str, torch.Tensor], label: str) -> VAE:
+    """The skeleton holding the file's tensors, once each is finite."""
     for name, tensor in tensors.items():
         _check_finite(tensor, name, label)
     # The skeleton takes the file's tensors as they are (assign=True): no second copy and no
@@ -483,30 +498,53 @@ def load_checkpoint(
         skeleton.load_state_dict(tensors, strict=True, assign=True)
     except RuntimeError as error:
         raise CheckpointError(f"{label} does not fit the model: {error}") from None
-    model = skeleton.to(target).eval()
-    return model, metadata
+    return skeleton
 
 
-def foreign_parts(data: bytes, label: str = "the upload") -> dict[str, bytes] | None:
-    """{"encoder", "decoder", "card"} bytes of a foreign model's checkpoint, None for anything
-    else (a native one, or no valid checkpoint at all). Nothing is run: an upload's graphs go to
-    the upload sandbox from here, never to onnxruntime in the server."""
-    try:
-        header, length = _read_header(io.BytesIO(data), len(data), label)
-        _, metadata = _parse_document(header, label)
-    except CheckpointError:
-        return None  # not ours to judge: the native import says what is wrong, in its words
-    if "foreign" not in metadata:
-        return None
-    _check_foreign_entries(header, label)
-    _check_declared_size(header, 8 + length, len(data), label)
-    try:
-        tensors = _st_load(data)
-    except (SafetensorError, ValueError, RuntimeError) as error:
-        raise CheckpointError(f"{label} is corrupt or truncated: {error}") from None
-    encoder, decoder = (tensors[name].numpy().tobytes() for name in FOREIGN_TENSORS)
-    card = json.dumps(metadata["foreign"]).encode()
-    return {"encoder": encoder, "decoder": decoder, "card": card}
+def upload_memory(size: int, header_length: int) -> int:
+    """Bytes that revalidate_upload() allocates for a file of `size` bytes whose header is
+    `header_length` bytes, an upper bound from what the code makes, not from the input alone.
+
+    The header: its bytes, the string-blanked copy the value count makes, the decoded text
+    (up to 4 bytes a character) and, once more, the metadata document inside it, plus the
+    objects of at most MAX_VALUES values: 20 header lengths and 32 MB. The tensors: the
+    file's bytes and the tensors made from them, then the model's clones and the bytes
+    written from them: 3 file sizes at once at most (the bytes are freed before the
+    clones). 64 MB for the interpreter's and torch's small allocations besides.
+    """
+    return 20 * header_length + 32 * 2**20 + 3 * size + 64 * 2**20
+
+
+def header_length(path: str | os.PathLike) -> int:
+    """The most header bytes the reader will read of a checkpoint file: what its first 8 bytes
+    declare (0 when there are fewer), within MAX_HEADER_BYTES and the file (a longer header is
+    refused before a byte of it is read); what upload_memory() needs before the header."""
+    handle, size = _open_checked(Path(path))
+    with handle:
+        prefix = handle.read(8)
+    declared = struct.unpack("<Q", prefix)[0] if len(prefix) == 8 else 0
+    return min(declared, MAX_HEADER_BYTES, size)
+
+
+def revalidate_upload(
+    path: str | os.PathLike, name: str, label: str = "the uploaded file"
+) -> bytes | dict[str, bytes]:
+    """An uploaded checkpoint after every check load_checkpoint makes, as this app writes it:
+    a native model's file re-serialised from the validated weights and metadata (named
+    `name`), or an imported model's {"encoder", "decoder", "card"} bytes (the card from the
+    validated metadata), whose graphs the ONNX checks (vae.foreign.probe) judge next.
+
+    Runs in the upload sandbox's child (runner/sandbox.py): no byte of the upload is decoded
+    in the server, which gets back only this result. CheckpointError for anything wrong.
+    """
+    skeleton, metadata, tensors = _read_tensors(Path(path), True, label)
+    if skeleton is None:
+        encoder, decoder = (tensors[key].numpy().tobytes() for key in FOREIGN_TENSORS)
+        card = json.dumps(metadata["foreign"]).encode()
+        return {"encoder": encoder, "decoder": decoder, "card": card}
+    model = _assemble(skeleton, tensors, label)
+    del tensors  # the model holds them: checkpoint_bytes' clones are the only copy made
+    return checkpoint_bytes(model, {**metadata, "name": name})
 
 
 def _load_foreign(tensors: dict[str, torch.Tensor], metadata: dict[str, Any], label: str):
@@ -526,10 +564,12 @@ __all__ = [
     "MAX_CHECKPOINT_BYTES",
     "CheckpointError",
     "checkpoint_bytes",
-    "foreign_parts",
+    "header_length",
     "load_checkpoint",
     "read_checkpoint_bytes",
     "read_metadata",
+    "revalidate_upload",
     "save_checkpoint",
+    "upload_memory",
     "verify_checkpoint",
 ]
