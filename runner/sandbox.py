@@ -38,6 +38,9 @@ TIME_LIMIT_SECONDS = float(os.environ.get("VAE_EXPLORER_PARSE_SECONDS", "60"))
 # Reading a picture: its decoded steps and the padded canvas (viz.image_input.decode_memory);
 # the 40 MP a picture may have need about 1.2 GB.
 PICTURE_MEMORY_MB = int(os.environ.get("VAE_EXPLORER_PICTURE_MEMORY_MB", "1536"))
+# Checking a checkpoint imports torch in the child: 2-4 s of CPU, but over a minute of wall clock
+# at nice 10 on a 2-core machine with a load average of 15 (measured), so more than a data file.
+CHECKPOINT_SECONDS = float(os.environ.get("VAE_EXPLORER_CHECKPOINT_SECONDS", "180"))
 # Validating a checkpoint: what vae.checkpoint.upload_memory() computes for the file, beyond
 # torch's own ~0.6 GB of address space (a 100 MB upload with a 16 MB header needs ~720 MB).
 CHECKPOINT_MEMORY_MB = int(os.environ.get("VAE_EXPLORER_CHECKPOINT_MEMORY_MB", "1024"))
@@ -139,7 +142,7 @@ def validate_checkpoint_upload(
     data: bytes,
     filename: str,
     name: str,
-    time_limit: float = TIME_LIMIT_SECONDS,
+    time_limit: float = CHECKPOINT_SECONDS,
     memory_limit_mb: int = CHECKPOINT_MEMORY_MB,
 ) -> bytes | dict[str, bytes]:
     """vae.checkpoint.revalidate_upload in a limited child process: every check a load makes
@@ -313,17 +316,27 @@ def _parse_picture(data: bytes, request: dict) -> tuple[dict, dict]:
 
 
 def _check_checkpoint(path: Path, request: dict) -> tuple[dict, dict]:
-    import torch
+    import resource
 
-    from vae.checkpoint import CheckpointError, header_length, revalidate_upload, upload_memory
+    from vae.checkpoint_header import CheckpointError, check_header, header_length, upload_memory
 
-    torch.set_num_threads(1)  # no thread pool whose stacks the address-space cap must hold
+    label = request["label"]
     try:
         need = upload_memory(path.stat().st_size, header_length(path))
         if need > request["budget_mb"] * 2**20:
-            return {"error": f"{request['label']} needs about {need / 2**20:,.0f} MB to check, "
-                             f"more than the {request['budget_mb']:,} MB allowed (its header "
-                             "or its weights are too large)", "limit": True}, {}  # fmt: skip
+            return {"error": f"{label} needs about {need / 2**20:,.0f} MB to check, more than "
+                             f"the {request['budget_mb']:,} MB allowed (its header or its "
+                             "weights are too large)", "limit": True}, {}  # fmt: skip
+        # The header first, without torch (a file that is no checkpoint is refused in a
+        # fraction of a second), under the cap; lifted for torch's import, then set again.
+        _cap_address_space(need)
+        check_header(path, "the uploaded file")
+        resource.setrlimit(resource.RLIMIT_AS, resource.getrlimit(resource.RLIMIT_AS)[1:] * 2)
+        import torch
+
+        from vae.checkpoint import revalidate_upload
+
+        torch.set_num_threads(1)  # no thread pool whose stacks the cap must hold
         _cap_address_space(need)
         checked = revalidate_upload(path, request["name"])
     except CheckpointError as error:
@@ -336,12 +349,13 @@ def _check_checkpoint(path: Path, request: dict) -> tuple[dict, dict]:
 
 
 def _cap_address_space(need: int) -> None:
-    """What this process holds now, plus `need` bytes (and 64 MB of slack): no more."""
+    """What this process holds now, plus `need` bytes (and 64 MB of slack): no more. The soft
+    limit: the hard one stays the child's first limit, so a later step may lift it again."""
     import resource
 
     in_use = os.sysconf("SC_PAGE_SIZE") * int(Path("/proc/self/statm").read_text().split()[0])
-    limit = in_use + need + 64 * 2**20
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    resource.setrlimit(resource.RLIMIT_AS, (min(in_use + need + 64 * 2**20, hard), hard))
 
 
 def _parse(data: bytes, filename: str) -> tuple[dict, dict]:
