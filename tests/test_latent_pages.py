@@ -7,6 +7,7 @@ decoded images.
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import torch
 from sklearn.datasets import load_digits
 from streamlit.testing.v1 import AppTest
 
+from runner.frames import read_frame
 from tests.hostile import shown
 from ui.active_model import ActiveModel
 from vae import VAE, ModelConfig
@@ -81,9 +83,7 @@ def test_latent_map_draws_the_map_and_asks_for_a_click(active: ActiveModel) -> N
     assert len(at.get("plotly_chart")) == 1
     # the decoded picture's box (a placeholder until the first click) is the browser's
     (decoder,) = [c for c in at.get("bidi_component") if c.key == "map_decoded"]
-    header = json.loads(
-        decoder.proto.bytes[4 : 4 + int.from_bytes(decoder.proto.bytes[:4], "little")]
-    )
+    header, _ = read_frame(io.BytesIO(decoder.proto.bytes))
     assert header["z"] is None
 
 
@@ -110,9 +110,7 @@ def test_a_window_from_the_browser_is_checked() -> None:
 
 def _layer_header(at: AppTest, key: str = "map_layer") -> tuple[dict, bytes]:
     (layer,) = [c for c in at.get("bidi_component") if c.key == key]
-    payload = layer.proto.bytes
-    n = int.from_bytes(payload[:4], "little")
-    return json.loads(payload[4 : 4 + n]), payload
+    return read_frame(io.BytesIO(layer.proto.bytes))[0], layer.proto.bytes
 
 
 def test_the_bubbles_go_to_the_browser_once_as_float32(active: ActiveModel) -> None:
@@ -121,19 +119,19 @@ def test_the_bubbles_go_to_the_browser_once_as_float32(active: ActiveModel) -> N
     header, payload = _layer_header(at)
     n = len(active.dataset.x_test)
     assert header["data"] and header["n"] == n and header["k"] == 1.0
-    start = 4 + int.from_bytes(payload[:4], "little")
-    start += (4 - start % 4) % 4
-    floats = np.frombuffer(payload[start:], dtype="<f4")
-    assert floats.size == 5 * n
+    _, arrays = read_frame(io.BytesIO(payload))
+    assert {name: a.dtype for name, a in arrays.items()} == dict.fromkeys(
+        ("mu", "sigma", "color"), np.float32
+    )
     from ui.view_cache import compute_latent_view
 
     view = compute_latent_view(active.model, active.dataset)
-    np.testing.assert_allclose(floats[: 2 * n].reshape(n, 2), view.mu, rtol=1e-6)
-    np.testing.assert_allclose(floats[2 * n : 4 * n].reshape(n, 2), view.sigma, rtol=1e-6)
+    np.testing.assert_allclose(arrays["mu"], view.mu, rtol=1e-6)
+    np.testing.assert_allclose(arrays["sigma"], view.sigma, rtol=1e-6)
     at.run()  # the next run: the header only, the browser keeps the arrays by their id
     again, payload = _layer_header(at)
     assert again["id"] == header["id"] and not again["data"]
-    assert len(payload) == 4 + int.from_bytes(payload[:4], "little")
+    assert read_frame(io.BytesIO(payload))[1] == {}
 
 
 def test_the_clicked_points_samples_are_drawn_on_the_map(active: ActiveModel) -> None:
@@ -178,9 +176,8 @@ def test_latent_map_decodes_a_clicked_empty_z(active: ActiveModel) -> None:
     assert any("z = (0.500, -1.250)" in md.value for md in at.markdown)
     # the picture is drawn by the browser (an MLP decoder): its weights and the z, no st.image
     (decoder,) = [c for c in at.get("bidi_component") if c.key == "map_decoded"]
-    payload = decoder.proto.bytes
-    header = json.loads(payload[4 : 4 + int.from_bytes(payload[:4], "little")])
-    linear = [op for op in header["ops"] if op["op"] == "linear"]
+    header, _ = read_frame(io.BytesIO(decoder.proto.bytes))
+    linear = [op for op in header["decoder"]["ops"] if op["op"] == "linear"]
     assert header["z"] == [0.5, -1.25] and linear[0]["in"] == 2 and linear[-1]["out"] == 64
     assert len(at.get("image")) == 0
 
