@@ -234,7 +234,7 @@ TRAIN_SETTING_KEYS = tuple(
 
 # --- Pages' own values ------------------------------------------------------------------------
 INFERENCE_INDEX_KEY = _register(
-    "inf_index", "pages/inference.py", "int", WIDGET, "the Inference lab's test point number",
+    "inf_index", "ui/scored_input.py", "int", WIDGET, "the Inference lab's test point number",
 )  # fmt: skip
 INFERENCE_WANT_LARGE_GAP_KEY = _register(
     "inf_want_large_gap", "pages/inference.py", "bool", bool,
