@@ -175,25 +175,48 @@ def test_colour_by_and_bubbles_keep_the_zoom(active: ActiveModel) -> None:
 def test_latent_map_decodes_a_clicked_empty_z(active: ActiveModel) -> None:
     at = _page("pages/latent_map.py", active, vx_clicked_z=(0.5, -1.25), vx_clicked_index=None)
     assert not at.exception
-    assert any("z = (0.500, -1.250)" in md.value for md in at.markdown)
     # the picture is drawn by the browser (an MLP decoder): its weights and the z, no st.image
     (decoder,) = [c for c in at.get("bidi_component") if c.key == "map_decoded"]
     payload = decoder.proto.bytes
     header = json.loads(payload[4 : 4 + int.from_bytes(payload[:4], "little")])
     linear = [op for op in header["ops"] if op["op"] == "linear"]
     assert header["z"] == [0.5, -1.25] and linear[0]["in"] == 2 and linear[-1]["out"] == 64
-    assert len(at.get("image")) == 0
+    # and so is the rest of the panel (ui/components/click_panel.js): nothing from the server
+    panel, _ = _layer_header(at, "map_click_panel")
+    assert panel["clicked"] == [0.5, -1.25] and panel["index"] is None
+    assert len(at.get("image")) == 0 and not any("z = (" in md.value for md in at.markdown)
 
 
-def test_latent_map_shows_original_reconstruction_and_samples(active: ActiveModel) -> None:
+def test_latent_map_sends_the_browser_the_points_pictures_once(active: ActiveModel) -> None:
+    at = _page("pages/latent_map.py", active, vx_clicked_z=(0.0, 0.0), vx_clicked_index=7)
+    assert not at.exception
+    panel, payload = _layer_header(at, "map_click_panel")
+    n = len(active.dataset.x_test)
+    assert panel["data"] and panel["n"] == n and panel["index"] == 7 and panel["n_samples"] == 6
+    assert panel["class_names"] == list(active.dataset.class_names)
+    assert payload.endswith(b"IEND\xaeB`\x82")  # the atlas, a whole PNG, closes the payload
+    layer, _ = _layer_header(at)
+    assert layer["notice_ms"] > 0  # the server hears of a click later
+    assert len(at.get("image")) == 0  # the original and the ε strip are drawn by the browser
+    at.run()  # the next run: the header only
+    again, payload = _layer_header(at, "map_click_panel")
+    assert not again["data"] and len(payload) < 4 + 2000
+
+
+def test_latent_map_shows_the_server_panel_when_the_browser_cannot_decode(
+    active: ActiveModel, monkeypatch
+) -> None:
+    # A decoder too big to send: the fragment's server panel, with the click at once.
+    monkeypatch.setattr("ui.components.map_decoder.MAX_BROWSER_WEIGHTS", 0)
     at = _page("pages/latent_map.py", active, vx_clicked_z=(0.0, 0.0), vx_clicked_index=7)
     assert not at.exception
     assert any("test point #7" in md.value for md in at.markdown)
-    # original + one strip of the N_SAMPLES decodes of mu + sigma * eps (the reconstruction
-    # from mu is drawn by the browser, above the panel)
-    assert len(at.get("image")) == 2
-    assert "original" in at.get("image")[0].proto.imgs[0].caption
-    assert "(" in at.get("image")[1].proto.imgs[0].caption
+    assert not [c for c in at.get("bidi_component") if c.key == "map_click_panel"]
+    layer, _ = _layer_header(at)
+    assert layer["notice_ms"] == 0
+    # reconstruction and original side by side, then one strip of the N_SAMPLES decodes
+    captions = [img.proto.imgs[0].caption for img in at.get("image")]
+    assert len(captions) == 3 and "decoded from μ" in captions[0] and "original" in captions[1]
 
 
 @pytest.mark.parametrize("color_by", ["σ (posterior std)", "KL to prior", "reconstruction error"])

@@ -233,3 +233,6 @@ export default function mountDecoder({ data, key, parentElement, setTriggerValue
   registry[key] = teardown;
   return teardown;
 }
+
+// The click panel (ui/components/click_panel.js) decodes with this code and these weights.
+window.__vxDecoderCode = { decode, greyLevels, weightCache };

@@ -333,12 +333,25 @@ function nearestPoint(gd, px, py) {
   return best;
 }
 
+function notices() {
+  // component key -> the click the server has not heard of yet (header.notice_ms > 0): one
+  // per window, so that it outlives the reruns that mount this component again meanwhile.
+  return (window.__vxMapNotices = window.__vxMapNotices || {});
+}
+
 export default function mountMapLayer({ data, key, setTriggerValue, setStateValue }) {
   // Streamlit may call this again (new data) without tearing the last call down first:
   // keep exactly one live instance per component key.
   const registry = (window.__vxMapLayer = window.__vxMapLayer || {});
-  if (registry[key]) registry[key]();
+  if (registry[key]) registry[key](true);
   const { header, arrays: sent } = parsePayload(data);
+  const waiting = notices()[key];
+  if (waiting) {
+    // A rerun that left before the click's notice: the browser's click is the newer one.
+    header.clicked = waiting.click ? [waiting.click.x, waiting.click.y] : header.clicked;
+    header.index = waiting.click ? waiting.click.index : header.index;
+    header.samples = waiting.samples || [];
+  }
   const selector = `.st-key-${header.target} .js-plotly-plot`;
   const state = {
     header,
@@ -380,6 +393,7 @@ export default function mountMapLayer({ data, key, setTriggerValue, setStateValu
       drawn = drawBubbles(under[1], state.arrays, header, f, hiddenColors(gd), stride).drawn;
     drawOver(over[1], state, f);
     over[0].dataset.clicked = JSON.stringify(state.clicked || null);
+    over[0].dataset.samples = JSON.stringify(header.samples || []);
     // What was drawn, for tests and benchmarks: the window, the count, the time it took.
     under[0].dataset.window = JSON.stringify(win);
     under[0].dataset.drawn = String(drawn);
@@ -454,7 +468,7 @@ export default function mountMapLayer({ data, key, setTriggerValue, setStateValu
     const gd = document.querySelector(selector);
     const drag = e.target && e.target.closest ? e.target.closest(".nsewdrag") : null;
     down = gd && drag && gd.contains(drag) && e.button === 0 ? [e.clientX, e.clientY] : null;
-    if (!down) return;
+    if (!down) return flushAll(); // a press elsewhere: a button, a link, another page
     // Where the chart is, read now: layout is clean before Plotly's mousedown covers the page
     // with its drag layer, and reading it on release would force a layout first.
     const rect = gd.getBoundingClientRect();
@@ -481,6 +495,66 @@ export default function mountMapLayer({ data, key, setTriggerValue, setStateValu
     pending = null;
     send();
   };
+  // When the browser draws the whole panel (ui/components/click_panel.js), the server hears
+  // of a click header.notice_ms after the last one, never awaited, and at once before
+  // anything that may read it: any other press or key on the page, a page hidden, unmounted.
+  const notify = (click) => {
+    if (!(header.notice_ms > 0)) return setTriggerValue("click", click);
+    const all = notices();
+    if (all[key]) clearTimeout(all[key].timer);
+    all[key] = { target: header.target, click, samples: [], due: Date.now() + header.notice_ms };
+    all[key].timer = setTimeout(sendNotice, header.notice_ms);
+  };
+  const sendNotice = () => {
+    const all = notices();
+    const notice = all[key];
+    if (!notice) return false;
+    clearTimeout(notice.timer);
+    delete all[key];
+    setTriggerValue("click", notice.click);
+    return true;
+  };
+  // Streamlit sends the widget updates of one task turn as one message, scoped to the first
+  // one's fragment: a button or key in the same turn as the notice would ride in the map's
+  // fragment run and be lost (the button's full run never happens). So an input that sends
+  // a notice is held for one turn, and given again once the notice has left.
+  let holding = false;
+  const flushAll = () => {
+    flush();
+    if (sendNotice()) {
+      holding = true;
+      setTimeout(() => (holding = false), 0); // after Streamlit's own flush, queued first
+    }
+  };
+  const again = (e, event) => {
+    if (!e.isTrusted) return;
+    e.stopImmediatePropagation();
+    e.preventDefault();
+    const target = e.target;
+    setTimeout(() => target.dispatchEvent(event), 0);
+  };
+  const onClickHeld = (e) => {
+    if (holding) again(e, new MouseEvent("click", e));
+  };
+  if (waiting) {
+    clearTimeout(waiting.timer); // re-armed here: the last instance's callbacks are gone
+    waiting.timer = setTimeout(sendNotice, Math.max(0, waiting.due - Date.now()));
+  }
+  const onSamples = (e) => {
+    // The clicked point's z = mu + sigma * eps, drawn by the browser's click panel.
+    if (!e.detail || e.detail.target !== header.target) return;
+    header.samples = e.detail.samples || [];
+    if (notices()[key]) notices()[key].samples = header.samples;
+    schedule();
+  };
+  const onKey = (e) => {
+    const typing = e.target && e.target.closest && e.target.closest("input, textarea, [contenteditable]");
+    flushAll();
+    if (holding && !typing) again(e, new KeyboardEvent(e.type, e));
+  };
+  const onHidden = () => {
+    if (document.visibilityState === "hidden") flushAll();
+  };
   const takeBack = () => {
     clearTimeout(pending.timer);
     const { z, index, samples } = pending.before;
@@ -488,7 +562,8 @@ export default function mountMapLayer({ data, key, setTriggerValue, setStateValu
     state.clicked = z;
     header.index = index;
     header.samples = samples;
-    window.dispatchEvent(new CustomEvent("vx-map-click", { detail: { target: header.target, z } }));
+    const detail = { target: header.target, z, index };
+    window.dispatchEvent(new CustomEvent("vx-map-click", { detail }));
     schedule();
   };
   const onUp = (e) => {
@@ -512,20 +587,25 @@ export default function mountMapLayer({ data, key, setTriggerValue, setStateValu
     // then the trigger (Streamlit sends it on its next timer tick), the ring in the next frame.
     // Until the server answers, the old samples and bubble are not this click's: none drawn.
     const before = { z: state.clicked, index: header.index, samples: header.samples };
-    window.dispatchEvent(new CustomEvent("vx-map-click", { detail: { target: header.target, z } }));
     const click = { x: z[0], y: z[1], index: hit ? hit[2] : null, at: Date.now() };
-    const send = () => setTriggerValue("click", click);
+    const send = () => notify(click);
     const delay = (gd._context && gd._context.doubleClickDelay) || 300;
     pending = { timer: setTimeout(flush, delay), at: [x0, y0], before, send };
     state.clicked = z;
     header.samples = [];
-    header.index = hit ? hit[2] : null;
+    header.index = click.index;
+    const detail = { target: header.target, z, index: click.index };
+    window.dispatchEvent(new CustomEvent("vx-map-click", { detail }));
     schedule();
   };
 
   if (header.clickable) {
     document.addEventListener("pointerdown", onDown, true);
     document.addEventListener("pointerup", onUp, true);
+    window.addEventListener("keydown", onKey, true); // before any document listener
+    window.addEventListener("click", onClickHeld, true);
+    document.addEventListener("visibilitychange", onHidden);
+    window.addEventListener("vx-map-samples", onSamples);
   }
   window.addEventListener("resize", schedule);
   // The chart may be drawn after this component, or redrawn as a new element when the map's
@@ -536,14 +616,19 @@ export default function mountMapLayer({ data, key, setTriggerValue, setStateValu
   }, 200);
   schedule();
 
-  const teardown = () => {
+  const teardown = (remount = false) => {
     flush(); // a click waiting for the double-click delay is still a click
+    if (!remount) sendNotice(); // mounted again: the next instance keeps the notice waiting
     live = false;
     if (registry[key] === teardown) delete registry[key];
     clearInterval(timer);
     clearTimeout(reportTimer);
     document.removeEventListener("pointerdown", onDown, true);
     document.removeEventListener("pointerup", onUp, true);
+    window.removeEventListener("keydown", onKey, true);
+    window.removeEventListener("click", onClickHeld, true);
+    document.removeEventListener("visibilitychange", onHidden);
+    window.removeEventListener("vx-map-samples", onSamples);
     window.removeEventListener("resize", schedule);
     if (graphDiv && graphDiv.removeListener) unfollow(graphDiv);
   };
