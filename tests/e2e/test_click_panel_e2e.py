@@ -193,3 +193,41 @@ def test_a_link_made_right_after_a_click_restores_the_point(
         assert not exceptions(other)
     finally:
         fresh.close()
+
+
+def click_notices(frames) -> list[dict]:
+    """The clicks the browser told the server of, in the websocket frames it sent."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+
+    clicks = []
+    for direction, frame in frames:
+        if direction != "sent":
+            continue
+        message = BackMsg()
+        message.ParseFromString(frame if isinstance(frame, bytes) else frame.encode())
+        for widget in message.rerun_script.widget_states.widgets:
+            if widget.id.endswith("map_layer__events") and widget.json_trigger_value:
+                clicks += [e["value"] for e in json.loads(widget.json_trigger_value)]
+    return clicks
+
+
+def test_a_burst_of_clicks_is_one_notice_of_the_last(page) -> None:
+    from tests.e2e.driver import empty_spots, wait_idle
+
+    gd = keyed_graph(page, "map_chart")
+    wait_idle(page)
+    spots = empty_spots(gd, 3)
+    before = len(page.frames_seen)
+    for spot in spots:
+        page.mouse.click(*to_page(gd, *spot))
+        wait_for(page, lambda s=spot: (a := shown(page)) and a["z"] == pytest.approx(list(s)),
+                 "the panel")  # fmt: skip
+    last = len(page.frames_seen)
+    assert click_notices(page.frames_seen[before:last]) == []
+    wait_for(page, lambda: click_notices(page.frames_seen[before:]), "the notice",
+             timeout=NOTICE_DELAY_MS / 1000 + 60)  # fmt: skip
+    wait_idle(page)
+    (notice,) = click_notices(page.frames_seen[before:])
+    assert [notice["x"], notice["y"]] == pytest.approx(list(spots[-1]))
+    assert notice["index"] is None
+    assert not exceptions(page)

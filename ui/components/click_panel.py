@@ -24,6 +24,7 @@ cannot run or is too big to send, and test sets whose atlas would be too big.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import struct
@@ -40,7 +41,7 @@ from ui.components.map_decoder import browser_weights
 from ui.components.map_layer import MapClick
 from ui.session_keys import CLICK_PANEL_SENT_KEY
 from ui.view_cache import LatentView
-from viz.plots import png_bytes, to_uint8
+from viz.plots import to_uint8
 
 if TYPE_CHECKING:
     from ui.active_model import ActiveModel
@@ -95,10 +96,19 @@ def atlas_picture(sheet: np.ndarray, image_shape: tuple[int, int], cols: int, i:
     return sheet[row * h : (row + 1) * h, col * w : (col + 1) * w]
 
 
+def atlas_png(sheet: np.ndarray) -> bytes:
+    """The sheet as a grey PNG. zlib level 3: Fashion-MNIST's 10k pictures in 4.37 MB and
+    1.3 s, against 4.12 MB and 2.3 s at PIL's default 6 and 4.07 MB and 10 s at 9 (measured
+    on this project's 2-core machine); the first student to open a model waits for it."""
+    buffer = io.BytesIO()
+    Image.fromarray(sheet, mode="L").save(buffer, format="PNG", compress_level=3)
+    return buffer.getvalue()
+
+
 def build_atlas(view: LatentView, image_shape: tuple[int, int]) -> PictureAtlas:
     levels = picture_levels(view.x, image_shape)
     cols = max(1, min(ATLAS_COLUMNS, len(levels)))
-    png = png_bytes(Image.fromarray(atlas_sheet(levels, cols), mode="L"))
+    png = atlas_png(atlas_sheet(levels, cols))
     labels = (
         np.asarray(view.y, dtype="<f4")
         if view.y is not None
