@@ -160,7 +160,8 @@ function figure(canvas, caption, name) {
   const fig = el("figure", "margin:0;");
   canvas.className = `vx-cp-${name}`;
   canvas.setAttribute("aria-label", caption);
-  canvas.style.display = "block";
+  // Never wider than the column (the strip at a projector's size): scaled down, crisp.
+  canvas.style.cssText = "display:block;max-width:100%;height:auto;image-rendering:pixelated;";
   fig.append(canvas, el("figcaption", `font-size:0.875rem;color:${MUTED};margin-top:0.25rem;`, caption));
   return fig;
 }
