@@ -55,8 +55,8 @@ async (bubbles) => {
     const ready = gd && gd._fullLayout &&
       (gd.querySelector('.scatterlayer .trace .points path') ||
        gd.querySelector('.gl-container canvas'));
-    const layer = gd && gd.querySelector('canvas.vx-bubbles');
-    const bubblesReady = !bubbles || (layer && Number(layer.dataset.drawn) > 0);
+    const drawn = performance.getEntriesByName('vx:map-layer:map_chart').pop();
+    const bubblesReady = !bubbles || (drawn && drawn.detail.drawn > 0);
     if (ready && bubblesReady) { await frame(); await frame(); return performance.now(); }
     await new Promise(r => setTimeout(r, 5));
   }
@@ -72,13 +72,16 @@ async (steps) => {
   const drag = gd.querySelector('.nsewdrag');
   const r = drag.getBoundingClientRect();
   const at = { clientX: r.left + r.width * 0.45, clientY: r.top + r.height * 0.55 };
-  const layer = gd.querySelector('canvas.vx-bubbles');
   const draws = [];
   const strides = [];
-  const seen = new MutationObserver(() => {
-    draws.push(Number(layer.dataset.ms)); strides.push(Number(layer.dataset.stride));
-  });
-  seen.observe(layer, { attributes: true, attributeFilter: ['data-redraws'] });
+  // each redraw of the layer is a performance mark (web/map_layer.js): its time and stride
+  const keep = (marks) => {
+    for (const m of marks) if (m.name === 'vx:map-layer:map_chart') {
+      draws.push(m.detail.ms); strides.push(m.detail.stride);
+    }
+  };
+  const seen = new PerformanceObserver((list) => keep(list.getEntries()));
+  seen.observe({ type: 'mark' });
   const frames = [];
   let last = performance.now();
   const frame = () => new Promise(res => requestAnimationFrame(t => {
@@ -91,6 +94,7 @@ async (steps) => {
     await frame();
   }
   await new Promise(res => setTimeout(res, 600));  // the gesture ends: one full redraw
+  keep(seen.takeRecords());
   seen.disconnect();
   return [frames.slice(1), draws, strides];
 }

@@ -31,7 +31,7 @@ from bench.latent_bench import ROOT, chromium, mnist_test, save_harness_inputs, 
 from tests.e2e.driver import empty_spots, keyed_graph, to_page, wait_idle  # noqa: E402
 
 NAV = '[data-testid="stSidebarNav"] a'
-DECODER = b"vae_explorer_map_decoder"  # the component's name, in each of its messages
+DECODER = b"vae_explorer.map_decoder"  # the component's name, in each of its messages
 SKIP = {".git", ".venv", "artifacts", "models", "__pycache__", ".pytest_cache", ".ruff_cache"}
 
 

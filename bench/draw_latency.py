@@ -37,7 +37,7 @@ CAPTION = "Encoded on the server"
 # Resolves with ms from the stroke's pointerup to the server caption's next change.
 ROUND_TRIP_JS = """
 () => {
-  window.__vxRoundTrip = new Promise((resolve) => {
+  window.benchRoundTrip = new Promise((resolve) => {
     let up = null;
     window.addEventListener('pointerup', (e) => { up = e.timeStamp; }, { capture: true, once: true });
     const before = [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
@@ -54,6 +54,20 @@ ROUND_TRIP_JS = """
   });
 }
 """.replace("CAPTION", CAPTION)
+
+
+# From each input event to the pad's drawing of its posterior: the pad marks every update on
+# the performance timeline with the input event's timeStamp it answers (web/drawing_pad.js).
+PAD_LATENCY_JS = """
+() => {
+  window.benchPadLatency = [];
+  new PerformanceObserver((list) => {
+    for (const m of list.getEntriesByName('vx:pad-update'))
+      if (m.detail.inputAt !== null)
+        window.benchPadLatency.push({ type: m.detail.inputType, ms: m.startTime - m.detail.inputAt });
+  }).observe({ type: 'mark' });
+}
+"""
 
 
 def build_library(folder: Path) -> list[tuple[str, str]]:
@@ -94,7 +108,7 @@ def strokes(page, n: int) -> tuple[list[float], list[float], list[float]]:
     """n strokes (a circle each, 24 moves): (move ms, pointerup ms, server round trip ms)."""
     page.locator(SURFACE).scroll_into_view_if_needed()
     box = page.locator(SURFACE).bounding_box()
-    page.evaluate("() => { window.__vxPadLatency = []; }")
+    page.evaluate(PAD_LATENCY_JS)
     trips = []
     for k in range(n):
         page.locator(f"{PAD} .vx-pad-clear").click()
@@ -112,9 +126,9 @@ def strokes(page, n: int) -> tuple[list[float], list[float], list[float]]:
             page.mouse.move(*p)
             time.sleep(0.016)  # a hand's pace: a move per frame
         page.mouse.up()
-        trips.append(page.evaluate("() => window.__vxRoundTrip"))
+        trips.append(page.evaluate("() => window.benchRoundTrip"))
         wait_idle(page, quiet=0.2)
-    log = page.evaluate("() => window.__vxPadLatency")
+    log = page.evaluate("() => window.benchPadLatency")
     moves = [e["ms"] for e in log if e["type"] == "pointermove"]
     ups = [e["ms"] for e in log if e["type"] == "pointerup"]
     return moves, ups, trips

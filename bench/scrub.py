@@ -42,10 +42,10 @@ MOVE_CLOCK_JS = """
 # ms from the last pointermove to the frame after the picture changed (null: it did not).
 WAIT_PICTURE_JS = """
 async ([selector, before]) => {
-  const canvas = document.querySelector(selector);
+  const frame = () => String(performance.getEntriesByName('vx:scrub').pop()?.detail.frame);
   const deadline = performance.now() + 2000;
   while (performance.now() < deadline) {
-    if (canvas.dataset.frame !== before) {
+    if (frame() !== before) {
       await new Promise(r => requestAnimationFrame(r));
       return performance.now() - window.__vxMove;
     }

@@ -1,4 +1,5 @@
-"""Messages between the app and its child processes: a JSON header plus raw arrays, never pickled.
+"""Messages between the app and its child processes, and to the browser's components: a JSON
+header plus raw arrays, never pickled.
 
 A frame is a 4-byte big-endian length, that many bytes of a JSON object of plain data, then the
 raw buffers of the arrays the header names (dtype float32/float64/int64/bool/uint8, and shape). Neither
@@ -7,10 +8,14 @@ code. Arrays are streamed from their own buffers and read straight into the arra
 returned: the largest message (a training set, 188 MB for Fashion-MNIST) is never copied whole.
 (safetensors.numpy would also never pickle, but builds the whole buffer as one bytes object on
 the way out and decodes from a second copy on the way in: twice the memory per job.)
+The browser's components (ui/components) receive the same frames as bytes (frame_bytes) and read
+them with ui/components/web/lib/frame.js; their arrays are little-endian, as every machine the
+app runs on is.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import struct
 from typing import BinaryIO
@@ -45,6 +50,13 @@ def write_frame(stream: BinaryIO, header: dict, arrays: Arrays | None = None) ->
     for buffer in buffers:
         _write_all(stream, memoryview(buffer))
     stream.flush()
+
+
+def frame_bytes(header: dict, arrays: Arrays | None = None) -> bytes:
+    """One message as bytes: what write_frame writes to a stream."""
+    stream = io.BytesIO()
+    write_frame(stream, header, arrays)
+    return stream.getvalue()
 
 
 def read_frame(stream: BinaryIO) -> tuple[dict, Arrays] | None:

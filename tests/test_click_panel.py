@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from runner.frames import read_frame
 from ui.components.click_panel import (
     atlas_picture,
     atlas_sheet,
@@ -32,7 +33,7 @@ from ui.view_cache import LatentView
 from vae.latent import kl_per_example
 
 ROOT = Path(__file__).resolve().parent.parent
-PANEL_JS = ROOT / "ui" / "components" / "click_panel.js"
+WEB = ROOT / "ui" / "components" / "web"
 needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 
 
@@ -82,19 +83,14 @@ def test_the_payload_carries_the_arrays_and_the_png_once() -> None:
         target="chart", decoder="d" * 16, likelihood="bernoulli", pixels=168,
         clicked=MapClick((0.5, -1.0), 3), seed=2, n_samples=6,
     )  # fmt: skip
-    payload = panel_payload(atlas, view, with_data=True, **kwargs)
-    n = int.from_bytes(payload[:4], "little")
-    header = json.loads(payload[4 : 4 + n])
+    header, arrays = read_frame(io.BytesIO(panel_payload(atlas, view, with_data=True, **kwargs)))
     assert header["index"] == 3 and header["clicked"] == [0.5, -1.0] and header["seed"] == 2
     assert header["class_names"] == ["a", "b<script>", "c"]  # as text: the JS sets textContent
-    start = 4 + n + (4 - (4 + n) % 4) % 4
-    floats = np.frombuffer(payload[start : start + 20 * 23], "<f4")
-    assert np.array_equal(floats[:46].reshape(23, 2), view.mu)
-    assert np.array_equal(floats[46:92].reshape(23, 2), view.sigma)
-    assert np.array_equal(floats[92:], view.y.astype(np.float32))
-    assert payload[start + 20 * 23 :] == atlas.png and header["png_bytes"] == len(atlas.png)
-    header_only = panel_payload(atlas, view, with_data=False, **kwargs)
-    assert len(header_only) == 4 + int.from_bytes(header_only[:4], "little")
+    assert np.array_equal(arrays["mu"], view.mu) and np.array_equal(arrays["sigma"], view.sigma)
+    assert np.array_equal(arrays["labels"], view.y.astype(np.float32))
+    assert arrays["png"].tobytes() == atlas.png
+    header, arrays = read_frame(io.BytesIO(panel_payload(atlas, view, with_data=False, **kwargs)))
+    assert arrays == {} and header["id"] == atlas.id and not header["data"]
 
 
 def test_the_atlas_id_names_its_content() -> None:
@@ -116,8 +112,10 @@ def test_epsilon_is_standard_normal_and_fixed_by_seed_and_point() -> None:
 
 @needs_node
 def test_the_browser_draws_the_same_eps_and_kl(tmp_path: Path) -> None:
-    module = tmp_path / "click_panel.mjs"  # node reads ES modules by this extension
-    module.write_text(PANEL_JS.read_text(encoding="utf-8"), encoding="utf-8")
+    # The browser's modules as they are served, in a folder node reads as ES modules.
+    web = shutil.copytree(WEB, tmp_path / "web")
+    (web / "package.json").write_text('{"type": "module"}', encoding="utf-8")
+    module = web / "click_panel.js"
     cases = [(0, 0), (0, 9999), (7, 123), (2**20, 59_999)]
     view = a_view()
     script = f"""

@@ -4,6 +4,7 @@ sentence instead of a traceback."""
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from pathlib import Path
@@ -15,6 +16,7 @@ from sklearn.datasets import load_digits
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.testing.v1 import AppTest
 
+from runner.frames import read_frame
 from ui.active_model import ActiveModel
 from vae import VAE, ModelConfig
 
@@ -73,8 +75,7 @@ def _pad(at: AppTest):
 
 
 def _header(at: AppTest) -> dict:
-    payload = _pad(at).proto.bytes
-    return json.loads(payload[4 : 4 + int.from_bytes(payload[:4], "little")])
+    return read_frame(io.BytesIO(_pad(at).proto.bytes))[0]
 
 
 def test_without_a_model_the_page_points_to_one() -> None:

@@ -2,29 +2,23 @@
 are framed like the training images, and its weights go once per session and model.
 
 Reference: VAE.encode (torch) on the same input the browser encodes. The JS module runs in
-headless Chromium (skipped where there is none), loaded exactly as the app sends it.
+headless Chromium (skipped where there is none), as the files the app serves (web/).
 """
 
 from __future__ import annotations
 
-import json
+import io
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from ui.components.drawing_pad import (
-    PAD_JS,
-    browser_encoder,
-    encoder_ops,
-    pad_map,
-    pad_payload,
-    posterior_bound,
-    server_posterior,
-    upload_input,
-)
-from ui.components.map_decoder import browser_weights
+from runner.frames import read_frame
+from tests.web_modules import module_page
+from ui.components.drawing_pad import pad_map, pad_payload, server_posterior, upload_input
+from ui.components.network import browser_decoder as browser_weights
+from ui.components.network import browser_encoder, encoder_ops, posterior_bound
 from vae import VAE, ModelConfig
 from vae.latent import decode_latents
 from viz.image_input import Framing
@@ -42,7 +36,7 @@ def _model(image_shape=(8, 8), architecture="mlp", seed: int = 0, hidden=(24, 16
 
 
 def _header(payload: bytes) -> dict:
-    return json.loads(payload[4 : 4 + int.from_bytes(payload[:4], "little")])
+    return read_frame(io.BytesIO(payload))[0]
 
 
 def _the_map(n: int = 50) -> object:
@@ -52,14 +46,19 @@ def _the_map(n: int = 50) -> object:
 
 @pytest.fixture(scope="module")
 def js_page(browser):
-    page = browser.new_page()
-    page.set_content("<html><body></body></html>")
-    page.add_script_tag(
-        content=PAD_JS
-        + "\nwindow.__vx = { loadPad, posterior, renderStrokes, decode, mountDrawingPad };",
-        type="module",
+    page = module_page(browser, "drawing_pad", "lib/net")
+    page.evaluate(
+        """() => {
+          const pad = modules.drawing_pad;
+          const net = modules["lib/net"];
+          window.__vx = { loadPad: pad.loadPad, renderStrokes: pad.renderStrokes,
+            mountDrawingPad: pad.default,
+            posterior: (p, x) => net.posterior(p.encoder, p.header.encoder.posterior, x),
+            decode: (p, z) => net.expectation(p.decoder, p.header.likelihood, z),
+            // the posterior the pad drew last (its mark on the performance timeline)
+            drawnMu: () => performance.getEntriesByName("vx:pad-update").pop().detail.mu };
+        }"""
     )
-    page.wait_for_function("window.__vx !== undefined")
     yield page
     page.close()
 
@@ -77,7 +76,7 @@ def _browser_posterior(js_page, model: VAE, x: np.ndarray) -> tuple[np.ndarray, 
     mu, sigma = js_page.evaluate(
         """([bytes, xs]) => {
           const pad = __vx.loadPad(new Uint8Array(bytes));
-          const out = xs.map((x) => __vx.posterior(pad.encoder, x));
+          const out = xs.map((x) => __vx.posterior(pad, x));
           return [out.map((p) => p.mu), out.map((p) => p.sigma)];
         }""",
         [list(payload), x.tolist()],
@@ -146,7 +145,7 @@ def test_a_server_encoders_mu_is_drawn_from_the_payload(js_page) -> None:
           __vx.mountDrawingPad({ data: new Uint8Array(bytes), key: "server", parentElement: el,
             setStateValue: () => {}, setTriggerValue: () => {} });
           const root = el.querySelector(".vx-pad");
-          const out = [JSON.parse(root.dataset.mu), root.querySelector(".vx-pad-note").textContent];
+          const out = [__vx.drawnMu(), root.querySelector(".vx-pad-note").textContent];
           el.remove();
           return out;
         }""",
@@ -163,16 +162,18 @@ def test_weights_go_once_per_session_and_model() -> None:
     model = _model()
     full = pad_payload(model, (8, 8), FRAMING, _the_map())
     encoder, decoder = browser_encoder(model), browser_weights(model)
-    sent = {encoder.weights.id, decoder.id}
+    sent = {encoder.id, decoder.id}
     head = pad_payload(model, (8, 8), FRAMING, _the_map(), sent=sent)
     assert _header(full)["encoder"]["weights"] and _header(full)["decoder"]["weights"]
     assert not _header(head)["encoder"]["weights"] and not _header(head)["decoder"]["weights"]
-    assert full.endswith(encoder.weights.floats + decoder.floats)  # in this order, bit for bit
-    assert len(head) < min(len(decoder.floats), len(encoder.weights.floats))  # header only
+    _, arrays = read_frame(io.BytesIO(full))
+    assert np.array_equal(arrays["encoder"], encoder.floats)  # bit for bit
+    assert np.array_equal(arrays["decoder"], decoder.floats)
+    assert len(head) < min(decoder.floats.nbytes, encoder.floats.nbytes)  # header only
     assert browser_encoder(model) is encoder  # once per model object
     with torch.no_grad():  # in place, as an optimizer step would: read again
         model.encoder_head.bias.add_(1.0)
-    assert browser_encoder(model).weights.id != encoder.weights.id
+    assert browser_encoder(model).id != encoder.id
 
 
 def _render(js_page, strokes, shape, framing=FRAMING, pen=1.0) -> np.ndarray:
@@ -229,7 +230,7 @@ def test_the_pad_shows_the_blank_pads_mu_then_follows_a_stroke(js_page) -> None:
           __vx.mountDrawingPad({ data: new Uint8Array(bytes), key: "pad", parentElement: el,
             setStateValue: (k, v) => sent.push([k, v]), setTriggerValue: () => {} });
           const root = el.querySelector(".vx-pad");
-          const blank = JSON.parse(root.dataset.mu);
+          const blank = __vx.drawnMu();
           const surface = el.querySelector(".vx-pad-surface");
           const r = surface.getBoundingClientRect();
           const fire = (type, fx, fy) => surface.dispatchEvent(new PointerEvent(type, {
@@ -239,7 +240,7 @@ def test_the_pad_shows_the_blank_pads_mu_then_follows_a_stroke(js_page) -> None:
           for (let i = 1; i <= 10; i++) fire("pointermove", 0.5, 0.2 + 0.06 * i);
           fire("pointerup", 0.5, 0.8);
           await new Promise((done) => setTimeout(done, 200));
-          const drawn = JSON.parse(root.dataset.mu);
+          const drawn = __vx.drawnMu();
           el.remove();
           return { blank, drawn, sent };
         }""",
@@ -264,7 +265,7 @@ def test_the_reconstruction_is_the_decoders(js_page) -> None:
     payload = pad_payload(model, (8, 8), FRAMING, _the_map())
     z = [0.3, -1.2]
     got = js_page.evaluate(
-        """([bytes, z]) => Array.from(__vx.decode(__vx.loadPad(new Uint8Array(bytes)).decoder, z))""",
+        """([bytes, z]) => Array.from(__vx.decode(__vx.loadPad(new Uint8Array(bytes)), z))""",
         [list(payload), z],
     )
     np.testing.assert_allclose(got, decode_latents(model, np.asarray([z]))[0], atol=1e-5)

@@ -1,5 +1,5 @@
 """A foreign decoder in the browser: a chain of layers (vae/foreign/layers.py) that
-ui/components/map_decoder.js runs, drawing the picture onnxruntime decodes; anything that is
+ui/components/web/lib/net.js runs, drawing the picture onnxruntime decodes; anything that is
 not a chain stays on the server. Reference: ForeignVAE.decode_mean and ui.latent_images.to_image.
 """
 
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,24 +14,18 @@ import torch
 from foreign_graphs import card, shipped_decoder, shipped_encoder
 from torch import nn
 
+from tests.web_modules import module_page
 from ui.components.map_decoder import decoder_payload
 from ui.latent_images import to_image
 from vae.foreign.model import ForeignVAE
 from vae.latent import decode_latents
 
-JS = (Path(__file__).resolve().parents[1] / "ui" / "components" / "map_decoder.js").read_text(
-    encoding="utf-8"
-)
 ZS = [(0.0, 0.0), (1.5, -2.25), (-3.0, 0.75), (0.1234567, 2.5)]
 
 
 @pytest.fixture(scope="module")
 def js_page(browser):
-    page = browser.new_page()
-    page.set_content("<html><body></body></html>")
-    page.add_script_tag(content=JS + "\nwindow.__vx = { parsePayload, decode, greyLevels };",
-                        type="module")  # fmt: skip
-    page.wait_for_function("window.__vx !== undefined")
+    page = module_page(browser, "map_decoder", "lib/net", "lib/picture")
     yield page
     page.close()
 
@@ -88,8 +81,9 @@ def test_browser_picture_matches_the_foreign_decode(js_page, case):
     payload = decoder_payload(model, (28, 28), "map_chart", None)
     levels = js_page.evaluate(
         """([bytes, zs]) => {
-          const m = __vx.parsePayload(new Uint8Array(bytes));
-          return zs.map(z => Array.from(__vx.greyLevels(__vx.decode(m, z))));
+          const m = modules.map_decoder.loadDecoder(new Uint8Array(bytes));
+          const decode = (z) => modules["lib/net"].expectation(m.ops, m.header.likelihood, z);
+          return zs.map(z => Array.from(modules["lib/picture"].greyLevels(decode(z))));
         }""",
         [list(payload), ZS],
     )

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,14 +21,15 @@ from streamlit.components.v2.bidi_component.main import _make_trigger_id
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.testing.v1 import AppTest
 
-from ui.components.map_decoder import browser_weights, decoder_ops, decoder_payload
+from runner.frames import read_frame
+from tests.web_modules import module_page
+from ui.components.map_decoder import decoder_payload
+from ui.components.network import browser_decoder as browser_weights
+from ui.components.network import decoder_ops
 from ui.latent_images import to_image
 from vae import VAE, ModelConfig
 from vae.latent import decode_latents
 
-JS = (Path(__file__).resolve().parents[1] / "ui" / "components" / "map_decoder.js").read_text(
-    encoding="utf-8"
-)
 ZS = [(0.0, 0.0), (1.5, -2.25), (-3.0, 0.75), (0.1234567, 2.5)]
 
 
@@ -48,14 +48,16 @@ def _model(likelihood: str, image_shape=(8, 8), architecture="mlp", seed: int = 
 
 @pytest.fixture(scope="module")
 def js_page(browser):
-    page = browser.new_page()
-    page.set_content("<html><body></body></html>")
-    page.add_script_tag(
-        content=JS
-        + "\nwindow.__vx = { parsePayload, loadModel, decode, greyLevels, pictureURL, mountDecoder };",
-        type="module",
+    page = module_page(browser, "map_decoder", "lib/net", "lib/picture", "lib/registry")
+    page.evaluate(
+        """() => {
+          const [m, net, picture] = ["map_decoder", "lib/net", "lib/picture"].map((n) => modules[n]);
+          window.__vx = { loadModel: m.loadDecoder, pictureURL: m.pictureURL, mountDecoder: m.default,
+            parsePayload: m.loadDecoder, greyLevels: picture.greyLevels,
+            decode: (model, z) => net.expectation(model.ops, model.header.likelihood, z),
+            forgetNetworks: () => modules["lib/registry"].store("networks").clear() };
+        }"""
     )
-    page.wait_for_function("window.__vx !== undefined")
     yield page
     page.close()
 
@@ -94,23 +96,25 @@ def test_payload_carries_every_weight_in_order() -> None:
     assert [a.shape for _, arrays in ops for a in arrays][::2] == [(16, 2), (24, 16), (64, 24)]
     payload = decoder_payload(model, (8, 8), "map_chart", (0.5, -1.0))
     n_floats = sum(a.size for _, arrays in ops for a in arrays)
-    assert len(payload) % 4 == 0 and len(payload) >= 4 * n_floats
-    tail = np.frombuffer(payload[-4 * n_floats :], dtype="<f4")
-    assert np.array_equal(tail[-64:], ops[-1][1][1])  # the last bias, bit for bit
+    header, arrays = read_frame(io.BytesIO(payload))
+    assert header["decoder"]["ops"] == [op for op, _ in ops] and arrays["decoder"].size == n_floats
+    assert np.array_equal(arrays["decoder"][-64:], ops[-1][1][1])  # the last bias, bit for bit
     conv = [op["op"] for op, _ in decoder_ops(_model("bernoulli", (28, 28), "conv"))]
     assert conv.count("conv_transpose") == 2 and conv[-1] == "flatten"
 
 
 def test_a_decoder_too_big_to_send_stays_on_the_server(monkeypatch) -> None:
-    import ui.components.map_decoder
+    import ui.components.network
 
     model = _model("bernoulli")
-    monkeypatch.setattr(ui.components.map_decoder, "MAX_BROWSER_WEIGHTS", 100)
+    monkeypatch.setattr(ui.components.network, "MAX_BROWSER_WEIGHTS", 100)
     assert decoder_payload(model, (8, 8), "map_chart", None) is None
 
 
 def _header(payload: bytes) -> dict:
-    return json.loads(payload[4 : 4 + int.from_bytes(payload[:4], "little")])
+    """The header's decoder (id, weights, ops) and z."""
+    header, _ = read_frame(io.BytesIO(payload))
+    return {**header["decoder"], "z": header["z"]}
 
 
 def test_a_header_only_payload_carries_no_floats() -> None:
@@ -120,7 +124,7 @@ def test_a_header_only_payload_carries_no_floats() -> None:
     weights = browser_weights(model)
     assert _header(full)["weights"] is True and _header(head)["weights"] is False
     assert _header(full)["id"] == _header(head)["id"] == weights.id
-    assert len(full) >= len(head) + len(weights.floats) and len(head) < 1000
+    assert len(full) >= len(head) + weights.floats.nbytes and len(head) < 1000
     assert browser_weights(model) is weights  # computed once per model object
     assert browser_weights(_model("bernoulli", seed=1)).id != weights.id  # by content
 
@@ -131,7 +135,7 @@ def test_weights_changed_in_place_are_read_again() -> None:
     with torch.no_grad():  # as an optimizer step would
         next(model.decoder.parameters()).add_(1.0)
     after = browser_weights(model)
-    assert after.id != before.id and after.floats != before.floats
+    assert after.id != before.id and not np.array_equal(after.floats, before.floats)
 
 
 def test_the_browser_caches_weights_by_id_and_drops_the_oldest(js_page) -> None:
@@ -140,7 +144,7 @@ def test_the_browser_caches_weights_by_id_and_drops_the_oldest(js_page) -> None:
     head = [list(decoder_payload(m, (8, 8), "map_chart", None, with_weights=False)) for m in models]
     found = js_page.evaluate(
         """([full, head]) => {
-          if (window.__vxDecoderWeights) window.__vxDecoderWeights.clear();
+          __vx.forgetNetworks();
           const has = (p) => __vx.loadModel(new Uint8Array(p)).ops !== null;
           const out = [has(head[0])];           // never sent: no weights
           __vx.loadModel(new Uint8Array(full[0]));
@@ -173,7 +177,7 @@ def test_without_its_weights_the_box_stays_empty_and_asks_for_them(js_page) -> N
     head = list(decoder_payload(model, (8, 8), "map_chart", (0.5, -1.0), with_weights=False))
     seen = js_page.evaluate(
         """([head, full]) => {
-          if (window.__vxDecoderWeights) window.__vxDecoderWeights.clear();
+          __vx.forgetNetworks();
           const asked = [];
           const el = document.body.appendChild(document.createElement("div"));
           const mount = (p) => __vx.mountDecoder({ data: new Uint8Array(p), key: "t",
@@ -231,7 +235,7 @@ def test_a_session_is_sent_each_model_once(session) -> None:
     new_session, models = session
     at = new_session().run()
     first = _sent(at)
-    n_bytes = len(browser_weights(models["a"]).floats)
+    n_bytes = browser_weights(models["a"]).floats.nbytes
     assert _header(first)["weights"] and len(first) >= n_bytes
     at.session_state["z"] = (0.5, -1.0)  # a click, then any full run of the page
     second = _sent(at.run())

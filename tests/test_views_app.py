@@ -8,6 +8,7 @@ real model (a link and a scene name a saved model).
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from runner.frames import read_frame
 from ui.active_model import ActiveModel
 from ui.scenes import FILE_NAME
 from ui.view_cache import compute_latent_view
@@ -114,8 +116,7 @@ def test_a_link_restores_the_whole_map_view(saved, trained, digits):
     assert state["vx_clicked_index"] == 5 and state["vx_path"] == [(0.0, 0.0), (1.0, 1.0)]
     # At the selected point's own μ the panel (drawn by the browser) shows that point.
     (panel,) = [c for c in at.get("bidi_component") if c.key == "map_click_panel"]
-    payload = panel.proto.bytes
-    header = json.loads(payload[4 : 4 + int.from_bytes(payload[:4], "little")])
+    header, _ = read_frame(io.BytesIO(panel.proto.bytes))
     assert header["index"] == 5 and header["clicked"] == [float(mu[0]), float(mu[1])]
     # The address bar links back to the same view.
     for name in ("win", "color", "bub", "prior", "i", "model"):

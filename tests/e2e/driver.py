@@ -147,14 +147,15 @@ def exceptions(page) -> list[str]:
     return page.locator(EXCEPTION).all_inner_texts()
 
 
-# The interpolation scrubber (ui/components/scrubber.js): its slider, and the canvas it draws frames on.
+# The interpolation scrubber (ui/components/web/scrubber.js): its slider, and the canvas it draws frames on.
 SCRUB_RANGE = ".st-key-interp_scrub input.vx-scrub-range"
 SCRUB_PICTURE = ".st-key-interp_scrub canvas.vx-scrub-picture"
 
 
 def scrub_frame(page) -> str | None:
-    """The index of the frame the scrubber last drew (its canvas's data-frame)."""
-    return page.locator(SCRUB_PICTURE).get_attribute("data-frame")
+    """The index of the frame the scrubber last drew (its performance mark), as a string."""
+    frame = page.evaluate("performance.getEntriesByName('vx:scrub').pop()?.detail.frame")
+    return None if frame is None else str(frame)
 
 
 def open_shipped_fashion(page, base: str) -> None:

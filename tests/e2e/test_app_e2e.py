@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import time
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from tests.e2e.driver import (
     to_page,
     wait_idle,
 )
+from tests.web_modules import last_mark
 
 QUICK_START = "Train on digits"
 NAV = '[data-testid="stSidebarNav"] a'
@@ -85,8 +85,8 @@ def _wait_new_picture(page, before: str, timeout: float = 30.0) -> str:
 
 
 def _marker_at(page) -> tuple[float, float]:
-    """Where the map layer draws the clicked z's ring (it records the z on its canvas)."""
-    z = json.loads(page.locator(".st-key-map_chart canvas.vx-over").get_attribute("data-clicked"))
+    """Where the map layer draws the clicked z's ring (it marks the z it drew last)."""
+    z = last_mark(page, "vx:map-layer:map_chart")["clicked"]
     return to_page(keyed_graph(page, "map_chart"), *z)
 
 
@@ -182,7 +182,7 @@ def _picture_digest(page) -> str:
 
 def test_interpolation_scrubs_live_without_the_server(page, artifacts_dir) -> None:
     page.locator(NAV, has_text="Interpolate").click()
-    page.locator(f"{SCRUB_PICTURE}[data-frame]").wait_for(timeout=120_000)
+    page.wait_for_function("performance.getEntriesByName('vx:scrub').length", timeout=120_000)
     keyed_graph(page, "interp_map")  # the path map, where the scrubber marks z too
     wait_idle(page)
     _shot(page, artifacts_dir, "05-interpolate.png")

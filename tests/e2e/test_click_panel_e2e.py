@@ -22,6 +22,7 @@ import pytest
 
 from tests.e2e.conftest import app_server
 from tests.e2e.driver import exceptions, keyed_graph, lonely_points, open_shipped_fashion, to_page
+from tests.web_modules import last_mark
 from ui.components.click_panel import NOTICE_DELAY_MS
 from ui.latent_panel import N_SAMPLES, epsilon
 from vae.data import local_idx_folder
@@ -31,7 +32,6 @@ pytestmark = pytest.mark.skipif(
     reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)",
 )
 PANEL = ".st-key-map_click_panel .vx-click-panel"
-OVER = ".st-key-map_chart canvas.vx-over"
 
 # A canvas's grey levels (its red channel), row by row, at its own pixel size.
 _LEVELS_JS = """(canvas) => {
@@ -143,7 +143,8 @@ def test_a_click_on_a_test_point_is_answered_by_the_browser_alone(
     )
     expected = mu_b + sigma_b * epsilon(answer["seed"], index)
     assert samples.shape == (N_SAMPLES, 2) and np.allclose(samples, expected, atol=1e-9)
-    dots = np.asarray(json.loads(page.locator(OVER).get_attribute("data-samples")))
+    dots = wait_for(page, lambda: (m := last_mark(page, "vx:map-layer:map_chart")) and m["samples"],
+                    "the dots on the map")  # fmt: skip
     assert np.allclose(dots, samples)
 
     # The reconstruction and the samples' pictures: the model's decoder, to a grey level.

@@ -7,7 +7,6 @@ artifacts/e2e/draw_*.png.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from PIL import Image
 
 from tests.e2e.conftest import app_server
 from tests.e2e.driver import exceptions, wait_idle
+from tests.web_modules import last_mark
 
 MODEL = "drawn digits"
 PAD = ".st-key-draw_pad .vx-pad"
@@ -51,8 +51,9 @@ def page(browser, library, artifacts_dir):
 
 
 def pad_mu(page) -> list[float] | None:
-    mu = page.locator(PAD).get_attribute("data-mu")
-    return json.loads(mu) if mu else None
+    """The μ the pad drew last (its performance mark)."""
+    drawn = last_mark(page, "vx:pad-update")
+    return drawn["mu"] if drawn else None
 
 
 def wait_for_mu(page, differs_from, timeout: float = 30.0) -> list[float]:
@@ -79,11 +80,11 @@ def stroke(page, points: list[tuple[float, float]]) -> None:
 def test_a_stroke_moves_the_bubble(page, artifacts_dir) -> None:
     blank = pad_mu(page)
     assert blank is not None  # the blank pad's μ is drawn from the start
-    updates = int(page.locator(PAD).get_attribute("data-updates"))
+    updated = last_mark(page, "vx:pad-update")["at"]
     page.locator(SURFACE).scroll_into_view_if_needed()
     stroke(page, [(0.5, 0.15), (0.5, 0.5), (0.5, 0.85)])  # a "1"
     wait_for_mu(page, blank)
-    assert int(page.locator(PAD).get_attribute("data-updates")) > updates
+    assert last_mark(page, "vx:pad-update")["at"] > updated
     # the finished stroke reached the server: its own μ of the same picture, in the caption
     page.get_by_text("Encoded on the server, your drawing").first.wait_for(timeout=30_000)
     wait_idle(page)

@@ -19,11 +19,12 @@ from tests.e2e.driver import empty_spots, exceptions, keyed_graph, to_page, wait
 PICTURE = ".st-key-map_decoded img"
 CAPTION = ".st-key-map_decoded figcaption"
 NAV = '[data-testid="stSidebarNav"] a'
-DECODER = b"vae_explorer_map_decoder"  # the component's name, in each of its messages
+DECODER = b"vae_explorer.map_decoder"  # the component's name, in each of its messages
 
-# Bytes of float32 weights the browser holds for the decoder it shows (ui/components/map_decoder.js).
+# Bytes of float32 weights the browser holds (ui/components/web/lib/networks.js): the page
+# shows the map decoder only, so those are its decoder's.
 _CACHED_BYTES_JS = """() => {
-  const cache = window.__vxDecoderWeights;
+  const cache = window.vaeExplorer && window.vaeExplorer.stores.get("networks");
   if (!cache) return 0;
   let n = 0;
   for (const ops of cache.values())
@@ -127,7 +128,7 @@ def test_a_browser_without_the_weights_asks_and_gets_them(page) -> None:
     # mounted anew shows no picture, asks, and the run that follows brings the weights; the
     # same picture is back.
     _away(page)
-    page.evaluate("() => window.__vxDecoderWeights.clear()")
+    page.evaluate("() => window.vaeExplorer.stores.get('networks').clear()")
     decoder, total = _rerun_frames(page, lambda: _back(page), picture)
     assert decoder >= weights, (weights, decoder, total)
     assert page.evaluate(_CACHED_BYTES_JS) == weights

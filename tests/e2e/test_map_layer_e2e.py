@@ -2,21 +2,23 @@
 in order, the clicked point's samples in its bubble, the zoom kept across colour-by, and no
 broken image before the first click.
 
-Everything is read from the live page: the layer records the window it last drew on its
-canvas (data-window), and pixels are read back from its canvases. No absolute times.
+Everything is read from the live page: the layer marks what it last drew on the performance
+timeline (the window, the bubbles drawn), and pixels are read back from its canvases. No
+absolute times.
 """
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
 
 from tests.e2e.driver import axis_ranges, exceptions, keyed_graph, lonely_points, to_page, wait_idle
+from tests.web_modules import last_mark
 
 UNDER = ".st-key-map_chart canvas.vx-bubbles"
 OVER = ".st-key-map_chart canvas.vx-over"
+LAYER = "vx:map-layer:map_chart"  # the layer's performance mark: what it drew last
 
 # Alpha > 0 pixels of a canvas inside a CSS-pixel box [x0, y0, x1, y1] of the graph div.
 _INK_JS = """([selector, box, rgb]) => {
@@ -54,8 +56,8 @@ def page(browser, app_url, artifacts_dir):
 
 
 def drawn_window(page) -> list[float] | None:
-    text = page.locator(UNDER).get_attribute("data-window")
-    return json.loads(text) if text else None
+    drawn = last_mark(page, LAYER)
+    return drawn["window"] if drawn else None
 
 
 def wait_for_window(page, wanted, timeout: float = 30.0) -> list[float]:
@@ -101,7 +103,7 @@ def test_zooming_in_redraws_the_bubbles_for_the_new_window(page, artifacts_dir) 
     gd = keyed_graph(page, "map_chart")
     (x0, x1), (y0, y1) = axis_ranges(gd)
     before = wait_for_window(page, lambda w: close(w, [x0, x1, y0, y1]))
-    drawn_before = int(page.locator(UNDER).get_attribute("data-drawn"))
+    drawn_before = last_mark(page, LAYER)["drawn"]
     assert drawn_before > 0
     box = gd.evaluate(_PLOT_BOX_JS)
     assert page.evaluate(_INK_JS, [UNDER, box, None]) > 0  # bubbles were drawn
@@ -118,7 +120,7 @@ def test_zooming_in_redraws_the_bubbles_for_the_new_window(page, artifacts_dir) 
     after = wait_for_window(page, lambda w: close(w, [a0, a1, b0, b1]))
     assert not close(after, before)
     # Only what is on screen is drawn: fewer bubbles than at full view.
-    assert int(page.locator(UNDER).get_attribute("data-drawn")) < drawn_before
+    assert last_mark(page, LAYER)["drawn"] < drawn_before
     page.screenshot(path=str(artifacts_dir / "map-layer-zoomed.png"))
     page.mouse.dblclick((left + right) / 2, (top + bottom) / 2)  # back to a full view
     page.wait_for_timeout(300)

@@ -65,7 +65,7 @@ gd => {
 # at its centre, at the map's current zoom.
 BUBBLE_AND_DOT_JS = """
 gd => {
-  const arrays = [...window.__vxBubbleData.values()].pop();
+  const arrays = [...window.vaeExplorer.stores.get("bubble data").values()].pop();
   const xa = gd._fullLayout.xaxis, sx = xa._length / (xa.range[1] - xa.range[0]);
   const radii = Array.from({length: arrays.n}, (_, i) => arrays.sigma[2 * i] * sx);
   radii.sort((a, b) => a - b);

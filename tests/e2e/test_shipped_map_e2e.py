@@ -6,7 +6,6 @@ artifacts/e2e/shipped_*.png.
 
 from __future__ import annotations
 
-import json
 import time
 from urllib.parse import parse_qs, urlparse
 
@@ -14,6 +13,7 @@ import pytest
 
 from tests.e2e.conftest import app_server
 from tests.e2e.driver import axis_ranges, exceptions, keyed_graph, lonely_points, to_page, wait_idle
+from tests.web_modules import last_mark
 from vae.data import local_idx_folder
 
 pytestmark = pytest.mark.skipif(
@@ -64,8 +64,8 @@ def plot_size(page) -> list[float]:
 
 
 def clicked_on_canvas(page):
-    text = page.locator(OVER).get_attribute("data-clicked")
-    return json.loads(text) if text else None
+    drawn = last_mark(page, "vx:map-layer:map_chart")  # what the map layer drew last
+    return drawn["clicked"] if drawn else None
 
 
 @pytest.mark.parametrize("width", [1400, 1000])

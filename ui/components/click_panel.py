@@ -8,7 +8,7 @@ hold once per model view:
   rows of `cols`, grey levels exactly as ui/latent_images.to_image makes them);
 - each test point's mu and sigma (float32) and its label;
 - the decoder's weights, which ui/components/map_decoder.py already sends once.
-So ui/components/click_panel.js draws the original, the reconstruction (decoded from mu), mu,
+So ui/components/web/click_panel.js draws the original, the reconstruction (decoded from mu), mu,
 sigma and KL (closed form), the decodes of z = mu + sigma * eps (ui/latent_panel.epsilon, the
 same numbers in both languages) and hands the samples to the map layer to draw as dots.
 
@@ -27,7 +27,6 @@ import hashlib
 import io
 import json
 import math
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -36,9 +35,11 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from ui.components.component_js import component_js
-from ui.components.map_decoder import browser_weights
+from runner.frames import frame_bytes
+from ui.components.assets import WebComponent
 from ui.components.map_layer import MapClick
+from ui.components.network import browser_decoder
+from ui.components.sending import SentIds, forget_needed
 from ui.session_keys import CLICK_PANEL_SENT_KEY
 from ui.view_cache import LatentView
 from viz.plots import to_uint8
@@ -50,8 +51,8 @@ NOTICE_DELAY_MS = 1500  # the server hears of a click this long after the studen
 MAX_ATLAS_PIXELS = 16_000_000  # test-set pixels above which the panel stays on the server
 ATLAS_COLUMNS = 100  # pictures per row of the atlas (a PNG row filter sees like rows)
 
-_JS = component_js("click_panel.js")
-_mount = st.components.v2.component("vae_explorer_click_panel", js=_JS, isolate_styles=False)
+_mount = WebComponent("click_panel", isolate_styles=False)
+ATLASES_SENT = SentIds(CLICK_PANEL_SENT_KEY)
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class PictureAtlas:
     cols: int
     image_shape: tuple[int, int]
     n: int
-    floats: bytes  # float32 little-endian: mu (n x 2), sigma (n x 2), label (n; NaN: none)
+    arrays: dict[str, np.ndarray]  # mu (n, 2), sigma (n, 2), labels (n; NaN: none), png (bytes)
 
 
 def picture_levels(x: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
@@ -114,13 +115,17 @@ def build_atlas(view: LatentView, image_shape: tuple[int, int]) -> PictureAtlas:
         if view.y is not None
         else np.full(len(view.mu), np.nan, "<f4")
     )
-    floats = b"".join(
-        np.ascontiguousarray(a, dtype="<f4").tobytes() for a in (view.mu, view.sigma, labels)
-    )
-    digest = hashlib.sha256(json.dumps([cols, list(image_shape)]).encode() + floats + png)
-    return PictureAtlas(
-        digest.hexdigest()[:16], png, cols, tuple(image_shape), len(view.mu), floats
-    )
+    arrays = {
+        "mu": np.asarray(view.mu, np.float32),
+        "sigma": np.asarray(view.sigma, np.float32),
+        "labels": labels.astype(np.float32),
+        "png": np.frombuffer(png, np.uint8),
+    }
+    digest = hashlib.sha256(json.dumps([cols, list(image_shape)]).encode())
+    for array in arrays.values():
+        digest.update(np.ascontiguousarray(array).tobytes())
+    n = len(view.mu)
+    return PictureAtlas(digest.hexdigest()[:16], png, cols, tuple(image_shape), n, arrays)
 
 
 def view_atlas(view: LatentView, image_shape: tuple[int, int] | None) -> PictureAtlas | None:
@@ -144,15 +149,14 @@ def panel_payload(
     n_samples: int,
     with_data: bool,
 ) -> bytes:
-    """What click_panel.js reads: uint32 header length, JSON header, padding to 4 bytes, and
-    when header.data the float32 arrays then the PNG sheet (header.png_bytes long)."""
+    """What web/click_panel.js reads: a frame (runner/frames.py) whose header says what the
+    panel shows, with the atlas's arrays (mu, sigma, labels, png) when with_data."""
     header = {
         "id": atlas.id,
         "data": with_data,
         "n": atlas.n,
         "cols": atlas.cols,
         "image_shape": list(atlas.image_shape),
-        "png_bytes": len(atlas.png),
         "class_names": list(view.class_names)
         if view.class_names is not None and view.label_kind == "class"
         else None,
@@ -165,11 +169,7 @@ def panel_payload(
         "seed": seed,
         "n_samples": n_samples,
     }
-    head = json.dumps(header).encode()
-    if not with_data:
-        return struct.pack("<I", len(head)) + head
-    pad = (4 - (4 + len(head)) % 4) % 4
-    return struct.pack("<I", len(head)) + head + b"\0" * pad + atlas.floats + atlas.png
+    return frame_bytes(header, atlas.arrays if with_data else None)
 
 
 def browser_panel(
@@ -190,13 +190,9 @@ def browser_panel(
     the browser runs this decoder. on_seed(seed): New ε was pressed in the browser.
     """
     atlas = view_atlas(view, active.dataset.image_shape)
-    weights = browser_weights(active.model)
-    if atlas is None or weights is None:
+    decoder = browser_decoder(active.model)
+    if atlas is None or decoder is None:
         return False
-    sent: set[str] = st.session_state[CLICK_PANEL_SENT_KEY]
-
-    def data_needed() -> None:  # the browser lacks the atlas (evicted, or a lost message)
-        st.session_state[CLICK_PANEL_SENT_KEY].clear()
 
     def seed_changed() -> None:
         state = st.session_state.get(key)
@@ -204,13 +200,17 @@ def browser_panel(
         if isinstance(value, int | float) and math.isfinite(value) and 0 <= value < 2**31:
             on_seed(int(value))
 
-    with_data = atlas.id not in sent
+    with_data = atlas.id not in ATLASES_SENT
     payload = panel_payload(
-        atlas, view, target=chart_key, decoder=weights.id,
+        atlas, view, target=chart_key, decoder=decoder.id,
         likelihood=active.model.config.likelihood, pixels=pixels, clicked=clicked,
         seed=seed, n_samples=n_samples, with_data=with_data,
     )  # fmt: skip
-    _mount(key=key, data=payload, on_need_change=data_needed, on_seed_change=seed_changed)
-    if with_data:
-        sent.add(atlas.id)
+    _mount(
+        key=key,
+        data=payload,
+        on_need_change=forget_needed(ATLASES_SENT, key),
+        on_seed_change=seed_changed,
+    )
+    ATLASES_SENT.add(atlas.id)
     return True

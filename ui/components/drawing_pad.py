@@ -1,10 +1,10 @@
 """The drawing pad: draw with mouse, pen or touch; μ and the bubble follow the pen live.
 
-The encoder runs in the browser, as the Latent map's decoder does (ui/components/map_decoder.py): its
-weights go once per browser session and model, by content id, and each pointer move frames
+The encoder runs in the browser, as the Latent map's decoder does (ui/components/network.py):
+its weights go once per browser session and model, by content id, and each pointer move frames
 the drawing like the training images (viz/image_input.Framing), encodes it, draws μ with its
-1σ/2σ ellipse on a small map of the test set's means, and decodes μ with the map decoder's
-own code. Python hears of the drawing once per finished stroke. An encoder the browser
+1σ/2σ ellipse on a small map of the test set's means, and decodes μ with the interpreter the
+Latent map's decoder runs on (web/lib/net.js). Python hears of the drawing once per finished stroke. An encoder the browser
 cannot run (a layer it does not know, or too many weights) stays on the server: each
 finished stroke then makes a round trip, and the next run draws the server's μ and σ.
 """
@@ -12,29 +12,18 @@ finished stroke then makes a round trip, and the next run draws the server's μ 
 from __future__ import annotations
 
 import hashlib
-import json
-import struct
-import threading
-import weakref
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
-import torch
-from torch import nn
 
+from runner.frames import frame_bytes
 from ui import presenter
-from ui.components.component_js import component_js
-from ui.components.map_decoder import (
-    MAX_BROWSER_WEIGHTS,
-    BrowserWeights,
-    browser_weights,
-    resend_weights,
-    weights_sent,
-)
-from ui.components.map_decoder import pack_weights as _pack
+from ui.components.assets import WebComponent
+from ui.components.map_decoder import NETWORKS_SENT
+from ui.components.network import browser_decoder, browser_encoder
 from ui.components.scrubber import point_colors
+from ui.components.sending import forget_needed
 from ui.latent_images import DISPLAY_PIXELS
 from vae import VAE
 from vae.latent import decode_latents, encode_dataset
@@ -43,143 +32,7 @@ from viz.latent_map import data_bounds
 
 MAP_POINTS = 1_500  # background means on the pad's map: drawn once per mount
 
-
-def _pad_js() -> str:
-    """The map decoder's module (decode, greyLevels, its weight cache) followed by the pad's.
-
-    One ES module: the pad decodes with exactly the functions the Latent map uses. The map
-    decoder's default export becomes a plain function (a module has one default).
-    """
-    decoder = component_js("map_decoder.js").replace(
-        "export default function mountDecoder", "function mountDecoder"
-    )
-    return decoder + "\n" + component_js("drawing_pad.js")
-
-
-PAD_JS = _pad_js()
-_CSS = Path(__file__).with_name("drawing_pad.css").read_text(encoding="utf-8")
-_mount = st.components.v2.component(
-    "vae_explorer_drawing_pad", js=PAD_JS, css=_CSS, isolate_styles=False
-)
-
-
-def _flat_layers(module: nn.Module) -> list[nn.Module]:
-    """The leaf layers of nested Sequentials, in order (the MLP body is Sequential(mlp, SiLU))."""
-    module = getattr(module, "net", module)  # _ConvEncoder keeps its layers in .net
-    if isinstance(module, nn.Sequential):
-        return [leaf for m in module for leaf in _flat_layers(m)]
-    return [module]
-
-
-def encoder_ops(model: VAE) -> list[tuple[dict, list[np.ndarray]]] | None:
-    """The encoder body and head as the browser runs them: [(op, its arrays)]; None if it cannot.
-
-    ops: {"op": "linear", "in", "out"}; {"op": "silu"}; {"op": "unflatten", "shape"};
-    {"op": "conv2d", "cin", "cout", "k", "stride", "pad"} with W (cout, cin, k, k) and b;
-    {"op": "flatten"}. That covers both encoders of vae.model; anything else stays on the server.
-    """
-
-    def arrays(module: nn.Module) -> list[np.ndarray]:
-        return [p.detach().float().cpu().numpy() for p in (module.weight, module.bias)]
-
-    ops: list[tuple[dict, list[np.ndarray]]] = []
-    for m in [*_flat_layers(model.encoder_body), model.encoder_head]:
-        if isinstance(m, nn.Linear) and m.bias is not None:
-            ops.append(({"op": "linear", "in": m.in_features, "out": m.out_features}, arrays(m)))
-        elif isinstance(m, nn.SiLU):
-            ops.append(({"op": "silu"}, []))
-        elif isinstance(m, nn.Unflatten) and m.dim == 1:
-            ops.append(({"op": "unflatten", "shape": list(m.unflattened_size)}, []))
-        elif (
-            isinstance(m, nn.Conv2d)
-            and m.bias is not None
-            and m.groups == 1
-            and m.dilation == (1, 1)
-            and m.padding_mode == "zeros"
-            and isinstance(m.padding, tuple)
-            and m.kernel_size[0] == m.kernel_size[1]
-            and m.stride[0] == m.stride[1]
-            and m.padding[0] == m.padding[1]
-        ):
-            op = {"op": "conv2d", "cin": m.in_channels, "cout": m.out_channels,
-                  "k": m.kernel_size[0], "stride": m.stride[0], "pad": m.padding[0]}  # fmt: skip
-            ops.append((op, arrays(m)))
-        elif isinstance(m, nn.Flatten) and m.start_dim == 1:
-            ops.append(({"op": "flatten"}, []))
-        else:
-            return None
-    return ops
-
-
-@torch.no_grad()
-def posterior_bound(model: VAE) -> dict | None:
-    """How VAE.encode turns the head's log σ² into the one it returns, as the browser applies it.
-
-    Read off the model itself rather than assumed: the head's output is replaced by a sweep
-    of raw values and encode's answer compared with each transform the browser knows:
-    {"kind": "identity"}, {"kind": "clamp", "max": b} (min(t, b)) and {"kind": "softclamp",
-    "max": b} (b - softplus(b - t)), b = 2 log max_posterior_sigma (config, when present).
-    None when none matches: the encoder then runs on the server.
-    """
-    k = model.config.latent_dim
-    raw = torch.linspace(-30.0, 30.0, 121, dtype=torch.float32)
-    head_out = torch.zeros(len(raw), 2 * k)
-    head_out[:, k:] = raw[:, None]
-    hook = model.encoder_head.register_forward_hook(lambda *_: head_out.to(model.device))
-    try:
-        probe = torch.zeros(len(raw), model.config.input_dim, device=model.device)
-        _, logvar = model.encode(probe)
-    finally:
-        hook.remove()
-    got = logvar.float().cpu()[:, 0]
-    candidates = [{"kind": "identity"}]
-    max_sigma = getattr(model.config, "max_posterior_sigma", None)
-    if isinstance(max_sigma, (int, float)) and max_sigma > 0:
-        bound = 2 * float(np.log(max_sigma))
-        candidates += [{"kind": "clamp", "max": bound}, {"kind": "softclamp", "max": bound}]
-    for candidate in candidates:
-        if torch.allclose(got, _apply_bound(raw, candidate), rtol=1e-5, atol=1e-5):
-            return candidate
-    return None
-
-
-def _apply_bound(raw: torch.Tensor, bound: dict) -> torch.Tensor:
-    if bound["kind"] == "clamp":
-        return raw.clamp(max=bound["max"])
-    if bound["kind"] == "softclamp":
-        return bound["max"] - nn.functional.softplus(bound["max"] - raw)
-    return raw
-
-
-@dataclass(frozen=True)
-class BrowserEncoder:
-    weights: BrowserWeights
-    posterior: dict  # the bound on log σ² (see posterior_bound)
-
-
-_ENCODERS: weakref.WeakKeyDictionary[VAE, BrowserEncoder | None] = weakref.WeakKeyDictionary()
-_ENCODERS_LOCK = threading.Lock()
-
-
-def browser_encoder(model: VAE) -> BrowserEncoder | None:
-    """The encoder's ops, bytes, id and posterior bound, once per model (read again if its
-    parameters change in place); None when the browser cannot run it or it is too big."""
-    params = [*model.encoder_body.parameters(), *model.encoder_head.parameters()]
-    versions = tuple(-1 if p.is_inference() else p._version for p in params)
-    with _ENCODERS_LOCK:
-        cached = _ENCODERS.get(model, False)
-    if cached is None or (cached and cached.weights.versions == versions):
-        return cached
-    ops = encoder_ops(model)
-    bound = posterior_bound(model) if ops is not None else None
-    encoder = None
-    if ops is not None and bound is not None:
-        weights = _pack(ops, versions)
-        if weights.count <= MAX_BROWSER_WEIGHTS:
-            encoder = BrowserEncoder(weights, bound)
-    with _ENCODERS_LOCK:
-        _ENCODERS[model] = encoder
-    return encoder
+_mount = WebComponent("drawing_pad", css="drawing_pad.css", isolate_styles=False)
 
 
 @dataclass(frozen=True)
@@ -226,17 +79,14 @@ def pad_payload(
     server: dict | None = None,
     scale: float = 1.0,
 ) -> bytes:
-    """What drawing_pad.js reads: uint32 header length, JSON header, padding, float32 arrays.
+    """What web/drawing_pad.js reads: a frame (runner/frames.py) whose header names the
+    encoder and decoder (null: the browser cannot run it) and holds the pad's map and input.
 
-    The encoder's and decoder's floats follow only if their ids are not in `sent` (the ids
+    The encoder's and decoder's arrays follow only if their ids are not in `sent` (the ids
     this browser session has been sent). upload: {"x": (D,) list, "id", "name"} shown instead
     of the drawing; server: {"mu", "sigma", "recon"} of the current input, for an encoder that
     runs on the server; scale: the pad's size relative to normal (presenter mode enlarges it).
     """
-    encoder = browser_encoder(model)
-    decoder = browser_weights(model)
-    if decoder is not None and decoder.count > MAX_BROWSER_WEIGHTS:
-        decoder = None
     header = {
         "encoder": None,
         "decoder": None,
@@ -249,19 +99,13 @@ def pad_payload(
         "server": server,
         "scale": scale,
     }
-    floats = b""
-    if encoder is not None:
-        with_weights = encoder.weights.id not in sent
-        header["encoder"] = {"id": encoder.weights.id, "weights": with_weights,
-                             "ops": encoder.weights.ops, "posterior": encoder.posterior}  # fmt: skip
-        floats += encoder.weights.floats if with_weights else b""
-    if decoder is not None:
-        with_weights = decoder.id not in sent
-        header["decoder"] = {"id": decoder.id, "weights": with_weights, "ops": decoder.ops}
-        floats += decoder.floats if with_weights else b""
-    head = json.dumps(header).encode()
-    pad = (4 - (4 + len(head)) % 4) % 4
-    return struct.pack("<I", len(head)) + head + b"\0" * pad + floats
+    arrays = {}
+    for role, net in (("encoder", browser_encoder(model)), ("decoder", browser_decoder(model))):
+        if net is not None:
+            header[role] = net.header(with_weights=net.id not in sent)
+            if net.id not in sent:
+                arrays[role] = net.floats
+    return frame_bytes(header, arrays)
 
 
 def server_posterior(model: VAE, x: np.ndarray) -> dict:
@@ -319,16 +163,6 @@ def drawing_pad(
     for. `upload` (see upload_input) is shown and encoded instead of the drawing until the
     user draws again.
     """
-    sent = weights_sent()
-
-    def changed() -> None:
-        state = st.session_state.get(key) or {}
-        wanted = state.get("need")
-        if wanted is not None:  # the browser lacks these weights: send them again
-            resend_weights(
-                [str(i) for i in wanted] if isinstance(wanted, list) and wanted else None
-            )
-
     encoder = browser_encoder(model)
     server = None
     if encoder is None:  # the server's μ, σ of what the pad showed last
@@ -336,14 +170,20 @@ def drawing_pad(
         if current is not None and len(current) == model.config.input_dim:
             server = server_posterior(model, np.asarray(current))
     scale = presenter.SCALE if presenter.is_on() else 1.0
+    sent = {
+        n.id for n in (encoder, browser_decoder(model)) if n is not None and n.id in NETWORKS_SENT
+    }
     payload = pad_payload(model, image_shape, framing, the_map, sent, upload, server, scale)
     # Every state the JS sets needs a callback to be a state of this component.
-    _mount(key=key, data=payload, on_need_change=changed, on_image_change=on_change or _nothing)
-    if encoder is not None:
-        sent.add(encoder.weights.id)
-    decoder = browser_weights(model)
-    if decoder is not None and decoder.count <= MAX_BROWSER_WEIGHTS:
-        sent.add(decoder.id)
+    _mount(
+        key=key,
+        data=payload,
+        on_need_change=forget_needed(NETWORKS_SENT, key),
+        on_image_change=on_change or _nothing,
+    )
+    for net in (encoder, browser_decoder(model)):
+        if net is not None:
+            NETWORKS_SENT.add(net.id)
     drawn = drawn_value(key, model.config.input_dim)  # None for another model's drawing
     return drawn if drawn is not None and len(drawn) == model.config.input_dim else None
 

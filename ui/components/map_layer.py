@@ -2,7 +2,7 @@
 
 One st.components.v2 component beside an ordinary st.plotly_chart (found by the chart's key):
 - it draws the variance bubbles on a canvas under the points, for the window on screen, on
-  every zoom and pan (ui/components/map_layer.js), so they are crisp at every zoom and never a
+  every zoom and pan (ui/components/web/map_layer.js), so they are crisp at every zoom and never a
   Plotly trace: the figure holds only the points, and changing the bubbles never re-sends it;
 - it is the one place a click on the map lands. The click's callback hands it as a `MapClick`
   to the caller's `on_click` (for the latent map, ui/selection.py keeps it) before the rerun it
@@ -20,21 +20,20 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import struct
-import threading
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
 
-from ui.components.component_js import component_js
+from runner.frames import frame_bytes
+from ui.components.assets import WebComponent
+from ui.components.sending import PerObject, SentIds, forget_needed
 from ui.session_keys import BUBBLES_SENT_KEY
 from viz.latent_map import BubbleData
 
-_JS = component_js("map_layer.js")
-_mount = st.components.v2.component("vae_explorer_map_layer", js=_JS)
+_mount = WebComponent("map_layer")
+BUBBLES_SENT = SentIds(BUBBLES_SENT_KEY)
 
 
 @dataclass(frozen=True)
@@ -48,32 +47,27 @@ class MapClick:
 @dataclass(frozen=True)
 class _Encoded:
     id: str
-    floats: bytes
+    arrays: dict[str, np.ndarray]  # mu (N, 2), sigma (N, 2), color (N,): float32
     palette: list[str]
     k: float
     n: int
 
 
-_ENCODED: weakref.WeakKeyDictionary[BubbleData, _Encoded] = weakref.WeakKeyDictionary()
-_LOCK = threading.Lock()
-
-
-def encode_bubbles(data: BubbleData) -> _Encoded:
-    """float32 bytes (mu, sigma, colour index) and a content id, once per BubbleData object."""
-    with _LOCK:
-        cached = _ENCODED.get(data)
-    if cached is not None:
-        return cached
-    floats = b"".join(
-        np.ascontiguousarray(a, dtype="<f4").tobytes()
-        for a in (data.mu.reshape(-1, 2), data.sigma.reshape(-1, 2), data.color.reshape(-1))
-    )
+def _encode(data: BubbleData) -> _Encoded:
+    arrays = {
+        "mu": np.ascontiguousarray(data.mu.reshape(-1, 2), dtype="<f4"),
+        "sigma": np.ascontiguousarray(data.sigma.reshape(-1, 2), dtype="<f4"),
+        "color": np.ascontiguousarray(data.color.reshape(-1), dtype="<f4"),
+    }
     meta = json.dumps([list(data.palette), data.k]).encode()
-    digest = hashlib.sha256(meta + floats).hexdigest()[:16]
-    encoded = _Encoded(digest, floats, list(data.palette), float(data.k), len(data.mu))
-    with _LOCK:
-        _ENCODED[data] = encoded
-    return encoded
+    digest = hashlib.sha256(meta + b"".join(a.tobytes() for a in arrays.values()))
+    return _Encoded(
+        digest.hexdigest()[:16], arrays, list(data.palette), float(data.k), len(data.mu)
+    )
+
+
+# float32 arrays and a content id, once per BubbleData object (a view's, shared by sessions).
+encode_bubbles = PerObject(_encode)
 
 
 def layer_payload(
@@ -86,7 +80,8 @@ def layer_payload(
     clickable: bool = False,
     notice_ms: int = 0,
 ) -> bytes:
-    """What map_layer.js reads: uint32 header length, JSON header, padding, float32 arrays."""
+    """What web/map_layer.js reads: a frame (runner/frames.py), the bubble arrays in it when
+    with_data (else the browser has them by id)."""
     encoded = encode_bubbles(bubbles) if bubbles is not None else None
     header = {
         "target": target,
@@ -103,11 +98,7 @@ def layer_payload(
         if samples is not None
         else [],
     }
-    head = json.dumps(header).encode()
-    if not header["data"]:
-        return struct.pack("<I", len(head)) + head
-    pad = (4 - (4 + len(head)) % 4) % 4
-    return struct.pack("<I", len(head)) + head + b"\0" * pad + encoded.floats
+    return frame_bytes(header, encoded.arrays if header["data"] else None)
 
 
 def parse_click(value, points: np.ndarray | None) -> MapClick | None:
@@ -169,21 +160,12 @@ def map_layer(
     Must be called on every run in which the chart is shown (a trigger is delivered to
     exactly one run).
     """
-    sent: set[str] = st.session_state[BUBBLES_SENT_KEY]
 
     def click_landed() -> None:
         state = st.session_state.get(key)
         click = parse_click(state.get("click") if state else None, points)
         if click is not None and on_click is not None:
             on_click(click)
-
-    def on_need() -> None:
-        state = st.session_state.get(key)
-        wanted = state.get("need") if state else None
-        if isinstance(wanted, str):
-            st.session_state[BUBBLES_SENT_KEY].discard(wanted)
-        else:
-            st.session_state[BUBBLES_SENT_KEY].clear()
 
     def window_reported() -> None:
         state = st.session_state.get(key)
@@ -193,7 +175,7 @@ def map_layer(
     clickable = on_click is not None
     clicked = clicked if clickable else None
     encoded = encode_bubbles(bubbles) if bubbles is not None else None
-    with_data = encoded is not None and encoded.id not in sent
+    with_data = encoded is not None and encoded.id not in BUBBLES_SENT
     payload = layer_payload(
         chart_key,
         bubbles,
@@ -207,10 +189,10 @@ def map_layer(
         key=key,
         data=payload,
         on_click_change=click_landed,
-        on_need_change=on_need,
+        on_need_change=forget_needed(BUBBLES_SENT, key),
         on_window_change=window_reported,
     )
     if with_data:
-        sent.add(encoded.id)
+        BUBBLES_SENT.add(encoded.id)
     fresh = parse_click(getattr(result, "click", None), points) is not None
     return clicked, fresh

@@ -16,12 +16,11 @@ from __future__ import annotations
 import base64
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import streamlit as st
 from PIL import Image
 
+from ui.components.assets import WebComponent
 from ui.latent_images import to_image
 from viz.latent_map import PALETTE, data_bounds
 from viz.plots import png_bytes
@@ -30,9 +29,7 @@ MAP_POINTS = 1_500  # background points of the mini map: drawn once per mount, f
 # A colour ramp for continuous labels (viridis at five stops): cheap, and readable on white.
 RAMP = ("#440154", "#3b528b", "#21918c", "#5ec962", "#fde725")
 
-_JS = (Path(__file__).with_name("scrubber.js")).read_text(encoding="utf-8")
-_CSS = (Path(__file__).with_name("scrubber.css")).read_text(encoding="utf-8")
-_mount = st.components.v2.component("vae_explorer_scrubber", js=_JS, css=_CSS, isolate_styles=False)
+_mount = WebComponent("scrubber", css="scrubber.css", isolate_styles=False)
 
 
 @dataclass(frozen=True)

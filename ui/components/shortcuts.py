@@ -13,11 +13,10 @@ from collections.abc import Callable, Mapping
 
 import streamlit as st
 
-from ui.components.component_js import component_js
+from ui.components.assets import WebComponent
 from ui.session_keys import VIEWPORT_KEY
 
-_JS = component_js("shortcuts.js")
-_mount = st.components.v2.component("vae_explorer_shortcuts", js=_JS)
+_mount = WebComponent("shortcuts")
 
 
 def action_of(value: object, allowed: Mapping[str, str]) -> str | None:

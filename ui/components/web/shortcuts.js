@@ -6,10 +6,12 @@
 // be a fixed share of the projector's height: only when it differs from what Python knows,
 // and not at once, so that the page's first run (which may be setting widgets from a link)
 // is not cut short by the rerun a report asks for.
+import { mountOnce } from "./lib/registry.js";
+
 const FIRST_REPORT_MS = 1500;
 const TEXT_INPUTS = new Set(["", "text", "search", "number", "email", "password", "url", "tel"]);
 
-function typing(target) {
+export function typing(target) {
   if (!(target instanceof Element)) return false;
   if (target.isContentEditable || target.closest("textarea, select, [role='textbox']")) return true;
   if (target.tagName === "INPUT") return TEXT_INPUTS.has((target.getAttribute("type") || "").toLowerCase());
@@ -21,10 +23,11 @@ function usesArrows(target) {
   return Boolean(target.closest("input, [role='slider'], [role='radio'], [role='tab'], [role='listbox']"));
 }
 
-export default function ({ data, key, setTriggerValue, setStateValue }) {
-  // Streamlit may call this again (new data) without tearing the last call down first.
-  const registry = (window.__vxShortcuts = window.__vxShortcuts || {});
-  if (registry[key]) registry[key]();
+export default function mountShortcuts({ data, key, setTriggerValue, setStateValue }) {
+  return mountOnce(key, () => mount(data, setTriggerValue, setStateValue));
+}
+
+function mount(data, setTriggerValue, setStateValue) {
   // data = [{key name: action}, [width, height] last reported or null]: a list, not a dict, so
   // that Streamlit does not look for data frames in it.
   const [bindings, known, wantsViewport] = data;
@@ -56,12 +59,9 @@ export default function ({ data, key, setTriggerValue, setStateValue }) {
     window.addEventListener("resize", onResize);
     timer = setTimeout(report, FIRST_REPORT_MS);
   }
-  const cleanup = () => {
+  return () => {
     document.removeEventListener("keydown", onKeyDown, true);
     window.removeEventListener("resize", onResize);
     clearTimeout(timer);
-    if (registry[key] === cleanup) delete registry[key];
   };
-  registry[key] = cleanup;
-  return cleanup;
 }

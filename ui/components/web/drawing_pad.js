@@ -1,152 +1,36 @@
 // The drawing pad (mounted by ui/components/drawing_pad.py): draw with mouse, pen or touch;
 // while you draw, the drawing is framed like the training images, encoded in the browser
 // (the encoder's weights come once per session and model), and its mu with the 1 sigma / 2 sigma
-// ellipse moves on a small latent map while the decoder (ui/components/map_decoder.js, whose functions
-// precede this file in the module) draws its reconstruction. Python hears of the drawing
+// ellipse moves on a small latent map while the decoder draws its reconstruction (both
+// networks run in lib/net.js, the Latent map's decoder too). Python hears of the drawing
 // only when a stroke ends (setStateValue "image"): one rerun per stroke, none per move.
 //
-// data: bytes = uint32 header length (little-endian), JSON header, zero padding to a
-// multiple of 4, then float32 little-endian arrays: the encoder's ops (when
-// header.encoder.weights), then the decoder's (when header.decoder.weights), each in the
-// order of its ops (linear W (out x in) and b; conv2d W (cout x cin x k x k) and b;
-// conv_transpose W (cin x cout x k x k) and b). header.encoder null: the browser cannot run
-// this encoder, and header.server holds the server's mu, sigma and reconstruction of the
-// current input instead (a round trip per stroke).
-const ENCODER_CACHE = 4; // encoders kept per window, by content id
+// data: a frame (lib/frame.js) whose header names the encoder {id, weights, ops, posterior}
+// and the decoder {id, weights, ops}, with the arrays "encoder" and "decoder" when their
+// weights follow. header.encoder null: the browser cannot run this encoder, and
+// header.server holds the server's mu, sigma and reconstruction of the current input
+// instead (a round trip per stroke).
+import { parseFrame } from "./lib/frame.js";
+import { squareView } from "./lib/latent.js";
+import { expectation, posterior } from "./lib/net.js";
+import { loadNetwork } from "./lib/networks.js";
+import { greyLevels, paintGrey } from "./lib/picture.js";
+import { mark, mountOnce, store } from "./lib/registry.js";
 const PAD_PX_BASE = 280; // the drawing surface's CSS size (times header.scale: presenter mode)
 const SMALL_PX_BASE = 140; // "what the model sees" and the reconstruction
 const MAP_PX_BASE = 280;
 const COLUMN_PX = 200; // the pictures' column: its captions are wider than the pictures
 const RENDER_PX = 224; // strokes are rendered at about this many px, then area-averaged
 
-export function parsePadPayload(bytes) {
-  // -> { header, encoderOps, decoderOps }: arrays that came with this payload, else null.
-  const u8 = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-  const view = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
-  const n = view.getUint32(0, true);
-  const header = JSON.parse(new TextDecoder().decode(u8.subarray(4, 4 + n)));
-  let offset = 4 + n;
-  offset += (4 - (offset % 4)) % 4;
-  const floats = new Float32Array(u8.slice(offset).buffer);
-  let at = 0;
-  const take = (count) => floats.subarray(at, (at += count));
-  const withArrays = (ops) =>
-    ops.map((op) => {
-      if (op.op === "linear") return { ...op, W: take(op.in * op.out), b: take(op.out) };
-      if (op.op === "conv2d") return { ...op, W: take(op.cout * op.cin * op.k * op.k), b: take(op.cout) };
-      if (op.op === "conv_transpose")
-        return { ...op, W: take(op.cin * op.cout * op.k * op.k), b: take(op.cout) };
-      return op;
-    });
-  const enc = header.encoder;
-  const dec = header.decoder;
-  const encoderOps = enc && enc.weights ? withArrays(enc.ops) : null;
-  const decoderOps = dec && dec.weights ? withArrays(dec.ops) : null;
-  if (at !== floats.length) throw new Error(`pad weights: ${floats.length} floats sent, the ops use ${at}`);
-  return { header, encoderOps, decoderOps };
-}
-
-function cached(cache, id, sent, size) {
-  // The weights sent now, else the ones kept under their id (null: neither); newest last.
-  const ops = sent || cache.get(id) || null;
-  if (ops) {
-    cache.delete(id);
-    cache.set(id, ops);
-    while (cache.size > size) cache.delete(cache.keys().next().value);
-  }
-  return ops;
-}
-
 export function loadPad(bytes) {
-  // The payload -> { header, encoder, decoder }: encoder/decoder as { header, ops } with
-  // ops null when the browser has no weights for them; null when there is none to run.
-  const { header, encoderOps, decoderOps } = parsePadPayload(bytes);
-  window.__vxEncoderWeights = window.__vxEncoderWeights || new Map();
-  const enc = header.encoder;
-  const dec = header.decoder;
-  const encoder = enc
-    ? { header: enc, ops: cached(window.__vxEncoderWeights, enc.id, encoderOps, ENCODER_CACHE) }
-    : null;
-  // The decoder's weights share the map decoder's cache: one copy per window, and a decoder
-  // sent to the Latent map page is already here.
-  const decoder = dec
-    ? { header: { likelihood: header.likelihood }, ops: cached(weightCache(), dec.id, decoderOps, CACHE_SIZE) }
-    : null;
-  return { header, encoder, decoder };
-}
-
-function conv2d(x, [cin, h, w], { cout, k, stride, pad, W, b }) {
-  // torch's Conv2d: out[co, oy, ox] = b[co] + sum W[co, ci, ky, kx] x[ci, oy*s - p + ky, ox*s - p + kx]
-  const oh = Math.floor((h + 2 * pad - k) / stride) + 1;
-  const ow = Math.floor((w + 2 * pad - k) / stride) + 1;
-  const out = new Float64Array(cout * oh * ow);
-  for (let co = 0; co < cout; co++) {
-    for (let oy = 0; oy < oh; oy++) {
-      for (let ox = 0; ox < ow; ox++) {
-        let s = b[co];
-        for (let ci = 0; ci < cin; ci++) {
-          const wBase = (co * cin + ci) * k * k;
-          const xBase = ci * h * w;
-          for (let ky = 0; ky < k; ky++) {
-            const iy = oy * stride - pad + ky;
-            if (iy < 0 || iy >= h) continue;
-            for (let kx = 0; kx < k; kx++) {
-              const ix = ox * stride - pad + kx;
-              if (ix >= 0 && ix < w) s += W[wBase + ky * k + kx] * x[xBase + iy * w + ix];
-            }
-          }
-        }
-        out[(co * oh + oy) * ow + ox] = s;
-      }
-    }
-  }
-  return [out, [cout, oh, ow]];
-}
-
-export function runEncoder(ops, x) {
-  // x (D,) -> the head's output (2k,): the encoder's layers in order, in double precision.
-  let v = Float64Array.from(x);
-  let shape = [v.length];
-  for (const op of ops) {
-    if (op.op === "linear") {
-      const out = new Float64Array(op.out);
-      for (let o = 0; o < op.out; o++) {
-        let s = op.b[o];
-        const row = o * op.in;
-        for (let i = 0; i < op.in; i++) s += op.W[row + i] * v[i];
-        out[o] = s;
-      }
-      [v, shape] = [out, [op.out]];
-    } else if (op.op === "silu") {
-      v = v.map((s) => s / (1 + Math.exp(-s)));
-    } else if (op.op === "unflatten") {
-      shape = op.shape;
-    } else if (op.op === "conv2d") {
-      [v, shape] = conv2d(v, shape, op);
-    } else if (op.op === "flatten") {
-      shape = [v.length];
-    } else {
-      throw new Error(`unknown encoder op ${op.op}`);
-    }
-  }
-  return v;
-}
-
-const softplus = (t) => (t > 30 ? t : Math.log1p(Math.exp(t)));
-
-export function posterior(encoder, x) {
-  // x (D,) -> { mu (k,), logvar (k,), sigma (k,) }, log sigma^2 bounded as VAE.encode bounds it
-  // (header.posterior, found by ui/components/drawing_pad.posterior_bound).
-  const out = runEncoder(encoder.ops, x);
-  const k = out.length / 2;
-  const mu = Array.from(out.subarray(0, k));
-  const { kind, max } = encoder.header.posterior;
-  const logvar = Array.from(out.subarray(k)).map((t) => {
-    if (kind === "clamp") return Math.min(t, max);
-    if (kind === "softclamp") return max - softplus(max - t);
-    return t;
-  });
-  return { mu, logvar, sigma: logvar.map((t) => Math.exp(0.5 * t)) };
+  // The payload -> { header, encoder, decoder }: the encoder's and decoder's ops with their
+  // arrays (sent now, or kept from before: lib/networks.js), null when the browser has none.
+  const { header, arrays } = parseFrame(bytes);
+  return {
+    header,
+    encoder: loadNetwork(header.encoder, arrays.encoder),
+    decoder: loadNetwork(header.decoder, arrays.decoder),
+  };
 }
 
 export function renderStrokes(strokes, [h, w], framing, penScale = 1) {
@@ -209,23 +93,11 @@ export function renderStrokes(strokes, [h, w], framing, penScale = 1) {
   return x;
 }
 
-function paintGrey(canvas, levels, [h, w]) {
-  // uint8 levels (h*w,) onto a canvas of native size (CSS upscales it with crisp pixels).
-  canvas.width = w;
-  canvas.height = h;
-  const ctx = canvas.getContext("2d");
-  const img = ctx.createImageData(w, h);
-  for (let i = 0; i < levels.length; i++) {
-    img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = levels[i];
-    img.data[4 * i + 3] = 255;
-  }
-  ctx.putImageData(img, 0, 0);
+export default function mountDrawingPad({ data, key, parentElement, setStateValue, setTriggerValue }) {
+  return mountOnce(key, () => mount(loadPad(data), key, parentElement, setStateValue, setTriggerValue));
 }
 
-export default function mountDrawingPad({ data, key, parentElement, setStateValue, setTriggerValue }) {
-  const registry = (window.__vxPad = window.__vxPad || {});
-  if (registry[key]) registry[key]();
-  const pad = loadPad(data);
+function mount(pad, key, parentElement, setStateValue, setTriggerValue) {
   const { header } = pad;
   const shape = header.image_shape;
   // The pad, its pictures and the map side by side in whatever width the page gives them (a
@@ -239,8 +111,9 @@ export default function mountDrawingPad({ data, key, parentElement, setStateValu
   const MAP_PX = Math.round(MAP_PX_BASE * scale);
   // The drawing outlives reruns and page visits (not a reload): strokes in pad units, so a
   // drawing made for one model is framed anew for another.
-  const states = (window.__vxPadState = window.__vxPadState || {});
-  const state = (states[key] = states[key] || { strokes: [], input: null, inputId: null, pen: 1, zoom: false });
+  const states = store("pad drawings");
+  if (!states.has(key)) states.set(key, { strokes: [], input: null, inputId: null, pen: 1, zoom: false });
+  const state = states.get(key);
   if (header.input && header.input.id !== state.inputId) {
     state.input = header.input; // a new upload replaces the drawing
     state.inputId = header.input.id;
@@ -304,11 +177,11 @@ export default function mountDrawingPad({ data, key, parentElement, setStateValu
 
   // ---- weights missing (evicted, or a payload lost): ask once, by id ----
   const missing = [];
-  if (pad.encoder && !pad.encoder.ops) missing.push(pad.encoder.header.id);
-  if (pad.decoder && !pad.decoder.ops) missing.push(header.decoder.id);
+  if (header.encoder && !pad.encoder) missing.push(header.encoder.id);
+  if (header.decoder && !pad.decoder) missing.push(header.decoder.id);
   if (missing.length) setTriggerValue("need", missing);
-  const encoderReady = pad.encoder && pad.encoder.ops;
-  if (!pad.encoder) note.textContent = "This encoder runs on the server: μ and the bubble follow each finished stroke.";
+  const encoderReady = Boolean(pad.encoder);
+  if (!header.encoder) note.textContent = "This encoder runs on the server: μ and the bubble follow each finished stroke.";
   else if (!encoderReady) note.textContent = "Loading the encoder…";
 
   // ---- the latent map: the whole test set (background drawn once), or zoomed on μ ----
@@ -316,14 +189,8 @@ export default function mountDrawingPad({ data, key, parentElement, setStateValu
   // of the map's width, and its bubble would be a dot.
   const map = header.map;
   const fullBounds = map.bounds;
-  const view = (bounds) => {
-    const [x0, x1, y0, y1] = bounds;
-    const unit = Math.min(MAP_PX / (x1 - x0), MAP_PX / (y1 - y0));
-    const du = (MAP_PX - unit * (x1 - x0)) / 2;
-    const dv = (MAP_PX - unit * (y1 - y0)) / 2;
-    return { unit, toMap: (z) => [du + (z[0] - x0) * unit, dv + (y1 - z[1]) * unit] };
-  };
-  function paintPoints(m, { toMap }) {
+  const view = (bounds) => squareView(bounds, MAP_PX);
+  function paintPoints(m, { toPixel: toMap }) {
     m.fillStyle = "#fff";
     m.fillRect(0, 0, MAP_PX, MAP_PX);
     m.globalAlpha = 0.5;
@@ -370,7 +237,7 @@ export default function mountDrawingPad({ data, key, parentElement, setStateValu
     }
     m.scale(ratio, ratio);
     if (!mu) return;
-    const [u, w] = v.toMap(mu);
+    const [u, w] = v.toPixel(mu);
     for (const [n, alpha] of [[2, 0.15], [1, 0.3]]) {
       m.beginPath();
       m.ellipse(u, w, Math.max(1, n * sigma[0] * v.unit), Math.max(1, n * sigma[1] * v.unit), 0, 0, 2 * Math.PI);
@@ -441,28 +308,21 @@ export default function mountDrawingPad({ data, key, parentElement, setStateValu
     current = state.input ? Float32Array.from(state.input.x) : renderStrokes(state.strokes, shape, header.framing, state.pen);
     paintGrey(seen, greyLevels(current), shape);
     let post = null;
-    if (encoderReady) post = posterior(pad.encoder, current);
+    if (encoderReady) post = posterior(pad.encoder, header.encoder.posterior, current);
     else if (header.server) post = header.server;
     const blank = !state.input && !state.strokes.length;
     drawMap(post && post.mu, post && post.sigma);
     if (post) {
-      root.dataset.mu = JSON.stringify(post.mu);
-      root.dataset.sigma = JSON.stringify(post.sigma);
       readout.textContent = `μ = (${fmt(post.mu[0])}, ${fmt(post.mu[1])})   σ = (${post.sigma[0].toFixed(2)}, ${post.sigma[1].toFixed(2)})${blank ? "   (blank pad)" : ""}`;
     } else {
       readout.textContent = "μ appears when a stroke ends";
     }
-    if (post && pad.decoder && pad.decoder.ops) paintGrey(recon, greyLevels(decode(pad.decoder, post.mu)), shape);
+    if (post && pad.decoder) paintGrey(recon, greyLevels(expectation(pad.decoder, header.likelihood, post.mu)), shape);
     else if (post && header.server && header.server.recon) paintGrey(recon, greyLevels(header.server.recon), shape);
-    root.dataset.updates = String(Number(root.dataset.updates || 0) + 1);
-    if (inputAt !== null) {
-      // From the input event to the bubble drawn (the canvas shows it at this frame's paint):
-      // kept for bench/draw_latency.py, the last 200 per window.
-      const log = (window.__vxPadLatency = window.__vxPadLatency || []);
-      log.push({ type: inputType, ms: performance.now() - inputAt });
-      if (log.length > 200) log.shift();
-      inputAt = null;
-    }
+    // On the performance timeline: the posterior drawn, and the input event it answers (its
+    // timeStamp: from there to this mark is the pen-to-bubble latency, bench/draw_latency.py).
+    mark("vx:pad-update", { mu: post && post.mu, sigma: post && post.sigma, inputAt, inputType });
+    inputAt = null;
   }
   let inputType = null;
   function schedule(e) {
@@ -534,9 +394,4 @@ export default function mountDrawingPad({ data, key, parentElement, setStateValu
 
   drawSurface();
   update();
-  const teardown = () => {
-    if (registry[key] === teardown) delete registry[key];
-  };
-  registry[key] = teardown;
-  return teardown;
 }

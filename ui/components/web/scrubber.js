@@ -6,17 +6,46 @@
 //
 // data: {steps, path: [[z1, z2]] (S), waypoints, bounds: [x0, x1, y0, y1], points, colors,
 //        palette, mapKey, displayPx, sprite: {url, columns, w, h} | vectors: [[...]] (S, D)}
-export default function ({ data, key, parentElement }) {
-  // Streamlit may call this again (a rerun) without tearing the last call down first: keep
-  // one live instance per key. The position t is kept across reruns, even when the path
-  // changes: switching linear <-> spherical then compares the two paths at the same t.
-  const registry = (window.__vxScrub = window.__vxScrub || {});
-  if (registry[key]) registry[key]();
-  const positions = (window.__vxScrubAt = window.__vxScrubAt || {});
-  const images = (window.__vxScrubSprites = window.__vxScrubSprites || {});
+import { plotView, squareView } from "./lib/latent.js";
+import { mark, mountOnce, store } from "./lib/registry.js";
+
+const PLAY_MS = 2500; // one way along the path while playing
+
+export function tile(i, columns, w, h) {
+  // The top-left corner of frame i in a sprite sheet of `columns` tiles of w x h, row-major.
+  return [(i % columns) * w, Math.floor(i / columns) * h];
+}
+
+export function step(index, direction, steps) {
+  // One step of play, back and forth: -> [next index, direction].
+  if (index + direction < 0 || index + direction > steps - 1) direction = -direction;
+  return [Math.max(0, Math.min(steps - 1, index + direction)), direction];
+}
+
+export function readoutLine(index, steps, z) {
+  // The line under the picture: t in [0, 1], z, and the step.
+  const fmt = (x) => (x < 0 ? "−" : " ") + Math.abs(x).toFixed(3);
+  const t = steps > 1 ? index / (steps - 1) : 0;
+  return `t = ${t.toFixed(2)}   z = (${fmt(z[0])}, ${fmt(z[1])})   step ${index + 1}/${steps}`;
+}
+
+export function polyline(path, toPixel) {
+  // SVG polyline points of a path in latent units.
+  return path.map((z) => toPixel(z).map((v) => v.toFixed(1)).join(",")).join(" ");
+}
+
+export default function mountScrubber({ data, key, parentElement }) {
+  return mountOnce(key, () => mount(data, key, parentElement));
+}
+
+function mount(data, key, parentElement) {
+  // The position t is kept across reruns, even when the path changes: switching linear <->
+  // spherical then compares the two paths at the same t.
+  const positions = store("scrub positions");
+  const images = store("scrub sprites");
   const S = data.steps;
   const px = data.displayPx;
-  let index = Math.min(positions[key] || 0, S - 1);
+  let index = Math.min(positions.get(key) || 0, S - 1);
 
   const root = document.createElement("div");
   root.className = "vx-scrub";
@@ -57,7 +86,7 @@ export default function ({ data, key, parentElement }) {
     drawPicture = (i) => {
       if (!sprite) return false;
       ctx.clearRect(0, 0, w, h);
-      ctx.drawImage(sprite, (i % columns) * w, Math.floor(i / columns) * h, w, h, 0, 0, w, h);
+      ctx.drawImage(sprite, ...tile(i, columns, w, h), w, h, 0, 0, w, h);
       return true;
     };
   } else {
@@ -95,13 +124,9 @@ export default function ({ data, key, parentElement }) {
   }
 
   // ---- the mini map: drawn once; the dot moves with a transform ----
-  const [x0, x1, y0, y1] = data.bounds;
   const mapPx = px;
   // Equal units on both axes (a circle stays a circle: slerp arcs look like arcs), centred.
-  const unit = Math.min(mapPx / (x1 - x0), mapPx / (y1 - y0));
-  const du = (mapPx - unit * (x1 - x0)) / 2;
-  const dv = (mapPx - unit * (y1 - y0)) / 2;
-  const toMap = (z) => [du + (z[0] - x0) * unit, dv + (y1 - z[1]) * unit];
+  const toMap = squareView(data.bounds, mapPx).toPixel;
   (function drawMap() {
     const ratio = window.devicePixelRatio || 1;
     mapCanvas.width = mapPx * ratio;
@@ -148,12 +173,13 @@ export default function ({ data, key, parentElement }) {
   let graphDiv = null;
   let overlay = null;
   let ring = null;
-  let axes = null;
+  let plot = null; // the chart's view (lib/latent.js plotView), as last drawn
   const onPlotChange = () => drawOverlay();
   function drawOverlay() {
     if (!data.mapKey) return;
     const gd = document.querySelector(`.st-key-${data.mapKey} .js-plotly-plot`);
-    if (!gd || !gd._fullLayout || !gd._fullLayout.xaxis) return;
+    const view = plotView(gd);
+    if (!view) return;
     if (gd !== graphDiv) {
       if (graphDiv && graphDiv.removeListener) {
         graphDiv.removeListener("plotly_afterplot", onPlotChange);
@@ -174,16 +200,15 @@ export default function ({ data, key, parentElement }) {
       if (getComputedStyle(gd).position === "static") gd.style.position = "relative";
       gd.appendChild(overlay);
     }
-    const xa = gd._fullLayout.xaxis;
-    const ya = gd._fullLayout.yaxis;
-    axes = [xa, ya];
+    // The overlay covers the plot area: its pixels are the view's less the area's corner.
+    plot = view;
     Object.assign(overlay.style, {
-      left: `${xa._offset}px`, top: `${ya._offset}px`, width: `${xa._length}px`, height: `${ya._length}px`,
+      left: `${view.left}px`, top: `${view.top}px`, width: `${view.width}px`, height: `${view.height}px`,
     });
-    const at = (z) => [xa.l2p(z[0]).toFixed(1), ya.l2p(z[1]).toFixed(1)];
+    const at = (z) => overlayPixel(z).map((v) => v.toFixed(1));
     // The waypoints' numbers as large as the chart's own text (presenter mode raises it).
-    const labelPx = Math.max(12, (gd._fullLayout.font && gd._fullLayout.font.size) || 12);
-    let svg = `<polyline class="vx-scrub-path" points="${data.path.map((z) => at(z).join(",")).join(" ")}"
+    const labelPx = Math.max(12, (gd.layout.font && gd.layout.font.size) || 12);
+    let svg = `<polyline class="vx-scrub-path" points="${polyline(data.path, overlayPixel)}"
       fill="none" stroke="#111" stroke-width="2" stroke-linejoin="round"/>`;
     data.waypoints.forEach((z, i) => {
       const [u, v] = at(z);
@@ -197,24 +222,28 @@ export default function ({ data, key, parentElement }) {
     ring = overlay.querySelector(".vx-scrub-marker");
     moveRing();
   }
+  function overlayPixel(z) {
+    const [u, v] = plot.toPixel(z);
+    return [u - plot.left, v - plot.top];
+  }
   function moveRing() {
-    if (!ring || !axes) return;
-    const z = data.path[index];
-    ring.setAttribute("transform", `translate(${axes[0].l2p(z[0])},${axes[1].l2p(z[1])})`);
+    if (!ring || !plot) return;
+    const [u, v] = overlayPixel(data.path[index]);
+    ring.setAttribute("transform", `translate(${u},${v})`);
   }
 
   // ---- one step: picture, markers, text ----
-  const fmt = (x) => (x < 0 ? "−" : " ") + Math.abs(x).toFixed(3);
   function show(i) {
     index = Math.max(0, Math.min(S - 1, i));
-    positions[key] = index;
-    if (drawPicture(index)) picture.dataset.frame = String(index);
+    positions.set(key, index);
+    // The frame shown, on the performance timeline (tests and benches read it).
+    if (drawPicture(index)) mark("vx:scrub", { frame: index });
     const z = data.path[index];
     const [u, v] = toMap(z);
     dot.style.transform = `translate(${u}px, ${v}px)`;
     moveRing();
     const t = S > 1 ? index / (S - 1) : 0;
-    readout.textContent = `t = ${t.toFixed(2)}   z = (${fmt(z[0])}, ${fmt(z[1])})   step ${index + 1}/${S}`;
+    readout.textContent = readoutLine(index, S, z);
     range.setAttribute("aria-valuetext", `t ${t.toFixed(2)}, z ${z[0].toFixed(2)}, ${z[1].toFixed(2)}`);
   }
 
@@ -234,23 +263,24 @@ export default function ({ data, key, parentElement }) {
     play.textContent = "⏸";
     play.setAttribute("aria-label", "Pause");
     timer = setInterval(() => {
-      if (index + direction < 0 || index + direction > S - 1) direction = -direction;
-      range.value = String(index + direction);
-      show(index + direction);
-    }, 2500 / S);
+      let next;
+      [next, direction] = step(index, direction, S);
+      range.value = String(next);
+      show(next);
+    }, PLAY_MS / S);
   });
   range.addEventListener("pointerdown", stop);
   range.addEventListener("keydown", stop);
 
   if (data.sprite) {
-    const cached = images[data.sprite.url];
+    const cached = images.get(data.sprite.url);
     if (cached && cached.complete) {
       sprite = cached;
     } else {
       const img = new Image();
       img.onload = () => {
-        images[data.sprite.url] = img;
-        for (const u of Object.keys(images)) if (u !== data.sprite.url) delete images[u];
+        images.clear(); // one sheet kept: the path on screen
+        images.set(data.sprite.url, img);
         sprite = img;
         show(index);
       };
@@ -259,15 +289,16 @@ export default function ({ data, key, parentElement }) {
   }
   show(index);
   drawOverlay();
-  // The Plotly map may be drawn after this component, or replaced: follow it.
-  const finder = setInterval(() => {
+  // The Plotly map may be drawn after this component, or replaced by a new element (Plotly's
+  // events are the element's, so they cannot tell): watch the page for elements added.
+  const watcher = new MutationObserver(() => {
     if (!graphDiv || !document.contains(graphDiv) || !overlay || !graphDiv.contains(overlay)) drawOverlay();
-  }, 300);
+  });
+  if (data.mapKey) watcher.observe(document.body, { childList: true, subtree: true });
 
-  const teardown = () => {
-    if (registry[key] === teardown) delete registry[key];
+  return () => {
     stop();
-    clearInterval(finder);
+    watcher.disconnect();
     if (graphDiv && graphDiv.removeListener) {
       graphDiv.removeListener("plotly_afterplot", onPlotChange);
       graphDiv.removeListener("plotly_relayout", onPlotChange);
@@ -275,6 +306,4 @@ export default function ({ data, key, parentElement }) {
     if (overlay) overlay.remove();
     root.remove();
   };
-  registry[key] = teardown;
-  return teardown;
 }

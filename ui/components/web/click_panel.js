@@ -1,44 +1,26 @@
 // The latent map's click panel, drawn by the browser at the click: what the clicked z is and,
 // for a test point, its original, its reconstruction, mu, sigma, KL and the decodes of
 // z = mu + sigma * eps, whose dots the map layer draws. Mounted by ui/components/click_panel.py
-// under the decoded picture (ui/components/map_decoder.js, whose code and weights it uses);
-// the click comes from ui/components/map_layer.js ("vx-map-click"), which tells the server
-// later.
+// under the decoded picture (web/map_decoder.js, whose decoder it runs: lib/networks.js); the
+// click comes from web/map_layer.js ("vx-map-click"), which tells the server later.
 //
-// data: bytes = uint32 header length (little-endian), the JSON header, and when header.data,
-// zero padding to a multiple of 4, float32 little-endian mu (N x 2), sigma (N x 2), label (N,
-// NaN: none), then the PNG sheet of the test pictures (header.png_bytes long; picture i at
-// row i / cols, column i % cols). The data are kept here by their content id (header.id), so
-// later payloads carry the header only; a header whose data are not here asks ("need").
+// data: a frame (lib/frame.js) with header {id, data, n, cols, image_shape, class_names,
+// target, decoder (its network id), likelihood, pixels, clicked, index, seed, n_samples} and,
+// when header.data, the arrays mu (N x 2), sigma (N x 2), labels (N, NaN: none) and png (the
+// sheet of the test pictures: picture i at row i / cols, column i % cols). The data are kept
+// by their content id (header.id), so later payloads carry the header only; a header whose
+// data are not here asks ("need").
+import { parseFrame } from "./lib/frame.js";
+import { keep } from "./lib/lru.js";
+import { expectation } from "./lib/net.js";
+import { loadNetwork } from "./lib/networks.js";
+import { greyLevels } from "./lib/picture.js";
+import { mark, mountOnce, store } from "./lib/registry.js";
+
 const CACHE_SIZE = 3; // test sets kept (Fashion-MNIST's 10k: 4.4 MB of PNG, 7.8 MB of levels)
 const STRIP_GAP = 4; // px of white between the sample pictures, as ui/latent_images.strip_image
 const DECODER_WAIT = 150; // ms between looks for the decoder's weights while they load
 const MUTED = "rgba(49,51,63,0.6)";
-
-export function parsePayload(bytes) {
-  // -> { header, data }: data { mu, sigma, labels, png } or null when none follow the header.
-  const u8 = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-  const view = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
-  const n = view.getUint32(0, true);
-  const header = JSON.parse(new TextDecoder().decode(u8.subarray(4, 4 + n)));
-  if (!header.data) return { header, data: null };
-  let offset = 4 + n;
-  offset += (4 - (offset % 4)) % 4;
-  const count = header.n;
-  const floats = new Float32Array(u8.slice(offset, offset + 20 * count).buffer);
-  const png = u8.slice(offset + 20 * count);
-  if (floats.length !== 5 * count || png.length !== header.png_bytes)
-    throw new Error(`click panel data: ${u8.length} bytes do not hold ${count} points`);
-  return {
-    header,
-    data: {
-      mu: floats.subarray(0, 2 * count),
-      sigma: floats.subarray(2 * count, 4 * count),
-      labels: floats.subarray(4 * count, 5 * count),
-      png,
-    },
-  };
-}
 
 export function mulberry32(seed) {
   // A uint32 generator, uniform draws (u + 0.5) / 2^32 in (0, 1); ui/latent_panel.epsilon.
@@ -82,21 +64,12 @@ export function labelText(header, value) {
   return ` · label ${Number(value.toPrecision(6))}`;
 }
 
-function dataCache() {
-  // id -> { data, sheet }: one per window, so it outlives a rerun or a page switch.
-  return (window.__vxClickAtlas = window.__vxClickAtlas || new Map());
-}
-
-function resolveData(header, sent) {
-  const cache = dataCache();
-  let entry = cache.get(header.id);
-  if (sent) entry = { data: sent, sheet: decodeSheet(sent.png) };
-  if (entry) {
-    cache.delete(header.id);
-    cache.set(header.id, entry);
-    while (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value);
-  }
-  return entry || null;
+export function loadPanel(bytes) {
+  // The payload -> { header, entry }: entry { data, sheet (a promise of the decoded PNG) },
+  // sent now or kept from before; null when neither.
+  const { header, arrays } = parseFrame(bytes);
+  const sent = header.data ? { data: arrays, sheet: decodeSheet(arrays.png) } : null;
+  return { header, entry: keep(store("clickAtlas"), header.id, sent, CACHE_SIZE) };
 }
 
 async function decodeSheet(png) {
@@ -168,16 +141,16 @@ function figure(canvas, caption, name) {
 
 function waitingNotice(target) {
   // The click the map layer has not told the server of yet (it is newer than the header's).
-  for (const notice of Object.values(window.__vxMapNotices || {}))
-    if (notice.target === target && notice.click) return notice.click;
+  for (const notice of store("mapNotices").values())
+    if (notice.target === target) return notice.click;
   return null;
 }
 
 export default function mountClickPanel({ data, key, parentElement, setTriggerValue, setStateValue }) {
-  const registry = (window.__vxClickPanel = window.__vxClickPanel || {});
-  if (registry[key]) registry[key]();
-  const { header, data: sent } = parsePayload(data);
-  const entry = resolveData(header, sent);
+  return mountOnce(key, () => mount(loadPanel(data), parentElement, setTriggerValue, setStateValue));
+}
+
+function mount({ header, entry }, parentElement, setTriggerValue, setStateValue) {
   if (!entry) setTriggerValue("need", header.id);
   const [h, w] = header.image_shape;
   const pixels = header.pixels;
@@ -191,11 +164,9 @@ export default function mountClickPanel({ data, key, parentElement, setTriggerVa
   parentElement.replaceChildren(root);
 
   const decoder = () => {
-    const code = window.__vxDecoderCode;
-    const ops = code && code.weightCache().get(header.decoder);
-    if (!ops) return null;
-    const model = { header: { likelihood: header.likelihood }, ops };
-    return (z) => code.greyLevels(code.decode(model, z));
+    // The map decoder's network, kept by the map decoder's payload (null: still on its way).
+    const ops = loadNetwork({ id: header.decoder, weights: false }, null);
+    return ops && ((z) => greyLevels(expectation(ops, header.likelihood, z)));
   };
 
   async function draw(click) {
@@ -271,6 +242,7 @@ export default function mountClickPanel({ data, key, parentElement, setTriggerVa
         "z = μ + σ ⊙ ε, ε ~ N(0, I): the reparameterisation, decoded (the orange dots in the bubble on the map)"),
       strip, button);
     root.dataset.complete = "true";
+    mark(`vx:click-panel:${header.target}`, { index, z: click.z, seed, samples });
   }
 
   const onClick = (e) => {
@@ -282,12 +254,9 @@ export default function mountClickPanel({ data, key, parentElement, setTriggerVa
   if (waiting) draw({ z: [waiting.x, waiting.y], index: waiting.index });
   else draw(header.clicked ? { z: header.clicked, index: header.index } : null);
 
-  const teardown = () => {
+  return () => {
     live = false;
     clearTimeout(retry);
-    if (registry[key] === teardown) delete registry[key];
     window.removeEventListener("vx-map-click", onClick);
   };
-  registry[key] = teardown;
-  return teardown;
 }

@@ -5,11 +5,15 @@
 // the example under the pointer) as a trigger; the zoom window as a state value once a zoom
 // or pan ends. Mounted by ui/components/map_layer.py.
 //
-// data: bytes = uint32 header length (little-endian), the JSON header, and when header.data,
-// zero padding to a multiple of 4, then float32 little-endian: mu (N x 2), sigma (N x 2) and
-// the colour index (N). The arrays are kept here by their content id (header.id), so later
-// payloads (every click reruns the fragment this is mounted in) carry the header only; a
-// header whose arrays are not here asks for them with the "need" trigger.
+// data: a frame (lib/frame.js) whose header says what to draw (target chart, id of the bubble
+// data, k, palette, clicked z and index, samples) and, when header.data, the float32 arrays
+// mu (N x 2), sigma (N x 2) and color (N). The arrays are kept by their content id
+// (header.id, lib/lru.js), so later payloads (every click reruns the fragment this is mounted
+// in) carry the header only; a header whose arrays are not here asks for them ("need").
+//
+// Plotly's public API covers most of this: its events (plotly_afterplot, plotly_relayouting,
+// plotly_relayout, plotly_restyle, plotly_hover) and gd.data (the traces, their legend
+// visibility). The private fields that remain are noted where they are read.
 //
 // Canvas 2D, batched per colour: each visible bubble is a moveTo + ellipse in its colour's
 // path (in chunks of PATH_CHUNK), then one stroke per chunk (every outline, at an opacity that
@@ -20,6 +24,11 @@
 // bubbles pile up their fills add up, so the colour's depth reads as density. Measured in headless Chromium
 // (software rendering) against a hand-written rasteriser and WebGL instanced quads
 // (SwiftShader), batched canvas paths were the fastest at the bubble sizes a map shows.
+import { parseFrame } from "./lib/frame.js";
+import { plotView } from "./lib/latent.js";
+import { keep } from "./lib/lru.js";
+import { mark, mountOnce, store } from "./lib/registry.js";
+
 const CACHE_SIZE = 6; // bubble data sets kept (60k points: 1.2 MB each)
 const DOUBLE_CLICK_SLOP = 8; // px: presses farther apart than this are never a double-click
 const REPORT_DELAY = 350; // ms after the last zoom or pan before the window is reported
@@ -29,28 +38,23 @@ const CROWD_FILL_ALPHA = 0.2; // each bubble's own fill beyond FILL_LIMIT
 const PATH_CHUNK = 256; // ellipses per canvas path
 const FRAME_BUDGET = 24; // ms a redraw may take while a zoom or pan is under way
 
-export function parsePayload(bytes) {
-  // -> { header, arrays }: arrays { mu, sigma, color, n } or null when none follow the header.
-  const u8 = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-  const view = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
-  const n = view.getUint32(0, true);
-  const header = JSON.parse(new TextDecoder().decode(u8.subarray(4, 4 + n)));
-  if (!header.data) return { header, arrays: null };
-  let offset = 4 + n;
-  offset += (4 - (offset % 4)) % 4;
-  const floats = new Float32Array(u8.slice(offset).buffer);
-  const count = header.n;
-  if (floats.length !== 5 * count)
-    throw new Error(`bubble data: ${floats.length} floats sent for ${count} points`);
-  return { header, arrays: prepare(floats, count) };
+export function loadLayer(bytes) {
+  // The payload -> { header, arrays }: the bubble data sent now or kept (null: neither/none).
+  const { header, arrays } = parseFrame(bytes);
+  let sent = null;
+  if (header.data) {
+    const { mu, sigma, color } = arrays;
+    const n = header.n;
+    if (mu.length !== 2 * n || sigma.length !== 2 * n || color.length !== n)
+      throw new Error(`bubble data: arrays do not match ${n} points`);
+    sent = prepare(mu, sigma, color, n);
+  }
+  return { header, arrays: header.id ? keep(store("bubble data"), header.id, sent, CACHE_SIZE) : null };
 }
 
-function prepare(floats, n) {
+export function prepare(mu, sigma, color, n) {
   // Points grouped by colour once (order, start of each colour), so a redraw walks each
   // colour's points in one run.
-  const mu = floats.subarray(0, 2 * n);
-  const sigma = floats.subarray(2 * n, 4 * n);
-  const color = floats.subarray(4 * n, 5 * n);
   let colors = 0;
   for (let i = 0; i < n; i++) colors = Math.max(colors, color[i] + 1);
   const starts = new Int32Array(colors + 1);
@@ -60,24 +64,6 @@ function prepare(floats, n) {
   const order = new Int32Array(n);
   for (let i = 0; i < n; i++) order[fill[color[i]]++] = i;
   return { mu, sigma, color, n, order, starts, colors };
-}
-
-function dataCache() {
-  // id -> arrays, oldest first: one per window, so it outlives a rerun or a page switch.
-  return (window.__vxBubbleData = window.__vxBubbleData || new Map());
-}
-
-export function resolveArrays(header, sent) {
-  // The arrays of header.id: the ones just sent, or the cached ones (null: neither).
-  if (!header.id) return null;
-  const cache = dataCache();
-  const arrays = sent || cache.get(header.id) || null;
-  if (arrays) {
-    cache.delete(header.id);
-    cache.set(header.id, arrays);
-    while (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value);
-  }
-  return arrays;
 }
 
 function rgba(color, alpha) {
@@ -90,31 +76,13 @@ function rgba(color, alpha) {
   return `rgba(${r},${g},${b},${alpha})`;
 }
 
-export function windowOf(gd) {
-  // [x0, x1, y0, y1] on screen now: the axes' ranges, which Plotly updates live while the user
-  // pans or wheels (a zoom box changes them only when released).
-  const fl = gd._fullLayout;
-  const [x0, x1] = fl.xaxis.range.map(Number);
-  const [y0, y1] = fl.yaxis.range.map(Number);
-  return [x0, x1, y0, y1];
-}
-
-function frameOf(gd, win) {
-  // data -> CSS pixels of the graph div: px = ox + (x - x0) * sx, py = oy + (y1 - y) * sy
-  const fl = gd._fullLayout;
-  const [x0, x1, y0, y1] = win;
-  const w = fl.xaxis._length;
-  const h = fl.yaxis._length;
-  return { x0, x1, y0, y1, ox: fl.xaxis._offset, oy: fl.yaxis._offset, w, h,
-    sx: w / (x1 - x0), sy: h / (y1 - y0) };
-}
-
-export function hiddenColors(gd) {
-  // Colour indices whose point trace the legend has hidden: their bubbles go too.
+export function hiddenColors(data) {
+  // Colour indices whose point trace the legend has hidden (gd.data: a legend click restyles
+  // the trace's visible to "legendonly"): their bubbles go too.
   const hidden = new Set();
-  for (const t of gd._fullData || []) {
+  for (const t of data || []) {
     const c = t.meta && t.meta.vx_color;
-    if (c !== undefined && t.visible !== true) hidden.add(c);
+    if (c !== undefined && t.visible !== undefined && t.visible !== true) hidden.add(c);
   }
   return hidden;
 }
@@ -124,7 +92,7 @@ export function drawBubbles(ctx, arrays, header, f, hidden, stride = 1) {
   // a full draw is too slow for the frame); returns { drawn, coverage }.
   const { mu, sigma, order, starts, colors } = arrays;
   const k = header.k;
-  const { x0, x1, y0, y1, ox, oy, w, h, sx, sy } = f;
+  const { x0, x1, y0, y1, left: ox, top: oy, width: w, height: h, sx, sy } = f;
   // Pass 1: what is on screen, and how crowded it is (sum of bubble areas / plot area).
   // A bubble under a pixel across is left out: it would be a speck under its own marker.
   let drawn = 0;
@@ -193,7 +161,7 @@ function fillEach(ctx, arrays, header, f, hidden, stride, visible) {
   // Every visible bubble filled on its own (overlaps add up), one colour at a time.
   const { mu, sigma, order, starts, colors } = arrays;
   const k = header.k;
-  const { x0, y1, ox, oy, sx, sy } = f;
+  const { x0, y1, left: ox, top: oy, sx, sy } = f;
   for (let c = 0; c < colors; c++) {
     if (hidden.has(c)) continue;
     ctx.fillStyle = rgba(header.palette[c % header.palette.length], CROWD_FILL_ALPHA);
@@ -214,8 +182,7 @@ function drawEmphasis(ctx, arrays, header, f, i, strong) {
   if (!arrays || i === null || i === undefined || i < 0 || i >= arrays.n) return;
   const { mu, sigma, color } = arrays;
   const k = header.k || 1;
-  const px = f.ox + (mu[2 * i] - f.x0) * f.sx;
-  const py = f.oy + (f.y1 - mu[2 * i + 1]) * f.sy;
+  const [px, py] = f.toPixel([mu[2 * i], mu[2 * i + 1]]);
   const rx = Math.max(2, k * sigma[2 * i] * f.sx);
   const ry = Math.max(2, k * sigma[2 * i + 1] * f.sy);
   ctx.beginPath();
@@ -237,16 +204,15 @@ function drawOver(ctx, state, f) {
   const { header, arrays } = state;
   ctx.save();
   ctx.beginPath();
-  ctx.rect(f.ox, f.oy, f.w, f.h);
+  ctx.rect(f.left, f.top, f.width, f.height);
   ctx.clip();
   if (arrays && header.k > 0) {
     if (state.hover !== null && state.hover !== header.index)
       drawEmphasis(ctx, arrays, header, f, state.hover, false);
     drawEmphasis(ctx, arrays, header, f, header.index, true);
   }
-  for (const [x, y] of header.samples || []) {
-    const px = f.ox + (x - f.x0) * f.sx;
-    const py = f.oy + (f.y1 - y) * f.sy;
+  for (const sample of header.samples || []) {
+    const [px, py] = f.toPixel(sample);
     ctx.beginPath();
     ctx.arc(px, py, 3.5, 0, 2 * Math.PI);
     ctx.fillStyle = "#e8590c";
@@ -257,8 +223,7 @@ function drawOver(ctx, state, f) {
   }
   const z = state.clicked;
   if (z) {
-    const px = f.ox + (z[0] - f.x0) * f.sx;
-    const py = f.oy + (f.y1 - z[1]) * f.sy;
+    const [px, py] = f.toPixel(z);
     ctx.beginPath();
     ctx.arc(px, py, 7, 0, 2 * Math.PI);
     ctx.lineWidth = 4;
@@ -284,9 +249,8 @@ function ensureCanvas(gd, cls, before) {
   const anchor = before(container);
   if (canvas.nextSibling !== anchor || canvas.parentNode !== container)
     container.insertBefore(canvas, anchor);
-  const fl = gd._fullLayout;
   const dpr = window.devicePixelRatio || 1;
-  const [w, h] = [Math.round(fl.width), Math.round(fl.height)];
+  const [w, h] = [Math.round(container.clientWidth), Math.round(container.clientHeight)];
   if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(h * dpr)) {
     canvas.width = Math.round(w * dpr);
     canvas.height = Math.round(h * dpr);
@@ -308,12 +272,13 @@ const LAST_SVG = (container) => {
   return svgs.length > 1 ? svgs[svgs.length - 1] : null;
 };
 
-function nearestPoint(gd, px, py) {
-  // The data point whose marker covers (px, py) (plot-area pixels): [x, y, index] or null.
-  const f = frameOf(gd, windowOf(gd));
+export function nearestPoint(traces, f, px, py) {
+  // The data point whose marker covers (px, py) (plot-area pixels) in view f: [x, y, index]
+  // or null. traces: the chart's _fullData, because gd.data may still hold the base64
+  // typed-array specs Plotly 6 receives ({dtype, bdata}); only _fullData has them decoded.
   let best = null;
   let bestD = Infinity;
-  for (const t of gd._fullData) {
+  for (const t of traces) {
     if (!t.customdata || !t.mode || t.mode.indexOf("markers") < 0 || t.visible !== true) continue;
     const reach = (typeof t.marker.size === "number" ? t.marker.size : 6) / 2 + 3;
     const r2 = reach * reach;
@@ -333,29 +298,32 @@ function nearestPoint(gd, px, py) {
   return best;
 }
 
-function notices() {
-  // component key -> the click the server has not heard of yet (header.notice_ms > 0): one
-  // per window, so that it outlives the reruns that mount this component again meanwhile.
-  return (window.__vxMapNotices = window.__vxMapNotices || {});
-}
+// component key -> the click the server has not heard of yet (header.notice_ms > 0), kept
+// for the window so that it outlives the reruns that mount this component again meanwhile;
+// web/click_panel.js reads it too (a notice's click is newer than its payload's).
+const notices = () => store("mapNotices");
+const remounting = new Set(); // keys being mounted again: their notice stays waiting
 
 export default function mountMapLayer({ data, key, setTriggerValue, setStateValue }) {
-  // Streamlit may call this again (new data) without tearing the last call down first:
-  // keep exactly one live instance per component key.
-  const registry = (window.__vxMapLayer = window.__vxMapLayer || {});
-  if (registry[key]) registry[key](true);
-  const { header, arrays: sent } = parsePayload(data);
-  const waiting = notices()[key];
+  remounting.add(key);
+  return mountOnce(key, () => {
+    remounting.delete(key);
+    return mount(key, loadLayer(data), setTriggerValue, setStateValue);
+  });
+}
+
+function mount(key, { header, arrays }, setTriggerValue, setStateValue) {
+  const waiting = notices().get(key);
   if (waiting) {
     // A rerun that left before the click's notice: the browser's click is the newer one.
-    header.clicked = waiting.click ? [waiting.click.x, waiting.click.y] : header.clicked;
-    header.index = waiting.click ? waiting.click.index : header.index;
+    header.clicked = [waiting.click.x, waiting.click.y];
+    header.index = waiting.click.index;
     header.samples = waiting.samples || [];
   }
   const selector = `.st-key-${header.target} .js-plotly-plot`;
   const state = {
     header,
-    arrays: resolveArrays(header, sent),
+    arrays,
     clicked: header.clicked,
     hover: null,
     moving: false, // a zoom or pan is under way (between relayouting and relayout)
@@ -377,11 +345,10 @@ export default function mountMapLayer({ data, key, setTriggerValue, setStateValu
     queued = false;
     if (!live) return;
     const gd = document.querySelector(selector);
-    if (!gd || !gd._fullLayout || !gd._fullLayout.xaxis) return;
+    const f = plotView(gd);
+    if (!f) return;
     if (gd !== graphDiv) follow(gd);
     const start = performance.now();
-    const win = windowOf(gd);
-    const f = frameOf(gd, win);
     const under = ensureCanvas(gd, "vx-bubbles", FIRST);
     const over = ensureCanvas(gd, "vx-over", LAST_SVG);
     if (!under || !over) return;
@@ -390,17 +357,15 @@ export default function mountMapLayer({ data, key, setTriggerValue, setStateValu
     // draws every stride-th bubble instead; the full picture follows when the gesture ends.
     const stride = state.moving ? Math.max(1, Math.ceil(state.fullMs / FRAME_BUDGET)) : 1;
     if (state.arrays && header.k > 0)
-      drawn = drawBubbles(under[1], state.arrays, header, f, hiddenColors(gd), stride).drawn;
+      drawn = drawBubbles(under[1], state.arrays, header, f, hiddenColors(gd.data), stride).drawn;
     drawOver(over[1], state, f);
-    over[0].dataset.clicked = JSON.stringify(state.clicked || null);
-    over[0].dataset.samples = JSON.stringify(header.samples || []);
-    // What was drawn, for tests and benchmarks: the window, the count, the time it took.
-    under[0].dataset.window = JSON.stringify(win);
-    under[0].dataset.drawn = String(drawn);
-    under[0].dataset.ms = (performance.now() - start).toFixed(2);
-    under[0].dataset.redraws = String(Number(under[0].dataset.redraws || 0) + 1);
-    under[0].dataset.stride = String(stride);
-    if (stride === 1) state.fullMs = performance.now() - start;
+    const ms = performance.now() - start;
+    if (stride === 1) state.fullMs = ms;
+    // What was drawn, on the performance timeline (DevTools; tests and benches read it):
+    // the window, the bubbles drawn, the stride, the time it took, the clicked z, its samples.
+    const win = [f.x0, f.x1, f.y0, f.y1];
+    mark(`vx:map-layer:${header.target}`, { window: win, drawn, stride, ms,
+      clicked: state.clicked || null, samples: header.samples || [] });
   }
   const schedule = () => {
     if (!queued) {
@@ -416,8 +381,9 @@ export default function mountMapLayer({ data, key, setTriggerValue, setStateValu
     clearTimeout(reportTimer);
     reportTimer = setTimeout(() => {
       const gd = document.querySelector(selector);
-      if (!live || !gd || !gd._fullLayout) return;
-      setStateValue("window", autorange ? null : windowOf(gd));
+      if (!live || !gd || !gd.layout) return;
+      const { xaxis, yaxis } = gd.layout; // the ranges a finished relayout wrote back
+      setStateValue("window", autorange ? null : [...xaxis.range, ...yaxis.range].map(Number));
     }, REPORT_DELAY);
   };
   const onRelayouting = () => {
@@ -476,11 +442,14 @@ export default function mountMapLayer({ data, key, setTriggerValue, setStateValu
     // Plotly counts any two presses within doubleClickDelay (300 ms) as a double-click,
     // wherever they land, and a double-click resets the axes. Two clicks on different spots
     // are two clicks: start a new click train (this listener runs before Plotly's). The last
-    // press is kept on the chart, which outlives this function's reruns.
-    const last = gd.__vxLastPress;
+    // press is kept per chart, which outlives this function's reruns. _mouseDownTime is
+    // private: Plotly's config has no way to say what a double-click is but its delay.
+    const presses = store("last press");
+    const last = presses.get(gd);
     if (last && Math.hypot(down[0] - last[0], down[1] - last[1]) > DOUBLE_CLICK_SLOP)
       gd._mouseDownTime = 0;
-    gd.__vxLastPress = down;
+    presses.clear(); // one chart's press at a time: no element is kept alive by it for long
+    presses.set(gd, down);
     if (pending && Math.hypot(down[0] - pending.at[0], down[1] - pending.at[1]) <= DOUBLE_CLICK_SLOP) {
       takeBack(); // the second press of a double-click: Plotly zooms out, nothing is selected
       swallowUp = true;
@@ -501,16 +470,16 @@ export default function mountMapLayer({ data, key, setTriggerValue, setStateValu
   const notify = (click) => {
     if (!(header.notice_ms > 0)) return setTriggerValue("click", click);
     const all = notices();
-    if (all[key]) clearTimeout(all[key].timer);
-    all[key] = { target: header.target, click, samples: [], due: Date.now() + header.notice_ms };
-    all[key].timer = setTimeout(sendNotice, header.notice_ms);
+    if (all.has(key)) clearTimeout(all.get(key).timer);
+    const notice = { target: header.target, click, samples: [], due: Date.now() + header.notice_ms };
+    notice.timer = setTimeout(sendNotice, header.notice_ms);
+    all.set(key, notice);
   };
   const sendNotice = () => {
-    const all = notices();
-    const notice = all[key];
+    const notice = notices().get(key);
     if (!notice) return false;
     clearTimeout(notice.timer);
-    delete all[key];
+    notices().delete(key);
     setTriggerValue("click", notice.click);
     return true;
   };
@@ -544,7 +513,7 @@ export default function mountMapLayer({ data, key, setTriggerValue, setStateValu
     // The clicked point's z = mu + sigma * eps, drawn by the browser's click panel.
     if (!e.detail || e.detail.target !== header.target) return;
     header.samples = e.detail.samples || [];
-    if (notices()[key]) notices()[key].samples = header.samples;
+    if (notices().has(key)) notices().get(key).samples = header.samples;
     schedule();
   };
   const onKey = (e) => {
@@ -575,20 +544,20 @@ export default function mountMapLayer({ data, key, setTriggerValue, setStateValu
       return;
     }
     if (Math.hypot(e.clientX - x0, e.clientY - y0) > 4) return; // zoom or pan
+    // (Not plotly_click: it fires on points only, and a click on empty space is a z too.)
     const gd = document.querySelector(selector);
-    if (!gd || !gd._fullLayout) return;
-    const fl = gd._fullLayout;
-    const px = e.clientX - left - fl.xaxis._offset;
-    const py = e.clientY - top - fl.yaxis._offset;
-    const hit = nearestPoint(gd, px, py);
-    const f = frameOf(gd, windowOf(gd));
-    const z = hit ? [hit[0], hit[1]] : [f.x0 + px / f.sx, f.y1 - py / f.sy];
-    // The picture first (ui/components/map_decoder.js draws it in the browser, if mounted),
+    const f = plotView(gd);
+    if (!f) return;
+    const [u, v] = [e.clientX - left, e.clientY - top]; // graph-div pixels
+    const hit = nearestPoint(gd._fullData, f, u - f.left, v - f.top);
+    const z = hit ? [hit[0], hit[1]] : f.toLatent([u, v]);
+    // The picture first (web/map_decoder.js draws it in the browser, if mounted),
     // then the trigger (Streamlit sends it on its next timer tick), the ring in the next frame.
     // Until the server answers, the old samples and bubble are not this click's: none drawn.
     const before = { z: state.clicked, index: header.index, samples: header.samples };
     const click = { x: z[0], y: z[1], index: hit ? hit[2] : null, at: Date.now() };
     const send = () => notify(click);
+    // _context: the config as Plotly resolved it (defaults filled in); no public getter.
     const delay = (gd._context && gd._context.doubleClickDelay) || 300;
     pending = { timer: setTimeout(flush, delay), at: [x0, y0], before, send };
     state.clicked = z;
@@ -609,19 +578,20 @@ export default function mountMapLayer({ data, key, setTriggerValue, setStateValu
   }
   window.addEventListener("resize", schedule);
   // The chart may be drawn after this component, or redrawn as a new element when the map's
-  // options change: follow it (one querySelector every 200 ms).
-  const timer = setInterval(() => {
+  // options change (Plotly's events are the element's, so they cannot tell): watch the page
+  // for elements added, and look again when one is.
+  const watcher = new MutationObserver(() => {
     const gd = document.querySelector(selector);
     if (gd !== graphDiv || (gd && !gd.querySelector(".svg-container > canvas.vx-bubbles"))) schedule();
-  }, 200);
+  });
+  watcher.observe(document.body, { childList: true, subtree: true });
   schedule();
 
-  const teardown = (remount = false) => {
+  return () => {
     flush(); // a click waiting for the double-click delay is still a click
-    if (!remount) sendNotice(); // mounted again: the next instance keeps the notice waiting
+    if (!remounting.has(key)) sendNotice(); // mounted again: the next one keeps it waiting
     live = false;
-    if (registry[key] === teardown) delete registry[key];
-    clearInterval(timer);
+    watcher.disconnect();
     clearTimeout(reportTimer);
     document.removeEventListener("pointerdown", onDown, true);
     document.removeEventListener("pointerup", onUp, true);
@@ -632,6 +602,4 @@ export default function mountMapLayer({ data, key, setTriggerValue, setStateValu
     window.removeEventListener("resize", schedule);
     if (graphDiv && graphDiv.removeListener) unfollow(graphDiv);
   };
-  registry[key] = teardown;
-  return teardown;
 }
