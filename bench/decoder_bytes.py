@@ -3,8 +3,8 @@
 ui/components/map_decoder.py sends the browser decoder's float32 weights once per browser session and
 model (since commit e233e8d); before, they went with every run whose payload changed (every
 run after a click, whose z is in the payload; a return to the page). Both versions run side
-by side: "before" is a copy of this working tree with ui/map_decoder.{py,js} as of --before,
-"after" is the tree itself. The same steps are driven in Chromium on each, and every
+by side: "before" is the whole tree at --before (git archive: the map decoder's files have
+moved since), "after" is the tree itself. The same steps are driven in Chromium on each, and every
 websocket frame received is counted (all of them, and those of the decoder's element).
 
 Models: the quick start on digits (app.py; decoder 2-128-256-64, 200 KB) and the default MNIST
@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 from contextlib import ExitStack
@@ -27,22 +25,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.click_bytes import tree_at  # noqa: E402
 from bench.latent_bench import ROOT, chromium, mnist_test, save_harness_inputs, server  # noqa: E402
 from tests.e2e.driver import empty_spots, keyed_graph, to_page, wait_idle  # noqa: E402
 
 NAV = '[data-testid="stSidebarNav"] a'
-DECODER = b"vae_explorer.map_decoder"  # the component's name, in each of its messages
-SKIP = {".git", ".venv", "artifacts", "models", "__pycache__", ".pytest_cache", ".ruff_cache"}
-
-
-def before_tree(folder: Path, rev: str) -> Path:
-    """This working tree, with ui/map_decoder.{py,js} as they were at `rev`."""
-    shutil.copytree(ROOT, folder, ignore=lambda _, names: [n for n in names if n in SKIP])
-    for name in ("ui/components/map_decoder.py", "ui/components/map_decoder.js"):
-        old = subprocess.run(["git", "show", f"{rev}:{name}"], cwd=ROOT, capture_output=True)
-        old.check_returncode()
-        (folder / name).write_bytes(old.stdout)
-    return folder
+# The component's name, in each of its messages (renamed when its JS became a file).
+DECODERS = (b"vae_explorer_map_decoder", b"vae_explorer.map_decoder")
 
 
 def measure(page, action) -> tuple[int, int]:
@@ -53,7 +42,7 @@ def measure(page, action) -> tuple[int, int]:
     wait_idle(page, timeout=120)
     page.wait_for_timeout(300)
     frames = [f if isinstance(f, bytes) else f.encode() for f in page.received[start:]]
-    return sum(map(len, frames)), sum(len(f) for f in frames if DECODER in f)
+    return sum(map(len, frames)), sum(len(f) for f in frames if any(name in f for name in DECODERS))
 
 
 def steps(browser, url: str, quick_start: bool, away: str) -> dict[str, tuple[int, int]]:
@@ -105,7 +94,7 @@ def main() -> None:
         torch.manual_seed(0)
         mnist = VAE(ModelConfig(input_dim=784, image_shape=(28, 28))).eval()  # (512, 256)
         inputs = save_harness_inputs(Path(tmp), mnist, *mnist_test(), "mnist-test")
-        trees = {"before": before_tree(Path(tmp) / "before", args.before), "after": ROOT}
+        trees = {"before": tree_at(args.before, Path(tmp) / "before"), "after": ROOT}
         browser = stack.enter_context(chromium())
         results = {}
         for version, tree in trees.items():  # both servers up at once: same machine state

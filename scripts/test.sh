@@ -4,11 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages for the end-to-end tests (Chromium), the lecture-hall tests (HAProxy) and the
-# real-data tests (Fashion-MNIST).
+# System packages for the end-to-end tests (Chromium), the browser modules' unit tests (Node,
+# tests/test_js.py), the lecture-hall tests (HAProxy) and the real-data tests (Fashion-MNIST).
 # Installed with apt when we can (Debian/Ubuntu as root); otherwise those tests skip and say why.
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
+command -v node >/dev/null || need+=(nodejs)
 command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 [ -d /usr/share/datasets/fashion-mnist ] || need+=(dataset-fashion-mnist)
 if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then

@@ -1,5 +1,6 @@
-"""The drawing pad (ui/components/drawing_pad.*): the browser's μ, σ are torch's, its strokes
-are framed like the training images, and its weights go once per session and model.
+"""The drawing pad (ui/components/drawing_pad.py, web/drawing_pad.js): its strokes are framed
+like the training images, it draws its μ and sends a drawing once per stroke, and its weights go
+once per session and model. (That the browser's μ, σ are torch's is tests/js, under node.)
 
 Reference: VAE.encode (torch) on the same input the browser encodes. The JS module runs in
 headless Chromium (skipped where there is none), as the files the app serves (web/).
@@ -71,47 +72,11 @@ def _inputs(d: int, n: int = 6) -> np.ndarray:
     return x
 
 
-def _browser_posterior(js_page, model: VAE, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    payload = pad_payload(model, model.config.image_shape, FRAMING, _the_map())
-    mu, sigma = js_page.evaluate(
-        """([bytes, xs]) => {
-          const pad = __vx.loadPad(new Uint8Array(bytes));
-          const out = xs.map((x) => __vx.posterior(pad, x));
-          return [out.map((p) => p.mu), out.map((p) => p.sigma)];
-        }""",
-        [list(payload), x.tolist()],
-    )
-    return np.asarray(mu), np.asarray(sigma)
-
-
-@pytest.mark.parametrize(
-    ("shape", "architecture"), [((8, 8), "mlp"), ((28, 28), "mlp"), ((28, 28), "conv")]
-)
-def test_the_browsers_mu_and_sigma_are_torchs(js_page, shape, architecture) -> None:
-    model = _model(shape, architecture, hidden=(64, 32) if architecture == "mlp" else (32,))
-    x = _inputs(model.config.input_dim)
-    mu, sigma = _browser_posterior(js_page, model, x)
-    with torch.no_grad():
-        want_mu, logvar = model.encode(torch.as_tensor(x))
-    # float64 sums in the browser against float32 in torch
-    np.testing.assert_allclose(mu, want_mu.numpy(), rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(sigma, torch.exp(0.5 * logvar).numpy(), rtol=1e-4, atol=1e-5)
-
-
-def test_a_bounded_log_variance_is_bounded_in_the_browser_too(js_page) -> None:
+def test_a_bounded_log_variance_is_read_off_the_model() -> None:
     torch.manual_seed(0)
     config = ModelConfig(input_dim=64, image_shape=(8, 8), hidden=(24, 16), max_posterior_sigma=0.3)
     model = VAE(config).eval()
-    with torch.no_grad():  # raw log σ² far above the bound, so that the bound matters
-        model.encoder_head.bias[2:] += 4.0
     assert posterior_bound(model) == {"kind": "softclamp", "max": 2 * math.log(0.3)}
-    x = _inputs(64)
-    mu, sigma = _browser_posterior(js_page, model, x)
-    with torch.no_grad():
-        want_mu, logvar = model.encode(torch.as_tensor(x))
-    np.testing.assert_allclose(mu, want_mu.numpy(), rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(sigma, torch.exp(0.5 * logvar).numpy(), rtol=1e-4, atol=1e-5)
-    assert sigma.max() < 0.3
 
 
 def test_an_encoder_the_browser_cannot_mirror_stays_on_the_server() -> None:

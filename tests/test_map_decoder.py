@@ -23,6 +23,7 @@ from streamlit.testing.v1 import AppTest
 
 from runner.frames import read_frame
 from tests.web_modules import module_page
+from ui.components.assets import WEB
 from ui.components.map_decoder import decoder_payload
 from ui.components.network import browser_decoder as browser_weights
 from ui.components.network import decoder_ops
@@ -247,6 +248,17 @@ def test_a_session_is_sent_each_model_once(session) -> None:
     assert not _header(_sent(at.run()))["weights"]
     # a new session (another browser) gets the weights again
     assert _header(_sent(new_session().run()))["weights"]
+
+
+def test_the_element_names_its_module_and_carries_no_code(session) -> None:
+    """Each run re-sends the element (for the map layer, each click): its JavaScript goes once,
+    as a file the browser fetches from the components' asset_dir (ui/components/assets.py)."""
+    new_session, _ = session
+    at = new_session().run()
+    (element,) = [c for c in at.get("bidi_component") if c.key == "map_decoded"]
+    assert element.proto.js_content == "" and element.proto.js_source_path == "map_decoder.js"
+    assert element.proto.component_name == "vae_explorer.map_decoder"
+    assert (WEB / element.proto.js_source_path).is_file()  # what the server serves
 
 
 def test_the_browsers_need_trigger_brings_the_weights_again(session) -> None:

@@ -10,6 +10,7 @@
 // weights follow. header.encoder null: the browser cannot run this encoder, and
 // header.server holds the server's mu, sigma and reconstruction of the current input
 // instead (a round trip per stroke).
+import { replaceRoot } from "./lib/dom.js";
 import { parseFrame } from "./lib/frame.js";
 import { squareView } from "./lib/latent.js";
 import { expectation, posterior } from "./lib/net.js";
@@ -122,9 +123,7 @@ function mount(pad, key, parentElement, setStateValue, setTriggerValue) {
     state.input = null;
   }
 
-  const root = document.createElement("div");
-  root.className = "vx-pad";
-  root.innerHTML = `
+  const root = replaceRoot(parentElement, "vx-pad", `
     <div class="vx-pad-views">
       <figure class="vx-pad-figure"><canvas class="vx-pad-surface" aria-label="Drawing pad: draw with the mouse, a pen or a finger"></canvas>
         <div class="vx-pad-tools">
@@ -145,10 +144,7 @@ function mount(pad, key, parentElement, setStateValue, setTriggerValue) {
           <span class="vx-pad-zoom-note"></span></div>
         <div class="vx-pad-legend"></div></figure>
     </div>
-    <div class="vx-pad-note"></div>`;
-  // Not replaceChildren: Streamlit keeps the component's <style> in the same parent.
-  for (const old of parentElement.querySelectorAll(".vx-pad")) old.remove();
-  parentElement.appendChild(root);
+    <div class="vx-pad-note"></div>`);
   const surface = root.querySelector(".vx-pad-surface");
   const seen = root.querySelector(".vx-pad-seen");
   const recon = root.querySelector(".vx-pad-recon");

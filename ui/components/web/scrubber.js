@@ -6,6 +6,7 @@
 //
 // data: {steps, path: [[z1, z2]] (S), waypoints, bounds: [x0, x1, y0, y1], points, colors,
 //        palette, mapKey, displayPx, sprite: {url, columns, w, h} | vectors: [[...]] (S, D)}
+import { replaceRoot } from "./lib/dom.js";
 import { plotView, squareView } from "./lib/latent.js";
 import { mark, mountOnce, store } from "./lib/registry.js";
 
@@ -47,9 +48,7 @@ function mount(data, key, parentElement) {
   const px = data.displayPx;
   let index = Math.min(positions.get(key) || 0, S - 1);
 
-  const root = document.createElement("div");
-  root.className = "vx-scrub";
-  root.innerHTML = `
+  const root = replaceRoot(parentElement, "vx-scrub", `
     <div class="vx-scrub-views">
       <figure class="vx-scrub-figure"><canvas class="vx-scrub-picture"></canvas>
         <figcaption>decoded E[x | z]</figcaption></figure>
@@ -61,9 +60,7 @@ function mount(data, key, parentElement) {
       <input type="range" class="vx-scrub-range" min="0" max="${S - 1}" step="1" value="${index}"
         aria-label="Position along the interpolation path (arrow keys step)">
     </div>
-    <div class="vx-scrub-readout" aria-live="off"></div>`;
-  for (const old of parentElement.querySelectorAll(".vx-scrub")) old.remove();
-  parentElement.appendChild(root);
+    <div class="vx-scrub-readout" aria-live="off"></div>`);
   const picture = root.querySelector(".vx-scrub-picture");
   const mapBox = root.querySelector(".vx-scrub-map");
   const mapCanvas = mapBox.querySelector("canvas");
