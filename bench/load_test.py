@@ -161,9 +161,7 @@ class Session:
             if which == "bidi_component" and element.bidi_component.component_name.endswith(
                 "map_layer"
             ):
-                payload = element.bidi_component.bytes
-                size = int.from_bytes(payload[:4], "little")
-                self.map_header = json.loads(payload[4 : 4 + size])
+                self.map_header = payload_header(element.bidi_component.bytes)
             if which == "exception":
                 self.run.exceptions.append(element.exception.message[:200])
             elif which == "imgs":
@@ -230,6 +228,19 @@ class Session:
         if key not in self.widget_ids:
             raise InteractionError(f"{self.name}: no widget {key!r} on the page")
         return self.widget_ids[key]
+
+
+def payload_header(payload: bytes) -> dict:
+    """A component payload's JSON header: a frame's (runner/frames.py: big-endian length) or,
+    from an older tree, the little-endian length the components read before the frames."""
+    for order in ("big", "little"):
+        size = int.from_bytes(payload[:4], order)
+        if 4 + size <= len(payload):
+            try:
+                return json.loads(payload[4 : 4 + size])
+            except ValueError:
+                continue
+    return {}
 
 
 async def fetch(url: str, cookie: str = "") -> int:
