@@ -178,7 +178,13 @@ function mount({ header, entry }, parentElement, setTriggerValue, setStateValue)
     if (!click) return root.replaceChildren();
     const [zx, zy] = click.z;
     const index = click.index;
-    const point = index !== null && index !== undefined && entry && index >= 0 && index < header.n;
+    const point = index !== null && index !== undefined && index >= 0 && index < header.n;
+    if (point && !entry) {
+      // The test set's data are on their way (this payload asked): the rest when they come.
+      root.replaceChildren(el("p", "margin:0;"), el("p", `margin:0;color:${MUTED};`, "loading the test pictures…"));
+      root.firstChild.append(el("strong", "", `test point #${index}`));
+      return;
+    }
     if (!point) {
       root.replaceChildren(
         el("p", "margin:0;", ""),
