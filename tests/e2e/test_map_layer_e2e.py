@@ -85,6 +85,21 @@ def test_before_the_first_click_the_picture_is_a_placeholder_not_a_broken_image(
     assert broken == 0
 
 
+def test_the_components_leave_one_global_and_load_their_code_as_files(page) -> None:
+    """One registry on window (web/lib/registry.js), and each component's module is a file
+    the page imported, not a string carried by the element."""
+    names = page.evaluate(
+        "() => Object.keys(window).filter(k => k.startsWith('__vx') || k === 'vaeExplorer')"
+    )
+    assert names == ["vaeExplorer"]
+    modules = page.evaluate(
+        "() => performance.getEntriesByType('resource').map(e => e.name)"
+        ".filter(url => url.includes('/_stcore/bidi-components/'))"
+    )
+    fetched = {url.split("/_stcore/bidi-components/")[1] for url in modules}
+    assert {"vae_explorer.map_layer/map_layer.js", "vae_explorer.map_layer/lib/frame.js"} <= fetched
+
+
 def test_the_bubbles_lie_under_the_points_and_the_click_layer_above(page) -> None:
     order = page.evaluate(
         """() => {

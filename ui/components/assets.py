@@ -13,6 +13,9 @@ run from its checkout, not installed, so the same manifest is handed to the comp
 here: `ComponentManager.register_from_manifest` is what Streamlit's own package scan calls,
 and the manager is per runtime (AppTest makes one per test), so each mount makes sure its
 runtime's manager knows the directory before the component is registered there.
+
+A new component: its entry module web/<name>.js (default export: the mount function; lib/ for
+what it shares), its name in COMPONENTS, and `WebComponent("<name>")` in its Python mount.
 """
 
 from __future__ import annotations
