@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import os
 import struct
 import sys
 import time
@@ -75,8 +76,9 @@ def main() -> int:
         [
             "## The click panel's atlas: bytes per model view",
             "",
-            f"`bench/atlas_bytes.py` on {cpu_model()}; {utc_stamp()}. Sent once per browser "
-            "session and view (a content id), then kept by the browser (ui/components/click_panel.js).",
+            f"`bench/atlas_bytes.py` on {cpu_model()}, load average {os.getloadavg()[0]:.1f}; "
+            f"{utc_stamp()}. Sent once per browser session and view (a content id), then kept "
+            "by the browser (ui/components/web/click_panel.js).",
             "",
             "| test set | pictures | size | raw grey levels | PNG atlas | mu, sigma, labels | built in |",
             "|---|---|---|---|---|---|---|",
