@@ -130,7 +130,9 @@ function el(tag, css, text) {
 }
 
 function figure(canvas, caption, name) {
-  const fig = el("figure", "margin:0;");
+  // As wide as its picture, so that a long caption wraps under it instead of widening it
+  // (the original and the reconstruction side by side in a narrow column).
+  const fig = el("figure", `margin:0;width:min(100%, ${canvas.width}px);`);
   canvas.className = `vx-cp-${name}`;
   canvas.setAttribute("aria-label", caption);
   // Never wider than the column (the strip at a projector's size): scaled down, crisp.
