@@ -37,6 +37,17 @@ CANDIDATES: dict[str, tuple[tuple[int, ...], TrainConfig]] = {
     "15 ep b128 lr8e-3": (H, TrainConfig(epochs=15, batch_size=128, lr=8e-3)),
     "12 ep b128 lr1e-2": (H, TrainConfig(epochs=12, batch_size=128, lr=1e-2)),
     "20 ep b256 lr8e-3": (H, TrainConfig(epochs=20, batch_size=256, lr=8e-3)),
+    # Binarised digits (#18): lower peaks, more updates per epoch, a KL warm-up.
+    "20 ep b128 lr4e-3": (H, TrainConfig(epochs=20, batch_size=128, lr=4e-3)),
+    "20 ep b128 lr8e-3 warm-up 5": (H, TrainConfig(epochs=20, batch_size=128, lr=8e-3, warmup_epochs=5)),
+    "15 ep b64 lr4e-3": (H, TrainConfig(epochs=15, batch_size=64, lr=4e-3)),
+    "10 ep b32 lr2e-3": (H, TrainConfig(epochs=10, batch_size=32, lr=2e-3)),
+    "20 ep b64 lr3e-3": (H, TrainConfig(epochs=20, batch_size=64, lr=3e-3)),
+    "20 ep b128 lr8e-3 warm-up 10": (H, TrainConfig(epochs=20, batch_size=128, lr=8e-3, warmup_epochs=10)),
+    "20 ep b128 lr8e-3 warm-up 15": (H, TrainConfig(epochs=20, batch_size=128, lr=8e-3, warmup_epochs=15)),
+    "20 ep b128 lr6e-3 warm-up 10": (H, TrainConfig(epochs=20, batch_size=128, lr=6e-3, warmup_epochs=10)),
+    "25 ep b128 lr6e-3 warm-up 5": (H, TrainConfig(epochs=25, batch_size=128, lr=6e-3, warmup_epochs=5)),
+    "30 ep b128 lr3e-3 warm-up 5": (H, TrainConfig(epochs=30, batch_size=128, lr=3e-3, warmup_epochs=5)),
 }  # fmt: skip
 
 

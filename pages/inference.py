@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from ui import selection
+from ui import presenter, selection
 from ui.guards import require_active_model
 from ui.inference_lab import (
     decoder_is_finite,
@@ -21,8 +21,10 @@ from ui.inference_panel import (
     posterior_panel,
     test_set_panel,
 )
+from ui.scene_panel import scenes_expander
 from ui.scored_input import sample_control
 from ui.session_keys import INFERENCE_INDEX_KEY, INFERENCE_INPUT_KEY, INFERENCE_WANT_LARGE_GAP_KEY
+from ui.share import write_url
 from ui.text import plain
 from ui.view_cache import latent_view
 from vae.scoring import scored_example
@@ -139,6 +141,7 @@ else:
 
 index = int(st.session_state[INFERENCE_INDEX_KEY])
 draw = sample_control(active)  # which binary sample of x a binarised model is scored on
+write_url()  # the link shows this point and sample from the first visit on, not one rerun late
 with st.spinner("Computing p(z|x) on a grid and searching for q*…"):
     if use_drawing:
         x_shown = np.asarray(drawn["x"], dtype=np.float32)
@@ -156,3 +159,5 @@ else:
     posterior_panel(active, view, point, x_shown, x_scored, draw, index=index)
 estimator_panel(active, view, point, x_scored, draw)
 test_set_panel(active, view, point, _choose)
+if not presenter.is_on():
+    scenes_expander(active)  # a scene here keeps the lab's point and binary sample too

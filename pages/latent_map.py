@@ -51,9 +51,9 @@ with st.container(key="map_row"):
 with left:
     # Outside the fragment: a click never re-sends the figure, and Plotly keeps the zoom.
     # A double-click shows all the data (autorange), not the window the figure was drawn at.
-    # On a projector the map is most of the window's height (presenter.map_height).
+    # On a projector the map is the window's height under its controls (presenter.map_height).
     config = {"scrollZoom": True, "displaylogo": False, "doubleClick": "autosize"}
-    shown = presenter.chart(figure, height=map_height)
+    shown = presenter.map_chart(figure, height=map_height)
     st.plotly_chart(shown, key="map_chart", config=config)
     if color_by == "reconstruction error":  # −log p(x|z=μ): a likelihood only of binary x
         likelihood_note(active, short=True)

@@ -278,7 +278,9 @@ class TrainingJob:
             worker.send(self._job_message(), self._job_arrays())
             return self._relay(worker)
         finally:
-            worker.close(timeout=STOP_GRACE_SECONDS)  # normally it has exited already
+            # Done means the child's last frame has arrived (20 of a 48 s digits run were the
+            # child's exit, #18); the exit is waited for and reaped in the background.
+            worker.close_in_background(timeout=STOP_GRACE_SECONDS)
 
     def _wait_until_ready(self, worker: Worker) -> bool:
         """Wait for the child's warm-up; False when stopped (or the child died) meanwhile."""

@@ -105,6 +105,16 @@ class Worker:
         except subprocess.TimeoutExpired:
             return self.kill()
 
+    def close_in_background(self, timeout: float = 5.0) -> threading.Thread:
+        """close() on a daemon thread: the job is over once the child has sent its last frame,
+        and its exit (torch's teardown at the training priority: seconds on a busy machine) is
+        waited for, and the process reaped, without anyone waiting on it."""
+        thread = threading.Thread(
+            target=self.close, args=(timeout,), name="vae-training-reap", daemon=True
+        )
+        thread.start()
+        return thread
+
     def kill(self) -> int | None:
         self.process.kill()
         try:

@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 from runner.job import TrainingJob
 from tests.conftest import wait_until
 from tests.hostile import shown
+from tests.lingering_exit import hold_child_exits, reaped, running
 from ui.active_model import ActiveModel
 from ui.training import QUICK_START_TRAIN
 from vae import VAE, ModelConfig, TrainConfig
@@ -224,6 +225,31 @@ def test_train_page_trains_shows_progress_and_saves(library_dir):
     at.button(key="train_save").click().run()
     assert (library_dir / f"trained here{SUFFIX}").is_file()
     assert any("Saved as" in t.value for t in at.toast)
+
+
+def test_train_page_is_done_and_saves_while_the_child_still_exits(
+    library_dir, tmp_path, monkeypatch
+):
+    """The run is done once the child has sent its result (issue 18: 20 of 47.6 s were its
+    exit): the page shows it and Save works while the child is still shutting down; then the
+    child is reaped and leaves no temporary file."""
+    gate = hold_child_exits(tmp_path, monkeypatch)
+    at = open_page("pages/train.py")
+    at.number_input(key="train_epochs").set_value(2)
+    at.text_input(key="train_hidden").set_value("32")
+    at.button(key="train_start").click().run()
+    run = at.session_state["vx_train_run"]
+    try:
+        wait_for_training(at)
+        assert any("finished 2 epochs" in p.proto.text for p in at.get("progress"))
+        at.text_input(key="train_save_name").set_value("saved while exiting")
+        at.button(key="train_save").click().run()
+        assert (library_dir / f"saved while exiting{SUFFIX}").is_file()
+        assert running(run.job.worker_pid), "the child had already exited: nothing was tested"
+    finally:
+        gate.release()
+    wait_until(lambda: reaped(run.job.worker_pid), 60, "the child's exit to be reaped")
+    assert not list(gate.temp_dir.iterdir())
 
 
 def test_train_stop_ends_a_long_run(library_dir):

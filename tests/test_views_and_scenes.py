@@ -35,6 +35,7 @@ from ui.scenes import (
 from ui.view_link import (
     BUBBLE_CHOICES,
     COLOR_CHOICES,
+    MAX_DRAW,
     ModelRef,
     SharedView,
     ShareError,
@@ -86,6 +87,15 @@ def test_a_float32_mean_survives_the_link():
     mu = np.float32([0.1234567, -3.987654])
     decoded, _ = decode_view(encode_view(SharedView(z=(float(mu[0]), float(mu[1])), index=0)))
     assert np.array_equal(np.float32(decoded.z), mu)
+
+
+def test_the_labs_point_and_binary_sample_round_trip():
+    """Issue 18: the number the class saw is the number the link shows."""
+    view = SharedView(lab_point=42, lab_draw=MAX_DRAW)
+    params = encode_view(view)
+    assert params == {"lab": "42", "b": str(MAX_DRAW)}
+    assert decode_view(params)[0] == view
+    assert decode_view({"b": "0"})[0] == SharedView(lab_draw=0)  # 0 is a number, not "unset"
 
 
 def test_unset_fields_stay_out_of_the_link():
@@ -142,6 +152,10 @@ def test_point_numbers_are_fitted_to_the_model_once_it_is_open():
     assert fitted.z == (0.5, 1.0) and fitted.index is None and fitted.selected == (1, 20)
     assert len(notes) == 2 and "#9999999" in notes[0] and "1 selected point number" in notes[1]
     assert fit_view(view, points=10_000_000) == (view, [])
+    lab, _ = decode_view({"lab": "100", "b": "3"})
+    fitted, notes = fit_view(lab, points=100)
+    assert fitted.lab_point is None and fitted.lab_draw == 3
+    assert len(notes) == 1 and "Inference lab point #100" in notes[0]
 
 
 @pytest.mark.parametrize(
@@ -168,6 +182,13 @@ def test_point_numbers_are_fitted_to_the_model_once_it_is_open():
         {"z": "0,0", "i": "²"},
         {"z": "0,0", "i": "99999999999"},
         {"z": "0,0", "i": "1" * 100_000},
+        {"b": "-1"},
+        {"b": str(MAX_DRAW + 1)},
+        {"b": "1.0"},
+        {"b": "٣"},  # a digit, but not an ASCII one
+        {"b": ""},
+        {"lab": "x"},
+        {"lab": "99999999999"},
     ],
 )
 def test_hostile_view_parameters_are_one_clear_sentence(params):

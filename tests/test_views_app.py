@@ -282,6 +282,38 @@ def test_scenes_save_show_step_and_delete(saved, library_dir):
     assert [s["name"] for s in stored["scenes"]] == ["1 overview"]
 
 
+def image_captions(at: AppTest) -> list[str]:
+    return [caption for element in at.get("image") for caption in element.captions]
+
+
+def test_a_lab_link_and_a_lab_scene_restore_its_point_and_binary_sample(saved, library_dir):
+    """Issue 18: the Inference lab scores binary sample #b of point #lab; a link and a scene
+    carry both, so that the number the class saw is the number the link shows."""
+    lab = "pages/inference.py"
+    at = run_page(lab, {"model": saved, "lab": "5", "b": "7"})
+    assert at.number_input(key="inf_index").value == 5
+    assert at.number_input(key="inf_draw").value == 7
+    assert "x scored: binary sample #7" in image_captions(at)
+    assert (at.query_params["lab"], at.query_params["b"]) == ("5", "7")
+    at.button(key="inf_new_sample").click().run()  # the address bar follows the lab
+    assert at.number_input(key="inf_draw").value == 8
+    assert at.query_params["b"] == "8" and "x scored: binary sample #8" in image_captions(at)
+    # A scene saved here keeps the point and the sample; showing it brings them back.
+    at.text_input(key="scene_name_input").input("lab five")
+    at.button(key="scene_save").click().run()
+    stored = json.loads((library_dir / FILE_NAME).read_text())["scenes"]
+    assert stored[0]["view"]["lab"] == "5" and stored[0]["view"]["b"] == "8"
+    at.number_input(key="inf_index").set_value(3).run()
+    at.button(key="inf_new_sample").click().run()
+    assert at.number_input(key="inf_draw").value == 9
+    at.selectbox(key="scene_choice").select("lab five")
+    at.button(key="scene_show").click().run()
+    assert not at.exception
+    assert at.number_input(key="inf_index").value == 5
+    assert at.number_input(key="inf_draw").value == 8
+    assert "x scored: binary sample #8" in image_captions(at)
+
+
 @pytest.mark.parametrize("name", ["../x", "a/b", "", "x" * 81])
 def test_a_bad_scene_name_is_refused_clearly(saved, library_dir, name):
     at = run_page(MAP, {"model": saved})

@@ -23,6 +23,7 @@ from runner.frames import ProtocolError, read_frame, write_frame
 from runner.job import TrainingJob
 from runner.worker import close_all_workers, prestart_worker
 from tests.conftest import small_model, wait_until
+from tests.lingering_exit import hold_child_exits, reaped, running
 from vae import VAE, ModelConfig, TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,7 +85,29 @@ def test_a_child_trains_exactly_like_the_thread(digits):
     for name, tensor in threaded.state_dict().items():
         assert torch.equal(job.model.state_dict()[name], tensor), name
     assert not job.model.training
-    assert gone(job.worker_pid)
+    wait_until(lambda: gone(job.worker_pid), 60, "the child's exit")  # reaped in the background
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_a_run_is_done_when_its_last_frame_arrives_not_when_the_child_exits(
+    digits, tmp_path, monkeypatch
+):
+    """The child's exit can take seconds after its result (issue 18: 20 of 47.6 s): the job is
+    done, with its weights, while the child still exits; then the child is reaped (no zombie)
+    and leaves no temporary file."""
+    gate = hold_child_exits(tmp_path, monkeypatch)
+    model = small_model()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    job = process_job(model, digits, TrainConfig(epochs=2, batch_size=64)).start()
+    try:
+        assert job.join(120), "the job waited for the child's exit"
+        assert job.progress().state == "done", job.progress().message
+        assert running(job.worker_pid), "the child had already exited: nothing was measured"
+        assert any(not torch.equal(v, before[k]) for k, v in job.model.state_dict().items())
+    finally:
+        gate.release()
+    wait_until(lambda: reaped(job.worker_pid), 60, "the child's exit to be reaped")
+    assert not list(gate.temp_dir.iterdir())
 
 
 def test_the_child_builds_the_live_pictures_with_the_labels(digits):
@@ -95,8 +118,10 @@ def test_the_child_builds_the_live_pictures_with_the_labels(digits):
         label_kind="class", class_names=[str(i) for i in range(10)],
     )  # fmt: skip
     config = TrainConfig(epochs=3, batch_size=64, snapshot_size=150)
-    job = process_job(small_model(), data, config, live_figures=True).start()
-    job.join(120)
+    # No heartbeat timeout: a cold child's warm-up alone can take 15 s on a loaded machine.
+    job = process_job(small_model(), data, config, live_figures=True,
+                      heartbeat_timeout=None).start()  # fmt: skip
+    assert job.join(120)
     figures = job.progress().figures
     assert job.progress().state == "done" and figures is not None
     assert figures["epoch"] >= 1

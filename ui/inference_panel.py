@@ -56,6 +56,18 @@ def panel_heading(view: LatentView, index: int | None, input_name: str | None) -
     return f"**test point #{index:d}**{point_label(view, index)}"
 
 
+# In a window narrower than 1180 px the posterior takes the page's width and x with its numbers
+# go under it: beside them, its legend and colour bar left a ~125 px square at 1000 px (#18).
+POSTERIOR_ROW_CSS = """
+<style>
+@media (max-width: 1180px) {
+  .st-key-inf_row [data-testid="stHorizontalBlock"] { flex-wrap: wrap; }
+  .st-key-inf_row [data-testid="stColumn"] { flex: 1 1 100% !important; width: 100% !important; }
+}
+</style>
+"""
+
+
 def posterior_panel(
     active: ActiveModel,
     view: LatentView,
@@ -71,7 +83,9 @@ def posterior_panel(
     model), the numbers and what they show on the right. Titled by the test point `index`, or
     by `input_name` for a drawing or an upload."""
     shape = active.dataset.image_shape
-    left, right = st.columns([1.25, 1])
+    st.html(POSTERIOR_ROW_CSS)
+    with st.container(key="inf_row"):
+        left, right = st.columns([1.25, 1])
     with left:
         grid = point.grid
         presenter.plotly_chart(

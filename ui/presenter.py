@@ -6,7 +6,8 @@ and hides the sidebar and the header, plus a bar at the top of the page, in the 
 that it never covers anything, with the page menu and "Exit presenter mode". Every page hands
 its Plotly figures to chart(), which in presenter mode raises every font to PRESENTER_FONT_PX,
 enlarges the markers and darkens the text (viz/presentation.py); map_height() makes the latent
-map most of the projector's height, and map_columns() gives it the width its data fill.
+map the projector's height below its controls, map_columns() gives it the width its data fill,
+and map_chart() moves its legend into the room at the plot's right.
 """
 
 from __future__ import annotations
@@ -29,7 +30,13 @@ from .session_keys import (
 )
 
 SCALE = 1.45  # text and figures in presenter mode, relative to normal
-MAP_SHARE = 0.74  # of the window's height, for the latent map on a projector
+# The latent map on a projector (issue 18: its plot was ~600 px wide, with room to spare): the
+# height under the presenter bar and the map's control row, and the legend (or colour bar) in
+# the room right of the plot (kept there for a colour bar anyway) rather than in rows under it.
+MAP_TOP_PX = 215  # the presenter bar and the control row above the map
+MAP_SIDE_ROOM = 280  # px right of the plot: "0: T-shirt/top" at 24 px, or a colour bar
+MAP_UNDER_ROOM = 96  # px under the plot: the z₁ ticks and title at 24 px
+MAP_LEFT_ROOM = 80  # px left of the plot: the z₂ ticks and title at 24 px
 ASSUMED_VIEWPORT = (1920, 1080)  # until the browser has reported its size
 PICTURE_PX = 336  # a decoded picture on a projector: 12 screen pixels per Fashion pixel
 SIDE_PADDING_REM = 1.5  # the page's left and right padding on a projector
@@ -84,10 +91,10 @@ def viewport() -> tuple[int, int]:
 
 
 def map_height(base: int) -> int:
-    """The latent map's height: MAP_SHARE of the window on a projector, `base` otherwise."""
+    """The latent map's height: the window's below the controls on a projector, else `base`."""
     if not is_on():
         return base
-    return max(base, round(MAP_SHARE * viewport()[1]))
+    return max(base, viewport()[1] - MAP_TOP_PX)
 
 
 def picture_px(base: int) -> int:
@@ -95,17 +102,18 @@ def picture_px(base: int) -> int:
     return max(base, PICTURE_PX) if is_on() else base
 
 
-def map_columns(aspect: float, height: int, margins: int = 110) -> list[float]:
+def map_columns(aspect: float, height: int) -> list[float]:
     """Column widths [map, panel] (pixels, as st.columns ratios) for a map `height` px high
     whose framed data are `aspect` (width / height, equal units) wide: on a projector the map's
-    plot is as wide as its data need at that height, so that they fill its width, and the
-    decode panel beside it gets the rest; elsewhere the usual 7 : 3."""
+    plot is as wide as its data need at that height, so that they fill its width, as far as
+    the panel beside it keeps a PICTURE_PX picture and as much beside that (its two columns);
+    elsewhere the usual 7 : 3."""
     if not is_on():
         return [7, 3]
     width = viewport()[0] - 2 * SIDE_PADDING_REM * round(16 * SCALE)
-    plot_height = height - 210  # the legend's rows, the axis and its title under the plot
-    wanted = aspect * plot_height + margins
-    map_px = min(max(wanted, 0.4 * width), 0.68 * width)
+    plot_height = height - MAP_UNDER_ROOM - 24  # (24: the figure's top margin)
+    wanted = aspect * plot_height + MAP_LEFT_ROOM + MAP_SIDE_ROOM
+    map_px = min(max(wanted, 0.4 * width), width - 2 * (PICTURE_PX + 24))
     return [map_px, width - map_px]
 
 
@@ -118,6 +126,27 @@ def chart(figure: go.Figure, height: int | None = None) -> go.Figure:
     restyled = projector_figure(
         figure.to_dict(), PRESENTER_FONT_PX, height, marker_scale=PRESENTER_MARKER_SCALE
     )
+    return FrozenFigure.from_dict(restyled)
+
+
+def map_chart(figure: go.Figure, height: int) -> go.Figure:
+    """chart() for the latent map: on a projector also its legend upright in the room right of
+    the plot (at the bottom, under a colour bar's), and the margins map_columns() counts on,
+    the same for every colouring, so that a colour bar never moves the view."""
+    if not is_on():
+        return figure
+    restyled = projector_figure(
+        figure.to_dict(), PRESENTER_FONT_PX, height, marker_scale=PRESENTER_MARKER_SCALE
+    )
+    layout = restyled["layout"]
+    layout["margin"] = {**layout.get("margin", {}), "r": MAP_SIDE_ROOM, "b": MAP_UNDER_ROOM}
+    layout["legend"] = {**layout.get("legend", {}), "orientation": "v", "xref": "paper",
+                        "x": 1.02, "xanchor": "left", "yref": "paper", "y": 0,
+                        "yanchor": "bottom"}  # fmt: skip
+    for trace in restyled["data"]:
+        colorbar = (trace.get("marker") or {}).get("colorbar")
+        if colorbar is not None:  # the top half of the side room, over the legend
+            colorbar.update(len=0.5, y=1, yanchor="top")
     return FrozenFigure.from_dict(restyled)
 
 
@@ -200,6 +229,7 @@ __all__ = [
     "is_on",
     "leave",
     "map_columns",
+    "map_chart",
     "map_height",
     "picture_px",
     "plotly_chart",

@@ -148,7 +148,7 @@ def _show_message() -> None:
 
 
 def scenes_expander(active: ActiveModel) -> None:
-    """The compact "Scenes" panel of the Latent map page."""
+    """The compact "Scenes" panel of the Latent map page and the Inference lab."""
     with st.expander("Scenes for a lecture", icon=":material/slideshow:"):
         _show_message()
         scenes = read_scenes()
@@ -167,7 +167,8 @@ def scenes_expander(active: ActiveModel) -> None:
                 max_chars=80,
                 placeholder="e.g. 1 overview",
                 help="Letters, digits, space, '-', '_' and '.'. A scene is this view: the model, "
-                "zoom, colour, bubbles, prior, clicked point and path.",
+                "zoom, colour, bubbles, prior, clicked point and path (and, saved in the Inference "
+                "lab, its point and binary sample).",
             )
             right.button("Save view", key="scene_save", icon=":material/add:", on_click=_save)
         if not scenes:

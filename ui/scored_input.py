@@ -15,10 +15,10 @@ import streamlit as st
 from ui import presenter
 from ui.active_model import ActiveModel
 from ui.session_keys import INFERENCE_DRAW_KEY
+from ui.view_link import MAX_DRAW
 from vae.scoring import NOT_A_LIKELIHOOD_SHORT, not_a_likelihood, trained_binarized
 from viz.plots import display_factor, to_png_bytes
 
-MAX_DRAW = 999_999
 PICTURE_PX = 84  # each picture's side: the page's x as it was, now two side by side
 
 

@@ -30,7 +30,7 @@ from . import map_options, selection
 from .active_model import get_active_model
 from .presenter import is_on as presenter_on
 from .presenter import set_presenter
-from .session_keys import SHARE_APPLIED_KEY
+from .session_keys import INFERENCE_DRAW_KEY, INFERENCE_INDEX_KEY, SHARE_APPLIED_KEY
 from .text import plain
 
 
@@ -57,7 +57,16 @@ def current_view() -> SharedView:
         bubbles=bubbles,
         prior=prior,
         present=presenter_on(),
+        # Once the lab has been opened: its point and binary sample, so that a link shows the
+        # very x (and so the numbers) the class saw.
+        lab_point=_lab_number(INFERENCE_INDEX_KEY),
+        lab_draw=_lab_number(INFERENCE_DRAW_KEY),
     )
+
+
+def _lab_number(key: str) -> int | None:
+    value = st.session_state.get(key)
+    return int(value) if value is not None else None
 
 
 def _activate(ref: ModelRef) -> bool:
@@ -108,6 +117,10 @@ def apply_view(view: SharedView, whole: bool = False) -> bool:
         selection.set_path(view.path)
     if view.present:
         set_presenter(True)
+    if view.lab_point is not None:
+        st.session_state[INFERENCE_INDEX_KEY] = view.lab_point
+    if view.lab_draw is not None or whole:
+        st.session_state[INFERENCE_DRAW_KEY] = view.lab_draw or 0
     return True
 
 
@@ -156,7 +169,8 @@ def sync_share_params() -> None:
         else:
             st.caption(
                 ":material/link: The address bar links to this view: the model, the map's zoom, "
-                "colour, bubbles and prior, the clicked point, selections and the path."
+                "colour, bubbles and prior, the clicked point, selections and the path, and the "
+                "Inference lab's point and binary sample."
             )
             # A click handled inside a fragment does not rerun app.py, so the URL lags behind
             # it; any full rerun (this button) writes the latest view.

@@ -1,6 +1,8 @@
 """A view of the app as URL query parameters, and back, so that a link opens the same view in
 another browser: the model (a ModelRef: its name and where it lives), the latent map's zoom window, colour-by, bubbles and prior, the
-clicked z and the data point there, the selected points, the interpolation path, presenter mode.
+clicked z and the data point there, the selected points, the interpolation path, presenter mode,
+and the Inference lab's test point and binary-sample number (the same point and number are the
+same sample on any machine, so the number the class saw is the number the link shows).
 
 The URL is untrusted input: decoding checks every value (type, finiteness, bounds, counts) and
 raises ShareError with one human sentence; unknown parameters are reported, not fatal. The same
@@ -21,7 +23,9 @@ from . import colourings
 # Parameter names, short so that links stay short.
 MODEL, SOURCE, Z, SELECTED, PATH, PRESENT = "model", "src", "z", "sel", "path", "present"
 WINDOW, COLOR, BUBBLES, PRIOR, INDEX = "win", "color", "bub", "prior", "i"
-KNOWN_PARAMS = (MODEL, SOURCE, Z, INDEX, SELECTED, PATH, WINDOW, COLOR, BUBBLES, PRIOR, PRESENT)
+LAB_POINT, LAB_DRAW = "lab", "b"
+KNOWN_PARAMS = (MODEL, SOURCE, Z, INDEX, SELECTED, PATH, WINDOW, COLOR, BUBBLES, PRIOR, PRESENT,
+                LAB_POINT, LAB_DRAW)  # fmt: skip
 
 # Where a linked model is looked up (ui/models.py opens each): the model library (the default,
 # so a saved model's link is just ?model=name) and the models shipped with the app.
@@ -42,6 +46,7 @@ MAX_COORD = 1000.0  # a latent coordinate further out than this is not a real vi
 MAX_SELECTED = 500  # indices in the link; keeps a URL under ~4 kB
 MAX_WAYPOINTS = 32
 MAX_INDEX = 10_000_000
+MAX_DRAW = 999_999  # the Inference lab's binary-sample numbers: 0 … MAX_DRAW
 MIN_WINDOW = 1e-6  # a narrower zoom window is not a view Plotly can draw
 MAX_VALUE_CHARS = 20_000  # longer values are refused before any parsing
 _INDEX = re.compile(r"[0-9]{1,8}")  # ASCII digits only: str.isdigit() also accepts '²'
@@ -99,6 +104,8 @@ class SharedView:
     bubbles: str | None = None  # one of BUBBLE_CHOICES
     prior: bool | None = None  # the prior's circles on the map
     present: bool = False  # presenter mode
+    lab_point: int | None = None  # the Inference lab's test point
+    lab_draw: int | None = None  # the binary sample of it the lab scores (0 … MAX_DRAW)
 
 
 def _fmt(value: float) -> str:
@@ -137,6 +144,10 @@ def encode_view(view: SharedView) -> dict[str, str]:
         params[PRIOR] = "1" if view.prior else "0"
     if view.present:
         params[PRESENT] = "1"
+    if view.lab_point is not None:
+        params[LAB_POINT] = str(int(view.lab_point))
+    if view.lab_draw is not None:
+        params[LAB_DRAW] = str(int(view.lab_draw))
     return params
 
 
@@ -200,6 +211,17 @@ def _flag(params: Mapping[str, str], name: str) -> bool | None:
     return value == "1"
 
 
+def _whole_number(params: Mapping[str, str], name: str, what: str, top: int) -> int | None:
+    raw = params.get(name)
+    if raw is None:
+        return None
+    if not (_INDEX.fullmatch(raw) and int(raw) <= top):
+        raise ShareError(
+            f"{name} ({what}) must be a whole number from 0 to {top:,}, got {_quote(raw)}"
+        )
+    return int(raw)
+
+
 def decode_view(params: Mapping[str, str]) -> tuple[SharedView, list[str]]:
     """{param: value} -> (SharedView, names of unknown parameters).
 
@@ -259,6 +281,8 @@ def decode_view(params: Mapping[str, str]) -> tuple[SharedView, list[str]]:
         bubbles=_choice(params, BUBBLES, BUBBLE_CODES),
         prior=_flag(params, PRIOR),
         present=bool(_flag(params, PRESENT)),
+        lab_point=_whole_number(params, LAB_POINT, "the Inference lab's test point", MAX_INDEX),
+        lab_draw=_whole_number(params, LAB_DRAW, "the binary sample number", MAX_DRAW),
     )
     return view, unknown
 
@@ -276,6 +300,13 @@ def fit_view(view: SharedView, points: int) -> tuple[SharedView, list[str]]:
             "its z is shown without it."
         )
         index = None
+    lab_point = view.lab_point
+    if lab_point is not None and lab_point >= points:
+        notes.append(
+            f"The link's Inference lab point #{lab_point} is not one of this model's "
+            f"{points:,} test points: the lab keeps its own."
+        )
+        lab_point = None
     selected = tuple(i for i in view.selected if i < points)
     if len(selected) < len(view.selected):
         missing = len(view.selected) - len(selected)
@@ -283,13 +314,14 @@ def fit_view(view: SharedView, points: int) -> tuple[SharedView, list[str]]:
             f"{missing} selected point number{'s' if missing != 1 else ''} of the link "
             f"{'are' if missing != 1 else 'is'} not among this model's {points:,} test points."
         )
-    return replace(view, index=index, selected=selected), notes
+    return replace(view, index=index, selected=selected, lab_point=lab_point), notes
 
 
 __all__ = [
     "BUBBLE_CHOICES",
     "COLOR_CHOICES",
     "KNOWN_PARAMS",
+    "MAX_DRAW",
     "MODEL_SOURCES",
     "PRETRAINED",
     "SAVED",

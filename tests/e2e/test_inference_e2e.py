@@ -53,3 +53,32 @@ def test_a_clicked_point_opens_in_the_inference_lab(browser, library, artifacts_
         page.screenshot(path=str(artifacts_dir / "inference_clicked.png"), full_page=True)
         assert not exceptions(page)
         context.close()
+
+
+def test_a_lab_link_reopens_the_same_binary_sample(browser, library, artifacts_dir):
+    """Issue 18: the lab's point and binary-sample number travel in the address bar, so the
+    link a student opens shows the very x (and numbers) the class saw."""
+    with app_server(library) as url:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.goto(url + f"/inference?model={MODEL.replace(' ', '+')}&lab=17&b=41")
+        page.get_by_text("x scored: binary sample #41").wait_for(timeout=180_000)
+        assert page.get_by_label("Test point #").input_value() == "17"
+        page.get_by_role("button", name="New sample").click()
+        page.get_by_text("x scored: binary sample #42").wait_for(timeout=180_000)
+        wait_idle(page, timeout=120)
+        page.wait_for_function("() => location.search.includes('b=42')", timeout=60_000)
+        link = page.url
+        assert "lab=17" in link
+        numbers = page.locator(".stMarkdown table").first.inner_text()
+        # The link, opened in another browser session, restores the same point and draw.
+        other = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        other.goto(link)
+        other.get_by_text("x scored: binary sample #42").wait_for(timeout=180_000)
+        wait_idle(other, timeout=120)
+        assert other.get_by_label("Test point #").input_value() == "17"
+        assert other.locator(".stMarkdown table").first.inner_text() == numbers
+        other.screenshot(path=str(artifacts_dir / "inference_link_sample.png"), full_page=True)
+        assert not exceptions(page) and not exceptions(other)
+        other.context.close()
+        context.close()

@@ -29,6 +29,9 @@ from ui.models import PRETRAINED_ROOT
 HALL_TEXT_PX = 24
 HALL_PICTURE_PX = 320
 HALL_DATA_SHARE = 0.85
+# The map's plot as large as 1080 px of height allow beside a 320 px picture (was 660 px wide
+# with empty room beside it).
+HALL_MAP_PX = 720
 PICTURE = ".st-key-map_decoded img"
 # Every page but the map (measured first) and Train (whose figures appear once a run starts).
 PAGES = [
@@ -129,6 +132,11 @@ def test_the_latent_map_is_hall_sized(hall, artifacts_dir):
     bubble, dot = graph.evaluate(BUBBLE_AND_DOT_JS)
     assert bubble >= 2 * dot, f"median 1σ radius {bubble:.2f} px over a {dot:.2f} px dot"
     plot = rect(graph.locator(".nsewdrag").first)
+    print(
+        f"map plot {plot[2] - plot[0]:.0f} x {plot[3] - plot[1]:.0f} px, picture "
+        f"{picture.bounding_box()['width']:.0f} px"
+    )  # for the record (bench/RESULTS.md)
+    assert plot[2] - plot[0] >= HALL_MAP_PX, plot
     assert_nothing_floats_over(page, plot, rect(picture), rect(new_eps))
     # Under the map's samples strip: the whole ε strip is inside the window, in the panel.
     strip = rect(page.locator(".st-key-map_click_panel canvas.vx-cp-samples"))

@@ -140,3 +140,17 @@ def test_no_label_is_cut_and_no_title_overlaps_at_1000x800(laptop, artifacts_dir
         pad = page.locator("canvas.vx-pad-surface").bounding_box()
         chart = page.locator("canvas.vx-pad-map").bounding_box()
         assert chart["y"] < pad["y"] + pad["height"], "the map dropped below the pad"
+
+
+def test_the_inference_labs_posterior_stays_readable_at_1000x800(laptop, artifacts_dir):
+    """Beside x and its numbers, the posterior's legend and colour bar left a ~125 px square at
+    1000 px (issue 18): the plot (equal units, so a square) is at least 300 px a side."""
+    page = laptop
+    page.locator('[data-testid="stSidebarNav"]').get_by_text("Inference lab", exact=True).click()
+    page.locator(".st-key-inf_posterior .main-svg").first.wait_for(timeout=400_000)
+    wait_settled(page)
+    page.screenshot(path=str(artifacts_dir / "small_inference_posterior.png"), full_page=True)
+    plot = page.locator(".st-key-inf_posterior .nsewdrag").first.bounding_box()
+    print(f"posterior plot {plot['width']:.0f} x {plot['height']:.0f} px")  # for the record
+    assert min(plot["width"], plot["height"]) >= 300, plot
+    assert not exceptions(page)
