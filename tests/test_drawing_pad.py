@@ -52,7 +52,7 @@ def js_page(browser):
         """() => {
           const pad = modules.drawing_pad;
           const net = modules["lib/net"];
-          window.__vx = { loadPad: pad.loadPad, renderStrokes: pad.renderStrokes,
+          window.api = { loadPad: pad.loadPad, renderStrokes: pad.renderStrokes,
             mountDrawingPad: pad.default,
             posterior: (p, x) => net.posterior(p.encoder, p.header.encoder.posterior, x),
             decode: (p, z) => net.expectation(p.decoder, p.header.likelihood, z),
@@ -107,10 +107,10 @@ def test_a_server_encoders_mu_is_drawn_from_the_payload(js_page) -> None:
     seen = js_page.evaluate(
         """(bytes) => {
           const el = document.body.appendChild(document.createElement("div"));
-          __vx.mountDrawingPad({ data: new Uint8Array(bytes), key: "server", parentElement: el,
+          api.mountDrawingPad({ data: new Uint8Array(bytes), key: "server", parentElement: el,
             setStateValue: () => {}, setTriggerValue: () => {} });
           const root = el.querySelector(".vx-pad");
-          const out = [__vx.drawnMu(), root.querySelector(".vx-pad-note").textContent];
+          const out = [api.drawnMu(), root.querySelector(".vx-pad-note").textContent];
           el.remove();
           return out;
         }""",
@@ -144,7 +144,7 @@ def test_weights_go_once_per_session_and_model() -> None:
 def _render(js_page, strokes, shape, framing=FRAMING, pen=1.0) -> np.ndarray:
     got = js_page.evaluate(
         """([strokes, shape, framing, pen]) =>
-             Array.from(__vx.renderStrokes(strokes, shape, framing, pen))""",
+             Array.from(api.renderStrokes(strokes, shape, framing, pen))""",
         [strokes, list(shape), {"fill": framing.fill, "stroke": framing.stroke}, pen],
     )
     return np.asarray(got).reshape(shape)
@@ -192,10 +192,10 @@ def test_the_pad_shows_the_blank_pads_mu_then_follows_a_stroke(js_page) -> None:
         """async (bytes) => {
           const el = document.body.appendChild(document.createElement("div"));
           const sent = [];
-          __vx.mountDrawingPad({ data: new Uint8Array(bytes), key: "pad", parentElement: el,
+          api.mountDrawingPad({ data: new Uint8Array(bytes), key: "pad", parentElement: el,
             setStateValue: (k, v) => sent.push([k, v]), setTriggerValue: () => {} });
           const root = el.querySelector(".vx-pad");
-          const blank = __vx.drawnMu();
+          const blank = api.drawnMu();
           const surface = el.querySelector(".vx-pad-surface");
           const r = surface.getBoundingClientRect();
           const fire = (type, fx, fy) => surface.dispatchEvent(new PointerEvent(type, {
@@ -205,7 +205,7 @@ def test_the_pad_shows_the_blank_pads_mu_then_follows_a_stroke(js_page) -> None:
           for (let i = 1; i <= 10; i++) fire("pointermove", 0.5, 0.2 + 0.06 * i);
           fire("pointerup", 0.5, 0.8);
           await new Promise((done) => setTimeout(done, 200));
-          const drawn = __vx.drawnMu();
+          const drawn = api.drawnMu();
           el.remove();
           return { blank, drawn, sent };
         }""",
@@ -230,7 +230,7 @@ def test_the_reconstruction_is_the_decoders(js_page) -> None:
     payload = pad_payload(model, (8, 8), FRAMING, _the_map())
     z = [0.3, -1.2]
     got = js_page.evaluate(
-        """([bytes, z]) => Array.from(__vx.decode(__vx.loadPad(new Uint8Array(bytes)), z))""",
+        """([bytes, z]) => Array.from(api.decode(api.loadPad(new Uint8Array(bytes)), z))""",
         [list(payload), z],
     )
     np.testing.assert_allclose(got, decode_latents(model, np.asarray([z]))[0], atol=1e-5)

@@ -1,4 +1,4 @@
-"""The decoder in the browser (ui/components/map_decoder.js) draws the picture torch decodes; its
+"""The decoder in the browser (ui/components/web/map_decoder.js) draws the picture torch decodes; its
 weights go once per session and model (ui/map_decoder.browser_decoder).
 
 Reference: vae.latent.decode_latents (torch) and ui.latent_images.to_image, the pictures the
@@ -53,7 +53,7 @@ def js_page(browser):
     page.evaluate(
         """() => {
           const [m, net, picture] = ["map_decoder", "lib/net", "lib/picture"].map((n) => modules[n]);
-          window.__vx = { loadModel: m.loadDecoder, pictureURL: m.pictureURL, mountDecoder: m.default,
+          window.api = { loadModel: m.loadDecoder, pictureURL: m.pictureURL, mountDecoder: m.default,
             parsePayload: m.loadDecoder, greyLevels: picture.greyLevels,
             decode: (model, z) => net.expectation(model.ops, model.header.likelihood, z),
             forgetNetworks: () => modules["lib/registry"].store("networks").clear() };
@@ -72,9 +72,9 @@ def test_browser_picture_matches_torch_decode(js_page, likelihood, architecture,
     payload = decoder_payload(model, shape, "map_chart", None)
     levels, urls = js_page.evaluate(
         """([bytes, zs]) => {
-          const m = __vx.parsePayload(new Uint8Array(bytes));
-          return [zs.map(z => Array.from(__vx.greyLevels(__vx.decode(m, z)))),
-                  zs.map(z => __vx.pictureURL(m, z))];
+          const m = api.parsePayload(new Uint8Array(bytes));
+          return [zs.map(z => Array.from(api.greyLevels(api.decode(m, z)))),
+                  zs.map(z => api.pictureURL(m, z))];
         }""",
         [list(payload), ZS],
     )
@@ -145,12 +145,12 @@ def test_the_browser_caches_weights_by_id_and_drops_the_oldest(js_page) -> None:
     head = [list(decoder_payload(m, (8, 8), "map_chart", None, with_weights=False)) for m in models]
     found = js_page.evaluate(
         """([full, head]) => {
-          __vx.forgetNetworks();
-          const has = (p) => __vx.loadModel(new Uint8Array(p)).ops !== null;
+          api.forgetNetworks();
+          const has = (p) => api.loadModel(new Uint8Array(p)).ops !== null;
           const out = [has(head[0])];           // never sent: no weights
-          __vx.loadModel(new Uint8Array(full[0]));
+          api.loadModel(new Uint8Array(full[0]));
           out.push(has(head[0]));               // sent once: found by its id
-          for (const p of full.slice(1, 5)) __vx.loadModel(new Uint8Array(p));
+          for (const p of full.slice(1, 5)) api.loadModel(new Uint8Array(p));
           out.push(has(head[1]), has(head[0])); // 5 sent, 4 kept: model 0 is the oldest
           return out;
         }""",
@@ -161,8 +161,8 @@ def test_the_browser_caches_weights_by_id_and_drops_the_oldest(js_page) -> None:
     z = [0.25, -1.5]
     same = js_page.evaluate(
         """([full, head, z]) => {
-          const a = __vx.decode(__vx.loadModel(new Uint8Array(full)), z);
-          const b = __vx.decode(__vx.loadModel(new Uint8Array(head)), z);
+          const a = api.decode(api.loadModel(new Uint8Array(full)), z);
+          const b = api.decode(api.loadModel(new Uint8Array(head)), z);
           return a.every((v, i) => v === b[i]);
         }""",
         [full[5], head[5], z],
@@ -178,10 +178,10 @@ def test_without_its_weights_the_box_stays_empty_and_asks_for_them(js_page) -> N
     head = list(decoder_payload(model, (8, 8), "map_chart", (0.5, -1.0), with_weights=False))
     seen = js_page.evaluate(
         """([head, full]) => {
-          __vx.forgetNetworks();
+          api.forgetNetworks();
           const asked = [];
           const el = document.body.appendChild(document.createElement("div"));
-          const mount = (p) => __vx.mountDecoder({ data: new Uint8Array(p), key: "t",
+          const mount = (p) => api.mountDecoder({ data: new Uint8Array(p), key: "t",
             parentElement: el, setTriggerValue: (name, value) => asked.push([name, value]) });
           const look = () => [el.querySelector("img").getAttribute("src"),
                               el.querySelector("figcaption").textContent,

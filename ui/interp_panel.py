@@ -179,7 +179,7 @@ def path_map_figure(model_key: str, view_token: str, _view: LatentView) -> go.Fi
     """The latent map under the path: one per model, whatever the path.
 
     The path, its waypoints and the scrubber's position are drawn over it in the browser by
-    the scrubber component (ui/components/scrubber.js), in the chart's own axes. So a new path neither
+    the scrubber component (ui/components/web/scrubber.js), in the chart's own axes. So a new path neither
     rebuilds this figure (~250 ms at 10k points) nor makes the browser redraw it, and zoom is
     kept. Shared read-only, and serialised once (ui/frozen_figure.py).
     """

@@ -3,8 +3,8 @@
 The map figure must stay *identical* across clicks: a changed figure is sent and drawn again
 (60k points: seconds). So the figure is built once per (model, colour, prior) and everything
 that changes with a click lives beside it, never in it: the bubbles, the clicked z, its
-bubble and samples are drawn by the browser (ui/components/map_layer.js), the clicked z's
-picture too (ui/components/map_decoder.js); the rest of the panel comes from here.
+bubble and samples are drawn by the browser (ui/components/web/map_layer.js), the clicked z's
+picture too (ui/components/web/map_decoder.js); the rest of the panel comes from here.
 """
 
 from __future__ import annotations
