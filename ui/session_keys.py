@@ -134,6 +134,10 @@ BUBBLES_SENT_KEY = _register(
     "vx_map_layer_sent", "ui/components/map_layer.py", "set[str]", set,
     "ids of the bubble data sets this session's browser was sent",
 )  # fmt: skip
+CLICK_PANEL_SENT_KEY = _register(
+    "vx_click_panel_sent", "ui/components/click_panel.py", "set[str]", set,
+    "ids of the test-set atlases (pictures, μ, σ, labels) this session's browser was sent",
+)  # fmt: skip
 VIEWPORT_KEY = _register(
     "vx_viewport", "ui/components/shortcuts.py", "tuple[int, int] | None", _none,
     "the browser window's (width, height), as last reported in presenter mode",
