@@ -1,19 +1,25 @@
-"""A classroom against one server: N sessions click in the latent map and open interpolations
-while one more session trains a model. Loopback only, bounded, stops by itself.
+"""A classroom against one server: N sessions use the latent map as a class does while one
+more session trains a model, and one real Chromium student among them times click -> complete
+panel. Loopback only, bounded, stops by itself.
 
-Each session speaks Streamlit's own websocket protocol (BackMsg / ForwardMsg protobufs from
-streamlit.proto): the rerun requests a Chromium tab sends, as captured from Chromium's frames
-for the same clicks (Playwright's websocket events). 30 sessions cost the client almost nothing,
-so the numbers are the server's. A click is exactly what the map's click component
-sends: a fragment rerun carrying the click event, answered by the decode panel (its images
-fetched over HTTP like the browser does). Interpolation scrubbing itself runs in the browser (Plotly
-frames, no server traffic), so the server-side work measured is opening the Interpolate page.
+Each simulated session speaks Streamlit's own websocket protocol (BackMsg / ForwardMsg
+protobufs from streamlit.proto): the rerun requests a Chromium tab sends, as captured from
+Chromium's frames for the same actions. 100 sessions cost the client little, so the numbers
+are the server's. A student clicks in bursts of 1-4 clicks with pauses, half of the clicks on
+test points, and once each zooms, presses B, C or P and opens Interpolate. A click is exactly
+what the map layer sends: where the page draws the panel in the browser
+(ui/components/click_panel.py), the click costs nothing at once and the server hears of it
+later (the notice: a fragment rerun 1.5 s after a burst's last click, or before the student's
+next request); otherwise the click is the fragment rerun that draws the server's panel, its
+pictures fetched over HTTP like the browser does, and the student waits for it.
 
 Phases, in one run: (0) a first session on the fresh server, timed on its own (it pays the
 server's one-off imports: torch, plotly, sklearn); (1) one session alone on the warm server:
 the baseline; (2) N sessions at once plus one training session that starts training on the
 Train page (in a child process unless --runner thread) and polls its progress like the page.
-Server memory counts the server and its children (the training process).
+Server memory counts the server and its children (the training process). Between phases 1
+and 2, the server CPU of each kind of interaction is timed (cpu_by_kind). --app serves another
+checkout's app.py (an older tree), so that two trees are compared by the same client.
 
 With --workers N the sessions go through HAProxy to N Streamlit workers (deploy/hall.py, the
 lecture hall of scripts/serve-hall.sh): each session first fetches a page as a browser does,
@@ -21,8 +27,10 @@ keeps the proxy's sticky cookie and sends it with its websocket and its picture 
 Memory and CPU then count every worker with its children, and the proxy.
 
 Usage: .venv/bin/python bench/load_test.py [--sessions 30] [--clicks 12] [--dataset digits]
-       [--workers N] [--runner process|thread] [--record]   (--record appends to RESULTS.md)
-Targets: every interaction completed, 0 errors, p95(click -> answer) under load <= 3x alone.
+       [--workers N] [--runner process|thread] [--browser-clicks 16] [--cpu-repeats 60]
+       [--app PATH] [--record]   (--record appends to RESULTS.md)
+Targets: every interaction completed, 0 errors, the Chromium student's p95(click -> panel)
+under load <= 3x alone, server CPU per click <= 0.5 ms (points and empty space alike).
 """
 
 from __future__ import annotations
@@ -97,6 +105,11 @@ class Session:
         self.reader: asyncio.Task | None = None
         self.closed = False
         self.progress_text = ""  # the last progress bar's text (the training session's epoch)
+        # The map layer's header as last sent: notice_ms > 0 when the browser answers a click
+        # alone (ui/components/click_panel.py) and tells the server later; n test points.
+        self.map_header: dict = {}
+        self.pending_click: dict | None = None  # a click the server has not heard of yet
+        self.notice_due = 0.0  # perf_counter() time its notice is sent
 
     async def connect(self) -> None:
         if self.sticky:
@@ -145,6 +158,10 @@ class Session:
             )
             if which == "progress":
                 self.progress_text = element.progress.text
+            if which == "bidi_component" and element.bidi_component.component_name.endswith(
+                "map_layer"
+            ):
+                self.map_header = payload_header(element.bidi_component.bytes)
             if which == "exception":
                 self.run.exceptions.append(element.exception.message[:200])
             elif which == "imgs":
@@ -213,6 +230,19 @@ class Session:
         return self.widget_ids[key]
 
 
+def payload_header(payload: bytes) -> dict:
+    """A component payload's JSON header: a frame's (runner/frames.py: big-endian length) or,
+    from an older tree, the little-endian length the components read before the frames."""
+    for order in ("big", "little"):
+        size = int.from_bytes(payload[:4], order)
+        if 4 + size <= len(payload):
+            try:
+                return json.loads(payload[4 : 4 + size])
+            except ValueError:
+                continue
+    return {}
+
+
 async def fetch(url: str, cookie: str = "") -> int:
     """GET a media file the way the browser does after the delta; returns its size."""
 
@@ -255,6 +285,10 @@ def set_json_trigger(value: object):
     return lambda state: setattr(state, "json_trigger_value", json.dumps(value))
 
 
+def set_json_value(value: object):
+    return lambda state: setattr(state, "json_value", json.dumps(value))
+
+
 async def open_shared_model(session: Session) -> None:
     """Models page -> Load the shared model -> Latent map page."""
     await session.connect()
@@ -269,29 +303,106 @@ async def open_shared_model(session: Session) -> None:
     await session.rerun(page="latent_map")
 
 
-async def click(session: Session, rng: random.Random) -> float:
-    """One click on empty latent space -> the panel's fragment rerun answered and every image
-    it shows fetched (in parallel, as the browser does); returns milliseconds.
+def events_widget(session: Session, key: str) -> str:
+    """The widget id a components-v2 element's triggers travel under."""
+    return "$$STREAMLIT_INTERNAL_KEY_" + session.widget(key) + "__events"
 
-    Where the page draws the clicked z's picture in the browser (ui/components/map_decoder.py), that
-    picture needs no server at all; the fragment rerun is then what the server still does.
-    """
-    widget = "$$STREAMLIT_INTERNAL_KEY_" + session.widget("map_layer") + "__events"
-    event = [{"event": "click", "value": {"x": rng.uniform(-2.5, 2.5),
-              "y": rng.uniform(-2.5, 2.5), "index": None, "at": int(time.time() * 1000)}}]  # fmt: skip
-    start = time.perf_counter()
+
+def click_event(session: Session, rng: random.Random) -> dict:
+    """What map_layer.js sends for one click: on a test point half of the time (the server
+    then takes that point's own mu), else on empty latent space."""
+    n = int(session.map_header.get("n") or 0)
+    at = int(time.time() * 1000)
+    if n and rng.random() < 0.5:
+        return {"x": 0.0, "y": 0.0, "index": rng.randrange(n), "at": at}
+    return {"x": rng.uniform(-2.5, 2.5), "y": rng.uniform(-2.5, 2.5), "index": None, "at": at}
+
+
+async def send_click(session: Session, event: dict, kind: str) -> None:
+    """The fragment rerun that carries one click, and every picture it shows fetched (in
+    parallel, as the browser does)."""
     run = await session.rerun(
-        page="latent_map", widgets=[(widget, set_json_trigger(event))],
-        fragment=session.fragments.get("map_layer", ""), kind="click",
+        page="latent_map",
+        widgets=[(events_widget(session, "map_layer"),
+                  set_json_trigger([{"event": "click", "value": event}]))],
+        fragment=session.fragments.get("map_layer", ""), kind=kind,
     )  # fmt: skip
     await asyncio.gather(
         *(fetch(session.url + u if u.startswith("/") else u, session.cookie) for u in run.images)
     )
-    return (time.perf_counter() - start) * 1000
 
 
-async def open_interpolation(session: Session) -> float:
+async def click(session: Session, rng: random.Random, tally: Tally) -> None:
+    """One click, as the page's browser code makes it.
+
+    Where the page answers a click in the browser (the map layer's notice_ms > 0), the click
+    costs the server nothing now: it becomes the session's notice, sent notice_ms after the
+    last click (see idle) or before the session's next request. Else the click is the
+    fragment rerun that draws the server's panel, and the student waits for it.
+    """
+    event = click_event(session, rng)
+    kind = "point click" if event["index"] is not None else "empty click"
+    tally.kinds[kind] = tally.kinds.get(kind, 0) + 1
+    notice_ms = session.map_header.get("notice_ms") or 0
+    if notice_ms:
+        session.pending_click = event
+        session.notice_due = time.perf_counter() + notice_ms / 1000
+        return
+    start = time.perf_counter()
+    await send_click(session, event, "click")
+    tally.clicks.append((time.perf_counter() - start) * 1000)
+
+
+async def send_notice(session: Session, tally: Tally) -> None:
+    """The waiting click's notice, if any: a fragment rerun no one waits for."""
+    event, session.pending_click = session.pending_click, None
+    if event is None:
+        return
+    start = time.perf_counter()
+    await send_click(session, event, "click notice")
+    tally.notices.append((time.perf_counter() - start) * 1000)
+
+
+async def idle(session: Session, seconds: float, tally: Tally) -> None:
+    """The student thinks for `seconds`; a notice falls due meanwhile is sent on time."""
+    end = time.perf_counter() + seconds
+    if session.pending_click is not None and session.notice_due <= end:
+        await asyncio.sleep(max(0.0, session.notice_due - time.perf_counter()))
+        await send_notice(session, tally)
+    await asyncio.sleep(max(0.0, end - time.perf_counter()))
+
+
+async def zoom(session: Session, rng: random.Random, tally: Tally) -> None:
+    """A zoom or pan settles: the map layer reports the window (a fragment rerun)."""
+    await send_notice(session, tally)  # the browser sends a waiting click first
+    cx, cy, half = rng.uniform(-1.5, 1.5), rng.uniform(-1.5, 1.5), rng.uniform(0.5, 2.0)
+    window = [cx - half, cx + half, cy - half, cy + half]
+    start = time.perf_counter()
+    await session.rerun(
+        page="latent_map",
+        widgets=[(session.widget("map_layer"), set_json_value({"window": window}))],
+        fragment=session.fragments.get("map_layer", ""), kind="zoom",
+    )  # fmt: skip
+    tally.zooms.append((time.perf_counter() - start) * 1000)
+
+
+async def key_press(session: Session, rng: random.Random, tally: Tally) -> None:
+    """B, C or P on the Latent map: a full rerun with the new bubbles, colouring or prior."""
+    await send_notice(session, tally)  # the browser sends a waiting click first
+    action = rng.choice(["bubbles", "colour", "prior"])
+    start = time.perf_counter()
+    await session.rerun(
+        page="latent_map",
+        widgets=[(events_widget(session, "page_shortcuts"), set_json_trigger(
+            [{"event": "key", "value": {"action": action, "at": int(time.time() * 1000)}}]))],
+        kind="key press",
+    )  # fmt: skip
+    tally.keys.append((time.perf_counter() - start) * 1000)
+
+
+async def open_interpolation(session: Session, tally: Tally) -> float:
     """Open the Interpolate page (it builds the path and the scrubber's frames) and come back."""
+    await send_notice(session, tally)  # a page change sends a waiting click first
     start = time.perf_counter()
     run = await session.rerun(page="interpolate", kind="Interpolate page")
     for url in run.images[:1]:
@@ -304,8 +415,13 @@ async def open_interpolation(session: Session) -> float:
 @dataclass
 class Tally:
     opens: list[float] = field(default_factory=list)  # Models page -> Load -> Latent map
-    clicks: list[float] = field(default_factory=list)
+    clicks: list[float] = field(default_factory=list)  # click -> the server's panel, ms
+    notices: list[float] = field(default_factory=list)  # a click's notice -> answer, ms
+    zooms: list[float] = field(default_factory=list)
+    keys: list[float] = field(default_factory=list)
     interps: list[float] = field(default_factory=list)
+    kinds: dict[str, int] = field(default_factory=dict)  # clicks made, by kind
+    browser: list[float] = field(default_factory=list)  # the Chromium student: click -> panel
     attempted: int = 0
     errors: list[str] = field(default_factory=list)
     timeline: list[tuple[float, float, str]] = field(default_factory=list)  # after the gate
@@ -346,16 +462,32 @@ async def student(url: str, name: str, clicks: int, tally: Tally, seed: int, thi
                 gate.arrive()
         if gate is not None:
             await gate.wait()
-        # Each student opens Interpolate once, after a click of their own choosing: all at the
-        # same click index would make 60 page runs (there and back) land within ~2 s.
-        interpolate_after = rng.randrange(clicks)
+        # A class's rhythm: bursts of 1-4 clicks a moment apart, then a pause to look. Once
+        # each, after a click of their own choosing (all at the same one would make a hundred
+        # page runs land within a second): a zoom, a key (B, C or P), a visit to Interpolate.
+        moments: dict[int, list[str]] = {}
+        for extra in ("zoom", "key") + (("interpolate",) if interpolate else ()):
+            moments.setdefault(rng.randrange(clicks), []).append(extra)
+        burst_left = 0
         for i in range(clicks):
-            await asyncio.sleep(rng.uniform(0, think))
+            if burst_left == 0:
+                burst_left = rng.randint(1, 4)
+                await idle(session, rng.uniform(1.0, 3.0) * think, tally)
+            else:
+                await idle(session, rng.uniform(0.15, 0.6) * think, tally)
+            burst_left -= 1
             tally.attempted += 1
-            tally.clicks.append(await click(session, rng))
-            if interpolate and i == interpolate_after:
+            await click(session, rng, tally)
+            for extra in moments.get(i, ()):
                 tally.attempted += 1
-                tally.interps.append(await open_interpolation(session))
+                if extra == "zoom":
+                    await zoom(session, rng, tally)
+                elif extra == "key":
+                    await key_press(session, rng, tally)
+                else:
+                    tally.interps.append(await open_interpolation(session, tally))
+        if session.pending_click is not None:  # the last click's notice, on time
+            await idle(session, session.notice_due - time.perf_counter(), tally)
     except (InteractionError, OSError, websockets.WebSocketException, TimeoutError) as error:
         tally.errors.append(f"{name}: {error}"[:200])
     finally:
@@ -448,7 +580,7 @@ def slow_click_company(timeline: list[tuple[float, float, str]], slow_ms: float)
 
     Other sessions' clicks count too ("click"); a click never overlaps its own session's runs.
     """
-    clicks = [run for run in timeline if run[2] == "click"]
+    clicks = [run for run in timeline if run[2] in ("click", "click notice")]
     company = {"slow": {}, "others": {}, "n_slow": 0, "n_others": 0}
     for click_run in clicks:
         start, end, _ = click_run
@@ -461,6 +593,132 @@ def slow_click_company(timeline: list[tuple[float, float, str]], slow_ms: float)
         n = max(1, company["n_" + group])
         company[group] = {kind: count / n for kind, count in sorted(company[group].items())}
     return company
+
+
+async def cpu_by_kind(url: str, servers: Servers, repeats: int, sticky: bool) -> dict:
+    """Server CPU milliseconds per interaction, by kind, one session alone on the warm server.
+
+    Each kind is repeated back to back and the server process's CPU (user + system, every
+    thread, /proc) read before and after: per interaction = the difference / repeats. Clicks
+    follow the class's rhythm in bursts of 1-4: where the browser answers them, the server's
+    share is one notice per burst, and that is divided by the clicks made.
+    """
+    rng = random.Random(7)
+    session = Session(url, "cpu", None, sticky)
+    tally = Tally()
+    costs: dict[str, float] = {}
+    try:
+        await open_shared_model(session)
+
+        async def clicks_of(kind: str) -> None:
+            made = 0
+            while made < repeats:
+                for _ in range(min(rng.randint(1, 4), repeats - made)):
+                    event = click_event(session, rng)
+                    while (event["index"] is not None) != (kind == "point click"):
+                        event = click_event(session, rng)
+                    made += 1
+                    if session.map_header.get("notice_ms"):
+                        session.pending_click = event
+                    else:
+                        await send_click(session, event, kind)
+                await send_notice(session, tally)
+
+        actions = {
+            "point click": lambda: clicks_of("point click"),
+            "empty click": lambda: clicks_of("empty click"),
+            "zoom": lambda: repeat(lambda: zoom(session, rng, tally)),
+            "key press (B, C, P)": lambda: repeat(lambda: key_press(session, rng, tally)),
+            "Interpolate visit (there and back)": lambda: repeat(
+                lambda: open_interpolation(session, tally), max(3, repeats // 10)
+            ),
+        }
+
+        async def repeat(action, times: int = repeats) -> None:
+            for _ in range(times):
+                await action()
+
+        for kind, action in actions.items():
+            times = max(3, repeats // 10) if kind.startswith("Interpolate") else repeats
+            before = servers.cpu_seconds()[0]
+            await action()
+            costs[kind] = (servers.cpu_seconds()[0] - before) * 1000 / times
+    finally:
+        await session.close()
+    costs["click, points and empty space alike"] = (costs["point click"] + costs["empty click"]) / 2
+    costs["notice_ms"] = session.map_header.get("notice_ms") or 0
+    return costs
+
+
+# Is the Latent map's click panel complete for the click on (x, y, index)? The browser's panel
+# (ui/components/click_panel.js) says so itself; the server's panel of a tree without it is
+# complete when its text names this click, every picture has loaded and no run is under way.
+PANEL_DONE_JS = """([x, y, index, before]) => {
+  const panel = document.querySelector('.st-key-map_click_panel .vx-click-panel');
+  if (panel) {
+    if (panel.dataset.complete !== 'true') return false;
+    const s = JSON.parse(panel.dataset.shown || 'null');
+    if (!s) return false;
+    return index === null ? Math.abs(s.z[0] - x) < 1e-3 && Math.abs(s.z[1] - y) < 1e-3
+                          : s.index === index;
+  }
+  if (document.querySelector('[data-testid="stStatusWidget"]')) return false;
+  const row = document.querySelector('.st-key-map_row');
+  const text = row ? row.innerText : '';
+  if (text === before) return false;
+  if (!text.includes(index === null ? 'empty space' : `test point #${index}`)) return false;
+  const imgs = [...row.querySelectorAll('[data-testid="stImage"] img')];
+  return imgs.every((i) => i.complete && i.naturalWidth > 0) && (index === null || imgs.length >= 2);
+}"""
+
+
+async def chromium_student(url: str, clicks: int, out: list[float], seed: int,
+                           gate: Gate | None = None, screenshot: Path | None = None) -> None:  # fmt: skip
+    """A real Chromium tab on the shared model's Latent map: `clicks` clicks, on test points
+    and on empty space in turn, a moment apart; each timed from the press to the complete
+    panel (PANEL_DONE_JS), in ms, into `out`. With a gate: clicks once the class clicks."""
+    from playwright.async_api import async_playwright
+
+    from tests.e2e.driver import _EMPTY_SPOTS_JS, _LONELY_POINTS_JS, _TO_PAGE_JS
+
+    rng = random.Random(seed)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+            await page.goto(f"{url}/latent_map?model={MODEL_NAME}", timeout=TIMEOUT * 1000)
+            graph = page.locator(".st-key-map_chart .js-plotly-plot").first
+            await graph.locator(".nsewdrag").first.wait_for(timeout=TIMEOUT * 3000)
+            await page.wait_for_function(
+                "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+                timeout=TIMEOUT * 3000,
+            )
+            await page.wait_for_timeout(1500)  # the components mounted, their data decoded
+            handle = await graph.element_handle()
+            points = await page.evaluate(_LONELY_POINTS_JS, [handle, clicks])
+            spots = await page.evaluate(_EMPTY_SPOTS_JS, [handle, clicks])
+            if gate is not None:
+                await gate.wait()
+            for i in range(clicks):
+                x, y, index = (*points[i // 2 % len(points)],) if i % 2 == 0 else (
+                    *spots[i // 2 % len(spots)], None)  # fmt: skip
+                index = None if index is None else int(index)
+                px, py = await graph.evaluate(_TO_PAGE_JS, [x, y])
+                row = page.locator(".st-key-map_row")
+                before = await row.inner_text() if await row.count() else ""
+                start = time.perf_counter()
+                await page.mouse.click(px, py)
+                await page.wait_for_function(PANEL_DONE_JS, arg=[x, y, index, before],
+                                             polling="raf", timeout=TIMEOUT * 1000)  # fmt: skip
+                out.append((time.perf_counter() - start) * 1000)
+                await asyncio.sleep(rng.uniform(0.5, 1.5))
+            if screenshot is not None:
+                await page.screenshot(path=str(screenshot))
+        finally:
+            await browser.close()
 
 
 @dataclass
@@ -516,7 +774,8 @@ def train_shared_model(root: Path, dataset_name: str) -> str:
 
 
 async def measure(url: str, servers: Servers, sessions: int, clicks: int, think: float,
-                  interpolate: bool = True, training: bool = True) -> dict:  # fmt: skip
+                  interpolate: bool = True, training: bool = True, browser_clicks: int = 0,
+                  cpu_repeats: int = 0) -> dict:  # fmt: skip
     sticky = servers.proxy is not None
     memory = {"start": servers.rss_mb()}
     # Phase 0: the first session on a fresh server pays its one-off imports; timed apart. One
@@ -532,13 +791,17 @@ async def measure(url: str, servers: Servers, sessions: int, clicks: int, think:
     await student(
         url,
         "alone",
-        max(60, clicks * 2),
+        max(40, clicks * 2),
         alone,
         seed=0,
         think=think,
         interpolate=interpolate,
         sticky=sticky,
     )
+    if browser_clicks:  # the real Chromium student, alone on the warm server
+        print("  the Chromium student, alone ...", flush=True)
+        await chromium_student(url, browser_clicks, alone.browser, seed=1)
+    costs = await cpu_by_kind(url, servers, cpu_repeats, sticky) if cpu_repeats else {}
     memory["after_alone"] = servers.rss_mb()
     # Phase 2: the class, plus one session training.
     crowd = Tally()
@@ -571,11 +834,22 @@ async def measure(url: str, servers: Servers, sessions: int, clicks: int, think:
     # (which shares the machine: on 2 cores its protobuf parsing competes with the server).
     server_before, client_before = servers.cpu_seconds(), time.process_time()
     gate = Gate(sessions)
+    watcher = (
+        asyncio.create_task(chromium_student(
+            url, browser_clicks, crowd.browser, seed=2, gate=gate,
+            screenshot=ROOT / "artifacts" / "e2e" / "load_test_student.png"))
+        if browser_clicks else None
+    )  # fmt: skip
     await asyncio.gather(*[
         student(url, f"s{i:02d}", clicks, crowd, seed=i + 1, think=think, gate=gate,
                 interpolate=interpolate, sticky=sticky)
         for i in range(sessions)
     ])  # fmt: skip
+    if watcher is not None:
+        try:
+            await watcher
+        except Exception as error:  # noqa: BLE001 - Playwright's errors, reported as errors
+            crowd.errors.append(f"Chromium student: {error}"[:200])
     crowd_seconds = time.perf_counter() - started
     server_after = servers.cpu_seconds()
     cpu = {
@@ -592,7 +866,7 @@ async def measure(url: str, servers: Servers, sessions: int, clicks: int, think:
     memory["hwm"] = servers.hwm_mb()
     return {"cold": cold, "alone": alone, "crowd": crowd, "train": train_report,
             "memory": memory, "crowd_seconds": crowd_seconds, "training": training, "cpu": cpu,
-            "load_after": os.getloadavg()[0]}  # fmt: skip
+            "load_after": os.getloadavg()[0], "costs": costs}  # fmt: skip
 
 
 def machine() -> str:
@@ -600,41 +874,91 @@ def machine() -> str:
     return f"{cpu_model()}, {os.cpu_count()} cores, load average {load:.1f} at start; {utc_stamp()}"
 
 
+def p50_p95(values: list[float]) -> str:
+    if not values:
+        return "-"
+    return f"{percentile(values, 50):.0f} / {percentile(values, 95):.0f} ms"
+
+
+def ratio_row(label: str, alone: list[float], crowd: list[float]) -> str:
+    """A p95 row with the class's p95 as a multiple of the same thing alone."""
+    if not alone or not crowd:
+        return f"| {label} | {p50_p95(alone)} | {p50_p95(crowd)} |"
+    a, c = percentile(alone, 95), percentile(crowd, 95)
+    return f"| {label} | {a:.0f} ms | {c:.0f} ms (**{c / a:.1f}x** alone, target <= 3x) |"
+
+
+def browser_row(alone: list[float], crowd: list[float]) -> str:
+    """The Chromium student's p95, its ratio written as the issue asks: (N.Nx alone)."""
+    if not alone or not crowd:
+        return f"| browser click -> panel p95 | {p50_p95(alone)} | {p50_p95(crowd)} |"
+    a, c = percentile(alone, 95), percentile(crowd, 95)
+    return f"| browser click -> panel p95 (target <= 3x) | {a:.0f} ms | {c:.0f} ms ({c / a:.1f}x alone) |"
+
+
 def summary(result: dict, sessions: int, clicks: int, data: str, where: str, command: str) -> str:
     alone, crowd = result["alone"], result["crowd"]
-    p50a, p95a = percentile(alone.clicks, 50), percentile(alone.clicks, 95)
-    p50c, p95c = percentile(crowd.clicks, 50), percentile(crowd.clicks, 95)
-    planned = sessions * (clicks + 1 + (1 if crowd.interps or alone.interps else 0))
-    done = len(crowd.opens) + len(crowd.clicks) + len(crowd.interps)
+    extras = 2 + (1 if crowd.interps or alone.interps else 0)  # a zoom, a key, Interpolate
+    planned = sessions * (clicks + 1 + extras)
+    made = sum(crowd.kinds.values())
+    done = len(crowd.opens) + made + len(crowd.zooms) + len(crowd.keys) + len(crowd.interps)
     mem = result["memory"]
     train = result["train"]
+    in_browser = bool(result["costs"].get("notice_ms")) or bool(crowd.notices)
     lines = [
         f"## Load test: a classroom of {sessions} sessions"
         f"{'' if result['training'] else ' (no training)'} ({where})",
         "",
         f"`{command}`; shared model trained on "
-        f"{data}; Streamlit's websocket protocol driven directly (one asyncio client), loopback. "
-        f"All sessions open the model at once; then each clicks {clicks} times (up to the think "
-        f"time apart)"
-        + (" and opens Interpolate once, after a click chosen at random" if crowd.interps else "")
-        + (", while the training session polls its progress." if result["training"] else "."),
+        f"{data}; Streamlit's websocket protocol driven directly (one asyncio client), loopback, "
+        "plus one real Chromium student. All sessions open the model at once; then each clicks "
+        f"{clicks} times, half on test points, in bursts of 1-4 clicks with pauses, and once "
+        "each zooms and presses B, C or P"
+        + (" and opens Interpolate" if crowd.interps else "")
+        + (", while the training session polls its progress." if result["training"] else ".")
+        + (
+            " The page answers clicks in the browser: the server hears of a click "
+            f"{result['costs'].get('notice_ms', 0) / 1000:.1f} s after a burst's last one (a "
+            "notice no one waits for)."
+            if in_browser
+            else " The server answers every click (its panel, awaited)."
+        ),
         "",
         f"| | alone | class of {sessions}{' + training' if result['training'] else ''} |",
         "|---|---|---|",
-        f"| click -> answer p50 | {p50a:.0f} ms | {p50c:.0f} ms |",
-        f"| click -> answer p95 | {p95a:.0f} ms | {p95c:.0f} ms (**{p95c / p95a:.1f}x**, "
-        "target <= 3x) |",
-        f"| open Interpolate p50 / p95 | {percentile(alone.interps, 50):.0f} / "
-        f"{percentile(alone.interps, 95):.0f} ms | {percentile(crowd.interps, 50):.0f} / "
-        f"{percentile(crowd.interps, 95):.0f} ms |",
+        browser_row(alone.browser, crowd.browser),
+        f"| browser click -> panel p50 | {percentile(alone.browser, 50):.0f} ms | "
+        f"{percentile(crowd.browser, 50):.0f} ms |",
+        ratio_row(
+            "click -> server's panel p95 (the simulated students wait)", alone.clicks, crowd.clicks
+        )
+        if not in_browser
+        else ratio_row("click notice -> answer p95 (no one waits)", alone.notices, crowd.notices),
+        f"| zoom (the window reported) p50 / p95 | {p50_p95(alone.zooms)} | {p50_p95(crowd.zooms)} |",
+        f"| key press B/C/P p50 / p95 | {p50_p95(alone.keys)} | {p50_p95(crowd.keys)} |",
+        f"| open Interpolate p50 / p95 | {p50_p95(alone.interps)} | {p50_p95(crowd.interps)} |",
         f"| open the shared model (Models -> Load -> Latent map) p50 / p95 | "
-        f"{percentile(alone.opens, 50):.0f} ms | {percentile(crowd.opens, 50):.0f} / "
-        f"{percentile(crowd.opens, 95):.0f} ms (all {sessions} at once) |",
+        f"{percentile(alone.opens, 50):.0f} ms | {p50_p95(crowd.opens)} (all {sessions} at once) |",
         f"| the same, first session on a fresh server (one-off imports) | "
         f"{percentile(result['cold'].opens, 50):.0f} ms | |",
-        f"| clicks completed | {len(alone.clicks)} | {len(crowd.clicks)} of {sessions * clicks} |",
+        f"| clicks made (point / empty) | {alone.kinds.get('point click', 0)} / "
+        f"{alone.kinds.get('empty click', 0)} | {crowd.kinds.get('point click', 0)} / "
+        f"{crowd.kinds.get('empty click', 0)} of {sessions * clicks} |",
+        f"| server runs for those clicks | {len(alone.clicks) + len(alone.notices)} | "
+        f"{len(crowd.clicks) + len(crowd.notices)} |",
         f"| interactions completed | | {done} of {planned} ({done / planned:.0%}) |",
         f"| errors | {len(alone.errors) + len(result['cold'].errors)} | {len(crowd.errors)} |",
+    ]
+    if result["costs"]:
+        lines += ["", "Server CPU per interaction (one session alone, each kind repeated back to "
+                  "back; the server process's user + system time):", "",
+                  "| interaction | server CPU |", "|---|---|"]  # fmt: skip
+        lines += [
+            f"| {kind} | {ms:.2f} ms |"
+            for kind, ms in result["costs"].items()
+            if kind != "notice_ms"
+        ]
+    lines += [
         "",
         (
             f"Training session (runner: {result['runner']}): first epoch shown "
@@ -656,7 +980,7 @@ def summary(result: dict, sessions: int, clicks: int, data: str, where: str, com
         f"{' + proxy' if result['cpu']['proxy'] else ''} {mem['peak_under_load']:.0f} MB peak under load "
         f"(server high-water mark {mem['hwm']:.0f} MB).",
     ]
-    company = slow_click_company(crowd.timeline, 3 * p95a)
+    company = slow_click_company(crowd.timeline, 3 * percentile(alone.clicks + alone.notices, 95))
     if company["n_slow"]:
 
         def overlaps(group: str) -> str:
@@ -689,6 +1013,12 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=0,
                         help="N > 0: through HAProxy to N Streamlit workers (the lecture hall); "
                         "0: straight to one server (default)")  # fmt: skip
+    parser.add_argument("--browser-clicks", type=int, default=16,
+                        help="clicks of the real Chromium student (0: none)")  # fmt: skip
+    parser.add_argument("--cpu-repeats", type=int, default=60,
+                        help="repeats of each interaction timed for server CPU (0: none)")  # fmt: skip
+    parser.add_argument("--app", type=Path, default=ROOT,
+                        help="the checkout whose app.py is served (an older tree, to compare)")  # fmt: skip
     parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
     args = parser.parse_args()
     if not 1 <= args.sessions <= 300 or not 1 <= args.clicks <= 100:
@@ -710,7 +1040,8 @@ def main() -> int:
             print(f"serving from {url} (pids {servers.pids}); measuring ...", flush=True)
             return asyncio.run(asyncio.wait_for(
                 measure(url, servers, args.sessions, args.clicks, args.think,
-                        not args.no_interpolate, not args.no_train),
+                        not args.no_interpolate, not args.no_train, args.browser_clicks,
+                        args.cpu_repeats),
                 timeout=1800,
             ))  # fmt: skip
 
@@ -723,7 +1054,10 @@ def main() -> int:
             where += f"; through HAProxy to {args.workers} worker(s)"
         else:
             port = free_port()
-            process = start_streamlit(ROOT / "app.py", port, env)  # binds 127.0.0.1 only
+            app = args.app.resolve()
+            process = start_streamlit(app / "app.py", port, env, cwd=app)  # 127.0.0.1 only
+            if app != ROOT:
+                where += f"; serving {app}"
             try:
                 result = run(f"http://127.0.0.1:{port}", Servers([process.pid]))
             finally:

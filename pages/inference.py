@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from ui import presenter, selection
+from ui import presenter, scored_input, selection
 from ui.guards import require_active_model
 from ui.inference_lab import (
     decoder_is_finite,
@@ -83,12 +83,7 @@ click = selection.clicked()
 clicked = click.index if click is not None else None
 if clicked is not None and not 0 <= int(clicked) < len(view.x):
     clicked = None
-if INFERENCE_INDEX_KEY not in st.session_state:
-    st.session_state[INFERENCE_INDEX_KEY] = int(clicked) if clicked is not None else 0
-
-
-def _choose(index: int) -> None:
-    st.session_state[INFERENCE_INDEX_KEY] = int(index)
+scored_input.choose_point_once(int(clicked) if clicked is not None else 0)
 
 
 def _want_large_gap() -> None:
@@ -97,7 +92,7 @@ def _want_large_gap() -> None:
 
 if st.session_state[INFERENCE_WANT_LARGE_GAP_KEY]:  # before the index input is drawn
     st.session_state[INFERENCE_WANT_LARGE_GAP_KEY] = False
-    _choose(find_large_gap(active, view))
+    scored_input.choose_point(find_large_gap(active, view))
 
 with st.container(horizontal=True, vertical_alignment="bottom"):
     st.number_input(
@@ -113,7 +108,7 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
         else "Last clicked on the Latent map (none yet)",
         key="inf_use_clicked",
         disabled=clicked is None,
-        on_click=_choose,
+        on_click=scored_input.choose_point,
         args=(clicked if clicked is not None else 0,),
     )  # fmt: skip
     st.button(
@@ -158,6 +153,6 @@ if use_drawing:
 else:
     posterior_panel(active, view, point, x_shown, x_scored, draw, index=index)
 estimator_panel(active, view, point, x_scored, draw)
-test_set_panel(active, view, point, _choose)
+test_set_panel(active, view, point, scored_input.choose_point)
 if not presenter.is_on():
     scenes_expander(active)  # a scene here keeps the lab's point and binary sample too

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import presenter, selection
+from ui.components.click_panel import NOTICE_DELAY_MS, browser_panel
 from ui.components.map_decoder import browser_decoder
 from ui.components.map_layer import map_layer
 from ui.guards import require_2d_model
@@ -12,10 +13,13 @@ from ui.latent_images import DISPLAY_PIXELS
 from ui.latent_panel import (
     MAP_HEIGHT,
     MAP_ROW_CSS,
+    N_SAMPLES,
     cached_bubbles,
     cached_map_figure,
     clicked_samples,
     decode_panel,
+    sample_seed,
+    set_sample_seed,
 )
 from ui.map_controls import map_options
 from ui.scene_panel import scenes_expander
@@ -56,8 +60,9 @@ with left:
 
 
 @fragment
-def decode_beside_the_map(picture_in_browser: bool) -> None:
-    """A click on the map reruns only this: the layer hands over the click, the panel decodes."""
+def decode_beside_the_map(picture_in_browser: bool, panel_in_browser: bool) -> None:
+    """A click on the map reruns only this: the layer hands over the click, the panel decodes.
+    With the panel in the browser, the click arrives later (a notice) and nothing is drawn."""
     click, _ = map_layer(
         "map_chart",
         key="map_layer",
@@ -67,8 +72,10 @@ def decode_beside_the_map(picture_in_browser: bool) -> None:
         on_click=selection.set_clicked,
         samples=lambda c: clicked_samples(view, c),
         on_window=selection.set_window,
+        notice_ms=NOTICE_DELAY_MS if panel_in_browser else 0,
     )
-    decode_panel(active, view, click, picture_in_browser)
+    if not panel_in_browser:
+        decode_panel(active, view, click, picture_in_browser)
 
 
 with right:
@@ -87,7 +94,14 @@ with right:
             pixels=presenter.picture_px(DISPLAY_PIXELS),
         )
     with panel_area:
-        decode_beside_the_map(in_browser)
+        # The whole panel in the browser when it can run the decoder and hold the pictures
+        # (ui/components/click_panel.py); else the fragment's server panel.
+        panel_in_browser = in_browser and browser_panel(
+            active, view, "map_chart", clicked, key="map_click_panel",
+            seed=sample_seed(), n_samples=N_SAMPLES, on_seed=set_sample_seed,
+            pixels=presenter.picture_px(DISPLAY_PIXELS),
+        )  # fmt: skip
+        decode_beside_the_map(in_browser, panel_in_browser)
 
 if not presenter.is_on():
     scenes_expander(active)

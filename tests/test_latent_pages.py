@@ -20,6 +20,7 @@ from streamlit.testing.v1 import AppTest
 from runner.frames import read_frame
 from tests.hostile import shown
 from ui.active_model import ActiveModel
+from ui.latent_panel import epsilon
 from vae import VAE, ModelConfig
 
 TIMEOUT = 60
@@ -146,11 +147,9 @@ def test_the_clicked_points_samples_are_drawn_on_the_map(active: ActiveModel) ->
 
     view = compute_latent_view(active.model, active.dataset)
     eps = (samples - view.mu[7]) / view.sigma[7]
-    np.testing.assert_allclose(
-        eps, np.random.default_rng(7).standard_normal((6, 2)), rtol=1e-5, atol=1e-5
-    )
-    strip = at.get("image")[1].proto.imgs[0].caption
-    assert f"({samples[0, 0]:.2f}, {samples[0, 1]:.2f})" in strip
+    # the eps of seed 0 and point 7, as the browser's panel draws them (its own copy of the
+    # generator: tests/test_click_panel.py)
+    np.testing.assert_allclose(eps, epsilon(0, 7), rtol=1e-5, atol=1e-5)
 
 
 def test_colour_by_and_bubbles_keep_the_zoom(active: ActiveModel) -> None:
@@ -173,24 +172,49 @@ def test_colour_by_and_bubbles_keep_the_zoom(active: ActiveModel) -> None:
 def test_latent_map_decodes_a_clicked_empty_z(active: ActiveModel) -> None:
     at = _page("pages/latent_map.py", active, vx_clicked_z=(0.5, -1.25), vx_clicked_index=None)
     assert not at.exception
-    assert any("z = (0.500, -1.250)" in md.value for md in at.markdown)
     # the picture is drawn by the browser (an MLP decoder): its weights and the z, no st.image
     (decoder,) = [c for c in at.get("bidi_component") if c.key == "map_decoded"]
     header, _ = read_frame(io.BytesIO(decoder.proto.bytes))
     linear = [op for op in header["decoder"]["ops"] if op["op"] == "linear"]
     assert header["z"] == [0.5, -1.25] and linear[0]["in"] == 2 and linear[-1]["out"] == 64
-    assert len(at.get("image")) == 0
+    # and so is the rest of the panel (ui/components/click_panel.js): nothing from the server
+    panel, _ = _layer_header(at, "map_click_panel")
+    assert panel["clicked"] == [0.5, -1.25] and panel["index"] is None
+    assert len(at.get("image")) == 0 and not any("z = (" in md.value for md in at.markdown)
 
 
-def test_latent_map_shows_original_reconstruction_and_samples(active: ActiveModel) -> None:
+def test_latent_map_sends_the_browser_the_points_pictures_once(active: ActiveModel) -> None:
+    at = _page("pages/latent_map.py", active, vx_clicked_z=(0.0, 0.0), vx_clicked_index=7)
+    assert not at.exception
+    panel, payload = _layer_header(at, "map_click_panel")
+    n = len(active.dataset.x_test)
+    assert panel["data"] and panel["n"] == n and panel["index"] == 7 and panel["n_samples"] == 6
+    assert panel["class_names"] == list(active.dataset.class_names)
+    assert payload.endswith(b"IEND\xaeB`\x82")  # the atlas, a whole PNG, closes the payload
+    layer, _ = _layer_header(at)
+    assert layer["notice_ms"] > 0  # the server hears of a click later
+    assert len(at.get("image")) == 0  # the original and the ε strip are drawn by the browser
+    at.run()  # the next run: the header only
+    again, payload = _layer_header(at, "map_click_panel")
+    assert not again["data"] and len(payload) < 4 + 2000
+
+
+def test_latent_map_shows_the_server_panel_when_the_browser_cannot_decode(
+    active: ActiveModel, monkeypatch
+) -> None:
+    # A decoder the browser cannot run (too big, or layers it lacks): the fragment's server
+    # panel, with the click at once.
+    monkeypatch.setattr("ui.components.map_decoder.browser_decoder_net", lambda model: None)
+    monkeypatch.setattr("ui.components.click_panel.browser_decoder", lambda model: None)
     at = _page("pages/latent_map.py", active, vx_clicked_z=(0.0, 0.0), vx_clicked_index=7)
     assert not at.exception
     assert any("test point #7" in md.value for md in at.markdown)
-    # original + one strip of the N_SAMPLES decodes of mu + sigma * eps (the reconstruction
-    # from mu is drawn by the browser, above the panel)
-    assert len(at.get("image")) == 2
-    assert "original" in at.get("image")[0].proto.imgs[0].caption
-    assert "(" in at.get("image")[1].proto.imgs[0].caption
+    assert not [c for c in at.get("bidi_component") if c.key == "map_click_panel"]
+    layer, _ = _layer_header(at)
+    assert layer["notice_ms"] == 0
+    # reconstruction and original side by side, then one strip of the N_SAMPLES decodes
+    captions = [img.proto.imgs[0].caption for img in at.get("image")]
+    assert len(captions) == 3 and "decoded from μ" in captions[0] and "original" in captions[1]
 
 
 @pytest.mark.parametrize("color_by", ["σ (posterior std)", "KL to prior", "reconstruction error"])

@@ -9,6 +9,8 @@ picture too (ui/components/web/map_decoder.js); the rest of the panel comes from
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
@@ -94,6 +96,42 @@ def cached_bubbles(
     return view.derived(("bubbles", model_key, colour_key(color_by, gaps), bubbles), build)
 
 
+def epsilon(seed: int, index: int, count: int = N_SAMPLES) -> np.ndarray:
+    """(count, 2) draws of eps ~ N(0, I) for test point `index` under sample seed `seed`.
+
+    The browser's click panel draws the same numbers (ui/components/click_panel.js `epsilon`),
+    so the one spelled-out generator is: mulberry32 seeded with (seed * 100003 + index) mod
+    2^32, two uint32 draws u1, u2 -> (u + 0.5) / 2^32 each, Box-Muller
+    (r cos 2 pi u2, r sin 2 pi u2) with r = sqrt(-2 ln u1).
+    """
+    state = (seed * 100_003 + index) % 2**32
+    mask = 0xFFFFFFFF
+
+    def draw() -> float:
+        nonlocal state
+        state = (state + 0x6D2B79F5) & mask
+        t = state
+        t = ((t ^ (t >> 15)) * (t | 1)) & mask
+        t ^= (t + (((t ^ (t >> 7)) * (t | 61)) & mask)) & mask
+        return ((t ^ (t >> 14)) + 0.5) / 2**32
+
+    eps = np.empty((count, 2))
+    for row in eps:
+        u1, u2 = draw(), draw()
+        r = math.sqrt(-2.0 * math.log(u1))
+        row[:] = r * math.cos(2 * math.pi * u2), r * math.sin(2 * math.pi * u2)
+    return eps
+
+
+def sample_seed() -> int:
+    return int(st.session_state.get(SAMPLE_SEED_KEY, 0))
+
+
+def set_sample_seed(seed: int) -> None:
+    """New ε, pressed in the browser's click panel (its ε are drawn with this seed)."""
+    st.session_state[SAMPLE_SEED_KEY] = int(seed)
+
+
 def clicked_samples(view: LatentView, click: MapClick | None) -> np.ndarray | None:
     """(N_SAMPLES, 2) z = mu + sigma * eps for a clicked data point (None: not a data point).
 
@@ -101,8 +139,7 @@ def clicked_samples(view: LatentView, click: MapClick | None) -> np.ndarray | No
     """
     if click is None or click.index is None or not 0 <= click.index < len(view.mu):
         return None
-    seed = st.session_state.get(SAMPLE_SEED_KEY, 0)
-    eps = np.random.default_rng(seed * 100_003 + click.index).standard_normal((N_SAMPLES, 2))
+    eps = epsilon(sample_seed(), click.index)
     return view.mu[click.index] + view.sigma[click.index] * eps  # the reparameterisation
 
 
@@ -141,7 +178,7 @@ def decode_panel(
 
     index = int(click.index)
     mu, sigma = view.mu[index], view.sigma[index]
-    seed = st.session_state.get(SAMPLE_SEED_KEY, 0)
+    seed = sample_seed()
     decoded = decode_latents(active.model, np.vstack([mu[None], samples]))  # (1 + S, D)
     st.markdown(
         f"**test point #{index}**{point_label(view, index)}  \nμ = ({mu[0]:.3f}, {mu[1]:.3f}) · "

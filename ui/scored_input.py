@@ -1,4 +1,5 @@
-"""Which x the Inference lab scores, shown as such, and the note beside numbers that are not
+"""Which x the Inference lab scores (its test point and binary sample number: this module writes
+both), shown as such, and the note beside numbers that are not
 log-likelihoods, on any page (vae/scoring.py decides both).
 
 A dynamically binarised model's likelihood is of binary images: the lab scores a binary sample
@@ -14,12 +15,28 @@ import streamlit as st
 
 from ui import presenter
 from ui.active_model import ActiveModel
-from ui.session_keys import INFERENCE_DRAW_KEY
+from ui.session_keys import INFERENCE_DRAW_KEY, INFERENCE_INDEX_KEY
 from ui.view_link import MAX_DRAW
 from vae.scoring import NOT_A_LIKELIHOOD_SHORT, not_a_likelihood, trained_binarized
 from viz.plots import display_factor, to_png_bytes
 
 PICTURE_PX = 84  # each picture's side: the page's x as it was, now two side by side
+
+
+def choose_point(index: int) -> None:
+    """Score test point `index` (the lab's point input, a button, a link or a scene)."""
+    st.session_state[INFERENCE_INDEX_KEY] = int(index)
+
+
+def choose_point_once(index: int) -> None:
+    """Score test point `index` unless this session already chose one."""
+    if INFERENCE_INDEX_KEY not in st.session_state:
+        choose_point(index)
+
+
+def choose_sample(draw: int) -> None:
+    """Score binary sample number `draw` (a link or a scene)."""
+    st.session_state[INFERENCE_DRAW_KEY] = int(draw)
 
 
 def _next_draw() -> None:

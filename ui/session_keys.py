@@ -134,6 +134,10 @@ BUBBLES_SENT_KEY = _register(
     "vx_map_layer_sent", "ui/components/map_layer.py", "set[str]", set,
     "ids of the bubble data sets this session's browser was sent",
 )  # fmt: skip
+CLICK_PANEL_SENT_KEY = _register(
+    "vx_click_panel_sent", "ui/components/click_panel.py", "set[str]", set,
+    "ids of the test-set atlases (pictures, μ, σ, labels) this session's browser was sent",
+)  # fmt: skip
 VIEWPORT_KEY = _register(
     "vx_viewport", "ui/components/shortcuts.py", "tuple[int, int] | None", _none,
     "the browser window's (width, height), as last reported in presenter mode",
@@ -234,7 +238,7 @@ TRAIN_SETTING_KEYS = tuple(
 
 # --- Pages' own values ------------------------------------------------------------------------
 INFERENCE_INDEX_KEY = _register(
-    "inf_index", "pages/inference.py", "int", WIDGET, "the Inference lab's test point number",
+    "inf_index", "ui/scored_input.py", "int", WIDGET, "the Inference lab's test point number",
 )  # fmt: skip
 INFERENCE_WANT_LARGE_GAP_KEY = _register(
     "inf_want_large_gap", "pages/inference.py", "bool", bool,

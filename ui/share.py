@@ -26,7 +26,7 @@ from ui.view_link import (
     fit_view,
 )
 
-from . import map_options, selection
+from . import map_options, scored_input, selection
 from .active_model import get_active_model
 from .presenter import is_on as presenter_on
 from .presenter import set_presenter
@@ -118,9 +118,9 @@ def apply_view(view: SharedView, whole: bool = False) -> bool:
     if view.present:
         set_presenter(True)
     if view.lab_point is not None:
-        st.session_state[INFERENCE_INDEX_KEY] = view.lab_point
+        scored_input.choose_point(view.lab_point)
     if view.lab_draw is not None or whole:
-        st.session_state[INFERENCE_DRAW_KEY] = view.lab_draw or 0
+        scored_input.choose_sample(view.lab_draw or 0)
     return True
 
 

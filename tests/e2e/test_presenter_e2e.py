@@ -114,7 +114,11 @@ def test_the_latent_map_is_hall_sized(hall, artifacts_dir):
     page.mouse.click(*to_page(graph, x, y))
     page.locator(PICTURE).wait_for(state="visible", timeout=60_000)
     wait_idle(page, timeout=120, quiet=1.0)
-    page.locator(".st-key-map_resample").wait_for(timeout=60_000)  # the ε strip's button
+    # the ε strip's button, in the panel the browser draws
+    page.locator(".st-key-map_click_panel .vx-click-panel[data-complete=true]").wait_for(
+        timeout=60_000
+    )
+    new_eps = page.locator(".st-key-map_click_panel button")
     page.screenshot(path=str(artifacts_dir / "presenter_latent_map.png"))
 
     assert not small_texts(page)
@@ -133,11 +137,9 @@ def test_the_latent_map_is_hall_sized(hall, artifacts_dir):
         f"{picture.bounding_box()['width']:.0f} px"
     )  # for the record (bench/RESULTS.md)
     assert plot[2] - plot[0] >= HALL_MAP_PX, plot
-    assert_nothing_floats_over(
-        page, plot, rect(picture), rect(page.locator(".st-key-map_resample"))
-    )
+    assert_nothing_floats_over(page, plot, rect(picture), rect(new_eps))
     # Under the map's samples strip: the whole ε strip is inside the window, in the panel.
-    strip = rect(page.locator(".st-key-map_row [data-testid='stImage'] img").last)
+    strip = rect(page.locator(".st-key-map_click_panel canvas.vx-cp-samples"))
     assert strip[3] <= 1080, f"the ε strip ends at {strip[3]} px, below the window"
 
     # A click on blank space frames nothing; a scene key with no scenes answers in the control

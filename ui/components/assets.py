@@ -28,7 +28,7 @@ from streamlit.components.v2.manifest_scanner import ComponentConfig, ComponentM
 
 PACKAGE = "vae_explorer"
 WEB = Path(__file__).with_name("web")
-COMPONENTS = ("map_layer", "map_decoder", "drawing_pad", "scrubber", "shortcuts")
+COMPONENTS = ("map_layer", "map_decoder", "click_panel", "drawing_pad", "scrubber", "shortcuts")
 _MANIFEST = ComponentManifest(
     name=PACKAGE,
     version="1",

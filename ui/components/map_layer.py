@@ -78,6 +78,7 @@ def layer_payload(
     clicked: MapClick | None = None,
     samples: np.ndarray | None = None,
     clickable: bool = False,
+    notice_ms: int = 0,
 ) -> bytes:
     """What web/map_layer.js reads: a frame (runner/frames.py), the bubble arrays in it when
     with_data (else the browser has them by id)."""
@@ -90,6 +91,7 @@ def layer_payload(
         "k": encoded.k if encoded else 0.0,
         "palette": encoded.palette if encoded else [],
         "clickable": clickable,
+        "notice_ms": notice_ms,
         "clicked": list(clicked.z) if clicked is not None else None,
         "index": clicked.index if clicked is not None else None,
         "samples": np.asarray(samples, dtype=float).reshape(-1, 2).tolist()
@@ -143,6 +145,7 @@ def map_layer(
     on_click: Callable[[MapClick], None] | None = None,
     samples: Callable[[MapClick], np.ndarray | None] | None = None,
     on_window: Callable[[list[float] | None], None] | None = None,
+    notice_ms: int = 0,
 ) -> tuple[MapClick | None, bool]:
     """Mount the layer on the st.plotly_chart with key `chart_key`: (the clicked z, is it new).
 
@@ -152,6 +155,8 @@ def map_layer(
     caller's `clicked` on that rerun is the new one (None: a map to look at, no clicks).
     samples(click): points to draw over the clicked one (its z = mu + sigma * eps).
     on_window(window): keeps the zoom window when a zoom or pan ends (None: not reported).
+    notice_ms > 0: the browser answers a click alone (ui/components/click_panel.py), so the
+    click reaches on_click that long after the last one, or at once before any other input.
     Must be called on every run in which the chart is shown (a trigger is delivered to
     exactly one run).
     """
@@ -178,6 +183,7 @@ def map_layer(
         clicked=clicked,
         samples=samples(clicked) if samples is not None and clicked is not None else None,
         clickable=clickable,
+        notice_ms=notice_ms,
     )
     result = _mount(
         key=key,

@@ -298,11 +298,28 @@ export function nearestPoint(traces, f, px, py) {
   return best;
 }
 
+// component key -> the click the server has not heard of yet (header.notice_ms > 0), kept
+// for the window so that it outlives the reruns that mount this component again meanwhile;
+// web/click_panel.js reads it too (a notice's click is newer than its payload's).
+const notices = () => store("mapNotices");
+const remounting = new Set(); // keys being mounted again: their notice stays waiting
+
 export default function mountMapLayer({ data, key, setTriggerValue, setStateValue }) {
-  return mountOnce(key, () => mount(loadLayer(data), setTriggerValue, setStateValue));
+  remounting.add(key);
+  return mountOnce(key, () => {
+    remounting.delete(key);
+    return mount(key, loadLayer(data), setTriggerValue, setStateValue);
+  });
 }
 
-function mount({ header, arrays }, setTriggerValue, setStateValue) {
+function mount(key, { header, arrays }, setTriggerValue, setStateValue) {
+  const waiting = notices().get(key);
+  if (waiting) {
+    // A rerun that left before the click's notice: the browser's click is the newer one.
+    header.clicked = [waiting.click.x, waiting.click.y];
+    header.index = waiting.click.index;
+    header.samples = waiting.samples || [];
+  }
   const selector = `.st-key-${header.target} .js-plotly-plot`;
   const state = {
     header,
@@ -345,9 +362,10 @@ function mount({ header, arrays }, setTriggerValue, setStateValue) {
     const ms = performance.now() - start;
     if (stride === 1) state.fullMs = ms;
     // What was drawn, on the performance timeline (DevTools; tests and benches read it):
-    // the window, the bubbles drawn, the stride, the time it took, the clicked z.
+    // the window, the bubbles drawn, the stride, the time it took, the clicked z, its samples.
     const win = [f.x0, f.x1, f.y0, f.y1];
-    mark(`vx:map-layer:${header.target}`, { window: win, drawn, stride, ms, clicked: state.clicked || null });
+    mark(`vx:map-layer:${header.target}`, { window: win, drawn, stride, ms,
+      clicked: state.clicked || null, samples: header.samples || [] });
   }
   const schedule = () => {
     if (!queued) {
@@ -416,7 +434,7 @@ function mount({ header, arrays }, setTriggerValue, setStateValue) {
     const gd = document.querySelector(selector);
     const drag = e.target && e.target.closest ? e.target.closest(".nsewdrag") : null;
     down = gd && drag && gd.contains(drag) && e.button === 0 ? [e.clientX, e.clientY] : null;
-    if (!down) return;
+    if (!down) return flushAll(); // a press elsewhere: a button, a link, another page
     // Where the chart is, read now: layout is clean before Plotly's mousedown covers the page
     // with its drag layer, and reading it on release would force a layout first.
     const rect = gd.getBoundingClientRect();
@@ -446,6 +464,66 @@ function mount({ header, arrays }, setTriggerValue, setStateValue) {
     pending = null;
     send();
   };
+  // When the browser draws the whole panel (ui/components/click_panel.js), the server hears
+  // of a click header.notice_ms after the last one, never awaited, and at once before
+  // anything that may read it: any other press or key on the page, a page hidden, unmounted.
+  const notify = (click) => {
+    if (!(header.notice_ms > 0)) return setTriggerValue("click", click);
+    const all = notices();
+    if (all.has(key)) clearTimeout(all.get(key).timer);
+    const notice = { target: header.target, click, samples: [], due: Date.now() + header.notice_ms };
+    notice.timer = setTimeout(sendNotice, header.notice_ms);
+    all.set(key, notice);
+  };
+  const sendNotice = () => {
+    const notice = notices().get(key);
+    if (!notice) return false;
+    clearTimeout(notice.timer);
+    notices().delete(key);
+    setTriggerValue("click", notice.click);
+    return true;
+  };
+  // Streamlit sends the widget updates of one task turn as one message, scoped to the first
+  // one's fragment: a button or key in the same turn as the notice would ride in the map's
+  // fragment run and be lost (the button's full run never happens). So an input that sends
+  // a notice is held for one turn, and given again once the notice has left.
+  let holding = false;
+  const flushAll = () => {
+    flush();
+    if (sendNotice()) {
+      holding = true;
+      setTimeout(() => (holding = false), 0); // after Streamlit's own flush, queued first
+    }
+  };
+  const again = (e, event) => {
+    if (!e.isTrusted) return;
+    e.stopImmediatePropagation();
+    e.preventDefault();
+    const target = e.target;
+    setTimeout(() => target.dispatchEvent(event), 0);
+  };
+  const onClickHeld = (e) => {
+    if (holding) again(e, new MouseEvent("click", e));
+  };
+  if (waiting) {
+    clearTimeout(waiting.timer); // re-armed here: the last instance's callbacks are gone
+    waiting.timer = setTimeout(sendNotice, Math.max(0, waiting.due - Date.now()));
+  }
+  const onSamples = (e) => {
+    // The clicked point's z = mu + sigma * eps, drawn by the browser's click panel.
+    if (!e.detail || e.detail.target !== header.target) return;
+    header.samples = e.detail.samples || [];
+    if (notices().has(key)) notices().get(key).samples = header.samples;
+    schedule();
+  };
+  const onKey = (e) => {
+    const typing = e.target && e.target.closest && e.target.closest("input, textarea, [contenteditable]");
+    flushAll();
+    if (holding && !typing) again(e, new KeyboardEvent(e.type, e));
+  };
+  const onHidden = () => {
+    if (document.visibilityState === "hidden") flushAll();
+  };
   const takeBack = () => {
     clearTimeout(pending.timer);
     const { z, index, samples } = pending.before;
@@ -453,7 +531,8 @@ function mount({ header, arrays }, setTriggerValue, setStateValue) {
     state.clicked = z;
     header.index = index;
     header.samples = samples;
-    window.dispatchEvent(new CustomEvent("vx-map-click", { detail: { target: header.target, z } }));
+    const detail = { target: header.target, z, index };
+    window.dispatchEvent(new CustomEvent("vx-map-click", { detail }));
     schedule();
   };
   const onUp = (e) => {
@@ -476,21 +555,26 @@ function mount({ header, arrays }, setTriggerValue, setStateValue) {
     // then the trigger (Streamlit sends it on its next timer tick), the ring in the next frame.
     // Until the server answers, the old samples and bubble are not this click's: none drawn.
     const before = { z: state.clicked, index: header.index, samples: header.samples };
-    window.dispatchEvent(new CustomEvent("vx-map-click", { detail: { target: header.target, z } }));
     const click = { x: z[0], y: z[1], index: hit ? hit[2] : null, at: Date.now() };
-    const send = () => setTriggerValue("click", click);
+    const send = () => notify(click);
     // _context: the config as Plotly resolved it (defaults filled in); no public getter.
     const delay = (gd._context && gd._context.doubleClickDelay) || 300;
     pending = { timer: setTimeout(flush, delay), at: [x0, y0], before, send };
     state.clicked = z;
     header.samples = [];
-    header.index = hit ? hit[2] : null;
+    header.index = click.index;
+    const detail = { target: header.target, z, index: click.index };
+    window.dispatchEvent(new CustomEvent("vx-map-click", { detail }));
     schedule();
   };
 
   if (header.clickable) {
     document.addEventListener("pointerdown", onDown, true);
     document.addEventListener("pointerup", onUp, true);
+    window.addEventListener("keydown", onKey, true); // before any document listener
+    window.addEventListener("click", onClickHeld, true);
+    document.addEventListener("visibilitychange", onHidden);
+    window.addEventListener("vx-map-samples", onSamples);
   }
   window.addEventListener("resize", schedule);
   // The chart may be drawn after this component, or redrawn as a new element when the map's
@@ -505,11 +589,16 @@ function mount({ header, arrays }, setTriggerValue, setStateValue) {
 
   return () => {
     flush(); // a click waiting for the double-click delay is still a click
+    if (!remounting.has(key)) sendNotice(); // mounted again: the next one keeps it waiting
     live = false;
     watcher.disconnect();
     clearTimeout(reportTimer);
     document.removeEventListener("pointerdown", onDown, true);
     document.removeEventListener("pointerup", onUp, true);
+    window.removeEventListener("keydown", onKey, true);
+    window.removeEventListener("click", onClickHeld, true);
+    document.removeEventListener("visibilitychange", onHidden);
+    window.removeEventListener("vx-map-samples", onSamples);
     window.removeEventListener("resize", schedule);
     if (graphDiv && graphDiv.removeListener) unfollow(graphDiv);
   };
