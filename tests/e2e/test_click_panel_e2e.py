@@ -20,7 +20,6 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pytest
 
-from tests.e2e.conftest import app_server
 from tests.e2e.driver import exceptions, keyed_graph, lonely_points, open_shipped_fashion, to_page
 from tests.web_modules import last_mark
 from ui.components.click_panel import NOTICE_DELAY_MS
@@ -43,9 +42,9 @@ _LEVELS_JS = """(canvas) => {
 
 
 @pytest.fixture(scope="module")
-def shipped_url(tmp_path_factory, artifacts_dir):
-    with app_server(tmp_path_factory.mktemp("click_models")) as url:
-        yield url
+def shipped_url(app_url):
+    """The shared server on an empty library (tests/e2e/conftest.py): only the shipped model."""
+    return app_url
 
 
 @pytest.fixture(scope="module")
