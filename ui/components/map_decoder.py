@@ -49,7 +49,7 @@ _mount = st.components.v2.component("vae_explorer_map_decoder", js=_JS, isolate_
 def decoder_ops(model: VAE) -> list[tuple[dict, list[np.ndarray]]] | None:
     """The decoder as the browser runs it: [(op, its arrays)], in order; None if it cannot.
 
-    ops: {"op": "linear", "in", "out"} with W (out, in) and b (out,); {"op": "silu"};
+    ops: {"op": "linear", "in", "out"} with W (out, in) and b (out,); {"op": "silu" | "relu"};
     {"op": "unflatten", "shape": [C, H, W]}; {"op": "conv_transpose", "cin", "cout", "k",
     "stride", "pad"} with W (cin, cout, k, k) and b (cout,); {"op": "flatten"}. That covers
     both decoders of vae.model (the MLP and the conv one). A foreign model's graph comes as
@@ -73,6 +73,8 @@ def decoder_ops(model: VAE) -> list[tuple[dict, list[np.ndarray]]] | None:
             ops.append(({"op": "linear", "in": m.in_features, "out": m.out_features}, arrays(m)))
         elif isinstance(m, nn.SiLU):
             ops.append(({"op": "silu"}, []))
+        elif isinstance(m, nn.ReLU):  # the 3-D page's toy models (vae/recipes.py)
+            ops.append(({"op": "relu"}, []))
         elif isinstance(m, nn.Unflatten) and m.dim == 1:
             ops.append(({"op": "unflatten", "shape": list(m.unflattened_size)}, []))
         elif (
