@@ -67,7 +67,8 @@ else:
         type="primary" if not trained else "secondary",
     ):
         dataset = cached_dataset(source)
-        with st.status(f"Training a small VAE on the {plain(source)}…") as status:
+        # Expanded while it trains: the bar and its countdown are the page's time estimate.
+        with st.status(f"Training a small VAE on the {plain(source)}…", expanded=True) as status:
             bar = st.progress(0.0)
             quick = quick_train(
                 dataset,
