@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from runner.sandbox import parse_upload
+from runner.sandbox import ParseLimitError, parse_upload, validate_checkpoint_upload
 from ui.active_model import get_active_model, is_unsaved, unsaved_models
 from ui.app_entry import ensure_app_entry
 from ui.badge import dataset_label
@@ -23,7 +23,7 @@ from ui.models import (
 )
 from ui.session_keys import MODELS_CONFIRM_KEY, MODELS_LOAD_ERROR_KEY, MODELS_NOTICE_KEY
 from ui.text import download_name, plain
-from vae.checkpoint import SUFFIX, CheckpointError, checkpoint_bytes, foreign_parts
+from vae.checkpoint import SUFFIX, CheckpointError, checkpoint_bytes
 from vae.data import USER_DATA_SUFFIXES, DataError
 from vae.library import ModelEntry, ModelExistsError
 from vae.scoring import NOT_A_LIKELIHOOD, not_a_likelihood
@@ -230,17 +230,21 @@ if uploaded is not None:
     overwrite = st.checkbox("Replace a saved model of that name", key="models_upload_overwrite")
     if st.button("Add to the library", key="models_upload_add", icon=":material/upload:"):
         try:
-            data = uploaded.getvalue()
-            if (parts := foreign_parts(data, uploaded.name)) is not None:
+            library.path_for(name)  # a bad name is refused before the upload is checked
+            # Every byte of the upload is decoded in the sandbox's child; this process gets
+            # back the checkpoint as this app writes it (or an imported model's parts).
+            with st.spinner("Checking the checkpoint…"):
+                checked = validate_checkpoint_upload(uploaded.getvalue(), uploaded.name, name)
+            if isinstance(checked, dict):
                 # An imported model from another library: its graphs are checked and run in
-                # the upload sandbox like any ONNX upload, never first in this process.
+                # the upload sandbox like any ONNX upload.
                 sources = {"checkpoint": uploaded.name}
-                added, _ = import_foreign(library, name, parts, sources, overwrite)
+                added, _ = import_foreign(library, name, checked, sources, overwrite)
             else:
-                added = library.import_bytes(name, data, overwrite=overwrite)
+                added = library.import_bytes(name, checked, overwrite=overwrite)
         except ModelExistsError as error:
             st.error(f"{plain(error)}.")
-        except (CheckpointError, ValueError, OSError) as error:
+        except (CheckpointError, ParseLimitError, ValueError, OSError) as error:
             # Validated in a temp file first: a broken upload never replaces a good model.
             st.error(f"This file cannot be used: {plain(error)}")
         else:

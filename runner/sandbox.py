@@ -1,5 +1,5 @@
-"""Parse an uploaded data file, or validate an uploaded ONNX model, in a child process with a
-time limit and a memory limit.
+"""Parse an uploaded data file or picture, or validate an uploaded checkpoint or ONNX model, in
+a child process with a time limit and a memory limit.
 
 The server's sessions share one interpreter: a parser that holds the GIL for seconds (a
 pathological CSV, an image decoder's slow path) freezes every student's page, and one that
@@ -8,8 +8,9 @@ under RLIMIT_AS and RLIMIT_CPU, at a lower priority, and the server waits for it
 holding the GIL; a child that runs past the wall-clock limit is killed. Whatever the parser's
 bug, the worst case is one refused upload.
 
-The child sends the Dataset (or the checked graphs) back as one frame of runner/frames.py (JSON plus raw arrays):
-nothing is unpickled on either side.
+The child sends the Dataset (the picture's input, the re-serialised checkpoint, the checked
+graphs) back as one frame of runner/frames.py (JSON plus raw arrays): nothing is unpickled on
+either side.
 """
 
 from __future__ import annotations
@@ -37,10 +38,17 @@ TIME_LIMIT_SECONDS = float(os.environ.get("VAE_EXPLORER_PARSE_SECONDS", "60"))
 # Reading a picture: its decoded steps and the padded canvas (viz.image_input.decode_memory);
 # the 40 MP a picture may have need about 1.2 GB.
 PICTURE_MEMORY_MB = int(os.environ.get("VAE_EXPLORER_PICTURE_MEMORY_MB", "1536"))
+# Checking a checkpoint imports torch in the child: 2-4 s of CPU, but over a minute of wall clock
+# at nice 10 on a 2-core machine with a load average of 15 (measured), so more than a data file.
+CHECKPOINT_SECONDS = float(os.environ.get("VAE_EXPLORER_CHECKPOINT_SECONDS", "180"))
+# Validating a checkpoint: what vae.checkpoint.upload_memory() computes for the file, beyond
+# torch's own ~0.6 GB of address space (a 100 MB upload with a 16 MB header needs ~720 MB).
+CHECKPOINT_MEMORY_MB = int(os.environ.get("VAE_EXPLORER_CHECKPOINT_MEMORY_MB", "1024"))
 CHILD_NICE = 10  # the server's sessions come first, as for training
 ARRAY_FIELDS = ("x_train", "x_test", "y_train", "y_test")
 
-# The child imports vae.data (or vae.foreign's torch-free modules) only. vae/__init__.py imports torch (3-4 s and ~500 MB of address
+# The child imports vae.data (or vae.foreign's torch-free modules) only; a checkpoint needs
+# vae.checkpoint, and torch with it. vae/__init__.py imports torch (3-4 s and ~500 MB of address
 # space per upload, measured), so the package is registered by its path without running it.
 _CHILD = """
 import sys, types
@@ -130,6 +138,36 @@ def validate_foreign_upload(
     return arrays["encoder"].tobytes(), arrays["decoder"].tobytes(), reply["report"]
 
 
+def validate_checkpoint_upload(
+    data: bytes,
+    filename: str,
+    name: str,
+    time_limit: float = CHECKPOINT_SECONDS,
+    memory_limit_mb: int = CHECKPOINT_MEMORY_MB,
+) -> bytes | dict[str, bytes]:
+    """vae.checkpoint.revalidate_upload in a limited child process: every check a load makes
+    (header, config, tensors, finite weights, metadata), and the result this app writes: the
+    checkpoint re-serialised (named `name`) for a native model, or an imported model's
+    {"encoder", "decoder", "card"} for validate_foreign_upload. The server never parses the
+    upload. The child reads the header length first and refuses a file when
+    upload_memory() is over `memory_limit_mb`; else its address space is capped at what it
+    uses plus that amount. CheckpointError with the sentence to show, ParseLimitError past
+    the limits."""
+    from vae.checkpoint import CheckpointError
+
+    # The child starts under the general parse limit (torch alone takes ~0.6 GB of address
+    # space), then caps itself at what it holds plus what upload_memory() computes.
+    request = {"kind": "checkpoint", "name": name, "budget_mb": memory_limit_mb}
+    reply, arrays = _run_child(request, {"upload": data}, filename, time_limit, MEMORY_LIMIT_MB)
+    if "error" in reply:
+        raise (ParseLimitError if reply.get("limit") else CheckpointError)(reply["error"])
+    if reply.get("foreign"):
+        card = reply["card"].encode()
+        return {"encoder": arrays["encoder"].tobytes(), "decoder": arrays["decoder"].tobytes(),
+                "card": card}  # fmt: skip
+    return arrays["checkpoint"].tobytes()
+
+
 def _run_child(
     request: dict,
     inputs: dict[str, bytes],
@@ -196,6 +234,11 @@ def child_main() -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
     os.nice(CHILD_NICE)
     try:
+        if request["kind"] == "checkpoint":  # read from its file: one copy less in memory
+            reply, out = _check_checkpoint(folder / "upload", request)
+            with open(folder / "reply", "wb") as stream:
+                write_frame(stream, reply, out)
+            return
         inputs = {name: (folder / name).read_bytes() for name in request["inputs"]}
         with open(folder / "arrays", "rb") as stream:
             _, arrays = read_frame(stream) or ({}, {})
@@ -249,8 +292,6 @@ def _validate_onnx(inputs: dict[str, bytes], images) -> tuple[dict, dict]:
 
 
 def _parse_picture(data: bytes, request: dict) -> tuple[dict, dict]:
-    import resource
-
     from viz.image_input import (
         ImageInputError,
         decode_memory,
@@ -267,14 +308,54 @@ def _parse_picture(data: bytes, request: dict) -> tuple[dict, dict]:
                              f"{need / 2**20:,.0f} MB to read, more than the "
                              f"{request['memory_mb']:,} MB allowed; make it smaller",
                     "limit": True}, {}  # fmt: skip
-        # What this process holds now, plus what reading this picture allocates: no more.
-        in_use = os.sysconf("SC_PAGE_SIZE") * int(Path("/proc/self/statm").read_text().split()[0])
-        limit = in_use + need + 64 * 2**20
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        _cap_address_space(need)  # what reading this picture allocates: no more
         x = picture_to_input(data, shape, framing)
     except ImageInputError as error:
         return {"error": str(error)}, {}
     return {"ok": True}, {"x": np.asarray(x, dtype=np.float32)}
+
+
+def _check_checkpoint(path: Path, request: dict) -> tuple[dict, dict]:
+    import resource
+
+    from vae.checkpoint_header import CheckpointError, check_header, header_length, upload_memory
+
+    label = request["label"]
+    try:
+        need = upload_memory(path.stat().st_size, header_length(path))
+        if need > request["budget_mb"] * 2**20:
+            return {"error": f"{label} needs about {need / 2**20:,.0f} MB to check, more than "
+                             f"the {request['budget_mb']:,} MB allowed (its header or its "
+                             "weights are too large)", "limit": True}, {}  # fmt: skip
+        # The header first, without torch (a file that is no checkpoint is refused in a
+        # fraction of a second), under the cap; lifted for torch's import, then set again.
+        _cap_address_space(need)
+        check_header(path, "the uploaded file")
+        resource.setrlimit(resource.RLIMIT_AS, resource.getrlimit(resource.RLIMIT_AS)[1:] * 2)
+        import torch
+
+        from vae.checkpoint import revalidate_upload
+
+        torch.set_num_threads(1)  # no thread pool whose stacks the cap must hold
+        _cap_address_space(need)
+        checked = revalidate_upload(path, request["name"])
+    except CheckpointError as error:
+        return {"error": str(error)}, {}
+    if isinstance(checked, dict):
+        graphs = {key: np.frombuffer(checked[key], dtype=np.uint8)
+                  for key in ("encoder", "decoder")}  # fmt: skip
+        return {"foreign": True, "card": checked["card"].decode()}, graphs
+    return {"ok": True}, {"checkpoint": np.frombuffer(checked, dtype=np.uint8)}
+
+
+def _cap_address_space(need: int) -> None:
+    """What this process holds now, plus `need` bytes (and 64 MB of slack): no more. The soft
+    limit: the hard one stays the child's first limit, so a later step may lift it again."""
+    import resource
+
+    in_use = os.sysconf("SC_PAGE_SIZE") * int(Path("/proc/self/statm").read_text().split()[0])
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    resource.setrlimit(resource.RLIMIT_AS, (min(in_use + need + 64 * 2**20, hard), hard))
 
 
 def _parse(data: bytes, filename: str) -> tuple[dict, dict]:

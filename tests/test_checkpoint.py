@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import save as st_save
 
 from tests.conftest import small_model
-from vae import checkpoint
+from vae import checkpoint_header
 from vae.checkpoint import (
     FORMAT_KEY,
     CheckpointError,
@@ -326,7 +326,7 @@ def test_other_formats(tmp_path):
 def test_file_too_big_is_refused_before_reading(tmp_path, monkeypatch):
     path = tmp_path / "m.safetensors"
     save_checkpoint(path, small_model(), {"name": "m"})
-    monkeypatch.setattr(checkpoint, "MAX_CHECKPOINT_BYTES", 1000)
+    monkeypatch.setattr(checkpoint_header, "MAX_CHECKPOINT_BYTES", 1000)
     with pytest.raises(CheckpointError, match="more than"):
         load_checkpoint(path)
 

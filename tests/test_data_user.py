@@ -297,7 +297,7 @@ def test_non_image_in_zip_is_named():
     gif = image_members(per_class=5) | {
         "pets/cat/anim.gif": png(RNG.integers(0, 256, (6, 5)), "GIF")
     }
-    with pytest.raises(DataError, match="anim.gif' in g.zip is GIF, not a PNG or JPEG"):
+    with pytest.raises(DataError, match="anim.gif' in g.zip is not a PNG or JPEG"):
         load_user_data(zipped(gif), "g.zip")
 
 

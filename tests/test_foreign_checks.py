@@ -272,13 +272,15 @@ def test_a_wrong_input_range_and_a_swap_at_once(images, decoder):
 # --- the library file ----------------------------------------------------------------------------
 
 
-def test_a_library_file_with_a_forbidden_operator_is_refused_at_load(tmp_path, images, decoder):
+def test_a_library_file_with_a_forbidden_operator_is_refused_at_listing_and_load(
+    tmp_path, images, decoder
+):
     """A foreign checkpoint copied into the folder by hand gets the same static checks."""
     import json
 
     from safetensors.numpy import save
 
-    from vae.checkpoint import CheckpointError, foreign_parts, load_checkpoint
+    from vae.checkpoint import CheckpointError, load_checkpoint, revalidate_upload
     from vae.foreign.model import ForeignVAE
     from vae.library import ModelLibrary
     from vae.metadata import imported_metadata
@@ -287,7 +289,7 @@ def test_a_library_file_with_a_forbidden_operator_is_refused_at_load(tmp_path, i
     library = ModelLibrary(tmp_path)
     model = ForeignVAE(validated.encoder, validated.decoder, card())
     path = library.save("good", model, imported_metadata("good", card(), validated.report, {}))
-    parts = foreign_parts(path.read_bytes())
+    parts = revalidate_upload(path, "good")  # what the upload sandbox hands on
     assert parts["encoder"] == validated.encoder and json.loads(parts["card"]) == card().to_dict()
 
     header_len = int.from_bytes(path.read_bytes()[:8], "little")
@@ -298,7 +300,12 @@ def test_a_library_file_with_a_forbidden_operator_is_refused_at_load(tmp_path, i
     (tmp_path / "copied.safetensors").write_bytes(save(tensors, metadata=document))
     with pytest.raises(CheckpointError, match="holds a graph this app does not run: .*Det"):
         load_checkpoint(tmp_path / "copied.safetensors")
-    assert set(library.names()) == {"copied", "good"}  # listed: the header is fine
+    # Listed as broken, with load's reason (it was listed as ok, refused only at load), once
+    # per file version like the other corrupt kinds.
+    entries = {entry.name: entry for entry in library.list()}
+    assert entries["good"].ok
+    assert "holds a graph this app does not run" in entries["copied"].error
+    assert "Det" in entries["copied"].error
 
 
 def test_foreign_sigma_is_shown_as_given_but_absurd_values_are_cut(decoder):

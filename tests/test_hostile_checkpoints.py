@@ -505,12 +505,19 @@ def _active_model():
     )
 
 
+# One case of each kind through the page: the page checks an upload in the sandbox's child (a
+# torch import each, seconds on a loaded machine), and every case goes through what the child
+# runs in tests/test_checkpoint_sandbox.py.
+PAGE_CASES = ["pickle-dict", "truncated-in-tensors", "nan-weights", "wrong-shape", "width-1e9",
+              "metadata-wrong-types", "header-nested-100k-deep", "header-17mb"]  # fmt: skip
+
+
 @pytest.mark.slow
-def test_models_page_upload_shows_an_error_for_every_case(
+def test_models_page_upload_shows_an_error_for_each_kind(
     library: ModelLibrary, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every case uploaded on the Models page and added: an st.error naming the problem, no
-    exception, the current model unchanged, the library folder byte-identical."""
+    """A case of each kind uploaded on the Models page and added: an st.error naming the
+    problem, no exception, the current model unchanged, the library folder byte-identical."""
     from streamlit.testing.v1 import AppTest
 
     from tests.hostile import ROOT
@@ -526,7 +533,7 @@ def test_models_page_upload_shows_an_error_for_every_case(
     before = folder_state(library.root)
     marker = tmp_path / MARKER_NAME
     handled = []
-    for case in CASES:
+    for case in (case for case in CASES if case.id in PAGE_CASES):
         at.file_uploader(key="models_upload").set_value(
             (f"{case.id}.safetensors", case.make(marker), "application/octet-stream")
         )
@@ -544,7 +551,7 @@ def test_models_page_upload_shows_an_error_for_every_case(
         assert folder_state(library.root) == before, case.id
         assert not marker.exists(), case.id
         handled.append(case.id)
-    assert handled == IDS
+    assert sorted(handled) == sorted(PAGE_CASES)
 
 
 # --- no pickle anywhere on the load path -------------------------------------------------------

@@ -19,7 +19,6 @@ import io
 import json
 import math
 import os
-import struct
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -29,20 +28,27 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load as _st_load
 from safetensors.torch import save as _st_save
 
-from .config import ConfigError, ModelConfig
+from .checkpoint_header import (
+    FOREIGN_TENSORS,
+    FORMAT_KEY,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    MAX_CHECKPOINT_BYTES,
+    SUFFIX,
+    CheckpointError,
+    check_declared_size,
+    check_foreign_entries,
+    header_length,
+    open_checked,
+    parse_document,
+    read_header,
+    upload_memory,
+)
 from .device import pick_device
-from .foreign.card import CardError, parse_card
-from .metadata_check import MetadataError, parse_json, quoted, validate_metadata
+from .foreign.card import parse_card
+from .metadata_check import MetadataError, validate_metadata
 from .model import VAE
-from .strict_files import UnsafeFileError, open_regular
 from .version import __version__
-
-FORMAT_NAME = "vae-explorer"
-FORMAT_VERSION = 1
-FORMAT_KEY = "vae_explorer"
-SUFFIX = ".safetensors"
-MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024  # far above our largest model (~5 MB), far below RAM
-MAX_HEADER_BYTES = 16 * 1024 * 1024  # JSON header incl. a long history; safetensors caps at 100 MB
 
 # safetensors dtype codes of the dtypes a VAE state_dict can hold.
 _DTYPE_CODES = {
@@ -55,11 +61,6 @@ _DTYPE_CODES = {
     torch.bool: "BOOL",
     torch.uint8: "U8",
 }
-FOREIGN_TENSORS = ("onnx.encoder", "onnx.decoder")
-
-
-class CheckpointError(ValueError):
-    """A checkpoint cannot be written, or a file is not a valid vae-explorer checkpoint."""
 
 
 def _plain(value: Any, where: str = "metadata") -> Any:
@@ -188,112 +189,6 @@ def remove_quietly(path: Path) -> None:
         path.unlink()
 
 
-def _open_checked(path: Path, follow_links: bool = True) -> tuple[Any, int]:
-    """Open `path` for reading: (handle, size) after vae.strict_files.open_regular's checks (a
-    regular file within the size cap, opened without blocking; without following a link when
-    `follow_links` is False)."""
-    try:
-        handle, info = open_regular(
-            path, MAX_CHECKPOINT_BYTES, follow_links=follow_links, what="checkpoint file"
-        )
-    except UnsafeFileError as error:
-        raise CheckpointError(
-            str(error).replace("no checkpoint file at", "no checkpoint at")
-        ) from None
-    return handle, info.st_size
-
-
-def _read_header(handle: Any, size: int, label: str) -> tuple[dict[str, Any], int]:
-    """Parse the safetensors header by hand, under a size cap: (header dict, header length)."""
-    not_safetensors = f"{label} is not a vae-explorer checkpoint (not a safetensors file)"
-    prefix = handle.read(8)
-    if len(prefix) < 8:
-        raise CheckpointError(f"{label} is truncated or not a checkpoint ({size} bytes)")
-    (length,) = struct.unpack("<Q", prefix)
-    if 8 + length > size:
-        # A pickle, a zip or random bytes read as a length give an absurd number; a plausible
-        # one that runs past the end is a file cut short.
-        raise CheckpointError(
-            not_safetensors if length > MAX_HEADER_BYTES else f"{label} is truncated"
-        )
-    if length > MAX_HEADER_BYTES:
-        raise CheckpointError(
-            f"{label} has a {length / 2**20:.0f} MB header, more than the "
-            f"{MAX_HEADER_BYTES // 2**20} MB a checkpoint's header may be"
-        )
-    raw = handle.read(length)
-    if len(raw) < length:
-        raise CheckpointError(f"{label} is truncated")
-    if not raw.lstrip().startswith(b"{"):
-        raise CheckpointError(not_safetensors)
-    try:
-        header = parse_json(raw, f"the header of {label}")
-    except MetadataError as error:
-        raise CheckpointError(f"{label} has a corrupt header ({error})") from None
-    if not isinstance(header, dict):
-        raise CheckpointError(not_safetensors)
-    return header, length
-
-
-def _parse_document(header: dict[str, Any], label: str) -> tuple[ModelConfig, dict[str, Any]]:
-    """Validate our JSON document inside the header: (config, metadata incl. model_config).
-
-    The metadata returned is validate_metadata()'s: the only form pages and the CLI ever see.
-    A foreign model's metadata has its card under "foreign" (the document's, not whatever the
-    metadata itself says) and a config derived from the card.
-    """
-    strings = header.get("__metadata__")
-    if not isinstance(strings, dict) or not isinstance(strings.get(FORMAT_KEY), str):
-        raise CheckpointError(
-            f"{label} is a safetensors file but not a vae-explorer checkpoint "
-            f"(no '{FORMAT_KEY}' metadata)"
-        )
-    if not all(isinstance(value, str) for value in strings.values()):
-        # safetensors reads __metadata__ as a map of strings and refuses the file otherwise
-        raise CheckpointError(f"{label} has a corrupt header (__metadata__ holds a non-string)")
-    try:
-        document = parse_json(strings[FORMAT_KEY], "the metadata")
-    except MetadataError as error:
-        raise CheckpointError(f"{label} has corrupt metadata ({error})") from None
-    if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
-        raise CheckpointError(f"{label} is not a vae-explorer checkpoint (wrong format name)")
-    version = document.get("format_version")
-    if version != FORMAT_VERSION or isinstance(version, bool):
-        raise CheckpointError(
-            f"{label} has checkpoint format version {quoted(version)}; this vae-explorer reads "
-            f"version {FORMAT_VERSION} (update vae-explorer or re-train the model)"
-        )
-    if not isinstance(document.get("metadata"), dict):
-        raise CheckpointError(f"{label} has no metadata mapping")
-    try:
-        config = ModelConfig.from_dict(document.get("model_config"))
-    except ConfigError as error:
-        # The error quotes the value, which a hostile file can make megabytes long.
-        reason = str(error) if len(str(error)) <= 200 else f"{str(error)[:200]}…"
-        raise CheckpointError(f"{label} has an invalid model config: {reason}") from None
-    try:
-        metadata = validate_metadata(document["metadata"])
-    except MetadataError as error:
-        raise CheckpointError(f"{label} has invalid metadata: {error}") from None
-    metadata.pop("foreign", None)
-    if "foreign" in document:
-        card = _foreign_card(document["foreign"], label)
-        config = card.model_config()
-        metadata["foreign"] = card.to_dict()
-    return config, {**metadata, "model_config": config.to_dict()}
-
-
-def _foreign_card(raw: Any, label: str):
-    from .data import DATASET_NAMES
-
-    try:
-        return parse_card(raw, DATASET_NAMES)
-    except CardError as error:
-        raise CheckpointError(
-            f"{label} is an imported model with an invalid card: {error}"
-        ) from None
-
-
 def read_metadata(path: str | os.PathLike, follow_links: bool = True) -> dict[str, Any]:
     """The metadata (with model_config) from the header only; no weights are read.
 
@@ -302,7 +197,7 @@ def read_metadata(path: str | os.PathLike, follow_links: bool = True) -> dict[st
     long as they say - so a model listed as fine is one that loads, short of corrupt values.
     """
     path = Path(path)
-    handle, size = _open_checked(path, follow_links)
+    handle, size = open_checked(path, follow_links)
     with handle:
         return _checked_header(handle, size, path.name)[1]
 
@@ -314,7 +209,7 @@ def read_checkpoint_bytes(path: str | os.PathLike, follow_links: bool = False) -
     (or a link pointing elsewhere) cannot be served in its place.
     """
     path = Path(path)
-    handle, size = _open_checked(path, follow_links)
+    handle, size = open_checked(path, follow_links)
     with handle:
         data = handle.read(size)
     _checked_header(io.BytesIO(data), len(data), path.name)
@@ -331,7 +226,7 @@ def verify_checkpoint(path: str | os.PathLike, follow_links: bool = False) -> di
     (and checked) where the platform names it, so it cannot be swapped in between.
     """
     path = Path(path)
-    handle, size = _open_checked(path, follow_links)
+    handle, size = open_checked(path, follow_links)
     with handle:
         _, metadata = _checked_header(handle, size, path.name)
         opened = Path(f"/proc/self/fd/{handle.fileno()}")
@@ -339,12 +234,29 @@ def verify_checkpoint(path: str | os.PathLike, follow_links: bool = False) -> di
         try:
             with safe_open(str(source), framework="pt") as tensors:
                 for name in tensors.keys():  # noqa: SIM118 - safe_open is not a mapping
-                    _check_finite(tensors.get_tensor(name), name, path.name)
+                    tensor = tensors.get_tensor(name)  # one at a time: the memory of one
+                    _check_finite(tensor, name, path.name)
+                    if name in FOREIGN_TENSORS and "foreign" in metadata:
+                        # an imported model's graphs get load's static checks (ForeignVAE's)
+                        _check_foreign_graph(tensor, name, path.name)
         except (SafetensorError, ValueError, RuntimeError, OSError) as error:
             if isinstance(error, CheckpointError):
                 raise
             raise CheckpointError(f"{path.name} is corrupt or truncated: {error}") from None
     return metadata
+
+
+def _check_foreign_graph(tensor: torch.Tensor, name: str, label: str) -> None:
+    """An imported model's graph passes the static checks every load makes (operators,
+    opsets, tensors kept inside): a file copied in by hand with a forbidden operator is
+    listed as broken, not listed as ok and refused only at load."""
+    from .foreign.graph import GraphError, parse_graph
+
+    role = "encoder" if name == FOREIGN_TENSORS[0] else "decoder"
+    try:
+        parse_graph(tensor.numpy().tobytes(), role)
+    except GraphError as error:
+        raise CheckpointError(f"{label} holds a graph this app does not run: {error}") from None
 
 
 def _check_finite(tensor: torch.Tensor, name: str, label: str) -> None:
@@ -360,51 +272,17 @@ def _check_finite(tensor: torch.Tensor, name: str, label: str) -> None:
 def _checked_header(handle: Any, size: int, label: str) -> tuple[VAE | None, dict[str, Any]]:
     """(model skeleton on the meta device, validated metadata) from a checked header; no
     skeleton for a foreign model (its graphs are checked when loaded)."""
-    header, length = _read_header(handle, size, label)
-    config, metadata = _parse_document(header, label)
+    header, length = read_header(handle, size, label)
+    config, metadata = parse_document(header, label)
     if "foreign" in metadata:
         skeleton = None
-        _check_foreign_entries(header, label)
+        check_foreign_entries(header, label)
     else:
         with torch.device("meta"):  # shapes only, no memory
             skeleton = VAE(config)
         _check_tensor_entries(header, skeleton, label)
-    _check_declared_size(header, 8 + length, size, label)
+    check_declared_size(header, 8 + length, size, label)
     return skeleton, metadata
-
-
-def _check_foreign_entries(header: dict[str, Any], label: str) -> None:
-    """A foreign model holds its two graphs as 1-D uint8 tensors, nothing else."""
-    declared = {k: v for k, v in header.items() if k != "__metadata__"}
-    if sorted(declared) != sorted(FOREIGN_TENSORS):
-        raise CheckpointError(
-            f"{label} is an imported model but holds {', '.join(sorted(declared)[:5]) or 'no'} "
-            f"tensors instead of {' and '.join(FOREIGN_TENSORS)}"
-        )
-    for name, entry in declared.items():
-        shape = entry.get("shape") if isinstance(entry, dict) else None
-        if (
-            not isinstance(entry, dict)
-            or entry.get("dtype") != "U8"
-            or not (isinstance(shape, list) and len(shape) == 1)
-        ):
-            raise CheckpointError(f"{label}: {name} must be the bytes of an ONNX graph")
-
-
-def _check_declared_size(header: dict[str, Any], data_start: int, size: int, label: str) -> None:
-    """The tensors' byte ranges must end exactly at the end of the file (safetensors' rule)."""
-    ends = []
-    for name, entry in header.items():
-        offsets = entry.get("data_offsets") if name != "__metadata__" else [0, 0]
-        if (
-            not isinstance(offsets, list)
-            or len(offsets) != 2
-            or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
-        ):
-            raise CheckpointError(f"{label}: the entry for {name} is malformed")
-        ends.append(offsets[1])
-    if data_start + max(ends, default=0) != size:
-        raise CheckpointError(f"{label} is truncated or has extra bytes at the end")
 
 
 def _check_tensor_entries(header: dict[str, Any], model: VAE, label: str) -> None:
@@ -435,17 +313,30 @@ def _check_tensor_entries(header: dict[str, Any], model: VAE, label: str) -> Non
 
 
 def load_checkpoint(
-    path: str | os.PathLike, device: str | torch.device = "cpu", follow_links: bool = True
+    path: str | os.PathLike,
+    device: str | torch.device = "cpu",
+    follow_links: bool = True,
+    label: str | None = None,
 ) -> tuple[VAE, dict]:
     """Rebuild the VAE from a checkpoint: the one place in the project that does so.
 
     Returns (model in eval mode on `device`, metadata). Anything wrong with the file raises
-    CheckpointError with a sentence saying what.
+    CheckpointError with a sentence saying what (naming the file `label`, its name by default).
     """
     path = Path(path)
-    label = path.name
+    label = label or path.name
     target = pick_device(device) if isinstance(device, str) else device  # ValueError if absent
-    handle, size = _open_checked(path, follow_links)
+    skeleton, metadata, tensors = _read_tensors(path, follow_links, label)
+    if skeleton is None:
+        return _load_foreign(tensors, metadata, label), metadata
+    return _assemble(skeleton, tensors, label).to(target).eval(), metadata
+
+
+def _read_tensors(
+    path: Path, follow_links: bool, label: str
+) -> tuple[VAE | None, dict[str, Any], dict[str, torch.Tensor]]:
+    """(meta-device skeleton or None for a foreign model, metadata, the file's tensors)."""
+    handle, size = open_checked(path, follow_links)
     with handle:
         # Shapes only, on the meta device: a tiny file whose config asks for a huge (but
         # in-bounds) model must not make the server allocate it before the file is checked.
@@ -453,11 +344,13 @@ def load_checkpoint(
         handle.seek(0)
         data = handle.read(size)  # the size checked above, even if the file grew meanwhile
     try:
-        tensors = _st_load(data)
+        return skeleton, metadata, _st_load(data)
     except (SafetensorError, ValueError, RuntimeError) as error:
         raise CheckpointError(f"{label} is corrupt or truncated: {error}") from None
-    if skeleton is None:
-        return _load_foreign(tensors, metadata, label), metadata
+
+
+def _assemble(skeleton: VAE, tensors: dict[str, torch.Tensor], label: str) -> VAE:
+    """The skeleton holding the file's tensors, once each is finite."""
     for name, tensor in tensors.items():
         _check_finite(tensor, name, label)
     # The skeleton takes the file's tensors as they are (assign=True): no second copy and no
@@ -466,30 +359,28 @@ def load_checkpoint(
         skeleton.load_state_dict(tensors, strict=True, assign=True)
     except RuntimeError as error:
         raise CheckpointError(f"{label} does not fit the model: {error}") from None
-    model = skeleton.to(target).eval()
-    return model, metadata
+    return skeleton
 
 
-def foreign_parts(data: bytes, label: str = "the upload") -> dict[str, bytes] | None:
-    """{"encoder", "decoder", "card"} bytes of a foreign model's checkpoint, None for anything
-    else (a native one, or no valid checkpoint at all). Nothing is run: an upload's graphs go to
-    the upload sandbox from here, never to onnxruntime in the server."""
-    try:
-        header, length = _read_header(io.BytesIO(data), len(data), label)
-        _, metadata = _parse_document(header, label)
-    except CheckpointError:
-        return None  # not ours to judge: the native import says what is wrong, in its words
-    if "foreign" not in metadata:
-        return None
-    _check_foreign_entries(header, label)
-    _check_declared_size(header, 8 + length, len(data), label)
-    try:
-        tensors = _st_load(data)
-    except (SafetensorError, ValueError, RuntimeError) as error:
-        raise CheckpointError(f"{label} is corrupt or truncated: {error}") from None
-    encoder, decoder = (tensors[name].numpy().tobytes() for name in FOREIGN_TENSORS)
-    card = json.dumps(metadata["foreign"]).encode()
-    return {"encoder": encoder, "decoder": decoder, "card": card}
+def revalidate_upload(
+    path: str | os.PathLike, name: str, label: str = "the uploaded file"
+) -> bytes | dict[str, bytes]:
+    """An uploaded checkpoint after every check load_checkpoint makes, as this app writes it:
+    a native model's file re-serialised from the validated weights and metadata (named
+    `name`), or an imported model's {"encoder", "decoder", "card"} bytes (the card from the
+    validated metadata), whose graphs the ONNX checks (vae.foreign.probe) judge next.
+
+    Runs in the upload sandbox's child (runner/sandbox.py): no byte of the upload is decoded
+    in the server, which gets back only this result. CheckpointError for anything wrong.
+    """
+    skeleton, metadata, tensors = _read_tensors(Path(path), True, label)
+    if skeleton is None:
+        encoder, decoder = (tensors[key].numpy().tobytes() for key in FOREIGN_TENSORS)
+        card = json.dumps(metadata["foreign"]).encode()
+        return {"encoder": encoder, "decoder": decoder, "card": card}
+    model = _assemble(skeleton, tensors, label)
+    del tensors  # the model holds them: checkpoint_bytes' clones are the only copy made
+    return checkpoint_bytes(model, {**metadata, "name": name})
 
 
 def _load_foreign(tensors: dict[str, torch.Tensor], metadata: dict[str, Any], label: str):
@@ -506,13 +397,19 @@ def _load_foreign(tensors: dict[str, torch.Tensor], metadata: dict[str, Any], la
 
 
 __all__ = [
+    "FORMAT_KEY",
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "SUFFIX",
     "MAX_CHECKPOINT_BYTES",
     "CheckpointError",
     "checkpoint_bytes",
-    "foreign_parts",
+    "header_length",
     "load_checkpoint",
     "read_checkpoint_bytes",
     "read_metadata",
+    "revalidate_upload",
     "save_checkpoint",
+    "upload_memory",
     "verify_checkpoint",
 ]

@@ -248,7 +248,8 @@ class ModelLibrary:
         fsync_dir(path.parent)
 
     def import_bytes(self, name: str, data: bytes, overwrite: bool = False) -> ModelEntry:
-        """Add an uploaded checkpoint: it is fully validated before it can replace anything."""
+        """Add a checkpoint's bytes (the app's upload: what the upload sandbox re-serialised,
+        runner/sandbox.py): fully validated in a temp file before it can replace anything."""
         path = self.path_for(name)
         if len(data) > MAX_CHECKPOINT_BYTES:
             raise CheckpointError(
@@ -258,11 +259,8 @@ class ModelLibrary:
         self.remove_stale_temp_files()
         temp = write_temp(path.parent, bytes(data))
         try:
-            load_checkpoint(temp)  # raises CheckpointError for anything wrong
-        except CheckpointError as error:
-            remove_quietly(temp)
-            # The messages name the file; the user knows it as their upload, not our temp file.
-            raise CheckpointError(str(error).replace(temp.name, "the uploaded file")) from None
+            # The messages name the file: the user knows it as their upload, not our temp file.
+            load_checkpoint(temp, label="the uploaded file")  # CheckpointError if anything is wrong
         except BaseException:
             remove_quietly(temp)
             raise

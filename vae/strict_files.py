@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import stat
 import threading
 from collections import OrderedDict
@@ -30,6 +29,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Generic, TypeVar
+
+import numpy as np
 
 T = TypeVar("T")
 
@@ -93,17 +94,24 @@ def read_regular(path: str | os.PathLike, max_bytes: int, *, follow_links: bool 
 
 # -- JSON --------------------------------------------------------------------------------------
 
-# A JSON string, written as an unrolled loop: one alternation per character backtracked
-# through a 14 MB string for 7 s; this form takes 0.2 s.
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+# Every byte but the four that count_json_values() looks at.
+_NOT_COUNTED = bytes(b for b in range(256) if b not in b'",[{')
 
 
 def count_json_values(raw: bytes) -> int:
     """An upper bound on the values a JSON text makes, from its bytes alone: each value but the
-    first follows a ',' or opens a '[' / '{' (strings are blanked first, so their commas do not
-    count). Linear, in C, before json.loads builds anything."""
-    blanked = _JSON_STRING.sub(b'""', raw)
-    return blanked.count(b",") + blanked.count(b"[") + blanked.count(b"{") + 1
+    first follows a ',' or opens a '[' / '{' outside a string. Linear, in C and numpy, before
+    json.loads builds anything, and without a Python object per string (a regular expression
+    that blanked the strings took 1.3 s and 230 MB on a 10 MB header of 2 M short strings).
+
+    Escapes are dropped the way JSON pairs them, from the left: every '\\\\' first, then every
+    '\\"'; the quotes left are the strings' own, and a running parity over them tells which
+    commas and brackets lie outside every string."""
+    structural = raw.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_COUNTED)
+    codes = np.frombuffer(structural, dtype=np.uint8)
+    quotes = codes == ord('"')
+    inside = np.logical_xor.accumulate(quotes)  # True from an opening quote to its closing one
+    return int(np.count_nonzero(~inside & ~quotes)) + 1
 
 
 def strict_json(

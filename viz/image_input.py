@@ -17,13 +17,14 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_UPLOAD_BYTES = 10 * 2**20  # a phone photo is 2-5 MB
 # Checked on the header, before any pixel is decoded: 40 MP is any camera's photo. PIL's own
 # decompression-bomb limit (89 MP warns, 179 MP raises) is far above what a page should decode.
 MAX_UPLOAD_PIXELS = 40_000_000
 FORMATS = ("PNG", "JPEG")
+NOT_PNG_OR_JPEG = "the file is not a PNG or JPEG image (the only formats read)"
 # Of the stretched range: fainter than this is not content (JPEG noise, paper darker than the
 # border, as in a photo of a sheet on a table). Used alike on the training images and uploads.
 INK_THRESHOLD = 0.25
@@ -99,7 +100,7 @@ def read_picture(data: bytes) -> np.ndarray:
             "are accepted"
         )
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with Image.open(io.BytesIO(data), formats=FORMATS) as image:
             if image.format not in FORMATS:
                 raise ImageInputError(f"this is a {image.format} file, not a PNG or JPEG image")
             width, height = image.size  # from the header: nothing is decoded yet
@@ -114,15 +115,21 @@ def read_picture(data: bytes) -> np.ndarray:
         raise
     except Image.DecompressionBombError as err:
         raise ImageInputError(f"the picture claims far too many pixels ({err})") from err
-    except (OSError, SyntaxError, ValueError) as err:  # UnidentifiedImageError is an OSError
+    except UnidentifiedImageError:  # its message names a BytesIO and its address
+        raise ImageInputError(NOT_PNG_OR_JPEG) from None
+    except (OSError, SyntaxError, ValueError) as err:
         raise ImageInputError(f"the file is not a readable PNG or JPEG image ({err})") from err
 
 
 def picture_size(data: bytes) -> tuple[int, int]:
     """(width, height) from the header alone; ImageInputError for what read_picture refuses."""
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        # Only the PNG and JPEG plugins look at the bytes: a GIF, WebP, TIFF or any other of
+        # PIL's formats, even named .png, is refused by its header, never parsed further.
+        with Image.open(io.BytesIO(data), formats=FORMATS) as image:
             return image.size
+    except UnidentifiedImageError:
+        raise ImageInputError(NOT_PNG_OR_JPEG) from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise ImageInputError(f"the file is not a readable PNG or JPEG image ({err})") from err
 

@@ -121,7 +121,7 @@ def decode_images(
     which then gives the split. A single folder wrapping everything (how zips of a folder look)
     is ignored.
     """
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     if not members:
         raise DataError(f"no images found in {where}")
@@ -133,7 +133,7 @@ def decode_images(
     for path, read in members:
         blob = read()
         try:
-            with Image.open(io.BytesIO(blob)) as image:
+            with Image.open(io.BytesIO(blob), formats=IMAGE_FORMATS) as image:
                 if image.format not in IMAGE_FORMATS:
                     raise DataError(
                         f"'{path}' in {where} is {image.format}, not a PNG or JPEG image"
@@ -161,7 +161,9 @@ def decode_images(
             raise
         except Image.DecompressionBombError as err:  # a header claiming > 179M pixels
             raise DataError(f"'{path}' in {where} claims far too many pixels ({err})") from err
-        except (OSError, SyntaxError, ValueError) as err:  # UnidentifiedImageError is an OSError
+        except UnidentifiedImageError:  # its message names a BytesIO and its address
+            raise DataError(f"'{path}' in {where} is not a PNG or JPEG image") from None
+        except (OSError, SyntaxError, ValueError) as err:
             raise DataError(f"'{path}' in {where} is not a PNG or JPEG image ({err})") from err
     labels, splits = _labels_and_splits(relative, where)
     return ImageSet(np.stack(pixels), labels, splits)
