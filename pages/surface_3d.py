@@ -67,12 +67,16 @@ else:
         type="primary" if not trained else "secondary",
     ):
         dataset = cached_dataset(source)
-        with st.status(f"Training a small VAE on the {plain(source)}…") as status:
+        # Expanded while it trains: the bar and its countdown are the page's time estimate.
+        with st.status(f"Training a small VAE on the {plain(source)}…", expanded=True) as status:
             bar = st.progress(0.0)
             quick = quick_train(
                 dataset,
                 f"{source} (3-D page)",
-                on_epoch=lambda r: bar.progress(r.epoch / r.epochs, f"epoch {r.epoch}/{r.epochs}"),
+                on_epoch=lambda r: bar.progress(
+                    r.epoch / r.epochs,
+                    f"epoch {r.epoch}/{r.epochs} · about {r.eta_seconds:.0f} s left",
+                ),
             )
             status.update(
                 label=f"Trained in {quick.result.seconds:.1f} s · test ELBO "
@@ -97,7 +101,10 @@ else:
             ))  # fmt: skip
             st.rerun()
     else:
-        c[2].caption("A few seconds on a CPU: a 3 → 128 → 128 → 2 MLP, Gaussian p(x|z).")
+        c[2].caption(
+            "Seconds on a CPU, more on a busy one (the bar counts down): a 3 → 128 → 128 → 2 "
+            "ReLU MLP, Gaussian p(x|z)."
+        )
 
 if shown is None:
     st.info("Train a model on the swiss roll or the S-curve to see the picture.")

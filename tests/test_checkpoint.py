@@ -60,6 +60,18 @@ CONFIGS = [
 ]
 
 
+def test_a_relu_model_round_trips_as_relu(tmp_path):
+    """The 3-D page's toy models (vae/recipes.py) are ReLU MLPs: they must load as ReLU."""
+    config = ModelConfig(input_dim=3, hidden=(16, 16), likelihood="gaussian", activation="relu")
+    torch.manual_seed(1)
+    model = VAE(config).eval()
+    save_checkpoint(tmp_path / "toy.safetensors", model, {"name": "toy", "dataset": "swiss-roll"})
+    loaded, _ = load_checkpoint(tmp_path / "toy.safetensors")
+    assert loaded.config.activation == "relu"
+    z = torch.randn(64, 2)
+    assert torch.equal(loaded.decode(z), model.decode(z))
+
+
 @pytest.mark.parametrize(("arch", "likelihood", "sigma", "latent"), CONFIGS)
 def test_round_trip_is_exact(tmp_path, arch, likelihood, sigma, latent):
     config = ModelConfig(

@@ -12,7 +12,9 @@ from vae import ConfigError, ModelConfig, TrainConfig
 def test_round_trip_through_json() -> None:
     model = ModelConfig(input_dim=784, image_shape=(28, 28), hidden=(300, 100), latent_dim=2)
     train = TrainConfig(epochs=7, lr=5e-4, lr_schedule="constant", warmup_epochs=2)
-    for config in (model, train):
+    toy = ModelConfig(input_dim=3, hidden=(8,), likelihood="gaussian", activation="relu")
+    late = TrainConfig(decay_fraction=0.3)
+    for config in (model, train, toy, late):
         plain = json.loads(json.dumps(config.to_dict()))
         assert type(config).from_dict(plain) == config
 
@@ -33,6 +35,12 @@ def test_bernoulli_models_are_dynamically_binarised_by_default() -> None:
     assert TrainConfig().for_model(gaussian).dynamic_binarization is False
     grey = TrainConfig(dynamic_binarization=False)
     assert grey.for_model(bernoulli).dynamic_binarization is False
+
+
+def test_a_saved_config_from_before_the_activation_field_reads_as_silu() -> None:
+    plain = ModelConfig(input_dim=3).to_dict()
+    del plain["activation"]
+    assert ModelConfig.from_dict(plain).activation == "silu"  # what every such model used
 
 
 def test_a_saved_config_without_the_flag_reads_as_grey_level_training() -> None:
@@ -57,6 +65,8 @@ def test_a_saved_config_without_the_flag_reads_as_grey_level_training() -> None:
         {"architecture": "conv"},  # conv needs 28x28 images
         {"likelihood": "gaussian", "gaussian_sigma": -1.0},
         {"latent_dim": True},  # bools are not integers here
+        {"activation": "gelu"},
+        {"architecture": "conv", "input_dim": 784, "image_shape": (28, 28), "activation": "relu"},
     ],
 )
 def test_model_config_refuses(kwargs: dict) -> None:
@@ -75,6 +85,7 @@ def test_model_config_refuses(kwargs: dict) -> None:
         {"lr": 100.0},
         {"lr_schedule": "step"},
         {"final_lr_fraction": 1.5},
+        {"decay_fraction": 1.5},
         {"beta": -1.0},
         {"warmup_epochs": -1},
         {"seed": -3},

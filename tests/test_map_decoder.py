@@ -104,6 +104,13 @@ def test_payload_carries_every_weight_in_order() -> None:
     assert conv.count("conv_transpose") == 2 and conv[-1] == "flatten"
 
 
+def test_a_relu_decoder_runs_in_the_browser_too() -> None:
+    torch.manual_seed(0)
+    toy = VAE(ModelConfig(input_dim=3, hidden=(8, 8), likelihood="gaussian", activation="relu"))
+    ops = [op["op"] for op, _ in decoder_ops(toy)]  # the 3-D page's models (vae/recipes.py)
+    assert ops == ["linear", "relu", "linear", "relu", "linear"]
+
+
 def test_a_decoder_too_big_to_send_stays_on_the_server(monkeypatch) -> None:
     import ui.components.network
 

@@ -156,6 +156,16 @@ def test_cosine_learning_rate_schedule(digits) -> None:
     assert result.history[-1]["lr"] == pytest.approx(1e-3)
 
 
+def test_the_cosine_can_start_late() -> None:
+    """decay_fraction 0.2: the peak for the first 80 % of the steps, then the same cosine."""
+    config = quick(lr=1e-2, final_lr_fraction=0.1, decay_fraction=0.2)
+    rates = [learning_rate(config, step, 101) for step in range(101)]
+    assert set(rates[:81]) == {1e-2} and rates[81] < 1e-2
+    assert rates[90] == pytest.approx(0.5 * (1e-2 + 1e-3))  # half way down
+    assert rates[-1] == pytest.approx(1e-3)
+    assert rates == sorted(rates, reverse=True)
+
+
 def test_binarize_is_bernoulli() -> None:
     torch.manual_seed(0)
     p = torch.tensor([0.0, 0.1, 0.5, 0.9, 1.0]).repeat(200_000, 1)

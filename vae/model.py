@@ -26,13 +26,16 @@ def soft_upper_bound(raw: torch.Tensor, high: float) -> torch.Tensor:
     return high - F.softplus(high - raw)
 
 
-def _mlp(widths: tuple[int, ...]) -> nn.Sequential:
-    """Linear layers with SiLU between them (none after the last)."""
+ACTIVATIONS: dict[str, type[nn.Module]] = {"silu": nn.SiLU, "relu": nn.ReLU}
+
+
+def _mlp(widths: tuple[int, ...], activation: str) -> nn.Sequential:
+    """Linear layers with the activation between them (none after the last)."""
     layers: list[nn.Module] = []
     for i, (fan_in, fan_out) in enumerate(zip(widths, widths[1:], strict=False)):
         layers.append(nn.Linear(fan_in, fan_out))
         if i < len(widths) - 2:
-            layers.append(nn.SiLU())
+            layers.append(ACTIVATIONS[activation]())
     return nn.Sequential(*layers)
 
 
@@ -89,8 +92,9 @@ class VAE(nn.Module):
             self.decoder: nn.Module = _ConvDecoder(config)
         else:
             widths = (d, *config.hidden)
-            self.encoder_body = nn.Sequential(_mlp(widths), nn.SiLU())
-            self.decoder = _mlp((k, *reversed(config.hidden), d))
+            activation = config.activation
+            self.encoder_body = nn.Sequential(_mlp(widths, activation), ACTIVATIONS[activation]())
+            self.decoder = _mlp((k, *reversed(config.hidden), d), activation)
         # One head emits both mu and log sigma^2: (B, 2k), split in encode().
         self.encoder_head = nn.Linear(config.hidden[-1], 2 * k)
         # Ceiling of log sigma^2 (see encode), None for the unbounded sigma of old checkpoints.

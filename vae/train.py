@@ -67,10 +67,13 @@ def kl_weight(config: TrainConfig, epoch: int, step_fraction: float = 1.0) -> fl
 
 
 def learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
-    """The learning rate of optimiser step `step` (0-based) out of `total_steps`."""
-    if config.lr_schedule == "constant" or total_steps <= 1:
+    """The learning rate of optimiser step `step` (0-based) out of `total_steps`: the peak, then
+    a cosine down to lr * final_lr_fraction over the last decay_fraction of the steps."""
+    decay_steps = round(config.decay_fraction * (total_steps - 1))
+    first_decay_step = total_steps - 1 - decay_steps
+    if config.lr_schedule == "constant" or decay_steps < 1 or step <= first_decay_step:
         return config.lr
-    progress = min(1.0, step / (total_steps - 1))
+    progress = min(1.0, (step - first_decay_step) / decay_steps)
     low = config.lr * config.final_lr_fraction
     return low + 0.5 * (config.lr - low) * (1.0 + math.cos(math.pi * progress))
 

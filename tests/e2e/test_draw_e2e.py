@@ -110,7 +110,7 @@ def test_an_upload_is_shown_as_the_model_sees_it(page, artifacts_dir, tmp_path) 
     bad = tmp_path / "notes.png"
     bad.write_bytes(b"not a picture")
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(bad))
-    page.get_by_text("notes.png: the file is not a readable PNG or JPEG").wait_for(timeout=60_000)
+    page.get_by_text("notes.png: the file is not a PNG or JPEG image").wait_for(timeout=60_000)
     assert page.get_by_text("what the model sees: bar.png").count() == 1
     assert not exceptions(page)
 

@@ -74,6 +74,8 @@ def layer_ops(layers: list[nn.Module]) -> Ops | None:
             ops.append(({"op": "linear", "in": m.in_features, "out": m.out_features}, arrays(m)))
         elif isinstance(m, nn.SiLU):
             ops.append(({"op": "silu"}, []))
+        elif isinstance(m, nn.ReLU):  # the 3-D page's toy models (vae/recipes.py)
+            ops.append(({"op": "relu"}, []))
         elif isinstance(m, nn.Unflatten) and m.dim == 1:
             ops.append(({"op": "unflatten", "shape": list(m.unflattened_size)}, []))
         elif isinstance(m, nn.Flatten) and m.start_dim == 1:
