@@ -12,7 +12,6 @@ from ui.guards import require_2d_model
 from ui.latent_images import DISPLAY_PIXELS
 from ui.latent_panel import (
     MAP_HEIGHT,
-    MAP_ROW_CSS,
     N_SAMPLES,
     cached_bubbles,
     cached_map_figure,
@@ -22,6 +21,7 @@ from ui.latent_panel import (
     set_sample_seed,
 )
 from ui.map_controls import map_options
+from ui.page_style import stack_columns_when_narrow
 from ui.scene_panel import scenes_expander
 from ui.scored_input import likelihood_note
 from ui.script_thread import fragment
@@ -44,7 +44,7 @@ figure = cached_map_figure(active.key, view, color_by, prior, window, bubbles !=
 bubble_layer = cached_bubbles(active.key, view, color_by, bubbles)
 map_height = presenter.map_height(MAP_HEIGHT)
 
-st.html(MAP_ROW_CSS)
+stack_columns_when_narrow("map_row")
 with st.container(key="map_row"):
     aspect = (framed[1] - framed[0]) / (framed[3] - framed[2])
     left, right = st.columns(presenter.map_columns(aspect, map_height), gap="medium")

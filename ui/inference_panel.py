@@ -20,6 +20,7 @@ from ui.inference_lab import (
     is_gap_sample_cached,
 )
 from ui.latent_panel import point_label
+from ui.page_style import stack_columns_when_narrow
 from ui.scored_input import likelihood_note, show_scored_x
 from ui.text import plain
 from ui.view_cache import LatentView
@@ -56,18 +57,6 @@ def panel_heading(view: LatentView, index: int | None, input_name: str | None) -
     return f"**test point #{index:d}**{point_label(view, index)}"
 
 
-# In a window narrower than 1180 px the posterior takes the page's width and x with its numbers
-# go under it: beside them, its legend and colour bar left a ~125 px square at 1000 px (#18).
-POSTERIOR_ROW_CSS = """
-<style>
-@media (max-width: 1180px) {
-  .st-key-inf_row [data-testid="stHorizontalBlock"] { flex-wrap: wrap; }
-  .st-key-inf_row [data-testid="stColumn"] { flex: 1 1 100% !important; width: 100% !important; }
-}
-</style>
-"""
-
-
 def posterior_panel(
     active: ActiveModel,
     view: LatentView,
@@ -83,7 +72,7 @@ def posterior_panel(
     model), the numbers and what they show on the right. Titled by the test point `index`, or
     by `input_name` for a drawing or an upload."""
     shape = active.dataset.image_shape
-    st.html(POSTERIOR_ROW_CSS)
+    stack_columns_when_narrow("inf_row")
     with st.container(key="inf_row"):
         left, right = st.columns([1.25, 1])
     with left:

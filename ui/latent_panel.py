@@ -206,15 +206,3 @@ def decode_panel(
     if st.button("New ε", key="map_resample", icon=":material/casino:"):
         st.session_state[SAMPLE_SEED_KEY] = seed + 1
         st.rerun(scope="fragment")
-
-
-# The map and its decode panel side by side in a wide window; in a narrow one (a laptop at
-# 1000 px with the sidebar open) the panel goes under the map, which keeps the full width.
-MAP_ROW_CSS = """
-<style>
-@media (max-width: 1180px) {
-  .st-key-map_row [data-testid="stHorizontalBlock"] { flex-wrap: wrap; }
-  .st-key-map_row [data-testid="stColumn"] { flex: 1 1 100% !important; width: 100% !important; }
-}
-</style>
-"""

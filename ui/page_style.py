@@ -32,3 +32,21 @@ def apply_page_style() -> None:
 
 
 __all__ = ["APP_CSS", "apply_page_style"]
+
+
+# Below this window width a row of columns marked by stack_columns_when_narrow goes one under
+# the other: at 1000 px with the sidebar open, side by side left the Latent map too narrow and
+# the Inference lab's posterior a ~125 px square beside its legend and colour bar (#18).
+NARROW_WINDOW_PX = 1180
+
+
+def stack_columns_when_narrow(row_key: str) -> None:
+    """The columns of the container keyed `row_key`, one under the other at full width in a
+    window narrower than NARROW_WINDOW_PX (the page being run; CSS, so no rerun on resize)."""
+    row = f".st-key-{row_key}"
+    st.html(
+        f"<style>@media (max-width: {NARROW_WINDOW_PX}px) {{"
+        f' {row} [data-testid="stHorizontalBlock"] {{ flex-wrap: wrap; }}'
+        f' {row} [data-testid="stColumn"] {{ flex: 1 1 100% !important; width: 100% !important; }}'
+        " }</style>"
+    )
