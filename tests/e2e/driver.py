@@ -7,6 +7,7 @@ data are whatever the window size or zoom.
 
 from __future__ import annotations
 
+import json
 import time
 
 CHART = '[data-testid="stPlotlyChart"]'
@@ -141,6 +142,18 @@ def wait_for_new_image(page, before: list[str], timeout: float = 30.0) -> list[s
             return now
         time.sleep(0.02)
     raise TimeoutError("the decoded image did not change")
+
+
+CLICK_PANEL = ".st-key-map_click_panel .vx-click-panel"
+
+
+def click_panel_shown(page) -> dict | None:
+    """What the Latent map's browser-drawn click panel shows once complete ({z, index, seed}),
+    else None (no panel, or its pictures still being drawn)."""
+    panel = page.locator(CLICK_PANEL)
+    if panel.count() == 0 or panel.get_attribute("data-complete") != "true":
+        return None
+    return json.loads(panel.get_attribute("data-shown") or "null")
 
 
 def exceptions(page) -> list[str]:

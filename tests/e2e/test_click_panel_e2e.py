@@ -20,7 +20,15 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pytest
 
-from tests.e2e.driver import exceptions, keyed_graph, lonely_points, open_shipped_fashion, to_page
+from tests.e2e.driver import (
+    CLICK_PANEL,
+    click_panel_shown,
+    exceptions,
+    keyed_graph,
+    lonely_points,
+    open_shipped_fashion,
+    to_page,
+)
 from tests.web_modules import last_mark
 from ui.components.click_panel import NOTICE_DELAY_MS
 from ui.latent_panel import N_SAMPLES, epsilon
@@ -30,7 +38,7 @@ pytestmark = pytest.mark.skipif(
     local_idx_folder("fashion-mnist") is None,
     reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)",
 )
-PANEL = ".st-key-map_click_panel .vx-click-panel"
+PANEL = CLICK_PANEL
 
 # A canvas's grey levels (its red channel), row by row, at its own pixel size.
 _LEVELS_JS = """(canvas) => {
@@ -74,7 +82,7 @@ def page(browser, shipped_url):
     context.close()
 
 
-def wait_for(page, predicate, what: str, timeout: float = 60.0):
+def wait_for(page, predicate, what: str, timeout: float = 180.0):
     """Until predicate() is true; waits through Playwright, which delivers the frame events."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -83,14 +91,6 @@ def wait_for(page, predicate, what: str, timeout: float = 60.0):
             return value
         page.wait_for_timeout(20)
     raise TimeoutError(what)
-
-
-def shown(page) -> dict | None:
-    """What the browser's panel shows once complete: {z, index, seed}, else None."""
-    panel = page.locator(PANEL)
-    if panel.count() == 0 or panel.get_attribute("data-complete") != "true":
-        return None
-    return json.loads(panel.get_attribute("data-shown") or "null")
 
 
 def levels(page, name: str) -> np.ndarray:
@@ -111,7 +111,9 @@ def test_a_click_on_a_test_point_is_answered_by_the_browser_alone(
     x, y, index = lonely_points(gd, 1)[0]
     before = len(page.frames_seen)
     page.mouse.click(*to_page(gd, x, y))
-    answer = wait_for(page, lambda: (s := shown(page)) and s["index"] == index and s, "the panel")
+    answer = wait_for(
+        page, lambda: (s := click_panel_shown(page)) and s["index"] == index and s, "the panel"
+    )
     frames_by_then = page.frames_seen[before:]
     page.screenshot(path=str(artifacts_dir / "click_panel_point_1400.png"))
     assert frames_by_then == [], "the panel waited for the server"
@@ -174,7 +176,7 @@ def test_a_link_made_right_after_a_click_restores_the_point(
     gd = keyed_graph(page, "map_chart")
     x, y, index = lonely_points(gd, 3)[-1]
     page.mouse.click(*to_page(gd, x, y))
-    wait_for(page, lambda: (s := shown(page)) and s["index"] == index, "the panel")
+    wait_for(page, lambda: (s := click_panel_shown(page)) and s["index"] == index, "the panel")
     # At once, well within the notice's delay: the press itself sends the click first.
     page.get_by_role("button", name="Update link to this view").click()
     link = wait_for(
@@ -187,7 +189,9 @@ def test_a_link_made_right_after_a_click_restores_the_point(
     try:
         other.goto(link)
         keyed_graph(other, "map_chart")
-        restored = wait_for(other, lambda: shown(other), "the restored panel", timeout=180)
+        restored = wait_for(
+            other, lambda: click_panel_shown(other), "the restored panel", timeout=180
+        )
         assert restored["index"] == index and restored["z"] == pytest.approx([x, y], abs=1e-5)
         other.screenshot(path=str(artifacts_dir / "click_panel_link_1000.png"))
         assert not exceptions(other)
@@ -222,7 +226,7 @@ def test_a_burst_of_clicks_is_one_notice_of_the_last(page) -> None:
     # each panel in between could outlast it on a loaded machine).
     for spot in spots:
         page.mouse.click(*to_page(gd, *spot))
-    wait_for(page, lambda: (a := shown(page)) and a["z"] == pytest.approx(list(spots[-1])),
+    wait_for(page, lambda: (a := click_panel_shown(page)) and a["z"] == pytest.approx(list(spots[-1])),
              "the last click's panel")  # fmt: skip
     last = len(page.frames_seen)
     assert click_notices(page.frames_seen[before:last]) == []
