@@ -117,15 +117,11 @@ def test_scene_file_variants_are_one_sentence_without_blocking(make, tmp_path):
         assert_clear_message(problem, ".")
 
 
-def test_the_latent_map_survives_a_fifo_scene_file(tmp_path, monkeypatch):
-    """The page that reads scenes, with a FIFO for scenes.json: it answers, not blocks."""
+def app_with_a_session_model() -> AppTest:
+    """The app, run once, with a small digits model trained in this session as the current one."""
     from ui.active_model import ActiveModel
     from vae.data import load_dataset
 
-    root = tmp_path / "models"
-    root.mkdir()
-    os.mkfifo(root / FILE_NAME)
-    monkeypatch.setenv("VAE_EXPLORER_MODELS", str(root))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.session_state["vx_active_model"] = ActiveModel(
         key="session:variants", name="m", model=small_model().eval(),
@@ -133,6 +129,16 @@ def test_the_latent_map_survives_a_fifo_scene_file(tmp_path, monkeypatch):
         source="session",
     )  # fmt: skip
     at.run()
+    return at
+
+
+def test_the_latent_map_survives_a_fifo_scene_file(tmp_path, monkeypatch):
+    """The page that reads scenes, with a FIFO for scenes.json: it answers, not blocks."""
+    root = tmp_path / "models"
+    root.mkdir()
+    os.mkfifo(root / FILE_NAME)
+    monkeypatch.setenv("VAE_EXPLORER_MODELS", str(root))
+    at = app_with_a_session_model()
     at.switch_page("pages/latent_map.py").run()
     assert not at.exception, [e.value for e in at.exception]
 
@@ -191,16 +197,7 @@ def test_other_formats_named_png_are_refused_by_their_header(size, fmt):
 
 
 def test_the_draw_page_refuses_a_gif_named_png(monkeypatch):
-    from ui.active_model import ActiveModel
-    from vae.data import load_dataset
-
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.session_state["vx_active_model"] = ActiveModel(
-        key="session:variants", name="m", model=small_model().eval(),
-        metadata={"name": "m", "dataset": "digits"}, dataset=load_dataset("digits"),
-        source="session",
-    )  # fmt: skip
-    at.run()
+    at = app_with_a_session_model()
     at.switch_page("pages/draw.py").run()
     at.file_uploader(key="draw_upload").set_value(
         ("thin.png", _picture((1, 20_000), "GIF"), "image/png")
